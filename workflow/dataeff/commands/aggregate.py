@@ -1,0 +1,35 @@
+"""``dataeff aggregate``: the pipeline's eval JSONs of one family -> the paper's result layout.
+
+Writes ``{out_dir}/{family}_{task}_full_result_v2.json`` = ``{"0": {"accuracy": ..}, "16": ..}``
+per task, so ``dataeff auc`` reads the pipeline's results and the paper's the same way.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from dataeff.io import atomic_write_json
+from dataeff.provenance import file_hash, provenance
+from dataeff.results import aggregate_evals, result_filename
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser("aggregate", help="collect eval JSONs into per-task curve files",
+                              description=__doc__.splitlines()[0])
+    p.add_argument("--family", required=True, help="model family of every eval file")
+    p.add_argument("--evals", nargs="+", required=True, metavar="EVAL_JSON",
+                   help="results/{family}/{task}/eval/n{budget}.json files (several seeds allowed)")
+    p.add_argument("--out-dir", required=True, help="directory for {family}_{task}_full_result_v2.json")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    tables = aggregate_evals(args.evals, args.family)  # validates everything before writing
+    out_dir = Path(args.out_dir)
+    for task, layout in tables.items():
+        sources = sorted(src for entry in layout.values() for src in entry["sources"])
+        prov = provenance(config={"family": args.family, "task": task}, data_hash=file_hash(*sources))
+        atomic_write_json(out_dir / result_filename(args.family, task), {**layout, "provenance": prov})
+    print(f"dataeff aggregate: {len(tables)} task(s) of '{args.family}' -> {out_dir}")
+    return 0

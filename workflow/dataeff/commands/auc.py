@@ -1,0 +1,140 @@
+"""``dataeff auc``: per-task data-efficiency AUCs of one model family.
+
+Reads every ``{family}_{task}_full_result_v2.json`` in ``--results`` (the paper's published
+layout, or what ``dataeff aggregate`` wrote from the pipeline's evaluations) and writes
+``--out`` (JSON, task -> {auc, zero_shot, max_acc, ceiling, ...}) and optionally ``--tsv``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from dataeff.efficiency import PAPER_GRID, Curve, efficiency_tsv, family_curves, resolve_grid
+from dataeff.errors import DataeffError
+from dataeff.io import atomic_write_json, atomic_write_text
+from dataeff.provenance import file_hash, provenance
+from dataeff.results import read_ceilings, read_family, validate_ceilings
+
+
+def parse_grid(text: str) -> list[int]:
+    """``"50,100,200"`` -> ``[50, 100, 200]`` (argparse type)."""
+    try:
+        grid = [int(part) for part in text.replace(" ", "").split(",") if part]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
+    if not grid or any(b <= 0 for b in grid):
+        raise argparse.ArgumentTypeError(f"expected positive budgets, got {text!r}")
+    return grid
+
+
+def parse_tasks(text: str) -> list[str]:
+    """``"a,b"`` -> ``["a", "b"]`` (argparse type)."""
+    return [t for t in text.replace(" ", "").split(",") if t]
+
+
+def add_curve_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options shared by ``auc`` and ``curves``: the grid and N_max."""
+    parser.add_argument("--grid", type=parse_grid, default=None,
+                        help="positive budgets, comma-separated (default: the config's budgets with "
+                             "--config, else the paper's 50,100,200,500,1000,2500,5000)")
+    parser.add_argument("--max-budget", type=int, default=None,
+                        help="N_max, the budget at x = 1 (default: the config's max_budget with "
+                             "--config, else the largest grid budget)")
+
+
+def resolve_curve_arguments(args: argparse.Namespace,
+                            config: Mapping[str, Any] | None) -> tuple[list[int], int]:
+    """Grid and N_max from the options, else the config, else the paper's."""
+    grid = args.grid
+    if grid is None:
+        grid = sorted(config["budgets"]) if config is not None else list(PAPER_GRID)
+    max_budget = args.max_budget
+    if max_budget is None and config is not None:
+        from dataeff.config import max_budget as config_max_budget
+
+        max_budget = config_max_budget(dict(config))
+    return resolve_grid(grid, max_budget)
+
+
+def load_optional_config(path: str | None) -> dict[str, Any] | None:
+    """The validated config when ``--config`` was given (YAML, or the pipeline's resolved JSON)."""
+    if path is None:
+        return None
+    from dataeff.config import load_config, validate_config
+
+    if str(path).endswith(".json"):
+        from dataeff.io import read_json
+
+        return validate_config(read_json(path), str(path))
+    return load_config(path)
+
+
+def resolve_ceilings(ceilings_path: str | None,
+                     config: Mapping[str, Any] | None) -> tuple[dict[str, float | None], str]:
+    """Ceilings and where they came from: ``--ceilings``, else the config's
+    ``analysis.ceilings`` file, else the task registry (``dataeff.tasks.registry.ceilings``)."""
+    if ceilings_path is None and config is not None:
+        ceilings_path = (config.get("analysis") or {}).get("ceilings")
+    if ceilings_path is not None:
+        return read_ceilings(ceilings_path), str(ceilings_path)
+    if config is None:
+        raise DataeffError("no ceilings given", field="--ceilings",
+                           fix='pass --ceilings FILE ({task: {"score": number or null}}) or --config')
+    from dataeff.tasks.registry import ceilings as registry_ceilings  # lazy: heavy, optional
+
+    return dict(registry_ceilings(dict(config))), "task registry"
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser("auc", help="data-efficiency AUC per task of one family",
+                              description=__doc__.splitlines()[0])
+    p.add_argument("--results", required=True, help="directory of {family}_{task}_full_result_v2.json files")
+    p.add_argument("--family", required=True, help="model family (file name prefix)")
+    p.add_argument("--ceilings", default=None,
+                   help='JSON {task: {"score": number or null}}; default: config analysis.ceilings, '
+                        "else the task registry (needs --config)")
+    p.add_argument("--config", default=None, help="config (YAML or resolved JSON) for grid, N_max, ceilings")
+    p.add_argument("--tasks", type=parse_tasks, default=None,
+                   help="comma-separated tasks to require (default: every file of the family)")
+    p.add_argument("--unknown-ceiling-ok", action="store_true",
+                   help="treat a task missing from the ceilings file as unknown (ceiling = best accuracy) "
+                        "instead of an error")
+    p.add_argument("--out", required=True,
+                   help="output JSON: task -> {auc, zero_shot, max_acc, ceiling, ...}")
+    p.add_argument("--tsv", default=None, help="also write the table as TSV")
+    add_curve_arguments(p)
+    p.set_defaults(func=run)
+
+
+def efficiency_records(curves: Mapping[str, Curve], family: str, grid: Sequence[int],
+                       files: Mapping[str, os.PathLike[str] | str], ceilings_source: str,
+                       config: Mapping[str, Any] | None) -> dict[str, dict[str, Any]]:
+    """The ``efficiency.json`` object: per task the curve summary plus where it came from."""
+    out: dict[str, dict[str, Any]] = {}
+    for task, curve in curves.items():
+        prov = provenance(config=config if config is not None else {"grid": list(grid),
+                                                                   "max_budget": curve.max_budget},
+                          data_hash=file_hash(files[task]))
+        out[task] = {**curve.summary(), "family": family, "grid": list(grid),
+                     "source": str(files[task]), "ceilings_source": ceilings_source, "provenance": prov}
+    return out
+
+
+def run(args: argparse.Namespace) -> int:
+    config = load_optional_config(args.config)
+    grid, n_max = resolve_curve_arguments(args, config)
+    ceilings, source = resolve_ceilings(args.ceilings, config)
+    results, files = read_family(args.results, args.family, args.tasks)
+    validate_ceilings(ceilings, results, source)
+    curves = family_curves(results, ceilings, grid, n_max, ceilings_source=source,
+                           unknown_ceiling_ok=args.unknown_ceiling_ok)
+    records = efficiency_records(curves, args.family, grid, files, source, config)
+    if args.tsv:
+        atomic_write_text(args.tsv, efficiency_tsv(curves))
+    atomic_write_json(args.out, records)
+    print(f"dataeff auc: {len(curves)} tasks of '{args.family}' -> {Path(args.out)}")
+    return 0

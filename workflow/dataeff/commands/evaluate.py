@@ -1,0 +1,60 @@
+"""``dataeff evaluate``: score a model (budget 0: the untuned one) on a task's test split."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from dataeff.commands._common import add_config_arg, config_from, setup_logging
+from dataeff.config import family
+from dataeff.io import atomic_write_json, atomic_write_jsonl, read_jsonl, strip_private
+from dataeff.provenance import file_hash, provenance
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("evaluate", help="evaluate a model on a task's test split")
+    add_config_arg(p)
+    p.add_argument("--family", required=True)
+    p.add_argument("--task", required=True)
+    p.add_argument("--budget", type=int, required=True, help="0 = zero-shot")
+    p.add_argument("--base-model", required=True, help="results/models/FAMILY/model.json")
+    p.add_argument("--model", default=None, help="fine-tuned model directory (omit for zero-shot)")
+    p.add_argument("--task-dir", required=True)
+    p.add_argument("--out", required=True, help="results/FAMILY/TASK/eval/nBUDGET.json")
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from dataeff.evaluate import evaluate_rows, load_for_eval
+
+    setup_logging()
+    config = config_from(args)
+    fam = family(config, args.family, args.config or "config")
+    task_dir = Path(args.task_dir)
+    test_path = task_dir / "test.jsonl"
+    rows = [strip_private(r) for r in read_jsonl(test_path)]
+    meta = json.loads((task_dir / "meta.json").read_text()) if (task_dir / "meta.json").is_file() else {}
+    ecfg = config["eval"]
+    model, tokenizer, info = load_for_eval(args.model or args.base_model, args.base_model, fam,
+                                           threads=ecfg.get("threads"))
+    summary, preds = evaluate_rows(model, tokenizer, rows, metric=meta.get("metric", "accuracy"),
+                                   batch_size=ecfg["batch_size"], max_new_tokens=ecfg["max_new_tokens"],
+                                   progress=not args.no_progress)
+    n_train = None
+    if args.model:
+        metrics_path = Path(args.model).parent / "metrics.json"
+        if metrics_path.is_file():
+            n_train = json.loads(metrics_path.read_text()).get("budget_actual")
+    out = Path(args.out)
+    result = dict(summary, family=args.family, task=args.task, budget=args.budget,
+                  n_train=0 if args.budget == 0 else n_train, seed=int(config["seed"]), model=info,
+                  provenance=provenance(config={"eval": ecfg, "family": fam}, seed=int(config["seed"]),
+                                        model=fam["model"], model_revision=info.get("revision"),
+                                        data_hash=file_hash(test_path)))
+    atomic_write_jsonl(out.with_suffix(".predictions.jsonl"), preds)
+    atomic_write_json(out, result)
+    print(f"{args.family}/{args.task} n={args.budget}: {summary['metric']} = {summary['accuracy']:.4f} "
+          f"on {summary['n_test']} examples")
+    return 0

@@ -1,0 +1,48 @@
+"""``dataeff prepare-task``: write a task's train/validation/test JSONL and meta.json.
+
+``dataeff prepare-task --config FILE --task NAME --out-dir data/tasks/NAME`` prepares one
+task (generated, Hub or user file); ``dataeff prepare-task --list`` prints the registry.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+
+def register(subparsers: Any) -> None:
+    """Add the ``prepare-task`` parser."""
+    p = subparsers.add_parser("prepare-task", help="prepare a task's splits (data/tasks/{task}/)",
+                              description=__doc__.splitlines()[0])
+    p.add_argument("--config", default=None, help="configuration YAML (default config/config.yaml)")
+    p.add_argument("--task", help="task name (registry or user_tasks)")
+    p.add_argument("--out-dir", help="output directory (default data/tasks/TASK)")
+    p.add_argument("--list", action="store_true", help="list the registry tasks and exit")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Prepare one task, or list the registry."""
+    from dataeff.errors import DataeffError
+    from dataeff.tasks.registry import REGISTRY, known_task_names
+
+    if args.list:
+        print(f"{'task':40s} {'source':10s} {'ceiling':>8s}  hub")
+        for name in known_task_names():
+            s = REGISTRY[name]
+            ceiling = "-" if s.ceiling is None else f"{s.ceiling:g}"
+            hub = (s.hub_id or "") + (f" ({s.hub_config})" if s.hub_config else "")
+            print(f"{name:40s} {s.source:10s} {ceiling:>8s}  {hub}")
+        return 0
+    if not args.task:
+        raise DataeffError("give --task NAME (or --list)", field="--task",
+                           fix="see the tasks with `dataeff prepare-task --list`")
+    from dataeff.config import load_config
+    from dataeff.tasks.prepare import prepare_task
+    from dataeff.tasks.registry import get_task
+
+    config = load_config(args.config)
+    spec = get_task(args.task, config)
+    out_dir = args.out_dir or f"data/tasks/{args.task}"
+    prepare_task(spec, config, out_dir)
+    return 0

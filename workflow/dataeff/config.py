@@ -1,0 +1,139 @@
+"""Load and validate the pipeline configuration against its JSON schema.
+
+The schema (``workflow/schemas/config.schema.yaml``) is the single source of truth for
+keys, types and defaults. Both the Snakefile and the command line use :func:`load_config`
+(or :func:`validate_config` on an already-loaded dict) so a typo stops every entry point
+with the same one-line message naming the key and what is allowed.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+
+from dataeff.errors import DataeffError
+from dataeff.io import read_yaml
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+SCHEMA_PATH = REPO_ROOT / "workflow" / "schemas" / "config.schema.yaml"
+DEFAULT_CONFIG = REPO_ROOT / "config" / "config.yaml"
+
+
+@cache
+def schema() -> dict[str, Any]:
+    """The configuration JSON schema."""
+    return yaml.safe_load(SCHEMA_PATH.read_text(encoding="utf-8"))
+
+
+def _resolve(node: dict[str, Any], root: dict[str, Any]) -> dict[str, Any]:
+    ref = node.get("$ref")
+    if ref:
+        for part in ref.lstrip("#/").split("/"):
+            root = root[part]
+        return root
+    return node
+
+
+def _fill_defaults(instance: Any, node: dict[str, Any], root: dict[str, Any]) -> Any:
+    """Recursively insert schema defaults for missing keys (objects only)."""
+    node = _resolve(node, root)
+    if not isinstance(instance, dict):
+        return instance
+    for key, sub in node.get("properties", {}).items():
+        sub_r = _resolve(sub, root)
+        if key not in instance and "default" in sub_r:
+            instance[key] = copy.deepcopy(sub_r["default"])
+        if key in instance:
+            instance[key] = _fill_defaults(instance[key], sub_r, root)
+        elif sub_r.get("type") == "object" and "properties" in sub_r and key in {"lora"}:
+            instance[key] = _fill_defaults({}, sub_r, root)
+    extra = node.get("additionalProperties")
+    if isinstance(extra, dict):
+        for key, value in instance.items():
+            if key not in node.get("properties", {}):
+                instance[key] = _fill_defaults(value, extra, root)
+    return instance
+
+
+def _describe(error: jsonschema.ValidationError) -> str:
+    path = ".".join(str(p) for p in error.absolute_path) or "(top level)"
+    if error.validator == "additionalProperties":
+        allowed = sorted(error.schema.get("properties", {}))
+        extra = sorted(set(error.instance) - set(allowed)) if isinstance(error.instance, dict) else []
+        where = path if path != "(top level)" else "config"
+        hint = f"allowed keys: {', '.join(allowed)}" if allowed else "remove it"
+        return f"unknown key '{'.'.join(extra) or '?'}' in {where} ({hint})"
+    if error.validator == "enum":
+        return f"key '{path}': {error.instance!r} is not allowed (choose one of {error.validator_value})"
+    if error.validator == "type":
+        return f"key '{path}': expected {error.validator_value}, got {type(error.instance).__name__} " \
+               f"{error.instance!r}"
+    if error.validator == "uniqueItems":
+        return f"key '{path}': duplicate entries in {error.instance!r} (list each value once)"
+    if error.validator == "minItems":
+        return f"key '{path}': list is empty (give at least {error.validator_value} entries)"
+    if error.validator == "required":
+        return f"missing required key {error.message.split()[0]} in {path}"
+    return f"key '{path}': {error.message}"
+
+
+def validate_config(config: dict[str, Any], source: str = "config") -> dict[str, Any]:
+    """Validate ``config`` (in place, filling defaults) and check cross-field rules."""
+    if not isinstance(config, dict):
+        raise DataeffError("expected a mapping of keys at the top level", file=source)
+    root = schema()
+    validator = jsonschema.Draft202012Validator(root)
+    errors = sorted(validator.iter_errors(config), key=lambda e: (len(e.absolute_path), e.path))
+    if errors:
+        raise DataeffError(_describe(errors[0]), file=source)
+    _fill_defaults(config, root, root)
+    from dataeff.tasks.registry import known_task_names  # local: avoid import cycle
+
+    known = set(known_task_names()) | set(config.get("user_tasks", {}))
+    for task in config["tasks"]:
+        if task not in known:
+            raise DataeffError(f"unknown task '{task}'", file=source, field="tasks",
+                               fix="use a registry task (dataeff prepare-task --list) or define it in user_tasks")
+    return config
+
+
+def load_config(path: str | os.PathLike[str] | None = None,
+                overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Read, merge ``overrides`` into, and validate a YAML configuration file."""
+    path = Path(path) if path else DEFAULT_CONFIG
+    config = read_yaml(path) or {}
+    if overrides:
+        config = deep_merge(config, overrides)
+    return validate_config(config, str(path))
+
+
+def deep_merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    """Return ``base`` updated recursively with ``extra`` (dicts merged, other values replaced)."""
+    out = copy.deepcopy(base)
+    for key, value in extra.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = deep_merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def family(config: dict[str, Any], name: str, source: str = "config") -> dict[str, Any]:
+    """The family entry ``name``, or a one-line error listing the known families."""
+    try:
+        return config["families"][name]
+    except KeyError:
+        known = ", ".join(sorted(config["families"]))
+        raise DataeffError(f"unknown family '{name}'", file=source, field="families",
+                           fix=f"known families: {known}") from None
+
+
+def max_budget(config: dict[str, Any]) -> int:
+    """N_max of the AUC: ``max_budget`` when set, else the largest budget."""
+    return int(config.get("max_budget") or max(config["budgets"]))

@@ -1,0 +1,376 @@
+"""CoS-Low: the median pairwise cosine of per-example LoRA gradients (METHOD.md section 2, step 3-4).
+
+What is computed is exactly the textbook recipe (kept runnable in
+``benchmarks/coslow_reference.py``): wrap the model in LoRA with a seeded initialisation, take
+one gradient per labeled example (mean cross-entropy over the answer tokens), flatten it over
+all LoRA parameters, and report the median of the k(k-1)/2 pairwise cosines. How it is
+computed is different, for speed and memory:
+
+* With the standard initialisation (B = 0) the gradient of every A matrix is exactly zero and
+  the LoRA branch adds exactly zero to the forward pass. So the forward and backward passes run
+  on the plain base model; peft is used only to draw the seeded A matrices (then unloaded).
+* For a LoRA layer ``y = W x + s B A x`` the gradient of B for one example is
+  ``s * sum_t outer(dL/dy_t, A x_t)``. A forward hook on each target linear layer stores
+  ``u = A x`` (r numbers per token, small) and a tensor hook on its output receives
+  ``dL/dy`` during one batched backward pass; per-example B gradients are then one einsum.
+  Because examples in a batch do not interact, summing their losses gives each example's own
+  gradient at its own rows.
+* Each layer's per-example gradients are folded into a k x k Gram matrix (float64) as soon as
+  they arrive and dropped, so the k full gradients never exist at once: memory is one layer's
+  gradients, not k copies of all of them (an 8B model's 32 gradients would be ~11 GB in fp32).
+* Logits are computed only at the answer positions (the body's hidden states there, then the
+  output head), not over the whole prompt; the last token (which only predicts end-of-turn,
+  excluded from the loss) is not fed at all; sequences are right-padded, so no attention mask
+  is needed and pad positions receive zero gradient.
+* On a GPU (or on request) decoder layers are activation-checkpointed, so the activation
+  memory of k sequences stays small; the hooks ignore the recomputation.
+
+Cosines and norms come from the Gram matrix: cos_ij = K_ij / sqrt(K_ii K_jj), |g_i| = sqrt(K_ii).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import statistics
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from dataeff.errors import DataeffError
+
+#: Documented LoRA settings of the paper, used when no config is given.
+LORA_DEFAULTS = {"r": 64, "alpha": 32, "dropout": 0.05,
+                 "target_modules": ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]}
+
+
+# --------------------------------------------------------------------------- configuration
+
+def coslow_settings(config: dict[str, Any] | None) -> dict[str, Any]:
+    """The ``coslow`` config section with schema defaults filled in (also without a config)."""
+    from dataeff.config import _fill_defaults, schema
+
+    root = schema()
+    node = root["properties"]["coslow"]
+    section = dict((config or {}).get("coslow") or {})
+    return _fill_defaults(section, node, root)
+
+
+def lora_settings(config: dict[str, Any] | None) -> dict[str, Any]:
+    return dict(LORA_DEFAULTS, **coslow_settings(config).get("lora", {}))
+
+
+def family_model_json(name: str) -> Path | None:
+    """``results/models/NAME/model.json`` (relative to the working directory, else the repo)."""
+    from dataeff.config import REPO_ROOT
+
+    for base in (Path.cwd(), REPO_ROOT):
+        p = base / "results" / "models" / name / "model.json"
+        if p.is_file():
+            return p
+    return None
+
+
+def load_model_ref(model: str, config: dict[str, Any] | None = None, *, threads: int | None = None,
+                   device: str | None = None):
+    """Load ``(model, tokenizer, info)`` from a family name, a model dir/model.json or a Hub id."""
+    from dataeff.models import family_load_kwargs, load_model
+
+    kwargs: dict[str, Any] = {}
+    ref: str = model
+    families = (config or {}).get("families") or {}
+    if model in families:
+        found = family_model_json(model)
+        if found is None:
+            raise DataeffError(f"family '{model}' is not prepared (no results/models/{model}/model.json)",
+                               fix=f"run: snakemake results/models/{model}/model.json")
+        ref = str(found)
+        kwargs = family_load_kwargs(families[model])
+    elif not Path(model).exists() and "/" not in model and family_model_json(model) is not None:
+        ref = str(family_model_json(model))
+    return load_model(ref, threads=threads, device=device, **kwargs)
+
+
+# --------------------------------------------------------------------------- examples
+
+def validate_labeled_rows(rows: Sequence[dict[str, Any]], source: str = "examples") -> None:
+    """Each row needs non-empty string ``prompt`` and ``answer``; at least two rows."""
+    if len(rows) < 2:
+        raise DataeffError(f"CoS-Low needs at least 2 labeled examples, got {len(rows)}", file=source,
+                           fix="label more examples (the method uses k=32)")
+    for i, r in enumerate(rows):
+        line = r.get("_line", i + 1)
+        for key in ("prompt", "answer"):
+            value = r.get(key)
+            if not isinstance(value, str) or not value.strip():
+                what = "missing" if value is None else "empty" if isinstance(value, str) else "not a string"
+                raise DataeffError(f"line {line}: {key} is {what}", file=source, field=key,
+                                   fix=f"give every example a non-empty '{key}'")
+
+
+def encode_examples(tokenizer: Any, rows: Sequence[dict[str, Any]], *, max_len: int | None = None,
+                    source: str = "examples") -> list[tuple[list[int], int]]:
+    """``(prompt_ids + answer_ids, len(prompt_ids))`` per row, checked against the context length."""
+    from dataeff.chat import answer_ids, prompt_ids
+
+    out = []
+    for i, r in enumerate(rows):
+        p = prompt_ids(tokenizer, r["prompt"], r.get("system"))
+        a = answer_ids(tokenizer, r["answer"])
+        if not a:
+            raise DataeffError(f"line {r.get('_line', i + 1)}: answer has no tokens", file=source, field="answer")
+        if max_len is not None and len(p) + len(a) > max_len:
+            raise DataeffError(f"line {r.get('_line', i + 1)}: prompt + answer is {len(p) + len(a)} tokens, longer"
+                               f" than the model's context of {max_len}", file=source, field="prompt",
+                               fix="shorten the prompt or use a model with a longer context")
+        out.append((p + a, len(p)))
+    return out
+
+
+def context_length(model: Any) -> int | None:
+    cfg = model.config
+    cfg = getattr(cfg, "get_text_config", lambda: cfg)()
+    return getattr(cfg, "max_position_embeddings", None)
+
+
+# --------------------------------------------------------------------------- LoRA
+
+def peft_config(lora_cfg: dict[str, Any]):
+    from peft import LoraConfig
+
+    cfg = dict(LORA_DEFAULTS, **(lora_cfg or {}))
+    return LoraConfig(r=int(cfg["r"]), lora_alpha=cfg["alpha"], lora_dropout=cfg["dropout"],
+                      target_modules=list(cfg["target_modules"]), bias="none", task_type="CAUSAL_LM")
+
+
+def lora_projections(model: Any, seed: int, lora_cfg: dict[str, Any]) -> list[tuple[str, Any, Any, float]]:
+    """Seeded LoRA initialisation, returned as ``(name, base_linear, A, scaling)`` per target.
+
+    The model is wrapped with peft exactly as for training (``torch.manual_seed(seed)`` first),
+    the A matrices and scalings are copied out, the B matrices are checked to be zero, and the
+    wrapper is removed again, leaving ``model`` as it was.
+    """
+    import torch
+    from peft import get_peft_model
+
+    flags = {n: p.requires_grad for n, p in model.named_parameters()}
+    torch.manual_seed(seed)
+    wrapped = get_peft_model(model, peft_config(lora_cfg))
+    out = []
+    try:
+        for name, mod in wrapped.base_model.model.named_modules():
+            if hasattr(mod, "lora_A") and "default" in getattr(mod, "lora_A", {}):
+                b = mod.lora_B["default"].weight
+                if bool(b.detach().abs().max() > 0):
+                    raise RuntimeError("LoRA B is not zero-initialised; the fast path needs B = 0")
+                out.append((name, mod.get_base_layer(), mod.lora_A["default"].weight.detach().clone(),
+                            float(mod.scaling["default"])))
+    finally:
+        base = wrapped.unload()
+        for n, p in base.named_parameters():
+            p.requires_grad_(flags.get(n, False))
+    if not out:
+        raise DataeffError("none of the LoRA target modules exist in this model", field="lora.target_modules",
+                           fix="set coslow.lora.target_modules to the model's linear layer names")
+    return out
+
+
+# --------------------------------------------------------------------------- fast Gram matrix
+
+@contextlib.contextmanager
+def _checkpointing(model: Any, enabled: bool) -> Iterator[None]:
+    """Activation checkpointing of decoder layers without switching dropout on.
+
+    transformers checkpoints a layer only when the layer itself is in training mode, so only
+    that flag is set on the layers (their submodules, dropout included, stay in eval mode).
+    """
+    if not enabled:
+        yield
+        return
+    from transformers.modeling_layers import GradientCheckpointingLayer
+
+    was = getattr(model, "is_gradient_checkpointing", False)
+    model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+    layers = [m for m in model.modules() if isinstance(m, GradientCheckpointingLayer)]
+    for m in layers:
+        m.training = True
+    try:
+        yield
+    finally:
+        for m in layers:
+            m.training = False
+        if not was:
+            model.gradient_checkpointing_disable()
+
+
+def _in_backward() -> bool:
+    import torch
+
+    return torch._C._current_graph_task_id() != -1
+
+
+def _answer_loss(model: Any, body: Any, head: Any, batch: list[tuple[list[int], int]], device: Any):
+    """Sum over the batch of each example's mean answer cross-entropy (right-padded, no mask)."""
+    import torch
+
+    lengths = [len(t) - 1 for t, _ in batch]  # the last token only predicts end-of-turn
+    width = max(lengths)
+    ids = torch.zeros((len(batch), width), dtype=torch.long)
+    for j, (toks, _) in enumerate(batch):
+        ids[j, :lengths[j]] = torch.tensor(toks[:-1])
+    ids = ids.to(device)
+    emb = body.get_input_embeddings()(ids)
+    emb.requires_grad_(True)  # makes every layer output part of the graph; base weights stay frozen
+    hidden = body(inputs_embeds=emb, use_cache=False).last_hidden_state
+    rows, cols, targets, owner = [], [], [], []
+    for j, (toks, n_prompt) in enumerate(batch):
+        for pos in range(n_prompt - 1, len(toks) - 1):
+            rows.append(j)
+            cols.append(pos)
+            targets.append(toks[pos + 1])
+            owner.append(j)
+    h = hidden[torch.tensor(rows, device=device), torch.tensor(cols, device=device)]
+    logits = head(h).float()
+    cap = getattr(getattr(model.config, "get_text_config", lambda: model.config)(), "final_logit_softcapping", None)
+    if cap:
+        logits = torch.tanh(logits / cap) * cap
+    ce = torch.nn.functional.cross_entropy(logits, torch.tensor(targets, device=device), reduction="none")
+    counts = torch.bincount(torch.tensor(owner, device=device), minlength=len(batch)).to(ce.dtype)
+    weights = 1.0 / counts[torch.tensor(owner, device=device)]
+    return (ce * weights).sum()
+
+
+def lora_gram(model: Any, examples: Sequence[tuple[list[int], int]], projections, *,
+              batch_size: int | None = None, checkpointing: bool | None = None):
+    """k x k Gram matrix (float64, CPU) of the per-example LoRA gradients.
+
+    ``batch_size`` None (default) runs all k examples in one forward/backward, so each layer's
+    gradients are folded into the Gram matrix and dropped at once. A smaller batch trades that
+    for less activation memory: the per-layer gradients are then kept (on CPU) until all
+    batches are done. ``checkpointing`` None means on for CUDA, off for CPU.
+    """
+    import torch
+
+    k = len(examples)
+    device = next(model.parameters()).device
+    if checkpointing is None:
+        checkpointing = device.type == "cuda"
+    bs = k if not batch_size or batch_size >= k else batch_size
+    order = sorted(range(k), key=lambda i: -len(examples[i][0]))
+    gram = torch.zeros((k, k), dtype=torch.float64, device=device)
+    spill: dict[str, list[Any]] = {}
+    current: dict[str, Any] = {"idx": None}
+    a_mats = {name: a.to(device=device) for name, _, a, _ in projections}
+
+    def make_hook(name: str, scaling: float):
+        def fwd(mod, inputs, output):
+            if not output.requires_grad or _in_backward():
+                return
+            with torch.no_grad():
+                u = inputs[0].detach() @ a_mats[name].to(inputs[0].dtype).T  # [b, T, r]
+
+            def on_grad(g):
+                with torch.no_grad():
+                    per = torch.einsum("bto,btr->bor", g.float(), u.float()).mul_(scaling)
+                    per = per.reshape(per.shape[0], -1)
+                    if bs == k:
+                        idx = current["idx"]
+                        gram[idx[:, None], idx[None, :]] += (per @ per.T).double()
+                    else:
+                        spill.setdefault(name, []).append(per.cpu())
+                return None
+
+            output.register_hook(on_grad)
+        return fwd
+
+    body = model.get_decoder() if hasattr(model, "get_decoder") else model.model
+    head = model.get_output_embeddings()
+    handles = [mod.register_forward_hook(make_hook(name, s)) for name, mod, _, s in projections]
+    try:
+        with _checkpointing(model, checkpointing), torch.enable_grad():
+            for start in range(0, k, bs):
+                idx = order[start:start + bs]
+                current["idx"] = torch.tensor(idx, device=device)
+                loss = _answer_loss(model, body, head, [examples[i] for i in idx], device)
+                loss.backward()
+                del loss
+    finally:
+        for h in handles:
+            h.remove()
+    if bs != k:
+        inv = torch.tensor(order)
+        for chunks in spill.values():
+            g = torch.cat(chunks)  # rows in `order`
+            sub = (g @ g.T).double()
+            gram[inv[:, None], inv[None, :]] += sub.to(device)
+        spill.clear()
+    return gram.cpu()
+
+
+# --------------------------------------------------------------------------- statistics
+
+def pairwise_cosines(gram) -> list[float]:
+    """The k(k-1)/2 cosines (i < j) from a Gram matrix; a zero gradient gives cosine 0."""
+    import torch
+
+    norms = gram.diagonal().clamp(min=0).sqrt()
+    denom = norms[:, None] * norms[None, :]
+    cos = torch.where(denom > 0, gram / denom.clamp(min=1e-300), torch.zeros_like(gram)).clamp(-1, 1)
+    i, j = torch.triu_indices(gram.shape[0], gram.shape[0], offset=1)
+    return cos[i, j].tolist()
+
+
+def quartiles(values: Sequence[float]) -> dict[str, float]:
+    import numpy as np
+
+    q = np.quantile(np.asarray(values, dtype=float), [0.0, 0.25, 0.5, 0.75, 1.0])
+    return dict(zip(("min", "q1", "median", "q3", "max"), (float(x) for x in q), strict=True))
+
+
+def gradient_stats(model: Any, tokenizer: Any, rows: Sequence[dict[str, Any]], *, seed: int,
+                   lora_cfg: dict[str, Any] | None = None, batch_size: int | None = None,
+                   checkpointing: bool | None = None, source: str = "examples") -> dict[str, Any]:
+    """Median pairwise cosine, quartiles and per-example gradient norms of ``rows``."""
+    validate_labeled_rows(rows, source)
+    examples = encode_examples(tokenizer, rows, max_len=context_length(model), source=source)
+    lora = dict(LORA_DEFAULTS, **(lora_cfg or {}))
+    was_training = model.training
+    model.eval()
+    projections = lora_projections(model, seed, lora)
+    try:
+        gram = lora_gram(model, examples, projections, batch_size=batch_size, checkpointing=checkpointing)
+    finally:
+        model.train(was_training)
+    cos = pairwise_cosines(gram)
+    norms = gram.diagonal().clamp(min=0).sqrt().tolist()
+    return {"value": statistics.median(cos), "k": len(rows), "n_pairs": len(cos),
+            "cosine_quartiles": quartiles(cos), "mean_cosine": sum(cos) / len(cos),
+            "grad_norms": norms, "mean_grad_norm": sum(norms) / len(norms), "seed": seed,
+            "lora": {k: (list(v) if isinstance(v, (list, tuple)) else v) for k, v in lora.items()},
+            "n_lora_modules": len(projections)}
+
+
+def coslow_from_rows(model: Any, tokenizer: Any, rows: Sequence[dict[str, Any]], *, seed: int,
+                     lora_cfg: dict[str, Any] | None = None, **kwargs: Any) -> dict[str, Any]:
+    """CoS-Low of labeled rows (``prompt``, ``answer``, optional ``system``) on a loaded model."""
+    return gradient_stats(model, tokenizer, rows, seed=seed, lora_cfg=lora_cfg, **kwargs)
+
+
+def run_coslow(model: str, annotated: str, seed: int, out: str, config: dict[str, Any] | None = None, *,
+               threads: int | None = None) -> dict[str, Any]:
+    """CoS-Low of a labeled file; writes ``out`` (JSON with value, quartiles, settings, provenance)."""
+    from dataeff.io import atomic_write_json, read_jsonl
+    from dataeff.provenance import file_hash, provenance
+
+    rows = read_jsonl(annotated)
+    validate_labeled_rows(rows, annotated)
+    mdl, tok, info = load_model_ref(model, config, threads=threads)
+    stats = coslow_from_rows(mdl, tok, rows, seed=seed, lora_cfg=lora_settings(config), source=annotated)
+    result = {**stats, "model": model, "model_revision": info.get("revision"), "annotated": str(annotated),
+              "ids": [str(r.get("id", r.get("_line"))) for r in rows],
+              "provenance": provenance(config=config, seed=seed, model=model,
+                                       model_revision=info.get("revision"), data_hash=file_hash(annotated))}
+    if not math.isfinite(result["value"]):
+        raise DataeffError("CoS-Low is not finite (all gradients zero?)", file=annotated)
+    atomic_write_json(out, result)
+    return result

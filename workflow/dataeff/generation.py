@@ -1,0 +1,163 @@
+"""Batched greedy decoding with the probability of every generated token.
+
+Used by the CoS-Low confidence pass (which needs the top softmax probability of each greedy
+token) and by evaluation (which needs only the text). One generic loop serves both:
+
+* prompts are token ids (from :func:`dataeff.chat.prompt_ids`), so chat formatting stays in
+  one place;
+* prompts are sorted by length and cut into batches, so padding is small, then the results are
+  put back in input order;
+* batches are left-padded with explicit position ids, so a padded row computes exactly what it
+  would alone (the batched-equals-single test checks this);
+* the logits of prompt positions are never computed (``logits_to_keep=1``): with a 49k
+  vocabulary that head is a fifth of a small model's compute;
+* a row stops at an end-of-turn id, and optionally at the first newline once it has produced
+  some non-whitespace text (short-answer tasks); finished rows stop being decoded as soon as
+  the whole batch is done.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+
+@dataclass
+class GenResult:
+    """One generated continuation.
+
+    ``token_ids`` are the generated ids, including the stop id or the newline token that ended
+    generation (so ``top_probs`` stays aligned with them); ``text`` is the decoded answer
+    without special tokens and cut at the stopping newline; ``top_probs[i]`` is the softmax
+    probability of ``token_ids[i]`` (the greedy, i.e. top, token) or ``None`` when not asked
+    for; ``finish`` is ``"stop"`` (end of turn), ``"newline"`` or ``"length"``.
+    """
+
+    token_ids: list[int]
+    text: str
+    top_probs: list[float] | None = None
+    finish: str = "length"
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@lru_cache(maxsize=8)
+def _token_tables(tokenizer: Any) -> tuple[list[bool], list[bool], list[bool]]:
+    """Per vocabulary id: (has a newline, has non-whitespace text before its first newline,
+    has any non-whitespace text). Computed once per tokenizer by decoding every id."""
+    size = len(tokenizer)
+    texts = tokenizer.batch_decode([[i] for i in range(size)], skip_special_tokens=False,
+                                   clean_up_tokenization_spaces=False)
+    has_nl = ["\n" in t for t in texts]
+    before_nl = [bool(t.split("\n", 1)[0].strip()) for t in texts]
+    content = [bool(t.strip()) for t in texts]
+    return has_nl, before_nl, content
+
+
+def whitespace_token_ids(tokenizer: Any) -> set[int]:
+    """Ids whose text is empty or whitespace only (pure formatting tokens)."""
+    _, _, content = _token_tables(tokenizer)
+    return {i for i, c in enumerate(content) if not c}
+
+
+def cut_at_newline(text: str) -> str:
+    """``text`` up to the first newline that follows some non-whitespace text."""
+    stripped = len(text) - len(text.lstrip())
+    nl = text.find("\n", stripped)
+    return text if nl < 0 else text[:nl]
+
+
+def _batches(order: list[int], batch_size: int) -> list[list[int]]:
+    return [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
+
+
+def greedy_generate(model: Any, tokenizer: Any, prompts: Sequence[Sequence[int]], *, max_new_tokens: int,
+                    batch_size: int = 16, stop_ids: Sequence[int] | None = None,
+                    stop_at_newline: bool = False, return_scores: bool = False,
+                    progress: bool = False) -> list[GenResult]:
+    """Greedy-decode every prompt (token ids) in length-grouped, left-padded batches.
+
+    Returns one :class:`GenResult` per prompt, in input order. ``stop_ids`` defaults to
+    :func:`dataeff.chat.stop_token_ids`. The model is used as is (eval mode, its device).
+    """
+    import torch
+
+    from dataeff.chat import stop_token_ids
+
+    if max_new_tokens < 1:
+        raise ValueError("max_new_tokens must be at least 1")
+    stop = set(stop_token_ids(tokenizer) if stop_ids is None else stop_ids)
+    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else (min(stop) if stop else 0)
+    has_nl, before_nl, content = _token_tables(tokenizer) if stop_at_newline else ([], [], [])
+    device = next(model.parameters()).device
+    stop_t = torch.tensor(sorted(stop), dtype=torch.long, device=device)
+
+    order = sorted(range(len(prompts)), key=lambda i: (-len(prompts[i]), i))
+    results: list[GenResult | None] = [None] * len(prompts)
+    batches = _batches(order, max(1, batch_size))
+    if progress:
+        from tqdm import tqdm
+
+        batches = tqdm(batches, desc="generate", unit="batch")
+    for idx in batches:
+        rows = [list(prompts[i]) for i in idx]
+        if any(len(r) == 0 for r in rows):
+            raise ValueError("empty prompt")
+        width = max(len(r) for r in rows)
+        ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
+        mask = torch.zeros((len(rows), width), dtype=torch.long)
+        for j, r in enumerate(rows):
+            ids[j, width - len(r):] = torch.tensor(r, dtype=torch.long)
+            mask[j, width - len(r):] = 1
+        ids, mask = ids.to(device), mask.to(device)
+        gen = [[] for _ in rows]
+        probs: list[list[float]] = [[] for _ in rows]
+        finish = ["length"] * len(rows)
+        done = torch.zeros(len(rows), dtype=torch.bool, device=device)
+        has_content = [False] * len(rows)
+        past = None
+        step_ids, step_mask = ids, mask
+        with torch.inference_mode():
+            for _ in range(max_new_tokens):
+                positions = (step_mask.cumsum(-1) - 1).clamp(min=0)
+                if past is not None:
+                    positions = positions[:, -1:]
+                out = model(input_ids=step_ids, attention_mask=step_mask, position_ids=positions,
+                            past_key_values=past, use_cache=True, logits_to_keep=1)
+                past = out.past_key_values
+                logits = out.logits[:, -1, :].float()
+                top_logit, nxt = logits.max(-1)
+                nxt = torch.where(done, torch.full_like(nxt, pad_id), nxt)
+                if return_scores:
+                    top_p = torch.exp(top_logit - torch.logsumexp(logits, -1)).tolist()
+                tokens = nxt.tolist()
+                is_stop = torch.isin(nxt, stop_t) & ~done
+                stops = is_stop.tolist()
+                was_done = done.tolist()
+                for j, tok in enumerate(tokens):
+                    if was_done[j]:
+                        continue
+                    gen[j].append(tok)
+                    if return_scores:
+                        probs[j].append(top_p[j])
+                    if stops[j]:
+                        finish[j] = "stop"
+                        done[j] = True
+                    elif stop_at_newline:
+                        if has_nl[tok] and (has_content[j] or before_nl[tok]):
+                            finish[j] = "newline"
+                            done[j] = True
+                        has_content[j] = has_content[j] or content[tok]
+                if bool(done.all()):
+                    break
+                step_ids = nxt[:, None]
+                step_mask = torch.cat([step_mask, torch.ones_like(step_mask[:, :1])], dim=1)
+        for j, i in enumerate(idx):
+            text_ids = [t for t in gen[j] if t not in stop]
+            text = tokenizer.decode(text_ids, skip_special_tokens=True)
+            if stop_at_newline:
+                text = cut_at_newline(text)
+            results[i] = GenResult(token_ids=gen[j], text=text,
+                                   top_probs=probs[j] if return_scores else None, finish=finish[j])
+    return results  # type: ignore[return-value]

@@ -1,0 +1,138 @@
+"""Atomic, validated file input and output.
+
+Results are written to a temporary file in the destination directory and renamed into
+place, so a crash never leaves a half-written result that a re-run would trust. Readers
+turn malformed input into one-line :class:`~dataeff.errors.DataeffError` messages.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from dataeff.errors import DataeffError
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
+    """Yield a temporary path next to ``path``; rename it over ``path`` on success.
+
+    Works for files and directories. On error the temporary is removed and ``path`` is
+    untouched.
+    """
+    dest = Path(path)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent))
+    target = tmp / dest.name
+    try:
+        yield target
+        if dest.is_dir() and not dest.is_symlink():
+            shutil.rmtree(dest)
+        os.replace(target, dest)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
+    """Write ``text`` to ``path`` atomically (fsync then rename)."""
+    with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8") as fh:
+        fh.write(text)
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
+def atomic_write_json(path: str | os.PathLike[str], obj: Any) -> None:
+    """Write ``obj`` as indented, key-sorted JSON atomically."""
+    atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=True, allow_nan=False) + "\n")
+
+
+def atomic_write_jsonl(path: str | os.PathLike[str], rows: Iterable[dict[str, Any]]) -> None:
+    """Write one JSON object per line atomically."""
+    atomic_write_text(path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
+
+
+def read_text(path: str | os.PathLike[str]) -> str:
+    """Read a UTF-8 text file, with clear errors for missing, empty or non-UTF-8 files."""
+    p = Path(path)
+    if not p.is_file():
+        raise DataeffError("file not found", file=str(p), fix="check the path")
+    try:
+        text = p.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = p.read_bytes()[: exc.start].count(b"\n") + 1
+        raise DataeffError(f"line {line}: not valid UTF-8", file=str(p),
+                           fix="re-save the file as UTF-8") from None
+    if not text.strip():
+        raise DataeffError("file is empty", file=str(p), fix="add at least one example")
+    return text
+
+
+def read_json(path: str | os.PathLike[str]) -> Any:
+    """Read a JSON file; a syntax error names the file and line."""
+    text = read_text(path)
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise DataeffError(f"line {exc.lineno}: not valid JSON ({exc.msg})", file=str(path),
+                           fix="fix the JSON syntax") from None
+
+
+def read_yaml(path: str | os.PathLike[str]) -> Any:
+    """Read a YAML file; a syntax error names the file and line."""
+    text = read_text(path)
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}: " if mark is not None else ""
+        raise DataeffError(f"{where}not valid YAML", file=str(path), fix="fix the YAML syntax") from None
+
+
+def read_jsonl(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
+    """Read a JSONL file of objects; a bad line is reported with its line number."""
+    rows: list[dict[str, Any]] = []
+    for lineno, line in enumerate(read_text(path).splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise DataeffError(f"line {lineno}: not valid JSON ({exc.msg})", file=str(path),
+                               fix="write one JSON object per line") from None
+        if not isinstance(obj, dict):
+            raise DataeffError(f"line {lineno}: expected a JSON object", file=str(path),
+                               fix="write one JSON object per line") from None
+        obj.setdefault("_line", lineno)
+        rows.append(obj)
+    return rows
+
+
+def read_table(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
+    """Read examples from a .jsonl or .csv file (rows carry their 1-based ``_line``)."""
+    p = Path(path)
+    if p.suffix.lower() == ".csv":
+        text = read_text(p)
+        reader = csv.DictReader(text.splitlines())
+        rows = []
+        for i, row in enumerate(reader, start=2):
+            row = dict(row)
+            row["_line"] = i
+            rows.append(row)
+        return rows
+    if p.suffix.lower() in {".jsonl", ".json"}:
+        return read_jsonl(p)
+    raise DataeffError(f"unsupported file type '{p.suffix}'", file=str(p), fix="use .jsonl or .csv")
+
+
+def strip_private(row: dict[str, Any]) -> dict[str, Any]:
+    """Drop bookkeeping keys (those starting with '_') before writing a row out."""
+    return {k: v for k, v in row.items() if not k.startswith("_")}

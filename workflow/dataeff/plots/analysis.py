@@ -1,0 +1,443 @@
+"""The paper's prediction figures and tables for one model family.
+
+Inputs are the family's per-task table (AUC, zero-shot, best accuracy, ceiling, predictors;
+:func:`dataeff.fit.fit_table`), its measured normalised curves (from ``efficiency.json``, or
+recomputed from ``finetune_results`` with :mod:`dataeff.efficiency`) and its coefficients.
+Every prediction shown for a task comes from the leave-one-task-out fit that did not see it,
+so the figures show what a user would get on a new task, not an in-sample fit.
+
+Annotation savings, defined: budgets are nested (the 50 examples are inside the 100), so an
+annotate-and-retrain loop that labels grid budgets in increasing order, retrains after each
+and stops once the measured cleaned curve reaches the target fraction ``tau`` has labelled
+exactly the first grid budget whose cleaned normalised accuracy is >= ``tau`` (it also paid one
+fine-tuning run per grid budget up to there). If the curve never reaches ``tau`` on the grid,
+the loop labels all N_max examples and fails. The prediction asks for n* labels up front from
+CoS-Low (32 labels, not counted); whether n* actually suffices is read off the measured curve
+(log-linear interpolation between grid budgets) and reported next to the saving.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from dataeff.plots.style import PALETTE, save_figure  # isort: skip  (Agg backend + project style)
+
+import matplotlib.pyplot as plt  # isort: skip  (after the style module chose the backend)
+
+from dataeff.budget import AUC_CLIP, budget_for_target, curve_fraction
+from dataeff.errors import DataeffError
+from dataeff.fit import PREDICTOR_LABELS, PREDICTORS
+
+#: Output stems (figures, PNG + PDF) and tables written by :func:`write_all`.
+FIGURES = ("correlations", "loto", "predicted_curves", "zero_shot_vs_best", "zero_shot_vs_auc", "savings")
+TABLES = ("coefficients.csv", "savings.csv")
+
+SAVINGS_COLUMNS = ("task", "target", "predicted_auc", "predicted_budget", "predicted_low", "predicted_high",
+                   "loop_budget", "loop_rounds", "loop_reached", "needed_budget",
+                   "measured_fraction_at_predicted", "prediction_sufficient", "labels_saved")
+
+
+# --------------------------------------------------------------------------- measured curves
+
+
+def measured_curves(efficiency: Mapping[str, Mapping[str, Any]],
+                    finetune_results: str | os.PathLike[str] | None = None,
+                    family: str | None = None) -> dict[str, dict[str, Any]]:
+    """task -> {budgets, x, y, max_budget} of the measured, cleaned, normalised curve.
+
+    Taken from the ``curve`` block of each ``efficiency.json`` record; a task without one is
+    recomputed from ``finetune_results/{family}_{task}_full_result_v2.json`` with the record's
+    grid, N_max and human ceiling. Tasks with neither are left out.
+    """
+    out: dict[str, dict[str, Any]] = {}
+    for task, rec in efficiency.items():
+        curve = rec.get("curve")
+        if isinstance(curve, Mapping) and curve.get("x") and curve.get("y"):
+            out[task] = {"budgets": [int(b) for b in curve.get("budgets", [])],
+                         "x": [float(v) for v in curve["x"]], "y": [float(v) for v in curve["y"]],
+                         "max_budget": int(rec.get("max_budget") or 0) or None}
+            continue
+        if finetune_results is None or family is None:
+            continue
+        from dataeff.efficiency import PAPER_GRID, compute_curve
+        from dataeff.results import read_result_file, result_filename
+
+        path = Path(finetune_results) / result_filename(family, task)
+        if not path.is_file():
+            continue
+        grid = rec.get("grid") or PAPER_GRID
+        c = compute_curve(read_result_file(path, task), rec.get("human_ceiling"), grid, rec.get("max_budget"))
+        out[task] = {"budgets": list(c.budgets), "x": list(c.x), "y": list(c.y), "max_budget": c.max_budget}
+    return out
+
+
+def fraction_at(curve: Mapping[str, Any], n: float, max_budget: int) -> float:
+    """Measured normalised fraction at ``n`` labels (interpolated linearly in log budget)."""
+    x = math.log2(max(n, 1.0)) / math.log2(max_budget)
+    return float(np.interp(x, curve["x"], curve["y"]))
+
+
+def loop_cost(curve: Mapping[str, Any], target: float, max_budget: int) -> tuple[int, int, bool]:
+    """(labels, retraining rounds, reached) of the annotate-and-retrain loop (module docstring)."""
+    rounds = 0
+    for n, y in zip(curve["budgets"], curve["y"], strict=False):
+        if n <= 0:
+            continue
+        rounds += 1
+        if y >= target - 1e-12:
+            return int(n), rounds, True
+    return int(max_budget), rounds, False
+
+
+def needed_budget(curve: Mapping[str, Any], target: float, max_budget: int) -> float | None:
+    """Smallest n where the measured curve (log-linear between points) reaches ``target``."""
+    xs, ys = curve["x"], curve["y"]
+    for i in range(1, len(xs)):
+        if ys[i] >= target - 1e-12:
+            if ys[i - 1] >= target or ys[i] == ys[i - 1]:
+                x = xs[i - 1] if ys[i - 1] >= target else xs[i]
+            else:
+                x = xs[i - 1] + (target - ys[i - 1]) * (xs[i] - xs[i - 1]) / (ys[i] - ys[i - 1])
+            return float(max_budget ** x)
+    return None
+
+
+# --------------------------------------------------------------------------- tables
+
+
+def loto_predictions(table: pd.DataFrame) -> pd.DataFrame:
+    """Leave-one-task-out predicted AUC per task (see :func:`dataeff.fit.leave_one_task_out`)."""
+    from dataeff.fit import leave_one_task_out
+
+    t = table.sort_values("task")
+    loto, _ = leave_one_task_out(t["task"].tolist(), t["coslow_mean"].to_numpy(float),
+                                 t["auc"].to_numpy(float))
+    return loto
+
+
+def savings_table(table: pd.DataFrame, loto: pd.DataFrame, curves: Mapping[str, Mapping[str, Any]],
+                  targets: Sequence[float], max_budget: int,
+                  coefficients: Mapping[str, Any] | None = None) -> pd.DataFrame:
+    """Per task and target: labels the (held-out) prediction asks for vs the retrain loop's."""
+    from dataeff.budget import predict_auc
+
+    rows = []
+    pred_auc = dict(zip(loto["task"], loto["predicted_auc"], strict=True))
+    for task in table["task"]:
+        if task not in curves or task not in pred_auc:
+            continue
+        curve = curves[task]
+        n_max = int(curve.get("max_budget") or max_budget)
+        a = float(np.clip(pred_auc[task], *AUC_CLIP))
+        lo_a = hi_a = a
+        if coefficients is not None:
+            x = float(table.loc[table["task"] == task, "coslow_mean"].iloc[0])
+            p = predict_auc(x, dict(coefficients))
+            half = (p["auc_high"] - p["auc_low"]) / 2.0
+            lo_a, hi_a = float(np.clip(a - half, *AUC_CLIP)), float(np.clip(a + half, *AUC_CLIP))
+        for tau in targets:
+            n_pred = math.ceil(budget_for_target(a, tau, n_max) - 1e-9)
+            loop_n, rounds, reached = loop_cost(curve, tau, n_max)
+            need = needed_budget(curve, tau, n_max)
+            frac = fraction_at(curve, n_pred, n_max)
+            rows.append({
+                "task": task, "target": tau, "predicted_auc": a, "predicted_budget": n_pred,
+                "predicted_low": math.ceil(budget_for_target(hi_a, tau, n_max) - 1e-9),
+                "predicted_high": math.ceil(budget_for_target(lo_a, tau, n_max) - 1e-9),
+                "loop_budget": loop_n, "loop_rounds": rounds, "loop_reached": reached,
+                "needed_budget": None if need is None else float(need),
+                "measured_fraction_at_predicted": frac, "prediction_sufficient": bool(frac >= tau - 1e-12),
+                "labels_saved": loop_n - n_pred,
+            })
+    return pd.DataFrame(rows, columns=list(SAVINGS_COLUMNS))
+
+
+def coefficients_table(records: Mapping[str, Mapping[str, Any]]) -> pd.DataFrame:
+    """One row per coefficient set (label -> record), with 'value ± se' strings."""
+    def pm(v: Any, se: Any) -> str:
+        if v is None:
+            return ""
+        return f"{v:.4f} ± {se:.4f}" if isinstance(se, int | float) and math.isfinite(se) else f"{v:.4f}"
+
+    rows = []
+    for label, rec in records.items():
+        loto = rec.get("loto") or {}
+        pear = rec.get("pearson") or {}
+        rows.append({
+            "coefficients": label, "slope": rec.get("slope"), "slope_se": rec.get("slope_se"),
+            "slope_pm": pm(rec.get("slope"), rec.get("slope_se")),
+            "intercept": rec.get("intercept"), "intercept_se": rec.get("intercept_se"),
+            "intercept_pm": pm(rec.get("intercept"), rec.get("intercept_se")),
+            "resid_std": rec.get("resid_std"), "n_tasks": rec.get("n_tasks"), "r2": rec.get("r2"),
+            "pearson": pear.get("r"), "pearson_lo": pear.get("lo"), "pearson_hi": pear.get("hi"),
+            "loto_mae": loto.get("mae"), "loto_rmse": loto.get("rmse"),
+            "loto_slope_std": loto.get("slope_std"), "max_budget": rec.get("max_budget"),
+            "source": rec.get("source"),
+        })
+    return pd.DataFrame(rows)
+
+
+# --------------------------------------------------------------------------- figures
+
+
+def _fmt_r(c: Mapping[str, Any] | None, name: str = "r") -> str:
+    if not c or c.get("r") is None:
+        return f"{name} = NA"
+    spread = f" ± {c['sd']:.2f}" if c.get("sd") is not None else ""
+    return f"{name} = {c['r']:.2f}{spread}"
+
+
+def plot_correlations(table: pd.DataFrame, corr: Mapping[str, Mapping[str, Any]], family: str) -> plt.Figure:
+    """2 x 2 panels: CoS-Low and the three baselines against AUC, with OLS line and r ± spread.
+
+    ``corr`` maps predictor -> {"pearson": {r, sd, ...}, "spearman": {...}, "slope", "intercept"}.
+    """
+    fig, axes = plt.subplots(2, 2, figsize=(7.5, 6.2), sharey=True)
+    for ax, (name, col) in zip(axes.flat, PREDICTORS.items(), strict=True):
+        c = corr.get(name)
+        if col not in table.columns or c is None:
+            ax.text(0.5, 0.5, f"{PREDICTOR_LABELS[name]}\nnot available", ha="center", va="center",
+                    transform=ax.transAxes, color="0.4")
+            ax.set_xticks([])
+            continue
+        sub = table[np.isfinite(table[col].to_numpy(float))]
+        x, y = sub[col].to_numpy(float), sub["auc"].to_numpy(float)
+        err = sub[f"{col[:-5]}_std"].to_numpy(float) if f"{col[:-5]}_std" in sub.columns else None
+        color = PALETTE[0] if name == "coslow" else PALETTE[5]
+        ax.errorbar(x, y, xerr=err, fmt="o", color=color, ecolor="0.75", elinewidth=0.8, ms=4,
+                    mec="white", mew=0.4, zorder=3)
+        xs = np.linspace(x.min(), x.max(), 50)
+        ax.plot(xs, c["slope"] * xs + c["intercept"], color=PALETTE[1], lw=1.2, zorder=2)
+        ax.set_title(f"{PREDICTOR_LABELS[name]}: {_fmt_r(c['pearson'])}, {_fmt_r(c['spearman'], 'ρ')}")
+        ax.set_xlabel(PREDICTOR_LABELS[name])
+    for ax in axes[:, 0]:
+        ax.set_ylabel("data-efficiency AUC")
+    fig.suptitle(f"{family}: predictors of data efficiency across {len(table)} tasks "
+                 "(± = bootstrap s.d. over tasks)")
+    fig.tight_layout()
+    return fig
+
+
+def plot_loto(loto: pd.DataFrame, family: str) -> plt.Figure:
+    """Leave-one-task-out predicted against measured AUC, identity line, MAE in the title."""
+    fig, ax = plt.subplots(figsize=(4.6, 4.4))
+    lo = float(min(loto["actual_auc"].min(), loto["predicted_auc"].min()))
+    hi = float(max(loto["actual_auc"].max(), loto["predicted_auc"].max()))
+    pad = 0.05 * (hi - lo or 1.0)
+    ax.plot([lo - pad, hi + pad], [lo - pad, hi + pad], color="0.5", ls="--", lw=1, label="identity")
+    ax.scatter(loto["actual_auc"], loto["predicted_auc"], color=PALETTE[0], s=22, edgecolor="white", lw=0.4,
+               zorder=3)
+    worst = loto.nlargest(min(3, len(loto)), "abs_error")
+    for _, r in worst.iterrows():
+        ax.annotate(r["task"], (r["actual_auc"], r["predicted_auc"]), fontsize=6, xytext=(3, 3),
+                    textcoords="offset points", color="0.3")
+    mae = loto["abs_error"].mean()
+    rmse = math.sqrt((loto["error"] ** 2).mean())
+    ax.set_xlim(lo - pad, hi + pad)
+    ax.set_ylim(lo - pad, hi + pad)
+    ax.set_aspect("equal")
+    ax.set_xlabel("measured AUC")
+    ax.set_ylabel("predicted AUC (task held out)")
+    ax.set_title(f"{family}: leave-one-task-out, MAE {mae:.3f}, RMSE {rmse:.3f}")
+    ax.legend(loc="upper left")
+    fig.tight_layout()
+    return fig
+
+
+def plot_predicted_curves(table: pd.DataFrame, loto: pd.DataFrame, curves: Mapping[str, Mapping[str, Any]],
+                          max_budget: int, family: str,
+                          coefficients: Mapping[str, Any] | None = None) -> plt.Figure:
+    """Grid of panels: measured normalised curve and the held-out predicted curve x**p per task."""
+    from dataeff.budget import predict_auc
+
+    tasks = [t for t in table["task"] if t in curves]
+    if not tasks:
+        raise DataeffError("no measured curves for any task", field="curve",
+                           fix="pass an efficiency.json written by `dataeff auc` or --finetune-results")
+    ncols = min(6, max(1, math.ceil(math.sqrt(len(tasks)))))
+    nrows = math.ceil(len(tasks) / ncols)
+    width, height = 1.75 * ncols + 0.6, 1.55 * nrows + 1.0
+    fig, axes = plt.subplots(nrows, ncols, figsize=(width, height), squeeze=False)
+    pred = dict(zip(loto["task"], loto["predicted_auc"], strict=True))
+    xs = np.linspace(0, 1, 100)
+    grid_budgets = sorted({b for t in tasks for b in curves[t]["budgets"] if b > 0})
+    tick_budgets = [max_budget]
+    if grid_budgets and grid_budgets[0] < max_budget:
+        # the smallest budget and the one midway (in log scale) between it and N_max
+        x0 = math.log2(grid_budgets[0]) / math.log2(max_budget)
+        mid = min(grid_budgets, key=lambda b: abs(math.log2(b) / math.log2(max_budget) - (1 + x0) / 2))
+        tick_budgets = sorted({grid_budgets[0], mid, max_budget})
+    ticks = [0.0] + [math.log2(b) / math.log2(max_budget) for b in tick_budgets]
+    labels = ["0"] + [str(b) for b in tick_budgets]
+    for i, ax in enumerate(axes.flat):
+        if i >= len(tasks):
+            ax.set_visible(False)
+            continue
+        task = tasks[i]
+        c = curves[task]
+        n_max = int(c.get("max_budget") or max_budget)
+        a = float(np.clip(pred[task], *AUC_CLIP))
+        if coefficients is not None:
+            x_task = float(table.loc[table["task"] == task, "coslow_mean"].iloc[0])
+            p = predict_auc(x_task, dict(coefficients))
+            half = (p["auc_high"] - p["auc_low"]) / 2.0
+            if half > 0:
+                lo_a, hi_a = np.clip([a - half, a + half], *AUC_CLIP)
+                ax.fill_between(xs, curve_fraction(n_max ** xs, lo_a, n_max),
+                                curve_fraction(n_max ** xs, hi_a, n_max), color=PALETTE[1], alpha=0.15, lw=0)
+        ax.plot(xs, curve_fraction(n_max ** xs, a, n_max), color=PALETTE[1], ls="--", lw=1.1)
+        ax.plot(c["x"], c["y"], "o-", color=PALETTE[0], ms=2.5, lw=1.1)
+        auc = float(table.loc[table["task"] == task, "auc"].iloc[0])
+        ax.set_title(f"{task[:26]}\nAUC {auc:.2f}, predicted {a:.2f}", fontsize=6.5)
+        ax.set_ylim(-0.05, 1.05)
+        ax.set_xlim(0, 1)
+        ax.set_xticks(ticks, labels if i + ncols >= len(tasks) else [])
+        ax.set_yticks([0, 0.5, 1], ["0", "0.5", "1"] if i % ncols == 0 else [])
+        ax.tick_params(labelsize=6)
+        if i % ncols == 0:
+            ax.set_ylabel("fraction of gap", fontsize=7)
+    fig.supxlabel("labeled examples (log scale)", fontsize=8)
+    handles = [plt.Line2D([], [], color=PALETTE[0], marker="o", ms=3, label="measured (cleaned)"),
+               plt.Line2D([], [], color=PALETTE[1], ls="--", label="predicted from CoS-Low (task held out)")]
+    if coefficients is not None:
+        handles.append(plt.Rectangle((0, 0), 1, 1, color=PALETTE[1], alpha=0.15,
+                                     label="95% prediction interval"))
+    top = 1.0 - 0.75 / height
+    fig.suptitle(f"{family}: measured vs predicted data-efficiency curves", y=1.0 - 0.12 / height)
+    fig.legend(handles=handles, loc="lower center", ncol=len(handles), fontsize=7, frameon=False,
+               bbox_to_anchor=(0.5, top))
+    fig.tight_layout(rect=(0, 0, 1, top))
+    return fig
+
+
+def plot_zero_shot_vs_best(table: pd.DataFrame, family: str) -> plt.Figure:
+    """Zero-shot against best fine-tuned accuracy per task, coloured by AUC."""
+    fig, ax = plt.subplots(figsize=(5.2, 4.4))
+    sub = table[np.isfinite(table["zero_shot"].to_numpy(float))
+                & np.isfinite(table["max_acc"].to_numpy(float))]
+    ax.plot([0, 1], [0, 1], color="0.5", ls="--", lw=1, label="no gain from fine-tuning")
+    sc = ax.scatter(sub["zero_shot"], sub["max_acc"], c=sub["auc"], s=26, edgecolor="0.2", lw=0.3, zorder=3)
+    if len(sub) <= 15:  # beyond that the names hide the points; efficiency.tsv lists them
+        for _, r in sub.iterrows():
+            ax.annotate(r["task"][:18], (r["zero_shot"], r["max_acc"]), fontsize=5, xytext=(2, -6),
+                        textcoords="offset points", color="0.35")
+    fig.colorbar(sc, ax=ax, label="AUC")
+    ax.set_xlim(0, 1.02)
+    ax.set_ylim(0, 1.02)
+    ax.set_aspect("equal")
+    ax.set_xlabel("zero-shot accuracy")
+    ax.set_ylabel("best fine-tuned accuracy")
+    ax.set_title(f"{family}: zero-shot vs best fine-tuned accuracy ({len(sub)} tasks)")
+    ax.legend(loc="lower right")
+    fig.tight_layout()
+    return fig
+
+
+def plot_zero_shot_vs_auc(table: pd.DataFrame, family: str) -> plt.Figure:
+    """Zero-shot accuracy against AUC (is data efficiency just a high starting point?)."""
+    fig, ax = plt.subplots(figsize=(4.8, 4.0))
+    sub = table[np.isfinite(table["zero_shot"].to_numpy(float))]
+    x, y = sub["zero_shot"].to_numpy(float), sub["auc"].to_numpy(float)
+    ax.scatter(x, y, color=PALETTE[2], s=24, edgecolor="white", lw=0.4, zorder=3)
+    title = f"{family}: zero-shot accuracy vs AUC"
+    if len(sub) >= 3 and np.ptp(x) > 0 and np.ptp(y) > 0:
+        slope, intercept = np.polyfit(x, y, 1)
+        xs = np.linspace(x.min(), x.max(), 20)
+        ax.plot(xs, slope * xs + intercept, color=PALETTE[1], lw=1.1)
+        title += f" (Pearson r = {np.corrcoef(x, y)[0, 1]:.2f})"
+    ax.set_xlabel("zero-shot accuracy")
+    ax.set_ylabel("data-efficiency AUC")
+    ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
+def plot_savings(savings: pd.DataFrame, family: str) -> plt.Figure:
+    """Per target: labels asked by the prediction against labels the retrain loop spent."""
+    targets = sorted(savings["target"].unique())
+    ncol = max(1, len(targets))
+    fig, axes = plt.subplots(1, ncol, figsize=(3.5 * ncol, 3.7), squeeze=False)
+    rng = np.random.default_rng(0)  # small horizontal jitter: loop budgets sit on the grid
+
+    def jit(d: pd.DataFrame) -> np.ndarray:
+        return d["loop_budget"].to_numpy(float) * np.exp(rng.uniform(-0.06, 0.06, len(d)))
+
+    lo = max(1.0, float(min(savings["loop_budget"].min(), savings["predicted_budget"].min())) / 1.5)
+    hi = float(max(savings["loop_budget"].max(), savings["predicted_budget"].max())) * 1.5
+    for ax, tau in zip(axes.flat, targets, strict=False):
+        s = savings[savings["target"] == tau]
+        ok, bad = s[s["prediction_sufficient"]], s[~s["prediction_sufficient"]]
+        ax.plot([lo, hi], [lo, hi], color="0.5", ls="--", lw=1)
+        ax.scatter(jit(ok), ok["predicted_budget"], color=PALETTE[0], s=20, label="prediction sufficient",
+                   zorder=3)
+        ax.scatter(jit(bad), bad["predicted_budget"], facecolor="white", edgecolor=PALETTE[1], s=20,
+                   label="prediction too few", zorder=3)
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlim(lo, hi)
+        ax.set_ylim(lo, hi)
+        ax.set_aspect("equal")
+        ax.set_xlabel("labels spent by annotate-and-retrain loop")
+        ax.set_title(f"target {tau:.0%} of gap\npredicted {int(s['predicted_budget'].sum()):,} vs loop "
+                     f"{int(s['loop_budget'].sum()):,} labels;\n"
+                     f"prediction sufficient for {len(ok)}/{len(s)} tasks", fontsize=8)
+    axes[0, 0].set_ylabel("labels asked by CoS-Low prediction")
+    axes[0, 0].legend(loc="upper left", fontsize=7)
+    fig.suptitle(f"{family}: annotation cost, prediction vs annotate-and-retrain loop (task held out)")
+    fig.tight_layout(rect=(0, 0, 1, 0.93))
+    return fig
+
+
+# --------------------------------------------------------------------------- everything
+
+
+def write_all(*, family: str, table: pd.DataFrame, curves: Mapping[str, Mapping[str, Any]],
+              coefficients: Mapping[str, Any], out_dir: str | os.PathLike[str], max_budget: int,
+              targets: Sequence[float] = (0.5, 0.7, 0.9), n_boot: int = 1000, seed: int = 123,
+              extra_coefficients: Mapping[str, Mapping[str, Any]] | None = None) -> list[Path]:
+    """Compute every table, then write every figure (PNG + PDF) and table to ``out_dir``."""
+    from dataeff.fit import fit_family
+    from dataeff.io import atomic_write_text
+
+    _, loto, corr_df = fit_family(table, family=family, n_boot=n_boot, seed=seed, max_budget=max_budget)
+    corr = {r["predictor"]: {"pearson": {"r": r["pearson"], "sd": _nn(r["pearson_sd"])},
+                             "spearman": {"r": r["spearman"], "sd": _nn(r["spearman_sd"])},
+                             "slope": r["slope"], "intercept": r["intercept"]}
+            for _, r in corr_df.iterrows()}
+    savings = savings_table(table, loto, curves, targets, max_budget, coefficients)
+    coef_rows = {f"{family} ({'fitted' if 'loto' in coefficients else 'given'})": coefficients,
+                 **(extra_coefficients or {})}
+    coef_df = coefficients_table(coef_rows)
+    out = Path(out_dir)
+    written: list[Path] = []
+    figs = {
+        "correlations": lambda: plot_correlations(table, corr, family),
+        "loto": lambda: plot_loto(loto, family),
+        "predicted_curves": lambda: plot_predicted_curves(table, loto, curves, max_budget, family,
+                                                          coefficients),
+        "zero_shot_vs_best": lambda: plot_zero_shot_vs_best(table, family),
+        "zero_shot_vs_auc": lambda: plot_zero_shot_vs_auc(table, family),
+        "savings": lambda: plot_savings(savings, family),
+    }
+    if savings.empty:
+        raise DataeffError("no task has both a measured curve and a prediction", field="curve",
+                           fix="pass an efficiency.json written by `dataeff auc` or --finetune-results")
+    for stem, make in figs.items():
+        written += save_figure(make(), out / stem)
+    atomic_write_text(out / "coefficients.csv", coef_df.to_csv(index=False, float_format="%.6g",
+                                                               lineterminator="\n"))
+    atomic_write_text(out / "savings.csv", savings.to_csv(index=False, float_format="%.6g",
+                                                          lineterminator="\n"))
+    written += [out / "coefficients.csv", out / "savings.csv"]
+    return written
+
+
+def _nn(v: Any) -> float | None:
+    return None if v is None or (isinstance(v, float) and not math.isfinite(v)) else float(v)

@@ -1,0 +1,193 @@
+"""Figures of data-efficiency curves: one panel per task, and all tasks overlaid.
+
+Panels are ordered by AUC, least data-efficient first, so a reader scanning the grid sees the
+tasks that need the most labels at the top. The cleaned curve (running maximum) is the line
+whose area is the AUC; the measured points are drawn on top so that drops the running maximum
+hid (clamped) and budgets that were never run (filled) stay visible.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import textwrap
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+from matplotlib import colors as mcolors
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+
+from dataeff.efficiency import Curve
+from dataeff.plots.style import CLAMPED_COLOR, CMAP, LINE_COLOR, POINT_COLOR, save_figure
+
+X_LABEL = "labeled training examples"
+#: Lower y limit of every panel; measured points further below are drawn on it as triangles.
+Y_MIN = -0.2
+Y_LABEL = "fraction of the gap from zero-shot to ceiling"
+
+
+def budget_label(n: int) -> str:
+    """Compact tick label: 0 -> "0-shot", 2500 -> "2.5k"."""
+    if n == 0:
+        return "0-shot"
+    if n >= 1000:
+        return f"{n / 1000:g}k"
+    return str(n)
+
+
+def _ticks(curves: Mapping[str, Curve], grid: Sequence[int] | None) -> tuple[list[float], list[str]]:
+    """Tick positions (x) and labels for the budgets of the grid plus zero-shot.
+
+    Without ``grid``, the budgets every curve has (every grid budget is in every curve, since
+    missing ones are filled), so off-grid extras such as 2200 get no tick of their own.
+    """
+    first = next(iter(curves.values()))
+    n_max = first.max_budget
+    if grid is None:
+        shared = set.intersection(*(set(c.budgets) for c in curves.values()))
+        budgets = sorted(shared | {0})
+    else:
+        budgets = sorted({0, *(int(b) for b in grid if 0 < int(b) <= n_max)})
+    xs = [math.log2(max(n, 1)) / math.log2(n_max) for n in budgets]
+    return xs, [budget_label(n) for n in budgets]
+
+
+def _raw_y(curve: Curve) -> list[float | None]:
+    gap = curve.ceiling - curve.min_acc
+    if curve.flat or gap <= 0:
+        return [None if r is None else 0.0 for r in curve.raw]
+    return [None if r is None else (r - curve.min_acc) / gap for r in curve.raw]
+
+
+def _title(task: str, auc: float, width: int = 24) -> str:
+    name = "\n".join(textwrap.wrap(task.replace("_", " "), width=width)) or task
+    return f"{name}\nAUC {auc:.3f}"
+
+
+def draw_curve(ax: Axes, curve: Curve, xticks: Sequence[float], xlabels: Sequence[str]) -> None:
+    """One task's panel: cleaned curve, measured points, clamped drops, best accuracy."""
+    ax.plot(curve.x, curve.y, color=LINE_COLOR, lw=1.6, zorder=2)
+    ax.fill_between(curve.x, curve.y, color=LINE_COLOR, alpha=0.12, lw=0, zorder=1)
+    raw_y = _raw_y(curve)
+    clamped = set(curve.clamped)
+    keep = [(x, y) for n, x, y in zip(curve.budgets, curve.x, raw_y, strict=True)
+            if y is not None and n not in clamped]
+    drops = [(x, y) for n, x, y in zip(curve.budgets, curve.x, raw_y, strict=True)
+             if y is not None and n in clamped and y >= Y_MIN]
+    off = [(x, Y_MIN + 0.03) for n, x, y in zip(curve.budgets, curve.x, raw_y, strict=True)
+           if y is not None and n in clamped and y < Y_MIN]
+    filled = [(x, y) for n, x, y in zip(curve.budgets, curve.x, curve.y, strict=True) if n in curve.filled]
+    if keep:
+        ax.scatter(*zip(*keep, strict=True), s=14, color=POINT_COLOR, zorder=3)
+    if drops:
+        ax.scatter(*zip(*drops, strict=True), s=22, facecolors="white", edgecolors=CLAMPED_COLOR,
+                   linewidths=1.2, zorder=4)
+    if off:
+        ax.scatter(*zip(*off, strict=True), s=24, marker="v", facecolors="white", edgecolors=CLAMPED_COLOR,
+                   linewidths=1.2, zorder=4, clip_on=False)
+    if filled:
+        ax.scatter(*zip(*filled, strict=True), s=18, marker="x", color="#888888", linewidths=1, zorder=3)
+    ax.axhline(1.0, color="#444444", lw=0.7, ls="--", zorder=0)
+    if not curve.flat and curve.ceiling > curve.min_acc:
+        best = (curve.max_acc - curve.min_acc) / (curve.ceiling - curve.min_acc)
+        if best < 0.999:
+            ax.axhline(best, color="#888888", lw=0.7, ls=":", zorder=0)
+    ax.set_ylim(Y_MIN, 1.08)
+    ax.set_xlim(-0.02, 1.02)
+    ax.set_xticks(list(xticks))
+    ax.set_xticklabels(list(xlabels), rotation=90)
+    ax.set_yticks([0.0, 0.5, 1.0])
+    ax.set_yticklabels(["0-shot", "0.5", "ceiling"])
+    ax.grid(True, axis="both")
+
+
+def plot_curve_grid(curves: Mapping[str, Curve], family: str, *, grid: Sequence[int] | None = None,
+                    ncols: int | None = None) -> Figure:
+    """Small multiples, one panel per task, ordered by AUC (least data-efficient first)."""
+    if not curves:
+        raise ValueError("no curves to plot")
+    order = sorted(curves, key=lambda t: (curves[t].auc, t))
+    n = len(order)
+    ncols = ncols or max(1, min(6, math.ceil(math.sqrt(n))))
+    nrows = math.ceil(n / ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(2.1 * ncols + 0.8, 2.05 * nrows + 1.0),
+                             sharex=True, sharey=True, squeeze=False)
+    xticks, xlabels = _ticks(curves, grid)
+    for i, task in enumerate(order):
+        ax = axes[i // ncols][i % ncols]
+        draw_curve(ax, curves[task], xticks, xlabels)
+        ax.set_title(_title(task, curves[task].auc), fontsize=8, pad=3)
+    for j in range(n, nrows * ncols):
+        axes[j // ncols][j % ncols].set_visible(False)
+    # With sharex, matplotlib hides x labels on all but the bottom row; show them under every
+    # panel that has no visible panel below it (the last, partial row).
+    for i in range(n):
+        below = i + ncols
+        if below >= n:
+            axes[i // ncols][i % ncols].tick_params(labelbottom=True)
+    fig.supxlabel(f"{X_LABEL} (log scale)", fontsize=10)
+    fig.supylabel(Y_LABEL, fontsize=10)
+    fig.suptitle(f"Data-efficiency curves, {family} ({n} tasks, least data-efficient first)", y=1.0)
+    handles = [
+        Line2D([], [], color=LINE_COLOR, lw=1.6, label="curve used for the AUC (running maximum)"),
+        Line2D([], [], color=POINT_COLOR, marker="o", ls="", ms=4, label="measured accuracy"),
+        Line2D([], [], color=CLAMPED_COLOR, marker="o", mfc="white", ls="", ms=5,
+               label="measured, below an earlier budget (raised; \u25bd = off the scale)"),
+        Line2D([], [], color="#888888", marker="x", ls="", ms=5, label="budget not run (carried forward)"),
+        Line2D([], [], color="#444444", ls="--", lw=0.7, label="ceiling"),
+        Line2D([], [], color="#888888", ls=":", lw=0.7, label="best measured accuracy"),
+    ]
+    fig.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, 0.995 - 0.35 / fig.get_figheight()),
+               ncol=3 if ncols >= 4 else (2 if ncols >= 2 else 1), frameon=False, fontsize=8)
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.8 / fig.get_figheight()))
+    return fig
+
+
+def plot_overlay(curves: Mapping[str, Curve], family: str, *, grid: Sequence[int] | None = None) -> Figure:
+    """All tasks' normalised curves on one axis, coloured by AUC (with a colour bar)."""
+    if not curves:
+        raise ValueError("no curves to plot")
+    fig, ax = plt.subplots(figsize=(7.0, 4.6))
+    aucs = [c.auc for c in curves.values()]
+    lo, hi = min(aucs), max(aucs)
+    if hi - lo < 1e-9:
+        lo, hi = lo - 0.05, hi + 0.05
+    norm = mcolors.Normalize(vmin=lo, vmax=hi)
+    cmap = plt.get_cmap(CMAP)
+    for task in sorted(curves, key=lambda t: (curves[t].auc, t)):
+        c = curves[task]
+        ax.plot(c.x, c.y, color=cmap(norm(c.auc)), lw=1.3, alpha=0.85, marker="o", ms=2.5)
+    xticks, xlabels = _ticks(curves, grid)
+    ax.set_xticks(xticks)
+    ax.set_xticklabels(xlabels)
+    ax.set_xlim(-0.02, 1.02)
+    ax.set_ylim(-0.03, 1.05)
+    ax.set_yticks([0.0, 0.25, 0.5, 0.75, 1.0])
+    ax.set_yticklabels(["0-shot", "0.25", "0.5", "0.75", "ceiling"])
+    ax.set_xlabel(f"{X_LABEL} (log scale)")
+    ax.set_ylabel(Y_LABEL)
+
+    sm = plt.cm.ScalarMappable(norm=norm, cmap=cmap)
+    cbar = fig.colorbar(sm, ax=ax, pad=0.02)
+    cbar.set_label("AUC (higher = fewer labels needed)")
+    # Name the extremes so the colour scale is anchored to real tasks.
+    order = sorted(curves, key=lambda t: curves[t].auc)
+    notes = [f"lowest AUC: {order[0]} ({curves[order[0]].auc:.3f})"]
+    if len(order) > 1:
+        notes.append(f"highest AUC: {order[-1]} ({curves[order[-1]].auc:.3f})")
+    ax.set_title(f"Data-efficiency curves of all {len(curves)} tasks, {family}\n"
+                 + "; ".join(notes), fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def write_curve_figures(curves: Mapping[str, Curve], family: str, out_dir: str | os.PathLike[str], *,
+                        grid: Sequence[int] | None = None) -> list[Path]:
+    """``curves.png/.pdf`` and ``overlay.png/.pdf`` in ``out_dir``; returns the paths written."""
+    out = Path(out_dir)
+    paths = save_figure(plot_curve_grid(curves, family, grid=grid), out / "curves")
+    paths += save_figure(plot_overlay(curves, family, grid=grid), out / "overlay")
+    return paths

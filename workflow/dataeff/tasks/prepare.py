@@ -1,0 +1,367 @@
+"""Prepare a task: raw examples -> rendered prompts -> train/validation/test JSONL + meta.json.
+
+Splits follow METHOD.md section 4: the dataset's own splits where given; with no validation
+and no test split, 80/10/10 of train; with a test but no validation split, validation = 10% of
+train; with validation but no test, test = 10% of train; test capped at ``data.test_max``.
+``train.jsonl`` is shuffled once with ``data.split_seed`` so that the budget-n training set
+is its first n rows (nested budgets, :func:`budget_subset`), and ``validation.jsonl`` likewise
+(:func:`validation_subset`). The output directory is written atomically as a whole, so an
+error never leaves a partial task behind.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import logging
+import math
+import os
+import random
+import sys
+from collections.abc import Mapping, Sequence
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from dataeff.errors import DataeffError
+from dataeff.io import atomic_path, strip_private
+from dataeff.provenance import file_hash, provenance, stable_hash
+from dataeff.tasks.registry import TaskSpec
+
+log = logging.getLogger("dataeff")
+
+SPLITS = ("train", "validation", "test")
+_NO_LABEL = object()
+
+
+# --------------------------------------------------------------------------- rendering
+
+@cache
+def _template_text(path: str) -> str:
+    p = Path(path)
+    if not p.is_file():
+        raise DataeffError("prompt template not found", file=str(p), fix="restore prompts/ from the repository")
+    return p.read_text(encoding="utf-8")
+
+
+def _safe_name(key: str) -> str:
+    """Field name usable in a ``str.format`` template (``question-X`` -> ``question_X``)."""
+    return "".join(c if c.isalnum() or c == "_" else "_" for c in key)
+
+
+def format_options(spec: TaskSpec, record: Mapping[str, Any]) -> str:
+    """``Options:`` then ``(A) text`` lines from the spec's ``options_fields``."""
+    fields = spec.options_fields
+    if len(fields) == 1:
+        value = record.get(fields[0])
+        if isinstance(value, Mapping):  # commonsense_qa: {"label": [...], "text": [...]}
+            value = value.get("text")
+        options = list(value or [])
+    else:
+        options = [record.get(f) for f in fields]
+    lines = [f"({chr(ord('A') + i)}) {'' if o is None else str(o).strip()}" for i, o in enumerate(options)]
+    return "Options:\n" + "\n".join(lines)
+
+
+def answer_text(spec: TaskSpec, raw: Any, class_names: Sequence[str] | None = None) -> str | None:
+    """Gold answer text of a raw label, or ``None`` when the example has no usable label.
+
+    Order: the spec's ``label_map``; the dataset's ``ClassLabel`` names; ``str(raw)``. Hidden
+    labels (``None``, ``""``, ``-1``) and values outside ``label_map`` give ``None``.
+    """
+    if isinstance(raw, list | tuple):  # BIG-bench targets: the first one is the answer
+        raw = raw[0] if raw else None
+    if raw is None or raw == "" or (isinstance(raw, int) and not isinstance(raw, bool) and raw < 0):
+        return None
+    if spec.label_map:
+        if raw in spec.label_map:
+            return spec.label_map[raw]
+        if isinstance(raw, str) and raw.strip().lstrip("-").isdigit() and int(raw) in spec.label_map:
+            return spec.label_map[int(raw)]
+        if str(raw) in spec.label_map:
+            return spec.label_map[str(raw)]
+        return None
+    if class_names and isinstance(raw, int) and not isinstance(raw, bool):
+        return class_names[raw] if raw < len(class_names) else None
+    text = str(raw).strip()
+    if spec.labels is not None and text not in spec.labels:
+        return None
+    return text or None
+
+
+def _prompt(spec: TaskSpec, record: Mapping[str, Any]) -> str:
+    if spec.template is None:  # user task: the prompt field is the prompt
+        return str(record[spec.input_fields[0]])
+    fields: dict[str, Any] = {}
+    for key, value in record.items():
+        fields[key] = value
+        fields[_safe_name(key)] = value
+    if spec.options_fields:
+        fields["options"] = format_options(spec, record)
+    template = _template_text(str(spec.template_path))
+    try:
+        return template.format(**fields).strip()
+    except KeyError as exc:
+        raise DataeffError(f"template uses {{{exc.args[0]}}} but the record has no such field "
+                           f"(fields: {', '.join(sorted(record))})", file=str(spec.template_path),
+                           field=str(exc.args[0]), fix="fix the template or the task's input fields") from None
+
+
+def render(spec: TaskSpec, record: Mapping[str, Any], class_names: Sequence[str] | None = None) -> dict[str, Any]:
+    """Prepared row ``{"id", "prompt", "answer"[, "system"]}`` of one raw record.
+
+    The id is the record's ``_id`` (set by :func:`prepare_task`), else its ``id``, else a hash
+    of its content. A record without a usable gold label raises :class:`DataeffError`.
+    """
+    answer = answer_text(spec, record.get(spec.label_field), class_names)
+    if answer is None:
+        raise DataeffError(f"no usable gold label {record.get(spec.label_field)!r}", field=spec.label_field,
+                           fix=f"labels must be one of {list(spec.labels or spec.label_map.values())}")
+    prompt = _prompt(spec, record)
+    rid = record.get("_id") or record.get("id") or stable_hash(strip_private(dict(record)))
+    row: dict[str, Any] = {"id": str(rid), "prompt": prompt, "answer": answer}
+    if spec.system:
+        row["system"] = spec.system
+    return row
+
+
+# --------------------------------------------------------------------------- budgets
+
+def budget_subset(rows: Sequence[dict[str, Any]], n: int) -> list[dict[str, Any]]:
+    """The budget-``n`` training set: the first ``n`` rows of the shuffled ``train.jsonl``."""
+    return list(rows[: max(0, int(n))])
+
+
+def validation_subset(rows: Sequence[dict[str, Any]], n: int, fraction: float) -> list[dict[str, Any]]:
+    """Validation rows for budget ``n``: the first ``ceil(fraction * n)`` rows, at least 1."""
+    k = max(1, math.ceil(fraction * n))
+    return list(rows[:k])
+
+
+def check_budget(train_size: int, budgets: Sequence[int]) -> dict[int, int]:
+    """Actual training-set size of each budget (``min(budget, train_size)``).
+
+    A budget larger than the training pool is not an error (the fine-tune records the actual
+    size), but it is logged once, clearly, so a too-small pool is noticed.
+    """
+    actual = {int(b): min(int(b), int(train_size)) for b in budgets}
+    too_big = sorted(b for b in actual if b > train_size)
+    if too_big:
+        log.warning("budgets %s exceed the %d training examples; they will train on all %d",
+                    too_big, train_size, train_size)
+    return actual
+
+
+# --------------------------------------------------------------------------- splitting
+
+def _rng(seed: int, purpose: str) -> random.Random:
+    return random.Random(f"{seed}:{purpose}")
+
+
+def split_rows(train: list[dict[str, Any]], validation: list[dict[str, Any]] | None,
+               test: list[dict[str, Any]] | None, seed: int, test_max: int
+               ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]], str]:
+    """Apply METHOD.md section 4 (see module docstring); returns (train, validation, test, rule)."""
+    train = list(train)
+    _rng(seed, "carve").shuffle(train)
+    n = len(train)
+    if validation is None and test is None:
+        n_test = min(round(0.1 * n), test_max)
+        n_val = round(0.1 * n)
+        test, validation, train = train[:n_test], train[n_test:n_test + n_val], train[n_test + n_val:]
+        rule = "80/10/10 of train"
+    elif validation is None:
+        n_val = round(0.1 * n)
+        validation, train = train[:n_val], train[n_val:]
+        rule = "validation = 10% of train; own test"
+    elif test is None:
+        n_test = min(round(0.1 * n), test_max)
+        test, train = train[:n_test], train[n_test:]
+        rule = "test = 10% of train; own validation"
+    else:
+        rule = "own splits"
+    validation, test = list(validation), list(test)
+    _rng(seed, "validation").shuffle(validation)
+    _rng(seed, "test").shuffle(test)
+    test = test[:test_max]
+    _rng(seed, "train").shuffle(train)
+    return train, validation, test, rule
+
+
+# --------------------------------------------------------------------------- sources
+
+def _generated_rows(spec: TaskSpec, data: Mapping[str, Any]) -> dict[str, list[dict[str, Any]] | None]:
+    module = importlib.import_module(spec.generator or f"dataeff.tasks.generators.{spec.name}")
+    records = module.generate(int(data["generated_examples"]), int(data["split_seed"]),
+                              data.get("difficulty", "medium"))
+    for i, rec in enumerate(records):
+        rec["_id"] = f"{spec.name}-{i:06d}"
+    return {"train": records, "validation": None, "test": None}
+
+
+def _load_hub(spec: TaskSpec, data: Mapping[str, Any]) -> Any:
+    hf_home = data.get("hf_home")
+    if hf_home:
+        os.environ["HF_HOME"] = str(hf_home)
+    local = Path(spec.hub_id or "")
+    try:
+        import datasets
+
+        if local.is_dir() and ((local / "dataset_dict.json").is_file() or (local / "state.json").is_file()):
+            return datasets.load_from_disk(str(local))
+        kwargs: dict[str, Any] = {}
+        if hf_home:
+            kwargs["cache_dir"] = str(Path(hf_home) / "datasets")
+        return datasets.load_dataset(spec.hub_id, spec.hub_config, **kwargs)
+    except DataeffError:
+        raise
+    except Exception as exc:  # network, offline cache miss, bad id: one clear line
+        reason = " ".join(str(exc).split())[:200] or type(exc).__name__
+        where = spec.hub_id + (f" (config {spec.hub_config})" if spec.hub_config else "")
+        raise DataeffError(f"cannot load dataset {where} for task '{spec.name}': {reason}", field="tasks",
+                           fix="run `dataeff prepare-task` where the Hugging Face Hub is reachable, or set "
+                               "data.hf_home / HF_HOME to a cache that holds the dataset") from None
+
+
+def _hub_rows(spec: TaskSpec, data: Mapping[str, Any]
+              ) -> tuple[dict[str, list[dict[str, Any]] | None], list[str] | None, dict[str, str | None]]:
+    ds = _load_hub(spec, data)
+    available = list(ds.keys()) if hasattr(ds, "keys") else ["train"]
+    used: dict[str, str | None] = {}
+    out: dict[str, list[dict[str, Any]] | None] = {}
+    class_names: list[str] | None = None
+    for role in SPLITS:
+        name = spec.splits.get(role)
+        if name is not None and name not in available:
+            if role == "train":
+                raise DataeffError(f"dataset {spec.hub_id} has no split '{name}' (has {', '.join(available)})",
+                                   field="splits", fix="fix the task's split names in the registry")
+            log.warning("%s: dataset has no '%s' split; carving %s from train", spec.name, name, role)
+            name = None
+        used[role] = name
+        if name is None:
+            out[role] = None
+            continue
+        split = ds[name]
+        feature = split.features.get(spec.label_field) if hasattr(split, "features") else None
+        if class_names is None and feature is not None and hasattr(feature, "names"):
+            class_names = list(feature.names)
+        rows = split.to_list()
+        for i, row in enumerate(rows):
+            row["_id"] = f"{spec.name}-{name}-{i}"
+        out[role] = rows
+    return out, class_names, used
+
+
+def _render_all(spec: TaskSpec, rows: list[dict[str, Any]], class_names: Sequence[str] | None
+                ) -> tuple[list[dict[str, Any]], int]:
+    """Rendered rows and the number dropped for lacking a usable gold label."""
+    out, dropped = [], 0
+    for rec in rows:
+        if spec.label_field not in rec:
+            raise DataeffError(f"records have no label field '{spec.label_field}' "
+                               f"(fields: {', '.join(sorted(k for k in rec if not k.startswith('_')))})",
+                               field="label_field", fix="fix the task's label field")
+        if answer_text(spec, rec.get(spec.label_field), class_names) is None:
+            dropped += 1
+            continue
+        out.append(render(spec, rec, class_names))
+    return out, dropped
+
+
+# --------------------------------------------------------------------------- main entry
+
+def _write_jsonl(path: Path, rows: list[dict[str, Any]]) -> None:
+    with open(path, "w", encoding="utf-8") as fh:
+        for row in rows:
+            fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+
+
+def prepare_task(spec: TaskSpec, config: Mapping[str, Any], out_dir: str | os.PathLike[str]) -> dict[str, Any]:
+    """Write ``{out_dir}/{train,validation,test}.jsonl`` and ``meta.json``; return the meta.
+
+    The whole directory appears at once (atomic rename) or not at all.
+    """
+    data = dict(config.get("data") or {})
+    data.setdefault("generated_examples", 6000)
+    data.setdefault("difficulty", "medium")
+    data.setdefault("test_max", 5000)
+    data.setdefault("split_seed", 123)
+    seed = int(data["split_seed"])
+    class_names: list[str] | None = None
+    used: dict[str, str | None] = dict(spec.splits)
+    if spec.source == "generated":
+        raw = _generated_rows(spec, data)
+    elif spec.source == "hub":
+        raw, class_names, used = _hub_rows(spec, data)
+    elif spec.source == "user":
+        from dataeff.tasks.user import read_user_rows
+
+        raw = {"train": read_user_rows(spec, config), "validation": None, "test": None}
+    else:
+        raise DataeffError(f"unknown task source '{spec.source}'", field="source",
+                           fix="use generated, hub or user")
+
+    rendered: dict[str, list[dict[str, Any]] | None] = {}
+    dropped = 0
+    for role in SPLITS:
+        rows = raw.get(role)
+        if rows is None:
+            rendered[role] = None
+            continue
+        rendered[role], d = _render_all(spec, rows, class_names)
+        dropped += d
+        if role != "train" and not rendered[role]:
+            log.warning("%s: the %s split has no labelled examples; carving it from train", spec.name, role)
+            rendered[role] = None
+            used[role] = None
+    if not rendered["train"]:
+        raise DataeffError(f"task '{spec.name}' has no labelled training examples", field=spec.label_field,
+                           fix="check the label field and label map")
+    train, validation, test, rule = split_rows(rendered["train"] or [], rendered["validation"],
+                                               rendered["test"], seed, int(data["test_max"]))
+    budgets = list(config.get("budgets") or [])
+    actual = check_budget(len(train), budgets) if budgets else {}
+
+    labels: list[str] | None
+    if spec.labels is not None:
+        labels = list(spec.labels)
+    elif class_names:
+        labels = list(class_names)
+    else:
+        labels = sorted({r["answer"] for r in train + validation + test},
+                        key=lambda s: (len(s), s)) if spec.source == "generated" else None
+
+    out = Path(out_dir)
+    with atomic_path(out) as tmp:
+        tmp.mkdir(parents=True)
+        for role, rows in zip(SPLITS, (train, validation, test), strict=True):
+            _write_jsonl(tmp / f"{role}.jsonl", rows)
+        data_hash = file_hash(*(tmp / f"{r}.jsonl" for r in SPLITS))
+        meta: dict[str, Any] = {
+            "task": spec.name,
+            "source": spec.source,
+            "hub_id": spec.hub_id,
+            "hub_config": spec.hub_config,
+            "splits_used": used,
+            "split_rule": rule,
+            "sizes": {"train": len(train), "validation": len(validation), "test": len(test)},
+            "dropped_unlabelled": dropped,
+            "split_seed": seed,
+            "difficulty": data["difficulty"] if spec.source == "generated" else None,
+            "generated_examples": int(data["generated_examples"]) if spec.source == "generated" else None,
+            "labels": labels,
+            "metric": spec.metric,
+            "ceiling": spec.ceiling,
+            "template": spec.template,
+            "template_hash": file_hash(spec.template_path) if spec.template_path else None,
+            "system": spec.system,
+            "budget_sizes": {str(b): n for b, n in actual.items()},
+            "data_hash": data_hash,
+            "provenance": provenance(config=dict(config), seed=seed, data_hash=data_hash),
+        }
+        (tmp / "meta.json").write_text(json.dumps(meta, indent=2, sort_keys=True, allow_nan=False) + "\n",
+                                       encoding="utf-8")
+    print(f"prepared {spec.name}: train {len(train)}, validation {len(validation)}, test {len(test)} "
+          f"({rule}) -> {out}", file=sys.stderr)
+    return meta

@@ -1,0 +1,319 @@
+"""Fine-tune one model on one task at one data budget.
+
+The loop follows the paper's setup (METHOD.md section 4): loss on the assistant answer only,
+AdamW with a cosine schedule and warmup, a fixed effective batch, validation loss every N
+steps with early stopping and the best checkpoint kept. It is written on top of
+``accelerate`` so the same code runs on a CPU, one GPU, or several GPUs with FSDP
+(``accelerate launch --config_file config/fsdp.yaml``).
+
+Why not ``transformers.Trainer``: the answer is a handful of tokens after a long prompt, so
+this loop (1) left-pads so every answer ends at the same position and asks the model for
+logits of the last few positions only (``logits_to_keep``), skipping the vocabulary
+projection for the whole prompt, (2) groups micro-batches by length to cut padding, and
+(3) saves a resumable checkpoint (weights, optimizer, schedule, RNG, early-stopping state)
+that a job killed by a time limit picks up from.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from dataeff.errors import DataeffError, TrainingDivergedError
+from dataeff.io import atomic_path, atomic_write_json, atomic_write_text
+
+IGNORE = -100
+
+
+@dataclass
+class Example:
+    """A tokenized training example: prompt ids followed by completion (answer + end of turn)."""
+
+    prompt: list[int]
+    completion: list[int]
+
+    @property
+    def length(self) -> int:
+        return len(self.prompt) + len(self.completion)
+
+
+def tokenize_rows(tokenizer: Any, rows: list[dict[str, Any]], max_seq_len: int, source: str) -> list[Example]:
+    """Tokenize ``{"prompt", "answer", "system"?}`` rows; the prompt is cut from the left
+    when an example is longer than ``max_seq_len`` (the answer is never cut)."""
+    from dataeff.chat import completion_ids, prompt_ids
+
+    out = []
+    for i, row in enumerate(rows, start=1):
+        answer = row.get("answer")
+        if answer is None or str(answer) == "":
+            raise DataeffError(f"row {i}: empty answer", file=source, field="answer",
+                               fix="every training example needs a gold answer")
+        p = prompt_ids(tokenizer, row["prompt"], row.get("system"))
+        c = completion_ids(tokenizer, str(answer))
+        if len(c) >= max_seq_len:
+            raise DataeffError(f"row {i}: answer longer than max_seq_len={max_seq_len}", file=source,
+                               field="train.max_seq_len", fix="raise train.max_seq_len")
+        out.append(Example(p[-(max_seq_len - len(c)):], c))
+    return out
+
+
+def collate(batch: list[Example], pad_id: int):
+    """Left-pad a micro-batch so all completions end at the last position.
+
+    Returns input_ids, attention_mask, position_ids, the targets of the last ``K`` positions
+    (``K`` = longest completion) with -100 outside each completion, and ``K``.
+    """
+    import torch
+
+    width = max(e.length for e in batch)
+    k = max(len(e.completion) for e in batch)
+    ids = torch.full((len(batch), width), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(batch), width), dtype=torch.long)
+    targets = torch.full((len(batch), k), IGNORE, dtype=torch.long)
+    for i, e in enumerate(batch):
+        seq = e.prompt + e.completion
+        ids[i, width - len(seq):] = torch.tensor(seq)
+        mask[i, width - len(seq):] = 1
+        targets[i, k - len(e.completion):] = torch.tensor(e.completion)
+    positions = (mask.cumsum(-1) - 1).clamp(min=0)
+    return ids, mask, positions, targets, k
+
+
+def answer_loss_sum(model: Any, batch: tuple, device: Any):
+    """Summed cross-entropy over completion tokens, computing logits only for the last
+    K+1 positions (those that predict the completion)."""
+    import torch.nn.functional as F
+
+    ids, mask, positions, targets, k = batch
+    out = model(input_ids=ids.to(device), attention_mask=mask.to(device), position_ids=positions.to(device),
+                logits_to_keep=k + 1, use_cache=False)
+    logits = out.logits[:, :-1, :].float()
+    tgt = targets.to(device)
+    loss = F.cross_entropy(logits.reshape(-1, logits.size(-1)), tgt.reshape(-1), ignore_index=IGNORE,
+                           reduction="sum")
+    return loss, int((tgt != IGNORE).sum())
+
+
+def micro_batches(examples: list[Example], size: int) -> list[list[Example]]:
+    """Split an effective batch into micro-batches of similar length (less padding)."""
+    ordered = sorted(examples, key=lambda e: e.length)
+    return [ordered[i:i + size] for i in range(0, len(ordered), size)]
+
+
+def batch_indices(n: int, batch_size: int, step: int, seed: int) -> list[int]:
+    """Indices of the effective batch for ``step``: epochs are seeded permutations, so the
+    data order depends only on (seed, step) and a resumed run sees the same batches."""
+    import torch
+
+    per_epoch = max(1, math.ceil(n / batch_size))
+    epoch, pos = divmod(step, per_epoch)
+    g = torch.Generator().manual_seed(seed * 100003 + epoch)
+    perm = torch.randperm(n, generator=g).tolist()
+    return perm[pos * batch_size:(pos + 1) * batch_size]
+
+
+def planned_steps(n: int, train_cfg: dict[str, Any]) -> int:
+    """Optimizer steps: ``max_steps``, or fewer when ``max_epochs`` over ``n`` examples ends first."""
+    steps = int(train_cfg["max_steps"])
+    if train_cfg.get("max_epochs"):
+        steps = min(steps, math.ceil(train_cfg["max_epochs"] * n / train_cfg["batch_size"]))
+    return max(1, steps)
+
+
+def evaluate_loss(model: Any, examples: list[Example], micro: int, pad_id: int, device: Any) -> float:
+    """Mean answer-token cross-entropy over ``examples``."""
+    import torch
+
+    model.eval()
+    total, count = 0.0, 0
+    with torch.no_grad():
+        for mb in micro_batches(examples, micro):
+            loss, n = answer_loss_sum(model, collate(mb, pad_id), device)
+            total += float(loss)
+            count += n
+    model.train()
+    return total / max(count, 1)
+
+
+def _snapshot(accelerator: Any, model: Any, method: str) -> dict[str, Any] | None:
+    """A CPU copy of the weights to keep as "best" (LoRA: the adapter only).
+
+    ``get_state_dict`` is a collective under FSDP (it gathers the full state on the main
+    process), so every process calls this; only the main process gets the copy.
+    """
+    state = accelerator.get_state_dict(model)
+    if not accelerator.is_main_process:
+        return None
+    if method == "lora":
+        state = {k: v for k, v in state.items() if "lora_" in k}
+    return {k: v.detach().to("cpu", copy=True) for k, v in state.items()}
+
+
+def _save_best(accelerator: Any, model: Any, best_state: dict[str, Any] | None, out_dir: Path,
+               method: str, tokenizer: Any) -> None:
+    """Write the best weights (or adapter) in a form evaluation loads directly."""
+    if best_state is None:
+        best_state = _snapshot(accelerator, model, method)
+    if accelerator.is_main_process:
+        unwrapped = accelerator.unwrap_model(model)
+        with atomic_path(out_dir) as tmp:
+            unwrapped.save_pretrained(tmp, state_dict=best_state, safe_serialization=True)
+            tokenizer.save_pretrained(tmp)
+    accelerator.wait_for_everyone()
+
+
+def finetune(*, model_ref: str, family_cfg: dict[str, Any], train_cfg: dict[str, Any],
+             train_rows: list[dict[str, Any]], val_rows: list[dict[str, Any]], out_dir: str | os.PathLike[str],
+             ckpt_dir: str | os.PathLike[str], seed: int, source: str = "train.jsonl",
+             progress: bool = True) -> dict[str, Any]:
+    """Fine-tune and save the best model under ``out_dir/model``; returns the metrics.
+
+    ``ckpt_dir`` holds a resumable checkpoint; if it exists the run continues from it.
+    """
+    import torch
+    from accelerate import Accelerator
+    from accelerate.utils import set_seed
+    from tqdm.auto import tqdm
+    from transformers import get_scheduler
+
+    from dataeff.models import load_model
+
+    accelerator = Accelerator(cpu=not torch.cuda.is_available())
+    set_seed(seed)
+    device = accelerator.device
+    model, tokenizer, info = load_model(model_ref, device=str(device), threads=train_cfg.get("threads"),
+                                        **_family_kwargs(family_cfg))
+    method = train_cfg["method"]
+    if method == "lora":
+        from peft import LoraConfig, get_peft_model
+
+        lcfg = train_cfg.get("lora") or {}
+        model = get_peft_model(model, LoraConfig(
+            r=lcfg.get("r", 64), lora_alpha=lcfg.get("alpha", 32), lora_dropout=lcfg.get("dropout", 0.05),
+            target_modules=lcfg.get("target_modules"), task_type="CAUSAL_LM"))
+    model.train()
+    model.config.use_cache = False
+
+    train = tokenize_rows(tokenizer, train_rows, train_cfg["max_seq_len"], source)
+    val = tokenize_rows(tokenizer, val_rows, train_cfg["max_seq_len"], source.replace("train", "validation"))
+    steps = planned_steps(len(train), train_cfg)
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(params, lr=train_cfg["learning_rate"], weight_decay=train_cfg["weight_decay"])
+    scheduler = get_scheduler(train_cfg["lr_scheduler"], optimizer,
+                              num_warmup_steps=int(round(train_cfg["warmup_ratio"] * steps)),
+                              num_training_steps=steps)
+    model, optimizer, scheduler = accelerator.prepare(model, optimizer, scheduler)
+    pad_id = tokenizer.pad_token_id
+
+    ckpt = Path(ckpt_dir)
+    state = {"step": 0, "best_loss": math.inf, "best_step": 0, "bad_evals": 0, "history": [],
+             "tokens": 0, "answer_tokens": 0, "train_seconds": 0.0, "resumed_from": None}
+    best_state = None
+    if (ckpt / "trainer_state.json").is_file():
+        accelerator.load_state(str(ckpt / "accelerate"))
+        state = json.loads((ckpt / "trainer_state.json").read_text())
+        state["resumed_from"] = state["step"]
+        if (ckpt / "best.pt").is_file():
+            best_state = torch.load(ckpt / "best.pt", map_location="cpu")
+        accelerator.print(f"resuming from checkpoint at step {state['step']}")
+
+    def save_checkpoint() -> None:
+        accelerator.wait_for_everyone()
+        with atomic_path(ckpt) as tmp:
+            accelerator.save_state(str(tmp / "accelerate"))
+            if accelerator.is_main_process:
+                if best_state is not None:
+                    torch.save(best_state, tmp / "best.pt")
+                (tmp / "trainer_state.json").write_text(json.dumps(state))
+        accelerator.wait_for_everyone()
+
+    micro = train_cfg["micro_batch_size"]
+    eff = train_cfg["batch_size"]
+    bar = tqdm(total=steps, initial=state["step"], desc="fine-tune", disable=not (progress and
+               accelerator.is_main_process), mininterval=2)
+    start = time.perf_counter()
+    stopped_early = False
+    while state["step"] < steps:
+        step = state["step"]
+        batch = [train[i] for i in batch_indices(len(train), eff, step, seed)]
+        n_answer = sum(len(e.completion) for e in batch)
+        total = 0.0
+        mbs = micro_batches(batch, micro)
+        for j, mb in enumerate(mbs):
+            collated = collate(mb, pad_id)
+            ctx = accelerator.no_sync(model) if j < len(mbs) - 1 else contextlib.nullcontext()
+            with ctx:
+                loss, _ = answer_loss_sum(model, collated, device)
+                loss = loss / n_answer
+                accelerator.backward(loss)
+            total += float(loss)
+            state["tokens"] += int(collated[1].sum())
+        state["answer_tokens"] += n_answer
+        if not math.isfinite(total):
+            raise TrainingDivergedError(f"training loss became {total} at step {step + 1}", file=source,
+                                        field="train.learning_rate", fix="lower the learning rate")
+        accelerator.clip_grad_norm_(params, train_cfg["max_grad_norm"])
+        optimizer.step()
+        scheduler.step()
+        optimizer.zero_grad(set_to_none=True)
+        state["step"] = step + 1
+        record: dict[str, Any] = {"step": state["step"], "loss": total, "lr": scheduler.get_last_lr()[0]}
+        if state["step"] % train_cfg["eval_every"] == 0 or state["step"] == steps:
+            vloss = evaluate_loss(model, val, micro, pad_id, device)
+            record["val_loss"] = vloss
+            if vloss < state["best_loss"]:
+                state.update(best_loss=vloss, best_step=state["step"], bad_evals=0)
+                best_state = _snapshot(accelerator, model, method)
+            else:
+                state["bad_evals"] += 1
+        state["history"].append(record)
+        bar.update(1)
+        bar.set_postfix(loss=f"{total:.3f}", val=f"{state['best_loss']:.3f}")
+        if state["bad_evals"] >= train_cfg["patience"]:
+            stopped_early = True
+            break
+        if state["step"] % train_cfg["checkpoint_every"] == 0 and state["step"] < steps:
+            state["train_seconds"] += time.perf_counter() - start
+            start = time.perf_counter()
+            save_checkpoint()
+    bar.close()
+    state["train_seconds"] += time.perf_counter() - start
+
+    out = Path(out_dir)
+    _save_best(accelerator, model, best_state, out / "model", method, tokenizer)
+    metrics = {
+        "steps_planned": steps,
+        "steps_run": state["step"],
+        "stopped_early": stopped_early,
+        "best_val_loss": state["best_loss"] if math.isfinite(state["best_loss"]) else None,
+        "best_step": state["best_step"],
+        "examples_used": len(train),
+        "validation_examples": len(val),
+        "train_tokens": state["tokens"],
+        "answer_tokens": state["answer_tokens"],
+        "wall_seconds": round(state["train_seconds"], 3),
+        "tokens_per_second": round(state["tokens"] / max(state["train_seconds"], 1e-9), 2),
+        "resumed_from_step": state["resumed_from"],
+        "method": method,
+        "model": info,
+    }
+    if accelerator.is_main_process:
+        atomic_write_text(out / "train_log.jsonl", "".join(json.dumps(r) + "\n" for r in state["history"]))
+    return metrics
+
+
+def _family_kwargs(family_cfg: dict[str, Any]) -> dict[str, Any]:
+    from dataeff.models import family_load_kwargs
+
+    return family_load_kwargs(family_cfg)
+
+
+def write_metrics(path: str | os.PathLike[str], metrics: dict[str, Any]) -> None:
+    """Write the metrics file last: its existence marks a finished fine-tune."""
+    atomic_write_json(path, metrics)

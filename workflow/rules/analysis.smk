@@ -1,0 +1,82 @@
+# Prediction stage: per family, fit AUC on CoS-Low across tasks (with leave-one-task-out
+# validation and every predictor's correlation), then draw the paper's prediction figures.
+# Both rules take seconds, so they run locally, never on a cluster node.
+#
+# analysis_targets(family) lists the final files of this stage; common.smk's all_targets()
+# calls it for every family.
+
+ANALYSIS_FIGURES = ["correlations", "loto", "predicted_curves", "zero_shot_vs_best", "zero_shot_vs_auc",
+                    "savings"]
+
+
+def analysis_targets(family):
+    """Final files of the prediction stage for one family (fit outputs, figures, tables)."""
+    return [
+        f"results/{family}/coefficients.json",
+        f"results/{family}/loto.tsv",
+        f"results/{family}/correlations.tsv",
+        f"results/{family}/figures/coefficients.csv",
+        f"results/{family}/figures/savings.csv",
+    ] + [f"results/{family}/figures/{name}.{ext}" for name in ANALYSIS_FIGURES for ext in ("png", "pdf")]
+
+
+def _prediction_report(path, caption):
+    return report(path, caption=f"../report/{caption}.rst", category="Prediction", subcategory="{family}")
+
+
+rule fit:
+    input:
+        efficiency="results/{family}/efficiency.json",
+        predictors="results/{family}/predictors.tsv",
+    output:
+        coefficients="results/{family}/coefficients.json",
+        loto=_prediction_report("results/{family}/loto.tsv", "loto_table"),
+        correlations=_prediction_report("results/{family}/correlations.tsv", "correlations_table"),
+    params:
+        cfg=CONFIG_JSON,
+        spec=section_hash("analysis", "seed", "budgets", "max_budget"),
+        max_budget=N_MAX,
+    log:
+        "logs/{family}/fit.log",
+    localrule: True
+    conda:
+        "../../envs/analysis.yaml"
+    shell:
+        "dataeff fit --config {params.cfg} --family {wildcards.family} --efficiency {input.efficiency} "
+        "--predictors {input.predictors} --max-budget {params.max_budget} "
+        "--out-dir results/{wildcards.family} > {log} 2>&1"
+
+
+rule prediction_figures:
+    input:
+        efficiency="results/{family}/efficiency.json",
+        predictors="results/{family}/predictors.tsv",
+        coefficients="results/{family}/coefficients.json",
+    output:
+        correlations_png=_prediction_report("results/{family}/figures/correlations.png", "correlations"),
+        correlations_pdf="results/{family}/figures/correlations.pdf",
+        loto_png=_prediction_report("results/{family}/figures/loto.png", "loto"),
+        loto_pdf="results/{family}/figures/loto.pdf",
+        curves_png=_prediction_report("results/{family}/figures/predicted_curves.png", "predicted_curves"),
+        curves_pdf="results/{family}/figures/predicted_curves.pdf",
+        zsb_png=_prediction_report("results/{family}/figures/zero_shot_vs_best.png", "zero_shot_vs_best"),
+        zsb_pdf="results/{family}/figures/zero_shot_vs_best.pdf",
+        zsa_png=_prediction_report("results/{family}/figures/zero_shot_vs_auc.png", "zero_shot_vs_auc"),
+        zsa_pdf="results/{family}/figures/zero_shot_vs_auc.pdf",
+        savings_png=_prediction_report("results/{family}/figures/savings.png", "savings"),
+        savings_pdf="results/{family}/figures/savings.pdf",
+        coefficients=_prediction_report("results/{family}/figures/coefficients.csv", "coefficients_table"),
+        savings=_prediction_report("results/{family}/figures/savings.csv", "savings_table"),
+    params:
+        cfg=CONFIG_JSON,
+        spec=section_hash("analysis", "seed"),
+    log:
+        "logs/{family}/prediction_figures.log",
+    localrule: True
+    conda:
+        "../../envs/analysis.yaml"
+    shell:
+        "dataeff figures --config {params.cfg} --family {wildcards.family} "
+        "--efficiency {input.efficiency} --predictors {input.predictors} "
+        "--coefficients {input.coefficients} --compare-published "
+        "--out-dir results/{wildcards.family}/figures > {log} 2>&1"

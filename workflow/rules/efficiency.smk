@@ -1,0 +1,108 @@
+# Data-efficiency stage: eval JSONs -> per-task curves in the paper's layout -> AUC per task ->
+# figures. All three rules are cheap (seconds), so they run locally, never on a cluster node.
+#
+# Published results: when config key `analysis.published_results` names a directory in the
+# paper's layout ({family}_{task}_full_result_v2.json), a family that has a file there for
+# EVERY configured task takes its curves from that directory instead of the pipeline's own
+# evaluations (so fits and figures can be regenerated from the paper's numbers without any
+# fine-tuning). Families with files missing there use the pipeline's evaluations as usual.
+
+
+def published_dir(family):
+    """The published-results directory if it covers every task of `family`, else None."""
+    root = (config.get("analysis") or {}).get("published_results")
+    if not root:
+        return None
+    paths = [os.path.join(root, f"{family}_{task}_full_result_v2.json") for task in TASKS]
+    return root if all(os.path.isfile(p) for p in paths) else None
+
+
+def curve_dir(family):
+    """Directory of the family's per-task curve files (published or aggregated)."""
+    return published_dir(family) or f"results/{family}/finetune_results"
+
+
+def curve_files(wildcards):
+    return [os.path.join(curve_dir(wildcards.family), f"{wildcards.family}_{task}_full_result_v2.json")
+            for task in TASKS]
+
+
+def curve_args():
+    """--grid and --max-budget of the AUC: the configured budgets and N_max."""
+    return f"--grid {','.join(str(b) for b in BUDGETS)} --max-budget {N_MAX}"
+
+
+def efficiency_targets(family):
+    """Final files of the data-efficiency stage for one family."""
+    return [
+        f"results/{family}/efficiency.json",
+        f"results/{family}/efficiency.tsv",
+        f"results/{family}/figures/curves.png",
+        f"results/{family}/figures/curves.pdf",
+        f"results/{family}/figures/overlay.png",
+        f"results/{family}/figures/overlay.pdf",
+    ]
+
+
+rule aggregate:
+    input:
+        evals=lambda w: [f for task in TASKS for f in eval_files(w.family, task)],
+    output:
+        expand("results/{{family}}/finetune_results/{{family}}_{task}_full_result_v2.json", task=TASKS),
+    log:
+        "logs/{family}/aggregate.log",
+    localrule: True
+    conda:
+        "../../envs/analysis.yaml"
+    shell:
+        "dataeff aggregate --family {wildcards.family} --evals {input.evals} "
+        "--out-dir results/{wildcards.family}/finetune_results > {log} 2>&1"
+
+
+rule efficiency:
+    input:
+        curves=curve_files,
+    output:
+        json="results/{family}/efficiency.json",
+        tsv=report("results/{family}/efficiency.tsv", caption="../report/efficiency.rst",
+                   category="Data efficiency", subcategory="{family}"),
+    params:
+        cfg=CONFIG_JSON,
+        spec=stable_hash([section_hash("budgets", "max_budget", "tasks", "user_tasks"),
+                          {k: config["analysis"].get(k) for k in ("published_results", "ceilings")}]),
+        results=lambda w: curve_dir(w.family),
+        tasks=",".join(TASKS),
+        curve=curve_args(),
+    log:
+        "logs/{family}/efficiency.log",
+    localrule: True
+    conda:
+        "../../envs/analysis.yaml"
+    shell:
+        "dataeff auc --config {params.cfg} --results {params.results} --family {wildcards.family} "
+        "--tasks {params.tasks} {params.curve} --out {output.json} --tsv {output.tsv} > {log} 2>&1"
+
+
+rule curves:
+    input:
+        efficiency="results/{family}/efficiency.json",
+        curves=curve_files,
+    output:
+        curves_png=report("results/{family}/figures/curves.png", caption="../report/curves.rst",
+                          category="Data efficiency", subcategory="{family}"),
+        curves_pdf="results/{family}/figures/curves.pdf",
+        overlay_png=report("results/{family}/figures/overlay.png", caption="../report/overlay.rst",
+                           category="Data efficiency", subcategory="{family}"),
+        overlay_pdf="results/{family}/figures/overlay.pdf",
+    params:
+        results=lambda w: curve_dir(w.family),
+        curve=curve_args(),
+    log:
+        "logs/{family}/curves.log",
+    localrule: True
+    conda:
+        "../../envs/analysis.yaml"
+    shell:
+        "dataeff curves --efficiency {input.efficiency} --results {params.results} "
+        "--family {wildcards.family} {params.curve} --out-dir results/{wildcards.family}/figures "
+        "> {log} 2>&1"

@@ -1,0 +1,33 @@
+# One evaluation job per family x task x budget, budget 0 (zero-shot) included. Evaluations are
+# short, so on a cluster they are grouped (see profiles/slurm) instead of flooding the queue.
+
+
+rule evaluate:
+    input:
+        base=lambda w: model_ref(w.family),
+        model=eval_model_input,
+        task=task_files("{task}"),
+    output:
+        result="results/{family}/{task}/eval/n{budget}.json",
+        predictions="results/{family}/{task}/eval/n{budget}.predictions.jsonl",
+    params:
+        cfg=CONFIG_JSON,
+        spec=lambda w: section_hash("eval", "seed", family=w.family),
+        model_arg=lambda w: "" if int(w.budget) == 0 else f"--model results/{w.family}/{w.task}/train/n{w.budget}/model",
+    log:
+        "logs/{family}/{task}/evaluate_n{budget}.log",
+    benchmark:
+        "results/benchmarks/{family}/{task}/evaluate_n{budget}.tsv"
+    threads: config["eval"]["threads"]
+    resources:
+        gpu=lambda w: min(1, config["families"][w.family].get("gpus", 0)),
+        mem_mb=scaled_resource("mem_mb", 16000),
+        runtime=lambda w, attempt: 30 * attempt,
+    group:
+        "evaluate"
+    conda:
+        "../../envs/train.yaml"
+    shell:
+        "dataeff evaluate --config {params.cfg} --family {wildcards.family} --task {wildcards.task} "
+        "--budget {wildcards.budget} --base-model {input.base} {params.model_arg} "
+        "--task-dir data/tasks/{wildcards.task} --out {output.result} --no-progress > {log} 2>&1"

@@ -1,0 +1,35 @@
+# Models and tasks. Both are local rules: on a cluster they run on the login node, where the
+# network is, and fill the Hugging Face cache that offline compute jobs read.
+
+
+rule prepare_model:
+    output:
+        "results/models/{family}/model.json",
+    params:
+        cfg=CONFIG_JSON,
+        spec=lambda w: section_hash(family=w.family),
+    log:
+        "logs/{family}/prepare_model.log",
+    localrule: True
+    conda:
+        "../../envs/train.yaml"
+    shell:
+        "dataeff prepare-model --config {params.cfg} --family {wildcards.family} "
+        "--out-dir results/models/{wildcards.family} > {log} 2>&1"
+
+
+rule prepare_task:
+    output:
+        task_files("{task}"),
+    params:
+        cfg=CONFIG_JSON,
+        spec=lambda w: section_hash("data", "user_tasks"),
+        out_dir=lambda w: f"data/tasks/{w.task}",
+    log:
+        "logs/tasks/{task}.log",
+    localrule: True
+    conda:
+        "../../envs/analysis.yaml"
+    shell:
+        "dataeff prepare-task --config {params.cfg} --task {wildcards.task} "
+        "--out-dir {params.out_dir} > {log} 2>&1"

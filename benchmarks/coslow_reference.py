@@ -18,8 +18,14 @@ from collections.abc import Sequence
 from typing import Any
 
 
-def reference_gradients(model: Any, tokenizer: Any, rows: Sequence[dict[str, Any]], *, seed: int,
-                        lora_cfg: dict[str, Any] | None = None):
+def reference_gradients(
+    model: Any,
+    tokenizer: Any,
+    rows: Sequence[dict[str, Any]],
+    *,
+    seed: int,
+    lora_cfg: dict[str, Any] | None = None,
+):
     """``(k x D tensor of flattened LoRA gradients, peft model)``; the caller unloads the model."""
     import torch
     from peft import get_peft_model
@@ -45,16 +51,25 @@ def reference_gradients(model: Any, tokenizer: Any, rows: Sequence[dict[str, Any
     return torch.stack(grads), wrapped
 
 
-def reference_coslow(model: Any, tokenizer: Any, rows: Sequence[dict[str, Any]], *, seed: int,
-                     lora_cfg: dict[str, Any] | None = None) -> dict[str, Any]:
+def reference_coslow(
+    model: Any,
+    tokenizer: Any,
+    rows: Sequence[dict[str, Any]],
+    *,
+    seed: int,
+    lora_cfg: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     """Median pairwise cosine and per-example gradient norms, the slow way. Leaves ``model`` unwrapped."""
     import torch
 
     flags = {n: p.requires_grad for n, p in model.named_parameters()}
     grads, wrapped = reference_gradients(model, tokenizer, rows, seed=seed, lora_cfg=lora_cfg)
     try:
-        cos = [float(torch.nn.functional.cosine_similarity(grads[i], grads[j], dim=0))
-               for i in range(len(grads)) for j in range(i + 1, len(grads))]
+        cos = [
+            float(torch.nn.functional.cosine_similarity(grads[i], grads[j], dim=0))
+            for i in range(len(grads))
+            for j in range(i + 1, len(grads))
+        ]
         norms = grads.norm(dim=1).tolist()
     finally:
         base = wrapped.unload()

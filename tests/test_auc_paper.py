@@ -10,6 +10,7 @@ import math
 from pathlib import Path
 
 import pytest
+
 from dataeff.cli import main
 from dataeff.efficiency import max_possible_auc
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+
 from dataeff.cli import main
 from dataeff.efficiency import compute_curve
 
@@ -59,6 +60,7 @@ def test_panels_are_ordered_by_auc(curves):
 
 def test_save_figure_replaces_extension(tmp_path):
     import matplotlib.pyplot as plt
+
     from dataeff.plots.style import save_figure
 
     fig, ax = plt.subplots()

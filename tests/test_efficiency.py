@@ -9,6 +9,7 @@ import random
 from pathlib import Path
 
 import pytest
+
 from dataeff.cli import main
 from dataeff.efficiency import (
     PAPER_GRID,

@@ -248,7 +248,8 @@ def test_temporal_sequences_solver(difficulty):
         text = r["question"]
         wake = _hour(re.search(r"woke up at (\d+[ap]m)", text)[1])
         close = _hour(re.search(r"closed after (\d+[ap]m)", text)[1])
-        busy = [(_hour(a), _hour(b)) for a, b in re.findall(r"saw \w+ .+ from (\d+[ap]m) to (\d+[ap]m)\.", text)]
+        spans = re.findall(r"saw \w+ .+ from (\d+[ap]m) to (\d+[ap]m)\.", text)
+        busy = [(_hour(a), _hour(b)) for a, b in spans]
         free = []
         for option in parse_options(text):
             a, b = (_hour(x) for x in option.split(" to "))

@@ -32,6 +32,8 @@ COMMANDS = (
     "budget",
     "predict",
     "figures",
+    "cost",
+    "check_cluster",
 )
 
 

@@ -70,8 +70,15 @@ def ranking_score(scores: dict[str, float], measure: str = "mean_prob") -> float
     raise ValueError(f"unknown confidence measure {measure!r} (choose one of {MEASURES})")
 
 
-def confidence_pass(model: Any, tokenizer: Any, rows: Sequence[dict[str, Any]], *, max_new_tokens: int = 30,
-                    batch_size: int = 16, progress: bool = False) -> list[dict[str, Any]]:
+def confidence_pass(
+    model: Any,
+    tokenizer: Any,
+    rows: Sequence[dict[str, Any]],
+    *,
+    max_new_tokens: int = 30,
+    batch_size: int = 16,
+    progress: bool = False,
+) -> list[dict[str, Any]]:
     """Greedy-decode every row's prompt and score it.
 
     Returns, per row in order: ``confidence``, ``perplexity``, ``n_scored``, ``generated``
@@ -81,7 +88,16 @@ def confidence_pass(model: Any, tokenizer: Any, rows: Sequence[dict[str, Any]], 
     from dataeff.generation import greedy_generate
 
     prompts = [prompt_ids(tokenizer, r["prompt"], r.get("system")) for r in rows]
-    gens = greedy_generate(model, tokenizer, prompts, max_new_tokens=max_new_tokens, batch_size=batch_size,
-                           return_scores=True, progress=progress)
+    gens = greedy_generate(
+        model,
+        tokenizer,
+        prompts,
+        max_new_tokens=max_new_tokens,
+        batch_size=batch_size,
+        return_scores=True,
+        progress=progress,
+    )
     scores = score_generations(gens, tokenizer)
-    return [dict(s, generated=g.text, n_generated=len(g.token_ids)) for s, g in zip(scores, gens, strict=True)]
+    return [
+        dict(s, generated=g.text, n_generated=len(g.token_ids)) for s, g in zip(scores, gens, strict=True)
+    ]

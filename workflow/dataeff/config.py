@@ -18,7 +18,7 @@ import jsonschema
 import yaml
 
 from dataeff.errors import DataeffError
-from dataeff.io import read_yaml
+from dataeff.io import read_json, read_yaml
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SCHEMA_PATH = REPO_ROOT / "workflow" / "schemas" / "config.schema.yaml"
@@ -107,7 +107,7 @@ def load_config(path: str | os.PathLike[str] | None = None,
                 overrides: dict[str, Any] | None = None) -> dict[str, Any]:
     """Read, merge ``overrides`` into, and validate a YAML configuration file."""
     path = Path(path) if path else DEFAULT_CONFIG
-    config = read_yaml(path) or {}
+    config = (read_json(path) if path.suffix == ".json" else read_yaml(path)) or {}
     if overrides:
         config = deep_merge(config, overrides)
     return validate_config(config, str(path))

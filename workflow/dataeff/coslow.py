@@ -40,11 +40,16 @@ from typing import Any
 from dataeff.errors import DataeffError
 
 #: Documented LoRA settings of the paper, used when no config is given.
-LORA_DEFAULTS = {"r": 64, "alpha": 32, "dropout": 0.05,
-                 "target_modules": ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]}
+LORA_DEFAULTS = {
+    "r": 64,
+    "alpha": 32,
+    "dropout": 0.05,
+    "target_modules": ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"],
+}
 
 
 # --------------------------------------------------------------------------- configuration
+
 
 def coslow_settings(config: dict[str, Any] | None) -> dict[str, Any]:
     """The ``coslow`` config section with schema defaults filled in (also without a config)."""
@@ -71,8 +76,9 @@ def family_model_json(name: str) -> Path | None:
     return None
 
 
-def load_model_ref(model: str, config: dict[str, Any] | None = None, *, threads: int | None = None,
-                   device: str | None = None):
+def load_model_ref(
+    model: str, config: dict[str, Any] | None = None, *, threads: int | None = None, device: str | None = None
+):
     """Load ``(model, tokenizer, info)`` from a family name, a model dir/model.json or a Hub id."""
     from dataeff.models import family_load_kwargs, load_model
 
@@ -82,8 +88,10 @@ def load_model_ref(model: str, config: dict[str, Any] | None = None, *, threads:
     if model in families:
         found = family_model_json(model)
         if found is None:
-            raise DataeffError(f"family '{model}' is not prepared (no results/models/{model}/model.json)",
-                               fix=f"run: snakemake results/models/{model}/model.json")
+            raise DataeffError(
+                f"family '{model}' is not prepared (no results/models/{model}/model.json)",
+                fix=f"run: snakemake results/models/{model}/model.json",
+            )
         ref = str(found)
         kwargs = family_load_kwargs(families[model])
     elif not Path(model).exists() and "/" not in model and family_model_json(model) is not None:
@@ -93,23 +101,32 @@ def load_model_ref(model: str, config: dict[str, Any] | None = None, *, threads:
 
 # --------------------------------------------------------------------------- examples
 
+
 def validate_labeled_rows(rows: Sequence[dict[str, Any]], source: str = "examples") -> None:
     """Each row needs non-empty string ``prompt`` and ``answer``; at least two rows."""
     if len(rows) < 2:
-        raise DataeffError(f"CoS-Low needs at least 2 labeled examples, got {len(rows)}", file=source,
-                           fix="label more examples (the method uses k=32)")
+        raise DataeffError(
+            f"CoS-Low needs at least 2 labeled examples, got {len(rows)}",
+            file=source,
+            fix="label more examples (the method uses k=32)",
+        )
     for i, r in enumerate(rows):
         line = r.get("_line", i + 1)
         for key in ("prompt", "answer"):
             value = r.get(key)
             if not isinstance(value, str) or not value.strip():
                 what = "missing" if value is None else "empty" if isinstance(value, str) else "not a string"
-                raise DataeffError(f"line {line}: {key} is {what}", file=source, field=key,
-                                   fix=f"give every example a non-empty '{key}'")
+                raise DataeffError(
+                    f"line {line}: {key} is {what}",
+                    file=source,
+                    field=key,
+                    fix=f"give every example a non-empty '{key}'",
+                )
 
 
-def encode_examples(tokenizer: Any, rows: Sequence[dict[str, Any]], *, max_len: int | None = None,
-                    source: str = "examples") -> list[tuple[list[int], int]]:
+def encode_examples(
+    tokenizer: Any, rows: Sequence[dict[str, Any]], *, max_len: int | None = None, source: str = "examples"
+) -> list[tuple[list[int], int]]:
     """``(prompt_ids + answer_ids, len(prompt_ids))`` per row, checked against the context length."""
     from dataeff.chat import answer_ids, prompt_ids
 
@@ -118,11 +135,17 @@ def encode_examples(tokenizer: Any, rows: Sequence[dict[str, Any]], *, max_len: 
         p = prompt_ids(tokenizer, r["prompt"], r.get("system"))
         a = answer_ids(tokenizer, r["answer"])
         if not a:
-            raise DataeffError(f"line {r.get('_line', i + 1)}: answer has no tokens", file=source, field="answer")
+            raise DataeffError(
+                f"line {r.get('_line', i + 1)}: answer has no tokens", file=source, field="answer"
+            )
         if max_len is not None and len(p) + len(a) > max_len:
-            raise DataeffError(f"line {r.get('_line', i + 1)}: prompt + answer is {len(p) + len(a)} tokens, longer"
-                               f" than the model's context of {max_len}", file=source, field="prompt",
-                               fix="shorten the prompt or use a model with a longer context")
+            raise DataeffError(
+                f"line {r.get('_line', i + 1)}: prompt + answer is {len(p) + len(a)} tokens, longer"
+                f" than the model's context of {max_len}",
+                file=source,
+                field="prompt",
+                fix="shorten the prompt or use a model with a longer context",
+            )
         out.append((p + a, len(p)))
     return out
 
@@ -135,12 +158,19 @@ def context_length(model: Any) -> int | None:
 
 # --------------------------------------------------------------------------- LoRA
 
+
 def peft_config(lora_cfg: dict[str, Any]):
     from peft import LoraConfig
 
     cfg = dict(LORA_DEFAULTS, **(lora_cfg or {}))
-    return LoraConfig(r=int(cfg["r"]), lora_alpha=cfg["alpha"], lora_dropout=cfg["dropout"],
-                      target_modules=list(cfg["target_modules"]), bias="none", task_type="CAUSAL_LM")
+    return LoraConfig(
+        r=int(cfg["r"]),
+        lora_alpha=cfg["alpha"],
+        lora_dropout=cfg["dropout"],
+        target_modules=list(cfg["target_modules"]),
+        bias="none",
+        task_type="CAUSAL_LM",
+    )
 
 
 def lora_projections(model: Any, seed: int, lora_cfg: dict[str, Any]) -> list[tuple[str, Any, Any, float]]:
@@ -163,19 +193,29 @@ def lora_projections(model: Any, seed: int, lora_cfg: dict[str, Any]) -> list[tu
                 b = mod.lora_B["default"].weight
                 if bool(b.detach().abs().max() > 0):
                     raise RuntimeError("LoRA B is not zero-initialised; the fast path needs B = 0")
-                out.append((name, mod.get_base_layer(), mod.lora_A["default"].weight.detach().clone(),
-                            float(mod.scaling["default"])))
+                out.append(
+                    (
+                        name,
+                        mod.get_base_layer(),
+                        mod.lora_A["default"].weight.detach().clone(),
+                        float(mod.scaling["default"]),
+                    )
+                )
     finally:
         base = wrapped.unload()
         for n, p in base.named_parameters():
             p.requires_grad_(flags.get(n, False))
     if not out:
-        raise DataeffError("none of the LoRA target modules exist in this model", field="lora.target_modules",
-                           fix="set coslow.lora.target_modules to the model's linear layer names")
+        raise DataeffError(
+            "none of the LoRA target modules exist in this model",
+            field="lora.target_modules",
+            fix="set coslow.lora.target_modules to the model's linear layer names",
+        )
     return out
 
 
 # --------------------------------------------------------------------------- fast Gram matrix
+
 
 @contextlib.contextmanager
 def _checkpointing(model: Any, enabled: bool) -> Iterator[None]:
@@ -189,8 +229,10 @@ def _checkpointing(model: Any, enabled: bool) -> Iterator[None]:
         return
     from transformers.modeling_layers import GradientCheckpointingLayer
 
-    was = getattr(model, "is_gradient_checkpointing", False)
-    model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+    enable = getattr(model, "activation_checkpointing_enable", None) or model.gradient_checkpointing_enable
+    disable = getattr(model, "activation_checkpointing_disable", None) or model.gradient_checkpointing_disable
+    was = any(getattr(m, "gradient_checkpointing", False) for m in model.modules())
+    enable(gradient_checkpointing_kwargs={"use_reentrant": False})
     layers = [m for m in model.modules() if isinstance(m, GradientCheckpointingLayer)]
     for m in layers:
         m.training = True
@@ -200,7 +242,7 @@ def _checkpointing(model: Any, enabled: bool) -> Iterator[None]:
         for m in layers:
             m.training = False
         if not was:
-            model.gradient_checkpointing_disable()
+            disable()
 
 
 def _in_backward() -> bool:
@@ -217,7 +259,7 @@ def _answer_loss(model: Any, body: Any, head: Any, batch: list[tuple[list[int], 
     width = max(lengths)
     ids = torch.zeros((len(batch), width), dtype=torch.long)
     for j, (toks, _) in enumerate(batch):
-        ids[j, :lengths[j]] = torch.tensor(toks[:-1])
+        ids[j, : lengths[j]] = torch.tensor(toks[:-1])
     ids = ids.to(device)
     emb = body.get_input_embeddings()(ids)
     emb.requires_grad_(True)  # makes every layer output part of the graph; base weights stay frozen
@@ -231,7 +273,9 @@ def _answer_loss(model: Any, body: Any, head: Any, batch: list[tuple[list[int], 
             owner.append(j)
     h = hidden[torch.tensor(rows, device=device), torch.tensor(cols, device=device)]
     logits = head(h).float()
-    cap = getattr(getattr(model.config, "get_text_config", lambda: model.config)(), "final_logit_softcapping", None)
+    cap = getattr(
+        getattr(model.config, "get_text_config", lambda: model.config)(), "final_logit_softcapping", None
+    )
     if cap:
         logits = torch.tanh(logits / cap) * cap
     ce = torch.nn.functional.cross_entropy(logits, torch.tensor(targets, device=device), reduction="none")
@@ -240,8 +284,14 @@ def _answer_loss(model: Any, body: Any, head: Any, batch: list[tuple[list[int], 
     return (ce * weights).sum()
 
 
-def lora_gram(model: Any, examples: Sequence[tuple[list[int], int]], projections, *,
-              batch_size: int | None = None, checkpointing: bool | None = None):
+def lora_gram(
+    model: Any,
+    examples: Sequence[tuple[list[int], int]],
+    projections,
+    *,
+    batch_size: int | None = None,
+    checkpointing: bool | None = None,
+):
     """k x k Gram matrix (float64, CPU) of the per-example LoRA gradients.
 
     ``batch_size`` None (default) runs all k examples in one forward/backward, so each layer's
@@ -281,6 +331,7 @@ def lora_gram(model: Any, examples: Sequence[tuple[list[int], int]], projections
                 return None
 
             output.register_hook(on_grad)
+
         return fwd
 
     body = model.get_decoder() if hasattr(model, "get_decoder") else model.model
@@ -289,7 +340,7 @@ def lora_gram(model: Any, examples: Sequence[tuple[list[int], int]], projections
     try:
         with _checkpointing(model, checkpointing), torch.enable_grad():
             for start in range(0, k, bs):
-                idx = order[start:start + bs]
+                idx = order[start : start + bs]
                 current["idx"] = torch.tensor(idx, device=device)
                 loss = _answer_loss(model, body, head, [examples[i] for i in idx], device)
                 loss.backward()
@@ -309,6 +360,7 @@ def lora_gram(model: Any, examples: Sequence[tuple[list[int], int]], projections
 
 # --------------------------------------------------------------------------- statistics
 
+
 def pairwise_cosines(gram) -> list[float]:
     """The k(k-1)/2 cosines (i < j) from a Gram matrix; a zero gradient gives cosine 0."""
     import torch
@@ -327,9 +379,17 @@ def quartiles(values: Sequence[float]) -> dict[str, float]:
     return dict(zip(("min", "q1", "median", "q3", "max"), (float(x) for x in q), strict=True))
 
 
-def gradient_stats(model: Any, tokenizer: Any, rows: Sequence[dict[str, Any]], *, seed: int,
-                   lora_cfg: dict[str, Any] | None = None, batch_size: int | None = None,
-                   checkpointing: bool | None = None, source: str = "examples") -> dict[str, Any]:
+def gradient_stats(
+    model: Any,
+    tokenizer: Any,
+    rows: Sequence[dict[str, Any]],
+    *,
+    seed: int,
+    lora_cfg: dict[str, Any] | None = None,
+    batch_size: int | None = None,
+    checkpointing: bool | None = None,
+    source: str = "examples",
+) -> dict[str, Any]:
     """Median pairwise cosine, quartiles and per-example gradient norms of ``rows``."""
     validate_labeled_rows(rows, source)
     examples = encode_examples(tokenizer, rows, max_len=context_length(model), source=source)
@@ -343,21 +403,42 @@ def gradient_stats(model: Any, tokenizer: Any, rows: Sequence[dict[str, Any]], *
         model.train(was_training)
     cos = pairwise_cosines(gram)
     norms = gram.diagonal().clamp(min=0).sqrt().tolist()
-    return {"value": statistics.median(cos), "k": len(rows), "n_pairs": len(cos),
-            "cosine_quartiles": quartiles(cos), "mean_cosine": sum(cos) / len(cos),
-            "grad_norms": norms, "mean_grad_norm": sum(norms) / len(norms), "seed": seed,
-            "lora": {k: (list(v) if isinstance(v, (list, tuple)) else v) for k, v in lora.items()},
-            "n_lora_modules": len(projections)}
+    return {
+        "value": statistics.median(cos),
+        "k": len(rows),
+        "n_pairs": len(cos),
+        "cosine_quartiles": quartiles(cos),
+        "mean_cosine": sum(cos) / len(cos),
+        "grad_norms": norms,
+        "mean_grad_norm": sum(norms) / len(norms),
+        "seed": seed,
+        "lora": {k: (list(v) if isinstance(v, (list, tuple)) else v) for k, v in lora.items()},
+        "n_lora_modules": len(projections),
+    }
 
 
-def coslow_from_rows(model: Any, tokenizer: Any, rows: Sequence[dict[str, Any]], *, seed: int,
-                     lora_cfg: dict[str, Any] | None = None, **kwargs: Any) -> dict[str, Any]:
+def coslow_from_rows(
+    model: Any,
+    tokenizer: Any,
+    rows: Sequence[dict[str, Any]],
+    *,
+    seed: int,
+    lora_cfg: dict[str, Any] | None = None,
+    **kwargs: Any,
+) -> dict[str, Any]:
     """CoS-Low of labeled rows (``prompt``, ``answer``, optional ``system``) on a loaded model."""
     return gradient_stats(model, tokenizer, rows, seed=seed, lora_cfg=lora_cfg, **kwargs)
 
 
-def run_coslow(model: str, annotated: str, seed: int, out: str, config: dict[str, Any] | None = None, *,
-               threads: int | None = None) -> dict[str, Any]:
+def run_coslow(
+    model: str,
+    annotated: str,
+    seed: int,
+    out: str,
+    config: dict[str, Any] | None = None,
+    *,
+    threads: int | None = None,
+) -> dict[str, Any]:
     """CoS-Low of a labeled file; writes ``out`` (JSON with value, quartiles, settings, provenance)."""
     from dataeff.io import atomic_write_json, read_jsonl
     from dataeff.provenance import file_hash, provenance
@@ -366,11 +447,177 @@ def run_coslow(model: str, annotated: str, seed: int, out: str, config: dict[str
     validate_labeled_rows(rows, annotated)
     mdl, tok, info = load_model_ref(model, config, threads=threads)
     stats = coslow_from_rows(mdl, tok, rows, seed=seed, lora_cfg=lora_settings(config), source=annotated)
-    result = {**stats, "model": model, "model_revision": info.get("revision"), "annotated": str(annotated),
-              "ids": [str(r.get("id", r.get("_line"))) for r in rows],
-              "provenance": provenance(config=config, seed=seed, model=model,
-                                       model_revision=info.get("revision"), data_hash=file_hash(annotated))}
+    result = {
+        **stats,
+        "model": model,
+        "model_revision": info.get("revision"),
+        "annotated": str(annotated),
+        "ids": [str(r.get("id", r.get("_line"))) for r in rows],
+        "provenance": provenance(
+            config=config,
+            seed=seed,
+            model=model,
+            model_revision=info.get("revision"),
+            data_hash=file_hash(annotated),
+        ),
+    }
     if not math.isfinite(result["value"]):
         raise DataeffError("CoS-Low is not finite (all gradients zero?)", file=annotated)
     atomic_write_json(out, result)
     return result
+
+
+# --------------------------------------------------------------------------- pipeline stage
+
+#: Columns of ``results/{family}/predictors.tsv`` (read by the fit code; keep in sync).
+PREDICTOR_COLUMNS = (
+    "task",
+    "coslow_mean",
+    "coslow_std",
+    "cos_sim_k_mean",
+    "cos_sim_k_std",
+    "grad_norm_k_mean",
+    "grad_norm_k_std",
+    "conf_avg_k_mean",
+    "conf_avg_k_std",
+    "n_seeds",
+)
+_PREDICTORS = ("coslow", "cos_sim_k", "grad_norm_k", "conf_avg_k")
+
+
+def draw_pool(rows: Sequence[dict[str, Any]], pool_size: int, seed: int) -> list[int]:
+    """Indices of the unlabeled pool: ``pool_size`` rows drawn (seeded) from the whole train split.
+
+    The paper samples its unlabeled prompts from the task's training data, so the pool may
+    overlap the fine-tuning budgets; drawing from the whole file (not its tail) keeps the pool
+    a fair sample of the task. A train split smaller than ``pool_size`` is used whole.
+    """
+    from dataeff.selection import random_indices
+
+    if len(rows) <= pool_size:
+        return list(range(len(rows)))
+    return random_indices(len(rows), pool_size, seed)
+
+
+def run_coslow_task(
+    config: dict[str, Any],
+    family: str,
+    task: str,
+    seed: int,
+    out: str,
+    *,
+    data_dir: str = "data/tasks",
+    threads: int | None = None,
+) -> dict[str, Any]:
+    """Pipeline stage: pool -> confidence pass -> low-confidence k -> CoS-Low, plus the baselines.
+
+    Gold labels from the dataset stand in for the person who would label the selected prompts.
+    Writes one JSON (``coslow``, ``cos_sim_k``, ``grad_norm_k``, ``conf_avg_k`` and details).
+    """
+    from dataeff.baselines import random_baselines
+    from dataeff.config import family as family_cfg
+    from dataeff.io import atomic_write_json, read_jsonl
+    from dataeff.provenance import file_hash, provenance
+    from dataeff.selection import select_rows, validate_prompt_rows
+
+    family_cfg(config, family)
+    settings = coslow_settings(config)
+    lora = lora_settings(config)
+    k = int(settings["k"])
+    train_path = str(Path(data_dir) / task / "train.jsonl")
+    rows = read_jsonl(train_path)
+    validate_prompt_rows(rows, train_path)
+    validate_labeled_rows(rows, train_path)
+    pool_idx = draw_pool(rows, int(settings["pool_size"]), seed)
+    pool = [rows[i] for i in pool_idx]
+    model, tok, info = load_model_ref(family, config, threads=threads)
+    sel = select_rows(
+        model,
+        tok,
+        pool,
+        k=k,
+        seed=seed,
+        low_fraction=float(settings["low_fraction"]),
+        measure=settings["confidence"],
+        max_new_tokens=int(settings["max_new_tokens"]),
+        batch_size=int(settings["batch_size"]),
+        source=train_path,
+    )
+    chosen = [pool[i] for i in sel["selected"]]
+    stats = coslow_from_rows(model, tok, chosen, seed=seed, lora_cfg=lora, source=train_path)
+    confidences = [s["confidence"] for s in sel["scores"]]
+    base = random_baselines(model, tok, pool, confidences, k=k, seed=seed, lora_cfg=lora, source=train_path)
+    result = {
+        "family": family,
+        "task": task,
+        "seed": seed,
+        "k": k,
+        "coslow": stats["value"],
+        "cos_sim_k": base["cos_sim_k"],
+        "grad_norm_k": base["grad_norm_k"],
+        "conf_avg_k": base["conf_avg_k"],
+        "coslow_details": {
+            key: stats[key]
+            for key in ("cosine_quartiles", "mean_cosine", "mean_grad_norm", "grad_norms", "n_pairs")
+        },
+        "cos_sim_k_quartiles": base["cos_sim_k_quartiles"],
+        "conf_low_mean": sum(confidences[i] for i in sel["selected"]) / k,
+        "pool_size": len(pool),
+        "pool_source": "seeded sample of the whole train split",
+        "low_fraction": settings["low_fraction"],
+        "measure": settings["confidence"],
+        "threshold": sel["threshold"],
+        "lora": stats["lora"],
+        "selected_ids": [str(pool[i].get("id", pool_idx[i])) for i in sel["selected"]],
+        "random_ids": [str(pool[i].get("id", pool_idx[i])) for i in base["random_indices"]],
+        "model_revision": info.get("revision"),
+        "provenance": provenance(
+            config=config,
+            seed=seed,
+            model=family,
+            model_revision=info.get("revision"),
+            data_hash=file_hash(train_path),
+        ),
+    }
+    atomic_write_json(out, result)
+    return result
+
+
+def summarize_predictors(inputs: Sequence[str], out: str, family: str | None = None) -> list[dict[str, Any]]:
+    """Mean and sample std over seeds of each predictor per task; writes ``predictors.tsv``."""
+    from dataeff.io import atomic_write_text, read_json
+
+    by_task: dict[str, list[dict[str, Any]]] = {}
+    for path in inputs:
+        res = read_json(path)
+        for key in ("task", *_PREDICTORS):
+            if key not in res:
+                raise DataeffError(
+                    f"missing key '{key}'",
+                    file=str(path),
+                    field=key,
+                    fix="re-run: dataeff coslow-task for this seed",
+                )
+        if family is not None and res.get("family", family) != family:
+            raise DataeffError(f"result of family '{res.get('family')}', expected '{family}'", file=str(path))
+        by_task.setdefault(res["task"], []).append(res)
+    table = []
+    for task in sorted(by_task):
+        runs = by_task[task]
+        row: dict[str, Any] = {"task": task, "n_seeds": len(runs)}
+        for key in _PREDICTORS:
+            vals = [float(r[key]) for r in runs]
+            row[f"{key}_mean"] = statistics.fmean(vals)
+            row[f"{key}_std"] = statistics.stdev(vals) if len(vals) > 1 else float("nan")
+        table.append(row)
+    text = (
+        "\t".join(PREDICTOR_COLUMNS)
+        + "\n"
+        + "".join(
+            "\t".join(str(r[c]) if c in ("task", "n_seeds") else repr(float(r[c])) for c in PREDICTOR_COLUMNS)
+            + "\n"
+            for r in table
+        )
+    )
+    atomic_write_text(out, text)
+    return table

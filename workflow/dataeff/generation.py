@@ -47,8 +47,9 @@ def _token_tables(tokenizer: Any) -> tuple[list[bool], list[bool], list[bool]]:
     """Per vocabulary id: (has a newline, has non-whitespace text before its first newline,
     has any non-whitespace text). Computed once per tokenizer by decoding every id."""
     size = len(tokenizer)
-    texts = tokenizer.batch_decode([[i] for i in range(size)], skip_special_tokens=False,
-                                   clean_up_tokenization_spaces=False)
+    texts = tokenizer.batch_decode(
+        [[i] for i in range(size)], skip_special_tokens=False, clean_up_tokenization_spaces=False
+    )
     has_nl = ["\n" in t for t in texts]
     before_nl = [bool(t.split("\n", 1)[0].strip()) for t in texts]
     content = [bool(t.strip()) for t in texts]
@@ -69,13 +70,21 @@ def cut_at_newline(text: str) -> str:
 
 
 def _batches(order: list[int], batch_size: int) -> list[list[int]]:
-    return [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
+    return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
 
 
-def greedy_generate(model: Any, tokenizer: Any, prompts: Sequence[Sequence[int]], *, max_new_tokens: int,
-                    batch_size: int = 16, stop_ids: Sequence[int] | None = None,
-                    stop_at_newline: bool = False, return_scores: bool = False,
-                    progress: bool = False) -> list[GenResult]:
+def greedy_generate(
+    model: Any,
+    tokenizer: Any,
+    prompts: Sequence[Sequence[int]],
+    *,
+    max_new_tokens: int,
+    batch_size: int = 16,
+    stop_ids: Sequence[int] | None = None,
+    stop_at_newline: bool = False,
+    return_scores: bool = False,
+    progress: bool = False,
+) -> list[GenResult]:
     """Greedy-decode every prompt (token ids) in length-grouped, left-padded batches.
 
     Returns one :class:`GenResult` per prompt, in input order. ``stop_ids`` defaults to
@@ -108,8 +117,8 @@ def greedy_generate(model: Any, tokenizer: Any, prompts: Sequence[Sequence[int]]
         ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
         mask = torch.zeros((len(rows), width), dtype=torch.long)
         for j, r in enumerate(rows):
-            ids[j, width - len(r):] = torch.tensor(r, dtype=torch.long)
-            mask[j, width - len(r):] = 1
+            ids[j, width - len(r) :] = torch.tensor(r, dtype=torch.long)
+            mask[j, width - len(r) :] = 1
         ids, mask = ids.to(device), mask.to(device)
         gen = [[] for _ in rows]
         probs: list[list[float]] = [[] for _ in rows]
@@ -123,8 +132,14 @@ def greedy_generate(model: Any, tokenizer: Any, prompts: Sequence[Sequence[int]]
                 positions = (step_mask.cumsum(-1) - 1).clamp(min=0)
                 if past is not None:
                     positions = positions[:, -1:]
-                out = model(input_ids=step_ids, attention_mask=step_mask, position_ids=positions,
-                            past_key_values=past, use_cache=True, logits_to_keep=1)
+                out = model(
+                    input_ids=step_ids,
+                    attention_mask=step_mask,
+                    position_ids=positions,
+                    past_key_values=past,
+                    use_cache=True,
+                    logits_to_keep=1,
+                )
                 past = out.past_key_values
                 logits = out.logits[:, -1, :].float()
                 top_logit, nxt = logits.max(-1)
@@ -158,6 +173,7 @@ def greedy_generate(model: Any, tokenizer: Any, prompts: Sequence[Sequence[int]]
             text = tokenizer.decode(text_ids, skip_special_tokens=True)
             if stop_at_newline:
                 text = cut_at_newline(text)
-            results[i] = GenResult(token_ids=gen[j], text=text,
-                                   top_probs=probs[j] if return_scores else None, finish=finish[j])
+            results[i] = GenResult(
+                token_ids=gen[j], text=text, top_probs=probs[j] if return_scores else None, finish=finish[j]
+            )
     return results  # type: ignore[return-value]

@@ -34,16 +34,18 @@ def low_confidence_indices(scores: Sequence[float], low_fraction: float = 0.1) -
     Ties keep input order; NaN scores (nothing generated) count as most confident, so they
     are never selected on a technicality.
     """
+
     def key(i: int) -> tuple[float, int]:
         s = float(scores[i])
         return (math.inf if math.isnan(s) else s, i)
 
     order = sorted(range(len(scores)), key=key)
-    return order[:low_segment_size(len(scores), low_fraction)]
+    return order[: low_segment_size(len(scores), low_fraction)]
 
 
-def select_low_confidence(scores: Sequence[float], k: int, seed: int, low_fraction: float = 0.1,
-                          source: str | None = None) -> tuple[list[int], list[int]]:
+def select_low_confidence(
+    scores: Sequence[float], k: int, seed: int, low_fraction: float = 0.1, source: str | None = None
+) -> tuple[list[int], list[int]]:
     """``(selected, low_segment)``: k indices sampled without replacement from the low segment.
 
     ``selected`` is sorted by input index. Raises a one-line error when the pool is too small.
@@ -59,8 +61,10 @@ def select_low_confidence(scores: Sequence[float], k: int, seed: int, low_fracti
         need = required_pool_size(k, low_fraction)
         raise DataeffError(
             f"pool of {len(scores)} prompts has only {len(low)} in its bottom {low_fraction:g} by confidence,"
-            f" fewer than k={k}", file=source,
-            fix=f"give at least {need} prompts (k / low_fraction) or lower k")
+            f" fewer than k={k}",
+            file=source,
+            fix=f"give at least {need} prompts (k / low_fraction) or lower k",
+        )
     rng = np.random.default_rng(seed)
     picked = rng.choice(len(low), size=k, replace=False)
     return sorted(low[int(i)] for i in picked), low
@@ -80,8 +84,12 @@ def validate_prompt_rows(rows: Sequence[dict[str, Any]], source: str) -> None:
     for r in rows:
         line = r.get("_line", "?")
         if not isinstance(r.get("prompt"), str) or not r["prompt"].strip():
-            raise DataeffError(f"line {line}: missing or empty prompt", file=source, field="prompt",
-                               fix="give every line a non-empty 'prompt' string")
+            raise DataeffError(
+                f"line {line}: missing or empty prompt",
+                file=source,
+                field="prompt",
+                fix="give every line a non-empty 'prompt' string",
+            )
         if r.get("system") is not None and not isinstance(r["system"], str):
             raise DataeffError(f"line {line}: system must be a string", file=source, field="system")
 
@@ -97,9 +105,20 @@ def sidecar_paths(out: str | Path) -> tuple[Path, Path]:
     return p.with_name(f"{stem}.confidences.jsonl"), p.with_name(f"{stem}.selection.json")
 
 
-def select_rows(model: Any, tokenizer: Any, rows: Sequence[dict[str, Any]], *, k: int, seed: int,
-                low_fraction: float = 0.1, measure: str = "mean_prob", max_new_tokens: int = 30,
-                batch_size: int = 16, source: str | None = None, progress: bool = False) -> dict[str, Any]:
+def select_rows(
+    model: Any,
+    tokenizer: Any,
+    rows: Sequence[dict[str, Any]],
+    *,
+    k: int,
+    seed: int,
+    low_fraction: float = 0.1,
+    measure: str = "mean_prob",
+    max_new_tokens: int = 30,
+    batch_size: int = 16,
+    source: str | None = None,
+    progress: bool = False,
+) -> dict[str, Any]:
     """Confidence pass plus selection on already-loaded rows.
 
     Returns ``{"selected": [indices], "low": [indices], "scores": [per-row dicts], "threshold"}``.
@@ -108,21 +127,40 @@ def select_rows(model: Any, tokenizer: Any, rows: Sequence[dict[str, Any]], *, k
     from dataeff.confidence import MEASURES, confidence_pass, ranking_score
 
     if measure not in MEASURES:
-        raise DataeffError(f"unknown confidence measure '{measure}'", field="measure",
-                           fix=f"choose one of {', '.join(MEASURES)}")
+        raise DataeffError(
+            f"unknown confidence measure '{measure}'",
+            field="measure",
+            fix=f"choose one of {', '.join(MEASURES)}",
+        )
     if low_segment_size(len(rows), low_fraction) < k:
         select_low_confidence([0.0] * len(rows), k, seed, low_fraction, source)  # raises the message
-    scores = confidence_pass(model, tokenizer, rows, max_new_tokens=max_new_tokens, batch_size=batch_size,
-                             progress=progress)
+    scores = confidence_pass(
+        model, tokenizer, rows, max_new_tokens=max_new_tokens, batch_size=batch_size, progress=progress
+    )
     rank = [ranking_score(s, measure) for s in scores]
     selected, low = select_low_confidence(rank, k, seed, low_fraction, source)
-    return {"selected": selected, "low": low, "scores": scores,
-            "threshold": scores[low[-1]]["confidence" if measure == "mean_prob" else "perplexity"]}
+    return {
+        "selected": selected,
+        "low": low,
+        "scores": scores,
+        "threshold": scores[low[-1]]["confidence" if measure == "mean_prob" else "perplexity"],
+    }
 
 
-def run_select(model: str, prompts: str, k: int, seed: int, out: str, config: dict[str, Any] | None = None,
-               low_fraction: float = 0.1, measure: str = "mean_prob", *, batch_size: int | None = None,
-               max_new_tokens: int | None = None, threads: int | None = None) -> dict[str, Any]:
+def run_select(
+    model: str,
+    prompts: str,
+    k: int,
+    seed: int,
+    out: str,
+    config: dict[str, Any] | None = None,
+    low_fraction: float = 0.1,
+    measure: str = "mean_prob",
+    *,
+    batch_size: int | None = None,
+    max_new_tokens: int | None = None,
+    threads: int | None = None,
+) -> dict[str, Any]:
     """Choose the k prompts a person should label; write them, every confidence, and a record.
 
     Writes ``out`` (the k rows with ``id`` and an empty ``answer``), ``<stem>.confidences.jsonl``
@@ -142,20 +180,46 @@ def run_select(model: str, prompts: str, k: int, seed: int, out: str, config: di
     if low_segment_size(len(rows), low_fraction) < k:
         select_low_confidence([0.0] * len(rows), k, seed, low_fraction, prompts)
     mdl, tok, info = load_model_ref(model, config, threads=threads)
-    sel = select_rows(mdl, tok, rows, k=k, seed=seed, low_fraction=low_fraction, measure=measure,
-                      max_new_tokens=max_new_tokens, batch_size=batch_size, source=prompts)
+    sel = select_rows(
+        mdl,
+        tok,
+        rows,
+        k=k,
+        seed=seed,
+        low_fraction=low_fraction,
+        measure=measure,
+        max_new_tokens=max_new_tokens,
+        batch_size=batch_size,
+        source=prompts,
+    )
     chosen = set(sel["selected"])
     low = set(sel["low"])
     ids = [row_id(r, i) for i, r in enumerate(rows)]
     to_label = [dict(strip_private(rows[i]), id=ids[i], answer="") for i in sel["selected"]]
-    conf_rows = [{"id": ids[i], "index": i, **s, "in_low": i in low, "selected": i in chosen}
-                 for i, s in enumerate(sel["scores"])]
+    conf_rows = [
+        {"id": ids[i], "index": i, **s, "in_low": i in low, "selected": i in chosen}
+        for i, s in enumerate(sel["scores"])
+    ]
     record = {
-        "model": model, "model_revision": info.get("revision"), "prompts": str(prompts), "n_prompts": len(rows),
-        "k": k, "seed": seed, "measure": measure, "low_fraction": low_fraction, "n_low": len(sel["low"]),
-        "threshold": sel["threshold"], "max_new_tokens": max_new_tokens, "selected_ids": [ids[i] for i in sel["selected"]],
-        "provenance": provenance(config=config, seed=seed, model=model, model_revision=info.get("revision"),
-                                 data_hash=file_hash(prompts)),
+        "model": model,
+        "model_revision": info.get("revision"),
+        "prompts": str(prompts),
+        "n_prompts": len(rows),
+        "k": k,
+        "seed": seed,
+        "measure": measure,
+        "low_fraction": low_fraction,
+        "n_low": len(sel["low"]),
+        "threshold": sel["threshold"],
+        "max_new_tokens": max_new_tokens,
+        "selected_ids": [ids[i] for i in sel["selected"]],
+        "provenance": provenance(
+            config=config,
+            seed=seed,
+            model=model,
+            model_revision=info.get("revision"),
+            data_hash=file_hash(prompts),
+        ),
     }
     conf_path, record_path = sidecar_paths(out)
     atomic_write_jsonl(conf_path, conf_rows)

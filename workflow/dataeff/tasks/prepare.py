@@ -40,7 +40,8 @@ _NO_LABEL = object()
 def _template_text(path: str) -> str:
     p = Path(path)
     if not p.is_file():
-        raise DataeffError("prompt template not found", file=str(p), fix="restore prompts/ from the repository")
+        raise DataeffError("prompt template not found", file=str(p),
+                           fix="restore prompts/ from the repository")
     return p.read_text(encoding="utf-8")
 
 
@@ -104,10 +105,12 @@ def _prompt(spec: TaskSpec, record: Mapping[str, Any]) -> str:
     except KeyError as exc:
         raise DataeffError(f"template uses {{{exc.args[0]}}} but the record has no such field "
                            f"(fields: {', '.join(sorted(record))})", file=str(spec.template_path),
-                           field=str(exc.args[0]), fix="fix the template or the task's input fields") from None
+                           field=str(exc.args[0]),
+                           fix="fix the template or the task's input fields") from None
 
 
-def render(spec: TaskSpec, record: Mapping[str, Any], class_names: Sequence[str] | None = None) -> dict[str, Any]:
+def render(spec: TaskSpec, record: Mapping[str, Any],
+           class_names: Sequence[str] | None = None) -> dict[str, Any]:
     """Prepared row ``{"id", "prompt", "answer"[, "system"]}`` of one raw record.
 
     The id is the record's ``_id`` (set by :func:`prepare_task`), else its ``id``, else a hash
@@ -234,8 +237,9 @@ def _hub_rows(spec: TaskSpec, data: Mapping[str, Any]
         name = spec.splits.get(role)
         if name is not None and name not in available:
             if role == "train":
-                raise DataeffError(f"dataset {spec.hub_id} has no split '{name}' (has {', '.join(available)})",
-                                   field="splits", fix="fix the task's split names in the registry")
+                raise DataeffError(f"dataset {spec.hub_id} has no split '{name}' "
+                                   f"(has {', '.join(available)})", field="splits",
+                                   fix="fix the task's split names in the registry")
             log.warning("%s: dataset has no '%s' split; carving %s from train", spec.name, name, role)
             name = None
         used[role] = name
@@ -277,7 +281,8 @@ def _write_jsonl(path: Path, rows: list[dict[str, Any]]) -> None:
             fh.write(json.dumps(row, ensure_ascii=False) + "\n")
 
 
-def prepare_task(spec: TaskSpec, config: Mapping[str, Any], out_dir: str | os.PathLike[str]) -> dict[str, Any]:
+def prepare_task(spec: TaskSpec, config: Mapping[str, Any],
+                 out_dir: str | os.PathLike[str]) -> dict[str, Any]:
     """Write ``{out_dir}/{train,validation,test}.jsonl`` and ``meta.json``; return the meta.
 
     The whole directory appears at once (atomic rename) or not at all.

@@ -76,7 +76,8 @@ def read_user_rows(spec: TaskSpec, config: Mapping[str, Any]) -> list[dict[str, 
         label = _text(row[label_field])
         if labels and label not in labels:
             raise DataeffError(f"line {line}: label {label!r} is not one of {labels}", file=path,
-                               field=label_field, fix=f"fix the label or add it to user_tasks.{spec.name}.labels")
+                               field=label_field,
+                               fix=f"fix the label or add it to user_tasks.{spec.name}.labels")
         rid = _text(row.get("id")) or f"{spec.name}-L{line}"
         out.append({"_id": rid, prompt_field: prompt, label_field: label})
     budgets = list(config.get("budgets") or [])

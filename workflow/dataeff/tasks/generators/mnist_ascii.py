@@ -2,7 +2,8 @@
 
 Each image is placed at a random offset on a 10x10 canvas, optionally perturbed with
 intensity noise, and each pixel's intensity (0-16) is mapped to a character of
-``".,:-=+*#%@"`` (light to dark; no spaces, so no line is blank). 1797 source images x 9 offsets x noise give far more than
+``".,:-=+*#%@"`` (light to dark; no spaces, so no line is blank). 1797 source images x 9
+offsets x noise give far more than
 6000 distinct renderings. Label: the digit ``"0"``-``"9"`` (sklearn's target); records keep
 ``source_index`` (index into ``load_digits()``) for verification. Difficulty: easy no noise,
 medium light noise, hard heavier noise and random dimming.

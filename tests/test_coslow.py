@@ -1,0 +1,229 @@
+"""CoS-Low: properties of the value, the fast path against the plain reference, the commands."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+from _coslow_helpers import ensure_task_registry, labeled_rows, write_config
+from dataeff.cli import main
+from dataeff.coslow import coslow_from_rows, pairwise_cosines, summarize_predictors
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+from coslow_reference import reference_coslow  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def tiny(tiny_model_dir):
+    import torch
+
+    from dataeff.models import load_model
+
+    torch.set_num_threads(2)
+    return load_model(tiny_model_dir)
+
+
+def test_identical_examples_give_one(tiny):
+    model, tok, _ = tiny
+    row = labeled_rows(1)[0]
+    res = coslow_from_rows(model, tok, [row] * 4, seed=0)
+    assert res["value"] == pytest.approx(1.0, abs=1e-6)
+
+
+def test_value_symmetric_bounded_and_seeded(tiny):
+    import torch
+
+    model, tok, _ = tiny
+    rows = labeled_rows(6)
+    a = coslow_from_rows(model, tok, rows, seed=1)
+    b = coslow_from_rows(model, tok, rows, seed=1)
+    c = coslow_from_rows(model, tok, rows, seed=2)
+    rev = coslow_from_rows(model, tok, rows[::-1], seed=1)
+    assert a["value"] == b["value"] and a["value"] != c["value"]
+    assert rev["value"] == pytest.approx(a["value"], abs=1e-9)
+    assert -1 <= a["cosine_quartiles"]["min"] <= a["value"] <= a["cosine_quartiles"]["max"] <= 1
+    assert a["n_pairs"] == 15 and a["k"] == 6
+    g = torch.randn(5, 7, dtype=torch.float64)
+    cos = pairwise_cosines(g @ g.T)
+    assert all(-1 <= x <= 1 for x in cos) and len(cos) == 10
+
+
+@pytest.mark.parametrize("kwargs", [{}, {"batch_size": 3}, {"checkpointing": True}])
+def test_fast_path_equals_reference(tiny, kwargs):
+    model, tok, _ = tiny
+    rows = labeled_rows(7)
+    fast = coslow_from_rows(model, tok, rows, seed=3, **kwargs)
+    ref = reference_coslow(model, tok, rows, seed=3)
+    assert fast["value"] == pytest.approx(ref["value"], abs=1e-4)
+    assert fast["grad_norms"] == pytest.approx(ref["grad_norms"], rel=1e-4)
+    assert not any("lora" in n for n, _ in model.named_parameters())  # model left unwrapped
+
+
+def _write_rows(path: Path, rows: list[dict]) -> Path:
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return path
+
+
+def test_coslow_command(tiny_model_dir, tmp_path, monkeypatch):
+    ensure_task_registry(monkeypatch)
+    cfg = write_config(tmp_path / "c.yaml", str(tiny_model_dir))
+    ann = _write_rows(tmp_path / "a.jsonl", labeled_rows(5))
+    out = tmp_path / "coslow.json"
+    rc = main(
+        [
+            "coslow",
+            "--model",
+            str(tiny_model_dir),
+            "--annotated",
+            str(ann),
+            "--seed",
+            "4",
+            "--out",
+            str(out),
+            "--config",
+            str(cfg),
+        ]
+    )
+    assert rc == 0
+    res = json.loads(out.read_text())
+    assert res["k"] == 5 and res["seed"] == 4 and res["lora"]["r"] == 64 and res["lora"]["alpha"] == 32
+    assert set(res["cosine_quartiles"]) == {"min", "q1", "median", "q3", "max"} and "provenance" in res
+
+
+@pytest.mark.parametrize(
+    ("rows", "message"),
+    [
+        ([{"prompt": "a", "answer": "b"}, {"prompt": "c"}], "line 2: answer is missing"),
+        ([{"prompt": "a", "answer": "b"}, {"prompt": "c", "answer": "  "}], "line 2: answer is empty"),
+        ([{"prompt": "a", "answer": "b"}], "at least 2"),
+        (
+            [{"prompt": "a", "answer": "b"}, {"prompt": "word " * 600, "answer": "x"}],
+            "longer than the model's context",
+        ),
+    ],
+)
+def test_bad_input_is_one_line_and_writes_nothing(
+    tiny_model_dir, tmp_path, monkeypatch, capsys, rows, message
+):
+    ensure_task_registry(monkeypatch)
+    cfg = write_config(tmp_path / "c.yaml", str(tiny_model_dir))
+    ann = _write_rows(tmp_path / "a.jsonl", rows)
+    out = tmp_path / "res" / "coslow.json"
+    rc = main(
+        [
+            "coslow",
+            "--model",
+            str(tiny_model_dir),
+            "--annotated",
+            str(ann),
+            "--seed",
+            "0",
+            "--out",
+            str(out),
+            "--config",
+            str(cfg),
+        ]
+    )
+    err = capsys.readouterr().err.strip()
+    assert rc == 2 and message in err and len(err.splitlines()) == 1
+    assert not (tmp_path / "res").exists()
+
+
+def test_unknown_model_is_one_line(tmp_path, monkeypatch, capsys, tiny_model_dir):
+    ensure_task_registry(monkeypatch)
+    cfg = write_config(tmp_path / "c.yaml", str(tiny_model_dir))
+    ann = _write_rows(tmp_path / "a.jsonl", labeled_rows(3))
+    rc = main(
+        [
+            "coslow",
+            "--model",
+            "no_such_model",
+            "--annotated",
+            str(ann),
+            "--seed",
+            "0",
+            "--out",
+            str(tmp_path / "o.json"),
+            "--config",
+            str(cfg),
+        ]
+    )
+    err = capsys.readouterr().err.strip()
+    assert rc == 2 and "unknown model" in err and len(err.splitlines()) == 1
+    assert not (tmp_path / "o.json").exists()
+
+
+def test_coslow_task_and_summary(tiny_model_dir, tmp_path, monkeypatch):
+    ensure_task_registry(monkeypatch)
+    from dataeff.models import prepare_model
+
+    monkeypatch.chdir(tmp_path)
+    prepare_model({"model": str(tiny_model_dir)}, tmp_path / "results" / "models" / "tiny")
+    cfg = write_config(tmp_path / "c.yaml", str(tiny_model_dir))
+    _write_rows(
+        Path(tmp_path / "data" / "tasks" / "toy").mkdir(parents=True)
+        or tmp_path / "data" / "tasks" / "toy" / "train.jsonl",
+        labeled_rows(30),
+    )
+    outs = []
+    for seed in (0, 1):
+        out = tmp_path / f"results/tiny/toy/coslow/seed{seed}.json"
+        assert (
+            main(
+                [
+                    "coslow-task",
+                    "--config",
+                    str(cfg),
+                    "--family",
+                    "tiny",
+                    "--task",
+                    "toy",
+                    "--seed",
+                    str(seed),
+                    "--out",
+                    str(out),
+                ]
+            )
+            == 0
+        )
+        res = json.loads(out.read_text())
+        assert {"coslow", "cos_sim_k", "grad_norm_k", "conf_avg_k"} <= set(res) and res["pool_size"] == 20
+        outs.append(str(out))
+    table_path = tmp_path / "results/tiny/predictors.tsv"
+    assert (
+        main(["coslow-task", "--summarize", "--family", "tiny", "--inputs", *outs, "--out", str(table_path)])
+        == 0
+    )
+    header, row = table_path.read_text().splitlines()
+    assert header.split("\t") == [
+        "task",
+        "coslow_mean",
+        "coslow_std",
+        "cos_sim_k_mean",
+        "cos_sim_k_std",
+        "grad_norm_k_mean",
+        "grad_norm_k_std",
+        "conf_avg_k_mean",
+        "conf_avg_k_std",
+        "n_seeds",
+    ]
+    assert row.split("\t")[0] == "toy" and row.split("\t")[-1] == "2"
+    assert summarize_predictors(outs, str(tmp_path / "t2.tsv"))[0]["n_seeds"] == 2
+
+
+@pytest.mark.slow
+def test_smollm2_end_to_end(smollm2_dir):
+    import torch
+
+    from dataeff.models import load_model
+
+    torch.set_num_threads(2)
+    model, tok, _ = load_model(smollm2_dir)
+    rows = labeled_rows(4)
+    fast = coslow_from_rows(model, tok, rows, seed=0)
+    ref = reference_coslow(model, tok, rows, seed=0)
+    assert -1 <= fast["value"] <= 1 and fast["mean_grad_norm"] > 0
+    assert fast["value"] == pytest.approx(ref["value"], abs=1e-4)

@@ -1,0 +1,41 @@
+# CoS-Low and its baselines (Je & Raffel section 2): per family x task x seed, the unlabeled pool is
+# drawn from the task's train split, the least-confident decile is found by greedy decoding, k of it
+# are labeled with the gold answers and the median pairwise LoRA-gradient cosine is computed.
+
+
+rule coslow:
+    input:
+        model=lambda w: model_ref(w.family),
+        task=lambda w: task_files(w.task),
+    output:
+        "results/{family}/{task}/coslow/seed{seed}.json",
+    params:
+        config=CONFIG_JSON,
+        sections=lambda w: section_hash("coslow", family=w.family),
+    threads: config["eval"]["threads"]
+    resources:
+        gpus=family_resource("gpus", 0),
+        mem_mb=family_resource("mem_mb", 16000),
+        runtime=family_resource("runtime", 120),
+    log:
+        "logs/coslow/{family}/{task}/seed{seed}.log",
+    benchmark:
+        "results/benchmarks/coslow/{family}/{task}/seed{seed}.tsv"
+    conda:
+        "../../envs/train.yaml"
+    shell:
+        "dataeff coslow-task --config {params.config} --family {wildcards.family} --task {wildcards.task}"
+        " --seed {wildcards.seed} --threads {threads} --out {output} > {log} 2>&1"
+
+
+rule predictors_table:
+    localrule: True
+    input:
+        lambda w: expand("results/{family}/{task}/coslow/seed{seed}.json", family=w.family, task=TASKS,
+                         seed=config["coslow"]["seeds"]),
+    output:
+        report("results/{family}/predictors.tsv", caption="../report/predictors.rst", category="Prediction"),
+    log:
+        "logs/predictors/{family}.log",
+    shell:
+        "dataeff coslow-task --summarize --family {wildcards.family} --inputs {input} --out {output} > {log} 2>&1"

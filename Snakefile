@@ -6,9 +6,8 @@ from snakemake.utils import min_version
 
 min_version("9.0")
 
-
-configfile: "config/config.yaml"
-
+# The configuration is config/config.yaml (the embedded default) unless --configfile names
+# another, which then replaces it rather than being merged into it (see common.smk).
 
 include: "workflow/rules/common.smk"
 include: "workflow/rules/prepare.smk"

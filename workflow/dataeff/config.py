@@ -23,6 +23,7 @@ from dataeff.io import read_json, read_yaml
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SCHEMA_PATH = REPO_ROOT / "workflow" / "schemas" / "config.schema.yaml"
 DEFAULT_CONFIG = REPO_ROOT / "config" / "config.yaml"
+SCHEMA_HINT = "workflow/schemas/config.schema.yaml"
 
 
 @cache
@@ -73,14 +74,19 @@ def _describe(error: jsonschema.ValidationError) -> str:
         return f"key '{path}': {error.instance!r} is not allowed (choose one of {error.validator_value})"
     if error.validator == "type":
         return f"key '{path}': expected {error.validator_value}, got {type(error.instance).__name__} " \
-               f"{error.instance!r}"
+               f"{error.instance!r} (write a value of type {error.validator_value})"
     if error.validator == "uniqueItems":
         return f"key '{path}': duplicate entries in {error.instance!r} (list each value once)"
     if error.validator == "minItems":
         return f"key '{path}': list is empty (give at least {error.validator_value} entries)"
     if error.validator == "required":
-        return f"missing required key {error.message.split()[0]} in {path}"
-    return f"key '{path}': {error.message}"
+        return f"missing required key {error.message.split()[0]} in {path} (add it; every key is " \
+               f"documented in {SCHEMA_HINT})"
+    if error.validator in ("minimum", "exclusiveMinimum", "maximum", "exclusiveMaximum"):
+        bound = {"minimum": "at least", "exclusiveMinimum": "greater than", "maximum": "at most",
+                 "exclusiveMaximum": "less than"}[error.validator]
+        return f"key '{path}': {error.instance!r} is out of range (use a value {bound} {error.validator_value})"
+    return f"key '{path}': {error.message} (see {SCHEMA_HINT} for what is allowed)"
 
 
 def validate_config(config: dict[str, Any], source: str = "config") -> dict[str, Any]:

@@ -12,6 +12,7 @@ import csv
 import json
 import os
 import shutil
+import socket
 import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -21,22 +22,64 @@ import yaml
 
 from dataeff.errors import DataeffError
 
+_HOST = socket.gethostname().replace(".", "_")
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def remove_stale_temporaries(dest: str | os.PathLike[str]) -> list[Path]:
+    """Remove temporaries of ``dest`` left by a writer that was killed (SIGKILL, OOM, time limit).
+
+    A temporary is named ``.{name}.{host}.{pid}.XXXX.tmp``; it is stale when it was made on
+    this host by a process that no longer exists. Temporaries of live processes (other ranks
+    of a multi-GPU job) and of other hosts are left alone.
+    """
+    dest = Path(dest)
+    prefix = f".{dest.name}.{_HOST}."
+    removed = []
+    try:
+        entries = list(dest.parent.iterdir())
+    except FileNotFoundError:
+        return removed
+    for entry in entries:
+        name = entry.name
+        if not (name.startswith(prefix) and name.endswith(".tmp")):
+            continue
+        pid_text = name[len(prefix):].split(".", 1)[0]
+        if pid_text.isdigit() and not _pid_alive(int(pid_text)):
+            shutil.rmtree(entry, ignore_errors=True)
+            removed.append(entry)
+    return removed
+
 
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     """Yield a temporary path next to ``path``; rename it over ``path`` on success.
 
     Works for files and directories. On error the temporary is removed and ``path`` is
-    untouched.
+    untouched. Temporaries left next to ``path`` by an earlier, killed writer are removed
+    first, so a crash leaves nothing behind once the step is re-run.
     """
     dest = Path(path)
     dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent))
+    remove_stale_temporaries(dest)
+    prefix = f".{dest.name}.{_HOST}.{os.getpid()}."
+    tmp = Path(tempfile.mkdtemp(prefix=prefix, suffix=".tmp", dir=dest.parent))
     target = tmp / dest.name
     try:
         yield target
         if dest.is_dir() and not dest.is_symlink():
-            shutil.rmtree(dest)
+            # Move the old directory aside (one rename) instead of deleting it in place, so a
+            # kill at this point never leaves ``dest`` half-deleted; ``tmp`` is removed below.
+            os.replace(dest, tmp / f"{dest.name}.old")
         os.replace(target, dest)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

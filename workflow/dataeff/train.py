@@ -20,6 +20,7 @@ import contextlib
 import json
 import math
 import os
+import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +28,7 @@ from typing import Any
 
 from dataeff.errors import DataeffError, TrainingDivergedError
 from dataeff.io import atomic_path, atomic_write_json, atomic_write_text
+from dataeff.provenance import stable_hash
 
 IGNORE = -100
 
@@ -135,7 +137,7 @@ def evaluate_loss(model: Any, examples: list[Example], micro: int, pad_id: int, 
     with torch.no_grad():
         for mb in micro_batches(examples, micro):
             loss, n = answer_loss_sum(model, collate(mb, pad_id), device)
-            total += float(loss)
+            total += float(loss.detach())
             count += n
     model.train()
     return total / max(count, 1)
@@ -212,9 +214,22 @@ def finetune(*, model_ref: str, family_cfg: dict[str, Any], train_cfg: dict[str,
     pad_id = tokenizer.pad_token_id
 
     ckpt = Path(ckpt_dir)
+    # A checkpoint is only resumed by the run that wrote it: same settings, seed and data.
+    # (A job killed, then re-run after a config change, must start over, not continue.)
+    fingerprint = stable_hash({"train": {k: v for k, v in train_cfg.items() if k != "threads"},
+                               "family": {k: v for k, v in family_cfg.items() if k != "coefficients"},
+                               "seed": seed, "train_rows": train_rows, "val_rows": val_rows})
     state = {"step": 0, "best_loss": math.inf, "best_step": 0, "bad_evals": 0, "history": [],
-             "tokens": 0, "answer_tokens": 0, "train_seconds": 0.0, "resumed_from": None}
+             "tokens": 0, "answer_tokens": 0, "train_seconds": 0.0, "resumed_from": None,
+             "fingerprint": fingerprint}
     best_state = None
+    if (ckpt / "trainer_state.json").is_file() and \
+            json.loads((ckpt / "trainer_state.json").read_text()).get("fingerprint") != fingerprint:
+        accelerator.print(f"ignoring checkpoint {ckpt}: written with other settings or data")
+        accelerator.wait_for_everyone()
+        if accelerator.is_main_process:
+            shutil.rmtree(ckpt, ignore_errors=True)
+        accelerator.wait_for_everyone()
     if (ckpt / "trainer_state.json").is_file():
         accelerator.load_state(str(ckpt / "accelerate"))
         state = json.loads((ckpt / "trainer_state.json").read_text())
@@ -252,7 +267,7 @@ def finetune(*, model_ref: str, family_cfg: dict[str, Any], train_cfg: dict[str,
                 loss, _ = answer_loss_sum(model, collated, device)
                 loss = loss / n_answer
                 accelerator.backward(loss)
-            total += float(loss)
+            total += float(loss.detach())
             state["tokens"] += int(collated[1].sum())
         state["answer_tokens"] += n_answer
         if not math.isfinite(total):

@@ -3,10 +3,18 @@
 import json
 import sys
 
-from dataeff.config import max_budget, validate_config
+from dataeff.config import DEFAULT_CONFIG, deep_merge, max_budget, validate_config
 from dataeff.errors import DataeffError
 from dataeff.io import atomic_write_json
 from dataeff.provenance import stable_hash
+
+if not workflow.overwrite_configfiles:
+    # No --configfile: the embedded default, with any --config KEY=VALUE overrides on top.
+    import yaml
+
+    _merged = deep_merge(yaml.safe_load(open(DEFAULT_CONFIG, encoding="utf-8")), dict(config))
+    config.clear()
+    config.update(_merged)
 
 try:
     validate_config(config, source="config (config/config.yaml and --configfile/--config overrides)")

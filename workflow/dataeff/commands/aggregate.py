@@ -7,9 +7,11 @@ per task, so ``dataeff auc`` reads the pipeline's results and the paper's the sa
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
+from typing import Any
 
-from dataeff.io import atomic_write_json
+from dataeff.io import atomic_write_json, read_json
 from dataeff.provenance import file_hash, provenance
 from dataeff.results import aggregate_evals, result_filename
 
@@ -24,12 +26,26 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
+def _from_evals(sources: list[str], family: str, task: str) -> dict[str, Any]:
+    """Seed, model and configuration of the evaluations a curve was built from, so the curve
+    file is traceable on its own: one value when all evaluations agree, else the sorted list."""
+    provs = [(read_json(src).get("provenance") or {}) for src in sources]
+
+    def common(key: str) -> Any:
+        values = sorted({json.dumps(p.get(key), sort_keys=True) for p in provs})
+        decoded = [json.loads(v) for v in values]
+        return decoded[0] if len(decoded) == 1 else decoded
+
+    return {"config": {"family": family, "task": task, "evals": [p.get("config_hash") for p in provs]},
+            "seed": common("seed"), "model": common("model"), "model_revision": common("model_revision")}
+
+
 def run(args: argparse.Namespace) -> int:
     tables = aggregate_evals(args.evals, args.family)  # validates everything before writing
     out_dir = Path(args.out_dir)
     for task, layout in tables.items():
         sources = sorted(src for entry in layout.values() for src in entry["sources"])
-        prov = provenance(config={"family": args.family, "task": task}, data_hash=file_hash(*sources))
+        prov = provenance(**_from_evals(sources, args.family, task), data_hash=file_hash(*sources))
         atomic_write_json(out_dir / result_filename(args.family, task), {**layout, "provenance": prov})
     print(f"dataeff aggregate: {len(tables)} task(s) of '{args.family}' -> {out_dir}")
     return 0

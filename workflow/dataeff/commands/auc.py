@@ -110,15 +110,31 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
+def _origin(path: os.PathLike[str] | str, family: str,
+            config: Mapping[str, Any] | None) -> dict[str, Any]:
+    """Seed, model and model revision behind a curve file: its own provenance (written by
+    ``dataeff aggregate``), else the config's family entry (published curves carry none)."""
+    from dataeff.io import read_json
+
+    data = read_json(path)
+    prov = data.get("provenance") if isinstance(data, dict) else None
+    if isinstance(prov, dict) and prov.get("model") is not None:
+        return {k: prov.get(k) for k in ("seed", "model", "model_revision")}
+    fam = ((config or {}).get("families") or {}).get(family) or {}
+    return {"seed": (config or {}).get("seed"), "model": fam.get("model"),
+            "model_revision": fam.get("revision")}
+
+
 def efficiency_records(curves: Mapping[str, Curve], family: str, grid: Sequence[int],
                        files: Mapping[str, os.PathLike[str] | str], ceilings_source: str,
                        config: Mapping[str, Any] | None) -> dict[str, dict[str, Any]]:
     """The ``efficiency.json`` object: per task the curve summary plus where it came from."""
     out: dict[str, dict[str, Any]] = {}
     for task, curve in curves.items():
+        origin = _origin(files[task], family, config)
         prov = provenance(config=config if config is not None else {"grid": list(grid),
                                                                    "max_budget": curve.max_budget},
-                          data_hash=file_hash(files[task]))
+                          data_hash=file_hash(files[task]), **origin)
         out[task] = {**curve.summary(), "family": family, "grid": list(grid),
                      "source": str(files[task]), "ceilings_source": ceilings_source, "provenance": prov}
     return out

@@ -11,6 +11,10 @@ from dataeff.config import family
 from dataeff.io import atomic_write_json, atomic_write_jsonl, read_jsonl, strip_private
 from dataeff.provenance import file_hash, provenance
 
+#: Fields of the evaluation summary that depend on the machine, written to the sidecar
+#: ``n{budget}.timing.json`` instead of the result.
+TIMING_KEYS = ("eval_seconds", "examples_per_second")
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("evaluate", help="evaluate a model on a task's test split")
@@ -48,13 +52,16 @@ def run(args: argparse.Namespace) -> int:
         if metrics_path.is_file():
             n_train = json.loads(metrics_path.read_text()).get("budget_actual")
     out = Path(args.out)
+    # Timings vary from run to run; keeping them out of the result keeps it byte-reproducible.
+    timing = {key: summary.pop(key) for key in TIMING_KEYS if key in summary}
     result = dict(summary, family=args.family, task=args.task, budget=args.budget,
                   n_train=0 if args.budget == 0 else n_train, seed=int(config["seed"]), model=info,
                   provenance=provenance(config={"eval": ecfg, "family": fam}, seed=int(config["seed"]),
                                         model=fam["model"], model_revision=info.get("revision"),
                                         data_hash=file_hash(test_path)))
     atomic_write_jsonl(out.with_suffix(".predictions.jsonl"), preds)
+    atomic_write_json(out.with_suffix(".timing.json"), timing)
     atomic_write_json(out, result)
     print(f"{args.family}/{args.task} n={args.budget}: {summary['metric']} = {summary['accuracy']:.4f} "
-          f"on {summary['n_test']} examples")
+          f"on {summary['n_test']} examples ({timing.get('eval_seconds')} s)")
     return 0

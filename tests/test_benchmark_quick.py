@@ -1,0 +1,51 @@
+"""The benchmark script runs end to end in its quick mode and writes a table with every row.
+
+Only the shape of the output is checked: ratios measured with a tiny random model on a shared
+test machine mean nothing (the real numbers come from ``python benchmarks/run.py``).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+#: One prefix per row of the table (section number, then the measurement's name).
+ROWS = (
+    "| 1 | fine-tune training tokens/s (cpu",
+    "| 1 | fine-tune answer tokens/s (cpu",
+    "| 1 | training compute utilisation (cpu",
+    "| 2 | evaluation examples/s (cpu",
+    "| 3 | CoS-Low time",
+    "| 3 | CoS-Low extra peak memory",
+    "| 3 | CoS-Low value",
+    "| 3 | selection confidence pass",
+    "| 4 | `snakemake -n` (",
+    "| 4 | `snakemake -n` with 10x the tasks",
+    "| 5 | embedded default end to end",
+)
+
+
+@pytest.mark.slow
+def test_quick_benchmark_writes_every_row(tmp_path, smollm2_dir):
+    out = tmp_path / "benchmark.md"
+    proc = subprocess.run(
+        [sys.executable, str(REPO / "benchmarks" / "run.py"), "--quick", "--model", str(smollm2_dir),
+         "--out", str(out)],
+        cwd=REPO, capture_output=True, text=True, timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    table = out.read_text()
+    assert table.startswith("# dataeff performance benchmark")
+    for prefix in ROWS:
+        assert any(line.startswith(prefix) for line in table.splitlines()), f"missing row {prefix!r}"
+    assert "Machine:" in table and "torch threads 2" in table
+    # the table is what the script prints last
+    assert proc.stdout.rstrip().endswith(table.rstrip().splitlines()[-1])
+    raw = json.loads(out.with_suffix(".json").read_text())
+    assert raw["repeats"] == 1 and raw["train"]["cpu"]["trainer"]["seconds"] > 0

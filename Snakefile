@@ -9,6 +9,13 @@ min_version("9.0")
 # The configuration is config/config.yaml (the embedded default) unless --configfile names
 # another, which then replaces it rather than being merged into it (see common.smk).
 
+wildcard_constraints:
+    family=r"[A-Za-z0-9][A-Za-z0-9_.-]*",
+    task=r"[A-Za-z0-9_]+",
+    budget=r"\d+",
+    seed=r"\d+",
+
+
 include: "workflow/rules/common.smk"
 include: "workflow/rules/prepare.smk"
 include: "workflow/rules/finetune.smk"
@@ -16,6 +23,11 @@ include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/efficiency.smk"
 include: "workflow/rules/coslow.smk"
 include: "workflow/rules/analysis.smk"
+include: "workflow/rules/cost.smk"
+
+
+onstart:
+    preflight_check()
 
 
 rule all:

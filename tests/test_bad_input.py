@@ -159,7 +159,8 @@ def _user_config(tmp_path: Path, data_file: Path, budgets: list[int] | None = No
 
 
 def _rows(n: int) -> list[dict[str, Any]]:
-    return [{"id": f"r{i}", "prompt": f"Is {i} even?", "label": "yes" if i % 2 == 0 else "no"} for i in range(n)]
+    return [{"id": f"r{i}", "prompt": f"Is {i} even?", "label": "yes" if i % 2 == 0 else "no"}
+            for i in range(n)]
 
 
 def _jsonl(rows: list[dict[str, Any]]) -> str:
@@ -170,8 +171,8 @@ TASK_FILE_CASES: dict[str, tuple[Callable[[Path], None] | None, str, str]] = {
     # name: (writer of the file, or None for a missing file; field; fix)
     "missing": (None, "not found", "check the path"),
     "empty": (lambda p: p.write_text("\n  \n", encoding="utf-8"), "empty", "add at least one example"),
-    "not_utf8": (lambda p: p.write_bytes(_jsonl(_rows(3)).encode() + b'{"prompt": "caf\xe9", "label": "yes"}\n'),
-                 "line 4", "UTF-8"),
+    "not_utf8": (lambda p: p.write_bytes(_jsonl(_rows(3)).encode()
+                                         + b'{"prompt": "caf\xe9", "label": "yes"}\n'), "line 4", "UTF-8"),
     "bad_jsonl_line": (lambda p: p.write_text(_jsonl(_rows(2)) + '{"prompt": "x", "label": \n'
                                               + _jsonl(_rows(20)), encoding="utf-8"), "line 3",
                        "one JSON object per line"),
@@ -179,8 +180,9 @@ TASK_FILE_CASES: dict[str, tuple[Callable[[Path], None] | None, str, str]] = {
                                               encoding="utf-8"), "field 'prompt'", "give every example"),
     "missing_label": (lambda p: p.write_text(_jsonl(_rows(1) + [{"id": "x", "prompt": "hi"}] + _rows(20)),
                                              encoding="utf-8"), "field 'label'", "give every example"),
-    "label_outside_set": (lambda p: p.write_text(_jsonl(_rows(5) + [{"id": "x", "prompt": "hi", "label": "maybe"}]
-                                                        + _rows(20)), encoding="utf-8"),
+    "label_outside_set": (lambda p: p.write_text(_jsonl(_rows(5) + [{"id": "x", "prompt": "hi",
+                                                                      "label": "maybe"}] + _rows(20)),
+                                                 encoding="utf-8"),
                           "field 'label'", "user_tasks.mine.labels"),
     "too_few_examples": (lambda p: p.write_text(_jsonl(_rows(9)), encoding="utf-8"), "field 'budgets'",
                          "add examples or lower the largest budget"),
@@ -288,7 +290,8 @@ def test_predict_family_without_coefficients(tmp_path: Path, capsys) -> None:
 
 
 @pytest.mark.parametrize("rows, field, fix", [
-    ([{"prompt": "p1", "answer": "yes"}, {"prompt": "p2", "answer": " "}], "field 'answer'", "non-empty 'answer'"),
+    ([{"prompt": "p1", "answer": "yes"}, {"prompt": "p2", "answer": " "}], "field 'answer'",
+     "non-empty 'answer'"),
     ([{"prompt": "p1", "answer": "yes"}], "at least 2", "label more examples"),
 ], ids=["empty_answer", "one_example"])
 def test_coslow_bad_annotations(rows, field: str, fix: str, tmp_path: Path, capsys) -> None:
@@ -336,7 +339,8 @@ def test_aggregate_eval_file_missing_key(tmp_path: Path, capsys) -> None:
     ev = tmp_path / "n0.json"
     ev.write_text(json.dumps({"family": "fam", "task": "t", "budget": 0}))
     out_dir = tmp_path / "finetune_results"
-    code, _, err = run_cli(capsys, ["aggregate", "--family", "fam", "--evals", str(ev), "--out-dir", str(out_dir)])
+    code, _, err = run_cli(capsys, ["aggregate", "--family", "fam", "--evals", str(ev),
+                                    "--out-dir", str(out_dir)])
     assert_one_line_error(code, err, file=ev, field="field 'accuracy'", fix="re-run dataeff evaluate",
                           absent=(out_dir / "fam_t_full_result_v2.json",))
 
@@ -353,10 +357,11 @@ def _env() -> dict[str, str]:
 def test_debug_shows_the_traceback(tmp_path: Path) -> None:
     """``--debug`` is the one way to see where an error came from."""
     plot = tmp_path / "curve.png"
-    args = [sys.executable, "-m", "dataeff", "budget", "--family", "llama", "--coslow", "nan", "--target", "0.5",
-            "--plot", str(plot)]
+    args = [sys.executable, "-m", "dataeff", "budget", "--family", "llama", "--coslow", "nan",
+            "--target", "0.5", "--plot", str(plot)]
     plain = subprocess.run(args, capture_output=True, text=True, env=_env(), cwd=tmp_path, timeout=120)
-    assert_one_line_error(plain.returncode, plain.stderr, file=None, field="--coslow", fix="(", absent=(plot,))
+    assert_one_line_error(plain.returncode, plain.stderr, file=None, field="--coslow", fix="(",
+                          absent=(plot,))
     debug = subprocess.run([args[0], "-m", "dataeff", "--debug", *args[3:]], capture_output=True, text=True,
                            env=_env(), cwd=tmp_path, timeout=120)
     assert debug.returncode != 0

@@ -85,7 +85,8 @@ def _describe(error: jsonschema.ValidationError) -> str:
     if error.validator in ("minimum", "exclusiveMinimum", "maximum", "exclusiveMaximum"):
         bound = {"minimum": "at least", "exclusiveMinimum": "greater than", "maximum": "at most",
                  "exclusiveMaximum": "less than"}[error.validator]
-        return f"key '{path}': {error.instance!r} is out of range (use a value {bound} {error.validator_value})"
+        return f"key '{path}': {error.instance!r} is out of range " \
+               f"(use a value {bound} {error.validator_value})"
     return f"key '{path}': {error.message} (see {SCHEMA_HINT} for what is allowed)"
 
 
@@ -105,7 +106,8 @@ def validate_config(config: dict[str, Any], source: str = "config") -> dict[str,
     for task in config["tasks"]:
         if task not in known:
             raise DataeffError(f"unknown task '{task}'", file=source, field="tasks",
-                               fix="use a registry task (dataeff prepare-task --list) or define it in user_tasks")
+                               fix="use a registry task (dataeff prepare-task --list) or define it in "
+                                   "user_tasks")
     return config
 
 

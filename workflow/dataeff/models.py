@@ -94,9 +94,19 @@ def prepare_model(family_cfg: dict[str, Any], out_dir: str | os.PathLike[str]) -
         if not (path / "config.json").is_file():
             raise DataeffError("not a transformers model directory (no config.json)", file=str(path),
                                field="model", fix="give a Hub id, a local model directory or gguf:PKG/FILE")
-        info.update(path=str(path), source="local")
+        info.update(path=str(path), source="local",
+                    revision=family_cfg.get("revision") or _local_revision(path))
     atomic_write_json(out / "model.json", info)
     return info
+
+
+def _local_revision(path: Path) -> str:
+    """Content hash of a local model directory (config and weights), so that results of a
+    local model are traceable to the exact weights although it has no Hub revision."""
+    from dataeff.provenance import file_hash
+
+    files = [path / "config.json", *sorted(path.glob("*.safetensors")), *sorted(path.glob("*.bin"))]
+    return f"sha256:{file_hash(*files)}"
 
 
 def _gguf_revision(spec: str) -> str:

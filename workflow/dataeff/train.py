@@ -171,9 +171,9 @@ def _save_best(accelerator: Any, model: Any, best_state: dict[str, Any] | None, 
 
 
 def finetune(*, model_ref: str, family_cfg: dict[str, Any], train_cfg: dict[str, Any],
-             train_rows: list[dict[str, Any]], val_rows: list[dict[str, Any]], out_dir: str | os.PathLike[str],
-             ckpt_dir: str | os.PathLike[str], seed: int, source: str = "train.jsonl",
-             progress: bool = True) -> dict[str, Any]:
+             train_rows: list[dict[str, Any]], val_rows: list[dict[str, Any]],
+             out_dir: str | os.PathLike[str], ckpt_dir: str | os.PathLike[str], seed: int,
+             source: str = "train.jsonl", progress: bool = True) -> dict[str, Any]:
     """Fine-tune and save the best model under ``out_dir/model``; returns the metrics.
 
     ``ckpt_dir`` holds a resumable checkpoint; if it exists the run continues from it.
@@ -206,7 +206,8 @@ def finetune(*, model_ref: str, family_cfg: dict[str, Any], train_cfg: dict[str,
     val = tokenize_rows(tokenizer, val_rows, train_cfg["max_seq_len"], source.replace("train", "validation"))
     steps = planned_steps(len(train), train_cfg)
     params = [p for p in model.parameters() if p.requires_grad]
-    optimizer = torch.optim.AdamW(params, lr=train_cfg["learning_rate"], weight_decay=train_cfg["weight_decay"])
+    optimizer = torch.optim.AdamW(params, lr=train_cfg["learning_rate"],
+                                  weight_decay=train_cfg["weight_decay"])
     scheduler = get_scheduler(train_cfg["lr_scheduler"], optimizer,
                               num_warmup_steps=int(round(train_cfg["warmup_ratio"] * steps)),
                               num_training_steps=steps)
@@ -215,9 +216,11 @@ def finetune(*, model_ref: str, family_cfg: dict[str, Any], train_cfg: dict[str,
 
     ckpt = Path(ckpt_dir)
     # A checkpoint is only resumed by the run that wrote it: same settings, seed and data.
-    # (A job killed, then re-run after a config change, must start over, not continue.)
+    # (A job killed, then re-run after a config change, must start over, not continue.
+    # Threads, memory and time limits do not change the result, so raising them keeps it.)
     fingerprint = stable_hash({"train": {k: v for k, v in train_cfg.items() if k != "threads"},
-                               "family": {k: v for k, v in family_cfg.items() if k != "coefficients"},
+                               "family": {k: v for k, v in family_cfg.items()
+                                          if k not in ("coefficients", "mem_mb", "runtime")},
                                "seed": seed, "train_rows": train_rows, "val_rows": val_rows})
     state = {"step": 0, "best_loss": math.inf, "best_step": 0, "bad_evals": 0, "history": [],
              "tokens": 0, "answer_tokens": 0, "train_seconds": 0.0, "resumed_from": None,

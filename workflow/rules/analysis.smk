@@ -5,24 +5,6 @@
 # analysis_targets(family) lists the final files of this stage; common.smk's all_targets()
 # calls it for every family.
 
-ANALYSIS_FIGURES = ["correlations", "loto", "predicted_curves", "zero_shot_vs_best", "zero_shot_vs_auc",
-                    "savings"]
-
-
-def analysis_targets(family):
-    """Final files of the prediction stage for one family (fit outputs, figures, tables)."""
-    return [
-        f"results/{family}/coefficients.json",
-        f"results/{family}/loto.tsv",
-        f"results/{family}/correlations.tsv",
-        f"results/{family}/figures/coefficients.csv",
-        f"results/{family}/figures/savings.csv",
-    ] + [f"results/{family}/figures/{name}.{ext}" for name in ANALYSIS_FIGURES for ext in ("png", "pdf")]
-
-
-def _prediction_report(path, caption):
-    return report(path, caption=f"../report/{caption}.rst", category="Prediction", subcategory="{family}")
-
 
 rule fit:
     input:

@@ -1,6 +1,7 @@
-# Shared helpers for every rule file: validated config, target lists, wildcard constraints,
-# per-family resources. Nothing here imports torch, so `snakemake -n` stays fast.
+# Shared helpers for all the rule files (validated config, target lists, resources).
+# Nothing here imports torch, so `snakemake -n` stays fast.
 import json
+import os
 import sys
 
 from dataeff.config import DEFAULT_CONFIG, deep_merge, max_budget, validate_config
@@ -34,12 +35,6 @@ CONFIG_JSON = f".snakemake/dataeff/config-{CONFIG_HASH}.json"
 if not os.path.exists(CONFIG_JSON):
     atomic_write_json(CONFIG_JSON, config)
 
-
-wildcard_constraints:
-    family=r"[A-Za-z0-9][A-Za-z0-9_.-]*",
-    task=r"[A-Za-z0-9_]+",
-    budget=r"\d+",
-    seed=r"\d+",
 
 
 def section_hash(*keys, family=None):
@@ -84,7 +79,7 @@ def eval_files(family, task):
 def all_targets():
     targets = []
     for family in FAMILIES:
-        targets += analysis_targets(family)
+        targets += analysis_targets(family) + cost_targets(family)
     return targets
 
 
@@ -93,3 +88,92 @@ def launcher(wildcards, resources):
     if int(resources.gpu) > 1:
         return f"accelerate launch --config_file config/fsdp.yaml --num_processes {resources.gpu} -m dataeff.cli"
     return "dataeff"
+
+
+# One Hugging Face cache for the local prepare rules (which download) and the SLURM jobs (which run
+# offline, see profiles/slurm precommand): sbatch passes this process's environment to the jobs.
+if config["data"].get("hf_home"):
+    os.environ.update(HF_HOME=os.path.abspath(os.path.expanduser(config["data"]["hf_home"])))
+
+
+def preflight_check():
+    """Before anything is submitted to SLURM: account, GPU partitions and prepared models."""
+    if workflow.executor_plugin is not None and workflow.executor_plugin.name == "slurm":
+        from dataeff.cluster import preflight
+
+        try:
+            preflight(config, workflow)
+        except DataeffError as _err:
+            sys.exit(f"dataeff: error: {_err}")
+
+
+# ---- efficiency stage helpers ----
+def published_dir(family):
+    """The published-results directory if it covers every task of `family`, else None."""
+    root = (config.get("analysis") or {}).get("published_results")
+    if not root:
+        return None
+    paths = [os.path.join(root, f"{family}_{task}_full_result_v2.json") for task in TASKS]
+    return root if all(os.path.isfile(p) for p in paths) else None
+
+
+def curve_dir(family):
+    """Directory of the family's per-task curve files (published or aggregated)."""
+    return published_dir(family) or f"results/{family}/finetune_results"
+
+
+def curve_files(wildcards):
+    return [os.path.join(curve_dir(wildcards.family), f"{wildcards.family}_{task}_full_result_v2.json")
+            for task in TASKS]
+
+
+def curve_args():
+    """--grid and --max-budget of the AUC: the configured budgets and N_max."""
+    return f"--grid {','.join(str(b) for b in BUDGETS)} --max-budget {N_MAX}"
+
+
+def efficiency_targets(family):
+    """Final files of the data-efficiency stage for one family."""
+    return [
+        f"results/{family}/efficiency.json",
+        f"results/{family}/efficiency.tsv",
+        f"results/{family}/figures/curves.png",
+        f"results/{family}/figures/curves.pdf",
+        f"results/{family}/figures/overlay.png",
+        f"results/{family}/figures/overlay.pdf",
+    ]
+
+
+# ---- analysis stage helpers ----
+ANALYSIS_FIGURES = ["correlations", "loto", "predicted_curves", "zero_shot_vs_best", "zero_shot_vs_auc",
+                    "savings"]
+
+
+def analysis_targets(family):
+    """Final files of the prediction stage for one family (fit outputs, figures, tables)."""
+    return [
+        f"results/{family}/coefficients.json",
+        f"results/{family}/loto.tsv",
+        f"results/{family}/correlations.tsv",
+        f"results/{family}/figures/coefficients.csv",
+        f"results/{family}/figures/savings.csv",
+    ] + [f"results/{family}/figures/{name}.{ext}" for name in ANALYSIS_FIGURES for ext in ("png", "pdf")]
+
+
+def _prediction_report(path, caption):
+    return report(path, caption=f"../report/{caption}.rst", category="Prediction", subcategory="{family}")
+
+
+# ---- cost stage helpers ----
+def cost_targets(family):
+    """Final files of the cost table for one family."""
+    return [f"results/{family}/gpu_hours.tsv", f"results/{family}/gpu_hours.json"]
+
+
+def cost_inputs(wildcards):
+    """Every compute job of the family must have run (its benchmark file is then written)."""
+    files = [f for task in TASKS for f in eval_files(wildcards.family, task)]
+    if "coslow" in config:
+        files += expand("results/{family}/{task}/coslow/seed{seed}.json", family=wildcards.family,
+                        task=TASKS, seed=config["coslow"]["seeds"])
+    return files

@@ -5,20 +5,6 @@
 # cost_targets(family) lists its outputs; add them to all_targets() in common.smk.
 
 
-def cost_targets(family):
-    """Final files of the cost table for one family."""
-    return [f"results/{family}/gpu_hours.tsv", f"results/{family}/gpu_hours.json"]
-
-
-def cost_inputs(wildcards):
-    """Every compute job of the family must have run (its benchmark file is then written)."""
-    files = [f for task in TASKS for f in eval_files(wildcards.family, task)]
-    if "coslow" in config:
-        files += expand("results/{family}/{task}/coslow/seed{seed}.json", family=wildcards.family,
-                        task=TASKS, seed=config["coslow"]["seeds"])
-    return files
-
-
 rule gpu_hours:
     input:
         cost_inputs,

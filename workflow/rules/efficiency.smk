@@ -8,42 +8,6 @@
 # fine-tuning). Families with files missing there use the pipeline's evaluations as usual.
 
 
-def published_dir(family):
-    """The published-results directory if it covers every task of `family`, else None."""
-    root = (config.get("analysis") or {}).get("published_results")
-    if not root:
-        return None
-    paths = [os.path.join(root, f"{family}_{task}_full_result_v2.json") for task in TASKS]
-    return root if all(os.path.isfile(p) for p in paths) else None
-
-
-def curve_dir(family):
-    """Directory of the family's per-task curve files (published or aggregated)."""
-    return published_dir(family) or f"results/{family}/finetune_results"
-
-
-def curve_files(wildcards):
-    return [os.path.join(curve_dir(wildcards.family), f"{wildcards.family}_{task}_full_result_v2.json")
-            for task in TASKS]
-
-
-def curve_args():
-    """--grid and --max-budget of the AUC: the configured budgets and N_max."""
-    return f"--grid {','.join(str(b) for b in BUDGETS)} --max-budget {N_MAX}"
-
-
-def efficiency_targets(family):
-    """Final files of the data-efficiency stage for one family."""
-    return [
-        f"results/{family}/efficiency.json",
-        f"results/{family}/efficiency.tsv",
-        f"results/{family}/figures/curves.png",
-        f"results/{family}/figures/curves.pdf",
-        f"results/{family}/figures/overlay.png",
-        f"results/{family}/figures/overlay.pdf",
-    ]
-
-
 rule aggregate:
     input:
         evals=lambda w: [f for task in TASKS for f in eval_files(w.family, task)],

@@ -30,6 +30,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
+def base_revision(base_model: str, info: dict) -> str | None:
+    """Revision of the family's base model: a fine-tuned directory has none of its own, so the
+    result records the revision of the weights it was fine-tuned from."""
+    from dataeff.models import resolve_model_path
+
+    try:
+        return resolve_model_path(base_model)[1].get("revision") or info.get("revision")
+    except Exception:  # an unreadable model.json was already reported by the load
+        return info.get("revision")
+
+
 def run(args: argparse.Namespace) -> int:
     from dataeff.evaluate import evaluate_rows, load_for_eval
 
@@ -57,7 +68,8 @@ def run(args: argparse.Namespace) -> int:
     result = dict(summary, family=args.family, task=args.task, budget=args.budget,
                   n_train=0 if args.budget == 0 else n_train, seed=int(config["seed"]), model=info,
                   provenance=provenance(config={"eval": ecfg, "family": fam}, seed=int(config["seed"]),
-                                        model=fam["model"], model_revision=info.get("revision"),
+                                        model=fam["model"],
+                                        model_revision=base_revision(args.base_model, info),
                                         data_hash=file_hash(test_path)))
     atomic_write_jsonl(out.with_suffix(".predictions.jsonl"), preds)
     atomic_write_json(out.with_suffix(".timing.json"), timing)

@@ -2,28 +2,9 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-import types
 from pathlib import Path
 
 import yaml
-
-
-def ensure_task_registry(monkeypatch) -> None:
-    """Config validation imports the task registry; stub it if this build does not have it yet."""
-    try:
-        found = importlib.util.find_spec("dataeff.tasks.registry")
-    except ModuleNotFoundError:
-        found = None
-    if found is not None:
-        return
-    pkg = types.ModuleType("dataeff.tasks")
-    pkg.__path__ = []
-    reg = types.ModuleType("dataeff.tasks.registry")
-    reg.known_task_names = lambda: []
-    monkeypatch.setitem(sys.modules, "dataeff.tasks", pkg)
-    monkeypatch.setitem(sys.modules, "dataeff.tasks.registry", reg)
 
 
 def write_config(path: Path, model: str, **coslow) -> Path:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from _coslow_helpers import ensure_task_registry, labeled_rows, write_config
+from _coslow_helpers import labeled_rows, write_config
 from dataeff.cli import main
 from dataeff.coslow import coslow_from_rows, pairwise_cosines, summarize_predictors
 
@@ -68,7 +68,6 @@ def _write_rows(path: Path, rows: list[dict]) -> Path:
 
 
 def test_coslow_command(tiny_model_dir, tmp_path, monkeypatch):
-    ensure_task_registry(monkeypatch)
     cfg = write_config(tmp_path / "c.yaml", str(tiny_model_dir))
     ann = _write_rows(tmp_path / "a.jsonl", labeled_rows(5))
     out = tmp_path / "coslow.json"
@@ -108,7 +107,6 @@ def test_coslow_command(tiny_model_dir, tmp_path, monkeypatch):
 def test_bad_input_is_one_line_and_writes_nothing(
     tiny_model_dir, tmp_path, monkeypatch, capsys, rows, message
 ):
-    ensure_task_registry(monkeypatch)
     cfg = write_config(tmp_path / "c.yaml", str(tiny_model_dir))
     ann = _write_rows(tmp_path / "a.jsonl", rows)
     out = tmp_path / "res" / "coslow.json"
@@ -134,7 +132,6 @@ def test_bad_input_is_one_line_and_writes_nothing(
 
 
 def test_unknown_model_is_one_line(tmp_path, monkeypatch, capsys, tiny_model_dir):
-    ensure_task_registry(monkeypatch)
     cfg = write_config(tmp_path / "c.yaml", str(tiny_model_dir))
     ann = _write_rows(tmp_path / "a.jsonl", labeled_rows(3))
     rc = main(
@@ -159,7 +156,6 @@ def test_unknown_model_is_one_line(tmp_path, monkeypatch, capsys, tiny_model_dir
 
 
 def test_coslow_task_and_summary(tiny_model_dir, tmp_path, monkeypatch):
-    ensure_task_registry(monkeypatch)
     from dataeff.models import prepare_model
 
     monkeypatch.chdir(tmp_path)

@@ -7,7 +7,7 @@ import math
 
 import pytest
 
-from _coslow_helpers import ensure_task_registry, labeled_rows, write_config
+from _coslow_helpers import labeled_rows, write_config
 from dataeff.cli import main
 from dataeff.errors import DataeffError
 from dataeff.selection import (
@@ -54,7 +54,6 @@ def test_pool_too_small_names_the_needed_size():
 
 
 def test_select_command_on_tiny_model(tiny_model_dir, tmp_path, monkeypatch):
-    ensure_task_registry(monkeypatch)
     cfg = write_config(tmp_path / "c.yaml", str(tiny_model_dir))
     prompts = tmp_path / "p.jsonl"
     prompts.write_text("".join(json.dumps({"prompt": r["prompt"]}) + "\n" for r in labeled_rows(40)))
@@ -92,7 +91,6 @@ def test_select_command_on_tiny_model(tiny_model_dir, tmp_path, monkeypatch):
 
 
 def test_select_pool_too_small_is_one_line_and_writes_nothing(tiny_model_dir, tmp_path, monkeypatch, capsys):
-    ensure_task_registry(monkeypatch)
     cfg = write_config(tmp_path / "c.yaml", str(tiny_model_dir))
     prompts = tmp_path / "p.jsonl"
     prompts.write_text("".join(json.dumps({"prompt": r["prompt"]}) + "\n" for r in labeled_rows(20)))

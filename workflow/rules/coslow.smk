@@ -14,13 +14,13 @@ rule coslow:
         sections=lambda w: section_hash("coslow", family=w.family),
     threads: config["eval"]["threads"]
     resources:
-        gpus=family_resource("gpus", 0),
-        mem_mb=family_resource("mem_mb", 16000),
-        runtime=family_resource("runtime", 120),
+        gpu=lambda w: min(1, config["families"][w.family].get("gpus", 0)),
+        mem_mb=scaled_resource("mem_mb", 16000),
+        runtime=scaled_resource("runtime", 120),
     log:
-        "logs/coslow/{family}/{task}/seed{seed}.log",
+        "logs/{family}/{task}/coslow_seed{seed}.log",
     benchmark:
-        "results/benchmarks/coslow/{family}/{task}/seed{seed}.tsv"
+        "results/benchmarks/{family}/{task}/coslow_seed{seed}.tsv"
     conda:
         "../../envs/train.yaml"
     shell:
@@ -36,6 +36,8 @@ rule predictors_table:
     output:
         report("results/{family}/predictors.tsv", caption="../report/predictors.rst", category="Prediction"),
     log:
-        "logs/predictors/{family}.log",
+        "logs/{family}/predictors.log",
+    conda:
+        "../../envs/analysis.yaml"
     shell:
         "dataeff coslow-task --summarize --family {wildcards.family} --inputs {input} --out {output} > {log} 2>&1"

@@ -50,8 +50,10 @@ import sys
 import time
 from pathlib import Path
 
+# Active in every process of the run (rules may call `dataeff` or `python -m dataeff`); the
+# patches only touch dataeff functions, so they are inert in Snakemake itself.
 _MARKERS = os.environ.get("DATAEFF_TEST_MARKERS")
-if _MARKERS and os.path.basename(sys.argv[0] if sys.argv else "") == "dataeff":
+if _MARKERS:
     _STEP = float(os.environ.get("DATAEFF_TEST_STEP_DELAY", "0"))
     _EVAL = float(os.environ.get("DATAEFF_TEST_EVAL_DELAY", "0"))
     _AGG = float(os.environ.get("DATAEFF_TEST_AGG_DELAY", "0"))

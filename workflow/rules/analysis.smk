@@ -24,7 +24,7 @@ rule fit:
     conda:
         "../../envs/analysis.yaml"
     shell:
-        "dataeff fit --config {params.cfg} --family {wildcards.family} --efficiency {input.efficiency} "
+        "python -m dataeff fit --config {params.cfg} --family {wildcards.family} --efficiency {input.efficiency} "
         "--predictors {input.predictors} --max-budget {params.max_budget} "
         "--out-dir results/{wildcards.family} > {log} 2>&1"
 
@@ -58,7 +58,7 @@ rule prediction_figures:
     conda:
         "../../envs/analysis.yaml"
     shell:
-        "dataeff figures --config {params.cfg} --family {wildcards.family} "
+        "python -m dataeff figures --config {params.cfg} --family {wildcards.family} "
         "--efficiency {input.efficiency} --predictors {input.predictors} "
         "--coefficients {input.coefficients} --compare-published "
         "--out-dir results/{wildcards.family}/figures > {log} 2>&1"

@@ -22,6 +22,16 @@ try:
 except DataeffError as _err:
     sys.exit(f"dataeff: error: {_err}")
 
+# Rules call `python -m dataeff`. The directory of the interpreter running Snakemake (e.g.
+# .venv/bin) goes first on PATH, so no virtual environment has to be activated; with
+# --sdm conda the rule's environment comes first instead. PYTHONPATH lets either find the
+# package in workflow/ even where it is not installed.
+os.environ.update(
+    PATH=os.pathsep.join([os.path.dirname(sys.executable), os.environ.get("PATH", "")]),
+    PYTHONPATH=os.pathsep.join(p for p in (os.path.join(workflow.basedir, "workflow"),
+                                            os.environ.get("PYTHONPATH")) if p),
+)
+
 FAMILIES = list(config["families"])
 TASKS = list(config["tasks"])
 BUDGETS = sorted(config["budgets"])
@@ -87,7 +97,7 @@ def launcher(wildcards, resources):
     """`dataeff` for one process; `accelerate launch` with FSDP for multi-GPU families."""
     if int(resources.gpu) > 1:
         return f"accelerate launch --config_file config/fsdp.yaml --num_processes {resources.gpu} -m dataeff.cli"
-    return "dataeff"
+    return "python -m dataeff"
 
 
 # One Hugging Face cache for the local prepare rules (which download) and the SLURM jobs (which run

@@ -24,7 +24,7 @@ rule coslow:
     conda:
         "../../envs/train.yaml"
     shell:
-        "dataeff coslow-task --config {params.config} --family {wildcards.family} --task {wildcards.task}"
+        "python -m dataeff coslow-task --config {params.config} --family {wildcards.family} --task {wildcards.task}"
         " --seed {wildcards.seed} --threads {threads} --out {output} > {log} 2>&1"
 
 
@@ -40,4 +40,4 @@ rule predictors_table:
     conda:
         "../../envs/analysis.yaml"
     shell:
-        "dataeff coslow-task --summarize --family {wildcards.family} --inputs {input} --out {output} > {log} 2>&1"
+        "python -m dataeff coslow-task --summarize --family {wildcards.family} --inputs {input} --out {output} > {log} 2>&1"

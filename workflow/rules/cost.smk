@@ -19,5 +19,5 @@ rule gpu_hours:
     conda:
         "../../envs/analysis.yaml"
     shell:
-        "dataeff cost --config {params.cfg} --family {wildcards.family} --benchmarks results/benchmarks "
+        "python -m dataeff cost --config {params.cfg} --family {wildcards.family} --benchmarks results/benchmarks "
         "--out {output.tsv} --json {output.json} > {log} 2>&1"

@@ -19,7 +19,7 @@ rule aggregate:
     conda:
         "../../envs/analysis.yaml"
     shell:
-        "dataeff aggregate --family {wildcards.family} --evals {input.evals} "
+        "python -m dataeff aggregate --family {wildcards.family} --evals {input.evals} "
         "--out-dir results/{wildcards.family}/finetune_results > {log} 2>&1"
 
 
@@ -43,7 +43,7 @@ rule efficiency:
     conda:
         "../../envs/analysis.yaml"
     shell:
-        "dataeff auc --config {params.cfg} --results {params.results} --family {wildcards.family} "
+        "python -m dataeff auc --config {params.cfg} --results {params.results} --family {wildcards.family} "
         "--tasks {params.tasks} {params.curve} --out {output.json} --tsv {output.tsv} > {log} 2>&1"
 
 
@@ -67,6 +67,6 @@ rule curves:
     conda:
         "../../envs/analysis.yaml"
     shell:
-        "dataeff curves --efficiency {input.efficiency} --results {params.results} "
+        "python -m dataeff curves --efficiency {input.efficiency} --results {params.results} "
         "--family {wildcards.family} {params.curve} --out-dir results/{wildcards.family}/figures "
         "> {log} 2>&1"

@@ -28,6 +28,6 @@ rule evaluate:
     conda:
         "../../envs/train.yaml"
     shell:
-        "dataeff evaluate --config {params.cfg} --family {wildcards.family} --task {wildcards.task} "
+        "python -m dataeff evaluate --config {params.cfg} --family {wildcards.family} --task {wildcards.task} "
         "--budget {wildcards.budget} --base-model {input.base} {params.model_arg} "
         "--task-dir data/tasks/{wildcards.task} --out {output.result} --no-progress > {log} 2>&1"

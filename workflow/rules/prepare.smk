@@ -14,7 +14,7 @@ rule prepare_model:
     conda:
         "../../envs/train.yaml"
     shell:
-        "dataeff prepare-model --config {params.cfg} --family {wildcards.family} "
+        "python -m dataeff prepare-model --config {params.cfg} --family {wildcards.family} "
         "--out-dir results/models/{wildcards.family} > {log} 2>&1"
 
 
@@ -31,5 +31,5 @@ rule prepare_task:
     conda:
         "../../envs/analysis.yaml"
     shell:
-        "dataeff prepare-task --config {params.cfg} --task {wildcards.task} "
+        "python -m dataeff prepare-task --config {params.cfg} --task {wildcards.task} "
         "--out-dir {params.out_dir} > {log} 2>&1"

@@ -124,6 +124,7 @@ def train_trainer(model: Any, model_path: str, examples: list, plan: list[list[i
     from transformers import (
         AutoTokenizer,
         DataCollatorForSeq2Seq,
+    PrinterCallback,
         Trainer,
         TrainerCallback,
         TrainingArguments,
@@ -183,6 +184,7 @@ def train_trainer(model: Any, model_path: str, examples: list, plan: list[list[i
     trainer = Sequential(model=model, args=args, train_dataset=features,
                          data_collator=DataCollatorForSeq2Seq(tok, padding=True, label_pad_token_id=-100),
                          callbacks=[Clock()])
+    trainer.remove_callback(PrinterCallback)  # keep stdout for the table (losses come via on_log)
     optim = str(args.optim).split(".")[-1].lower()
     with torch.random.fork_rng(devices=[]):
         trainer.train()

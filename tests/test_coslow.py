@@ -166,30 +166,21 @@ def test_coslow_task_and_summary(tiny_model_dir, tmp_path, monkeypatch):
         or tmp_path / "data" / "tasks" / "toy" / "train.jsonl",
         labeled_rows(30),
     )
-    outs = []
+    scores = tmp_path / "results/tiny/toy/coslow/confidence.json"
+    base = ["coslow-task", "--config", str(cfg), "--family", "tiny", "--task", "toy"]
+    assert main([*base, "--score", "--out", str(scores)]) == 0
+    scored = json.loads(scores.read_text())
+    assert len(scored["scores"]) == 20 and scored["pool_seed"] == 123
+    outs, chosen = [], []
     for seed in (0, 1):
         out = tmp_path / f"results/tiny/toy/coslow/seed{seed}.json"
-        assert (
-            main(
-                [
-                    "coslow-task",
-                    "--config",
-                    str(cfg),
-                    "--family",
-                    "tiny",
-                    "--task",
-                    "toy",
-                    "--seed",
-                    str(seed),
-                    "--out",
-                    str(out),
-                ]
-            )
-            == 0
-        )
+        assert main([*base, "--seed", str(seed), "--scores", str(scores), "--out", str(out)]) == 0
         res = json.loads(out.read_text())
         assert {"coslow", "cos_sim_k", "grad_norm_k", "conf_avg_k"} <= set(res) and res["pool_size"] == 20
+        assert res["seed"] == seed and -1 <= res["coslow"] <= 1
         outs.append(str(out))
+        chosen.append(res["random_ids"])
+    assert chosen[0] != chosen[1]  # seeds draw different random baseline examples
     table_path = tmp_path / "results/tiny/predictors.tsv"
     assert (
         main(["coslow-task", "--summarize", "--family", "tiny", "--inputs", *outs, "--out", str(table_path)])

@@ -340,6 +340,11 @@ def lora_gram(
     body = model.get_decoder() if hasattr(model, "get_decoder") else model.model
     head = model.get_output_embeddings()
     handles = [mod.register_forward_hook(make_hook(name, s)) for name, mod, _, s in projections]
+    # Only the LoRA B gradients are wanted, and they come from the hooks: freeze every weight so
+    # backward does not also compute (and store) the full weight gradients of the base model.
+    frozen = [(p, p.requires_grad) for p in model.parameters()]
+    for p, _ in frozen:
+        p.requires_grad_(False)
     try:
         with _checkpointing(model, checkpointing), torch.enable_grad():
             for start in range(0, k, bs):
@@ -351,6 +356,8 @@ def lora_gram(
     finally:
         for h in handles:
             h.remove()
+        for p, flag in frozen:
+            p.requires_grad_(flag)
     if bs != k:
         inv = torch.tensor(order)
         for chunks in spill.values():
@@ -502,6 +509,58 @@ def draw_pool(rows: Sequence[dict[str, Any]], pool_size: int, seed: int) -> list
     return random_indices(len(rows), pool_size, seed)
 
 
+def score_task_pool(
+    config: dict[str, Any],
+    family: str,
+    task: str,
+    out: str,
+    *,
+    data_dir: str = "data/tasks",
+    threads: int | None = None,
+) -> dict[str, Any]:
+    """Pipeline stage, once per family x task: draw the unlabeled pool and run the confidence pass.
+
+    The pool is drawn with the configuration's master ``seed`` and scored once; the R seeds of
+    :func:`run_coslow_task` then differ in which low-confidence examples they sample, in the LoRA
+    initialisation and in the random baseline examples, without paying for R confidence passes.
+    """
+    from dataeff.config import family as family_cfg
+    from dataeff.confidence import confidence_pass
+    from dataeff.io import atomic_write_json, read_jsonl
+    from dataeff.provenance import file_hash, provenance
+    from dataeff.selection import low_segment_size, select_low_confidence, validate_prompt_rows
+
+    family_cfg(config, family)
+    settings = coslow_settings(config)
+    k, low_fraction = int(settings["k"]), float(settings["low_fraction"])
+    train_path = str(Path(data_dir) / task / "train.jsonl")
+    rows = read_jsonl(train_path)
+    validate_prompt_rows(rows, train_path)
+    validate_labeled_rows(rows, train_path)
+    pool_seed = int(config.get("seed", 123))
+    pool_idx = draw_pool(rows, int(settings["pool_size"]), pool_seed)
+    if low_segment_size(len(pool_idx), low_fraction) < k:
+        select_low_confidence([0.0] * len(pool_idx), k, pool_seed, low_fraction, train_path)  # raises
+    model, tok, info = load_model_ref(family, config, threads=threads)
+    pool = [rows[i] for i in pool_idx]
+    scores = confidence_pass(model, tok, pool, max_new_tokens=int(settings["max_new_tokens"]),
+                             batch_size=int(settings["batch_size"]))
+    record = {
+        "family": family,
+        "task": task,
+        "pool_seed": pool_seed,
+        "pool_indices": pool_idx,
+        "pool_source": "seeded sample of the whole train split",
+        "max_new_tokens": int(settings["max_new_tokens"]),
+        "scores": [dict(s, id=str(rows[i].get("id", i))) for i, s in zip(pool_idx, scores, strict=True)],
+        "model_revision": info.get("revision"),
+        "provenance": provenance(config=config, seed=pool_seed, model=family, model_revision=info.get("revision"),
+                                 data_hash=file_hash(train_path)),
+    }
+    atomic_write_json(out, record)
+    return record
+
+
 def run_coslow_task(
     config: dict[str, Any],
     family: str,
@@ -509,19 +568,22 @@ def run_coslow_task(
     seed: int,
     out: str,
     *,
+    scores: str,
     data_dir: str = "data/tasks",
     threads: int | None = None,
 ) -> dict[str, Any]:
-    """Pipeline stage: pool -> confidence pass -> low-confidence k -> CoS-Low, plus the baselines.
+    """Pipeline stage, per seed: low-confidence k of the scored pool -> CoS-Low, plus the baselines.
 
-    Gold labels from the dataset stand in for the person who would label the selected prompts.
-    Writes one JSON (``coslow``, ``cos_sim_k``, ``grad_norm_k``, ``conf_avg_k`` and details).
+    ``scores`` is the output of :func:`score_task_pool`. Gold labels from the dataset stand in
+    for the person who would label the selected prompts. Writes one JSON (``coslow``,
+    ``cos_sim_k``, ``grad_norm_k``, ``conf_avg_k`` and details).
     """
     from dataeff.baselines import random_baselines
+    from dataeff.confidence import ranking_score
     from dataeff.config import family as family_cfg
-    from dataeff.io import atomic_write_json, read_jsonl
+    from dataeff.io import atomic_write_json, read_json, read_jsonl
     from dataeff.provenance import file_hash, provenance
-    from dataeff.selection import select_rows, validate_prompt_rows
+    from dataeff.selection import select_low_confidence
 
     family_cfg(config, family)
     settings = coslow_settings(config)
@@ -529,23 +591,17 @@ def run_coslow_task(
     k = int(settings["k"])
     train_path = str(Path(data_dir) / task / "train.jsonl")
     rows = read_jsonl(train_path)
-    validate_prompt_rows(rows, train_path)
-    validate_labeled_rows(rows, train_path)
-    pool_idx = draw_pool(rows, int(settings["pool_size"]), seed)
+    scored = read_json(scores)
+    pool_idx = scored["pool_indices"]
+    if max(pool_idx, default=-1) >= len(rows):
+        raise DataeffError("pool indices do not fit the train split", file=scores,
+                           fix="re-run the confidence step (the task was re-prepared)")
     pool = [rows[i] for i in pool_idx]
+    rank = [ranking_score(sc, settings["confidence"]) for sc in scored["scores"]]
+    selected, low = select_low_confidence(rank, k, seed, float(settings["low_fraction"]), train_path)
+    sel = {"selected": selected, "low": low, "scores": scored["scores"],
+           "threshold": rank[low[-1]] if settings["confidence"] == "mean_prob" else -rank[low[-1]]}
     model, tok, info = load_model_ref(family, config, threads=threads)
-    sel = select_rows(
-        model,
-        tok,
-        pool,
-        k=k,
-        seed=seed,
-        low_fraction=float(settings["low_fraction"]),
-        measure=settings["confidence"],
-        max_new_tokens=int(settings["max_new_tokens"]),
-        batch_size=int(settings["batch_size"]),
-        source=train_path,
-    )
     chosen = [pool[i] for i in sel["selected"]]
     stats = coslow_from_rows(model, tok, chosen, seed=seed, lora_cfg=lora, source=train_path)
     confidences = [s["confidence"] for s in sel["scores"]]
@@ -566,7 +622,8 @@ def run_coslow_task(
         "cos_sim_k_quartiles": base["cos_sim_k_quartiles"],
         "conf_low_mean": sum(confidences[i] for i in sel["selected"]) / k,
         "pool_size": len(pool),
-        "pool_source": "seeded sample of the whole train split",
+        "pool_seed": scored["pool_seed"],
+        "pool_source": scored["pool_source"],
         "low_fraction": settings["low_fraction"],
         "measure": settings["confidence"],
         "threshold": sel["threshold"],

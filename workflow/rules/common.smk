@@ -1,5 +1,6 @@
 # Shared helpers for all the rule files (validated config, target lists, resources).
 # Nothing here imports torch, so `snakemake -n` stays fast.
+import functools
 import json
 import os
 import sys
@@ -49,7 +50,12 @@ if not os.path.exists(CONFIG_JSON):
 
 def section_hash(*keys, family=None):
     """Hash of the config sections a rule depends on, passed as a param so that changing
-    them (and only them) re-runs the rule."""
+    them (and only them) re-runs the rule. Cached: thousands of jobs share a handful of values."""
+    return _section_hash(keys, family)
+
+
+@functools.lru_cache(maxsize=None)
+def _section_hash(keys, family):
     parts = {k: config.get(k) for k in keys}
     if family is not None:
         parts["family"] = {k: v for k, v in config["families"][family].items() if k != "coefficients"}

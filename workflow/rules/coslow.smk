@@ -3,10 +3,36 @@
 # are labeled with the gold answers and the median pairwise LoRA-gradient cosine is computed.
 
 
+rule confidence:
+    input:
+        model="results/models/{family}/model.json",
+        task=task_files("{task}"),
+    output:
+        "results/{family}/{task}/coslow/confidence.json",
+    params:
+        config=CONFIG_JSON,
+        sections=lambda w: section_hash("coslow", "seed", family=w.family),
+    threads: config["eval"]["threads"]
+    resources:
+        gpu=lambda w: min(1, config["families"][w.family].get("gpus", 0)),
+        mem_mb=scaled_resource("mem_mb", 16000),
+        runtime=scaled_resource("runtime", 120),
+    log:
+        "logs/{family}/{task}/confidence.log",
+    benchmark:
+        "results/benchmarks/{family}/{task}/confidence.tsv"
+    conda:
+        "../../envs/train.yaml"
+    shell:
+        "python -m dataeff coslow-task --score --config {params.config} --family {wildcards.family} "
+        "--task {wildcards.task} --threads {threads} --out {output} > {log} 2>&1"
+
+
 rule coslow:
     input:
-        model=lambda w: model_ref(w.family),
-        task=lambda w: task_files(w.task),
+        scores="results/{family}/{task}/coslow/confidence.json",
+        model="results/models/{family}/model.json",
+        task=task_files("{task}"),
     output:
         "results/{family}/{task}/coslow/seed{seed}.json",
     params:
@@ -25,7 +51,7 @@ rule coslow:
         "../../envs/train.yaml"
     shell:
         "python -m dataeff coslow-task --config {params.config} --family {wildcards.family} --task {wildcards.task}"
-        " --seed {wildcards.seed} --threads {threads} --out {output} > {log} 2>&1"
+        " --seed {wildcards.seed} --scores {input.scores} --threads {threads} --out {output} > {log} 2>&1"
 
 
 rule predictors_table:

@@ -4,12 +4,13 @@
 
 rule evaluate:
     input:
-        base=lambda w: model_ref(w.family),
+        base="results/models/{family}/model.json",
         model=eval_model_input,
         task=task_files("{task}"),
     output:
         result="results/{family}/{task}/eval/n{budget}.json",
         predictions="results/{family}/{task}/eval/n{budget}.predictions.jsonl",
+        timing="results/{family}/{task}/eval/n{budget}.timing.json",
     params:
         cfg=CONFIG_JSON,
         spec=lambda w: section_hash("eval", "seed", family=w.family),

@@ -6,7 +6,7 @@
 
 rule finetune:
     input:
-        model=lambda w: model_ref(w.family),
+        model="results/models/{family}/model.json",
         task=task_files("{task}"),
     output:
         metrics="results/{family}/{task}/train/n{budget}/metrics.json",

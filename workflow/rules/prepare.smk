@@ -24,7 +24,7 @@ rule prepare_task:
     params:
         cfg=CONFIG_JSON,
         spec=lambda w: section_hash("data", "user_tasks"),
-        out_dir=lambda w: f"data/tasks/{w.task}",
+        out_dir="data/tasks/{task}",
     log:
         "logs/tasks/{task}.log",
     localrule: True

@@ -23,12 +23,15 @@ def register(subparsers: Any) -> None:
     p.add_argument("--data-dir", default="data/tasks")
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--summarize", action="store_true", help="aggregate per-seed JSONs into predictors.tsv")
+    p.add_argument("--score", action="store_true",
+                   help="draw the unlabeled pool and run the confidence pass once (writes --out)")
+    p.add_argument("--scores", default=None, help="the pool's confidence file (from --score), per seed")
     p.add_argument("--inputs", nargs="+", default=None, help="per-seed JSONs (with --summarize)")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from dataeff.coslow import run_coslow_task, summarize_predictors
+    from dataeff.coslow import run_coslow_task, score_task_pool, summarize_predictors
 
     if args.summarize:
         if not args.inputs:
@@ -38,17 +41,27 @@ def run(args: argparse.Namespace) -> int:
         table = summarize_predictors(args.inputs, args.out, family=args.family)
         print(f"{len(table)} tasks -> {args.out}")
         return 0
-    missing = [f"--{n}" for n in ("config", "family", "task", "seed") if getattr(args, n) is None]
-    if missing:
-        raise DataeffError(f"missing {', '.join(missing)}", fix="give --config, --family, --task and --seed")
     from dataeff.config import load_config
 
+    if args.score:
+        missing = [f"--{n}" for n in ("config", "family", "task") if getattr(args, n) is None]
+        if missing:
+            raise DataeffError(f"missing {', '.join(missing)}", fix="give --config, --family and --task")
+        rec = score_task_pool(load_config(args.config), args.family, args.task, args.out,
+                              data_dir=args.data_dir, threads=args.threads)
+        print(f"{args.family}/{args.task}: scored a pool of {len(rec['scores'])} prompts -> {args.out}")
+        return 0
+    missing = [f"--{n}" for n in ("config", "family", "task", "seed", "scores") if getattr(args, n) is None]
+    if missing:
+        raise DataeffError(f"missing {', '.join(missing)}",
+                           fix="give --config, --family, --task, --seed and --scores")
     res = run_coslow_task(
         load_config(args.config),
         args.family,
         args.task,
         args.seed,
         args.out,
+        scores=args.scores,
         data_dir=args.data_dir,
         threads=args.threads,
     )

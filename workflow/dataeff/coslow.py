@@ -524,8 +524,8 @@ def score_task_pool(
     :func:`run_coslow_task` then differ in which low-confidence examples they sample, in the LoRA
     initialisation and in the random baseline examples, without paying for R confidence passes.
     """
-    from dataeff.config import family as family_cfg
     from dataeff.confidence import confidence_pass
+    from dataeff.config import family as family_cfg
     from dataeff.io import atomic_write_json, read_jsonl
     from dataeff.provenance import file_hash, provenance
     from dataeff.selection import low_segment_size, select_low_confidence, validate_prompt_rows

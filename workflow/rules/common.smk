@@ -95,7 +95,7 @@ def eval_files(family, task):
 def all_targets():
     targets = []
     for family in FAMILIES:
-        targets += analysis_targets(family) + cost_targets(family)
+        targets += efficiency_targets(family) + analysis_targets(family) + cost_targets(family)
     return targets
 
 

@@ -24,6 +24,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import matplotlib.ticker as mticker
 import numpy as np
 import pandas as pd
 
@@ -381,6 +382,9 @@ def plot_savings(savings: pd.DataFrame, family: str) -> plt.Figure:
                    label="prediction too few", zorder=3)
         ax.set_xscale("log")
         ax.set_yscale("log")
+        for axis in (ax.xaxis, ax.yaxis):  # label budgets as plain numbers, no crowded minor labels
+            axis.set_major_formatter(mticker.FuncFormatter(lambda v, _pos: f"{v:g}"))
+            axis.set_minor_formatter(mticker.NullFormatter())
         ax.set_xlim(lo, hi)
         ax.set_ylim(lo, hi)
         ax.set_aspect("equal")

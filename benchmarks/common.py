@@ -119,20 +119,6 @@ def task_rows(n_per_task: int, seed: int = 0, difficulty: str = "easy") -> list[
 
 def tiny_model(dest: Path, source: str | os.PathLike[str] = DEFAULT_MODEL) -> Path:
     """A 2-layer random Llama with SmolLM2's tokenizer (as tests/conftest.py builds it)."""
-    import torch
-    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
+    from dataeff.models import build_tiny_model
 
-    from dataeff.models import resolve_model_path
-
-    src, _ = resolve_model_path(source)
-    tok = AutoTokenizer.from_pretrained(src)
-    cfg = LlamaConfig(
-        vocab_size=len(tok), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
-        num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=512,
-        bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id,
-        tie_word_embeddings=True, initializer_range=0.2,
-    )
-    torch.manual_seed(0)
-    LlamaForCausalLM(cfg).save_pretrained(dest)
-    tok.save_pretrained(dest)
-    return dest
+    return build_tiny_model(source, dest)

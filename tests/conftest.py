@@ -37,30 +37,8 @@ def smollm2_dir(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory) -> Path:
     """A randomly initialised 2-layer Llama (hidden 64) saved with SmolLM2's tokenizer."""
-    import torch
-    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
+    from dataeff.models import build_tiny_model
 
-    from dataeff.models import resolve_model_path
-
-    src, _ = resolve_model_path(_smollm2_path(tmp_path_factory))
-    tok = AutoTokenizer.from_pretrained(src)
-    cfg = LlamaConfig(
-        vocab_size=len(tok),
-        hidden_size=64,
-        intermediate_size=128,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        max_position_embeddings=512,
-        bos_token_id=tok.bos_token_id,
-        eos_token_id=tok.eos_token_id,
-        pad_token_id=tok.pad_token_id,
-        tie_word_embeddings=True,
-        initializer_range=0.2,
-    )
-    torch.manual_seed(0)
-    model = LlamaForCausalLM(cfg)
     out = tmp_path_factory.mktemp("tiny") / "model"
-    model.save_pretrained(out)
-    tok.save_pretrained(out)
+    build_tiny_model(_smollm2_path(tmp_path_factory), out)
     return out

@@ -227,3 +227,24 @@ def family_load_kwargs(family_cfg: dict[str, Any]) -> dict[str, Any]:
         "dtype": family_cfg.get("dtype", "auto"),
         "attn_implementation": family_cfg.get("attn_implementation", "auto"),
     }
+
+
+def build_tiny_model(tokenizer_ref: str | os.PathLike[str], dest: str | os.PathLike[str], seed: int = 0) -> Path:
+    """Save a randomly initialised 2-layer Llama (hidden 64) with ``tokenizer_ref``'s tokenizer.
+
+    Built in seconds from a config, it exercises every code path that needs a model (tests,
+    the quick benchmark) without any download.
+    """
+    import torch
+    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
+
+    src, _ = resolve_model_path(tokenizer_ref)
+    tok = AutoTokenizer.from_pretrained(src)
+    cfg = LlamaConfig(vocab_size=len(tok), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+                      num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=512,
+                      bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id,
+                      pad_token_id=tok.pad_token_id, tie_word_embeddings=True, initializer_range=0.2)
+    torch.manual_seed(seed)
+    LlamaForCausalLM(cfg).save_pretrained(dest)
+    tok.save_pretrained(dest)
+    return Path(dest)

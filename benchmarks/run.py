@@ -86,12 +86,12 @@ def train_project(model: Any, tok: Any, examples: list, plan: list[list[int]], c
     length-grouped micro-batches, left-padded, answer-only loss on the last K logits, AdamW."""
     import torch
 
-    from dataeff.train import answer_loss_sum, collate, micro_batches
+    from dataeff.train import answer_loss_sum, build_optimizer, collate, micro_batches
 
     model.train()
     model.config.use_cache = False
     params = [p for p in model.parameters() if p.requires_grad]
-    optimizer = torch.optim.AdamW(params, lr=cfg["learning_rate"], weight_decay=cfg["weight_decay"])
+    optimizer = build_optimizer(params, cfg)
     scheduler = _schedule(optimizer, cfg, len(plan))
     pad_id = tok.pad_token_id
     ends, losses = [], []
@@ -112,7 +112,7 @@ def train_project(model: Any, tok: Any, examples: list, plan: list[list[int]], c
         sync(device)
         ends.append(time.perf_counter())
         losses.append(total)
-    return {"ends": ends, "losses": losses, "optimizer": "torch.optim.AdamW (as dataeff.train)"}
+    return {"ends": ends, "losses": losses, "optimizer": "fused torch.optim.AdamW (dataeff.train.build_optimizer)"}
 
 
 def train_trainer(model: Any, model_path: str, examples: list, plan: list[list[int]], cfg: dict[str, Any],

@@ -52,3 +52,28 @@ def test_stop_ids_end_generation(tiny):
 def test_cut_at_newline():
     assert cut_at_newline("\n  yes\nno") == "\n  yes"
     assert cut_at_newline("yes") == "yes"
+
+
+def test_shared_prefix_changes_nothing(tiny):
+    """Running the prompts' common prefix once (the default) gives what full prompts give."""
+    from dataeff.prefix import MIN_SHARED, shared_prefix_len
+
+    model, tok, _ = tiny
+    prompts = [prompt_ids(tok, r["prompt"]) for r in labeled_rows(6)]
+    assert shared_prefix_len(prompts) >= MIN_SHARED  # the chat template's system turn at least
+    shared = greedy_generate(model, tok, prompts, max_new_tokens=8, batch_size=6, return_scores=True)
+    full = greedy_generate(model, tok, prompts, max_new_tokens=8, batch_size=6, return_scores=True,
+                           share_prefix=False)
+    for a, b in zip(shared, full, strict=True):
+        assert a.token_ids == b.token_ids and a.text == b.text
+        assert a.top_probs == pytest.approx(b.top_probs, abs=1e-5)
+
+
+def test_shared_prefix_len_rules():
+    from dataeff.prefix import shared_prefix_len
+
+    common = list(range(100, 112))
+    assert shared_prefix_len([common + [1, 2], common + [3]]) == 12
+    assert shared_prefix_len([common + [1, 2]]) == 0  # one row: nothing to share
+    assert shared_prefix_len([common, common]) == 11  # every row keeps at least one token
+    assert shared_prefix_len([common[:5] + [1], common[:5] + [2]]) == 0  # too short to pay off

@@ -300,14 +300,17 @@ def lora_gram(
     ``batch_size`` None (default) runs all k examples in one forward/backward, so each layer's
     gradients are folded into the Gram matrix and dropped at once. A smaller batch trades that
     for less activation memory: the per-layer gradients are then kept (on CPU) until all
-    batches are done. ``checkpointing`` None means on for CUDA, off for CPU.
+    batches are done. ``checkpointing`` None means on: keeping every layer's activations for
+    all k examples costs more memory than the gradients themselves (SmolLM2, k=32, CPU: 4.8 GB
+    extra without, 2.2 GB with, for 20% more time), and an 8B model's k=32 batch would not fit
+    a GPU without it.
     """
     import torch
 
     k = len(examples)
     device = next(model.parameters()).device
     if checkpointing is None:
-        checkpointing = device.type == "cuda"
+        checkpointing = True
     bs = k if not batch_size or batch_size >= k else batch_size
     order = sorted(range(k), key=lambda i: -len(examples[i][0]))
     gram = torch.zeros((k, k), dtype=torch.float64, device=device)

@@ -65,26 +65,34 @@ def tokenize_rows(tokenizer: Any, rows: list[dict[str, Any]], max_seq_len: int, 
     return out
 
 
-def collate(batch: list[Example], pad_id: int):
+def collate(batch: list[Example], pad_id: int, share_prefix: bool = True):
     """Left-pad a micro-batch so all completions end at the last position.
 
     Returns input_ids, attention_mask, position_ids, the targets of the last ``K`` positions
-    (``K`` = longest completion) with -100 outside each completion, and ``K``.
+    (``K`` = longest completion) with -100 outside each completion, ``K``, and the shared
+    prompt prefix (a ``[1, P]`` tensor, or None). With ``share_prefix`` the tokens every prompt
+    starts with are cut off the rows and returned as that prefix (see :mod:`dataeff.prefix`);
+    the attention mask then spans prefix + rows and the position ids the rows only.
     """
     import torch
 
-    width = max(e.length for e in batch)
+    from dataeff.prefix import shared_prefix_len
+
+    shared = shared_prefix_len([e.prompt for e in batch]) if share_prefix else 0
+    seqs = [(e.prompt + e.completion)[shared:] for e in batch]
+    width = max(len(s) for s in seqs)
     k = max(len(e.completion) for e in batch)
     ids = torch.full((len(batch), width), pad_id, dtype=torch.long)
-    mask = torch.zeros((len(batch), width), dtype=torch.long)
+    mask = torch.zeros((len(batch), shared + width), dtype=torch.long)
+    mask[:, :shared] = 1
     targets = torch.full((len(batch), k), IGNORE, dtype=torch.long)
-    for i, e in enumerate(batch):
-        seq = e.prompt + e.completion
+    for i, (e, seq) in enumerate(zip(batch, seqs, strict=True)):
         ids[i, width - len(seq):] = torch.tensor(seq)
-        mask[i, width - len(seq):] = 1
+        mask[i, shared + width - len(seq):] = 1
         targets[i, k - len(e.completion):] = torch.tensor(e.completion)
-    positions = (mask.cumsum(-1) - 1).clamp(min=0)
-    return ids, mask, positions, targets, k
+    positions = (mask.cumsum(-1) - 1).clamp(min=0)[:, shared:]
+    prefix = torch.tensor([batch[0].prompt[:shared]], dtype=torch.long) if shared else None
+    return ids, mask, positions, targets, k, prefix
 
 
 def answer_loss_sum(model: Any, batch: tuple, device: Any):
@@ -92,10 +100,13 @@ def answer_loss_sum(model: Any, batch: tuple, device: Any):
     K+1 positions (those that predict the completion)."""
     import torch.nn.functional as F
 
-    ids, mask, positions, targets, k = batch
+    from dataeff.prefix import prefix_cache
+
+    ids, mask, positions, targets, k, prefix = batch
+    past = prefix_cache(model, prefix.to(device), ids.shape[0]) if prefix is not None else None
     out = model(input_ids=ids.to(device), attention_mask=mask.to(device), position_ids=positions.to(device),
-                logits_to_keep=k + 1, use_cache=False)
-    logits = out.logits[:, :-1, :].float()
+                past_key_values=past, logits_to_keep=k + 1, use_cache=past is not None)
+    logits = out.logits[:, -(k + 1):-1, :].float()
     tgt = targets.to(device)
     loss = F.cross_entropy(logits.reshape(-1, logits.size(-1)), tgt.reshape(-1), ignore_index=IGNORE,
                            reduction="sum")
@@ -120,6 +131,15 @@ def batch_indices(n: int, batch_size: int, step: int, seed: int) -> list[int]:
     return perm[pos * batch_size:(pos + 1) * batch_size]
 
 
+def build_optimizer(params: list[Any], train_cfg: dict[str, Any]):
+    """AdamW over ``params``; fused: one kernel for the whole update, about 4x faster than
+    the per-tensor loop on a CPU."""
+    import torch
+
+    return torch.optim.AdamW(params, lr=train_cfg["learning_rate"], weight_decay=train_cfg["weight_decay"],
+                             fused=True)
+
+
 def planned_steps(n: int, train_cfg: dict[str, Any]) -> int:
     """Optimizer steps: ``max_steps``, or fewer when ``max_epochs`` over ``n`` examples ends first."""
     steps = int(train_cfg["max_steps"])
@@ -128,7 +148,8 @@ def planned_steps(n: int, train_cfg: dict[str, Any]) -> int:
     return max(1, steps)
 
 
-def evaluate_loss(model: Any, examples: list[Example], micro: int, pad_id: int, device: Any) -> float:
+def evaluate_loss(model: Any, examples: list[Example], micro: int, pad_id: int, device: Any,
+                  share_prefix: bool = True) -> float:
     """Mean answer-token cross-entropy over ``examples``."""
     import torch
 
@@ -136,7 +157,7 @@ def evaluate_loss(model: Any, examples: list[Example], micro: int, pad_id: int, 
     total, count = 0.0, 0
     with torch.no_grad():
         for mb in micro_batches(examples, micro):
-            loss, n = answer_loss_sum(model, collate(mb, pad_id), device)
+            loss, n = answer_loss_sum(model, collate(mb, pad_id, share_prefix), device)
             total += float(loss.detach())
             count += n
     model.train()
@@ -206,9 +227,7 @@ def finetune(*, model_ref: str, family_cfg: dict[str, Any], train_cfg: dict[str,
     val = tokenize_rows(tokenizer, val_rows, train_cfg["max_seq_len"], source.replace("train", "validation"))
     steps = planned_steps(len(train), train_cfg)
     params = [p for p in model.parameters() if p.requires_grad]
-    # fused: one kernel for the whole update, about 4x faster than the per-tensor loop on a CPU
-    optimizer = torch.optim.AdamW(params, lr=train_cfg["learning_rate"],
-                                  weight_decay=train_cfg["weight_decay"], fused=True)
+    optimizer = build_optimizer(params, train_cfg)
     scheduler = get_scheduler(train_cfg["lr_scheduler"], optimizer,
                               num_warmup_steps=int(round(train_cfg["warmup_ratio"] * steps)),
                               num_training_steps=steps)
@@ -254,6 +273,9 @@ def finetune(*, model_ref: str, family_cfg: dict[str, Any], train_cfg: dict[str,
 
     micro = train_cfg["micro_batch_size"]
     eff = train_cfg["batch_size"]
+    # The shared-prefix forward is a second model call before backward; keep it to a single
+    # process, where it is plain autograd (FSDP/DDP wrappers expect one forward per backward).
+    share_prefix = accelerator.num_processes == 1
     bar = tqdm(total=steps, initial=state["step"], desc="fine-tune", disable=not (progress and
                accelerator.is_main_process), mininterval=2)
     start = time.perf_counter()
@@ -265,7 +287,7 @@ def finetune(*, model_ref: str, family_cfg: dict[str, Any], train_cfg: dict[str,
         total = 0.0
         mbs = micro_batches(batch, micro)
         for j, mb in enumerate(mbs):
-            collated = collate(mb, pad_id)
+            collated = collate(mb, pad_id, share_prefix)
             ctx = accelerator.no_sync(model) if j < len(mbs) - 1 else contextlib.nullcontext()
             with ctx:
                 loss, _ = answer_loss_sum(model, collated, device)
@@ -284,7 +306,7 @@ def finetune(*, model_ref: str, family_cfg: dict[str, Any], train_cfg: dict[str,
         state["step"] = step + 1
         record: dict[str, Any] = {"step": state["step"], "loss": total, "lr": scheduler.get_last_lr()[0]}
         if state["step"] % train_cfg["eval_every"] == 0 or state["step"] == steps:
-            vloss = evaluate_loss(model, val, micro, pad_id, device)
+            vloss = evaluate_loss(model, val, micro, pad_id, device, share_prefix)
             record["val_loss"] = vloss
             if vloss < state["best_loss"]:
                 state.update(best_loss=vloss, best_step=state["step"], bad_evals=0)

@@ -119,6 +119,17 @@ def micro_batches(examples: list[Example], size: int) -> list[list[Example]]:
     return [ordered[i:i + size] for i in range(0, len(ordered), size)]
 
 
+def rank_share(mbs: list[list[Example]], world: int, rank: int) -> list[tuple[list[Example], float]]:
+    """This process's micro-batches of a step, with loss weights: every ``world``-th one, so
+    several GPUs split an effective batch instead of each computing all of it. Every rank must
+    run the same number of forward/backward passes (each is a collective under FSDP), so a
+    rank left one short repeats a micro-batch with weight 0."""
+    mine = [(mb, 1.0) for mb in mbs[rank::world]]
+    need = math.ceil(len(mbs) / world)
+    mine += [(mbs[0], 0.0)] * (need - len(mine))
+    return mine
+
+
 def batch_indices(n: int, batch_size: int, step: int, seed: int) -> list[int]:
     """Indices of the effective batch for ``step``: epochs are seeded permutations, so the
     data order depends only on (seed, step) and a resumed run sees the same batches."""
@@ -207,7 +218,10 @@ def finetune(*, model_ref: str, family_cfg: dict[str, Any], train_cfg: dict[str,
 
     from dataeff.models import load_model
 
-    accelerator = Accelerator(cpu=not torch.cuda.is_available())
+    # step_scheduler_with_optimizer=False: accelerate otherwise steps a prepared scheduler once
+    # per process (it assumes a sharded dataloader with fewer steps), so N GPUs would run the
+    # learning-rate schedule N times too fast (tests/test_multiprocess.py caught this).
+    accelerator = Accelerator(cpu=not torch.cuda.is_available(), step_scheduler_with_optimizer=False)
     set_seed(seed)
     device = accelerator.device
     model, tokenizer, info = load_model(model_ref, device=str(device), threads=train_cfg.get("threads"),
@@ -276,6 +290,7 @@ def finetune(*, model_ref: str, family_cfg: dict[str, Any], train_cfg: dict[str,
     # The shared-prefix forward is a second model call before backward; keep it to a single
     # process, where it is plain autograd (FSDP/DDP wrappers expect one forward per backward).
     share_prefix = accelerator.num_processes == 1
+    world, rank = accelerator.num_processes, accelerator.process_index
     bar = tqdm(total=steps, initial=state["step"], desc="fine-tune", disable=not (progress and
                accelerator.is_main_process), mininterval=2)
     start = time.perf_counter()
@@ -285,16 +300,20 @@ def finetune(*, model_ref: str, family_cfg: dict[str, Any], train_cfg: dict[str,
         batch = [train[i] for i in batch_indices(len(train), eff, step, seed)]
         n_answer = sum(len(e.completion) for e in batch)
         total = 0.0
-        mbs = micro_batches(batch, micro)
-        for j, mb in enumerate(mbs):
+        mine = rank_share(micro_batches(batch, micro), world, rank)
+        for j, (mb, weight) in enumerate(mine):
             collated = collate(mb, pad_id, share_prefix)
-            ctx = accelerator.no_sync(model) if j < len(mbs) - 1 else contextlib.nullcontext()
+            ctx = accelerator.no_sync(model) if j < len(mine) - 1 else contextlib.nullcontext()
             with ctx:
                 loss, _ = answer_loss_sum(model, collated, device)
-                loss = loss / n_answer
+                # DDP/FSDP average the ranks' gradients; scaling by the world size makes the
+                # result the whole effective batch's answer-token mean, as on one process.
+                loss = loss * (weight * world / n_answer)
                 accelerator.backward(loss)
-            total += float(loss.detach())
-            state["tokens"] += int(collated[1].sum())
+            total += float(loss.detach()) / world
+        if world > 1:
+            total = float(accelerator.reduce(torch.tensor(total, device=device), "sum"))
+        state["tokens"] += sum(e.length for e in batch)
         state["answer_tokens"] += n_answer
         if not math.isfinite(total):
             raise TrainingDivergedError(f"training loss became {total} at step {step + 1}", file=source,

@@ -382,7 +382,8 @@ def plot_savings(savings: pd.DataFrame, family: str) -> plt.Figure:
                    label="prediction too few", zorder=3)
         ax.set_xscale("log")
         ax.set_yscale("log")
-        for axis in (ax.xaxis, ax.yaxis):  # label budgets as plain numbers, no crowded minor labels
+        for axis in (ax.xaxis, ax.yaxis):  # budgets as plain numbers at 1-2-5 steps (20, 50, 100, ...)
+            axis.set_major_locator(mticker.LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
             axis.set_major_formatter(mticker.FuncFormatter(lambda v, _pos: f"{v:g}"))
             axis.set_minor_formatter(mticker.NullFormatter())
         ax.set_xlim(lo, hi)

@@ -368,12 +368,16 @@ def _tenfold(config_path: Path, dest: Path, factor: int = 10) -> Path:
     return dest
 
 
+def _snakemake_exe() -> str:
+    """The snakemake of this environment (the one next to this interpreter if not on PATH)."""
+    return shutil.which("snakemake") or str(Path(sys.executable).parent / "snakemake")
+
+
 def _dry_run(workdir: Path, configfile: Path) -> tuple[float, int]:
     """Wall seconds of ``snakemake -n --configfile FILE`` (fresh process, output captured) and
     the number of jobs it planned."""
-    exe = shutil.which("snakemake") or str(Path(sys.executable).parent / "snakemake")
     t0 = time.perf_counter()
-    proc = subprocess.run([exe, "-n", "--configfile", str(configfile)], cwd=workdir, capture_output=True,
+    proc = subprocess.run([_snakemake_exe(), "-n", "--configfile", str(configfile)], cwd=workdir, capture_output=True,
                           text=True)
     seconds = time.perf_counter() - t0
     if proc.returncode != 0:
@@ -410,15 +414,9 @@ DEFAULT_RUN_FILE = REPO / "results" / "default_run_seconds.json"
 
 def default_run_seconds() -> dict[str, Any] | None:
     """The last measurement of the embedded default run (``--default-run`` writes it)."""
-    for path in (DEFAULT_RUN_FILE, REPO / "results" / "default_run_seconds.txt"):
-        if path.is_file():
-            text = path.read_text()
-            if path.suffix == ".json":
-                return dict(json.loads(text), source=str(path.relative_to(REPO)))
-            m = re.search(r"\d+(?:\.\d+)?", text)
-            if m:
-                return {"seconds": float(m.group(0)), "source": str(path.relative_to(REPO))}
-    return None
+    if not DEFAULT_RUN_FILE.is_file():
+        return None
+    return dict(json.loads(DEFAULT_RUN_FILE.read_text()), source=str(DEFAULT_RUN_FILE.relative_to(REPO)))
 
 
 def run_default(cores: int = 2) -> dict[str, Any]:
@@ -429,12 +427,11 @@ def run_default(cores: int = 2) -> dict[str, Any]:
     CoS-Low, analysis and figures), so it takes as long as the target says: about 20 minutes
     on 2 cores. The snakemake log is kept beside the measurement.
     """
-    exe = shutil.which("snakemake") or str(Path(sys.executable).parent / "snakemake")
     with tempfile.TemporaryDirectory(prefix="dataeff-default-") as tmp:
         work = _scratch_workdir(Path(tmp) / "repo")
         log(f"snakemake --cores {cores} on config/config.yaml in {work} (about 20 min)")
         t0 = time.perf_counter()
-        proc = subprocess.run([exe, "--cores", str(cores)], cwd=work, capture_output=True, text=True)
+        proc = subprocess.run([_snakemake_exe(), "--cores", str(cores)], cwd=work, capture_output=True, text=True)
         seconds = time.perf_counter() - t0
         text = proc.stdout + proc.stderr
         log_path = DEFAULT_RUN_FILE.with_suffix(".log")

@@ -1,4 +1,4 @@
-"""Fine-tune the tiny model once; run by tests/test_multiprocess.py under ``accelerate launch``
+"""Fine-tune the tiny model once; run by tests/test_multiprocess.py under ``torch.distributed.run``
 (several processes) and directly (one process), so the two results can be compared."""
 
 from __future__ import annotations

@@ -96,7 +96,7 @@ def greedy_generate(
     import torch
 
     from dataeff.chat import stop_token_ids
-    from dataeff.prefix import prefix_cache, shared_prefix_len
+    from dataeff.prefix import left_pad, prefix_cache, shared_prefix_len
 
     if max_new_tokens < 1:
         raise ValueError("max_new_tokens must be at least 1")
@@ -118,13 +118,7 @@ def greedy_generate(
         if any(len(r) == 0 for r in rows):
             raise ValueError("empty prompt")
         shared = shared_prefix_len(rows) if share_prefix else 0
-        width = max(len(r) for r in rows) - shared
-        ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
-        mask = torch.zeros((len(rows), shared + width), dtype=torch.long)
-        mask[:, :shared] = 1
-        for j, r in enumerate(rows):
-            ids[j, width - len(r) + shared :] = torch.tensor(r[shared:], dtype=torch.long)
-            mask[j, shared + width - len(r) + shared :] = 1
+        ids, mask, _, prefix = left_pad(rows, pad_id, shared)
         ids, mask = ids.to(device), mask.to(device)
         gen = [[] for _ in rows]
         probs: list[list[float]] = [[] for _ in rows]
@@ -133,7 +127,7 @@ def greedy_generate(
         has_content = [False] * len(rows)
         step_ids, step_mask = ids, mask
         with torch.inference_mode():
-            past = prefix_cache(model, torch.tensor([rows[0][:shared]], device=device), len(rows)) if shared else None
+            past = prefix_cache(model, prefix.to(device), len(rows)) if prefix is not None else None
             for _ in range(max_new_tokens):
                 positions = (step_mask.cumsum(-1) - 1).clamp(min=0)[:, -step_ids.shape[1] :]
                 out = model(

@@ -21,18 +21,39 @@ from typing import Any
 MIN_SHARED = 8
 
 
-def shared_prefix_len(rows: Sequence[Sequence[int]], keep: int | Sequence[int] = 1) -> int:
-    """Number of leading tokens all ``rows`` have in common, leaving at least ``keep`` tokens
-    (per row, or one number for all) after it; 0 for a single row or when under ``MIN_SHARED``."""
+def shared_prefix_len(rows: Sequence[Sequence[int]]) -> int:
+    """Number of leading tokens all ``rows`` have in common, leaving at least one token of every
+    row after it; 0 for a single row or when under ``MIN_SHARED``."""
     if len(rows) < 2:
         return 0
-    keeps = [keep] * len(rows) if isinstance(keep, int) else list(keep)
-    limit = min(len(r) - k for r, k in zip(rows, keeps, strict=True))
+    limit = min(len(r) for r in rows) - 1
     first = rows[0]
     n = 0
     while n < limit and all(r[n] == first[n] for r in rows):
         n += 1
     return n if n >= MIN_SHARED else 0
+
+
+def left_pad(seqs: Sequence[Sequence[int]], pad_id: int, shared: int):
+    """Left-pad ``seqs`` after cutting off their first ``shared`` tokens (all the same).
+
+    Returns ``ids`` ``[B, W]`` (the rows' own tokens), ``mask`` ``[B, shared + W]`` (prefix and
+    rows, 0 on padding), ``positions`` ``[B, W]`` and the prefix ``[1, shared]`` (None when
+    ``shared`` is 0). Every row ends at the last column.
+    """
+    import torch
+
+    width = max(len(s) for s in seqs) - shared
+    ids = torch.full((len(seqs), width), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(seqs), shared + width), dtype=torch.long)
+    mask[:, :shared] = 1
+    for i, s in enumerate(seqs):
+        own = len(s) - shared
+        ids[i, width - own:] = torch.tensor(list(s[shared:]), dtype=torch.long)
+        mask[i, shared + width - own:] = 1
+    positions = (mask.cumsum(-1) - 1).clamp(min=0)[:, shared:]
+    prefix = torch.tensor([list(seqs[0][:shared])], dtype=torch.long) if shared else None
+    return ids, mask, positions, prefix
 
 
 def prefix_cache(model: Any, prefix: Any, batch: int) -> Any:

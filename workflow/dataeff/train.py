@@ -76,22 +76,14 @@ def collate(batch: list[Example], pad_id: int, share_prefix: bool = True):
     """
     import torch
 
-    from dataeff.prefix import shared_prefix_len
+    from dataeff.prefix import left_pad, shared_prefix_len
 
     shared = shared_prefix_len([e.prompt for e in batch]) if share_prefix else 0
-    seqs = [(e.prompt + e.completion)[shared:] for e in batch]
-    width = max(len(s) for s in seqs)
+    ids, mask, positions, prefix = left_pad([e.prompt + e.completion for e in batch], pad_id, shared)
     k = max(len(e.completion) for e in batch)
-    ids = torch.full((len(batch), width), pad_id, dtype=torch.long)
-    mask = torch.zeros((len(batch), shared + width), dtype=torch.long)
-    mask[:, :shared] = 1
     targets = torch.full((len(batch), k), IGNORE, dtype=torch.long)
-    for i, (e, seq) in enumerate(zip(batch, seqs, strict=True)):
-        ids[i, width - len(seq):] = torch.tensor(seq)
-        mask[i, shared + width - len(seq):] = 1
+    for i, e in enumerate(batch):
         targets[i, k - len(e.completion):] = torch.tensor(e.completion)
-    positions = (mask.cumsum(-1) - 1).clamp(min=0)[:, shared:]
-    prefix = torch.tensor([batch[0].prompt[:shared]], dtype=torch.long) if shared else None
     return ids, mask, positions, targets, k, prefix
 
 

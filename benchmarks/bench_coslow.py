@@ -251,6 +251,8 @@ def bench_selection(
     return {
         "model": "tiny-random" if quick else ref,
         "n": len(payload["rows"]),
+        "batch_size": batch_size,
+        "max_new_tokens": payload["max_new_tokens"],
         "repeats": reps,
         "batched": batched,
         "per_prompt": single,

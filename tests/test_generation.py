@@ -77,3 +77,38 @@ def test_shared_prefix_len_rules():
     assert shared_prefix_len([common + [1, 2]]) == 0  # one row: nothing to share
     assert shared_prefix_len([common, common]) == 11  # every row keeps at least one token
     assert shared_prefix_len([common[:5] + [1], common[:5] + [2]]) == 0  # too short to pay off
+
+
+def test_prefill_chunks_cover_the_rows_at_least_cost():
+    from dataeff.generation import prefill_chunks
+
+    def cost(chunks, widths, floor=384, fixed=32):
+        return sum(max((b - a) * widths[a], floor) + fixed for a, b in chunks)
+
+    for widths in ([300, 10, 10, 10], [60] * 20, list(range(120, 20, -5)), [5]):
+        chunks = prefill_chunks(widths)
+        assert chunks[0][0] == 0 and chunks[-1][1] == len(widths)
+        assert all(a < b for a, b in chunks) and all(x[1] == y[0] for x, y in zip(chunks, chunks[1:], strict=False))
+        assert cost(chunks, widths) <= cost([(0, len(widths))], widths)  # no worse than one chunk
+        assert cost(chunks, widths) <= cost([(i, i + 1) for i in range(len(widths))], widths)
+    assert prefill_chunks([300, 10, 10, 10]) == [(0, 1), (1, 4)]  # the long row is not padded onto short ones
+
+
+def test_chunked_prefill_and_dropped_finished_rows_change_nothing(tiny, monkeypatch):
+    """Prompts run in several prefill chunks whose caches are merged, and half the rows stop
+    early (so they are dropped from the batch): every row still gets what it gets alone."""
+    import dataeff.generation as gen
+
+    model, tok, _ = tiny
+    prompts = [prompt_ids(tok, r["prompt"] + " and more" * (3 * i)) for i, r in enumerate(labeled_rows(8))]
+    free = greedy_generate(model, tok, prompts, max_new_tokens=8, batch_size=8, stop_ids=[])
+    stops = sorted({free[i].token_ids[1] for i in range(0, 8, 2)})
+    monkeypatch.setattr(gen, "PREFILL_MIN_TOKENS", 1)
+    assert len(gen.prefill_chunks(sorted((len(p) for p in prompts), reverse=True), 1)) > 2
+    batched = greedy_generate(model, tok, prompts, max_new_tokens=8, batch_size=8, stop_ids=stops,
+                              return_scores=True)
+    assert sum(b.finish == "stop" for b in batched) >= 4
+    for p, b in zip(prompts, batched, strict=True):
+        one = greedy_generate(model, tok, [p], max_new_tokens=8, batch_size=1, stop_ids=stops, return_scores=True)[0]
+        assert b.token_ids == one.token_ids and b.finish == one.finish
+        assert b.top_probs == pytest.approx(one.top_probs, abs=1e-5)

@@ -75,6 +75,69 @@ def _batches(order: list[int], batch_size: int) -> list[list[int]]:
     return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
 
 
+#: Prefill cost model (SmolLM2, 2 fp32 CPU threads): a forward's matmuls run at the full rate
+#: from about 384 rows (tokens) up and proportionally slower below, and each forward has a fixed
+#: overhead worth about 32 tokens. Padding tokens cost as much as real ones.
+PREFILL_MIN_TOKENS = 384
+PREFILL_FIXED_TOKENS = 32
+
+
+def prefill_chunks(widths: Sequence[int], min_tokens: int = PREFILL_MIN_TOKENS,
+                   fixed: int = PREFILL_FIXED_TOKENS) -> list[tuple[int, int]]:
+    """Split rows sorted longest first (``widths``: tokens each must run) into consecutive
+    ``(start, stop)`` chunks of least modelled cost: ``sum(max(rows * widest, min_tokens) +
+    fixed)``. Few wide rows go alone, many short rows go together, and a long row is not padded
+    onto many short ones (dynamic programming over the cut points, O(n^2) for n rows)."""
+    n = len(widths)
+    best = [0.0] + [float("inf")] * n
+    cut = [0] * (n + 1)
+    for i in range(1, n + 1):
+        for j in range(i):
+            cost = best[j] + max((i - j) * widths[j], min_tokens) + fixed
+            if cost < best[i]:
+                best[i], cut[i] = cost, j
+    out, i = [], n
+    while i > 0:
+        out.append((cut[i], i))
+        i = cut[i]
+    return out[::-1]
+
+
+def _prefill(model: Any, rows: list[list[int]], shared: int, pad_id: int, extra: int) -> tuple[Any, Any, Any]:
+    """Run the prompts of one decode batch (sorted longest first) in :func:`prefill_chunks`.
+
+    Returns the last position's logits ``[B, V]``, one merged cache with room for ``extra``
+    more tokens, and its ``[B, W]`` mask."""
+    import torch
+
+    from dataeff.kvcache import merge_chunks
+    from dataeff.prefix import left_pad, repeated
+
+    device = next(model.parameters()).device
+    base = None
+    if shared:
+        prefix = torch.tensor([rows[0][:shared]], dtype=torch.long, device=device)
+        base = model(input_ids=prefix, use_cache=True, logits_to_keep=1).past_key_values
+    caches, masks, last = [], [], []
+    for c0, c1 in prefill_chunks([len(r) - shared for r in rows], PREFILL_MIN_TOKENS, PREFILL_FIXED_TOKENS):
+        chunk = rows[c0:c1]
+        ids, mask, positions, _ = left_pad(chunk, pad_id, shared)
+        mask = mask.to(device)
+        out = model(
+            input_ids=ids.to(device),
+            attention_mask=mask,
+            position_ids=positions.to(device),
+            past_key_values=repeated(base, len(chunk)) if base is not None else None,
+            use_cache=True,
+            logits_to_keep=1,
+        )
+        caches.append(out.past_key_values)
+        masks.append(mask)
+        last.append(out.logits[:, -1, :].float())
+    cache, mask = merge_chunks(caches, masks, extra)
+    return torch.cat(last), cache, mask
+
+
 def greedy_generate(
     model: Any,
     tokenizer: Any,
@@ -90,13 +153,14 @@ def greedy_generate(
 ) -> list[GenResult]:
     """Greedy-decode every prompt (token ids) in length-grouped, left-padded batches.
 
+    ``batch_size`` rows decode together; their prompts run in :func:`prefill_chunks`.
     Returns one :class:`GenResult` per prompt, in input order. ``stop_ids`` defaults to
     :func:`dataeff.chat.stop_token_ids`. The model is used as is (eval mode, its device).
     """
     import torch
 
     from dataeff.chat import stop_token_ids
-    from dataeff.prefix import left_pad, prefix_cache, shared_prefix_len
+    from dataeff.prefix import shared_prefix_len
 
     if max_new_tokens < 1:
         raise ValueError("max_new_tokens must be at least 1")
@@ -118,54 +182,56 @@ def greedy_generate(
         if any(len(r) == 0 for r in rows):
             raise ValueError("empty prompt")
         shared = shared_prefix_len(rows) if share_prefix else 0
-        ids, mask, _, prefix = left_pad(rows, pad_id, shared)
-        ids, mask = ids.to(device), mask.to(device)
-        gen = [[] for _ in rows]
+        gen: list[list[int]] = [[] for _ in rows]
         probs: list[list[float]] = [[] for _ in rows]
         finish = ["length"] * len(rows)
-        done = torch.zeros(len(rows), dtype=torch.bool, device=device)
         has_content = [False] * len(rows)
-        step_ids, step_mask = ids, mask
+        alive = list(range(len(rows)))  # batch row -> index into rows; finished rows get dropped
+        done = torch.zeros(len(rows), dtype=torch.bool, device=device)
         with torch.inference_mode():
-            past = prefix_cache(model, prefix.to(device), len(rows)) if prefix is not None else None
-            for _ in range(max_new_tokens):
-                positions = (step_mask.cumsum(-1) - 1).clamp(min=0)[:, -step_ids.shape[1] :]
+            logits, past, step_mask = _prefill(model, rows, shared, pad_id, max_new_tokens)
+            for step in range(max_new_tokens):
+                top_logit, nxt = logits.max(-1)
+                nxt = torch.where(done, torch.full_like(nxt, pad_id), nxt)
+                if return_scores:
+                    top_p = torch.exp(top_logit - torch.logsumexp(logits, -1)).tolist()
+                tokens = nxt.tolist()
+                stops = (torch.isin(nxt, stop_t) & ~done).tolist()
+                was_done = done.tolist()
+                for r, tok in enumerate(tokens):
+                    if was_done[r]:
+                        continue
+                    j = alive[r]
+                    gen[j].append(tok)
+                    if return_scores:
+                        probs[j].append(top_p[r])
+                    if stops[r]:
+                        finish[j] = "stop"
+                        done[r] = True
+                    elif stop_at_newline:
+                        if has_nl[tok] and (has_content[j] or before_nl[tok]):
+                            finish[j] = "newline"
+                            done[r] = True
+                        has_content[j] = has_content[j] or content[tok]
+                n_done = int(done.sum())
+                if n_done == len(alive) or step == max_new_tokens - 1:
+                    break
+                if 2 * n_done >= len(alive):  # at least half finished: stop computing them
+                    keep = (~done).nonzero().squeeze(1)
+                    past.batch_select_indices(keep)
+                    step_mask, nxt, done = step_mask[keep], nxt[keep], done[keep]
+                    alive = [alive[k] for k in keep.tolist()]
+                step_mask = torch.cat([step_mask, torch.ones_like(step_mask[:, :1])], dim=1)
                 out = model(
-                    input_ids=step_ids,
+                    input_ids=nxt[:, None],
                     attention_mask=step_mask,
-                    position_ids=positions,
+                    position_ids=step_mask.sum(-1, keepdim=True) - 1,
                     past_key_values=past,
                     use_cache=True,
                     logits_to_keep=1,
                 )
                 past = out.past_key_values
                 logits = out.logits[:, -1, :].float()
-                top_logit, nxt = logits.max(-1)
-                nxt = torch.where(done, torch.full_like(nxt, pad_id), nxt)
-                if return_scores:
-                    top_p = torch.exp(top_logit - torch.logsumexp(logits, -1)).tolist()
-                tokens = nxt.tolist()
-                is_stop = torch.isin(nxt, stop_t) & ~done
-                stops = is_stop.tolist()
-                was_done = done.tolist()
-                for j, tok in enumerate(tokens):
-                    if was_done[j]:
-                        continue
-                    gen[j].append(tok)
-                    if return_scores:
-                        probs[j].append(top_p[j])
-                    if stops[j]:
-                        finish[j] = "stop"
-                        done[j] = True
-                    elif stop_at_newline:
-                        if has_nl[tok] and (has_content[j] or before_nl[tok]):
-                            finish[j] = "newline"
-                            done[j] = True
-                        has_content[j] = has_content[j] or content[tok]
-                if bool(done.all()):
-                    break
-                step_ids = nxt[:, None]
-                step_mask = torch.cat([step_mask, torch.ones_like(step_mask[:, :1])], dim=1)
         for j, i in enumerate(idx):
             text_ids = [t for t in gen[j] if t not in stop]
             text = tokenizer.decode(text_ids, skip_special_tokens=True)

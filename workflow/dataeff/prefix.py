@@ -59,7 +59,16 @@ def left_pad(seqs: Sequence[Sequence[int]], pad_id: int, shared: int):
 def prefix_cache(model: Any, prefix: Any, batch: int) -> Any:
     """The key/value cache of ``prefix`` (a ``[1, P]`` id tensor on the model's device),
     repeated ``batch`` times. Gradients flow through it when autograd is on."""
-    out = model(input_ids=prefix, use_cache=True, logits_to_keep=1)
-    cache = out.past_key_values
+    cache = model(input_ids=prefix, use_cache=True, logits_to_keep=1).past_key_values
     cache.batch_repeat_interleave(batch)
     return cache
+
+
+def repeated(cache: Any, batch: int) -> Any:
+    """A copy of a one-row ``cache`` repeated ``batch`` times (``cache`` itself is unchanged),
+    so several prefill chunks can start from one prefix computation."""
+    import copy
+
+    out = copy.deepcopy(cache)
+    out.batch_repeat_interleave(batch)
+    return out

@@ -65,41 +65,158 @@ def tokenize_rows(tokenizer: Any, rows: list[dict[str, Any]], max_seq_len: int, 
     return out
 
 
-def collate(batch: list[Example], pad_id: int, share_prefix: bool = True):
-    """Left-pad a micro-batch so all completions end at the last position.
+@dataclass
+class MicroBatch:
+    """One forward pass's inputs.
 
-    Returns input_ids, attention_mask, position_ids, the targets of the last ``K`` positions
-    (``K`` = longest completion) with -100 outside each completion, ``K``, and the shared
-    prompt prefix (a ``[1, P]`` tensor, or None). With ``share_prefix`` the tokens every prompt
-    starts with are cut off the rows and returned as that prefix (see :mod:`dataeff.prefix`);
-    the attention mask then spans prefix + rows and the position ids the rows only.
+    Padded layout: ``ids`` ``[B, W]`` left-padded so every completion ends at the last column,
+    ``mask`` ``[B, P + W]`` (1 = real token), ``prefix`` the ``[1, P]`` shared prompt prefix
+    run first (or None). Packed layout: the shared prefix and then the rows one after another
+    in ``ids`` ``[1, T]``, ``mask`` ``[1, 1, T, T]`` (bool, True = may attend), ``prefix``
+    None. In both, ``keep`` holds the positions whose logits predict answer tokens and
+    ``targets`` (shaped like those logits' rows) the tokens they predict, -100 where a shorter
+    completion leaves a gap.
+    """
+
+    ids: Any
+    mask: Any
+    positions: Any
+    keep: Any
+    targets: Any
+    prefix: Any
+
+    @property
+    def packed(self) -> bool:
+        return self.mask.dim() == 4
+
+
+#: The shared prefix run as its own one-row forward costs about this many times a token in a
+#: big batch (measured on a CPU: small matmuls run at a fraction of the rate, plus a fixed
+#: per-forward overhead); packing runs it inside the one forward instead.
+PREFIX_FORWARD = 3.0
+
+
+def attention_pair_cost(model: Any) -> float:
+    """Cost of one (query, key) pair in attention, in units of one token through the weights
+    (``2 * parameters`` FLOPs): ``4 * hidden * layers`` FLOPs, times 3 because attention
+    kernels run well below the matmul rate on a CPU. Decides when packing pays."""
+    cfg = model.config.get_text_config() if hasattr(model.config, "get_text_config") else model.config
+    params = sum(p.numel() for p in model.parameters())
+    return 3 * 4 * cfg.hidden_size * cfg.num_hidden_layers / (2 * params)
+
+
+@dataclass(frozen=True)
+class Layout:
+    """How micro-batches are laid out and run (:func:`layout_for` picks it per model).
+
+    * ``share_prefix``: the prompt tokens all rows start with run once (:mod:`dataeff.prefix`).
+    * ``pair_cost``: when set, rows are packed into one sequence whenever that is cheaper than
+      padding them (:func:`collate`); None never packs.
+    * ``sparse_embedding``: look the input embeddings up with a sparse gradient. With tied
+      input/output embeddings the dense gradient of the output projection is there anyway, so
+      the lookup adds its few rows into it instead of allocating, zeroing and adding a second
+      dense vocabulary-sized gradient per micro-batch (a tenth of a SmolLM2 step on a CPU).
+    """
+
+    share_prefix: bool = True
+    pair_cost: float | None = None
+    sparse_embedding: bool = False
+
+
+DEFAULT_LAYOUT = Layout()
+
+
+def layout_for(model: Any, num_processes: int = 1) -> Layout:
+    """The fastest exact layout for ``model``. Sharing the prefix and packing add model calls
+    or custom masks that FSDP/DDP wrappers and flash-attention do not take, so several
+    processes use plain padded batches; packing needs sdpa or eager attention."""
+    import torch
+
+    if num_processes > 1:
+        return Layout(share_prefix=False)
+    packs = getattr(model.config, "_attn_implementation", None) in ("sdpa", "eager")
+    emb, out = model.get_input_embeddings(), model.get_output_embeddings()
+    tied = type(emb) is torch.nn.Embedding and out is not None and out.weight is emb.weight \
+        and emb.weight.requires_grad
+    return Layout(share_prefix=True, pair_cost=attention_pair_cost(model) if packs else None,
+                  sparse_embedding=tied)
+
+
+def collate(batch: list[Example], pad_id: int, layout: Layout = DEFAULT_LAYOUT) -> MicroBatch:
+    """Lay out a micro-batch for :func:`answer_loss_sum`.
+
+    With ``layout.share_prefix`` the tokens every prompt starts with are cut off the rows and run
+    once (see :mod:`dataeff.prefix`). With ``layout.pair_cost`` (:func:`attention_pair_cost`)
+    the rows are packed into one sequence when that costs less than padding them: packing
+    computes no padding but makes attention quadratic in the packed length, so it wins for
+    several short rows of different lengths (the CPU default: 20% less work at micro-batch 4)
+    and loses for long ones.
     """
     import torch
 
     from dataeff.prefix import left_pad, shared_prefix_len
 
-    shared = shared_prefix_len([e.prompt for e in batch]) if share_prefix else 0
-    ids, mask, positions, prefix = left_pad([e.prompt + e.completion for e in batch], pad_id, shared)
+    shared = shared_prefix_len([e.prompt for e in batch]) if layout.share_prefix else 0
+    pair_cost = layout.pair_cost
+    own = [len(e.prompt) + len(e.completion) - shared for e in batch]
+    total, width = sum(own), max(own)
     k = max(len(e.completion) for e in batch)
+    padded = len(batch) * width * (1 + width * pair_cost) if pair_cost is not None else 0.0
+    if pair_cost is not None and len(batch) > 1 and \
+            shared + total + (shared + total) ** 2 * pair_cost < padded + shared * PREFIX_FORWARD:
+        return _packed(batch, shared, own)
+    ids, mask, positions, prefix = left_pad([e.prompt + e.completion for e in batch], pad_id, shared)
     targets = torch.full((len(batch), k), IGNORE, dtype=torch.long)
     for i, e in enumerate(batch):
         targets[i, k - len(e.completion):] = torch.tensor(e.completion)
-    return ids, mask, positions, targets, k, prefix
+    keep = torch.arange(width - k - 1, width - 1)
+    return MicroBatch(ids, mask, positions, keep, targets, prefix)
 
 
-def answer_loss_sum(model: Any, batch: tuple, device: Any):
-    """Summed cross-entropy over completion tokens, computing logits only for the last
-    K+1 positions (those that predict the completion)."""
+def _packed(batch: list[Example], shared: int, own: list[int]) -> MicroBatch:
+    """The shared prefix, then every row's own tokens, in one sequence: the prefix attends
+    causally to itself, each row to the prefix and causally to itself. One forward, no padding."""
+    import torch
+
+    prefix = batch[0].prompt[:shared]
+    ids = torch.tensor([prefix + [t for e in batch for t in (e.prompt + e.completion)[shared:]]], dtype=torch.long)
+    seg = torch.repeat_interleave(torch.arange(len(batch) + 1), torch.tensor([shared, *own]))
+    n = ids.shape[1]
+    mask = torch.ones(n, n, dtype=torch.bool).tril_() & ((seg[:, None] == seg[None, :]) | (seg[None, :] == 0))
+    positions = torch.cat([torch.arange(shared)] + [torch.arange(shared, shared + m) for m in own])[None]
+    keep, targets, start = [], [], shared
+    for e, m in zip(batch, own, strict=True):
+        c = len(e.completion)
+        keep += range(start + m - c - 1, start + m - 1)
+        targets += e.completion
+        start += m
+    return MicroBatch(ids, mask[None, None], positions, torch.tensor(keep), torch.tensor([targets]), None)
+
+
+def answer_loss_sum(model: Any, batch: MicroBatch, device: Any, layout: Layout = DEFAULT_LAYOUT):
+    """Summed cross-entropy over completion tokens, computing logits only at the positions
+    that predict them (``logits_to_keep``)."""
+    import torch
     import torch.nn.functional as F
 
     from dataeff.prefix import prefix_cache
 
-    ids, mask, positions, targets, k, prefix = batch
-    past = prefix_cache(model, prefix.to(device), ids.shape[0]) if prefix is not None else None
-    out = model(input_ids=ids.to(device), attention_mask=mask.to(device), position_ids=positions.to(device),
-                past_key_values=past, logits_to_keep=k + 1, use_cache=past is not None)
-    logits = out.logits[:, -(k + 1):-1, :].float()
-    tgt = targets.to(device)
+    b = batch
+    past = prefix_cache(model, b.prefix.to(device), b.ids.shape[0]) if b.prefix is not None else None
+    mask = b.mask.to(device)
+    if b.packed:  # an additive mask: eager attention adds it, sdpa accepts it
+        dtype = next(model.parameters()).dtype
+        mask = torch.zeros(mask.shape, dtype=dtype, device=device).masked_fill_(~mask, torch.finfo(dtype).min)
+    ids = b.ids.to(device)
+    if layout.sparse_embedding:  # the lookup's gradient touches only these rows (see Layout)
+        emb = model.get_input_embeddings()
+        inputs = {"inputs_embeds": F.embedding(ids, emb.weight, emb.padding_idx, sparse=True)}
+    else:
+        inputs = {"input_ids": ids}
+    out = model(**inputs, attention_mask=mask, position_ids=b.positions.to(device),
+                past_key_values=past, logits_to_keep=b.keep.to(device), use_cache=past is not None)
+    logits = out.logits.float()
+    tgt = b.targets.to(device)
     loss = F.cross_entropy(logits.reshape(-1, logits.size(-1)), tgt.reshape(-1), ignore_index=IGNORE,
                            reduction="sum")
     return loss, int((tgt != IGNORE).sum())
@@ -152,7 +269,7 @@ def planned_steps(n: int, train_cfg: dict[str, Any]) -> int:
 
 
 def evaluate_loss(model: Any, examples: list[Example], micro: int, pad_id: int, device: Any,
-                  share_prefix: bool = True) -> float:
+                  layout: Layout = DEFAULT_LAYOUT) -> float:
     """Mean answer-token cross-entropy over ``examples``."""
     import torch
 
@@ -160,7 +277,7 @@ def evaluate_loss(model: Any, examples: list[Example], micro: int, pad_id: int, 
     total, count = 0.0, 0
     with torch.no_grad():
         for mb in micro_batches(examples, micro):
-            loss, n = answer_loss_sum(model, collate(mb, pad_id, share_prefix), device)
+            loss, n = answer_loss_sum(model, collate(mb, pad_id, layout), device, layout)
             total += float(loss.detach())
             count += n
     model.train()
@@ -279,9 +396,7 @@ def finetune(*, model_ref: str, family_cfg: dict[str, Any], train_cfg: dict[str,
 
     micro = train_cfg["micro_batch_size"]
     eff = train_cfg["batch_size"]
-    # The shared-prefix forward is a second model call before backward; keep it to a single
-    # process, where it is plain autograd (FSDP/DDP wrappers expect one forward per backward).
-    share_prefix = accelerator.num_processes == 1
+    layout = layout_for(accelerator.unwrap_model(model), accelerator.num_processes)
     world, rank = accelerator.num_processes, accelerator.process_index
     bar = tqdm(total=steps, initial=state["step"], desc="fine-tune", disable=not (progress and
                accelerator.is_main_process), mininterval=2)
@@ -294,10 +409,10 @@ def finetune(*, model_ref: str, family_cfg: dict[str, Any], train_cfg: dict[str,
         total = 0.0
         mine = rank_share(micro_batches(batch, micro), world, rank)
         for j, (mb, weight) in enumerate(mine):
-            collated = collate(mb, pad_id, share_prefix)
+            collated = collate(mb, pad_id, layout)
             ctx = accelerator.no_sync(model) if j < len(mine) - 1 else contextlib.nullcontext()
             with ctx:
-                loss, _ = answer_loss_sum(model, collated, device)
+                loss, _ = answer_loss_sum(model, collated, device, layout)
                 # DDP/FSDP average the ranks' gradients; scaling by the world size makes the
                 # result the whole effective batch's answer-token mean, as on one process.
                 loss = loss * (weight * world / n_answer)
@@ -317,7 +432,7 @@ def finetune(*, model_ref: str, family_cfg: dict[str, Any], train_cfg: dict[str,
         state["step"] = step + 1
         record: dict[str, Any] = {"step": state["step"], "loss": total, "lr": scheduler.get_last_lr()[0]}
         if state["step"] % train_cfg["eval_every"] == 0 or state["step"] == steps:
-            vloss = evaluate_loss(model, val, micro, pad_id, device, share_prefix)
+            vloss = evaluate_loss(model, val, micro, pad_id, device, layout)
             record["val_loss"] = vloss
             if vloss < state["best_loss"]:
                 state.update(best_loss=vloss, best_step=state["step"], bad_evals=0)

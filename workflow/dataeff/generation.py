@@ -5,17 +5,21 @@ token) and by evaluation (which needs only the text). One generic loop serves bo
 
 * prompts are token ids (from :func:`dataeff.chat.prompt_ids`), so chat formatting stays in
   one place;
-* prompts are sorted by length and cut into batches, so padding is small, then the results are
-  put back in input order;
-* batches are left-padded with explicit position ids, so a padded row computes exactly what it
-  would alone (the batched-equals-single test checks this);
+* prompts are sorted by length and cut into decode batches, then the results are put back in
+  input order;
 * the prompt tokens every row of a batch starts with (chat template and task instruction) are
   run once and their key/value cache shared by the rows (:mod:`dataeff.prefix`);
+* prefill, which is compute-bound, runs in small length-sorted chunks chosen by a cost model
+  (:func:`prefill_chunks`) so little padding is computed; decoding, which reads every weight
+  once per step whatever the batch, runs on the whole batch from one merged cache that
+  appends in place (:mod:`dataeff.kvcache`);
+* rows are left-padded with explicit position ids, so a padded row computes exactly what it
+  would alone (the batched-equals-single tests check this);
 * the logits of prompt positions are never computed (``logits_to_keep=1``): with a 49k
   vocabulary that head is a fifth of a small model's compute;
 * a row stops at an end-of-turn id, and optionally at the first newline once it has produced
-  some non-whitespace text (short-answer tasks); finished rows stop being decoded as soon as
-  the whole batch is done.
+  some non-whitespace text (short-answer tasks); once half the rows have stopped they are
+  dropped from the batch and the cache.
 """
 
 from __future__ import annotations

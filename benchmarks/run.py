@@ -422,31 +422,43 @@ def default_run_seconds() -> dict[str, Any] | None:
     return dict(json.loads(DEFAULT_RUN_FILE.read_text()), source=str(DEFAULT_RUN_FILE.relative_to(REPO)))
 
 
-def run_default(cores: int = 2) -> dict[str, Any]:
-    """Run the README's command (``snakemake --cores N`` on config/config.yaml) from nothing, in a
-    scratch directory shaped like the repository (no data/, results/ or .snakemake/), and time it.
+def run_default(cores: int = 2, here: bool = False) -> dict[str, Any]:
+    """Run the README's command (``snakemake --cores N`` on config/config.yaml) from nothing and
+    time it: in a scratch directory shaped like the repository (no data/, results/ or
+    .snakemake/), or with ``here`` in the repository itself after removing those (so its results
+    and figures stay to look at).
 
     This is the whole default (model conversion, task generation, every fine-tune, evaluation,
     CoS-Low, analysis and figures), so it takes as long as the target says: about 20 minutes
     on 2 cores. The snakemake log is kept beside the measurement.
     """
+    if here:
+        for name in ("data", ".snakemake", "logs"):
+            shutil.rmtree(REPO / name, ignore_errors=True)
+        for child in (REPO / "results").glob("*"):
+            if child.is_dir():  # keep the benchmark tables (files) but no pipeline output
+                shutil.rmtree(child)
+        return _time_default(REPO, cores)
     with tempfile.TemporaryDirectory(prefix="dataeff-default-") as tmp:
-        work = _scratch_workdir(Path(tmp) / "repo")
-        log(f"snakemake --cores {cores} on config/config.yaml in {work} (about 20 min)")
-        t0 = time.perf_counter()
-        proc = subprocess.run([_snakemake_exe(), "--cores", str(cores)], cwd=work, capture_output=True, text=True)
-        seconds = time.perf_counter() - t0
-        text = proc.stdout + proc.stderr
-        log_path = DEFAULT_RUN_FILE.with_suffix(".log")
-        log_path.parent.mkdir(parents=True, exist_ok=True)
-        log_path.write_text(text)
-        if proc.returncode != 0:
-            raise RuntimeError(f"the default run failed ({proc.returncode}); see {log_path}")
-        done = re.findall(r"^(\d+) of (\d+) steps", text, re.MULTILINE)
-        accuracy: dict[str, dict[str, float]] = {}
-        for f in sorted((work / "results").glob("*/*/eval/n*.json")):
-            r = json.loads(f.read_text())
-            accuracy.setdefault(f.parents[1].name, {})[f.stem] = r.get("accuracy")
+        return _time_default(_scratch_workdir(Path(tmp) / "repo"), cores)
+
+
+def _time_default(work: Path, cores: int) -> dict[str, Any]:
+    log(f"snakemake --cores {cores} on config/config.yaml in {work} (about 20 min)")
+    t0 = time.perf_counter()
+    proc = subprocess.run([_snakemake_exe(), "--cores", str(cores)], cwd=work, capture_output=True, text=True)
+    seconds = time.perf_counter() - t0
+    text = proc.stdout + proc.stderr
+    log_path = DEFAULT_RUN_FILE.with_suffix(".log")
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    log_path.write_text(text)
+    if proc.returncode != 0:
+        raise RuntimeError(f"the default run failed ({proc.returncode}); see {log_path}")
+    done = re.findall(r"^(\d+) of (\d+) steps", text, re.MULTILINE)
+    accuracy: dict[str, dict[str, float]] = {}
+    for f in sorted((work / "results").glob("*/*/eval/n*.json")):
+        r = json.loads(f.read_text())
+        accuracy.setdefault(f.parents[1].name, {})[f.stem] = r.get("accuracy")
     return {"seconds": seconds, "cores": cores, "jobs": int(done[-1][1]) if done else None,
             "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"), "command": f"snakemake --cores {cores}",
             "accuracy": accuracy}
@@ -578,6 +590,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", default="results/benchmark.md")
     ap.add_argument("--default-run", action="store_true",
                     help="also run the embedded default end to end (about 20 min) and record its time")
+    ap.add_argument("--here", action="store_true",
+                    help="with --default-run: run it in this repository (its data/, results/ pipeline "
+                         "output, .snakemake/ and logs/ are removed first) instead of a scratch copy")
     args = ap.parse_args(argv)
 
     import torch
@@ -623,7 +638,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.default_run and not args.quick:
         from dataeff.io import atomic_write_json
 
-        atomic_write_json(DEFAULT_RUN_FILE, run_default(cores=args.threads))
+        atomic_write_json(DEFAULT_RUN_FILE, run_default(cores=args.threads, here=args.here))
     res["default_run"] = default_run_seconds()
 
     table = build_table(res, args)

@@ -457,6 +457,8 @@ def _time_default(work: Path, cores: int) -> dict[str, Any]:
     done = re.findall(r"^(\d+) of (\d+) steps", text, re.MULTILINE)
     accuracy: dict[str, dict[str, float]] = {}
     for f in sorted((work / "results").glob("*/*/eval/n*.json")):
+        if not re.fullmatch(r"n\d+", f.stem):  # n16.timing.json etc. are not results
+            continue
         r = json.loads(f.read_text())
         accuracy.setdefault(f.parents[1].name, {})[f.stem] = r.get("accuracy")
     return {"seconds": seconds, "cores": cores, "jobs": int(done[-1][1]) if done else None,

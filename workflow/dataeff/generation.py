@@ -115,13 +115,10 @@ def _prefill(model: Any, rows: list[list[int]], shared: int, pad_id: int, extra:
     import torch
 
     from dataeff.kvcache import merge_chunks
-    from dataeff.prefix import left_pad, repeated
+    from dataeff.prefix import left_pad, repeated, run_prefix
 
     device = next(model.parameters()).device
-    base = None
-    if shared:
-        prefix = torch.tensor([rows[0][:shared]], dtype=torch.long, device=device)
-        base = model(input_ids=prefix, use_cache=True, logits_to_keep=1).past_key_values
+    base = run_prefix(model, torch.tensor([rows[0][:shared]], device=device)) if shared else None
     caches, masks, last = [], [], []
     for c0, c1 in prefill_chunks([len(r) - shared for r in rows], PREFILL_MIN_TOKENS, PREFILL_FIXED_TOKENS):
         chunk = rows[c0:c1]

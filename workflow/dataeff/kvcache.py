@@ -52,11 +52,6 @@ class BufferLayer(DynamicLayer):
         self._vbuf = self._vbuf[indices]
         self._views()
 
-    def batch_repeat_interleave(self, repeats: int) -> None:
-        self._kbuf = self._kbuf.repeat_interleave(repeats, dim=0)
-        self._vbuf = self._vbuf.repeat_interleave(repeats, dim=0)
-        self._views()
-
     def crop(self, tokens_to_remove: int) -> None:
         if tokens_to_remove > 0:
             raise ValueError("crop takes a negative number of tokens to remove")

@@ -56,10 +56,15 @@ def left_pad(seqs: Sequence[Sequence[int]], pad_id: int, shared: int):
     return ids, mask, positions, prefix
 
 
+def run_prefix(model: Any, prefix: Any) -> Any:
+    """The key/value cache of ``prefix`` (a ``[1, P]`` id tensor on the model's device)."""
+    return model(input_ids=prefix, use_cache=True, logits_to_keep=1).past_key_values
+
+
 def prefix_cache(model: Any, prefix: Any, batch: int) -> Any:
-    """The key/value cache of ``prefix`` (a ``[1, P]`` id tensor on the model's device),
-    repeated ``batch`` times. Gradients flow through it when autograd is on."""
-    cache = model(input_ids=prefix, use_cache=True, logits_to_keep=1).past_key_values
+    """The key/value cache of ``prefix`` repeated ``batch`` times. Gradients flow through it
+    when autograd is on."""
+    cache = run_prefix(model, prefix)
     cache.batch_repeat_interleave(batch)
     return cache
 

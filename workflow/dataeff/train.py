@@ -157,20 +157,23 @@ def collate(batch: list[Example], pad_id: int, layout: Layout = DEFAULT_LAYOUT) 
     from dataeff.prefix import left_pad, shared_prefix_len
 
     shared = shared_prefix_len([e.prompt for e in batch]) if layout.share_prefix else 0
-    pair_cost = layout.pair_cost
     own = [len(e.prompt) + len(e.completion) - shared for e in batch]
-    total, width = sum(own), max(own)
-    k = max(len(e.completion) for e in batch)
-    padded = len(batch) * width * (1 + width * pair_cost) if pair_cost is not None else 0.0
-    if pair_cost is not None and len(batch) > 1 and \
-            shared + total + (shared + total) ** 2 * pair_cost < padded + shared * PREFIX_FORWARD:
+    if layout.pair_cost is not None and len(batch) > 1 and _packing_pays(shared, own, layout.pair_cost):
         return _packed(batch, shared, own)
+    width, k = max(own), max(len(e.completion) for e in batch)
     ids, mask, positions, prefix = left_pad([e.prompt + e.completion for e in batch], pad_id, shared)
     targets = torch.full((len(batch), k), IGNORE, dtype=torch.long)
     for i, e in enumerate(batch):
         targets[i, k - len(e.completion):] = torch.tensor(e.completion)
     keep = torch.arange(width - k - 1, width - 1)
     return MicroBatch(ids, mask, positions, keep, targets, prefix)
+
+
+def _packing_pays(shared: int, own: list[int], pair_cost: float) -> bool:
+    """Packed (prefix + rows in one sequence) costs less than padded rows after a separate
+    prefix forward, in token units: weights per token plus ``pair_cost`` per attention pair."""
+    n, width = shared + sum(own), max(own)
+    return n + n * n * pair_cost < len(own) * width * (1 + width * pair_cost) + shared * PREFIX_FORWARD
 
 
 def _packed(batch: list[Example], shared: int, own: list[int]) -> MicroBatch:

@@ -43,7 +43,9 @@ def test_value_symmetric_bounded_and_seeded(tiny):
     c = coslow_from_rows(model, tok, rows, seed=2)
     rev = coslow_from_rows(model, tok, rows[::-1], seed=1)
     assert a["value"] == b["value"] and a["value"] != c["value"]
-    assert rev["value"] == pytest.approx(a["value"], abs=1e-9)
+    # Reversing the rows reorders float32 sums in the Gram accumulation: the value may move by a
+    # few float32 ulps (eps 1.2e-7; 2e-8 measured on an AMD EPYC), never by the 1e-3 a wrong pairing gives.
+    assert rev["value"] == pytest.approx(a["value"], abs=1e-6)
     assert -1 <= a["cosine_quartiles"]["min"] <= a["value"] <= a["cosine_quartiles"]["max"] <= 1
     assert a["n_pairs"] == 15 and a["k"] == 6
     g = torch.randn(5, 7, dtype=torch.float64)

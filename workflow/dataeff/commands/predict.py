@@ -102,7 +102,7 @@ def run(args: argparse.Namespace) -> int:
 
     cos_out = workdir / "coslow.json"
     cos_rec = run_coslow(args.model, str(annotate), seed, str(cos_out), config)
-    value = cos_rec.get("coslow")
+    value = cos_rec["value"]
     pred = predict_budget(value, coefs, target, args.max_budget)
     pred.update({"family": args.family, "model": args.model, "k": len(rows), "seed": seed,
                  "annotated": str(annotate)})

@@ -30,7 +30,8 @@ def reference_gradients(
     import torch
     from peft import get_peft_model
 
-    from dataeff.coslow import encode_examples, peft_config
+    from dataeff.coslow import encode_examples
+    from dataeff.lora import peft_config
 
     examples = encode_examples(tokenizer, rows)
     torch.manual_seed(seed)

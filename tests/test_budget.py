@@ -171,7 +171,7 @@ def test_budget_command_errors_are_one_line(tmp_path, capsys, args, needle):
 
 def test_predict_two_step_flow(tmp_path, capsys, tiny_model_dir):
     """Both runs of ``predict`` through the real selection and CoS-Low stages (tiny model)."""
-    from dataeff.coslow import run_coslow
+    from dataeff.coslow_stage import run_coslow
 
     prompts = tmp_path / "prompts.jsonl"
     prompts.write_text("".join(json.dumps({"prompt": f"Is {i} even? Answer yes or no."}) + "\n" for i in range(50)))

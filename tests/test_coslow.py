@@ -10,7 +10,8 @@ import pytest
 
 from _coslow_helpers import labeled_rows, write_config
 from dataeff.cli import main
-from dataeff.coslow import coslow_from_rows, pairwise_cosines, summarize_predictors
+from dataeff.coslow import coslow_from_rows, pairwise_cosines
+from dataeff.coslow_stage import summarize_predictors
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 from coslow_reference import reference_coslow  # noqa: E402

@@ -168,9 +168,10 @@ def run_select(
     ``<stem>.selection.json`` (seed, k, model, measure, thresholds, provenance). Returns the
     record.
     """
-    from dataeff.coslow import coslow_settings, load_model_ref
     from dataeff.io import atomic_write_json, atomic_write_jsonl, read_jsonl, strip_private
+    from dataeff.model_ref import load_model_ref
     from dataeff.provenance import file_hash, provenance
+    from dataeff.settings import coslow_settings
 
     settings = coslow_settings(config)
     batch_size = batch_size or settings["batch_size"]

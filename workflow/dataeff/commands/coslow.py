@@ -21,7 +21,7 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from dataeff.commands.select import config_arg
-    from dataeff.coslow import run_coslow
+    from dataeff.coslow_stage import run_coslow
 
     res = run_coslow(
         args.model, args.annotated, args.seed, args.out, config_arg(args.config), threads=args.threads

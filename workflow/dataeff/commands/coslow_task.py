@@ -31,7 +31,7 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from dataeff.coslow import run_coslow_task, score_task_pool, summarize_predictors
+    from dataeff.coslow_stage import run_coslow_task, score_task_pool, summarize_predictors
 
     if args.summarize:
         if not args.inputs:

@@ -98,7 +98,7 @@ def run(args: argparse.Namespace) -> int:
     if len(rows) < 2:
         raise DataeffError(f"only {len(rows)} example(s)", file=str(annotate),
                            fix="CoS-Low needs at least 2 labeled examples; delete the file to select again")
-    from dataeff.coslow import run_coslow
+    from dataeff.coslow_stage import run_coslow
 
     cos_out = workdir / "coslow.json"
     cos_rec = run_coslow(args.model, str(annotate), seed, str(cos_out), config)

@@ -38,8 +38,8 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from dataeff.coslow import coslow_settings
     from dataeff.selection import run_select
+    from dataeff.settings import coslow_settings
 
     config = config_arg(args.config)
     settings = coslow_settings(config)

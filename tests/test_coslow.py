@@ -170,7 +170,11 @@ def test_coslow_task_and_summary(tiny_model_dir, tmp_path, monkeypatch):
         labeled_rows(30),
     )
     scores = tmp_path / "results/tiny/toy/coslow/confidence.json"
-    base = ["coslow-task", "--config", str(cfg), "--family", "tiny", "--task", "toy"]
+    model_json = tmp_path / "results" / "models" / "tiny" / "model.json"
+    train = tmp_path / "data" / "tasks" / "toy" / "train.jsonl"
+    monkeypatch.chdir(tmp_path.parent)  # the declared inputs are passed: nothing is searched for
+    base = ["coslow-task", "--config", str(cfg), "--family", "tiny", "--task", "toy", "--train", str(train),
+            "--model", str(model_json)]
     assert main([*base, "--score", "--out", str(scores)]) == 0
     scored = json.loads(scores.read_text())
     assert len(scored["scores"]) == 20 and scored["pool_seed"] == 123
@@ -181,6 +185,7 @@ def test_coslow_task_and_summary(tiny_model_dir, tmp_path, monkeypatch):
         res = json.loads(out.read_text())
         assert {"coslow", "cos_sim_k", "grad_norm_k", "conf_avg_k"} <= set(res) and res["pool_size"] == 20
         assert res["seed"] == seed and -1 <= res["coslow"] <= 1
+        assert sum(res["answer_counts"].values()) == res["k"] and 0 < res["majority_label_share"] <= 1
         outs.append(str(out))
         chosen.append(res["random_ids"])
     assert chosen[0] != chosen[1]  # seeds draw different random baseline examples
@@ -219,3 +224,12 @@ def test_smollm2_end_to_end(smollm2_dir):
     ref = reference_coslow(model, tok, rows, seed=0)
     assert -1 <= fast["value"] <= 1 and fast["mean_grad_norm"] > 0
     assert fast["value"] == pytest.approx(ref["value"], abs=1e-4)
+
+
+def test_label_balance_counts_normalised_answers():
+    from dataeff.coslow_stage import label_balance
+
+    rows = [{"answer": "Yes."}, {"answer": "yes"}, {"answer": "No"}, {"answer": " yes "}]
+    bal = label_balance(rows)
+    assert bal["answer_counts"] == {"no": 1, "yes": 3}
+    assert bal["majority_label_share"] == 0.75

@@ -12,7 +12,6 @@ from __future__ import annotations
 import math
 import statistics
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 from dataeff.baselines import random_baselines
@@ -20,6 +19,7 @@ from dataeff.confidence import confidence_pass, ranking_score
 from dataeff.config import family as family_cfg
 from dataeff.coslow import coslow_from_rows, validate_labeled_rows
 from dataeff.errors import DataeffError
+from dataeff.evaluate import normalize
 from dataeff.io import atomic_write_json, atomic_write_text, read_json, read_jsonl
 from dataeff.lora import lora_settings
 from dataeff.model_ref import load_model_ref
@@ -103,7 +103,8 @@ def score_task_pool(
     task: str,
     out: str,
     *,
-    data_dir: str = "data/tasks",
+    train: str,
+    model: str,
     threads: int | None = None,
 ) -> dict[str, Any]:
     """Pipeline stage, once per family x task: draw the unlabeled pool and run the confidence pass.
@@ -116,7 +117,7 @@ def score_task_pool(
     family_cfg(config, family)
     settings = coslow_settings(config)
     k, low_fraction = int(settings["k"]), float(settings["low_fraction"])
-    train_path = str(Path(data_dir) / task / "train.jsonl")
+    train_path = str(train)
     rows = read_jsonl(train_path)
     validate_prompt_rows(rows, train_path)
     validate_labeled_rows(rows, train_path)
@@ -124,7 +125,7 @@ def score_task_pool(
     pool_idx = draw_pool(rows, int(settings["pool_size"]), pool_seed)
     if low_segment_size(len(pool_idx), low_fraction) < k:
         select_low_confidence([0.0] * len(pool_idx), k, pool_seed, low_fraction, train_path)  # raises
-    model, tok, info = load_model_ref(family, config, threads=threads)
+    model, tok, info = load_model_ref(model, config, family=family, threads=threads)
     pool = [rows[i] for i in pool_idx]
     scores = confidence_pass(model, tok, pool, max_new_tokens=int(settings["max_new_tokens"]),
                              batch_size=int(settings["batch_size"]))
@@ -152,12 +153,14 @@ def run_coslow_task(
     out: str,
     *,
     scores: str,
-    data_dir: str = "data/tasks",
+    train: str,
+    model: str,
     threads: int | None = None,
 ) -> dict[str, Any]:
     """Pipeline stage, per seed: low-confidence k of the scored pool -> CoS-Low, plus the baselines.
 
-    ``scores`` is the output of :func:`score_task_pool`. Gold labels from the dataset stand in
+    ``scores`` is the output of :func:`score_task_pool`; ``train`` the task's prepared train split
+    and ``model`` the family's ``model.json`` (both the rule's declared inputs). Gold labels from the dataset stand in
     for the person who would label the selected prompts. Writes one JSON (``coslow``,
     ``cos_sim_k``, ``grad_norm_k``, ``conf_avg_k`` and details).
     """
@@ -166,7 +169,7 @@ def run_coslow_task(
     settings = coslow_settings(config)
     lora = lora_settings(config)
     k = int(settings["k"])
-    train_path = str(Path(data_dir) / task / "train.jsonl")
+    train_path = str(train)
     rows = read_jsonl(train_path)
     scored = read_json(scores)
     pool_idx = scored["pool_indices"]
@@ -178,7 +181,7 @@ def run_coslow_task(
     selected, low = select_low_confidence(rank, k, seed, float(settings["low_fraction"]), train_path)
     sel = {"selected": selected, "low": low, "scores": scored["scores"],
            "threshold": rank[low[-1]] if settings["confidence"] == "mean_prob" else -rank[low[-1]]}
-    model, tok, info = load_model_ref(family, config, threads=threads)
+    model, tok, info = load_model_ref(model, config, family=family, threads=threads)
     chosen = [pool[i] for i in sel["selected"]]
     stats = coslow_from_rows(model, tok, chosen, seed=seed, lora_cfg=lora, source=train_path)
     confidences = [s["confidence"] for s in sel["scores"]]
@@ -198,6 +201,7 @@ def run_coslow_task(
         },
         "cos_sim_k_quartiles": base["cos_sim_k_quartiles"],
         "conf_low_mean": sum(confidences[i] for i in sel["selected"]) / k,
+        **label_balance(chosen),
         "pool_size": len(pool),
         "pool_seed": scored["pool_seed"],
         "pool_source": scored["pool_source"],
@@ -218,6 +222,20 @@ def run_coslow_task(
     }
     atomic_write_json(out, result)
     return result
+
+
+def label_balance(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """Counts of the (normalised) gold answers of ``rows`` and the share of the most common one.
+
+    Answer gradients cluster by label, so a pick dominated by one answer reads as a high CoS-Low
+    whatever the task: the share is recorded beside every CoS-Low to check that confound.
+    """
+    counts: dict[str, int] = {}
+    for row in rows:
+        key = normalize(str(row.get("answer", "")))
+        counts[key] = counts.get(key, 0) + 1
+    top = max(counts.values(), default=0)
+    return {"answer_counts": dict(sorted(counts.items())), "majority_label_share": top / len(rows) if rows else 0.0}
 
 
 def summarize_predictors(inputs: Sequence[str], out: str, family: str | None = None) -> list[dict[str, Any]]:

@@ -21,13 +21,24 @@ def family_model_json(name: str) -> Path | None:
 
 
 def load_model_ref(
-    model: str, config: dict[str, Any] | None = None, *, threads: int | None = None, device: str | None = None
+    model: str,
+    config: dict[str, Any] | None = None,
+    *,
+    family: str | None = None,
+    threads: int | None = None,
+    device: str | None = None,
 ):
-    """Load ``(model, tokenizer, info)`` from a family name, a model dir/model.json or a Hub id."""
+    """Load ``(model, tokenizer, info)`` from a family name, a model dir/model.json or a Hub id.
+
+    A pipeline rule passes the ``model.json`` it declared as input together with ``family``, so
+    the family's load settings (dtype, attention) apply without searching the working directory.
+    """
     kwargs: dict[str, Any] = {}
     ref: str = model
     families = (config or {}).get("families") or {}
-    if model in families:
+    if family is not None:
+        kwargs = family_load_kwargs(families.get(family) or {})
+    elif model in families:
         found = family_model_json(model)
         if found is None:
             raise DataeffError(

@@ -25,7 +25,8 @@ rule confidence:
         "../../envs/train.yaml"
     shell:
         "python -m dataeff coslow-task --score --config {params.config} --family {wildcards.family} "
-        "--task {wildcards.task} --threads {threads} --out {output} > {log} 2>&1"
+        "--task {wildcards.task} --train {input.task[0]} --model {input.model} --threads {threads} "
+        "--out {output} > {log} 2>&1"
 
 
 rule coslow:
@@ -51,7 +52,8 @@ rule coslow:
         "../../envs/train.yaml"
     shell:
         "python -m dataeff coslow-task --config {params.config} --family {wildcards.family} --task {wildcards.task}"
-        " --seed {wildcards.seed} --scores {input.scores} --threads {threads} --out {output} > {log} 2>&1"
+        " --seed {wildcards.seed} --scores {input.scores} --train {input.task[0]} --model {input.model}"
+        " --threads {threads} --out {output} > {log} 2>&1"
 
 
 rule predictors_table:

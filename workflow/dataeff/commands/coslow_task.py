@@ -20,7 +20,8 @@ def register(subparsers: Any) -> None:
     p.add_argument("--task")
     p.add_argument("--seed", type=int)
     p.add_argument("--out", required=True, help="per-seed JSON, or predictors.tsv with --summarize")
-    p.add_argument("--data-dir", default="data/tasks")
+    p.add_argument("--train", help="the task's prepared train.jsonl (the pool is drawn from it)")
+    p.add_argument("--model", help="the family's model.json (or a model directory)")
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--summarize", action="store_true", help="aggregate per-seed JSONs into predictors.tsv")
     p.add_argument("--score", action="store_true",
@@ -44,17 +45,19 @@ def run(args: argparse.Namespace) -> int:
     from dataeff.config import load_config
 
     if args.score:
-        missing = [f"--{n}" for n in ("config", "family", "task") if getattr(args, n) is None]
+        missing = [f"--{n}" for n in ("config", "family", "task", "train", "model") if getattr(args, n) is None]
         if missing:
-            raise DataeffError(f"missing {', '.join(missing)}", fix="give --config, --family and --task")
+            raise DataeffError(f"missing {', '.join(missing)}",
+                               fix="give --config, --family, --task, --train and --model")
         rec = score_task_pool(load_config(args.config), args.family, args.task, args.out,
-                              data_dir=args.data_dir, threads=args.threads)
+                              train=args.train, model=args.model, threads=args.threads)
         print(f"{args.family}/{args.task}: scored a pool of {len(rec['scores'])} prompts -> {args.out}")
         return 0
-    missing = [f"--{n}" for n in ("config", "family", "task", "seed", "scores") if getattr(args, n) is None]
+    missing = [f"--{n}" for n in ("config", "family", "task", "seed", "scores", "train", "model")
+               if getattr(args, n) is None]
     if missing:
         raise DataeffError(f"missing {', '.join(missing)}",
-                           fix="give --config, --family, --task, --seed and --scores")
+                           fix="give --config, --family, --task, --seed, --scores, --train and --model")
     res = run_coslow_task(
         load_config(args.config),
         args.family,
@@ -62,7 +65,8 @@ def run(args: argparse.Namespace) -> int:
         args.seed,
         args.out,
         scores=args.scores,
-        data_dir=args.data_dir,
+        train=args.train,
+        model=args.model,
         threads=args.threads,
     )
     print(

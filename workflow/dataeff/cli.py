@@ -43,13 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--debug", action="store_true", help="show tracebacks for errors")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in COMMANDS:
-        try:
-            module = importlib.import_module(f"dataeff.commands.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name == f"dataeff.commands.{name}":
-                continue  # not implemented in this build
-            raise
-        module.register(sub)
+        importlib.import_module(f"dataeff.commands.{name}").register(sub)
     return parser
 
 

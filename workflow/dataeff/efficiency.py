@@ -15,15 +15,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 from dataeff.errors import DataeffError
 
 #: The paper's positive training budgets.
 PAPER_GRID: tuple[int, ...] = (50, 100, 200, 500, 1000, 2500, 5000)
-#: The paper's N_max (x = 1 on the budget axis).
-PAPER_MAX_BUDGET = 5000
 #: Tasks scored by token F1 rather than exact-match accuracy (the four generation tasks of the
 #: published Llama results).
 GENERATION_TASKS = frozenset({"coqa", "squad_v2", "disfl_qa", "qa_wikidata"})
@@ -79,10 +77,6 @@ class Curve:
                 "y": list(self.y),
             },
         }
-
-    def to_dict(self) -> dict[str, Any]:
-        """All fields, as plain Python types."""
-        return asdict(self)
 
     @classmethod
     def from_summary(cls, record: Mapping[str, Any]) -> Curve:

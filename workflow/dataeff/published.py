@@ -37,9 +37,6 @@ PUBLISHED_PEARSON_LLAMA: dict[str, tuple[float, float]] = {
     "conf_avg_k": (-0.024, 0.029),
 }
 
-#: Mean absolute error of predicted data efficiency reported in the paper (fraction).
-PUBLISHED_PREDICTION_ERROR = 0.086
-
 
 def published_coefficients(family: str) -> dict[str, Any] | None:
     """A copy of the paper's coefficients for ``family`` (llama, mistral, qwen), else None."""

@@ -519,3 +519,95 @@ def test_prompts_dir_has_one_template_per_task():
     prompts = {p.stem for p in (registry.REPO_ROOT / "prompts").glob("*.txt")}
     assert prompts == set(METHOD_TASKS)
     assert Path(registry.REPO_ROOT / "prompts" / "mnist_ascii.txt").read_text().count("{image}") == 1
+
+
+# ----------------------------------------------------------------- budgets above the training pool
+
+def _workflow_copy(tmp_path: Path) -> Path:
+    import shutil
+
+    work = tmp_path / "wf"
+    work.mkdir()
+    shutil.copy(REPO / "Snakefile", work / "Snakefile")
+    for sub in ("workflow/rules", "workflow/schemas", "workflow/report", "config"):
+        if (REPO / sub).is_dir():
+            shutil.copytree(REPO / sub, work / sub)
+    return work
+
+
+def _dry_run_jobs(work: Path, config: Path) -> dict[str, list[dict[str, str]]]:
+    """Rule -> wildcards of every job `snakemake -n` plans."""
+    import os
+    import re
+    import shutil
+
+    exe = shutil.which("snakemake", path=str(Path(sys.executable).parent)) or "snakemake"
+    env = {**os.environ, "PYTHONPATH": str(REPO / "workflow")}
+    out = subprocess.run([exe, "-n", "--cores", "1", "--configfile", str(config)], cwd=work, env=env,
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    jobs: dict[str, list[dict[str, str]]] = {}
+    rule = None
+    for line in out.stdout.splitlines():
+        m = re.match(r"^(?:local)?rule (\w+):$", line.strip())
+        if m:
+            rule = m.group(1)
+            jobs.setdefault(rule, [])
+        elif line.strip().startswith("wildcards:") and rule:
+            jobs[rule].append(dict(kv.split("=", 1) for kv in line.split(":", 1)[1].strip().split(", ")))
+    return jobs
+
+
+def test_budget_above_pool_runs_once_at_the_pool_size_and_the_auc_uses_it(tmp_path):
+    """Budgets 64 and 128 exceed web_of_lies' 80-example pool (100 generated, 80/10/10): the DAG
+    plans one fine-tune at n = 80 (no duplicate for 128), evaluated and recorded at n = 80, and
+    the AUC is the one computed with that off-grid point."""
+    from dataeff.efficiency import compute_curve
+
+    work = _workflow_copy(tmp_path)
+    cfg = make_config(tasks=("web_of_lies",), budgets=(16, 32, 64, 128), generated_examples=100)
+    cfg["families"] = {"tiny": {"model": str(tmp_path / "no-model")}}
+    (work / "c.yaml").write_text(yaml.safe_dump(cfg))
+    assert pool_size(get_task("web_of_lies"), validate_config(cfg)) == 80
+    jobs = _dry_run_jobs(work, work / "c.yaml")
+    assert sorted(int(j["budget"]) for j in jobs["finetune"]) == [16, 32, 64, 80]
+    assert sorted(int(j["budget"]) for j in jobs["evaluate"]) == [0, 16, 32, 64, 80]
+
+    # The evaluations the DAG asks for, then the pipeline's own aggregation and AUC commands.
+    acc = {0: 0.30, 16: 0.40, 32: 0.55, 64: 0.50, 80: 0.90}
+    evals = []
+    for n, a in acc.items():
+        path = tmp_path / "results" / "tiny" / "web_of_lies" / "eval" / f"n{n}.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps({"family": "tiny", "task": "web_of_lies", "budget": n, "n_train": n,
+                                    "accuracy": a, "metric": "accuracy", "seed": 123}))
+        evals.append(str(path))
+    curves = tmp_path / "curves"
+    assert main(["aggregate", "--family", "tiny", "--evals", *evals, "--out-dir", str(curves)]) == 0
+    out = tmp_path / "eff.json"
+    assert main(["auc", "--results", str(curves), "--family", "tiny", "--tasks", "web_of_lies",
+                 "--config", str(work / "c.yaml"), "--out", str(out)]) == 0
+    record = json.loads(out.read_text())["web_of_lies"]
+    expected = compute_curve(acc, 1.0, grid=[16, 32, 64, 128], max_budget=128)
+    assert 80 in record["curve"]["budgets"] and record["auc"] == pytest.approx(expected.auc, abs=1e-12)
+    # Recorded at the nominal 128 instead, the same accuracy would give a smaller AUC.
+    nominal = compute_curve({**{k: v for k, v in acc.items() if k != 80}, 128: 0.90}, 1.0,
+                            grid=[16, 32, 64, 128], max_budget=128)
+    assert record["auc"] > nominal.auc + 0.01
+
+
+def test_evaluate_refuses_a_point_trained_on_fewer_examples_than_its_budget(tmp_path, capsys):
+    """A stale recorded pool would put a point at the wrong n: evaluation stops with one line."""
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(yaml.safe_dump(make_config(tasks=("web_of_lies",))))
+    run_dir = tmp_path / "train" / "n64"
+    (run_dir / "model").mkdir(parents=True)
+    (run_dir / "metrics.json").write_text(json.dumps({"budget": 64, "budget_actual": 50}))
+    (tmp_path / "task").mkdir()
+    (tmp_path / "task" / "test.jsonl").write_text(json.dumps({"id": "1", "prompt": "p", "answer": "a"}) + "\n")
+    rc = main(["evaluate", "--config", str(cfg), "--family", "f", "--task", "web_of_lies", "--budget", "64",
+               "--base-model", str(tmp_path / "m.json"), "--model", str(run_dir / "model"),
+               "--task-dir", str(tmp_path / "task"), "--out", str(tmp_path / "n64.json")])
+    err = capsys.readouterr().err
+    assert rc != 0 and "trained on 50 examples, fewer than budget 64" in err and "split_sizes" in err
+    assert not (tmp_path / "n64.json").exists()

@@ -420,6 +420,35 @@ def test_hub_save_to_disk_class_label_names(tmp_path):
     assert sorted(r["answer"] for r in test) == ["0", "1"]
 
 
+def test_mmlu_named_files_and_the_authors_55_subjects(tmp_path):
+    """MMLU through its named files: auxiliary_train is never read (here it is not even valid
+    Parquet), and the test split is the dev questions of 55 subjects (275 of 285)."""
+    import datasets
+
+    subjects = [f"subject_{i:02d}" for i in range(55)] + ["high_school_statistics", "world_religions"]
+
+    def split(per_subject: int) -> datasets.Dataset:
+        rows = [(s, j) for s in subjects for j in range(per_subject)]
+        return datasets.Dataset.from_dict({"question": [f"{s} q{j}?" for s, j in rows],
+                                           "subject": [s for s, _ in rows],
+                                           "choices": [["w", "x", "y", "z"] for _ in rows],
+                                           "answer": [j % 4 for _, j in rows]})
+
+    root = tmp_path / "mmlu"
+    (root / "all").mkdir(parents=True)
+    split(4).to_parquet(str(root / "all" / "test-00000-of-00001.parquet"))
+    split(2).to_parquet(str(root / "all" / "validation-00000-of-00001.parquet"))
+    split(5).to_parquet(str(root / "all" / "dev-00000-of-00001.parquet"))
+    (root / "all" / "auxiliary_train-00000-of-00001.parquet").write_bytes(b"not parquet")
+    spec = TaskSpec(**{**get_task("mmlu").__dict__, "hub_id": str(root)})
+    meta = prepare_task(spec, validate_config(make_config(tasks=("mmlu",), test_max=5000)), tmp_path / "out")
+    assert meta["sizes"] == {"train": 220, "validation": 110, "test": 275}
+    test = read_jsonl(tmp_path / "out" / "test.jsonl")
+    assert len({r["prompt"].split(" [SEP] ")[0] for r in test}) == 55
+    assert not any("world_religions" in r["prompt"] or "high_school_statistics" in r["prompt"] for r in test)
+    assert {r["answer"] for r in test} == {"0", "1", "2", "3"} and meta["hub_data_files"]["dev"] == "all/dev-*"
+
+
 def test_hub_missing_dataset_offline(tmp_path, monkeypatch):
     import datasets
 

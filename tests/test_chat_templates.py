@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from dataeff import chat
-from dataeff.tasks.prepare import render
-from dataeff.tasks.registry import get_task
+from dataeff.tasks.prepare import instruction, render
+from dataeff.tasks.registry import REGISTRY, get_task
 from dataeff.train import tokenize_rows
 
 TEMPLATES = Path(__file__).parent / "fixtures" / "chat_templates"
@@ -96,6 +96,26 @@ def test_all_stages_build_prompts_through_chat_prompt_ids():
 
     for module in (train, evaluate, confidence, coslow):
         src = inspect.getsource(module)
-        assert 'prompt_ids(tokenizer, r["prompt"], r.get("system"))' in src or \
-            'prompt_ids(tokenizer, row["prompt"], row.get("system"))' in src, module.__name__
-        assert "apply_chat_template" not in src, module.__name__
+        assert "prompt_ids(" in src and '.get("system"))' in src, module.__name__
+        assert "apply_chat_template" not in src and "messages_for" not in src, module.__name__
+
+
+INSTRUCTION_TASKS = sorted(n for n, s in REGISTRY.items() if s.prompt_style == "instruction")
+
+
+@pytest.mark.parametrize("name", INSTRUCTION_TASKS)
+def test_every_task_is_posed_as_the_authors_did_in_every_family(name):
+    """For each family, each task's instruction (which lists its answer space) sits where the
+    authors put it, and the user turn holds the input line."""
+    spec = get_task(name)
+    raw = next(iter(spec.label_map)) if spec.label_map else (spec.labels[0] if spec.labels else "1")
+    row = render(spec, {**{f: f"<{f}>" for f in spec.input_fields}, spec.label_field: raw, "_id": "x"})
+    instr = instruction(spec)
+    assert row["system"] == instr
+    texts = {family: chat.prompt_text(byte_tokenizer((TEMPLATES / f).read_text()), row["prompt"], row["system"])
+             for family, f in FAMILIES.items()}
+    assert (f"Today Date: 26 Jul 2024\n\n{instr}<|eot_id|><|start_header_id|>user<|end_header_id|>\n\n"
+            f"{row['prompt']}<|eot_id|>") in texts["llama"]
+    assert texts["qwen"].startswith(f"<|im_start|>system\n{instr}<|im_end|>\n"
+                                    f"<|im_start|>user\n{row['prompt']}<|im_end|>")
+    assert texts["mistral"] == f"<s>[INST] {instr}\n{row['prompt']}[/INST]"

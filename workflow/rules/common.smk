@@ -101,7 +101,10 @@ def _training_pool(task):
     return n
 
 
-TASK_POOL = {task: _training_pool(task) for task in TASKS}
+try:
+    TASK_POOL = {task: _training_pool(task) for task in TASKS}
+except DataeffError as _err:
+    sys.exit(f"dataeff: error: {_err}")
 
 
 def task_budgets(task):

@@ -115,9 +115,19 @@ def _dry_run_counts(args: list[str]) -> dict[str, int]:
 
 
 def test_paper_grid_dry_run_job_counts() -> None:
+    """Three families x 30 tasks x seven budgets, except that budgets above a task's training
+    pool collapse into one fine-tune at the pool size (METHOD.md section 4)."""
+    from dataeff.tasks.registry import get_task, pool_size
+
     counts = _dry_run_counts(["--configfile", "config/paper.yaml"])
-    assert counts["finetune"] == 3 * 30 * 7
-    assert counts["evaluate"] == 3 * 30 * 8
+    cfg = load_config(REPO_ROOT / "config" / "paper.yaml")
+    per_family = 0
+    for task in cfg["tasks"]:
+        pool = pool_size(get_task(task, cfg), cfg)
+        per_family += len({b if pool is None else min(b, pool) for b in cfg["budgets"]})
+    assert per_family < 30 * 7  # rte and overruling lose a duplicate each
+    assert counts["finetune"] == 3 * per_family
+    assert counts["evaluate"] == 3 * (per_family + 30)
 
 
 def test_default_dry_run_covers_every_stage() -> None:

@@ -1,4 +1,6 @@
-"""Task layer: registry, rendering, splits and nesting, Hub code path on local data, user tasks."""
+"""Task layer: registry, the authors' formulation (answer spaces, instructions, input lines),
+recorded Hub metadata, splits and nesting, Hub code path on local data, user tasks, and budgets
+above the training pool."""
 
 from __future__ import annotations
 
@@ -19,11 +21,17 @@ from dataeff.tasks.prepare import (
     answer_text,
     budget_subset,
     check_budget,
+    input_line,
+    instruction,
     prepare_task,
     render,
+    split_rows,
     validation_subset,
 )
-from dataeff.tasks.registry import TaskSpec, ceilings, get_task, known_task_names
+from dataeff.tasks.registry import TaskSpec, ceilings, get_task, known_task_names, pool_size
+
+REPO = Path(__file__).resolve().parents[1]
+HUB_FIXTURE = Path(__file__).parent / "fixtures" / "hub_datasets.json"
 
 METHOD_TASKS = {
     "ade_corpus_v2_classification": 0.83, "anli": 0.92, "banking77": 0.607, "boolean_expressions": 1.0,
@@ -34,6 +42,45 @@ METHOD_TASKS = {
     "rte": 0.936, "sports_understanding": 1.0, "sst2": 0.978, "temporal_sequences": 1.0,
     "toxicchat0124": 1.0, "tracking_shuffled_objects": 1.0, "web_of_lies": 1.0, "wic": 0.8,
 }
+
+# The answer the assistant gives, as the authors posed each task (METHOD.md section 5). None:
+# an open answer space (a count, or the text of the correct option), checked through the prompt.
+_BIN = ("0", "1")
+ANSWER_SPACE: dict[str, tuple[str, ...] | None] = {
+    "ade_corpus_v2_classification": _BIN, "anli": ("0", "1", "2"), "banking77": tuple(map(str, range(77))),
+    "boolean_expressions": ("True", "False"), "boolq": _BIN, "circa": tuple(map(str, range(5))),
+    "commonsense_qa": tuple("ABCDE"), "fig_qa": _BIN, "formal_fallacies_syllogisms_negation": _BIN,
+    "high": tuple("ABCD"), "hyperbaton": ("a", "b"), "medmcqa": ("0", "1", "2", "3"),
+    "mmlu": ("0", "1", "2", "3"), "mnist_ascii": tuple(map(str, range(10))), "mnli": ("0", "1", "2"),
+    "mrpc": _BIN, "object_counting": None, "overruling": _BIN, "qnli": _BIN, "qqp": _BIN,
+    "quail": ("0", "1", "2", "3"), "reasoning_about_colored_objects": None, "rte": _BIN,
+    "sports_understanding": _BIN, "sst2": _BIN, "temporal_sequences": None, "toxicchat0124": _BIN,
+    "tracking_shuffled_objects": None, "web_of_lies": ("True", "False"), "wic": _BIN,
+}
+# The user-turn fields of the 20 Hub tasks (METHOD.md section 5): (LABEL, column), "" = value alone.
+HUB_FIELDS = {
+    "ade_corpus_v2_classification": [("", "text")],
+    "anli": [("PREMISE", "premise"), ("HYPOTHESIS", "hypothesis")],
+    "banking77": [("", "text")],
+    "boolq": [("PASSAGE", "passage"), ("QUESTION", "question")],
+    "circa": [("CONTEXT", "context"), ("QUESTION", "question-X"), ("ANSWER", "answer-Y")],
+    "commonsense_qa": [("QUESTION", "question"), ("CHOICES", "choices")],
+    "fig_qa": [("PHRASE", "startphrase"), ("OPTION 0", "ending1"), ("OPTION 1", "ending2")],
+    "high": [("ARTICLE", "article"), ("QUESTION", "question"), ("CHOICES", "options")],
+    "medmcqa": [("QUESTION", "question"), ("0", "opa"), ("1", "opb"), ("2", "opc"), ("3", "opd")],
+    "mmlu": [("SUBJECT", "subject"), ("QUESTION", "question"), ("CHOICES", "choices")],
+    "mnli": [("PREMISE", "premise"), ("HYPOTHESIS", "hypothesis")],
+    "mrpc": [("SENTENCE1", "sentence1"), ("SENTENCE2", "sentence2")],
+    "overruling": [("", "sentence1")],
+    "qnli": [("CONTEXT", "sentence"), ("QUESTION", "question")],
+    "qqp": [("QUESTION1", "question1"), ("QUESTION2", "question2")],
+    "quail": [("CONTEXT", "context"), ("QUESTION", "question"), ("CHOICES", "answers")],
+    "rte": [("PREMISE", "premise"), ("HYPOTHESIS", "hypothesis")],
+    "sst2": [("", "sentence")],
+    "toxicchat0124": [("USER", "user_input")],
+    "wic": [("WORD", "word"), ("SENTENCE1", "sentence1"), ("SENTENCE2", "sentence2")],
+}
+HUB_TASKS = sorted(HUB_FIELDS)
 
 
 def make_config(tasks=("hyperbaton",), budgets=(8, 16), **data):
@@ -61,19 +108,109 @@ def test_registry_has_the_30_tasks_with_ceilings():
             assert spec.generator == f"dataeff.tasks.generators.{name}"
         elif spec.source == "bigbench":  # tests/test_bigbench.py covers it
             assert spec.bigbench["task"] == name and spec.bigbench["paper"]
-        else:
+        elif name in HUB_FIELDS:
             assert spec.source == "hub" and spec.hub_id and spec.splits["train"]
         if spec.label_map and spec.labels:
             assert set(spec.label_map.values()) <= set(spec.labels)
 
 
 def test_registry_split_conventions():
-    assert dict(get_task("mmlu").splits) == {"train": "test", "validation": "validation", "test": "dev"}
-    assert get_task("mmlu").hub_config == "all"
+    mmlu = get_task("mmlu")
+    assert dict(mmlu.splits) == {"train": "test", "validation": "validation", "test": "dev"}
+    assert mmlu.hub_config is None and "auxiliary_train" not in json.dumps(dict(mmlu.data_files))
+    assert mmlu.exclude == {"subject": ("high_school_statistics", "world_religions")}
     assert dict(get_task("anli").splits) == {"train": "train_r1", "validation": "dev_r1", "test": "test_r1"}
     assert get_task("mnli").splits["validation"] == "validation_matched"
     assert get_task("sports_understanding").source == "bigbench"  # the Hub mirror is a loading script
-    assert get_task("anli").label_map[0] == "entailment"
+    assert get_task("mrpc").splits["test"] == "test"  # the labelled GLUE test split
+    for name in ("boolq", "rte", "wic"):
+        assert (get_task(name).hub_id, get_task(name).hub_config) == ("aps/super_glue", name)
+    assert get_task("banking77").hub_id == "PolyAI/banking77"
+    for name in ("banking77", "toxicchat0124"):  # validation = 20% of train
+        assert get_task(name).validation_fraction == 0.2 and get_task(name).splits["validation"] is None
+    fig = get_task("fig_qa")
+    assert sorted(fig.data_files) == ["train", "validation"] and fig.data_files["train"].endswith("train_xl.csv")
+
+
+@pytest.mark.parametrize("name", sorted(METHOD_TASKS))
+def test_each_task_asks_for_the_authors_answer_space(name):
+    """The registry's answer space is the authors' (METHOD.md section 5), and the prompt says
+    which answer it asks for, lists the answer space and asks for the answer only. BIG-bench tasks
+    as the paper grid poses them (the real data, ``data.bigbench_paper_tasks: sdist``)."""
+    spec = get_task(name, {"data": {"bigbench_paper_tasks": "sdist"}})
+    assert not (spec.generator or "").startswith("dataeff.tasks.generators.")
+    expected = ANSWER_SPACE[name]
+    if expected is not None:
+        assert spec.labels is not None and tuple(spec.labels) == expected
+        if spec.label_map:
+            assert {answer_text(spec, raw) for raw in spec.label_map} == set(expected)
+    if spec.prompt_style != "instruction":
+        return
+    text = instruction(spec)
+    assert "without explanation" in text and "Return only" in text
+    for label in spec.labels or ():
+        assert re_word(label).search(text), f"{name}: answer {label!r} not listed in the instruction"
+
+
+def re_word(label: str):
+    import re
+
+    return re.compile(rf"(?<![\w]){re.escape(label)}(?![\w])")
+
+
+def test_banking77_instruction_lists_all_77_categories_with_their_numbers():
+    names = json.loads(HUB_FIXTURE.read_text())["PolyAI/banking77"]["configs"]["null"]["label_names"]
+    lines = instruction(get_task("banking77")).splitlines()
+    listed = [line for line in lines if line.split(" ", 1)[0].isdigit()]
+    assert listed == [f"{i} {n}" for i, n in enumerate(names)] and len(listed) == 77
+
+
+@pytest.mark.parametrize("name", HUB_TASKS)
+def test_hub_task_resolves_against_recorded_repository_metadata(name):
+    """The registry's id, config (or named files), revision, splits and columns exist in the
+    recorded Hub metadata (tests/fixtures/hub_datasets.json, provenance inside), and the
+    recorded split sizes are the card's."""
+    import fnmatch
+
+    spec = get_task(name)
+    repo = json.loads(HUB_FIXTURE.read_text())[spec.hub_id]
+    assert spec.revision == repo["revision"]
+    if spec.revision is not None and not spec.revision.startswith("refs/"):
+        assert len(spec.revision) == 40 and int(spec.revision, 16) >= 0
+    if spec.data_files:
+        files = repo["files"]
+        for split, pattern in spec.data_files.items():
+            matched = [f for f in files if fnmatch.fnmatch(f, pattern) or fnmatch.fnmatch(f, pattern.lstrip("*/"))]
+            assert len(matched) == 1, (split, pattern, matched)  # one file: nothing merged
+        available = set(spec.data_files)
+        columns = set(repo["columns"])
+        sizes = (repo["configs"].get("all") or {}).get("splits", {})
+    else:
+        config = repo["configs"]["null" if spec.hub_config is None else spec.hub_config]
+        available, columns, sizes = set(config["splits"]), set(config["columns"]), config["splits"]
+    for role, split in spec.splits.items():
+        if split is not None:
+            assert split in available, (role, split, sorted(available))
+    assert set(spec.input_fields) <= columns and spec.label_field in columns
+    assert [lab for lab, _ in HUB_FIELDS[name]] == list(spec.field_labels)
+    assert [col for _, col in HUB_FIELDS[name]] == list(spec.input_fields)
+    for role, n in (spec.split_sizes or {}).items():
+        assert sizes[spec.splits[role]] == n, role
+
+
+def test_pool_sizes_follow_the_split_rule():
+    cfg = validate_config(make_config(tasks=("rte",), budgets=(50, 5000), test_max=5000))
+    # own validation, test = 10% of train: 2490 - 249
+    assert pool_size(get_task("rte"), cfg) == 2241
+    assert pool_size(get_task("mrpc"), cfg) == 3668  # own splits
+    assert pool_size(get_task("overruling"), cfg) == 1920  # 80/10/10 of 2400
+    assert pool_size(get_task("toxicchat0124"), cfg) == 4066  # validation = 20% of 5082
+    assert pool_size(get_task("wic"), cfg) == 4885
+    rows = [{"id": str(i)} for i in range(5082)]
+    train, val, test, rule = split_rows(rows, None, [{"id": "t"}], 123, 5000, 0.2)
+    assert (len(train), len(val), rule) == (4066, 1016, "validation = 20% of train; own test")
+    train, val, test, _ = split_rows(rows[:2490], [{"id": "v"}], None, 123, 5000)
+    assert len(train) == pool_size(get_task("rte"), cfg) and len(test) == 249
 
 
 def test_unknown_task_error():
@@ -105,38 +242,50 @@ def test_ceilings_and_user_tasks(tmp_path):
 
 def fake_record(spec: TaskSpec) -> dict:
     rec = {f: f"<{f}>" for f in spec.input_fields}
-    if len(spec.options_fields) == 1:
-        rec[spec.options_fields[0]] = ({"label": list("ABCDE"), "text": [f"opt{i}" for i in range(5)]}
-                                       if spec.name == "commonsense_qa" else [f"opt{i}" for i in range(4)])
-    else:
-        rec.update({f: f"opt{i}" for i, f in enumerate(spec.options_fields)})
-    raw = next(iter(spec.label_map)) if spec.label_map else 0
-    rec[spec.label_field] = ["plausible"] if spec.name == "sports_understanding" else raw
+    if spec.name == "commonsense_qa":
+        rec["choices"] = {"label": list("ABCDE"), "text": [f"opt{i}" for i in range(5)]}
+    elif spec.name in {"mmlu", "high", "quail"}:
+        rec[dict(zip(spec.field_labels, spec.input_fields, strict=True))["CHOICES"]] = [f"opt{i}" for i in range(4)]
+    rec[spec.label_field] = next(iter(spec.label_map))
     rec["_id"] = "x-1"
     return rec
 
 
-@pytest.mark.parametrize("name", [n for n in METHOD_TASKS if get_task(n).source == "hub"])
-def test_render_hub_templates(name):
+@pytest.mark.parametrize("name", HUB_TASKS)
+def test_render_hub_tasks_as_the_authors_posed_them(name):
     spec = get_task(name)
-    row = render(spec, fake_record(spec), class_names=["alpha", "beta"])
-    assert row["id"] == "x-1" and set(row) == {"id", "prompt", "answer"}
-    for f in spec.input_fields:
-        assert f"<{f}>" in row["prompt"]
-    assert "{" not in row["prompt"] and "Answer" in row["prompt"]
-    if spec.options_fields:
-        assert "(A) opt0" in row["prompt"] and "(B) opt1" in row["prompt"]
-        assert row["answer"] == "(A)"
-    if spec.labels:
-        assert row["answer"] in spec.labels
+    row = render(spec, fake_record(spec))
+    assert row["id"] == "x-1" and set(row) == {"id", "prompt", "answer", "system"}
+    assert row["system"] == (REPO / "prompts" / f"{name}.txt").read_text().strip()
+    assert row["answer"] == next(iter(spec.label_map.values())) and row["answer"] in ANSWER_SPACE[name]
+    fields = HUB_FIELDS[name]
+    if fields[0][0] == "":
+        assert row["prompt"] == f"<{fields[0][1]}>"
+    else:
+        parts = row["prompt"].split(" [SEP] ")
+        assert [p.split(" - ", 1)[0] for p in parts] == [lab for lab, _ in fields]
+        assert "\n" not in row["prompt"]
+    if name == "commonsense_qa":
+        assert 'CHOICES - {"label": ["A", "B", "C", "D", "E"], "text": ["opt0"' in row["prompt"]
+    if name == "mmlu":
+        assert row["prompt"].endswith('CHOICES - ["opt0", "opt1", "opt2", "opt3"]')
+
+
+def test_input_line_format():
+    spec = get_task("wic")
+    assert input_line(spec, {"word": " bank ", "sentence1": "A river bank.", "sentence2": "A bank loan."}) == \
+        "WORD - bank [SEP] SENTENCE1 - A river bank. [SEP] SENTENCE2 - A bank loan."
+    with pytest.raises(DataeffError, match="records have no field 'word'"):
+        input_line(spec, {"sentence1": "a", "sentence2": "b"})
 
 
 def test_answer_text_rules():
     mnli = get_task("mnli")
-    assert answer_text(mnli, 2) == "contradiction"
+    assert answer_text(mnli, 2) == "2"
     assert answer_text(mnli, -1) is None and answer_text(mnli, None) is None
     assert answer_text(get_task("commonsense_qa"), "") is None
-    assert answer_text(get_task("banking77"), 1, ["a", "b"]) == "b"
+    assert answer_text(get_task("commonsense_qa"), "C") == "C"
+    assert answer_text(get_task("banking77"), 76, ["a", "b"]) == "76"  # the id, not the class name
     with pytest.raises(DataeffError, match="no usable gold label"):
         render(mnli, {"premise": "p", "hypothesis": "h", "label": -1})
 
@@ -230,8 +379,9 @@ def test_hub_train_only_gives_80_10_10(tmp_path):
     meta = prepare_task(spec, validate_config(make_config(test_max=1000)), tmp_path / "out")
     assert meta["sizes"] == {"train": 80, "validation": 10, "test": 10}
     train = read_jsonl(tmp_path / "out" / "train.jsonl")
-    assert {r["answer"] for r in train} == {"entailment", "neutral", "contradiction"}
-    assert "Premise: p" in train[0]["prompt"]
+    assert {r["answer"] for r in train} == {"0", "1", "2"}
+    assert train[0]["prompt"].startswith("PREMISE - p") and "[SEP] HYPOTHESIS - h" in train[0]["prompt"]
+    assert train[0]["system"] == instruction(get_task("mnli"))
 
 
 def test_hub_validation_without_test_carves_10_percent(tmp_path):
@@ -241,7 +391,7 @@ def test_hub_validation_without_test_carves_10_percent(tmp_path):
     assert meta["sizes"] == {"train": 90, "validation": 30, "test": 10}
     assert meta["split_rule"].startswith("test = 10% of train")
     val = read_jsonl(tmp_path / "out" / "validation.jsonl")
-    assert all(int(r["prompt"].split("Premise: p")[1].split("\n")[0]) >= 1000 for r in val)
+    assert all(int(r["prompt"].split("PREMISE - p")[1].split(" ")[0]) >= 1000 for r in val)
 
 
 def test_hub_own_splits_test_cap_and_hidden_labels(tmp_path):
@@ -269,10 +419,40 @@ def test_hub_save_to_disk_class_label_names(tmp_path):
     base = get_task("banking77")
     spec = TaskSpec(**{**base.__dict__, "hub_id": str(tmp_path / "disk")})
     meta = prepare_task(spec, validate_config(make_config()), tmp_path / "out")
-    assert meta["labels"] == ["card_arrival", "age_limit"]
-    assert meta["sizes"] == {"train": 45, "validation": 5, "test": 2}
+    assert meta["labels"] == [str(i) for i in range(77)]  # the authors' answers: category numbers
+    assert meta["sizes"] == {"train": 40, "validation": 10, "test": 2}  # validation = 20% of train
+    assert meta["split_rule"] == "validation = 20% of train; own test"
     test = read_jsonl(tmp_path / "out" / "test.jsonl")
-    assert sorted(r["answer"] for r in test) == ["age_limit", "card_arrival"]
+    assert sorted(r["answer"] for r in test) == ["0", "1"]
+
+
+def test_mmlu_named_files_and_the_authors_55_subjects(tmp_path):
+    """MMLU through its named files: auxiliary_train is never read (here it is not even valid
+    Parquet), and the test split is the dev questions of 55 subjects (275 of 285)."""
+    import datasets
+
+    subjects = [f"subject_{i:02d}" for i in range(55)] + ["high_school_statistics", "world_religions"]
+
+    def split(per_subject: int) -> datasets.Dataset:
+        rows = [(s, j) for s in subjects for j in range(per_subject)]
+        return datasets.Dataset.from_dict({"question": [f"{s} q{j}?" for s, j in rows],
+                                           "subject": [s for s, _ in rows],
+                                           "choices": [["w", "x", "y", "z"] for _ in rows],
+                                           "answer": [j % 4 for _, j in rows]})
+
+    root = tmp_path / "mmlu"
+    (root / "all").mkdir(parents=True)
+    split(4).to_parquet(str(root / "all" / "test-00000-of-00001.parquet"))
+    split(2).to_parquet(str(root / "all" / "validation-00000-of-00001.parquet"))
+    split(5).to_parquet(str(root / "all" / "dev-00000-of-00001.parquet"))
+    (root / "all" / "auxiliary_train-00000-of-00001.parquet").write_bytes(b"not parquet")
+    spec = TaskSpec(**{**get_task("mmlu").__dict__, "hub_id": str(root)})
+    meta = prepare_task(spec, validate_config(make_config(tasks=("mmlu",), test_max=5000)), tmp_path / "out")
+    assert meta["sizes"] == {"train": 220, "validation": 110, "test": 275}
+    test = read_jsonl(tmp_path / "out" / "test.jsonl")
+    assert len({r["prompt"].split(" [SEP] ")[0] for r in test}) == 55
+    assert not any("world_religions" in r["prompt"] or "high_school_statistics" in r["prompt"] for r in test)
+    assert {r["answer"] for r in test} == {"0", "1", "2", "3"} and meta["hub_data_files"]["dev"] == "all/dev-*"
 
 
 def test_hub_missing_dataset_offline(tmp_path, monkeypatch):
@@ -374,3 +554,95 @@ def test_prompts_dir_has_one_template_per_task():
     prompts = {p.stem for p in (registry.REPO_ROOT / "prompts").glob("*.txt")}
     assert prompts == set(METHOD_TASKS)
     assert Path(registry.REPO_ROOT / "prompts" / "generated" / "mnist_ascii.txt").read_text().count("{image}") == 1
+
+
+# ----------------------------------------------------------------- budgets above the training pool
+
+def _workflow_copy(tmp_path: Path) -> Path:
+    import shutil
+
+    work = tmp_path / "wf"
+    work.mkdir()
+    shutil.copy(REPO / "Snakefile", work / "Snakefile")
+    for sub in ("workflow/rules", "workflow/schemas", "workflow/report", "config"):
+        if (REPO / sub).is_dir():
+            shutil.copytree(REPO / sub, work / sub)
+    return work
+
+
+def _dry_run_jobs(work: Path, config: Path) -> dict[str, list[dict[str, str]]]:
+    """Rule -> wildcards of every job `snakemake -n` plans."""
+    import os
+    import re
+    import shutil
+
+    exe = shutil.which("snakemake", path=str(Path(sys.executable).parent)) or "snakemake"
+    env = {**os.environ, "PYTHONPATH": str(REPO / "workflow")}
+    out = subprocess.run([exe, "-n", "--cores", "1", "--configfile", str(config)], cwd=work, env=env,
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    jobs: dict[str, list[dict[str, str]]] = {}
+    rule = None
+    for line in out.stdout.splitlines():
+        m = re.match(r"^(?:local)?rule (\w+):$", line.strip())
+        if m:
+            rule = m.group(1)
+            jobs.setdefault(rule, [])
+        elif line.strip().startswith("wildcards:") and rule:
+            jobs[rule].append(dict(kv.split("=", 1) for kv in line.split(":", 1)[1].strip().split(", ")))
+    return jobs
+
+
+def test_budget_above_pool_runs_once_at_the_pool_size_and_the_auc_uses_it(tmp_path):
+    """Budgets 64 and 128 exceed web_of_lies' 80-example pool (100 generated, 80/10/10): the DAG
+    plans one fine-tune at n = 80 (no duplicate for 128), evaluated and recorded at n = 80, and
+    the AUC is the one computed with that off-grid point."""
+    from dataeff.efficiency import compute_curve
+
+    work = _workflow_copy(tmp_path)
+    cfg = make_config(tasks=("web_of_lies",), budgets=(16, 32, 64, 128), generated_examples=100)
+    cfg["families"] = {"tiny": {"model": str(tmp_path / "no-model")}}
+    (work / "c.yaml").write_text(yaml.safe_dump(cfg))
+    assert pool_size(get_task("web_of_lies"), validate_config(cfg)) == 80
+    jobs = _dry_run_jobs(work, work / "c.yaml")
+    assert sorted(int(j["budget"]) for j in jobs["finetune"]) == [16, 32, 64, 80]
+    assert sorted(int(j["budget"]) for j in jobs["evaluate"]) == [0, 16, 32, 64, 80]
+
+    # The evaluations the DAG asks for, then the pipeline's own aggregation and AUC commands.
+    acc = {0: 0.30, 16: 0.40, 32: 0.55, 64: 0.50, 80: 0.90}
+    evals = []
+    for n, a in acc.items():
+        path = tmp_path / "results" / "tiny" / "web_of_lies" / "eval" / f"n{n}.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps({"family": "tiny", "task": "web_of_lies", "budget": n, "n_train": n,
+                                    "accuracy": a, "metric": "accuracy", "seed": 123}))
+        evals.append(str(path))
+    curves = tmp_path / "curves"
+    assert main(["aggregate", "--family", "tiny", "--evals", *evals, "--out-dir", str(curves)]) == 0
+    out = tmp_path / "eff.json"
+    assert main(["auc", "--results", str(curves), "--family", "tiny", "--tasks", "web_of_lies",
+                 "--config", str(work / "c.yaml"), "--out", str(out)]) == 0
+    record = json.loads(out.read_text())["web_of_lies"]
+    expected = compute_curve(acc, 1.0, grid=[16, 32, 64, 128], max_budget=128)
+    assert 80 in record["curve"]["budgets"] and record["auc"] == pytest.approx(expected.auc, abs=1e-12)
+    # Recorded at the nominal 128 instead, the same accuracy would give a smaller AUC.
+    nominal = compute_curve({**{k: v for k, v in acc.items() if k != 80}, 128: 0.90}, 1.0,
+                            grid=[16, 32, 64, 128], max_budget=128)
+    assert record["auc"] > nominal.auc + 0.01
+
+
+def test_evaluate_refuses_a_point_trained_on_fewer_examples_than_its_budget(tmp_path, capsys):
+    """A stale recorded pool would put a point at the wrong n: evaluation stops with one line."""
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(yaml.safe_dump(make_config(tasks=("web_of_lies",))))
+    run_dir = tmp_path / "train" / "n64"
+    (run_dir / "model").mkdir(parents=True)
+    (run_dir / "metrics.json").write_text(json.dumps({"budget": 64, "budget_actual": 50}))
+    (tmp_path / "task").mkdir()
+    (tmp_path / "task" / "test.jsonl").write_text(json.dumps({"id": "1", "prompt": "p", "answer": "a"}) + "\n")
+    rc = main(["evaluate", "--config", str(cfg), "--family", "f", "--task", "web_of_lies", "--budget", "64",
+               "--base-model", str(tmp_path / "m.json"), "--model", str(run_dir / "model"),
+               "--task-dir", str(tmp_path / "task"), "--out", str(tmp_path / "n64.json")])
+    err = capsys.readouterr().err
+    assert rc != 0 and "trained on 50 examples, fewer than budget 64" in err and "split_sizes" in err
+    assert not (tmp_path / "n64.json").exists()

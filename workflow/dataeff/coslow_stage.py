@@ -31,6 +31,7 @@ from dataeff.selection import (
     validate_prompt_rows,
 )
 from dataeff.settings import coslow_settings
+from dataeff.tasks.registry import task_max_new_tokens
 
 
 def run_coslow(
@@ -127,15 +128,15 @@ def score_task_pool(
         select_low_confidence([0.0] * len(pool_idx), k, pool_seed, low_fraction, train_path)  # raises
     model, tok, info = load_model_ref(model, config, family=family, threads=threads)
     pool = [rows[i] for i in pool_idx]
-    scores = confidence_pass(model, tok, pool, max_new_tokens=int(settings["max_new_tokens"]),
-                             batch_size=int(settings["batch_size"]))
+    max_new = task_max_new_tokens(config, task, int(settings["max_new_tokens"]))
+    scores = confidence_pass(model, tok, pool, max_new_tokens=max_new, batch_size=int(settings["batch_size"]))
     record = {
         "family": family,
         "task": task,
         "pool_seed": pool_seed,
         "pool_indices": pool_idx,
         "pool_source": "seeded sample of the whole train split",
-        "max_new_tokens": int(settings["max_new_tokens"]),
+        "max_new_tokens": max_new,
         "scores": [dict(s, id=str(rows[i].get("id", i))) for i, s in zip(pool_idx, scores, strict=True)],
         "model_revision": info.get("revision"),
         "provenance": provenance(config=config, seed=pool_seed, model=family, model_revision=info.get("revision"),

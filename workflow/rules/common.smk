@@ -9,6 +9,7 @@ from dataeff.config import DEFAULT_CONFIG, deep_merge, max_budget, validate_conf
 from dataeff.errors import DataeffError
 from dataeff.io import atomic_write_json
 from dataeff.provenance import stable_hash
+from dataeff.tasks.registry import get_task, pool_size
 
 if not workflow.overwrite_configfiles:
     # No --configfile: the embedded default, with any --config KEY=VALUE overrides on top.
@@ -36,7 +37,6 @@ os.environ.update(
 FAMILIES = list(config["families"])
 TASKS = list(config["tasks"])
 BUDGETS = sorted(config["budgets"])
-EVAL_BUDGETS = [0] + BUDGETS
 N_MAX = max_budget(config)
 
 # The validated configuration, content-addressed so every job (local or on a cluster node)
@@ -87,9 +87,37 @@ def eval_model_input(wildcards):
     return f"results/{wildcards.family}/{wildcards.task}/train/n{wildcards.budget}/metrics.json"
 
 
+def _training_pool(task):
+    """A task's training pool, known without preparing it: the registry's recorded sizes (or
+    data.generated_examples), else a prepared task's meta.json; None when unknown."""
+    n = pool_size(get_task(task, config), config)
+    meta = f"data/tasks/{task}/meta.json"
+    if n is None and os.path.isfile(meta):
+        try:
+            with open(meta, encoding="utf-8") as fh:
+                n = int(json.load(fh)["sizes"]["train"])
+        except (OSError, ValueError, KeyError, TypeError):
+            n = None
+    return n
+
+
+try:
+    TASK_POOL = {task: _training_pool(task) for task in TASKS}
+except DataeffError as _err:
+    sys.exit(f"dataeff: error: {_err}")
+
+
+def task_budgets(task):
+    """Positive budgets of a task: the grid, where every budget above the training pool becomes
+    one fine-tune on the whole pool, recorded at the pool size (an off-grid point, as the authors
+    did; METHOD.md section 4). No duplicate fine-tunes; the AUC uses the real n."""
+    pool = TASK_POOL.get(task)
+    return BUDGETS if pool is None else sorted({min(b, pool) for b in BUDGETS})
+
+
 def eval_files(family, task):
     return expand("results/{family}/{task}/eval/n{budget}.json", family=family, task=task,
-                  budget=EVAL_BUDGETS)
+                  budget=[0] + task_budgets(task))
 
 
 def all_targets():

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from dataeff.commands._common import add_config_arg, config_from, setup_logging
 from dataeff.config import family
+from dataeff.errors import DataeffError
 from dataeff.io import atomic_write_json, atomic_write_jsonl, read_jsonl, strip_private
 from dataeff.provenance import file_hash, provenance
 
@@ -43,6 +44,7 @@ def base_revision(base_model: str, info: dict) -> str | None:
 
 def run(args: argparse.Namespace) -> int:
     from dataeff.evaluate import evaluate_rows, load_for_eval
+    from dataeff.tasks.registry import task_max_new_tokens
 
     setup_logging()
     config = config_from(args)
@@ -52,20 +54,28 @@ def run(args: argparse.Namespace) -> int:
     rows = [strip_private(r) for r in read_jsonl(test_path)]
     meta = json.loads((task_dir / "meta.json").read_text()) if (task_dir / "meta.json").is_file() else {}
     ecfg = config["eval"]
-    model, tokenizer, info = load_for_eval(args.model or args.base_model, args.base_model, fam,
-                                           threads=ecfg.get("threads"))
-    summary, preds = evaluate_rows(model, tokenizer, rows, metric=meta.get("metric", "accuracy"),
-                                   batch_size=ecfg["batch_size"], max_new_tokens=ecfg["max_new_tokens"],
-                                   progress=not args.no_progress)
     n_train = None
     if args.model:
         metrics_path = Path(args.model).parent / "metrics.json"
         if metrics_path.is_file():
             n_train = json.loads(metrics_path.read_text()).get("budget_actual")
+    if n_train is not None and int(n_train) < args.budget:
+        # The workflow caps budgets at the training pool (METHOD.md section 4); a smaller
+        # pool here means its recorded size is stale, and the point would sit at the wrong n.
+        raise DataeffError(f"the model was trained on {n_train} examples, fewer than budget {args.budget}",
+                           file=str(Path(args.model).parent / "metrics.json"), field="budget_actual",
+                           fix=f"record the task's training pool ({n_train}) in the task registry "
+                               "(split_sizes) so the workflow runs this budget at n = the pool size")
+    max_new_tokens = task_max_new_tokens(config, args.task, int(ecfg["max_new_tokens"]))
+    model, tokenizer, info = load_for_eval(args.model or args.base_model, args.base_model, fam,
+                                           threads=ecfg.get("threads"))
+    summary, preds = evaluate_rows(model, tokenizer, rows, metric=meta.get("metric", "accuracy"),
+                                   batch_size=ecfg["batch_size"], max_new_tokens=max_new_tokens,
+                                   progress=not args.no_progress)
     out = Path(args.out)
     # Timings vary from run to run; keeping them out of the result keeps it byte-reproducible.
     timing = {key: summary.pop(key) for key in TIMING_KEYS if key in summary}
-    result = dict(summary, family=args.family, task=args.task, budget=args.budget,
+    result = dict(summary, family=args.family, task=args.task, budget=args.budget, max_new_tokens=max_new_tokens,
                   n_train=0 if args.budget == 0 else n_train, seed=int(config["seed"]), model=info,
                   provenance=provenance(config={"eval": ecfg, "family": fam}, seed=int(config["seed"]),
                                         model=fam["model"],

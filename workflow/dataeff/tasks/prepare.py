@@ -2,7 +2,8 @@
 
 Splits follow METHOD.md section 4: the dataset's own splits where given; with no validation
 and no test split, 80/10/10 of train; with a test but no validation split, validation = 10% of
-train; with validation but no test, test = 10% of train; test capped at ``data.test_max``.
+train (20% for the tasks whose ``validation_fraction`` says so); with validation but no test,
+test = 10% of train; test capped at ``data.test_max``.
 ``train.jsonl`` is shuffled once with ``data.split_seed`` so that the budget-n training set
 is its first n rows (nested budgets, :func:`budget_subset`), and ``validation.jsonl`` likewise
 (:func:`validation_subset`). The output directory is written atomically as a whole, so an
@@ -26,7 +27,7 @@ from typing import Any
 from dataeff.errors import DataeffError
 from dataeff.io import atomic_path, strip_private
 from dataeff.provenance import file_hash, provenance, stable_hash
-from dataeff.tasks.registry import TaskSpec
+from dataeff.tasks.registry import TaskSpec, carved_train_size
 
 log = logging.getLogger("dataeff")
 
@@ -90,9 +91,40 @@ def answer_text(spec: TaskSpec, raw: Any, class_names: Sequence[str] | None = No
     return text or None
 
 
+def field_value(value: Any) -> str:
+    """One field of the user turn as text: strings as they are (stripped), lists and mappings
+    (answer choices) as JSON, as the authors' instructions describe them."""
+    if value is None:
+        return ""
+    if isinstance(value, Mapping | list | tuple):
+        return json.dumps(value, ensure_ascii=False)
+    return str(value).strip()
+
+
+def input_line(spec: TaskSpec, record: Mapping[str, Any]) -> str:
+    """The user turn of an instruction-style task (METHOD.md section 4): the value alone for
+    an unlabelled single field, else ``LABEL - value [SEP] LABEL - value ...``."""
+    labels = spec.field_labels or ("",) * len(spec.input_fields)
+    missing = [f for f in spec.input_fields if f not in record]
+    if missing:
+        raise DataeffError(f"records have no field '{missing[0]}' (fields: "
+                           f"{', '.join(sorted(k for k in record if not k.startswith('_')))})",
+                           field=missing[0], fix="fix the task's input fields")
+    parts = [f"{lab} - {field_value(record[f])}" if lab else field_value(record[f])
+             for lab, f in zip(labels, spec.input_fields, strict=True)]
+    return " [SEP] ".join(parts)
+
+
+def instruction(spec: TaskSpec) -> str:
+    """The task instruction (the prompt file of an instruction-style task), stripped."""
+    return _template_text(str(spec.template_path)).strip()
+
+
 def _prompt(spec: TaskSpec, record: Mapping[str, Any]) -> str:
     if spec.template is None:  # user task: the prompt field is the prompt
         return str(record[spec.input_fields[0]])
+    if spec.prompt_style == "instruction":
+        return input_line(spec, record)
     fields: dict[str, Any] = {}
     for key, value in record.items():
         fields[key] = value
@@ -113,8 +145,10 @@ def render(spec: TaskSpec, record: Mapping[str, Any],
            class_names: Sequence[str] | None = None) -> dict[str, Any]:
     """Prepared row ``{"id", "prompt", "answer"[, "system"]}`` of one raw record.
 
-    The id is the record's ``_id`` (set by :func:`prepare_task`), else its ``id``, else a hash
-    of its content. A record without a usable gold label raises :class:`DataeffError`.
+    ``prompt`` is the user turn; ``system`` the task instruction (instruction-style tasks, or a
+    user task's ``system``), placed by :func:`dataeff.chat.messages_for`. The id is the
+    record's ``_id`` (set by :func:`prepare_task`), else its ``id``, else a hash of its content.
+    A record without a usable gold label raises :class:`DataeffError`.
     """
     answer = answer_text(spec, record.get(spec.label_field), class_names)
     if answer is None:
@@ -123,8 +157,9 @@ def render(spec: TaskSpec, record: Mapping[str, Any],
     prompt = _prompt(spec, record)
     rid = record.get("_id") or record.get("id") or stable_hash(strip_private(dict(record)))
     row: dict[str, Any] = {"id": str(rid), "prompt": prompt, "answer": answer}
-    if spec.system:
-        row["system"] = spec.system
+    system = instruction(spec) if spec.prompt_style == "instruction" and spec.template else spec.system
+    if system:
+        row["system"] = system
     return row
 
 
@@ -162,24 +197,25 @@ def _rng(seed: int, purpose: str) -> random.Random:
 
 
 def split_rows(train: list[dict[str, Any]], validation: list[dict[str, Any]] | None,
-               test: list[dict[str, Any]] | None, seed: int, test_max: int
+               test: list[dict[str, Any]] | None, seed: int, test_max: int, validation_fraction: float = 0.1
                ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]], str]:
-    """Apply METHOD.md section 4 (see module docstring); returns (train, validation, test, rule)."""
+    """Apply METHOD.md section 4 (see module docstring); returns (train, validation, test, rule).
+
+    The sizes are :func:`dataeff.tasks.registry.carved_train_size`'s, so the workflow's
+    recorded pool sizes and the prepared tasks agree."""
     train = list(train)
     _rng(seed, "carve").shuffle(train)
     n = len(train)
+    left = carved_train_size(n, validation is not None, test is not None, test_max, validation_fraction)
     if validation is None and test is None:
         n_test = min(round(0.1 * n), test_max)
-        n_val = round(0.1 * n)
-        test, validation, train = train[:n_test], train[n_test:n_test + n_val], train[n_test + n_val:]
+        test, validation, train = train[:n_test], train[n_test:n - left], train[n - left:]
         rule = "80/10/10 of train"
     elif validation is None:
-        n_val = round(0.1 * n)
-        validation, train = train[:n_val], train[n_val:]
-        rule = "validation = 10% of train; own test"
+        validation, train = train[:n - left], train[n - left:]
+        rule = f"validation = {round(100 * validation_fraction)}% of train; own test"
     elif test is None:
-        n_test = min(round(0.1 * n), test_max)
-        test, train = train[:n_test], train[n_test:]
+        test, train = train[:n - left], train[n - left:]
         rule = "test = 10% of train; own validation"
     else:
         rule = "own splits"
@@ -215,6 +251,10 @@ def _load_hub(spec: TaskSpec, data: Mapping[str, Any]) -> Any:
         kwargs: dict[str, Any] = {}
         if hf_home:
             kwargs["cache_dir"] = str(Path(hf_home) / "datasets")
+        if spec.revision and not local.is_dir():
+            kwargs["revision"] = spec.revision
+        if spec.data_files:  # named files: the repo's default patterns would merge or over-fetch
+            kwargs["data_files"] = dict(spec.data_files)
         return datasets.load_dataset(spec.hub_id, spec.hub_config, **kwargs)
     except DataeffError:
         raise
@@ -253,8 +293,15 @@ def _hub_rows(spec: TaskSpec, data: Mapping[str, Any]
         rows = split.to_list()
         for i, row in enumerate(rows):
             row["_id"] = f"{spec.name}-{name}-{i}"
-        out[role] = rows
+        out[role] = _without_excluded(spec, rows)
     return out, class_names, used
+
+
+def _without_excluded(spec: TaskSpec, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Rows whose columns hold none of the spec's excluded values (MMLU's two subjects)."""
+    for column, values in spec.exclude.items():
+        rows = [r for r in rows if r.get(column) not in values]
+    return rows
 
 
 def _render_all(spec: TaskSpec, rows: list[dict[str, Any]], class_names: Sequence[str] | None
@@ -330,7 +377,8 @@ def prepare_task(spec: TaskSpec, config: Mapping[str, Any],
         raise DataeffError(f"task '{spec.name}' has no labelled training examples", field=spec.label_field,
                            fix="check the label field and label map")
     train, validation, test, rule = split_rows(rendered["train"] or [], rendered["validation"],
-                                               rendered["test"], seed, int(data["test_max"]))
+                                               rendered["test"], seed, int(data["test_max"]),
+                                               spec.validation_fraction)
     budgets = list(config.get("budgets") or [])
     actual = check_budget(len(train), budgets) if budgets else {}
 
@@ -354,6 +402,11 @@ def prepare_task(spec: TaskSpec, config: Mapping[str, Any],
             "source": spec.source,
             "hub_id": spec.hub_id,
             "hub_config": spec.hub_config,
+            "hub_revision": spec.revision,
+            "hub_data_files": dict(spec.data_files) if spec.data_files else None,
+            "excluded": {k: list(v) for k, v in spec.exclude.items()} or None,
+            "prompt_style": spec.prompt_style,
+            "field_labels": list(spec.field_labels) or None,
             "splits_used": used,
             "split_rule": rule,
             "sizes": {"train": len(train), "validation": len(validation), "test": len(test)},
@@ -366,7 +419,7 @@ def prepare_task(spec: TaskSpec, config: Mapping[str, Any],
             "ceiling": spec.ceiling,
             "template": spec.template,
             "template_hash": file_hash(spec.template_path) if spec.template_path else None,
-            "system": spec.system,
+            "system": instruction(spec) if spec.prompt_style == "instruction" and spec.template else spec.system,
             "budget_sizes": {str(b): n for b, n in actual.items()},
             "bigbench": bigbench_meta,
             "data_hash": data_hash,

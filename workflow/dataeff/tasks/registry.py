@@ -39,6 +39,21 @@ class TaskSpec:
     ``options_fields`` names the field(s) holding answer options of multiple-choice tasks: one
     list-valued field (``["choices"]``) or several scalar fields (``["opa", "opb", ...]``).
     They are rendered as ``(A) ...`` lines into the template variable ``{options}``.
+
+    ``prompt_style`` says what the prompt file is. ``"template"``: a ``str.format`` template of
+    the whole user turn. ``"instruction"`` (the authors' formulation, METHOD.md section 4): the
+    task instruction, which :mod:`dataeff.chat` puts in the system turn (or ahead of the input
+    in the user turn where the template has no system role); the user turn is then the input
+    alone: one field's value, or ``LABEL - value [SEP] LABEL - value`` over ``input_fields``
+    with the upper-case ``field_labels``.
+
+    Hub provenance: ``revision`` pins the dataset commit (``None`` where no commit could be
+    verified), ``data_files`` names files explicitly where the repository's default patterns
+    would merge them, ``split_sizes`` records the labelled rows of each used split (from the
+    dataset card) so the workflow knows the training pool without downloading anything
+    (:func:`pool_size`), ``exclude`` drops rows by column value (MMLU's two subjects the authors
+    left out) and ``validation_fraction`` is the share of train carved as validation when the
+    dataset has none (0.1; the authors used 0.2 for banking77 and toxicchat0124).
     """
 
     name: str
@@ -59,6 +74,13 @@ class TaskSpec:
     options_fields: tuple[str, ...] = ()
     file: str | None = None  # user tasks: the JSONL/CSV file
     bigbench: Mapping[str, Any] | None = None  # bigbench tasks: see dataeff.tasks.bigbench
+    prompt_style: str = "template"  # "template" | "instruction"
+    field_labels: tuple[str, ...] = ()
+    revision: str | None = None
+    data_files: Mapping[str, str] | None = None
+    split_sizes: Mapping[str, int] | None = None
+    exclude: Mapping[str, tuple[str, ...]] = dataclasses.field(default_factory=dict)
+    validation_fraction: float = 0.1
 
     @property
     def template_path(self) -> Path | None:
@@ -66,24 +88,9 @@ class TaskSpec:
         return REPO_ROOT / self.template if self.template else None
 
 
-def _letters(n: int) -> tuple[str, ...]:
-    return tuple(f"({chr(ord('A') + i)})" for i in range(n))
-
-
-def _int_letters(n: int) -> dict[Any, str]:
-    return dict(enumerate(_letters(n)))
-
-
-def _str_letters(n: int) -> dict[Any, str]:
-    return {chr(ord("A") + i): f"({chr(ord('A') + i)})" for i in range(n)}
-
-
 _GLUE_TEST = {"train": "train", "validation": "validation", "test": None}  # test labels hidden
 _TRAIN_ONLY = {"train": "train", "validation": None, "test": None}
 _TRAIN_TEST = {"train": "train", "validation": None, "test": "test"}
-_NLI3 = {0: "entailment", 1: "neutral", 2: "contradiction"}
-_NLI2 = {0: "entailment", 1: "not entailment"}
-_YES_NO = {0: "no", 1: "yes"}
 
 
 def _gen(name: str, input_fields: tuple[str, ...], labels: tuple[str, ...] | None,
@@ -106,61 +113,121 @@ def _hub(name: str, hub_id: str, hub_config: str | None, input_fields: tuple[str
                     options_fields=options_fields)
 
 
+# ---- the authors' formulation of the Hub tasks (METHOD.md sections 4-5) ----
+# Revisions are commit SHAs quoted in public material (see tests/fixtures/hub_datasets.json for
+# where each was read); ``None`` where no commit could be verified: the load then follows main.
+_GLUE_REV = "bcdcba79d07bc864c1c254ccfcedcce55bcc9a8c"  # nyu-mll/glue
+_SUPER_GLUE_REV = "3de24cf8022e94f4ee4b9d55a6f539891524d646"  # aps/super_glue (parquet)
+_OWN = {"train": "train", "validation": "validation", "test": "test"}
+
+
+def _ids(n: int) -> dict[Any, str]:
+    """Raw class id -> its decimal string (the authors' answer for most Hub tasks)."""
+    return {i: str(i) for i in range(n)}
+
+
+def _keys(n: int) -> dict[Any, str]:
+    """Raw answer letter -> the same letter (commonsense_qa, RACE)."""
+    return {chr(ord("A") + i): chr(ord("A") + i) for i in range(n)}
+
+
+def _posed(name: str, hub_id: str, hub_config: str | None, fields: tuple[tuple[str, str], ...],
+           label_field: str, label_map: dict[Any, str], ceiling: float, *, splits: dict[str, str | None],
+           split_sizes: dict[str, int] | None, revision: str | None = None,
+           data_files: dict[str, str] | None = None, exclude: dict[str, tuple[str, ...]] | None = None,
+           validation_fraction: float = 0.1) -> TaskSpec:
+    """A Hub task posed as the authors posed it: ``fields`` are (LABEL, column) pairs of the
+    user turn (LABEL ``""``: the value alone), ``prompts/{name}.txt`` is the instruction."""
+    return TaskSpec(name=name, source="hub", hub_id=hub_id, hub_config=hub_config, splits=dict(splits),
+                    input_fields=tuple(c for _, c in fields), field_labels=tuple(lab for lab, _ in fields),
+                    label_field=label_field, labels=tuple(dict.fromkeys(label_map.values())),
+                    label_map=label_map, template=f"prompts/{name}.txt", ceiling=ceiling,
+                    prompt_style="instruction", revision=revision, data_files=data_files,
+                    split_sizes=split_sizes, exclude=exclude or {}, validation_fraction=validation_fraction)
+
+
 _SPECS: tuple[TaskSpec, ...] = (
-    _hub("ade_corpus_v2_classification", "ade-benchmark-corpus/ade_corpus_v2",
-         "Ade_corpus_v2_classification", ("text",), "label", {0: "not related", 1: "related"}, 0.83,
-         splits=_TRAIN_ONLY),
-    _hub("anli", "facebook/anli", None, ("premise", "hypothesis"), "label", _NLI3, 0.92,
-         splits={"train": "train_r1", "validation": "dev_r1", "test": "test_r1"}),
-    # 77 intents: answer texts are the dataset's ClassLabel names (e.g. "card_arrival").
-    _hub("banking77", "legacy-datasets/banking77", None, ("text",), "label", {}, 0.607,
-         splits=_TRAIN_TEST),
+    _posed("ade_corpus_v2_classification", "ade-benchmark-corpus/ade_corpus_v2",
+           "Ade_corpus_v2_classification", (("", "text"),), "label", _ids(2), 0.83,
+           splits=_TRAIN_ONLY, split_sizes={"train": 23516}),
+    _posed("anli", "facebook/anli", None, (("PREMISE", "premise"), ("HYPOTHESIS", "hypothesis")), "label",
+           _ids(3), 0.92, splits={"train": "train_r1", "validation": "dev_r1", "test": "test_r1"},
+           split_sizes={"train": 16946, "validation": 1000, "test": 1000},
+           revision="8e4813d81f46d313dac7892e1c28076917cfcdf9"),
+    # PolyAI/banking77's main branch holds a loading script; its Parquet conversion loads as is.
+    _posed("banking77", "PolyAI/banking77", None, (("", "text"),), "label", _ids(77), 0.607,
+           splits=_TRAIN_TEST, split_sizes={"train": 10003, "test": 3080}, revision="refs/convert/parquet",
+           validation_fraction=0.2),
     _gen("boolean_expressions", ("expression",), ("True", "False"), 1.0),
-    _hub("boolq", "super_glue", "boolq", ("passage", "question"), "label", _YES_NO, 0.89,
-         splits=_GLUE_TEST),
-    # goldstandard2: ClassLabel names (Yes / No / In the middle... / Yes, subject to some
-    # conditions / Other); -1 (no gold label) rows are dropped.
-    _hub("circa", "google-research-datasets/circa", None, ("context", "question-X", "answer-Y"),
-         "goldstandard2", {}, 0.923, splits=_TRAIN_ONLY),
-    _hub("commonsense_qa", "tau/commonsense_qa", None, ("question",), "answerKey", _str_letters(5), 0.89,
-         splits=_GLUE_TEST, options_fields=("choices",)),
-    _hub("fig_qa", "nightingal3/fig-qa", None, ("startphrase",), "labels", _int_letters(2), 0.9534,
-         splits=_GLUE_TEST, options_fields=("ending1", "ending2")),
+    _posed("boolq", "aps/super_glue", "boolq", (("PASSAGE", "passage"), ("QUESTION", "question")), "label",
+           _ids(2), 0.89, splits=_GLUE_TEST, split_sizes={"train": 9427, "validation": 3270},
+           revision=_SUPER_GLUE_REV),
+    # goldstandard2 (0 yes, 1 no, 2 in the middle, 3 yes subject to conditions, 4 other);
+    # rows without a gold label (-1) are dropped, so its pool is below the recorded train size.
+    _posed("circa", "google-research-datasets/circa", None,
+           (("CONTEXT", "context"), ("QUESTION", "question-X"), ("ANSWER", "answer-Y")), "goldstandard2",
+           _ids(5), 0.923, splits=_TRAIN_ONLY, split_sizes={"train": 34268}),
+    _posed("commonsense_qa", "tau/commonsense_qa", None, (("QUESTION", "question"), ("CHOICES", "choices")),
+           "answerKey", _keys(5), 0.89, splits=_GLUE_TEST, split_sizes={"train": 9741, "validation": 1221},
+           revision="94630fe30dad47192a8546eb75f094926d47e155"),
+    # The repo has train_s/train/train_xl CSVs and no configs: name the files (train_xl, dev).
+    _posed("fig_qa", "nightingal3/fig-qa", None,
+           (("PHRASE", "startphrase"), ("OPTION 0", "ending1"), ("OPTION 1", "ending2")), "labels", _ids(2),
+           0.9534, splits=_GLUE_TEST, split_sizes=None,
+           data_files={"train": "**/train_xl.csv", "validation": "**/dev.csv"}),
     _gen("formal_fallacies_syllogisms_negation", ("argument",), ("valid", "invalid"), 0.8),
-    _hub("high", "ehovy/race", "high", ("article", "question"), "answer", _str_letters(4), 0.85,
-         options_fields=("options",)),
+    _posed("high", "ehovy/race", "high",
+           (("ARTICLE", "article"), ("QUESTION", "question"), ("CHOICES", "options")), "answer", _keys(4), 0.85,
+           splits=_OWN, split_sizes={"train": 62445, "validation": 3451, "test": 3498}),
     _gen("hyperbaton", ("question",), ("(A)", "(B)"), 1.0),
-    _hub("medmcqa", "openlifescienceai/medmcqa", None, ("question",), "cop", _int_letters(4), 0.9,
-         splits=_GLUE_TEST, options_fields=("opa", "opb", "opc", "opd")),
-    _hub("mmlu", "cais/mmlu", "all", ("subject", "question"), "answer", _int_letters(4), 0.898,
-         splits={"train": "test", "validation": "validation", "test": "dev"},
-         options_fields=("choices",)),
+    _posed("medmcqa", "openlifescienceai/medmcqa", None,
+           (("QUESTION", "question"), ("0", "opa"), ("1", "opb"), ("2", "opc"), ("3", "opd")), "cop", _ids(4),
+           0.9, splits=_GLUE_TEST, split_sizes={"train": 182822, "validation": 4183},
+           revision="91c6572c454088bf71b679ad90aa8dffcd0d5868"),
+    # Train = the 14 042-question test split, validation = validation, test = the 285-question
+    # dev split; the authors' 55 subjects leave out high_school_statistics and world_religions
+    # (test: 275 questions). Explicit files so the unused auxiliary_train is not downloaded.
+    _posed("mmlu", "cais/mmlu", None,
+           (("SUBJECT", "subject"), ("QUESTION", "question"), ("CHOICES", "choices")), "answer", _ids(4), 0.898,
+           splits={"train": "test", "validation": "validation", "test": "dev"},
+           split_sizes={"train": 14042, "validation": 1531, "test": 285},
+           revision="c30699e8356da336a370243923dbaf21066bb9fe",
+           data_files={"test": "all/test-*", "validation": "all/validation-*", "dev": "all/dev-*"},
+           exclude={"subject": ("high_school_statistics", "world_religions")}),
     _gen("mnist_ascii", ("image",), tuple(str(d) for d in range(10)), 0.98),
-    _hub("mnli", "nyu-mll/glue", "mnli", ("premise", "hypothesis"), "label", _NLI3, 0.92,
-         splits={"train": "train", "validation": "validation_matched", "test": None}),
-    _hub("mrpc", "nyu-mll/glue", "mrpc", ("sentence1", "sentence2"), "label",
-         {0: "not equivalent", 1: "equivalent"}, 0.808, splits=_GLUE_TEST),
+    _posed("mnli", "nyu-mll/glue", "mnli", (("PREMISE", "premise"), ("HYPOTHESIS", "hypothesis")), "label",
+           _ids(3), 0.92, splits={"train": "train", "validation": "validation_matched", "test": None},
+           split_sizes={"train": 392702, "validation": 9815}, revision=_GLUE_REV),
+    _posed("mrpc", "nyu-mll/glue", "mrpc", (("SENTENCE1", "sentence1"), ("SENTENCE2", "sentence2")), "label",
+           _ids(2), 0.808, splits=_OWN, split_sizes={"train": 3668, "validation": 408, "test": 1725},
+           revision=_GLUE_REV),
     _gen("object_counting", ("question",), None, 0.95),
-    _hub("overruling", "LawInformedAI/overruling", None, ("sentence1",), "label", _YES_NO, 0.937,
-         splits=_TRAIN_ONLY),
-    _hub("qnli", "nyu-mll/glue", "qnli", ("question", "sentence"), "label", _NLI2, 0.912,
-         splits=_GLUE_TEST),
-    _hub("qqp", "nyu-mll/glue", "qqp", ("question1", "question2"), "label",
-         {0: "not duplicate", 1: "duplicate"}, 0.804, splits=_GLUE_TEST),
-    _hub("quail", "textmachinelab/quail", None, ("context", "question"), "correct_answer_id",
-         _int_letters(4), 0.6, splits=_GLUE_TEST, options_fields=("answers",)),
+    _posed("overruling", "LawInformedAI/overruling", None, (("", "sentence1"),), "label", _ids(2), 0.937,
+           splits=_TRAIN_ONLY, split_sizes={"train": 2400}),
+    _posed("qnli", "nyu-mll/glue", "qnli", (("CONTEXT", "sentence"), ("QUESTION", "question")), "label",
+           _ids(2), 0.912, splits=_GLUE_TEST, split_sizes={"train": 104743, "validation": 5463},
+           revision=_GLUE_REV),
+    _posed("qqp", "nyu-mll/glue", "qqp", (("QUESTION1", "question1"), ("QUESTION2", "question2")), "label",
+           _ids(2), 0.804, splits=_GLUE_TEST, split_sizes={"train": 363846, "validation": 40430},
+           revision=_GLUE_REV),
+    _posed("quail", "textmachinelab/quail", None,
+           (("CONTEXT", "context"), ("QUESTION", "question"), ("CHOICES", "answers")), "correct_answer_id",
+           _ids(4), 0.6, splits=_GLUE_TEST, split_sizes={"train": 10246, "validation": 2164}),
     _gen("reasoning_about_colored_objects", ("question",), None, 1.0),
-    _hub("rte", "super_glue", "rte", ("premise", "hypothesis"), "label", _NLI2, 0.936,
-         splits=_GLUE_TEST),
-    _hub("sst2", "nyu-mll/glue", "sst2", ("sentence",), "label", {0: "negative", 1: "positive"}, 0.978,
-         splits=_GLUE_TEST),
+    _posed("rte", "aps/super_glue", "rte", (("PREMISE", "premise"), ("HYPOTHESIS", "hypothesis")), "label",
+           _ids(2), 0.936, splits=_GLUE_TEST, split_sizes={"train": 2490, "validation": 277},
+           revision=_SUPER_GLUE_REV),
+    _posed("sst2", "nyu-mll/glue", "sst2", (("", "sentence"),), "label", _ids(2), 0.978, splits=_GLUE_TEST,
+           split_sizes={"train": 67349, "validation": 872}, revision=_GLUE_REV),
     _gen("temporal_sequences", ("question",), ("(A)", "(B)", "(C)", "(D)"), 1.0),
-    _hub("toxicchat0124", "lmsys/toxic-chat", "toxicchat0124", ("user_input",), "toxicity", _YES_NO, 1.0,
-         splits=_TRAIN_TEST),
+    _posed("toxicchat0124", "lmsys/toxic-chat", "toxicchat0124", (("USER", "user_input"),), "toxicity", _ids(2),
+           1.0, splits=_TRAIN_TEST, split_sizes={"train": 5082, "test": 5083},
+           revision="29df8e4dba60e1f4af4b4075c0705c5b313548a8", validation_fraction=0.2),
     _gen("tracking_shuffled_objects", ("question",), None, 1.0),
     _gen("web_of_lies", ("question",), ("True", "False"), 1.0),
-    _hub("wic", "super_glue", "wic", ("word", "sentence1", "sentence2"), "label", _YES_NO, 0.8,
-         splits=_GLUE_TEST),
+    _posed("wic", "aps/super_glue", "wic",
+           (("WORD", "word"), ("SENTENCE1", "sentence1"), ("SENTENCE2", "sentence2")), "label", _ids(2), 0.8,
+           splits=_GLUE_TEST, split_sizes={"train": 5428, "validation": 638}, revision=_SUPER_GLUE_REV),
 )
 
 # ---------------------------------------------------------------- BIG-bench source (real data)
@@ -253,6 +320,47 @@ def get_task(name: str, config: Mapping[str, Any] | None = None) -> TaskSpec:
         raise DataeffError(f"unknown task '{name}'", field="tasks",
                            fix="see the known tasks with `dataeff prepare-task --list`, "
                                "or define it under user_tasks") from None
+
+
+def carved_train_size(n: int, has_validation: bool, has_test: bool, test_max: int,
+                      validation_fraction: float = 0.1) -> int:
+    """Training rows left of ``n`` after the split rule of METHOD.md section 4 (the same
+    arithmetic as :func:`dataeff.tasks.prepare.split_rows`, which calls this)."""
+    if not has_validation and not has_test:
+        return n - min(round(0.1 * n), test_max) - round(0.1 * n)
+    if not has_validation:
+        return n - round(validation_fraction * n)
+    if not has_test:
+        return n - min(round(0.1 * n), test_max)
+    return n
+
+
+def pool_size(spec: TaskSpec, config: Mapping[str, Any]) -> int | None:
+    """Training pool of a task known without preparing it, or ``None``.
+
+    From the recorded size of the dataset's train split (``split_sizes``; an upper bound where
+    rows without a gold label are dropped) or, for generated tasks, from
+    ``data.generated_examples``, through the split rule. The workflow caps budgets at it so a
+    budget above the pool runs once, at the pool size (METHOD.md section 4).
+    """
+    data = config.get("data") or {}
+    test_max = int(data.get("test_max", 5000))
+    has_val, has_test = spec.splits.get("validation") is not None, spec.splits.get("test") is not None
+    if spec.split_sizes and spec.split_sizes.get("train") is not None:
+        n = int(spec.split_sizes["train"])
+    elif spec.source == "generated" and data.get("generated_examples"):
+        n, has_val, has_test = int(data["generated_examples"]), False, False
+    else:
+        return None
+    return carved_train_size(n, has_val, has_test, test_max, spec.validation_fraction)
+
+
+def task_max_new_tokens(config: Mapping[str, Any], task: str, default: int) -> int:
+    """Longest answer decoded for ``task``: ``eval.max_new_tokens_by_task[task]`` where set
+    (e.g. 500 for object_counting), else ``default`` (the stage's own setting). Evaluation and
+    the confidence pass both use it."""
+    by_task = ((config.get("eval") or {}).get("max_new_tokens_by_task")) or {}
+    return int(by_task.get(task, default))
 
 
 def ceilings(config: Mapping[str, Any]) -> dict[str, float | None]:

@@ -105,6 +105,11 @@ try:
     TASK_POOL = {task: _training_pool(task) for task in TASKS}
 except DataeffError as _err:
     sys.exit(f"dataeff: error: {_err}")
+_unknown_pools = [t for t in TASKS if TASK_POOL[t] is None]
+if _unknown_pools:
+    print(f"dataeff: note: training pool not known before preparation for {', '.join(_unknown_pools)}; "
+          "a budget above a pool fails at evaluation (record the task's split_sizes, or prepare it "
+          "and re-run so the budget runs at the pool size)", file=sys.stderr)
 
 
 def task_budgets(task):

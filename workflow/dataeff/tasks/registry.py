@@ -238,10 +238,13 @@ _SPECS: tuple[TaskSpec, ...] = (
 # sports_understanding has no generator and always uses the real data.
 
 def _bb(name: str, input_fields: tuple[str, ...], labels: tuple[str, ...] | None, ceiling: float,
-        train_size: int, subtasks: tuple[str, ...] = ()) -> TaskSpec:
+        train_size: int, subtasks: tuple[str, ...] = (), json_examples: int | None = None) -> TaskSpec:
+    """``json_examples``: usable examples of a task whose JSON holds fewer than the authors' pool
+    needs and that has no generator (its pool is then what the 80/10/10 split leaves of them)."""
     return TaskSpec(name=name, source="bigbench", splits=dict(_TRAIN_ONLY), input_fields=input_fields,
                     label_field="label", labels=labels, template=f"prompts/{name}.txt", ceiling=ceiling,
-                    bigbench={"task": name, "subtasks": subtasks, "paper": True, "train_size": train_size})
+                    bigbench={"task": name, "subtasks": subtasks, "paper": True, "train_size": train_size,
+                              "json_examples": json_examples})
 
 
 _BIT = ("0", "1")
@@ -253,7 +256,7 @@ BIGBENCH_PAPER: dict[str, TaskSpec] = {s.name: s for s in (
     _bb("mnist_ascii", ("input",), tuple(str(d) for d in range(10)), 0.98, 10000),
     _bb("object_counting", ("input",), None, 0.95, 10000),
     # The JSON holds 2 000 examples (a 1 600-example pool); the authors' largest budget was 6 400.
-    _bb("reasoning_about_colored_objects", ("question", "options"), None, 1.0, 6400),
+    _bb("reasoning_about_colored_objects", ("question", "options"), None, 1.0, 6400, json_examples=2000),
     _bb("sports_understanding", ("input",), _BIT, 1.0, 7300),
     _bb("temporal_sequences", ("question", "options"), None, 1.0, 750),
     _bb("tracking_shuffled_objects", ("question", "options"), None, 1.0, 2500,
@@ -350,6 +353,12 @@ def pool_size(spec: TaskSpec, config: Mapping[str, Any]) -> int | None:
         n = int(spec.split_sizes["train"])
     elif spec.source == "generated" and data.get("generated_examples"):
         n, has_val, has_test = int(data["generated_examples"]), False, False
+    elif spec.source == "bigbench" and spec.bigbench and spec.bigbench.get("paper"):
+        # Sized to leave the authors' pool (dataeff.tasks.bigbench), unless the JSON runs short.
+        pool = int(spec.bigbench["train_size"])
+        if spec.bigbench.get("json_examples"):
+            pool = min(pool, carved_train_size(int(spec.bigbench["json_examples"]), False, False, test_max))
+        return pool
     else:
         return None
     return carved_train_size(n, has_val, has_test, test_max, spec.validation_fraction)

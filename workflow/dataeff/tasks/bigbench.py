@@ -27,7 +27,10 @@ import json
 import logging
 import random
 import re
+import subprocess
+import sys
 import tarfile
+import tempfile
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -104,6 +107,64 @@ def verify_sdist(source: BigbenchSource) -> None:
                            field="data.bigbench_sha256",
                            fix="download bigbench==1.0.0 again (the file is corrupt or another version)")
     _VERIFIED[key] = digest
+
+
+#: The pip requirement whose sdist ``data.bigbench_sha256`` pins.
+REQUIREMENT = "bigbench==1.0.0"
+_SIMPLE_INDEX = "https://pypi.org/simple/bigbench/"
+
+
+def fetch_sdist(data: Mapping[str, Any]) -> Path:
+    """Put the pinned sdist at ``data.bigbench_sdist`` (``pip download --no-deps bigbench==1.0.0``).
+
+    Nothing is downloaded when a file with the pinned sha256 is already there. pip 26 refuses to
+    download this sdist (its metadata declares a direct URL dependency on bleurt); then the file
+    pip would have fetched is downloaded from the URL pip's index lists for the pinned sha256.
+    The result is checked and moved into place atomically.
+    """
+    source = BigbenchSource.from_data(data)
+    if source.sdist.is_file():
+        verify_sdist(source)
+        return source.sdist
+    source.sdist.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=source.sdist.parent, prefix=".bigbench-download.") as tmp:
+        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:", REQUIREMENT,
+               "-d", tmp]
+        proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+        sys.stderr.write(proc.stdout + proc.stderr)
+        got = sorted(Path(tmp).glob("bigbench-*.tar.gz"))
+        if not got:
+            if "direct URL dependencies" not in proc.stderr:
+                reason = (proc.stderr.strip().splitlines() or ["no file"])[-1]
+                raise DataeffError(f"pip download {REQUIREMENT} failed: {reason}", field="data.bigbench_sdist",
+                                   fix="run it where the package index is reachable, or download "
+                                       "bigbench-1.0.0.tar.gz by hand to data.bigbench_sdist")
+            got = [_download_from_registry(source, Path(tmp))]
+        digest = sha256_of(got[0])
+        if digest != source.sha256:
+            raise DataeffError(f"downloaded sdist has sha256 {digest}, not the pinned {source.sha256}",
+                               field="data.bigbench_sha256", fix="check the package index")
+        got[0].replace(source.sdist)
+    return source.sdist
+
+
+def _download_from_registry(source: BigbenchSource, folder: Path) -> Path:
+    """The pinned sdist, by the URL the registry's simple index (PEP 691 JSON, pip's own index)
+    lists for the file with the pinned sha256."""
+    import urllib.request
+
+    req = urllib.request.Request(_SIMPLE_INDEX, headers={"Accept": "application/vnd.pypi.simple.v1+json"})
+    with urllib.request.urlopen(req, timeout=60) as resp:  # noqa: S310 (fixed https URL)
+        index = json.load(resp)
+    files = [f for f in index.get("files", []) if (f.get("hashes") or {}).get("sha256") == source.sha256]
+    if not files:
+        raise DataeffError(f"the package index lists no bigbench file with sha256 {source.sha256}",
+                           field="data.bigbench_sha256", fix="check data.bigbench_sha256")
+    out = folder / Path(files[0]["filename"]).name
+    with urllib.request.urlopen(files[0]["url"], timeout=600) as resp, open(out, "wb") as fh:  # noqa: S310
+        while block := resp.read(1 << 20):
+            fh.write(block)
+    return out
 
 
 def _check_name(name: str, what: str = "task") -> str:

@@ -266,8 +266,8 @@ def task_files(tasks: Iterable[str], source: BigbenchSource) -> dict[str, dict[s
         absent = sorted(missing - set(found))
         if absent:
             raise DataeffError(f"no BIG-bench task named '{absent[0]}' in {source.sdist.name}",
-                               field="task", fix="use a folder name under bigbench/benchmark_tasks "
-                                                 "(see docs/BIGBENCH.md for the usable JSON tasks)")
+                               field="task", fix="use a folder name under bigbench/benchmark_tasks; "
+                                                 "docs/BIGBENCH.md lists the usable JSON tasks")
         for task in sorted(found):
             out[task] = _write_cache(source, task, found[task])
     return out
@@ -525,7 +525,11 @@ def _generated(name: str, files: Mapping[str, Path], n: int, rng: random.Random,
 
 def _paper_records(spec_name: str, bb: Mapping[str, Any], source: BigbenchSource, seed: int, test_max: int
                    ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    from dataeff.tasks.registry import BIGBENCH_PAPER
+
     task = bb["task"]
+    # One pass extracts the folders of all the paper tasks, so the other nine read the cache.
+    task_files([s.bigbench["task"] for s in BIGBENCH_PAPER.values() if s.bigbench], source)
     rng = random.Random(f"{seed}:bigbench:{spec_name}")
     wanted = total_for_train(int(bb["train_size"]), test_max)
     if task in ("web_of_lies", "boolean_expressions"):

@@ -188,7 +188,7 @@ def test_real_sdist_json_tasks(real_data):
     assert len(counting) == 1000 and "options" not in counting[0]
     t0 = time.perf_counter()
     again = load_bigbench_task("object_counting", data=real_data)
-    assert again == counting and time.perf_counter() - t0 < 1.0  # from the cache
+    assert again == counting and time.perf_counter() - t0 < 2.0  # from the cache (measured 0.05 s)
     with pytest.raises(DataeffError, match="'web_of_lies' is a program"):
         load_bigbench_task("web_of_lies", data=real_data)
 

@@ -197,6 +197,9 @@ def _cached(source: BigbenchSource, task: str) -> dict[str, Path] | None:
 
 
 def _write_cache(source: BigbenchSource, task: str, members: Mapping[str, bytes]) -> dict[str, Path]:
+    existing = _cached(source, task)
+    if existing is not None:  # another process (a parallel prepare_task job) wrote it meanwhile
+        return existing
     folder = source.task_root / task
     with atomic_path(folder) as tmp:
         tmp.mkdir(parents=True)

@@ -145,6 +145,8 @@ def test_unsupported_and_unknown_tasks_are_one_line(fake_sdist):
     assert "\n" not in str(err.value)
     with pytest.raises(DataeffError, match="no BIG-bench task named 'nosuch'"):
         load_bigbench_task("nosuch", data=data)
+    with pytest.raises(DataeffError, match="did you mean gamma"):
+        load_bigbench_task("gammma", data=data)
     with pytest.raises(DataeffError, match="has no subtask 'three'.*one, two"):
         load_bigbench_task("gamma", "three", data=data)
     with pytest.raises(DataeffError, match="invalid BIG-bench task name"):

@@ -22,6 +22,7 @@ a task with no usable example is rejected with one line.
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import json
 import logging
@@ -212,11 +213,13 @@ def _write_cache(source: BigbenchSource, task: str, members: Mapping[str, bytes]
     return {rel: folder / rel for rel in members}
 
 
-def _stream(source: BigbenchSource, wanted: set[str] | None) -> dict[str, dict[str, bytes]]:
-    """One pass over the sdist: the kept files of the ``wanted`` task directories (all if None).
+def _stream(source: BigbenchSource, wanted: set[str] | None) -> tuple[dict[str, dict[str, bytes]], list[str]]:
+    """One pass over the sdist: the kept files of the ``wanted`` task directories (all if None),
+    and the names of the task directories passed on the way.
 
     Stops once every wanted directory has been seen and left (directories are contiguous).
     """
+    passed: list[str] = []
     found: dict[str, dict[str, bytes]] = {}
     done: set[str] = set()
     current: str | None = None
@@ -233,6 +236,7 @@ def _stream(source: BigbenchSource, wanted: set[str] | None) -> dict[str, dict[s
                 if current is not None and current in found:
                     done.add(current)
                 current = task
+                passed.append(task)
                 if wanted is not None and wanted <= done:
                     break
             if wanted is not None and task not in wanted:
@@ -245,14 +249,14 @@ def _stream(source: BigbenchSource, wanted: set[str] | None) -> dict[str, dict[s
                 kept["/".join(parts[1:])] = handle.read()
     log.info("read %d BIG-bench task folders from %s in %.1f s", len(found), source.sdist.name,
              time.perf_counter() - t0)
-    return found
+    return found, passed
 
 
 def task_files(tasks: Iterable[str], source: BigbenchSource) -> dict[str, dict[str, Path]]:
     """Cached files (``relative path -> Path``) of each task, extracting the missing ones.
 
     All missing tasks come out of one pass over the sdist; a task absent from it is a
-    one-line error naming the closest task names.
+    one-line error suggesting the closest task names.
     """
     names = sorted({_check_name(t) for t in tasks})
     out: dict[str, dict[str, Path]] = {}
@@ -265,11 +269,13 @@ def task_files(tasks: Iterable[str], source: BigbenchSource) -> dict[str, dict[s
             out[task] = files
     if missing:
         verify_sdist(source)
-        found = _stream(source, missing)
+        found, passed = _stream(source, missing)
         absent = sorted(missing - set(found))
         if absent:
+            close = difflib.get_close_matches(absent[0], passed, n=3)
+            hint = f"did you mean {', '.join(close)}? " if close else ""
             raise DataeffError(f"no BIG-bench task named '{absent[0]}' in {source.sdist.name}",
-                               field="task", fix="use a folder name under bigbench/benchmark_tasks; "
+                               field="task", fix=f"{hint}use a folder name under bigbench/benchmark_tasks; "
                                                  "docs/BIGBENCH.md lists the usable JSON tasks")
         for task in sorted(found):
             out[task] = _write_cache(source, task, found[task])
@@ -398,7 +404,7 @@ def catalog(data: Mapping[str, Any]) -> list[dict[str, Any]]:
     source = BigbenchSource.from_data(data)
     verify_sdist(source)
     out: list[dict[str, Any]] = []
-    for task, members in sorted(_stream(source, None).items()):
+    for task, members in sorted(_stream(source, None)[0].items()):
         for rel, blob in sorted(members.items()):
             if not rel.endswith("task.json"):
                 continue

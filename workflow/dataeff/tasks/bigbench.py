@@ -22,12 +22,16 @@ a task with no usable example is rejected with one line.
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import json
 import logging
 import random
 import re
+import subprocess
+import sys
 import tarfile
+import tempfile
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -106,6 +110,64 @@ def verify_sdist(source: BigbenchSource) -> None:
     _VERIFIED[key] = digest
 
 
+#: The pip requirement whose sdist ``data.bigbench_sha256`` pins.
+REQUIREMENT = "bigbench==1.0.0"
+_SIMPLE_INDEX = "https://pypi.org/simple/bigbench/"
+
+
+def fetch_sdist(data: Mapping[str, Any]) -> Path:
+    """Put the pinned sdist at ``data.bigbench_sdist`` (``pip download --no-deps bigbench==1.0.0``).
+
+    Nothing is downloaded when a file with the pinned sha256 is already there. pip 26 refuses to
+    download this sdist (its metadata declares a direct URL dependency on bleurt); then the file
+    pip would have fetched is downloaded from the URL pip's index lists for the pinned sha256.
+    The result is checked and moved into place atomically.
+    """
+    source = BigbenchSource.from_data(data)
+    if source.sdist.is_file():
+        verify_sdist(source)
+        return source.sdist
+    source.sdist.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=source.sdist.parent, prefix=".bigbench-download.") as tmp:
+        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:", REQUIREMENT,
+               "-d", tmp]
+        proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+        sys.stderr.write(proc.stdout + proc.stderr)
+        got = sorted(Path(tmp).glob("bigbench-*.tar.gz"))
+        if not got:
+            if "direct URL dependencies" not in proc.stderr:
+                reason = (proc.stderr.strip().splitlines() or ["no file"])[-1]
+                raise DataeffError(f"pip download {REQUIREMENT} failed: {reason}", field="data.bigbench_sdist",
+                                   fix="run it where the package index is reachable, or download "
+                                       "bigbench-1.0.0.tar.gz by hand to data.bigbench_sdist")
+            got = [_download_from_registry(source, Path(tmp))]
+        digest = sha256_of(got[0])
+        if digest != source.sha256:
+            raise DataeffError(f"downloaded sdist has sha256 {digest}, not the pinned {source.sha256}",
+                               field="data.bigbench_sha256", fix="check the package index")
+        got[0].replace(source.sdist)
+    return source.sdist
+
+
+def _download_from_registry(source: BigbenchSource, folder: Path) -> Path:
+    """The pinned sdist, by the URL the registry's simple index (PEP 691 JSON, pip's own index)
+    lists for the file with the pinned sha256."""
+    import urllib.request
+
+    req = urllib.request.Request(_SIMPLE_INDEX, headers={"Accept": "application/vnd.pypi.simple.v1+json"})
+    with urllib.request.urlopen(req, timeout=60) as resp:  # noqa: S310 (fixed https URL)
+        index = json.load(resp)
+    files = [f for f in index.get("files", []) if (f.get("hashes") or {}).get("sha256") == source.sha256]
+    if not files:
+        raise DataeffError(f"the package index lists no bigbench file with sha256 {source.sha256}",
+                           field="data.bigbench_sha256", fix="check data.bigbench_sha256")
+    out = folder / Path(files[0]["filename"]).name
+    with urllib.request.urlopen(files[0]["url"], timeout=600) as resp, open(out, "wb") as fh:  # noqa: S310
+        while block := resp.read(1 << 20):
+            fh.write(block)
+    return out
+
+
 def _check_name(name: str, what: str = "task") -> str:
     if not isinstance(name, str) or not _NAME.match(name):
         raise DataeffError(f"invalid BIG-bench {what} name {name!r}", field=what,
@@ -136,6 +198,9 @@ def _cached(source: BigbenchSource, task: str) -> dict[str, Path] | None:
 
 
 def _write_cache(source: BigbenchSource, task: str, members: Mapping[str, bytes]) -> dict[str, Path]:
+    existing = _cached(source, task)
+    if existing is not None:  # another process (a parallel prepare_task job) wrote it meanwhile
+        return existing
     folder = source.task_root / task
     with atomic_path(folder) as tmp:
         tmp.mkdir(parents=True)
@@ -148,11 +213,13 @@ def _write_cache(source: BigbenchSource, task: str, members: Mapping[str, bytes]
     return {rel: folder / rel for rel in members}
 
 
-def _stream(source: BigbenchSource, wanted: set[str] | None) -> dict[str, dict[str, bytes]]:
-    """One pass over the sdist: the kept files of the ``wanted`` task directories (all if None).
+def _stream(source: BigbenchSource, wanted: set[str] | None) -> tuple[dict[str, dict[str, bytes]], list[str]]:
+    """One pass over the sdist: the kept files of the ``wanted`` task directories (all if None),
+    and the names of the task directories passed on the way.
 
     Stops once every wanted directory has been seen and left (directories are contiguous).
     """
+    passed: list[str] = []
     found: dict[str, dict[str, bytes]] = {}
     done: set[str] = set()
     current: str | None = None
@@ -169,6 +236,7 @@ def _stream(source: BigbenchSource, wanted: set[str] | None) -> dict[str, dict[s
                 if current is not None and current in found:
                     done.add(current)
                 current = task
+                passed.append(task)
                 if wanted is not None and wanted <= done:
                     break
             if wanted is not None and task not in wanted:
@@ -181,14 +249,14 @@ def _stream(source: BigbenchSource, wanted: set[str] | None) -> dict[str, dict[s
                 kept["/".join(parts[1:])] = handle.read()
     log.info("read %d BIG-bench task folders from %s in %.1f s", len(found), source.sdist.name,
              time.perf_counter() - t0)
-    return found
+    return found, passed
 
 
 def task_files(tasks: Iterable[str], source: BigbenchSource) -> dict[str, dict[str, Path]]:
     """Cached files (``relative path -> Path``) of each task, extracting the missing ones.
 
     All missing tasks come out of one pass over the sdist; a task absent from it is a
-    one-line error naming the closest task names.
+    one-line error suggesting the closest task names.
     """
     names = sorted({_check_name(t) for t in tasks})
     out: dict[str, dict[str, Path]] = {}
@@ -201,12 +269,14 @@ def task_files(tasks: Iterable[str], source: BigbenchSource) -> dict[str, dict[s
             out[task] = files
     if missing:
         verify_sdist(source)
-        found = _stream(source, missing)
+        found, passed = _stream(source, missing)
         absent = sorted(missing - set(found))
         if absent:
+            close = difflib.get_close_matches(absent[0], passed, n=3)
+            hint = f"did you mean {', '.join(close)}? " if close else ""
             raise DataeffError(f"no BIG-bench task named '{absent[0]}' in {source.sdist.name}",
-                               field="task", fix="use a folder name under bigbench/benchmark_tasks "
-                                                 "(see docs/BIGBENCH.md for the usable JSON tasks)")
+                               field="task", fix=f"{hint}use a folder name under bigbench/benchmark_tasks; "
+                                                 "docs/BIGBENCH.md lists the usable JSON tasks")
         for task in sorted(found):
             out[task] = _write_cache(source, task, found[task])
     return out
@@ -334,7 +404,7 @@ def catalog(data: Mapping[str, Any]) -> list[dict[str, Any]]:
     source = BigbenchSource.from_data(data)
     verify_sdist(source)
     out: list[dict[str, Any]] = []
-    for task, members in sorted(_stream(source, None).items()):
+    for task, members in sorted(_stream(source, None)[0].items()):
         for rel, blob in sorted(members.items()):
             if not rel.endswith("task.json"):
                 continue
@@ -464,7 +534,11 @@ def _generated(name: str, files: Mapping[str, Path], n: int, rng: random.Random,
 
 def _paper_records(spec_name: str, bb: Mapping[str, Any], source: BigbenchSource, seed: int, test_max: int
                    ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    from dataeff.tasks.registry import BIGBENCH_PAPER
+
     task = bb["task"]
+    # One pass extracts the folders of all the paper tasks, so the other nine read the cache.
+    task_files([s.bigbench["task"] for s in BIGBENCH_PAPER.values() if s.bigbench], source)
     rng = random.Random(f"{seed}:bigbench:{spec_name}")
     wanted = total_for_train(int(bb["train_size"]), test_max)
     if task in ("web_of_lies", "boolean_expressions"):

@@ -322,7 +322,7 @@ def get_task(name: str, config: Mapping[str, Any] | None = None) -> TaskSpec:
     except KeyError:
         raise DataeffError(f"unknown task '{name}'", field="tasks",
                            fix="see the known tasks with `dataeff prepare-task --list`, "
-                               "or define it under user_tasks") from None
+                               "or define it under user_tasks or bigbench_tasks") from None
 
 
 def carved_train_size(n: int, has_validation: bool, has_test: bool, test_max: int,

@@ -363,15 +363,22 @@ def _count_never(shapes: ShapeSet, target: float) -> int:
 def predicted_curve(prediction: dict[str, Any], points: int = 25) -> list[dict[str, float]]:
     """Rows (budget, fraction, fraction_low, fraction_high) of the predicted curve, log-spaced.
 
-    ``fraction`` is the central x**p curve; the band is the interval's: at each budget, the
-    fractions whose interval starts (``fraction_high``) or ends (``fraction_low``) there, read
-    from the prediction's ``band`` (computed with ``band=True``); without one, the curves of
-    the AUC interval's ends.
+    With the prediction's ``band`` (computed with ``band=True``), ``fraction`` is the curve of
+    the central budgets (at each fraction of the gap, the median of the predictive distribution,
+    so it crosses the target at the reported budget) and the band is the interval's: at each
+    budget, the fractions whose interval starts (``fraction_high``) or ends (``fraction_low``)
+    there. Without a band: the x**p curve of the central AUC and those of the AUC interval's ends.
     """
     n_max = prediction["max_budget"]
     model = CurveModel.for_budgets(n_max, prediction.get("grid"))
     budgets = np.array(sorted({int(round(v)) for v in np.geomspace(1, n_max, points)} | {n_max}), float)
-    mid = model.fraction(budgets, prediction["exponent"])
+    band = prediction.get("band")
+    if band:
+        fr = np.array([0.0] + [r["fraction"] for r in band])
+        x_mid = np.maximum.accumulate(np.array([0.0] + [float(model.to_x(r["budget"])) for r in band]))
+        mid = np.interp(model.to_x(budgets), x_mid, fr)
+    else:
+        mid = model.fraction(budgets, prediction["exponent"])
     lo, hi = _band_fractions(prediction, model, budgets)
     return [{"budget": int(n), "fraction": float(m), "fraction_low": float(a), "fraction_high": float(b)}
             for n, m, a, b in zip(budgets, mid, lo, hi, strict=True)]

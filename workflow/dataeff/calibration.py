@@ -274,7 +274,7 @@ def plot_calibration(summary: pd.DataFrame, title: str):
     sources = list(dict.fromkeys(summary["source"]))
     targets = sorted(summary["target"].unique())
     fig, axes = plt.subplots(len(sources), 2, figsize=(9.0, 2.9 * len(sources) + 0.6), squeeze=False)
-    styles = {"bayes": "-", "measured_only": ":"}
+    styles = {"bayes": "-", "bayes_xp": "--", "measured_only": ":"}
     for i, src in enumerate(sources):
         s = summary[summary["source"] == src]
         ax_c, ax_e = axes[i]

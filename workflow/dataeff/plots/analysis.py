@@ -219,7 +219,7 @@ def plot_predicted_curves(table: pd.DataFrame, predictions: Mapping[str, Mapping
             ax.set_ylabel("fraction of gap", fontsize=7)
     fig.supxlabel("labeled examples (log scale)", fontsize=8)
     handles = [plt.Line2D([], [], color=PALETTE[0], marker="o", ms=3, label="measured (cleaned)"),
-               plt.Line2D([], [], color=PALETTE[1], ls="--", label="predicted x^p (task held out)"),
+               plt.Line2D([], [], color=PALETTE[1], ls="--", label="predicted, median (task held out)"),
                plt.Rectangle((0, 0), 1, 1, color=PALETTE[1], alpha=0.15,
                              label=f"{level:.0%} band: fit, one CoS-Low draw, curve shape")]
     top = 1.0 - 0.75 / height

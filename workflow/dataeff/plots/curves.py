@@ -214,7 +214,7 @@ def plot_predicted_budget(prediction: Mapping, out: str | os.PathLike[str]) -> N
     ax.fill_between(n, [r["fraction_low"] for r in rows], [r["fraction_high"] for r in rows], color="C0",
                     alpha=0.2, lw=0, label=f"{level:.0%} band (fit, one CoS-Low draw, curve shape)")
     ax.plot(n, [r["fraction"] for r in rows], color="C0",
-            label=f"predicted x^p (AUC {prediction['predicted_auc']:.3f})")
+            label=f"predicted, median (AUC {prediction['predicted_auc']:.3f})")
     pts = prediction.get("measured_points") or []
     if pts:
         ax.plot([n_max ** p["x"] for p in pts], [p["fraction"] for p in pts], "ko", ms=4,

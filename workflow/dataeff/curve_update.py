@@ -14,8 +14,9 @@ Three update methods, compared leave-one-task-out by :mod:`dataeff.calibration`:
   that real shape moved to that AUC, y ~ Normal(curve(x), sigma) with sigma the config
   schema's ``analysis.update_sigma``. The AUC (exponent) and the shape are updated together.
 * ``bayes_xp``: prior times the likelihood under the x**p curve itself, y ~ Normal(x**p,
-  sigma_y) with sigma_y the scatter of real curves around their x**p curve
-  (:meth:`dataeff.shape.ShapeSet.y_residual_sd`); shape residuals added unweighted.
+  sqrt(sigma_y**2 + sigma**2)) with sigma_y the scatter of real curves around their x**p curve
+  (:meth:`dataeff.shape.ShapeSet.y_residual_sd`) and sigma the measurement noise above; shape
+  residuals added unweighted.
 * ``measured_only``: like ``bayes`` with a flat prior over the attainable AUCs: the measured
   points alone.
 
@@ -53,8 +54,8 @@ def update_weights(method: str, grid: np.ndarray, prior: np.ndarray, model: Curv
                            fix=f"use one of {', '.join(METHODS)}")
     if not points:
         return prior, None
-    if method == "bayes_xp":
-        return posterior_weights(grid, prior, model, points, curve_sd), None
+    if method == "bayes_xp":  # shape scatter and measurement noise, independent
+        return posterior_weights(grid, prior, model, points, math.hypot(curve_sd, sigma)), None
     base = prior if method == "bayes" else np.full(len(grid), 1.0 / len(grid))
     return base, sigma
 

@@ -316,6 +316,9 @@ def predict_budget(coslow: float, coefficients: dict[str, Any], target: float,
     if budget is not None and model.min_budget and budget < model.min_budget:
         warnings.append(f"{budget} labels is below the smallest budget of the grid ({model.min_budget}), "
                         f"where no curve was measured: read it as at most {model.min_budget}")
+    elif low is not None and model.min_budget and low < model.min_budget:
+        warnings.append(f"the interval's lower end ({low}) is below the smallest budget of the grid "
+                        f"({model.min_budget}), where no curve was measured: read it as at most {model.min_budget}")
     warnings.extend(pred.notes)
     p_mid = float(model.exponent(auc_mid))
     method_text = (f"{out['interval_method']}; plus one CoS-Low draw (sd {sd_draw:.3g}, {sd_source}); "

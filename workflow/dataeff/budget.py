@@ -233,6 +233,7 @@ def predict_budget(coslow: float, coefficients: dict[str, Any], target: float,
     """
     from dataeff.curve_update import (
         METHODS,
+        default_shape_bandwidth,
         default_update_sigma,
         fitted_auc,
         normalise_measured,
@@ -290,7 +291,7 @@ def predict_budget(coslow: float, coefficients: dict[str, Any], target: float,
         points = normalise_measured(measured, ceiling, model)
     sigma = default_update_sigma()
     weights, pair_sigma = update_weights(method, a_grid, prior, model, points, sigma_y, sigma)
-    pred = Predictive(model, a_grid, weights, shapes, points, pair_sigma)
+    pred = Predictive(model, a_grid, weights, shapes, points, pair_sigma, default_shape_bandwidth())
     auc_mid, auc_lo, auc_hi = pred.auc_quantiles(level)
     s = pred.summary(target, level)
 
@@ -322,7 +323,8 @@ def predict_budget(coslow: float, coefficients: dict[str, Any], target: float,
     warnings.extend(pred.notes)
     p_mid = float(model.exponent(auc_mid))
     method_text = (f"{out['interval_method']}; plus one CoS-Low draw (sd {sd_draw:.3g}, {sd_source}); "
-                   f"plus the curve-shape error of {shapes.source}; AUC limited to [{lo_att:.4f}, "
+                   f"plus the curve-shape error of {shapes.source} (shapes of similar AUC weighted "
+                   f"higher, bandwidth {default_shape_bandwidth():g}); AUC limited to [{lo_att:.4f}, "
                    f"{hi_att:.4f}]")
     if points:
         method_text += (f"; updated with {len(points)} measured budget(s) "

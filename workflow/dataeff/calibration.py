@@ -64,6 +64,7 @@ def settings(config: Mapping[str, Any] | None) -> dict[str, Any]:
     return {"targets": [float(t) for t in pick(analysis, props, "targets")],
             "coslow_sd": float(pick(analysis, props, "coslow_sd")),
             "update_sigma": float(pick(analysis, props, "update_sigma")),
+            "shape_bandwidth": float(pick(analysis, props, "shape_bandwidth")),
             **{k: pick(cal, cal_props, k) for k in ("level", "measured", "neighbours", "seed", "families")}}
 
 
@@ -81,7 +82,7 @@ def default_level() -> float:
 def evaluate_task(curve: ShapeCurve, *, source: str, prior_mean: float, prior_sd: float,
                   prior_df: float | None, shapes: ShapeSet, model: CurveModel,
                   targets: Sequence[float], level: float, measured: Sequence[int], sigma: float,
-                  methods: Sequence[str] = METHODS) -> list[dict[str, Any]]:
+                  bandwidth: float | None = None, methods: Sequence[str] = METHODS) -> list[dict[str, Any]]:
     """Rows of :data:`TASK_COLUMNS` for one held-out task (``shapes`` must exclude it).
 
     With m = 0 every method is the prior alone, so only ``bayes`` is evaluated there.
@@ -97,7 +98,7 @@ def evaluate_task(curve: ShapeCurve, *, source: str, prior_mean: float, prior_sd
                 continue  # nothing measured: the same prior as the first method
             points = positive[:m]
             weights, pair_sigma = update_weights(method, grid, prior, model, points, curve_sd, sigma)
-            pred = Predictive(model, grid, weights, shapes, points, pair_sigma)
+            pred = Predictive(model, grid, weights, shapes, points, pair_sigma, bandwidth)
             for tau in targets:
                 s = pred.summary(tau, level)
                 truth = crossing_x(curve.x, curve.y, tau)
@@ -152,7 +153,7 @@ def neighbour_prior(aucs: Mapping[str, float], task: str, k: int,
 
 def calibrate_published(families: Sequence[str], *, targets: Sequence[float], level: float,
                         measured: Sequence[int], neighbours: int, seed: int, sigma: float,
-                        methods: Sequence[str] = METHODS) -> pd.DataFrame:
+                        bandwidth: float | None = None, methods: Sequence[str] = METHODS) -> pd.DataFrame:
     """Per-task rows for the paper's published curves of ``families`` (neighbour prior)."""
     from dataeff.efficiency import PAPER_GRID, PAPER_MAX_BUDGET
     from dataeff.paper_data import PAPER_FAMILIES, paper_curves
@@ -171,13 +172,14 @@ def calibrate_published(families: Sequence[str], *, targets: Sequence[float], le
             mean, sd = neighbour_prior(aucs, curve.task, neighbours, rng)
             rows += evaluate_task(curve, source=f"paper/{family}", prior_mean=mean, prior_sd=sd, prior_df=None,
                                   shapes=shapes.without(curve.task), model=shapes.model, targets=targets,
-                                  level=level, measured=measured, sigma=sigma, methods=methods)
+                                  level=level, measured=measured, sigma=sigma, bandwidth=bandwidth,
+                                  methods=methods)
     return pd.DataFrame(rows, columns=list(TASK_COLUMNS))
 
 
 def calibrate_study(efficiency: Mapping[str, Mapping[str, Any]], predictors: pd.DataFrame, *, family: str,
                     targets: Sequence[float], level: float, measured: Sequence[int], coslow_sd: float,
-                    sigma: float, source: str = "efficiency.json",
+                    sigma: float, bandwidth: float | None = None, source: str = "efficiency.json",
                     methods: Sequence[str] = METHODS) -> pd.DataFrame:
     """Per-task rows for a family's own results: LOTO OLS prior with each task's CoS-Low spread."""
     from dataeff.budget import predict_auc
@@ -205,7 +207,7 @@ def calibrate_study(efficiency: Mapping[str, Mapping[str, Any]], predictors: pd.
         rows += evaluate_task(by_task[task], source=family, prior_mean=p["predicted_auc_raw"], prior_sd=sd,
                               prior_df=p["auc_df"], shapes=all_shapes.without(task), model=all_shapes.model,
                               targets=targets, level=level, measured=measured, sigma=sigma,
-                              methods=methods)
+                              bandwidth=bandwidth, methods=methods)
     return pd.DataFrame(rows, columns=list(TASK_COLUMNS))
 
 

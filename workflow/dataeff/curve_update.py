@@ -45,6 +45,13 @@ def default_update_sigma() -> float:
     return float(schema()["properties"]["analysis"]["properties"]["update_sigma"]["default"])
 
 
+def default_shape_bandwidth() -> float:
+    """AUC bandwidth of the shape kernel (config schema ``analysis.shape_bandwidth``)."""
+    from dataeff.config import schema
+
+    return float(schema()["properties"]["analysis"]["properties"]["shape_bandwidth"]["default"])
+
+
 def update_weights(method: str, grid: np.ndarray, prior: np.ndarray, model: CurveModel,
                    points: Sequence[tuple[float, float]], curve_sd: float,
                    sigma: float) -> tuple[np.ndarray, float | None]:

@@ -11,9 +11,11 @@ Three sources of error, combined without assuming a shape for the last one:
    first budget on", not more).
 2. **The curve shape**: for each AUC the grid-consistent x**p curve gives where the target is
    crossed on the log budget axis; a real curve of that AUC crosses elsewhere. The empirical
-   residuals of real curves (:mod:`dataeff.shape`) are added, every (AUC, residual) pair
-   weighted equally within its AUC's weight. Real curves that never reach the target keep
-   their share as "beyond N_max".
+   residuals of real curves (:mod:`dataeff.shape`) are added. Within an AUC's weight, the
+   real curves are weighted by a Gaussian kernel in the distance between that AUC and their own
+   (bandwidth ``analysis.shape_bandwidth``): a prediction of a high AUC borrows the shapes of
+   data-efficient tasks (early jumps), a low one those of slow tasks. Real curves that never
+   reach the target keep their share as "beyond N_max".
 3. **Measured budgets** (optional): the AUC weights become a posterior (a Bayesian update of
    the curve exponent, :mod:`dataeff.curve_update`), and the distribution is conditioned on
    what the measured curve shows: if it already reached the target, the crossing is read off
@@ -95,12 +97,25 @@ class Predictive:
     shapes: ShapeSet
     points: Sequence[tuple[float, float]] = ()
     sigma: float | None = None
+    bandwidth: float | None = None
     notes: list[str] = field(default_factory=list)
     _pairs: np.ndarray | None = field(default=None, init=False, repr=False)
+
+    def shape_kernel(self) -> np.ndarray:
+        """K x J weights of real shape j for AUC a_k, each row summing to 1: uniform, or (with
+        ``bandwidth``) a Gaussian kernel in the distance between a_k and the shape's own AUC, so
+        that a high-AUC prediction borrows the shapes of high-AUC tasks."""
+        aucs = np.array([c.auc for c in self.shapes.curves])
+        if not self.bandwidth:
+            return np.full((len(self.grid), len(aucs)), 1.0 / len(aucs))
+        k = np.exp(-0.5 * ((self.grid[:, None] - aucs[None, :]) / self.bandwidth) ** 2) + 1e-300
+        return k / k.sum(axis=1, keepdims=True)
 
     def __post_init__(self) -> None:
         pts = [(x, y) for x, y in self.points if x > 0]
         if not pts or self.sigma is None:
+            if self.bandwidth:
+                self._pairs = self.weights[:, None] * self.shape_kernel()
             return
         # x of every (AUC k, shape j, level) and the measured points' likelihood under it
         base = self.model.x_for_target(self.model.exponent(self.grid)[:, None], LEVELS[None, :])  # K x L
@@ -121,7 +136,7 @@ class Predictive:
             value = np.where(idx >= len(LEVELS), LEVELS[-1], f_lo + np.clip(frac, 0.0, 1.0) * (f_hi - f_lo))
             loglik -= (y - value) ** 2 / (2.0 * self.sigma ** 2)
         with np.errstate(divide="ignore"):
-            logw = np.log(self.weights)[:, None] + loglik
+            logw = np.log(self.weights)[:, None] + np.log(self.shape_kernel()) + loglik
         logw -= logw[np.isfinite(logw)].max()
         pairs = np.exp(logw)
         self._pairs = pairs / pairs.sum()
@@ -130,7 +145,7 @@ class Predictive:
         """K x J weights of the (AUC, real shape) components."""
         if self._pairs is not None:
             return self._pairs
-        return np.repeat(self.weights[:, None] / len(self.shapes), len(self.shapes), axis=1)
+        return self.weights[:, None] * self.shape_kernel()
 
     def measured_crossing(self, target: float) -> tuple[float, float, float] | None:
         """(x where the measured points reach ``target``, x of the point before, x of the point

@@ -40,7 +40,8 @@ def run(args: argparse.Namespace) -> int:
 
     config = load_optional_config(args.config)
     s = settings(config)
-    common = {"targets": s["targets"], "level": s["level"], "measured": s["measured"], "sigma": s["update_sigma"]}
+    common = {"targets": s["targets"], "level": s["level"], "measured": s["measured"], "sigma": s["update_sigma"],
+              "bandwidth": s["shape_bandwidth"]}
     if args.family:
         for flag in ("efficiency", "predictors"):
             if not getattr(args, flag):

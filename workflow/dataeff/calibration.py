@@ -297,9 +297,10 @@ def plot_calibration(summary: pd.DataFrame, title: str):
         for ax in (ax_c, ax_e):
             ax.set_xticks(sorted(s["measured"].unique()))
             ax.set_xlabel("measured budgets used" if i == len(sources) - 1 else "")
-    axes[0, 1].legend(fontsize=6, ncol=2, loc="upper right")
+    handles, labels = axes[0, 1].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=3, fontsize=7, frameon=False)
     fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.55 / (2.9 * len(sources) + 0.6), 1, 1))
     return fig
 
 

@@ -312,8 +312,10 @@ def plot_savings(savings: pd.DataFrame, family: str) -> plt.Figure:
         ax.set_ylim(lo, beyond_y * 1.5)
         ax.set_xlabel("labels spent by annotate-and-retrain loop")
         reached = s[s["loop_reached"]]
+        n_beyond = int(reached["predicted_budget"].isna().sum())
+        beyond = f" + {n_beyond} × >N_max" if n_beyond else ""
         ax.set_title(f"target {tau:.0%} of gap: reached by {len(reached)}/{len(s)} tasks\n"
-                     f"on those, predicted {int(reached['predicted_budget'].fillna(0).sum()):,} vs loop "
+                     f"on those, predicted {int(reached['predicted_budget'].sum()):,}{beyond} vs loop "
                      f"{int(reached['loop_budget'].sum()):,} labels;\n"
                      f"prediction sufficient for {int(ok.sum())}/{len(s)} tasks", fontsize=8)
         ax_e = axes[1][list(targets).index(tau)]

@@ -282,6 +282,17 @@ def test_beyond_max_and_unreachable_statuses():
     assert u["status"] == "unreachable" and u["budget"] is None and "no gain" in u["reason"]
 
 
+def test_describe_says_more_than_n_max_and_not_reachable():
+    from dataeff.commands.budget import describe
+
+    model = CurveModel(5000, PAPER_GRID)
+    beyond = predict_budget(0.3, PUBLISHED_COEFFICIENTS["llama"], 0.9, shapes=_xp_shapes(model, plateau=0.6))
+    text = describe(beyond)
+    assert "more than N_max = 5000 (the whole interval lies beyond)" in text and "None" not in text
+    unreachable = describe(predict_budget(0.2, {"slope": 0.5, "intercept": -0.5}, 0.5))
+    assert "not reachable with these coefficients" in unreachable and "None" not in unreachable
+
+
 def test_budget_command_with_measured_accuracies(tmp_path, capsys):
     plot = tmp_path / "updated.png"
     rc, out, _ = run_cli(["budget", "--coslow", "0.3", "--family", "llama", "--target", "0.7", "--json",

@@ -157,7 +157,8 @@ def describe(pred: dict[str, Any], zero_shot: float | None = None, ceiling: floa
     if pred["status"] == "reachable":
         lines = [head, f"{goal}: about {pred['budget']} (range {span}; N_max {n_max})"]
     elif pred["status"] == "beyond_max":
-        lines = [head, f"{goal}: more than N_max = {n_max} (range {span})"]
+        where = f"range {span}" if pred["budget_low"] is not None else "the whole interval lies beyond"
+        lines = [head, f"{goal}: more than N_max = {n_max} ({where})"]
     else:
         lines = [head, f"{goal}: not reachable with these coefficients"]
     if pred.get("reason"):

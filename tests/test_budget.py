@@ -358,3 +358,26 @@ def test_predict_unknown_family_fails_before_selection(tmp_path, capsys):
                           "--target", "0.7", "--workdir", str(tmp_path / "w")], capsys)
     assert rc == 2 and "--slope" in err
     assert not (tmp_path / "w").exists()
+
+
+def test_budget_command_uses_the_familys_own_curves(tmp_path, capsys):
+    """With results/FAMILY/efficiency.json on the coefficients' N_max, the shape error comes from
+    the family's own curves, not the paper's."""
+    from dataeff.efficiency import compute_curve
+
+    fam = tmp_path / "results" / "mine"
+    fam.mkdir(parents=True)
+    grid = [16, 32, 64, 128]
+    eff = {}
+    for i, p in enumerate((0.5, 1.0, 2.0)):
+        pts = {0: 0.2, **{b: 0.2 + 0.7 * (math.log(b) / math.log(128)) ** p for b in grid}}
+        eff[f"t{i}"] = {**compute_curve(pts, 0.9, grid).summary(), "grid": grid}
+    (fam / "efficiency.json").write_text(json.dumps(eff))
+    (fam / "coefficients.json").write_text(json.dumps({"slope": 0.5, "intercept": 0.2, "max_budget": 128,
+                                                       "grid": grid}))
+    rc, out, _ = run_cli(["budget", "--coslow", "0.4", "--family", "mine", "--target", "0.7", "--json",
+                          "--results-dir", str(tmp_path / "results")], capsys)
+    assert rc == 0
+    data = json.loads(out)
+    assert str(fam / "efficiency.json") in data["shape_source"] and data["shape_tasks"] == 3
+    assert data["grid"] == grid and data["max_budget"] == 128

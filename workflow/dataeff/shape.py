@@ -22,8 +22,10 @@ from __future__ import annotations
 
 import functools
 import math
+import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -150,3 +152,25 @@ def paper_shape_set(family: str | None = None) -> ShapeSet:
     label = family if family in PAPER_FAMILIES else "llama, mistral and qwen pooled"
     return shape_set_from_curves(curves, PAPER_MAX_BUDGET, PAPER_GRID,
                                  f"the paper's published curves ({label}, {len(curves)} tasks)")
+
+
+def family_shapes(family: str | None, results_dir: str | os.PathLike[str] = "results",
+                  max_budget: int | None = None) -> ShapeSet | None:
+    """The family's own curves from ``results/{family}/efficiency.json`` when it exists (and its
+    N_max is ``max_budget``, if given), else None (callers then use :func:`paper_shape_set`)."""
+    from dataeff.io import read_json
+
+    if not family:
+        return None
+    path = Path(results_dir) / family / "efficiency.json"
+    if not path.is_file():
+        return None
+    data = read_json(path)
+    records = data.get("tasks", data) if isinstance(data, dict) else {}
+    records = {t: r for t, r in records.items() if isinstance(r, Mapping) and isinstance(r.get("curve"), Mapping)}
+    if len(records) < 2:
+        return None
+    shapes = shape_set_from_efficiency(records, str(path))
+    if max_budget is not None and shapes.model.max_budget != int(max_budget):
+        return None
+    return shapes

@@ -6,7 +6,10 @@ import argparse
 import json
 import math
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from dataeff.shape import ShapeSet
 
 
 def _finite_float(text: str) -> float:
@@ -172,6 +175,15 @@ def describe(pred: dict[str, Any], zero_shot: float | None = None, ceiling: floa
     return "\n".join(lines)
 
 
+def _own_shapes(args: argparse.Namespace, coefs: dict[str, Any]) -> ShapeSet | None:
+    """The family's own measured curves (results/FAMILY/efficiency.json) for the shape error,
+    when they exist on the coefficients' N_max; else None (the paper's published curves)."""
+    from dataeff.shape import family_shapes
+
+    n_max = args.max_budget or coefs.get("max_budget")
+    return family_shapes(args.family, args.results_dir, int(n_max) if n_max else None)
+
+
 def _grid_for(args: argparse.Namespace, coefs: dict[str, Any]) -> list[int] | None:
     """--grid, else the config's budgets when the config's N_max is the coefficients' N_max."""
     if args.grid:
@@ -211,7 +223,8 @@ def run(args: argparse.Namespace) -> int:
                            fix="pass the task's ceiling (human-level accuracy, or 1.0 if unknown)")
     pred = predict_budget(args.coslow, coefs, target, args.max_budget, args.level, coslow_sd=args.coslow_sd,
                           measured=args.measured, ceiling=args.ceiling, grid=_grid_for(args, coefs),
-                          method=args.update_method or DEFAULT_UPDATE, band=bool(args.curve or args.plot))
+                          method=args.update_method or DEFAULT_UPDATE, band=bool(args.curve or args.plot),
+                          shapes=_own_shapes(args, coefs))
     if args.zero_shot is not None and args.ceiling is not None:
         pred["zero_shot"], pred["ceiling"] = args.zero_shot, args.ceiling
         pred["target_accuracy"] = args.zero_shot + target * (args.ceiling - args.zero_shot)

@@ -19,8 +19,11 @@ from dataeff.budget import (
     target_from_accuracy,
 )
 from dataeff.cli import main
+from dataeff.curve_model import CurveModel
+from dataeff.efficiency import PAPER_GRID, max_possible_auc
 from dataeff.errors import DataeffError
 from dataeff.published import PUBLISHED_COEFFICIENTS
+from dataeff.shape import ShapeCurve, ShapeSet
 
 
 @pytest.fixture(autouse=True)
@@ -75,24 +78,28 @@ def test_published_coefficients_give_sensible_budgets():
     budgets = []
     for coslow in (0.0, 0.2, 0.4, 0.6):
         b = predict_budget(coslow, PUBLISHED_COEFFICIENTS["llama"], 0.7)
-        assert 1 <= b["budget_low"] <= b["budget"] <= b["budget_high"] <= 5000
+        assert b["status"] == "reachable" and 1 <= b["budget_low"] <= b["budget"]
+        assert b["budget_high"] is None or b["budget"] <= b["budget_high"] <= 5000  # None: more than N_max
         assert b["max_budget"] == 5000
         budgets.append(b["budget"])
     assert budgets == sorted(budgets, reverse=True)  # higher CoS-Low, more data-efficient, fewer labels
     # Higher targets need more labels.
     t = [predict_budget(0.3, PUBLISHED_COEFFICIENTS["mistral"], tau)["budget"] for tau in (0.5, 0.7, 0.9)]
     assert t == sorted(t)
-    # CoS-Low 0.3 with Llama: AUC = 0.4735, n* for 70% of the gap is a few hundred.
+    # CoS-Low 0.3 with Llama: AUC = 0.4735 (the median of a discretised prior: within a cell width).
     b = predict_budget(0.3, PUBLISHED_COEFFICIENTS["llama"], 0.7)
-    assert b["predicted_auc"] == pytest.approx(0.4735)
-    assert b["budget_exact"] == pytest.approx(5000 ** (0.7 ** (0.4735 / 0.5265)))
-    assert 100 < b["budget"] < 1000
+    assert b["predicted_auc"] == pytest.approx(0.4735, abs=2e-3)
+    # The curve's own budget is the grid-consistent x^p curve's, not the continuous formula's.
+    model = CurveModel(5000, PAPER_GRID)
+    assert b["budget_model"] == math.ceil(model.budget(b["predicted_auc"], 0.7))
+    assert 100 < b["budget"] < 1500
 
 
-def test_out_of_range_auc_is_clipped_with_a_warning():
+def test_out_of_range_auc_is_clipped_to_the_attainable_range_with_a_warning():
     b = predict_budget(2.0, {"slope": 0.5, "intercept": 0.3}, 0.5)
-    assert b["predicted_auc"] == pytest.approx(0.99)
-    assert any("clipped" in w for w in b["warnings"])
+    assert b["predicted_auc"] == pytest.approx(max_possible_auc(), abs=2e-3)
+    assert b["auc_high"] <= max_possible_auc() + 1e-12
+    assert any("attainable" in w for w in b["warnings"])
     assert b["budget"] >= 1
 
 
@@ -166,6 +173,142 @@ def test_budget_command_errors_are_one_line(tmp_path, capsys, args, needle):
     assert sorted(p.name for p in tmp_path.iterdir()) == []
 
 
+# --------------------------------------------------------------------------- grid-consistent curve
+
+
+def test_grid_consistent_curve_reproduces_the_issues_numbers():
+    """a = 0.7, tau = 0.9: the continuous formula gives 781 labels, the curve whose trapezoid on the
+    paper grid is 0.7 gives 167; the grid's AUC range is (0.0407, 0.7703)."""
+    model = CurveModel(5000, PAPER_GRID)
+    assert budget_for_target(0.7, 0.9, 5000) == pytest.approx(781.2, abs=0.1)
+    assert model.budget(0.7, 0.9) == pytest.approx(166.9, abs=0.1)
+    lo, hi = model.auc_range()
+    assert hi == pytest.approx(max_possible_auc())
+    x_2500 = math.log(2500) / math.log(5000)
+    assert lo == pytest.approx((1 - x_2500) / 2)
+
+
+@pytest.mark.parametrize("auc", [0.08, 0.2, 0.45, 0.7, 0.77])
+def test_grid_exponent_has_the_trapezoid_area(auc):
+    model = CurveModel(5000, PAPER_GRID)
+    p = float(model.exponent(auc))
+    xs = np.array([0.0] + [math.log(b) / math.log(5000) for b in PAPER_GRID])
+    ys = np.where(xs > 0, xs ** p, 0.0)
+    assert float(np.sum((ys[1:] + ys[:-1]) / 2 * np.diff(xs))) == pytest.approx(auc, abs=1e-6)
+    if auc <= 0.7:  # near the top the target is reached below one label (x* underflows to 0)
+        assert float(model.fraction(model.budget(auc, 0.6), p)) == pytest.approx(0.6)
+
+
+def _xp_shapes(model: CurveModel, exponents=(0.3, 0.6, 1.0, 1.7, 3.0), plateau: float | None = None) -> ShapeSet:
+    """Real-curve stand-ins that follow x^p exactly (densely sampled): no shape error, unless
+    ``plateau`` caps them (curves that never get above it)."""
+    x = np.linspace(0.0, 1.0, 2001)
+    curves = []
+    for i, p in enumerate(exponents):
+        y = x ** p if plateau is None else np.minimum(x ** p, plateau)
+        curves.append(ShapeCurve(f"t{i}", tuple(x), tuple(y), float(model.area(p))))
+    return ShapeSet(tuple(curves), model, "synthetic x^p curves")
+
+
+def test_issue_example_is_limited_and_wider_than_before(capsys):
+    rc, out, _ = run_cli(["budget", "--coslow", "0.65", "--family", "llama", "--target", "0.9", "--json"], capsys)
+    assert rc == 0
+    new = json.loads(out)
+    assert new["auc_high"] <= max_possible_auc() + 1e-12 < 0.876
+    old = predict_auc(0.65, PUBLISHED_COEFFICIENTS["llama"])  # the AUC interval the old range came from
+    old_low = budget_for_target(old["auc_high"], 0.9, 5000)
+    old_high = budget_for_target(old["auc_low"], 0.9, 5000)
+    assert new["budget_low"] <= old_low
+    assert new["budget_high"] is None or new["budget_high"] > old_high  # None: more than N_max
+    assert new["status"] in {"reachable", "beyond_max"} and new["attainable_auc"][1] == pytest.approx(0.7703, abs=1e-4)
+
+
+def test_single_draw_noise_widens_the_interval():
+    coefs = {"slope": 0.5, "intercept": 0.3, "resid_std": 0.03, "n_tasks": 30, "mean_x": 0.3, "sxx": 1.0,
+             "max_budget": 5000}
+    shapes = _xp_shapes(CurveModel(5000, PAPER_GRID))
+    narrow = predict_budget(0.3, coefs, 0.7, level=0.8, coslow_sd=0.0, shapes=shapes)
+    wide = predict_budget(0.3, coefs, 0.7, level=0.8, coslow_sd=0.2, shapes=shapes)
+    assert wide["auc_sd_total"] > narrow["auc_sd_total"] == pytest.approx(
+        0.03 * math.sqrt(1 + 1 / 30), rel=1e-9)
+    assert wide["budget_low"] < narrow["budget_low"] and wide["budget_high"] > narrow["budget_high"]
+    # Without shape error or noise beyond the fit, the interval is the curve's at the AUC interval.
+    model = CurveModel(5000, PAPER_GRID)
+    assert narrow["budget_high"] == pytest.approx(model.budget(narrow["auc_low"], 0.7), rel=0.02)
+
+
+def test_update_recovers_a_known_exponent_as_points_are_added():
+    """Synthetic task: y = x^p exactly, p known; the CoS-Low prior is off. Each added measured
+    budget moves the posterior exponent towards p, and the budget towards the true one."""
+    model = CurveModel(5000, PAPER_GRID)
+    shapes = _xp_shapes(model)
+    true_auc = 0.55
+    p_true = float(model.exponent(true_auc))
+    zero, ceiling = 0.3, 0.9
+    acc = {n: zero + (ceiling - zero) * (math.log(n) / math.log(5000)) ** p_true for n in (50, 100, 200, 500)}
+    # a confident, wrong prior: AUC 0.3 +- 0.05 (OLS prediction interval of a 30-task fit)
+    coefs = {"slope": 0.0, "intercept": 0.3, "resid_std": 0.05, "n_tasks": 30, "mean_x": 0.0, "sxx": 1.0,
+             "max_budget": 5000}
+    true_budget = model.budget(true_auc, 0.9)
+    for method in ("bayes", "bayes_xp"):
+        errors, budget_errors = [], []
+        for k in range(0, 5):
+            measured = {0: zero, **{n: acc[n] for n in list(acc)[:k]}} if k else None
+            b = predict_budget(0.0, coefs, 0.9, level=0.8, coslow_sd=0.0, shapes=shapes, measured=measured,
+                               ceiling=ceiling if k else None, method=method)
+            errors.append(abs(math.log(b["exponent"] / p_true)))
+            budget_errors.append(abs(math.log(b["budget"] / true_budget)))
+        assert errors[0] > 0.5  # the prior is far off
+        assert errors[-1] < 0.1 and budget_errors[-1] < 0.1, (method, errors, budget_errors)
+        assert all(a >= b - 1e-9 for a, b in zip(errors, errors[1:], strict=False)), (method, errors)
+
+
+def test_measured_budgets_that_reach_the_target_decide_the_budget():
+    b = predict_budget(0.1, PUBLISHED_COEFFICIENTS["llama"], 0.5, level=0.8,
+                       measured={0: 0.4, 50: 0.5, 100: 0.8}, ceiling=0.9)
+    assert b["measured_reached"] and b["status"] == "reachable"
+    # 0.5 of the gap = accuracy 0.65, between 50 (0.5) and 100 (0.8), linear on the log axis
+    x = (math.log(50) + 0.5 * (math.log(100) - math.log(50))) / math.log(5000)
+    assert b["budget"] == math.ceil(5000 ** x) and (b["budget_low"], b["budget_high"]) == (50, 100)
+
+
+def test_beyond_max_and_unreachable_statuses():
+    model = CurveModel(5000, PAPER_GRID)
+    plateaus = _xp_shapes(model, plateau=0.6)  # real curves that never get above 60% of the gap
+    b = predict_budget(0.3, PUBLISHED_COEFFICIENTS["llama"], 0.9, shapes=plateaus)
+    assert b["status"] == "beyond_max" and b["budget"] is None and b["budget_high"] is None
+    assert "more than N_max" in b["reason"] and b["prob_beyond_max"] == pytest.approx(1.0)
+    u = predict_budget(0.2, {"slope": 0.5, "intercept": -0.5}, 0.5)
+    assert u["status"] == "unreachable" and u["budget"] is None and "no gain" in u["reason"]
+
+
+def test_describe_says_more_than_n_max_and_not_reachable():
+    from dataeff.commands.budget import describe
+
+    model = CurveModel(5000, PAPER_GRID)
+    beyond = predict_budget(0.3, PUBLISHED_COEFFICIENTS["llama"], 0.9, shapes=_xp_shapes(model, plateau=0.6))
+    text = describe(beyond)
+    assert "more than N_max = 5000 (the whole interval lies beyond)" in text and "None" not in text
+    unreachable = describe(predict_budget(0.2, {"slope": 0.5, "intercept": -0.5}, 0.5))
+    assert "not reachable with these coefficients" in unreachable and "None" not in unreachable
+
+
+def test_budget_command_with_measured_accuracies(tmp_path, capsys):
+    plot = tmp_path / "updated.png"
+    rc, out, _ = run_cli(["budget", "--coslow", "0.3", "--family", "llama", "--target", "0.7", "--json",
+                          "--measured", "0:0.4,50:0.45,100:0.55", "--ceiling", "0.9", "--coslow-sd", "0.1",
+                          "--plot", str(plot)], capsys)
+    assert rc == 0
+    data = json.loads(out)
+    assert data["update_method"] == "bayes" and len(data["measured_points"]) == 2
+    assert data["coslow_sd"] == 0.1 and data["status"] in {"reachable", "beyond_max"}
+    assert data["measured_points"][1]["fraction"] == pytest.approx(0.3)
+    assert plot.stat().st_size > 1000
+    rc, out, err = run_cli(["budget", "--coslow", "0.3", "--family", "llama", "--target", "0.7",
+                            "--measured", "0:0.4,50:0.45"], capsys)
+    assert rc == 2 and "--ceiling" in err and len(err.strip().splitlines()) == 1
+
+
 # --------------------------------------------------------------------------- predict
 
 
@@ -215,3 +358,26 @@ def test_predict_unknown_family_fails_before_selection(tmp_path, capsys):
                           "--target", "0.7", "--workdir", str(tmp_path / "w")], capsys)
     assert rc == 2 and "--slope" in err
     assert not (tmp_path / "w").exists()
+
+
+def test_budget_command_uses_the_familys_own_curves(tmp_path, capsys):
+    """With results/FAMILY/efficiency.json on the coefficients' N_max, the shape error comes from
+    the family's own curves, not the paper's."""
+    from dataeff.efficiency import compute_curve
+
+    fam = tmp_path / "results" / "mine"
+    fam.mkdir(parents=True)
+    grid = [16, 32, 64, 128]
+    eff = {}
+    for i, p in enumerate((0.5, 1.0, 2.0)):
+        pts = {0: 0.2, **{b: 0.2 + 0.7 * (math.log(b) / math.log(128)) ** p for b in grid}}
+        eff[f"t{i}"] = {**compute_curve(pts, 0.9, grid).summary(), "grid": grid}
+    (fam / "efficiency.json").write_text(json.dumps(eff))
+    (fam / "coefficients.json").write_text(json.dumps({"slope": 0.5, "intercept": 0.2, "max_budget": 128,
+                                                       "grid": grid}))
+    rc, out, _ = run_cli(["budget", "--coslow", "0.4", "--family", "mine", "--target", "0.7", "--json",
+                          "--results-dir", str(tmp_path / "results")], capsys)
+    assert rc == 0
+    data = json.loads(out)
+    assert str(fam / "efficiency.json") in data["shape_source"] and data["shape_tasks"] == 3
+    assert data["grid"] == grid and data["max_budget"] == 128

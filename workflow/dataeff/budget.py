@@ -1,30 +1,38 @@
 """From a CoS-Low value to a label budget, with an interval that says how sure we are.
 
 METHOD.md section 3. A family's fit AUC = slope * CoS-Low + intercept gives a predicted AUC
-``a``; the normalised data-efficiency curve is modelled as y(x) = x**p with p = (1 - a) / a
-(its area is exactly ``a``), where x = log(n) / log(N_max). The budget reaching a fraction
-``tau`` of the gap between zero-shot and ceiling is n* = N_max ** (tau ** (a / (1 - a))).
+``a``; the normalised data-efficiency curve is modelled as y(x) = x**p on the log budget axis
+x = log(n) / log(N_max). METHOD.md takes p = (1 - a) / a, whose continuous area is ``a``
+(:func:`curve_exponent`, :func:`budget_for_target`). :func:`predict_budget` instead uses the
+exponent whose *trapezoid on the budget grid* is ``a`` (:mod:`dataeff.curve_model`), because
+that is how the AUCs the coefficients were fitted to are measured; and it limits ``a`` to the
+range the grid can produce (at most 0.7703 on the paper's grid).
 
-The interval: when the fit's residual scatter and design (``resid_std``, ``n_tasks``,
-``mean_x``, ``sxx``) are known, the OLS *prediction* interval of a new task's AUC (Student t
-with n - 2 degrees of freedom); that includes task-to-task scatter, which dominates in the
-paper. When only the coefficients' published ± is known, their standard errors are
-propagated (covariance unknown, so treated as independent) and the result says that this
-interval leaves out task-to-task scatter. n* decreases monotonically in ``a``, so the AUC
-interval maps to a budget interval by evaluating its two ends.
+The AUC interval (:func:`predict_auc`): when the fit's residual scatter and design
+(``resid_std``, ``n_tasks``, ``mean_x``, ``sxx``) are known, the OLS *prediction* interval
+(Student t, n - 2 degrees of freedom), which includes task-to-task scatter; when only the
+coefficients' published ± is known, their standard errors plus the paper's leave-one-task-out
+error as a residual. The budget interval (:func:`predict_budget`) adds the noise of a single
+CoS-Low draw and the curve-shape error of real curves around x**p (:mod:`dataeff.interval`),
+and can be updated with the accuracies measured so far (:mod:`dataeff.curve_update`). Its
+coverage is measured leave-one-task-out by :mod:`dataeff.calibration` (docs/PREDICTIONS.md).
 """
 
 from __future__ import annotations
 
 import math
 import os
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from scipy import stats
 
+from dataeff.curve_model import CurveModel
+from dataeff.efficiency import PAPER_GRID, PAPER_MAX_BUDGET
 from dataeff.errors import DataeffError
+from dataeff.shape import ShapeSet
 
 #: Predicted AUCs are clipped into this range (the curve model needs 0 < a < 1).
 AUC_CLIP = (0.01, 0.99)
@@ -32,6 +40,11 @@ DEFAULT_MAX_BUDGET = 5000
 #: Mean absolute leave-one-task-out AUC error reported by the paper ("8.6% error").
 PAPER_LOTO_MAE = 0.086
 DEFAULT_LEVEL = 0.95
+#: The update method kept after the leave-one-task-out comparison (docs/PREDICTIONS.md).
+DEFAULT_UPDATE = "bayes"
+UPDATE_TEXT = {"bayes": "CoS-Low prior x likelihood under real curve shapes",
+               "bayes_xp": "CoS-Low prior x likelihood under x**p",
+               "measured_only": "measured points alone, under real curve shapes"}
 
 
 def curve_exponent(auc: float) -> float:
@@ -122,7 +135,8 @@ def predict_auc(coslow: float, coefficients: dict[str, Any], level: float = DEFA
     warnings: list[str] = []
     if resid is not None and n is not None and n >= 3 and mean_x is not None and sxx and sxx > 0:
         se = resid * math.sqrt(1.0 + 1.0 / n + (x - mean_x) ** 2 / sxx)
-        q = float(stats.t.ppf(0.5 + level / 2.0, int(n) - 2))
+        df: int | None = int(n) - 2
+        q = float(stats.t.ppf(0.5 + level / 2.0, df))
         method = f"OLS prediction interval (t, {int(n) - 2} df), includes task-to-task scatter"
     elif se_c is not None or se_i is not None:
         # Only the coefficients' +- is published, not the scatter of tasks around the line, which
@@ -130,12 +144,12 @@ def predict_auc(coslow: float, coefficients: dict[str, Any], level: float = DEFA
         # absolute AUC error 0.086) as the residual: for normal errors sd = MAE / sqrt(2 / pi).
         resid_paper = PAPER_LOTO_MAE / math.sqrt(2.0 / math.pi)
         se = math.sqrt((x * (se_c or 0.0)) ** 2 + (se_i or 0.0) ** 2 + resid_paper ** 2)
-        q = float(stats.norm.ppf(0.5 + level / 2.0))
+        q, df = float(stats.norm.ppf(0.5 + level / 2.0)), None
         method = (f"coefficient standard errors plus a residual of sd {resid_paper:.3f} AUC derived from the "
                   f"paper's leave-one-task-out error (MAE {PAPER_LOTO_MAE}); run `dataeff fit` on your own "
                   "tasks for an OLS prediction interval")
     else:
-        se, q = 0.0, 0.0
+        se, q, df = 0.0, 0.0, None
         method = "none (no standard errors known)"
         warnings.append("no standard errors known for these coefficients: no interval")
     lo_raw, hi_raw = auc - q * se, auc + q * se
@@ -149,88 +163,256 @@ def predict_auc(coslow: float, coefficients: dict[str, Any], level: float = DEFA
     clip = lambda v: min(max(v, AUC_CLIP[0]), AUC_CLIP[1])  # noqa: E731
     return {"coslow": x, "slope": slope, "intercept": intercept, "predicted_auc_raw": auc,
             "predicted_auc": clip(auc), "auc_low": clip(lo_raw), "auc_high": clip(hi_raw),
-            "auc_se": se, "level": level, "interval_method": method, "warnings": warnings}
+            "auc_se": se, "auc_df": df, "level": level, "interval_method": method, "warnings": warnings}
+
+
+def default_coslow_sd() -> float:
+    """The single-draw CoS-Low spread used when none is given (config schema
+    ``analysis.coslow_sd``: the root mean square of the measured 3-seed standard deviations)."""
+    from dataeff.config import schema
+
+    return float(schema()["properties"]["analysis"]["properties"]["coslow_sd"]["default"])
+
+
+def resolve_grid_for(coefficients: dict[str, Any], max_budget: int,
+                     grid: Sequence[int] | None) -> tuple[int, ...] | None:
+    """The budget grid the coefficients' AUCs were measured on: given, recorded, or the paper's."""
+    if grid:
+        return tuple(int(b) for b in grid)
+    recorded = coefficients.get("grid")
+    if isinstance(recorded, list | tuple) and recorded:
+        return tuple(int(b) for b in recorded)
+    if int(max_budget) == PAPER_MAX_BUDGET:
+        return PAPER_GRID
+    return None
+
+
+def _published_family(coefficients: dict[str, Any]) -> str | None:
+    from dataeff.published import PUBLISHED_COEFFICIENTS
+
+    for fam, entry in PUBLISHED_COEFFICIENTS.items():
+        if coefficients.get("source") == entry["source"]:
+            return fam
+    fam = coefficients.get("family")
+    return fam if isinstance(fam, str) else None
+
+
+def _ceil_budget(x: float, model: CurveModel) -> int | None:
+    """Labels at curve position ``x`` (rounded up); None beyond N_max."""
+    if not math.isfinite(x) or x > 1.0 + 1e-12:
+        return None
+    return max(1, int(math.ceil(float(model.to_budget(x)) - 1e-9)))
 
 
 def predict_budget(coslow: float, coefficients: dict[str, Any], target: float,
-                   max_budget: int | None = None, level: float = DEFAULT_LEVEL) -> dict[str, Any]:
-    """Predicted AUC and labels needed to close ``target`` of the gap, with intervals.
+                   max_budget: int | None = None, level: float = DEFAULT_LEVEL, *,
+                   coslow_sd: float | None = None, measured: Mapping[int, float] | None = None,
+                   ceiling: float | None = None, grid: Sequence[int] | None = None,
+                   shapes: ShapeSet | None = None, family: str | None = None,
+                   method: str = DEFAULT_UPDATE, band: bool = False) -> dict[str, Any]:
+    """Predicted AUC and the labels needed to close ``target`` of the gap, with an interval.
+
+    The interval (module :mod:`dataeff.interval`) combines the fit's prediction error, the
+    noise of one CoS-Low draw (``coslow_sd``; default: the schema's measured seed spread),
+    and the curve-shape error of the grid-consistent x**p model measured on real curves
+    (``shapes``; default: the paper's published curves of the family, else all three
+    families pooled), limited to the AUCs the grid can produce. ``measured`` (budget ->
+    accuracy, 0 = zero-shot; needs ``ceiling``) updates it with the accuracies measured so far
+    (:mod:`dataeff.curve_update`; ``method`` "bayes" or "measured_only").
 
     ``max_budget`` defaults to the coefficients' own N_max (the AUC's x axis was defined with
-    it, so a different one changes the meaning of the prediction), else 5000.
+    it), else 5000; ``grid`` to the coefficients' recorded grid, else the paper's for N_max
+    5000, else none (the continuous x**p formula, with a warning).
+
+    The result keeps ``budget``, ``budget_low``, ``budget_high`` and ``warnings`` and adds
+    ``status``: "reachable" (budget is the median of the predictive distribution),
+    "beyond_max" (more than half of it lies beyond N_max: ``budget`` is None) or
+    "unreachable" (the coefficients predict no gain from fine-tuning), with a ``reason``.
+    ``budget_high`` (and ``budget_low``) is None where that end of the interval lies beyond
+    N_max ("more than N_max").
     """
+    from dataeff.curve_update import (
+        METHODS,
+        default_shape_bandwidth,
+        default_update_sigma,
+        fitted_auc,
+        normalise_measured,
+        update_weights,
+    )
+    from dataeff.interval import Predictive, auc_grid, prior_weights
+    from dataeff.shape import paper_shape_set
+
     check_target(target)
+    if not (isinstance(level, int | float) and 0.0 < level < 1.0):
+        raise DataeffError(f"level {level!r} is outside (0, 1)", field="--level", fix="e.g. 0.8 or 0.95")
+    if method not in METHODS:
+        raise DataeffError(f"unknown update method {method!r}", field="--update-method",
+                           fix=f"use one of {', '.join(METHODS)}")
     fitted_n_max = _num(coefficients, "max_budget")
     if max_budget is None:
         max_budget = int(fitted_n_max) if fitted_n_max else DEFAULT_MAX_BUDGET
     check_max_budget(max_budget)
     out = predict_auc(coslow, coefficients, level)
+    warnings = out["warnings"]
     if fitted_n_max and int(fitted_n_max) != int(max_budget):
-        out["warnings"].append(f"these coefficients were fitted with N_max = {int(fitted_n_max)}; "
-                               f"budgets on a different N_max ({max_budget}) are extrapolated")
-    a, lo, hi = out["predicted_auc"], out["auc_low"], out["auc_high"]
-    n_star = budget_for_target(a, target, max_budget)
-    n_hi, n_lo = budget_for_target(lo, target, max_budget), budget_for_target(hi, target, max_budget)
+        warnings.append(f"these coefficients were fitted with N_max = {int(fitted_n_max)}; "
+                        f"budgets on a different N_max ({max_budget}) are extrapolated")
+    grid_used = resolve_grid_for(coefficients, max_budget, grid)
+    model = CurveModel.for_budgets(max_budget, grid_used)
+    if grid_used is None:
+        warnings.append("the budget grid of these coefficients is unknown: the continuous x**p curve is "
+                        "used, which is not consistent with a trapezoid AUC on a grid (pass --grid)")
+    lo_att, hi_att = model.auc_range()
+
+    # (a) the fit's error and (b) the single-draw CoS-Low noise.
+    if coslow_sd is None:
+        sd_draw, sd_source = default_coslow_sd(), "default (config schema analysis.coslow_sd)"
+    else:
+        if not (math.isfinite(coslow_sd) and coslow_sd >= 0):
+            raise DataeffError(f"coslow_sd {coslow_sd!r} is not a non-negative number", field="--coslow-sd",
+                               fix="give the spread of CoS-Low over resamples, e.g. 0.05")
+        sd_draw, sd_source = float(coslow_sd), "given"
+    sd_total = math.sqrt(out["auc_se"] ** 2 + (out["slope"] * sd_draw) ** 2)
+    a_grid = auc_grid(model)
+    raw = out["predicted_auc_raw"]
+    prior = prior_weights(a_grid, raw, sd_total, out["auc_df"])
+    if not lo_att <= raw <= hi_att:
+        warnings.append(f"predicted AUC {raw:.4g} is outside the attainable range "
+                        f"[{lo_att:.4f}, {hi_att:.4f}] of the curve model on this grid; clipped")
+
+    # (c) the curve-shape error.
+    fam = family or _published_family(coefficients)
+    if shapes is None:
+        shapes = paper_shape_set(fam)
+    sigma_y = shapes.y_residual_sd()
+
+    points: list[tuple[float, float]] = []
+    if measured:
+        points = normalise_measured(measured, ceiling, model)
+    sigma = default_update_sigma()
+    weights, pair_sigma = update_weights(method, a_grid, prior, model, points, sigma_y, sigma)
+    pred = Predictive(model, a_grid, weights, shapes, points, pair_sigma, default_shape_bandwidth())
+    auc_mid, auc_lo, auc_hi = pred.auc_quantiles(level)
+    s = pred.summary(target, level)
+
+    status, reason = "reachable", ""
+    x_med = s["x_median"]
+    if not s["measured_reached"] and raw <= 0.0 and not points:
+        status = "unreachable"
+        reason = (f"these coefficients predict an AUC of {raw:.3f} <= 0 at CoS-Low {out['coslow']:.4g}: "
+                  "no gain from fine-tuning, so no budget reaches the target")
+    elif x_med > 1.0 + 1e-12:
+        status = "beyond_max"
+        reason = (f"more than N_max = {max_budget} labels: {s['prob_beyond_max']:.0%} of the predictive "
+                  f"distribution lies beyond N_max ({_count_never(shapes, target)} of the {len(shapes)} "
+                  "real curves behind the shape error never reach this target)")
+    elif s["measured_reached"]:
+        reason = "the measured accuracies already reach the target; read off between the measured budgets"
+    elif s["x_high"] > 1.0 + 1e-12:
+        reason = (f"the interval's upper end is beyond N_max = {max_budget}: {s['prob_beyond_max']:.0%} "
+                  "chance that N_max labels do not suffice")
+    budget = _ceil_budget(x_med, model) if status == "reachable" else None
+    low = _ceil_budget(s["x_low"], model) if status != "unreachable" else None
+    high = _ceil_budget(s["x_high"], model) if status != "unreachable" else None
+    if budget is not None and model.min_budget and budget < model.min_budget:
+        warnings.append(f"{budget} labels is below the smallest budget of the grid ({model.min_budget}), "
+                        f"where no curve was measured: read it as at most {model.min_budget}")
+    elif low is not None and model.min_budget and low < model.min_budget:
+        warnings.append(f"the interval's lower end ({low}) is below the smallest budget of the grid "
+                        f"({model.min_budget}), where no curve was measured: read it as at most {model.min_budget}")
+    warnings.extend(pred.notes)
+    p_mid = float(model.exponent(auc_mid))
+    method_text = (f"{out['interval_method']}; plus one CoS-Low draw (sd {sd_draw:.3g}, {sd_source}); "
+                   f"plus the curve-shape error of {shapes.source} (shapes of similar AUC weighted "
+                   f"higher, bandwidth {default_shape_bandwidth():g}); AUC limited to [{lo_att:.4f}, "
+                   f"{hi_att:.4f}]")
+    if points:
+        method_text += (f"; updated with {len(points)} measured budget(s) "
+                        f"(method {method}: {UPDATE_TEXT[method]})")
     out.update({
-        "target": target,
-        "max_budget": int(max_budget),
-        "exponent": curve_exponent(a),
-        "x_star": target ** (a / (1.0 - a)),
-        "budget_exact": n_star,
-        "budget": int(math.ceil(n_star - 1e-9)),
-        "budget_low": int(math.ceil(n_lo - 1e-9)),
-        "budget_high": int(math.ceil(n_hi - 1e-9)),
+        "predicted_auc": auc_mid, "auc_low": auc_lo, "auc_high": auc_hi,
+        "auc_sd_total": sd_total, "coslow_sd": sd_draw, "coslow_sd_source": sd_source,
+        "attainable_auc": [lo_att, hi_att],
+        "grid": list(grid_used) if grid_used else None,
+        "curve_model": "grid-consistent x**p" if grid_used else "continuous x**p",
+        "target": target, "max_budget": int(max_budget), "exponent": p_mid,
+        "x_star": x_med if math.isfinite(x_med) else None,
+        "budget_exact": float(model.to_budget(x_med)) if budget is not None else None,
+        "budget": budget, "budget_low": low, "budget_high": high,
+        "budget_model": _ceil_budget(float(model.x_for_target(p_mid, target)), model),
+        "prob_beyond_max": s["prob_beyond_max"], "status": status, "reason": reason,
+        "shape_source": shapes.source, "shape_tasks": len(shapes), "curve_scatter_sd": sigma_y,
+        "measured_points": [{"x": x, "fraction": y} for x, y in points],
+        "measured_reached": s["measured_reached"],
+        "update_method": method if points else None,
+        "interval_method": method_text,
         "coefficients_source": str(coefficients.get("source") or "user-supplied --slope/--intercept"),
     })
+    if points:
+        out["prior_auc"] = float(np.clip(raw, lo_att, hi_att))
+        out["measured_only_auc"] = fitted_auc(a_grid, model, points)
+    if band:
+        out["band"] = [{"fraction": r["fraction"],
+                        "budget_low": float(model.to_budget(min(r["x_low"], 1.0))),
+                        "budget": float(model.to_budget(min(r["x_median"], 1.0))),
+                        "budget_high": float(model.to_budget(min(r["x_high"], 1.0))),
+                        "beyond_max": bool(r["x_high"] > 1.0 + 1e-12)}
+                       for r in pred.band(level)]
     return out
 
 
+def _count_never(shapes: ShapeSet, target: float) -> int:
+    return int(np.isinf(shapes.residuals(target)).sum())
+
+
 def predicted_curve(prediction: dict[str, Any], points: int = 25) -> list[dict[str, float]]:
-    """Rows (budget, fraction, fraction_low, fraction_high) of the predicted curve, log-spaced."""
+    """Rows (budget, fraction, fraction_low, fraction_high) of the predicted curve, log-spaced.
+
+    With the prediction's ``band`` (computed with ``band=True``), ``fraction`` is the curve of
+    the central budgets (at each fraction of the gap, the median of the predictive distribution,
+    so it crosses the target at the reported budget) and the band is the interval's: at each
+    budget, the fractions whose interval starts (``fraction_high``) or ends (``fraction_low``)
+    there. Without a band: the x**p curve of the central AUC and those of the AUC interval's ends.
+    """
     n_max = prediction["max_budget"]
-    budgets = sorted({int(round(v)) for v in np.geomspace(1, n_max, points)} | {n_max})
-    rows = []
-    for n in budgets:
-        rows.append({"budget": n,
-                     "fraction": float(curve_fraction(n, prediction["predicted_auc"], n_max)),
-                     "fraction_low": float(curve_fraction(n, prediction["auc_low"], n_max)),
-                     "fraction_high": float(curve_fraction(n, prediction["auc_high"], n_max))})
-    return rows
+    model = CurveModel.for_budgets(n_max, prediction.get("grid"))
+    budgets = np.array(sorted({int(round(v)) for v in np.geomspace(1, n_max, points)} | {n_max}), float)
+    band = prediction.get("band")
+    if band:
+        fr = np.array([0.0] + [r["fraction"] for r in band])
+        x_mid = np.maximum.accumulate(np.array([0.0] + [float(model.to_x(r["budget"])) for r in band]))
+        mid = np.interp(model.to_x(budgets), x_mid, fr)
+    else:
+        mid = model.fraction(budgets, prediction["exponent"])
+    lo, hi = _band_fractions(prediction, model, budgets)
+    return [{"budget": int(n), "fraction": float(m), "fraction_low": float(a), "fraction_high": float(b)}
+            for n, m, a, b in zip(budgets, mid, lo, hi, strict=True)]
+
+
+def _band_fractions(prediction: dict[str, Any], model: CurveModel,
+                    budgets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    band = prediction.get("band")
+    if not band:
+        return (model.fraction(budgets, model.exponent(prediction["auc_low"])),
+                model.fraction(budgets, model.exponent(prediction["auc_high"])))
+    fr = np.array([0.0] + [r["fraction"] for r in band] + [1.0])
+    x = model.to_x(budgets)
+    # the earliest budget at which each fraction may be reached -> the band's upper edge
+    x_early = np.maximum.accumulate(np.array([0.0] + [model.to_x(r["budget_low"]) for r in band] + [1.0]))
+    # the latest (beyond N_max: never within the axis) -> the lower edge
+    x_late = [0.0] + [float(model.to_x(r["budget_high"])) if not r["beyond_max"] else 1.0 + 1e-9
+                      for r in band] + [1.0 + 1e-9]
+    x_late = np.maximum.accumulate(np.array(x_late))
+    high = np.interp(x, x_early, fr)
+    low = np.interp(x, x_late, fr)
+    return low, high
 
 
 def plot_prediction(prediction: dict[str, Any], out: str | os.PathLike[str]) -> None:
-    """Draw the predicted curve, its interval band and the target to ``out`` (PNG or PDF)."""
-    from dataeff.plots.style import save_figure  # selects the Agg backend first
+    """Draw the predicted curve, its interval band, measured points and the target to ``out``."""
+    from dataeff.plots.curves import plot_predicted_budget
 
-    import matplotlib.pyplot as plt  # isort: skip
-
-    n_max = prediction["max_budget"]
-    n = np.geomspace(1, n_max, 200)
-    fig, ax = plt.subplots(figsize=(5.5, 3.8))
-    ax.fill_between(n, curve_fraction(n, prediction["auc_low"], n_max),
-                    curve_fraction(n, prediction["auc_high"], n_max), color="C0", alpha=0.2,
-                    label=f"{prediction['level']:.0%} interval")
-    ax.plot(n, curve_fraction(n, prediction["predicted_auc"], n_max), color="C0",
-            label=f"predicted (AUC {prediction['predicted_auc']:.3f})")
-    ax.axhline(prediction["target"], color="0.4", ls="--", lw=1, label=f"target {prediction['target']:g}")
-    span = f"{prediction['budget_low']}–{prediction['budget_high']}"
-    ax.axvline(prediction["budget"], color="C3", lw=1, label=f"{prediction['budget']} labels ({span})")
-    ax.axvspan(max(prediction["budget_low"], 1), prediction["budget_high"], color="C3", alpha=0.08)
-    ax.set_xscale("log")
-    ax.set_xlim(1, n_max)
-    ax.set_ylim(0, 1.02)
-    ax.set_xlabel("labeled examples")
-    ax.set_ylabel("fraction of zero-shot→ceiling gap")
-    ax.set_title(f"Predicted data-efficiency curve (CoS-Low {prediction['coslow']:.3f})", fontsize=10)
-    ax.legend(fontsize=8, loc="upper left")
-    fig.tight_layout()
-    out = Path(out)
-    suffix = out.suffix.lower().lstrip(".")
-    if suffix not in {"png", "pdf", "svg"}:
-        plt.close(fig)
-        raise DataeffError(f"unsupported plot type '{out.suffix}'", field="--plot",
-                           fix="use .png, .pdf or .svg")
-    save_figure(fig, out, formats=(suffix,))
+    plot_predicted_budget(prediction, out)
 
 
 # --------------------------------------------------------------------------- coefficients lookup

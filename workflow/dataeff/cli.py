@@ -32,6 +32,7 @@ COMMANDS = (
     "budget",
     "predict",
     "figures",
+    "calibrate",
     "cost",
     "check_cluster",
 )

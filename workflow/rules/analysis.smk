@@ -62,3 +62,58 @@ rule prediction_figures:
         "--efficiency {input.efficiency} --predictors {input.predictors} "
         "--coefficients {input.coefficients} --compare-published "
         "--out-dir results/{wildcards.family}/figures > {log} 2>&1"
+
+
+# Calibration of the budget intervals, leave-one-task-out (dataeff.calibration): on a family's
+# own results (4 or more tasks, see calibration_targets) and on the paper's published curves
+# shipped with the package. Seconds to a minute; local.
+rule calibration:
+    input:
+        efficiency="results/{family}/efficiency.json",
+        predictors="results/{family}/predictors.tsv",
+    output:
+        tsv=_prediction_report("results/{family}/calibration/calibration.tsv", "calibration_table"),
+        md="results/{family}/calibration/calibration.md",
+        json="results/{family}/calibration/calibration.json",
+        tasks="results/{family}/calibration/tasks.tsv",
+        png=_prediction_report("results/{family}/calibration/calibration.png", "calibration"),
+        pdf="results/{family}/calibration/calibration.pdf",
+    params:
+        cfg=CONFIG_JSON,
+        spec=section_hash("analysis"),
+        out_dir=lambda w, output: os.path.dirname(output.tsv),
+    log:
+        "logs/{family}/calibration.log",
+    localrule: True
+    conda:
+        "../../envs/analysis.yaml"
+    shell:
+        "python -m dataeff calibrate --config {params.cfg} --family {wildcards.family} "
+        "--efficiency {input.efficiency} --predictors {input.predictors} --out-dir {params.out_dir} > {log} 2>&1"
+
+
+rule paper_calibration:
+    input:
+        PAPER_RESULT_FILES,
+    output:
+        tsv=report("results/paper/calibration/calibration.tsv", caption="../report/calibration_table.rst",
+                   category="Prediction", subcategory="paper"),
+        md="results/paper/calibration/calibration.md",
+        json="results/paper/calibration/calibration.json",
+        tasks="results/paper/calibration/tasks.tsv",
+        png=report("results/paper/calibration/calibration.png", caption="../report/paper_calibration.rst",
+                   category="Prediction", subcategory="paper"),
+        pdf="results/paper/calibration/calibration.pdf",
+    params:
+        cfg=CONFIG_JSON,
+        spec=section_hash("analysis"),
+        families=" ".join(config["analysis"]["calibration"]["families"]),
+        out_dir=lambda w, output: os.path.dirname(output.tsv),
+    log:
+        "logs/paper/calibration.log",
+    localrule: True
+    conda:
+        "../../envs/analysis.yaml"
+    shell:
+        "python -m dataeff calibrate --config {params.cfg} --paper {params.families} --out-dir {params.out_dir} "
+        "> {log} 2>&1"

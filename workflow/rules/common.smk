@@ -8,6 +8,7 @@ import sys
 from dataeff.config import DEFAULT_CONFIG, deep_merge, max_budget, validate_config
 from dataeff.errors import DataeffError
 from dataeff.io import atomic_write_json
+from dataeff.paper_data import PAPER_FAMILIES, PAPER_RESULTS_DIR, resolve_results_dir
 from dataeff.provenance import stable_hash
 from dataeff.tasks.registry import get_task, pool_size
 
@@ -129,7 +130,7 @@ def all_targets():
     targets = []
     for family in FAMILIES:
         targets += efficiency_targets(family) + analysis_targets(family) + cost_targets(family)
-    return targets
+    return targets + calibration_targets()
 
 
 def launcher(wildcards, resources):
@@ -159,7 +160,7 @@ def preflight_check():
 # ---- efficiency stage helpers ----
 def published_dir(family):
     """The published-results directory if it covers every task of `family`, else None."""
-    root = (config.get("analysis") or {}).get("published_results")
+    root = resolve_results_dir((config.get("analysis") or {}).get("published_results"))
     if not root:
         return None
     paths = [os.path.join(root, f"{family}_{task}_full_result_v2.json") for task in TASKS]
@@ -207,6 +208,22 @@ def analysis_targets(family):
         f"results/{family}/figures/coefficients.csv",
         f"results/{family}/figures/savings.csv",
     ] + [f"results/{family}/figures/{name}.{ext}" for name in ANALYSIS_FIGURES for ext in ("png", "pdf")]
+
+
+# ---- calibration helpers ----
+PAPER_RESULT_FILES = sorted(str(p) for fam in PAPER_FAMILIES
+                            for p in PAPER_RESULTS_DIR.glob(f"{fam}_*_full_result_v2.json"))
+CALIBRATION_FILES = ["calibration.tsv", "calibration.md", "calibration.json", "tasks.tsv", "calibration.png",
+                     "calibration.pdf"]
+
+
+def calibration_targets():
+    """The budget-interval calibration on the published curves, and on every family with at
+    least 4 tasks (a leave-one-task-out fit needs 3 others)."""
+    targets = [f"results/paper/calibration/{name}" for name in CALIBRATION_FILES]
+    if len(TASKS) >= 4:
+        targets += [f"results/{family}/calibration/{name}" for family in FAMILIES for name in CALIBRATION_FILES]
+    return targets
 
 
 def _prediction_report(path, caption):

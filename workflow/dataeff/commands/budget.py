@@ -6,7 +6,10 @@ import argparse
 import json
 import math
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from dataeff.shape import ShapeSet
 
 
 def _finite_float(text: str) -> float:
@@ -14,6 +17,34 @@ def _finite_float(text: str) -> float:
         return float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+
+
+def _measured(text: str) -> dict[int, float]:
+    """BUDGET:ACCURACY pairs, comma-separated: 0:0.41,50:0.55,100:0.62."""
+    out: dict[int, float] = {}
+    for part in text.replace(" ", "").split(","):
+        if not part:
+            continue
+        budget, sep, acc = part.partition(":")
+        try:
+            if not sep:
+                raise ValueError
+            out[int(budget)] = float(acc)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{part!r} is not BUDGET:ACCURACY (e.g. 0:0.41,50:0.55)") from None
+    if not out:
+        raise argparse.ArgumentTypeError("give at least the zero-shot accuracy, e.g. 0:0.41")
+    return out
+
+
+def _grid(text: str) -> list[int]:
+    try:
+        grid = [int(v) for v in text.replace(" ", "").split(",") if v]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated budgets, got {text!r}") from None
+    if not grid or any(b <= 0 for b in grid):
+        raise argparse.ArgumentTypeError(f"budgets must be positive, got {text!r}")
+    return grid
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -41,7 +72,21 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     tgt.add_argument("--ceiling", type=_finite_float, help="best reachable accuracy (e.g. human level)")
     p.add_argument("--max-budget", type=int, default=None,
                    help="N_max of the AUC (default: the coefficients' own, else 5000)")
+    p.add_argument("--grid", type=_grid, default=None,
+                   help="positive budgets of the grid the coefficients' AUCs were measured on (default: the "
+                        "coefficients' recorded grid, the config's budgets for its N_max, or the paper's for "
+                        "N_max 5000)")
     p.add_argument("--level", type=_finite_float, default=0.95, help="interval level (default 0.95)")
+    unc = p.add_argument_group("uncertainty and measured budgets")
+    unc.add_argument("--coslow-sd", type=_finite_float, default=None,
+                     help="spread (sd) of this CoS-Low value over resamples of the 32 examples (default: "
+                          "config analysis.coslow_sd, the measured seed spread)")
+    unc.add_argument("--measured", type=_measured, default=None, metavar="BUDGET:ACC,...",
+                     help="accuracies measured so far, e.g. 0:0.41,50:0.55,100:0.62 (0 = zero-shot; needs "
+                          "--ceiling): the prediction is updated with them")
+    unc.add_argument("--update-method", default=None, choices=("bayes", "bayes_xp", "measured_only"),
+                     help="how measured accuracies update the prediction (default bayes, the best on "
+                          "held-out tasks; docs/PREDICTIONS.md)")
     p.add_argument("--config", default=None, help="pipeline config (default config/config.yaml if present)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--curve", action="store_true", help="also print the whole predicted curve")
@@ -99,14 +144,28 @@ def resolve_target(args: argparse.Namespace) -> float:
     return check_target(args.target)
 
 
+def _n(v: int | None, n_max: int) -> str:
+    return f"more than {n_max}" if v is None else str(v)
+
+
 def describe(pred: dict[str, Any], zero_shot: float | None = None, ceiling: float | None = None) -> str:
     """Human-readable summary of a :func:`dataeff.budget.predict_budget` result."""
-    lines = [
-        f"predicted AUC {pred['predicted_auc']:.3f} ({pred['level']:.0%} interval "
-        f"{pred['auc_low']:.3f}–{pred['auc_high']:.3f}) at CoS-Low {pred['coslow']:.4f}",
-        f"labels to reach {pred['target']:.0%} of the gap between zero-shot and ceiling: about "
-        f"{pred['budget']} (range {pred['budget_low']}–{pred['budget_high']}; N_max {pred['max_budget']})",
-    ]
+    n_max = pred["max_budget"]
+    span = f"{_n(pred['budget_low'], n_max)}–{_n(pred['budget_high'], n_max)}"
+    head = (f"predicted AUC {pred['predicted_auc']:.3f} ({pred['level']:.0%} interval "
+            f"{pred['auc_low']:.3f}–{pred['auc_high']:.3f}) at CoS-Low {pred['coslow']:.4f}")
+    if pred.get("measured_points"):
+        head += f", updated with {len(pred['measured_points'])} measured budget(s)"
+    goal = f"labels to reach {pred['target']:.0%} of the gap between zero-shot and ceiling"
+    if pred["status"] == "reachable":
+        lines = [head, f"{goal}: about {pred['budget']} (range {span}; N_max {n_max})"]
+    elif pred["status"] == "beyond_max":
+        where = f"range {span}" if pred["budget_low"] is not None else "the whole interval lies beyond"
+        lines = [head, f"{goal}: more than N_max = {n_max} ({where})"]
+    else:
+        lines = [head, f"{goal}: not reachable with these coefficients"]
+    if pred.get("reason"):
+        lines.append(f"  {pred['reason']}")
     if zero_shot is not None and ceiling is not None:
         acc = zero_shot + pred["target"] * (ceiling - zero_shot)
         lines.append(f"  = accuracy {acc:.3f} (zero-shot {zero_shot:.3f}, ceiling {ceiling:.3f})")
@@ -116,8 +175,34 @@ def describe(pred: dict[str, Any], zero_shot: float | None = None, ceiling: floa
     return "\n".join(lines)
 
 
+def _own_shapes(args: argparse.Namespace, coefs: dict[str, Any]) -> ShapeSet | None:
+    """The family's own measured curves (results/FAMILY/efficiency.json) for the shape error,
+    when they exist on the coefficients' N_max; else None (the paper's published curves)."""
+    from dataeff.shape import family_shapes
+
+    n_max = args.max_budget or coefs.get("max_budget")
+    return family_shapes(args.family, args.results_dir, int(n_max) if n_max else None)
+
+
+def _grid_for(args: argparse.Namespace, coefs: dict[str, Any]) -> list[int] | None:
+    """--grid, else the config's budgets when the config's N_max is the coefficients' N_max."""
+    if args.grid:
+        return args.grid
+    if coefs.get("grid"):
+        return None  # predict_budget reads it from the coefficients
+    from dataeff.commands.fit import load_optional_config
+    from dataeff.config import max_budget
+
+    config = load_optional_config(args.config)
+    n_max = args.max_budget or coefs.get("max_budget")
+    if config and config.get("budgets") and n_max and max_budget(config) == int(n_max) != 5000:
+        return sorted(int(b) for b in config["budgets"])
+    return None
+
+
 def run(args: argparse.Namespace) -> int:
     from dataeff.budget import (
+        DEFAULT_UPDATE,
         check_coslow,
         check_max_budget,
         plot_prediction,
@@ -133,7 +218,13 @@ def run(args: argparse.Namespace) -> int:
         check_max_budget(args.max_budget)
     target = resolve_target(args)
     coefs = resolve_coefficients(args)
-    pred = predict_budget(args.coslow, coefs, target, args.max_budget, args.level)
+    if args.measured is not None and args.ceiling is None:
+        raise DataeffError("--measured needs --ceiling", field="--ceiling",
+                           fix="pass the task's ceiling (human-level accuracy, or 1.0 if unknown)")
+    pred = predict_budget(args.coslow, coefs, target, args.max_budget, args.level, coslow_sd=args.coslow_sd,
+                          measured=args.measured, ceiling=args.ceiling, grid=_grid_for(args, coefs),
+                          method=args.update_method or DEFAULT_UPDATE, band=bool(args.curve or args.plot),
+                          shapes=_own_shapes(args, coefs))
     if args.zero_shot is not None and args.ceiling is not None:
         pred["zero_shot"], pred["ceiling"] = args.zero_shot, args.ceiling
         pred["target_accuracy"] = args.zero_shot + target * (args.ceiling - args.zero_shot)
@@ -149,7 +240,7 @@ def run(args: argparse.Namespace) -> int:
     print(describe(pred, args.zero_shot, args.ceiling))
     if args.curve:
         print("budget\tpredicted_fraction\tlow\thigh")
-        for row in pred["curve"]:
+        for row in pred["curve"]:  # the band of the interval at each budget (fit, CoS-Low draw, shape)
             print(f"{row['budget']}\t{row['fraction']:.4f}\t{row['fraction_low']:.4f}\t{row['fraction_high']:.4f}")
     if args.plot:
         print(f"wrote {args.plot}")

@@ -41,6 +41,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from dataeff.budget import DEFAULT_MAX_BUDGET, _coefficients_from_file
+    from dataeff.calibration import default_level
     from dataeff.commands.fit import load_optional_config
     from dataeff.fit import fit_table, read_efficiency, read_predictors
     from dataeff.plots.analysis import measured_curves, write_all
@@ -61,8 +62,10 @@ def run(args: argparse.Namespace) -> int:
     extra = {}
     if args.compare_published and (pub := published_coefficients(args.family)):
         extra[f"{args.family} (published)"] = pub
+    level = float((analysis.get("calibration") or {}).get("level") or default_level())
     written = write_all(family=args.family, table=table, curves=curves, coefficients=coefs,
                         out_dir=args.out_dir, max_budget=max_budget, targets=targets, n_boot=n_boot,
-                        seed=seed, extra_coefficients=extra)
+                        seed=seed, extra_coefficients=extra, efficiency=eff, level=level,
+                        coslow_sd=analysis.get("coslow_sd"))
     print(f"dataeff figures: {len(written)} files for '{args.family}' in {Path(args.out_dir)}")
     return 0

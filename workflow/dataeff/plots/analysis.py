@@ -6,14 +6,9 @@ recomputed from ``finetune_results`` with :mod:`dataeff.efficiency`) and its coe
 Every prediction shown for a task comes from the leave-one-task-out fit that did not see it,
 so the figures show what a user would get on a new task, not an in-sample fit.
 
-Annotation savings, defined: budgets are nested (the 50 examples are inside the 100), so an
-annotate-and-retrain loop that labels grid budgets in increasing order, retrains after each
-and stops once the measured cleaned curve reaches the target fraction ``tau`` has labelled
-exactly the first grid budget whose cleaned normalised accuracy is >= ``tau`` (it also paid one
-fine-tuning run per grid budget up to there). If the curve never reaches ``tau`` on the grid,
-the loop labels all N_max examples and fails. The prediction asks for n* labels up front from
-CoS-Low (32 labels, not counted); whether n* actually suffices is read off the measured curve
-(log-linear interpolation between grid budgets) and reported next to the saving.
+Annotation savings are computed by :mod:`dataeff.savings` (definitions there); this module
+draws them. Tasks whose curve never reaches a target are drawn as "never reached", and
+predictions of "more than N_max" as such, not as spending the largest budget.
 """
 
 from __future__ import annotations
@@ -32,17 +27,21 @@ from dataeff.plots.style import PALETTE, save_figure  # isort: skip  (Agg backen
 
 import matplotlib.pyplot as plt  # isort: skip  (after the style module chose the backend)
 
-from dataeff.budget import AUC_CLIP, budget_for_target, curve_fraction
 from dataeff.errors import DataeffError
 from dataeff.fit import PREDICTOR_LABELS, PREDICTORS
+from dataeff.savings import (  # noqa: F401  (re-exported: the savings definitions used to live here)
+    SAVINGS_COLUMNS,
+    fraction_at,
+    loop_cost,
+    loto_predictions,
+    needed_budget,
+    savings_table,
+)
 
 #: Output stems (figures, PNG + PDF) and tables written by :func:`write_all`.
 FIGURES = ("correlations", "loto", "predicted_curves", "zero_shot_vs_best", "zero_shot_vs_auc", "savings")
 TABLES = ("coefficients.csv", "savings.csv")
 
-SAVINGS_COLUMNS = ("task", "target", "predicted_auc", "predicted_budget", "predicted_low", "predicted_high",
-                   "loop_budget", "loop_rounds", "loop_reached", "needed_budget",
-                   "measured_fraction_at_predicted", "prediction_sufficient", "labels_saved")
 
 
 # --------------------------------------------------------------------------- measured curves
@@ -77,87 +76,6 @@ def measured_curves(efficiency: Mapping[str, Mapping[str, Any]],
         c = compute_curve(read_result_file(path, task), rec.get("human_ceiling"), grid, rec.get("max_budget"))
         out[task] = {"budgets": list(c.budgets), "x": list(c.x), "y": list(c.y), "max_budget": c.max_budget}
     return out
-
-
-def fraction_at(curve: Mapping[str, Any], n: float, max_budget: int) -> float:
-    """Measured normalised fraction at ``n`` labels (interpolated linearly in log budget)."""
-    x = math.log2(max(n, 1.0)) / math.log2(max_budget)
-    return float(np.interp(x, curve["x"], curve["y"]))
-
-
-def loop_cost(curve: Mapping[str, Any], target: float, max_budget: int) -> tuple[int, int, bool]:
-    """(labels, retraining rounds, reached) of the annotate-and-retrain loop (module docstring)."""
-    rounds = 0
-    for n, y in zip(curve["budgets"], curve["y"], strict=False):
-        if n <= 0:
-            continue
-        rounds += 1
-        if y >= target - 1e-12:
-            return int(n), rounds, True
-    return int(max_budget), rounds, False
-
-
-def needed_budget(curve: Mapping[str, Any], target: float, max_budget: int) -> float | None:
-    """Smallest n where the measured curve (log-linear between points) reaches ``target``."""
-    xs, ys = curve["x"], curve["y"]
-    for i in range(1, len(xs)):
-        if ys[i] >= target - 1e-12:
-            if ys[i - 1] >= target or ys[i] == ys[i - 1]:
-                x = xs[i - 1] if ys[i - 1] >= target else xs[i]
-            else:
-                x = xs[i - 1] + (target - ys[i - 1]) * (xs[i] - xs[i - 1]) / (ys[i] - ys[i - 1])
-            return float(max_budget ** x)
-    return None
-
-
-# --------------------------------------------------------------------------- tables
-
-
-def loto_predictions(table: pd.DataFrame) -> pd.DataFrame:
-    """Leave-one-task-out predicted AUC per task (see :func:`dataeff.fit.leave_one_task_out`)."""
-    from dataeff.fit import leave_one_task_out
-
-    t = table.sort_values("task")
-    loto, _ = leave_one_task_out(t["task"].tolist(), t["coslow_mean"].to_numpy(float),
-                                 t["auc"].to_numpy(float))
-    return loto
-
-
-def savings_table(table: pd.DataFrame, loto: pd.DataFrame, curves: Mapping[str, Mapping[str, Any]],
-                  targets: Sequence[float], max_budget: int,
-                  coefficients: Mapping[str, Any] | None = None) -> pd.DataFrame:
-    """Per task and target: labels the (held-out) prediction asks for vs the retrain loop's."""
-    from dataeff.budget import predict_auc
-
-    rows = []
-    pred_auc = dict(zip(loto["task"], loto["predicted_auc"], strict=True))
-    for task in table["task"]:
-        if task not in curves or task not in pred_auc:
-            continue
-        curve = curves[task]
-        n_max = int(curve.get("max_budget") or max_budget)
-        a = float(np.clip(pred_auc[task], *AUC_CLIP))
-        lo_a = hi_a = a
-        if coefficients is not None:
-            x = float(table.loc[table["task"] == task, "coslow_mean"].iloc[0])
-            p = predict_auc(x, dict(coefficients))
-            half = (p["auc_high"] - p["auc_low"]) / 2.0
-            lo_a, hi_a = float(np.clip(a - half, *AUC_CLIP)), float(np.clip(a + half, *AUC_CLIP))
-        for tau in targets:
-            n_pred = math.ceil(budget_for_target(a, tau, n_max) - 1e-9)
-            loop_n, rounds, reached = loop_cost(curve, tau, n_max)
-            need = needed_budget(curve, tau, n_max)
-            frac = fraction_at(curve, n_pred, n_max)
-            rows.append({
-                "task": task, "target": tau, "predicted_auc": a, "predicted_budget": n_pred,
-                "predicted_low": math.ceil(budget_for_target(hi_a, tau, n_max) - 1e-9),
-                "predicted_high": math.ceil(budget_for_target(lo_a, tau, n_max) - 1e-9),
-                "loop_budget": loop_n, "loop_rounds": rounds, "loop_reached": reached,
-                "needed_budget": None if need is None else float(need),
-                "measured_fraction_at_predicted": frac, "prediction_sufficient": bool(frac >= tau - 1e-12),
-                "labels_saved": loop_n - n_pred,
-            })
-    return pd.DataFrame(rows, columns=list(SAVINGS_COLUMNS))
 
 
 def coefficients_table(records: Mapping[str, Mapping[str, Any]]) -> pd.DataFrame:
@@ -252,13 +170,13 @@ def plot_loto(loto: pd.DataFrame, family: str) -> plt.Figure:
     return fig
 
 
-def plot_predicted_curves(table: pd.DataFrame, loto: pd.DataFrame, curves: Mapping[str, Mapping[str, Any]],
-                          max_budget: int, family: str,
-                          coefficients: Mapping[str, Any] | None = None) -> plt.Figure:
-    """Grid of panels: measured normalised curve and the held-out predicted curve x**p per task."""
-    from dataeff.budget import predict_auc
+def plot_predicted_curves(table: pd.DataFrame, predictions: Mapping[str, Mapping[str, Any]],
+                          curves: Mapping[str, Mapping[str, Any]], max_budget: int, family: str) -> plt.Figure:
+    """Grid of panels: measured normalised curve, and per task the held-out prediction's central
+    grid-consistent x**p curve with its band (fit, one CoS-Low draw, curve shape)."""
+    from dataeff.budget import predicted_curve
 
-    tasks = [t for t in table["task"] if t in curves]
+    tasks = [t for t in table["task"] if t in curves and t in predictions]
     if not tasks:
         raise DataeffError("no measured curves for any task", field="curve",
                            fix="pass an efficiency.json written by `dataeff auc` or --finetune-results")
@@ -266,8 +184,6 @@ def plot_predicted_curves(table: pd.DataFrame, loto: pd.DataFrame, curves: Mappi
     nrows = math.ceil(len(tasks) / ncols)
     width, height = 1.75 * ncols + 0.6, 1.55 * nrows + 1.0
     fig, axes = plt.subplots(nrows, ncols, figsize=(width, height), squeeze=False)
-    pred = dict(zip(loto["task"], loto["predicted_auc"], strict=True))
-    xs = np.linspace(0, 1, 100)
     grid_budgets = sorted({b for t in tasks for b in curves[t]["budgets"] if b > 0})
     tick_budgets = [max_budget]
     if grid_budgets and grid_budgets[0] < max_budget:
@@ -277,26 +193,23 @@ def plot_predicted_curves(table: pd.DataFrame, loto: pd.DataFrame, curves: Mappi
         tick_budgets = sorted({grid_budgets[0], mid, max_budget})
     ticks = [0.0] + [math.log2(b) / math.log2(max_budget) for b in tick_budgets]
     labels = ["0"] + [str(b) for b in tick_budgets]
+    level = None
     for i, ax in enumerate(axes.flat):
         if i >= len(tasks):
             ax.set_visible(False)
             continue
         task = tasks[i]
-        c = curves[task]
-        n_max = int(c.get("max_budget") or max_budget)
-        a = float(np.clip(pred[task], *AUC_CLIP))
-        if coefficients is not None:
-            x_task = float(table.loc[table["task"] == task, "coslow_mean"].iloc[0])
-            p = predict_auc(x_task, dict(coefficients))
-            half = (p["auc_high"] - p["auc_low"]) / 2.0
-            if half > 0:
-                lo_a, hi_a = np.clip([a - half, a + half], *AUC_CLIP)
-                ax.fill_between(xs, curve_fraction(n_max ** xs, lo_a, n_max),
-                                curve_fraction(n_max ** xs, hi_a, n_max), color=PALETTE[1], alpha=0.15, lw=0)
-        ax.plot(xs, curve_fraction(n_max ** xs, a, n_max), color=PALETTE[1], ls="--", lw=1.1)
+        c, pred = curves[task], predictions[task]
+        level = pred["level"]
+        n_max = int(pred["max_budget"])
+        rows = predicted_curve(pred, points=60)
+        xs = [math.log2(max(r["budget"], 1)) / math.log2(n_max) for r in rows]
+        ax.fill_between(xs, [r["fraction_low"] for r in rows], [r["fraction_high"] for r in rows],
+                        color=PALETTE[1], alpha=0.15, lw=0)
+        ax.plot(xs, [r["fraction"] for r in rows], color=PALETTE[1], ls="--", lw=1.1)
         ax.plot(c["x"], c["y"], "o-", color=PALETTE[0], ms=2.5, lw=1.1)
         auc = float(table.loc[table["task"] == task, "auc"].iloc[0])
-        ax.set_title(f"{task[:26]}\nAUC {auc:.2f}, predicted {a:.2f}", fontsize=6.5)
+        ax.set_title(f"{task[:26]}\nAUC {auc:.2f}, predicted {pred['predicted_auc']:.2f}", fontsize=6.5)
         ax.set_ylim(-0.05, 1.05)
         ax.set_xlim(0, 1)
         ax.set_xticks(ticks, labels if i + ncols >= len(tasks) else [])
@@ -306,10 +219,9 @@ def plot_predicted_curves(table: pd.DataFrame, loto: pd.DataFrame, curves: Mappi
             ax.set_ylabel("fraction of gap", fontsize=7)
     fig.supxlabel("labeled examples (log scale)", fontsize=8)
     handles = [plt.Line2D([], [], color=PALETTE[0], marker="o", ms=3, label="measured (cleaned)"),
-               plt.Line2D([], [], color=PALETTE[1], ls="--", label="predicted from CoS-Low (task held out)")]
-    if coefficients is not None:
-        handles.append(plt.Rectangle((0, 0), 1, 1, color=PALETTE[1], alpha=0.15,
-                                     label="95% prediction interval"))
+               plt.Line2D([], [], color=PALETTE[1], ls="--", label="predicted, median (task held out)"),
+               plt.Rectangle((0, 0), 1, 1, color=PALETTE[1], alpha=0.15,
+                             label=f"{level:.0%} band: fit, one CoS-Low draw, curve shape")]
     top = 1.0 - 0.75 / height
     fig.suptitle(f"{family}: measured vs predicted data-efficiency curves", y=1.0 - 0.12 / height)
     fig.legend(handles=handles, loc="lower center", ncol=len(handles), fontsize=7, frameon=False,
@@ -361,42 +273,65 @@ def plot_zero_shot_vs_auc(table: pd.DataFrame, family: str) -> plt.Figure:
 
 
 def plot_savings(savings: pd.DataFrame, family: str) -> plt.Figure:
-    """Per target: labels asked by the prediction against labels the retrain loop spent."""
+    """Per target: labels asked by the held-out prediction against labels the retrain loop
+    spent (top), and the budget error with 0, 1 and 2 measured budgets (bottom).
+
+    Tasks whose curve never reaches the target sit in a "never reached" column right of the
+    axis, predictions of "more than N_max" in a row above it: neither is drawn as N_max labels.
+    """
     targets = sorted(savings["target"].unique())
     ncol = max(1, len(targets))
-    fig, axes = plt.subplots(1, ncol, figsize=(3.5 * ncol, 3.7), squeeze=False)
+    fig, axes = plt.subplots(2, ncol, figsize=(3.6 * ncol, 7.0), squeeze=False,
+                             gridspec_kw={"height_ratios": [3, 1.6]})
     rng = np.random.default_rng(0)  # small horizontal jitter: loop budgets sit on the grid
-
-    def jit(d: pd.DataFrame) -> np.ndarray:
-        return d["loop_budget"].to_numpy(float) * np.exp(rng.uniform(-0.06, 0.06, len(d)))
-
-    lo = max(1.0, float(min(savings["loop_budget"].min(), savings["predicted_budget"].min())) / 1.5)
-    hi = float(max(savings["loop_budget"].max(), savings["predicted_budget"].max())) * 1.5
-    for ax, tau in zip(axes.flat, targets, strict=False):
+    finite = pd.concat([savings["loop_budget"], savings["predicted_budget"]]).dropna().astype(float)
+    lo = max(1.0, float(finite.min()) / 1.5) if len(finite) else 1.0
+    hi = float(finite.max()) * 1.5 if len(finite) else 10.0
+    never_x, beyond_y = hi * 2.2, hi * 2.2
+    for ax, tau in zip(axes[0], targets, strict=False):
         s = savings[savings["target"] == tau]
-        ok, bad = s[s["prediction_sufficient"]], s[~s["prediction_sufficient"]]
+        xs = s["loop_budget"].astype(float).fillna(never_x).to_numpy()
+        ys = s["predicted_budget"].astype(float).fillna(beyond_y).to_numpy()
+        xs = xs * np.exp(rng.uniform(-0.06, 0.06, len(s)))
+        ok = s["prediction_sufficient"].to_numpy(bool)
         ax.plot([lo, hi], [lo, hi], color="0.5", ls="--", lw=1)
-        ax.scatter(jit(ok), ok["predicted_budget"], color=PALETTE[0], s=20, label="prediction sufficient",
-                   zorder=3)
-        ax.scatter(jit(bad), bad["predicted_budget"], facecolor="white", edgecolor=PALETTE[1], s=20,
-                   label="prediction too few", zorder=3)
+        ax.scatter(xs[ok], ys[ok], color=PALETTE[0], s=20, label="prediction sufficient", zorder=3)
+        ax.scatter(xs[~ok], ys[~ok], facecolor="white", edgecolor=PALETTE[1], s=20,
+                   label="prediction too few / none", zorder=3)
+        ax.axvline(hi * 1.4, color="0.7", lw=0.8)
+        ax.axhline(hi * 1.4, color="0.7", lw=0.8)
         ax.set_xscale("log")
         ax.set_yscale("log")
-        for axis in (ax.xaxis, ax.yaxis):  # budgets as plain numbers at 1-2-5 steps (20, 50, 100, ...)
-            axis.set_major_locator(mticker.LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
-            axis.set_major_formatter(mticker.FuncFormatter(lambda v, _pos: f"{v:g}"))
+        decades = [10.0 ** k for k in range(math.floor(math.log10(lo)), math.ceil(math.log10(hi)) + 1)
+                   if lo <= 10.0 ** k <= hi]
+        ax.set_xticks(decades + [never_x], [f"{v:g}" for v in decades] + ["never"])
+        ax.set_yticks(decades + [beyond_y], [f"{v:g}" for v in decades] + [">N_max"])
+        for axis in (ax.xaxis, ax.yaxis):
             axis.set_minor_formatter(mticker.NullFormatter())
-        ax.set_xlim(lo, hi)
-        ax.set_ylim(lo, hi)
-        ax.set_aspect("equal")
+        ax.set_xlim(lo, never_x * 1.5)
+        ax.set_ylim(lo, beyond_y * 1.5)
         ax.set_xlabel("labels spent by annotate-and-retrain loop")
-        ax.set_title(f"target {tau:.0%} of gap\npredicted {int(s['predicted_budget'].sum()):,} vs loop "
-                     f"{int(s['loop_budget'].sum()):,} labels;\n"
-                     f"prediction sufficient for {len(ok)}/{len(s)} tasks", fontsize=8)
+        reached = s[s["loop_reached"]]
+        n_beyond = int(reached["predicted_budget"].isna().sum())
+        beyond = f" + {n_beyond} × >N_max" if n_beyond else ""
+        ax.set_title(f"target {tau:.0%} of gap: reached by {len(reached)}/{len(s)} tasks\n"
+                     f"on those, predicted {int(reached['predicted_budget'].sum()):,}{beyond} vs loop "
+                     f"{int(reached['loop_budget'].sum()):,} labels;\n"
+                     f"prediction sufficient for {int(ok.sum())}/{len(s)} tasks", fontsize=8)
+        ax_e = axes[1][list(targets).index(tau)]
+        errs = [s[f"error_{m}"].dropna().astype(float) for m in (0, 1, 2)]
+        meds = [float(e.median()) if len(e) else np.nan for e in errs]
+        ax_e.bar([0, 1, 2], meds, color=[PALETTE[0], PALETTE[2], PALETTE[3]])
+        for m, (v, e) in enumerate(zip(meds, errs, strict=True)):
+            if np.isfinite(v):
+                ax_e.text(m, v, f"{v:.0f}\n(n={len(e)})", ha="center", va="bottom", fontsize=6.5)
+        ax_e.set_xticks([0, 1, 2], ["CoS-Low only", "+1 measured", "+2 measured"], fontsize=7)
+        ax_e.set_ylabel("median |budget error|", fontsize=7)
+        ax_e.margins(y=0.3)
     axes[0, 0].set_ylabel("labels asked by CoS-Low prediction")
     axes[0, 0].legend(loc="upper left", fontsize=7)
     fig.suptitle(f"{family}: annotation cost, prediction vs annotate-and-retrain loop (task held out)")
-    fig.tight_layout(rect=(0, 0, 1, 0.93))
+    fig.tight_layout(rect=(0, 0, 1, 0.95))
     return fig
 
 
@@ -406,17 +341,41 @@ def plot_savings(savings: pd.DataFrame, family: str) -> plt.Figure:
 def write_all(*, family: str, table: pd.DataFrame, curves: Mapping[str, Mapping[str, Any]],
               coefficients: Mapping[str, Any], out_dir: str | os.PathLike[str], max_budget: int,
               targets: Sequence[float] = (0.5, 0.7, 0.9), n_boot: int = 1000, seed: int = 123,
-              extra_coefficients: Mapping[str, Mapping[str, Any]] | None = None) -> list[Path]:
-    """Compute every table, then write every figure (PNG + PDF) and table to ``out_dir``."""
+              extra_coefficients: Mapping[str, Mapping[str, Any]] | None = None,
+              efficiency: Mapping[str, Mapping[str, Any]] | None = None, level: float = 0.8,
+              coslow_sd: float | None = None) -> list[Path]:
+    """Compute every table, then write every figure (PNG + PDF) and table to ``out_dir``.
+
+    ``efficiency`` (the records of ``efficiency.json``) supplies zero-shot, ceiling and grid for
+    the held-out predictions and their updates; without it, records are rebuilt from ``curves``.
+    """
+    from dataeff.budget import predict_budget
     from dataeff.fit import fit_family
     from dataeff.io import atomic_write_text
+    from dataeff.savings import held_out_coefficients
 
     _, loto, corr_df = fit_family(table, family=family, n_boot=n_boot, seed=seed, max_budget=max_budget)
     corr = {r["predictor"]: {"pearson": {"r": r["pearson"], "sd": _nn(r["pearson_sd"])},
                              "spearman": {"r": r["spearman"], "sd": _nn(r["spearman_sd"])},
                              "slope": r["slope"], "intercept": r["intercept"]}
             for _, r in corr_df.iterrows()}
-    savings = savings_table(table, loto, curves, targets, max_budget, coefficients)
+    eff = dict(efficiency or {})
+    savings = savings_table(table, eff, curves, targets, max_budget, coefficients, level, coslow_sd)
+    if savings.empty:
+        raise DataeffError("no task has both a measured curve and a prediction", field="curve",
+                           fix="pass an efficiency.json written by `dataeff auc` or --finetune-results")
+    predictions = {}
+    mid_target = sorted(targets)[len(targets) // 2]
+    for task in savings["task"].unique():
+        rec, curve = eff[task], curves[task]
+        n_max = int(curve.get("max_budget") or max_budget)
+        grid = rec.get("grid") or [b for b in curve["budgets"] if b > 0]
+        row = table.loc[table["task"] == task].iloc[0]
+        sd = float(row["coslow_std"]) if "coslow_std" in row and np.isfinite(row.get("coslow_std", np.nan)) \
+            else coslow_sd
+        predictions[task] = predict_budget(float(row["coslow_mean"]),
+                                           held_out_coefficients(table, task, coefficients, n_max, grid),
+                                           mid_target, n_max, level, coslow_sd=sd, grid=grid, band=True)
     coef_rows = {f"{family} ({'fitted' if 'loto' in coefficients else 'given'})": coefficients,
                  **(extra_coefficients or {})}
     coef_df = coefficients_table(coef_rows)
@@ -425,15 +384,11 @@ def write_all(*, family: str, table: pd.DataFrame, curves: Mapping[str, Mapping[
     figs = {
         "correlations": lambda: plot_correlations(table, corr, family),
         "loto": lambda: plot_loto(loto, family),
-        "predicted_curves": lambda: plot_predicted_curves(table, loto, curves, max_budget, family,
-                                                          coefficients),
+        "predicted_curves": lambda: plot_predicted_curves(table, predictions, curves, max_budget, family),
         "zero_shot_vs_best": lambda: plot_zero_shot_vs_best(table, family),
         "zero_shot_vs_auc": lambda: plot_zero_shot_vs_auc(table, family),
         "savings": lambda: plot_savings(savings, family),
     }
-    if savings.empty:
-        raise DataeffError("no task has both a measured curve and a prediction", field="curve",
-                           fix="pass an efficiency.json written by `dataeff auc` or --finetune-results")
     for stem, make in figs.items():
         written += save_figure(make(), out / stem)
     atomic_write_text(out / "coefficients.csv", coef_df.to_csv(index=False, float_format="%.6g",

@@ -191,3 +191,50 @@ def write_curve_figures(curves: Mapping[str, Curve], family: str, out_dir: str |
     paths = save_figure(plot_curve_grid(curves, family, grid=grid), out / "curves")
     paths += save_figure(plot_overlay(curves, family, grid=grid), out / "overlay")
     return paths
+
+
+def plot_predicted_budget(prediction: Mapping, out: str | os.PathLike[str]) -> None:
+    """One prediction of ``dataeff budget``: the central x**p curve, the band of its interval,
+    the measured points it was updated with, the target and the budget interval, to ``out``
+    (PNG, PDF or SVG)."""
+    import numpy as np
+
+    from dataeff.budget import predicted_curve
+    from dataeff.errors import DataeffError
+
+    out = Path(out)
+    suffix = out.suffix.lower().lstrip(".")
+    if suffix not in {"png", "pdf", "svg"}:
+        raise DataeffError(f"unsupported plot type '{out.suffix}'", field="--plot", fix="use .png, .pdf or .svg")
+    n_max = prediction["max_budget"]
+    rows = predicted_curve(prediction, points=120)
+    n = np.array([r["budget"] for r in rows], float)
+    level = prediction["level"]
+    fig, ax = plt.subplots(figsize=(5.8, 4.0))
+    ax.fill_between(n, [r["fraction_low"] for r in rows], [r["fraction_high"] for r in rows], color="C0",
+                    alpha=0.2, lw=0, label=f"{level:.0%} band (fit, one CoS-Low draw, curve shape)")
+    ax.plot(n, [r["fraction"] for r in rows], color="C0",
+            label=f"predicted, median (AUC {prediction['predicted_auc']:.3f})")
+    pts = prediction.get("measured_points") or []
+    if pts:
+        ax.plot([n_max ** p["x"] for p in pts], [p["fraction"] for p in pts], "ko", ms=4,
+                label="measured (normalised)")
+    tau = prediction["target"]
+    ax.axhline(tau, color="0.4", ls="--", lw=1, label=f"target {tau:g} of the gap")
+    lo, mid, hi = prediction["budget_low"], prediction["budget"], prediction["budget_high"]
+    span = f"{lo if lo is not None else f'>{n_max}'}–{hi if hi is not None else f'>{n_max}'}"
+    if mid is not None:
+        ax.axvline(mid, color="C3", lw=1, label=f"{mid} labels ({span})")
+    else:
+        ax.plot([], [], color="C3", label=f"{prediction['status']}: {span}")
+    ax.axvspan(max(lo or n_max, 1), hi or n_max, color="C3", alpha=0.08)
+    ax.set_xscale("log")
+    ax.set_xlim(1, n_max)
+    ax.set_ylim(0, 1.02)
+    ax.set_xlabel(X_LABEL)
+    ax.set_ylabel("fraction of zero-shot→ceiling gap")
+    ax.set_title(f"Predicted data-efficiency curve (CoS-Low {prediction['coslow']:.3f}, "
+                 f"{prediction['status']})", fontsize=10)
+    ax.legend(fontsize=7, loc="upper left")
+    fig.tight_layout()
+    save_figure(fig, out, formats=(suffix,))

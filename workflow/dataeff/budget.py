@@ -408,13 +408,6 @@ def _band_fractions(prediction: dict[str, Any], model: CurveModel,
     return low, high
 
 
-def plot_prediction(prediction: dict[str, Any], out: str | os.PathLike[str]) -> None:
-    """Draw the predicted curve, its interval band, measured points and the target to ``out``."""
-    from dataeff.plots.curves import plot_predicted_budget
-
-    plot_predicted_budget(prediction, out)
-
-
 # --------------------------------------------------------------------------- coefficients lookup
 
 

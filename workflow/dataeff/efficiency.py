@@ -22,6 +22,8 @@ from dataeff.errors import DataeffError
 
 #: The paper's positive training budgets.
 PAPER_GRID: tuple[int, ...] = (50, 100, 200, 500, 1000, 2500, 5000)
+#: The paper's N_max (x = 1 on the budget axis).
+PAPER_MAX_BUDGET = PAPER_GRID[-1]
 #: Tasks scored by token F1 rather than exact-match accuracy (the four generation tasks of the
 #: published Llama results).
 GENERATION_TASKS = frozenset({"coqa", "squad_v2", "disfl_qa", "qa_wikidata"})

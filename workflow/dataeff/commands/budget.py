@@ -205,11 +205,11 @@ def run(args: argparse.Namespace) -> int:
         DEFAULT_UPDATE,
         check_coslow,
         check_max_budget,
-        plot_prediction,
         predict_budget,
         predicted_curve,
     )
     from dataeff.errors import DataeffError
+    from dataeff.plots.curves import plot_predicted_budget
 
     check_coslow(args.coslow)
     if not (math.isfinite(args.level) and 0.0 < args.level < 1.0):
@@ -231,7 +231,7 @@ def run(args: argparse.Namespace) -> int:
     if args.curve:
         pred["curve"] = predicted_curve(pred)
     if args.plot:
-        plot_prediction(pred, args.plot)
+        plot_predicted_budget(pred, args.plot)
     for w in pred["warnings"]:
         print(f"dataeff: warning: {w}", file=sys.stderr)
     if args.json:

@@ -110,5 +110,5 @@ def test_metrics_report_what_the_run_used(tiny_model_dir, tmp_path, policy):
     else:
         assert m["stop_reason"] == "max_steps" and m["early_stop_reason"] is None
     with safe_open(str(tmp_path / "model" / "model.safetensors"), "pt") as f:
-        saved = {f.get_tensor(k).dtype for k in f.keys()}
+        saved = {f.get_tensor(k).dtype for k in f.keys()}  # noqa: SIM118 (safe_open is not a dict)
     assert {str(d).removeprefix("torch.") for d in saved} == {m["precision"]["weights_dtype"]}

@@ -187,9 +187,9 @@ def _run_until(work: Path, env: dict[str, str], ready: Callable[[], bool], what:
 
 def _checkpoints(work: Path) -> dict[str, int]:
     out = {}
-    for state in (work / "results" / FAMILY / TASK / "train").glob("n*.ckpt/trainer_state.json"):
+    for latest in (work / "results" / FAMILY / TASK / "train").glob("n*.ckpt/latest.json"):
         try:
-            out[state.parent.name] = json.loads(state.read_text())["step"]
+            out[latest.parent.name] = json.loads(latest.read_text())["step"]
         except (OSError, ValueError, KeyError):
             continue
     return out

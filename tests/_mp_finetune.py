@@ -1,27 +1,58 @@
-"""Fine-tune the tiny model once; run by tests/test_multiprocess.py under ``torch.distributed.run``
-(several processes) and directly (one process), so the two results can be compared."""
+"""Fine-tune the tiny model once; run by tests/test_multiprocess.py and tests/test_fsdp.py under
+``torch.distributed.run`` (several processes) and directly (one process), so results compare.
+
+Usage: ``_mp_finetune.py MODEL_DIR OUT_DIR [--fsdp] [--kill-after-checkpoint STEP]``. With
+``--fsdp`` accelerate's FSDP2 path runs on CPU (tests/_fsdp_cpu.py). With
+``--kill-after-checkpoint`` every rank SIGKILLs itself right after the checkpoint of that step is
+complete, as a job killed by a time limit would die.
+"""
 
 from __future__ import annotations
 
 import json
+import os
+import signal
 import sys
 from pathlib import Path
 
+#: Shared by the tests that compare runs of this script.
+STEPS = 6
+CHECKPOINT_EVERY = 2
 
-def main(model_dir: str, out_dir: str) -> None:
+
+def main(model_dir: str, out_dir: str, fsdp: bool = False, kill_after: int | None = None) -> None:
     from _coslow_helpers import labeled_rows
+
+    if fsdp:
+        from _fsdp_cpu import allow_fsdp_on_cpu
+
+        allow_fsdp_on_cpu()
+    if kill_after is not None:
+        from dataeff.training import checkpoint
+
+        save = checkpoint.Checkpointer.save
+
+        def save_then_die(self, state, best):
+            path = save(self, state, best)
+            if state.step == kill_after:
+                os.kill(os.getpid(), signal.SIGKILL)
+            return path
+
+        checkpoint.Checkpointer.save = save_then_die
+
     from dataeff.config import load_config
     from dataeff.train import finetune, write_metrics
 
     train_cfg = dict(load_config(Path(__file__).resolve().parents[1] / "config" / "config.yaml")["train"])
     # 12 examples, batch 6 in micro-batches of 2: 3 micro-batches a step, so with 2 processes
     # one rank is left a micro-batch short and must pad (the uneven case).
-    train_cfg.update(batch_size=6, micro_batch_size=2, max_steps=4, max_epochs=None, eval_every=2,
-                     checkpoint_every=100, learning_rate=1e-3, threads=1)
+    train_cfg.update(batch_size=6, micro_batch_size=2, max_steps=STEPS, max_epochs=None, eval_every=2,
+                     patience=10, checkpoint_every=CHECKPOINT_EVERY, learning_rate=1e-3, threads=1)
     rows = labeled_rows(16)
     out = Path(out_dir)
-    metrics = finetune(model_ref=model_dir, family_cfg={}, train_cfg=train_cfg, train_rows=rows[:12],
-                       val_rows=rows[12:], out_dir=out, ckpt_dir=out / "ckpt", seed=7, progress=False)
+    metrics = finetune(model_ref=model_dir, family_cfg={"precision": "fp32"}, train_cfg=train_cfg,
+                       train_rows=rows[:12], val_rows=rows[12:], out_dir=out,
+                       ckpt_dir=out.with_name(out.name + ".ckpt"), seed=7, progress=False)
     import torch.distributed as dist
 
     if not dist.is_initialized() or dist.get_rank() == 0:
@@ -31,4 +62,6 @@ def main(model_dir: str, out_dir: str) -> None:
 
 if __name__ == "__main__":
     sys.path.insert(0, str(Path(__file__).resolve().parent))
-    main(sys.argv[1], sys.argv[2])
+    argv = sys.argv[1:]
+    kill = int(argv[argv.index("--kill-after-checkpoint") + 1]) if "--kill-after-checkpoint" in argv else None
+    main(argv[0], argv[1], fsdp="--fsdp" in argv, kill_after=kill)

@@ -187,9 +187,9 @@ def _run_until(work: Path, env: dict[str, str], ready: Callable[[], bool], what:
 
 def _checkpoints(work: Path) -> dict[str, int]:
     out = {}
-    for state in (work / "results" / FAMILY / TASK / "train").glob("n*.ckpt/trainer_state.json"):
+    for latest in (work / "results" / FAMILY / TASK / "train").glob("n*.ckpt/latest.json"):
         try:
-            out[state.parent.name] = json.loads(state.read_text())["step"]
+            out[latest.parent.name] = json.loads(latest.read_text())["step"]
         except (OSError, ValueError, KeyError):
             continue
     return out
@@ -247,7 +247,8 @@ def test_crash_and_resume(reference: Path, model_dir: Path, tmp_path: Path) -> N
     _run(work, _env(work), "--rerun-incomplete")
     print(f"crashed run (3 kills + resume): {time.monotonic() - start:.0f} s")
 
-    # every JSON parses; no temporaries or checkpoints left behind
+    # every JSON parses; no temporaries or checkpoints left behind; fine-tuned models are temporary
+    assert not list(train_dir.glob("n*/model")), "fine-tuned model directories kept (train.keep_models is off)"
     for path in (work / "results").rglob("*"):
         assert ".tmp" not in path.name, f"temporary left behind: {path}"
         assert not path.name.endswith(".ckpt"), f"checkpoint left behind: {path}"

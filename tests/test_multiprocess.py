@@ -41,7 +41,10 @@ def test_two_processes_equal_one(tiny_model_dir, tmp_path):
     two = tmp_path / "two"
     # torch.distributed.run is what `accelerate launch` uses for several GPUs; on CPUs accelerate
     # itself would want mpirun, so the test calls it directly (accelerate sees MULTI_CPU, gloo).
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29517",
+    from _mp_finetune import STEPS
+    from test_fsdp import _free_port
+
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", str(_free_port()),
            str(HERE / "_mp_finetune.py"), str(tiny_model_dir), str(two)]
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -52,7 +55,8 @@ def test_two_processes_equal_one(tiny_model_dir, tmp_path):
 
     assert json.loads((two / "world.json").read_text())["world"] == 2
     m1, m2 = (json.loads((d / "metrics.json").read_text()) for d in (one, two))
-    assert m1["steps_run"] == m2["steps_run"] == 4
+    assert m1["steps_run"] == m2["steps_run"] == STEPS
+    assert (m1["distributed"], m2["distributed"]) == ("NO", "MULTI_CPU")
     assert m1["train_tokens"] == m2["train_tokens"] and m1["answer_tokens"] == m2["answer_tokens"]
     assert m2["best_val_loss"] == pytest.approx(m1["best_val_loss"], rel=1e-4)
     log1, log2 = ([json.loads(line) for line in (d / "train_log.jsonl").read_text().splitlines()] for d in (one, two))

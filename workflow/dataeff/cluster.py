@@ -255,5 +255,8 @@ def preflight(config: Mapping[str, Any], workflow: Any, *, results: str = "resul
     problems = check_slurm(config, defaults, per_rule, no_account=no_account,
                            profile_file=f"your SLURM profile ({DEFAULT_PROFILE})")
     problems += check_models(config, results=results)
+    from dataeff.memory import check_memory  # fine-tunes and CoS-Low passes that cannot fit their GPUs
+
+    problems += check_memory(config, results=results)
     if problems:
         raise problems[0]

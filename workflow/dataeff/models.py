@@ -161,11 +161,25 @@ def pick_dtype(dtype: str = "auto", device: str = "cpu"):
     return getattr(torch, dtype)
 
 
+def flash_attention_usable() -> bool:
+    """Whether flash-attention 2 really works here: the package imports (a broken or
+    CUDA-mismatched build is found by ``find_spec`` but fails to import) and transformers
+    reports it available."""
+    if importlib.util.find_spec("flash_attn") is None:
+        return False
+    try:
+        import flash_attn  # noqa: F401
+        from transformers.utils import is_flash_attn_2_available
+    except Exception:  # any import failure of a compiled extension means: not usable
+        return False
+    return bool(is_flash_attn_2_available())
+
+
 def pick_attention(requested: str = "auto", device: str = "cpu") -> str:
-    """flash_attention_2 when importable on CUDA, else sdpa."""
+    """flash_attention_2 on CUDA when it really imports (:func:`flash_attention_usable`), else sdpa."""
     if requested != "auto":
         return requested
-    if device.startswith("cuda") and importlib.util.find_spec("flash_attn") is not None:
+    if device.startswith("cuda") and flash_attention_usable():
         return "flash_attention_2"
     return "sdpa"
 

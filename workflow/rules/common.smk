@@ -81,11 +81,19 @@ def task_files(task):
     return multiext(f"data/tasks/{task}/", "train.jsonl", "validation.jsonl", "test.jsonl", "meta.json")
 
 
+def finetuned_model_output(path):
+    """A fine-tuned model directory: temporary (removed once its evaluation is written) unless
+    train.keep_models asks to keep them all."""
+    return directory(path) if config["train"]["keep_models"] else temp(directory(path))
+
+
 def eval_model_input(wildcards):
-    """Budget 0 evaluates the untuned model; other budgets their fine-tuned checkpoint."""
+    """Budget 0 evaluates the untuned model; other budgets their fine-tuned model (a temporary
+    output of finetune unless train.keep_models: it is removed once its evaluation is written)."""
     if int(wildcards.budget) == 0:
         return model_ref(wildcards.family)
-    return f"results/{wildcards.family}/{wildcards.task}/train/n{wildcards.budget}/metrics.json"
+    run = f"results/{wildcards.family}/{wildcards.task}/train/n{wildcards.budget}"
+    return [f"{run}/metrics.json", f"{run}/model"]
 
 
 def _training_pool(task):
@@ -136,7 +144,10 @@ def all_targets():
 def launcher(wildcards, resources):
     """`dataeff` for one process; `accelerate launch` with FSDP for multi-GPU families."""
     if int(resources.gpu) > 1:
-        return f"accelerate launch --config_file config/fsdp.yaml --num_processes {resources.gpu} -m dataeff.cli"
+        # --main_process_port 0: accelerate takes a free port when the job starts, so two jobs on
+        # one node do not both bind 29500.
+        return (f"accelerate launch --config_file config/fsdp.yaml --num_processes {resources.gpu} "
+                "--main_process_port 0 -m dataeff.cli")
     return "python -m dataeff"
 
 

@@ -1,7 +1,8 @@
 # One fine-tuning job per family x task x positive budget. Multi-GPU families launch through
-# `accelerate launch` with the FSDP config in config/fsdp.yaml; CPU and single-GPU jobs run
-# the same code directly. A killed job leaves results/.../nBUDGET.ckpt behind and resumes
-# from it when re-run.
+# `accelerate launch` with the FSDP2 config in config/fsdp.yaml (on a free port); CPU and
+# single-GPU jobs run the same code directly. A killed job leaves results/.../nBUDGET.ckpt behind
+# and resumes from it when re-run; a finished one removes it. The model directory is temporary
+# (removed once its evaluation is written) unless train.keep_models is set.
 
 
 rule finetune:
@@ -10,7 +11,7 @@ rule finetune:
         task=task_files("{task}"),
     output:
         metrics="results/{family}/{task}/train/n{budget}/metrics.json",
-        model=directory("results/{family}/{task}/train/n{budget}/model"),
+        model=finetuned_model_output("results/{family}/{task}/train/n{budget}/model"),
         train_log="results/{family}/{task}/train/n{budget}/train_log.jsonl",
     params:
         cfg=CONFIG_JSON,

@@ -113,12 +113,11 @@ def finetune(*, model_ref: str, family_cfg: dict[str, Any], train_cfg: dict[str,
                                         **load_kwargs)
     method = train_cfg["method"]
     if method == "lora":
-        from peft import LoraConfig, get_peft_model
+        from peft import get_peft_model
 
-        lcfg = train_cfg.get("lora") or {}
-        model = get_peft_model(model, LoraConfig(
-            r=lcfg.get("r", 64), lora_alpha=lcfg.get("alpha", 32), lora_dropout=lcfg.get("dropout", 0.05),
-            target_modules=lcfg.get("target_modules"), task_type="CAUSAL_LM"))
+        from dataeff.lora import peft_config
+
+        model = get_peft_model(model, peft_config(train_cfg.get("lora")))
     model.train()
     model.config.use_cache = False
 

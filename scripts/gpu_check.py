@@ -75,12 +75,25 @@ def build_model(shape: dict[str, Any], dest: Path | None, dtype: Any, device: st
     torch.manual_seed(seed)
     cfg = LlamaConfig(**shape, initializer_range=0.02, bos_token_id=1, eos_token_id=2, pad_token_id=0)
     cfg._attn_implementation = "sdpa"
-    with torch.device(device):
-        model = LlamaForCausalLM(cfg).to(dtype)
+    default = torch.get_default_dtype()
+    torch.set_default_dtype(dtype)  # built in its dtype: no fp32 copy of an 8B model on the way
+    try:
+        with torch.device(device):
+            model = LlamaForCausalLM(cfg)
+    finally:
+        torch.set_default_dtype(default)
+    _fp32_rotary(model)
     if dest is not None:
         make_tokenizer(dest, shape["vocab_size"])
         model.save_pretrained(dest)
     return model
+
+
+def _fp32_rotary(model: Any) -> None:
+    """Rotary tables in fp32, as ``from_pretrained(dtype=bf16)`` leaves them (``.to()`` casts them)."""
+    for name, buf in model.named_buffers():
+        if name.endswith("inv_freq"):
+            buf.data = buf.data.float()
 
 
 def rows(n: int, seed: int = 0) -> list[dict[str, str]]:
@@ -117,6 +130,7 @@ def check_train_step_precision(args) -> dict[str, Any]:
         model = build_model(shape, None, torch.float32, device)
         model.load_state_dict(base.state_dict())
         model.to(getattr(torch, prec.weights_dtype)).train()
+        _fp32_rotary(model)
         opt = build_optimizer(list(model.parameters()), {"learning_rate": 1e-5, "weight_decay": 0.0})
         sched = get_scheduler("constant", opt)
         ctx = StepContext(accelerator=acc, model=model, optimizer=opt, scheduler=sched, layout=layout_for(model),

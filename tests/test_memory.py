@@ -3,9 +3,9 @@
 Measured: parameter, gradient and AdamW-state bytes after a real step (must match exactly), and
 the bytes autograd saves for backward in one forward pass (distinct storages that are not
 parameters), with and without activation checkpointing, for the three precision policies.
-Tolerances: 10% without checkpointing; 30% with it, where this small shape (3 layers, hidden 256)
-makes the per-sequence terms (rotary tables, final norm) a third of the total; on an 8B shape they
-are a few percent.
+Tolerances: 10% without checkpointing; 15% with it, where this small shape (3 layers, hidden 256)
+gives the per-sequence terms (rotary tables, final norm) more weight than on an 8B shape. Measured
+here: estimate/measured 0.92 to 1.08 over the six cases.
 """
 
 from __future__ import annotations
@@ -90,7 +90,7 @@ def test_activation_estimate_matches_what_autograd_saves(precision, checkpointin
     if checkpointing:  # the forward keeps the layer inputs; backward adds one layer at a time
         full = _saved_bytes(_model(False, torch.bfloat16 if precision == "bf16" else None)[0], ids, precision, False)
         measured += full / cfg.num_hidden_layers
-    tolerance = 0.30 if checkpointing else 0.10
+    tolerance = 0.15 if checkpointing else 0.10
     assert abs(estimate - measured) / measured < tolerance, (measured, estimate)
 
 

@@ -164,3 +164,48 @@ def test_bit_exact_continuation_after_resume(parts, tmp_path):
     for s in range(2, 4):
         train_step(ctx, ex[s:s + 4], s)
     assert all(p.equal(straight[n]) for n, p in _params(ctx.model).items())
+
+
+def test_flash_attention_only_when_it_really_imports(tmp_path, monkeypatch):
+    """A flash_attn that is found but fails to import (a CUDA-mismatched build) is not picked."""
+    import sys
+
+    from dataeff.models import flash_attention_usable, pick_attention
+
+    pkg = tmp_path / "flash_attn"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("raise ImportError('undefined symbol: _ZN3c10')\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "flash_attn", raising=False)
+    assert not flash_attention_usable()
+    assert pick_attention("auto", "cuda") == "sdpa"
+    assert pick_attention("eager", "cuda") == "eager"
+
+
+def test_rotary_buffers_stay_fp32_in_bf16_weights(tiny_model_dir):
+    import torch
+
+    from dataeff.models import load_model
+
+    model, _, info = load_model(tiny_model_dir, dtype="bfloat16")
+    assert info["dtype"] == "bfloat16"
+    buffers = {n: b.dtype for n, b in model.named_buffers() if n.endswith("inv_freq")}
+    assert buffers and set(buffers.values()) == {torch.float32}
+
+
+def test_paper_schedule_gives_more_distinct_examples_to_larger_budgets_and_can_stop_early():
+    """Under config/paper.yaml every budget gets the same step cap, larger budgets see more
+    distinct examples, and validation runs often enough for early stopping to end a run."""
+    from dataeff.config import load_config
+    from dataeff.train import data_coverage, early_stopping_possible, planned_steps
+
+    cfg = load_config("config/paper.yaml")
+    train = cfg["train"]
+    distinct = []
+    for n in sorted(cfg["budgets"]):
+        steps = planned_steps(n, train)
+        assert steps == train["max_steps"] and early_stopping_possible(steps, train)
+        drawn, seen = data_coverage(n, train["batch_size"], steps, cfg["seed"])
+        assert seen == min(n, drawn) and drawn <= steps * train["batch_size"]
+        distinct.append(seen)
+    assert distinct == sorted(distinct) and len(set(distinct)) == len(distinct)

@@ -220,8 +220,21 @@ def _metrics(state: Any, train_cfg: dict[str, Any], steps: int, n_train: int, n_
         "saved_dtype": saved_dtype,
         "processes": accelerator.num_processes,
         "distributed": str(accelerator.distributed_type).rsplit(".", 1)[-1],
+        "fsdp": _fsdp_record(accelerator),
         "model": info,
     }
+
+
+def _fsdp_record(accelerator: Any) -> dict[str, Any] | None:
+    """The FSDP settings the run used (None without FSDP)."""
+    from dataeff.training.distributed import is_sharded
+
+    if not is_sharded(accelerator):
+        return None
+    plugin = accelerator.state.fsdp_plugin
+    return {"version": plugin.fsdp_version, "reshard_after_forward": plugin.reshard_after_forward,
+            "activation_checkpointing": bool(plugin.activation_checkpointing),
+            "state_dict_type": str(plugin.state_dict_type).rsplit(".", 1)[-1]}
 
 
 def _family_kwargs(family_cfg: dict[str, Any]) -> dict[str, Any]:

@@ -24,4 +24,10 @@ if [ ! -f "$stamp" ] || [ requirements.lock -nt "$stamp" ] || [ pyproject.toml -
     python -m pip install -q --no-deps -e .
     touch "$stamp"
 fi
+# The real BIG-bench task files (the PyPI sdist bigbench 1.0.0, 358 MB, sha256 pinned; never
+# installed): the embedded default, the CPU study and the tests read their tasks from it.
+if [ ! -f data/bigbench/bigbench-1.0.0.tar.gz ]; then
+    echo "setup: downloading the BIG-bench sdist (data/bigbench/, once)"
+    python -m dataeff prepare-task --fetch-bigbench
+fi
 python -c "import dataeff, torch, transformers, snakemake; print('setup: ok (torch', torch.__version__ + ')')"

@@ -13,12 +13,12 @@ from dataeff.budget import (
     budget_for_target,
     curve_exponent,
     curve_fraction,
-    lookup_coefficients,
     predict_auc,
     predict_budget,
     target_from_accuracy,
 )
 from dataeff.cli import main
+from dataeff.coefficients import lookup_coefficients
 from dataeff.errors import DataeffError
 from dataeff.published import PUBLISHED_COEFFICIENTS
 

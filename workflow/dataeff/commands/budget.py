@@ -51,7 +51,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def resolve_coefficients(args: argparse.Namespace) -> dict[str, Any]:
     """Coefficients from --slope/--intercept or a --family/--coefficients lookup."""
-    from dataeff.budget import _coefficients_from_file, lookup_coefficients
+    from dataeff.coefficients import _coefficients_from_file, lookup_coefficients
     from dataeff.errors import DataeffError
 
     if (args.slope is None) != (args.intercept is None):

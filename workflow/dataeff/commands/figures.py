@@ -40,7 +40,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from dataeff.budget import DEFAULT_MAX_BUDGET, _coefficients_from_file
+    from dataeff.budget import DEFAULT_MAX_BUDGET
+    from dataeff.coefficients import _coefficients_from_file
     from dataeff.commands.fit import load_optional_config
     from dataeff.fit import fit_table, read_efficiency, read_predictors
     from dataeff.plots.analysis import measured_curves, write_all

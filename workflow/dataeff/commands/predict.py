@@ -63,7 +63,8 @@ def check_answers(path: Path) -> list[dict[str, Any]]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from dataeff.budget import check_target, lookup_coefficients, predict_budget
+    from dataeff.budget import check_target, predict_budget
+    from dataeff.coefficients import lookup_coefficients
     from dataeff.commands.budget import describe
     from dataeff.commands.fit import load_optional_config
     from dataeff.errors import DataeffError

@@ -177,7 +177,7 @@ def test_predict_two_step_flow(tmp_path, capsys, tiny_model_dir):
     prompts.write_text("".join(json.dumps({"prompt": f"Is {i} even? Answer yes or no."}) + "\n" for i in range(50)))
     work = tmp_path / "work"
     args = ["predict", "--model", str(tiny_model_dir), "--prompts", str(prompts), "--family", "llama",
-            "--target", "0.7", "--workdir", str(work), "--k", "4", "--seed", "3"]
+            "--target", "0.7", "--workdir", str(work), "--k", "4", "--seed", "3", "--force"]
     rc, out, _ = run_cli(args, capsys)
     annotate = work / "to_annotate.jsonl"
     assert rc == 0 and f"label the `answer` field of the 4 examples in {annotate}" in out

@@ -35,8 +35,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     p = subparsers.add_parser(
         "predict", help="unlabeled prompts -> k examples to label -> CoS-Low -> label budget",
-        description=__doc__.splitlines()[0] + ". Run it twice: once to get the examples to label, and "
-                    "again after labeling them.")
+        description="From unlabeled prompts to a label budget. Run it twice: once to get the examples to "
+                    "label, and again after labeling them (same command).")
     p.add_argument("--model", required=True,
                    help="base model: a family of the config (e.g. smollm2), a model directory, or a Hub id")
     p.add_argument("--prompts", required=True, help="unlabeled prompts, JSONL or CSV")

@@ -291,11 +291,15 @@ def test_progress_line_has_the_time_left(tmp_path):
     from dataeff.progress import Progress
 
     stream = io.StringIO()
-    p = Progress("confidence pass", "prompts", log=tmp_path / "x.log", stream=stream, every=0.0)
+    p = Progress("confidence pass", "prompts", log=tmp_path / "x.log", stream=stream, every=5.0)
+    p.update(0, 100)  # the clock starts here
     p.start -= 10.0  # ten seconds in
+    p._last -= 10.0
     p.update(25, 100)
+    p.update(30, 100)  # within `every` of the last line: not written
     p.update(100, 100)
     lines = stream.getvalue().splitlines()
-    assert lines[0].startswith("dataeff: confidence pass: 25/100 prompts (25%), 10s elapsed, about 30s left")
-    assert lines[1].endswith("done")
-    assert len((tmp_path / "x.log").read_text().splitlines()) == 2
+    assert lines[0] == "dataeff: confidence pass: 0/100 prompts (0%), 0s elapsed"
+    assert lines[1] == "dataeff: confidence pass: 25/100 prompts (25%), 10s elapsed, about 30s left"
+    assert lines[2].endswith("done") and len(lines) == 3
+    assert len((tmp_path / "x.log").read_text().splitlines()) == 3

@@ -25,20 +25,24 @@ def _clock(seconds: float) -> str:
 class Progress:
     """``update(done, total)`` prints ``what: done/total unit (pct), elapsed, about T left``.
 
-    Lines are written at most every ``every`` seconds (and always at the end), to ``stream``
-    and appended to ``log`` when given.
+    The clock starts at the first update (not when the object is made: loading the model
+    first would otherwise count as work done slowly). Lines are written at most every
+    ``every`` seconds (and always at the start and the end), to ``stream`` and appended to
+    ``log`` when given.
     """
 
     def __init__(self, what: str, unit: str = "", *, log: str | os.PathLike[str] | None = None,
-                 stream: TextIO | None = None, every: float = 2.0) -> None:
+                 stream: TextIO | None = None, every: float = 10.0) -> None:
         self.what, self.unit = what, unit
         self.log = Path(log) if log else None
         self.stream = stream if stream is not None else sys.stderr
         self.every = every
-        self.start = time.monotonic()
+        self.start: float | None = None
         self._last = -float("inf")
 
     def line(self, done: float, total: float) -> str:
+        if self.start is None:
+            self.start = time.monotonic()
         elapsed = time.monotonic() - self.start
         frac = done / total if total else 1.0
         unit = f" {self.unit}" if self.unit else ""
@@ -58,6 +62,8 @@ class Progress:
                 fh.write(f"{time.strftime('%Y-%m-%dT%H:%M:%S')} {text}\n")
 
     def update(self, done: float, total: float) -> None:
+        if self.start is None:
+            self.start = time.monotonic()
         now = time.monotonic()
         if done < total and now - self._last < self.every:
             return

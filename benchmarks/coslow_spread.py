@@ -27,6 +27,23 @@ from collections import Counter
 import numpy as np
 
 
+def _by_majority_share(gram, answers, k, n_draws, rng) -> list[dict]:
+    """Mean and sd of CoS-Low over draws of ``k``, grouped by the share of the most common answer."""
+    from dataeff.coslow import median_cosine_resamples
+
+    n = len(answers)
+    draws = np.stack([rng.choice(n, k, replace=False) for _ in range(n_draws)])
+    meds = median_cosine_resamples(gram, draws)
+    shares = np.array([Counter(answers[j] for j in d).most_common(1)[0][1] / k for d in draws])
+    rows = []
+    for s in sorted(set(shares.round(4))):
+        sel = np.isclose(shares, s)
+        if sel.sum() >= 5:
+            rows.append({"k": k, "majority_share": float(s), "draws": int(sel.sum()),
+                         "coslow_mean": float(meds[sel].mean()), "coslow_sd": float(meds[sel].std(ddof=1))})
+    return rows
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", required=True)
@@ -38,6 +55,7 @@ def main() -> None:
     ap.add_argument("--draws", type=int, default=2000)
     ap.add_argument("--seed", type=int, default=123)
     ap.add_argument("--out", required=True)
+    ap.add_argument("--save-gram", default=None, help="also save the Gram matrix (.npy) for further analysis")
     args = ap.parse_args()
 
     from dataeff.config import load_optional_config
@@ -66,12 +84,16 @@ def main() -> None:
     proj = lora_projections(model, args.seed, lora_settings(config))
     gram = lora_gram(model, enc, proj).numpy()
     grad_s = time.monotonic() - t0
+    if args.save_gram:
+        np.save(args.save_gram, gram)
     n = len(examples)
     answers = [e["answer"] for e in examples]
     rng = np.random.default_rng(args.seed)
     full = float(median_cosine_resamples(gram, np.arange(n)[None, :])[0])
     out = {"n_low": n, "segment_coslow": full, "gradient_pass_s": grad_s, "answers": dict(Counter(answers)),
            "draws": args.draws, "seed": args.seed, "by_k": []}
+    # CoS-Low by how the draw's answers are split (answer gradients cluster by label).
+    out["by_majority_share"] = _by_majority_share(gram, answers, 16, args.draws, rng)
     for k in [int(x) for x in args.ks.split(",") if int(x) <= n]:
         draws = np.stack([rng.choice(n, k, replace=False) for _ in range(args.draws)])
         meds = median_cosine_resamples(gram, draws)

@@ -218,6 +218,11 @@ def test_headline_states_clipping_and_extrapolation():
     text = headline(pred, quals)
     assert "[predicted AUC 1.106 clipped to 0.99]" in text
     assert "[extrapolated: CoS-Low 0.940 is outside the fitted range 0.100–0.600]" in text
+    pred = dict(predict_budget(0.41, coefs, 0.7), budget_at_coslow_high=6, budget_at_coslow_low=426,
+                coslow_spread={"low": 0.329, "high": 0.941})
+    assert "unstable: another draw of the labeled examples moves CoS-Low over 0.33–0.94 and the budget over 6–426" \
+        in qualifiers(pred, coefs, [], 2.0)[0]
+    assert qualifiers(dict(pred, budget_at_coslow_low=12), coefs, [], 2.0) == []
 
 
 # --------------------------------------------------------------------------- spread and warnings
@@ -275,11 +280,14 @@ def test_spread_interval_and_record():
 
 
 def test_label_and_output_warnings():
-    from dataeff.commands.predict import label_warnings, output_warning, parse_measured
+    from dataeff.commands.predict import label_warnings, output_warning, parse_measured, same_answer_pairs
 
     rows = [{"answer": "True"}] * 22 + [{"answer": "false."}] * 10
     assert "22 of 32 labeled examples (69%) have the answer 'true'" in label_warnings(rows, 0.65)[0]
-    assert label_warnings(rows[6:], 0.65) == []  # 16/10
+    assert label_warnings(rows[9:], 0.65) == []  # 13/10: 49% of the pairs share an answer
+    # 16/10 is below the share but 51% of the pairs share an answer: the median is a same-answer cosine.
+    assert same_answer_pairs(rows[6:]) == pytest.approx((16 * 15 + 10 * 9) / (26 * 25))
+    assert "51% of the pairs share an answer" in label_warnings(rows[6:], 0.65)[0]
     rec = {"base_model_top_answer": {"answer": "true", "count": 480, "n": 500, "share": 0.96}}
     assert "same answer ('true') to 480 of 500 prompts" in output_warning(rec, 0.9)[0]
     assert parse_measured(["16=0.5", "64=0.71"]) == {16: 0.5, 64: 0.71}

@@ -61,7 +61,8 @@ def run_readme(tmp_path, monkeypatch, capsys, model: str | None) -> dict:
     out = capsys.readouterr()
     promised = next(c for c in comments if c.startswith("-> label the"))
     assert promised.removeprefix("-> ").split(", then")[0] in out.out  # "label the `answer` field of the 16 ..."
-    assert "confidence pass" in out.err and "left" in (home / "my_task" / "predict.log").read_text() + out.err
+    log = (home / "my_task" / "predict.log").read_text()
+    assert "confidence pass: 200/200 prompts (100%)" in out.err and "confidence pass: 200/200 prompts" in log
     annotate = home / "my_task" / "to_annotate.jsonl"
     rows = [json.loads(line) for line in annotate.read_text().splitlines()]
     annotate.write_text("".join(json.dumps(dict(r, answer=gold[r["id"]])) + "\n" for r in rows))

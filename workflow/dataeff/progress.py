@@ -49,7 +49,7 @@ class Progress:
         text = f"{self.what}: {done:g}/{total:g}{unit} ({frac:.0%}), {_clock(elapsed)} elapsed"
         if done >= total:
             return f"{text}, done"
-        if done > 0:
+        if done > 0 and elapsed >= 1.0:  # no rate to extrapolate from before a second has passed
             text += f", about {_clock(elapsed / frac * (1.0 - frac))} left"
         return text
 

@@ -13,12 +13,12 @@ from dataeff.budget import (
     budget_for_target,
     curve_exponent,
     curve_fraction,
-    lookup_coefficients,
     predict_auc,
     predict_budget,
     target_from_accuracy,
 )
 from dataeff.cli import main
+from dataeff.coefficients import lookup_coefficients
 from dataeff.curve_model import CurveModel
 from dataeff.efficiency import PAPER_GRID, max_possible_auc
 from dataeff.errors import DataeffError
@@ -320,7 +320,7 @@ def test_predict_two_step_flow(tmp_path, capsys, tiny_model_dir):
     prompts.write_text("".join(json.dumps({"prompt": f"Is {i} even? Answer yes or no."}) + "\n" for i in range(50)))
     work = tmp_path / "work"
     args = ["predict", "--model", str(tiny_model_dir), "--prompts", str(prompts), "--family", "llama",
-            "--target", "0.7", "--workdir", str(work), "--k", "4", "--seed", "3"]
+            "--target", "0.7", "--workdir", str(work), "--k", "4", "--seed", "3", "--force"]
     rc, out, _ = run_cli(args, capsys)
     annotate = work / "to_annotate.jsonl"
     assert rc == 0 and f"label the `answer` field of the 4 examples in {annotate}" in out

@@ -3,8 +3,15 @@
 from __future__ import annotations
 
 import copy
+import json
+import os
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
 
 import pytest
+import yaml
 
 from dataeff.config import DEFAULT_CONFIG, REPO_ROOT, load_config, max_budget, validate_config
 from dataeff.errors import DataeffError
@@ -52,3 +59,62 @@ def test_bad_config_gives_one_line(base: dict, mutate, expected: str) -> None:
     assert "\n" not in msg
     assert msg.startswith("my.yaml")
     assert expected in msg
+
+
+# --------------------------------------------------------------------------- packaged settings
+
+
+def test_packaged_default_and_schema_are_the_repository_files() -> None:
+    import dataeff
+    from dataeff.config import SCHEMA_PATH
+
+    package = Path(dataeff.__file__).parent
+    assert DEFAULT_CONFIG.parent == SCHEMA_PATH.parent == package / "resources"
+    assert DEFAULT_CONFIG.read_bytes() == (REPO_ROOT / "config" / "config.yaml").read_bytes()
+    assert SCHEMA_PATH.read_bytes() == (REPO_ROOT / "workflow" / "schemas" / "config.schema.yaml").read_bytes()
+
+
+def test_settings_do_not_depend_on_the_working_directory(tmp_path, monkeypatch) -> None:
+    from dataeff.config import load_optional_config
+
+    packaged = load_config(DEFAULT_CONFIG)
+    decoy = read_yaml(DEFAULT_CONFIG)
+    decoy["coslow"] = {"k": 5, "max_new_tokens": 3}
+    (tmp_path / "config").mkdir()
+    (tmp_path / "config" / "config.yaml").write_text(yaml.safe_dump(decoy))
+    monkeypatch.chdir(tmp_path)
+    assert load_optional_config(None) == packaged
+    assert load_optional_config(None, default=False) is None
+    mine = load_optional_config("config/config.yaml")
+    assert mine["coslow"]["k"] == 5 and mine["coslow"]["lora"]["r"] == 64
+    (tmp_path / "resolved.json").write_text(json.dumps(decoy))
+    assert load_optional_config(str(tmp_path / "resolved.json"))["coslow"]["max_new_tokens"] == 3
+
+
+def test_a_wheel_ships_the_settings_and_works_outside_the_repository(tmp_path) -> None:
+    """A non-editable install (the wheel unpacked, nothing of the source tree on the path) finds
+    its schema and default config and answers `dataeff budget` from an unrelated directory."""
+    build = subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation",
+                            "-w", str(tmp_path / "dist"), str(REPO_ROOT)], capture_output=True, text=True, timeout=300)
+    if build.returncode != 0:
+        pytest.skip(f"cannot build a wheel here: {build.stderr.strip().splitlines()[-1:]}")
+    site = tmp_path / "site"
+    with zipfile.ZipFile(next((tmp_path / "dist").glob("dataeff-*.whl"))) as whl:
+        whl.extractall(site)
+    assert not (site / "dataeff" / "resources" / "default_config.yaml").is_symlink()
+    work = tmp_path / "anywhere"
+    work.mkdir()
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"} | {"PYTHONPATH": str(site)}
+    probe = subprocess.run(
+        [sys.executable, "-c", "import dataeff, dataeff.config as c; print(dataeff.__file__); "
+         "print(c.load_optional_config(None)['coslow']['k'])"],
+        cwd=work, env=env, capture_output=True, text=True, timeout=120)
+    assert probe.returncode == 0, probe.stderr
+    where, k = probe.stdout.split()
+    assert where.startswith(str(site)) and int(k) == load_config(DEFAULT_CONFIG)["coslow"]["k"]
+    run = subprocess.run([sys.executable, "-m", "dataeff", "budget", "--coslow", "0.3", "--family", "llama",
+                          "--target", "0.7", "--json"], cwd=work, env=env, capture_output=True, text=True,
+                         timeout=120)
+    assert run.returncode == 0, run.stderr
+    assert json.loads(run.stdout)["predicted_auc"] == pytest.approx(0.545 * 0.3 + 0.31)
+    assert sorted(p.name for p in work.iterdir()) == []

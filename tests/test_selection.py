@@ -115,3 +115,51 @@ def test_select_pool_too_small_is_one_line_and_writes_nothing(tiny_model_dir, tm
     err = capsys.readouterr().err
     assert rc == 2 and "320" in err and len(err.strip().splitlines()) == 1
     assert not any(p.name.startswith("sel") for p in tmp_path.iterdir())
+
+
+# --------------------------------------------------------------------------- prompts files and progress
+
+
+def test_read_prompts_jsonl_and_csv_with_a_named_field(tmp_path):
+    import csv
+
+    from dataeff.selection import read_prompts
+
+    j = tmp_path / "p.jsonl"
+    j.write_text(json.dumps({"text": "a?", "id": 7}) + "\n" + json.dumps({"text": "b?", "system": "Be brief."}) + "\n")
+    rows = read_prompts(str(j), "text")
+    assert [r["prompt"] for r in rows] == ["a?", "b?"] and rows[1]["system"] == "Be brief." and "text" not in rows[0]
+    c = tmp_path / "p.csv"
+    with open(c, "w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["question", "system"])
+        w.writerows([["Is it, \"quoted\"?\nSecond line.", ""], ["Plain?", "Sys"]])
+    rows = read_prompts(str(c), "question")
+    assert rows[0]["prompt"] == 'Is it, "quoted"?\nSecond line.' and rows[0]["system"] is None
+    assert rows[1]["system"] == "Sys" and rows[1]["_line"] == 4  # the header is line 1, a quoted newline spans 2-3
+    with pytest.raises(DataeffError) as err:
+        read_prompts(str(c), "prompt")
+    msg = str(err.value)
+    assert msg.startswith(str(c)) and "line 2" in msg and "'prompt' is missing" in msg and "--prompt-field" in msg
+    assert "fields: question, system" in msg and "\n" not in msg
+
+
+def test_most_common_share_normalizes_like_evaluation():
+    from dataeff.selection import most_common_share
+
+    top = most_common_share(["True.", "true", " TRUE \nbecause", "False", ""])
+    assert top == {"answer": "true", "count": 3, "share": 0.6, "n": 5, "distinct": 3}
+
+
+def test_confidence_pass_with_progress_gives_the_same_scores(tiny_model_dir):
+    from dataeff.confidence import confidence_pass
+    from dataeff.models import load_model
+
+    model, tok, _ = load_model(tiny_model_dir)
+    rows = [{"prompt": r["prompt"]} for r in labeled_rows(11)]
+    plain = confidence_pass(model, tok, rows, max_new_tokens=4, batch_size=4)
+    seen = []
+    stepped = confidence_pass(model, tok, rows, max_new_tokens=4, batch_size=4,
+                              on_progress=lambda done, total: seen.append((done, total)))
+    assert stepped == plain
+    assert seen == [(0, 11), (4, 11), (8, 11), (11, 11)]

@@ -10,7 +10,7 @@ chat format, not about the answer. The perplexity of the model's own answer,
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from dataeff.generation import GenResult
@@ -78,25 +78,33 @@ def confidence_pass(
     max_new_tokens: int = 30,
     batch_size: int = 16,
     progress: bool = False,
+    on_progress: Callable[[int, int], None] | None = None,
 ) -> list[dict[str, Any]]:
     """Greedy-decode every row's prompt and score it.
 
     Returns, per row in order: ``confidence``, ``perplexity``, ``n_scored``, ``generated``
-    (text) and ``n_generated``.
+    (text) and ``n_generated``. ``on_progress(done, total)`` is called after each batch of
+    prompts; the batches are the ones :func:`~dataeff.generation.greedy_generate` forms
+    (longest prompts first), decoded one call at a time, so the results are the same.
     """
     from dataeff.chat import prompt_ids
     from dataeff.generation import greedy_generate
 
     prompts = [prompt_ids(tokenizer, r["prompt"], r.get("system")) for r in rows]
-    gens = greedy_generate(
-        model,
-        tokenizer,
-        prompts,
-        max_new_tokens=max_new_tokens,
-        batch_size=batch_size,
-        return_scores=True,
-        progress=progress,
-    )
+    if on_progress is None:
+        gens = greedy_generate(model, tokenizer, prompts, max_new_tokens=max_new_tokens, batch_size=batch_size,
+                               return_scores=True, progress=progress)
+    else:
+        order = sorted(range(len(prompts)), key=lambda i: (-len(prompts[i]), i))
+        found: dict[int, Any] = {}
+        on_progress(0, len(prompts))
+        for start in range(0, len(order), max(1, batch_size)):
+            idx = order[start : start + max(1, batch_size)]
+            out = greedy_generate(model, tokenizer, [prompts[i] for i in idx], max_new_tokens=max_new_tokens,
+                                  batch_size=len(idx), return_scores=True)
+            found.update(zip(idx, out, strict=True))
+            on_progress(len(found), len(prompts))
+        gens = [found[i] for i in range(len(prompts))]
     scores = score_generations(gens, tokenizer)
     return [
         dict(s, generated=g.text, n_generated=len(g.token_ids)) for s, g in zip(scores, gens, strict=True)

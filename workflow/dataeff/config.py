@@ -4,6 +4,12 @@ The schema (``workflow/schemas/config.schema.yaml``) is the single source of tru
 keys, types and defaults. Both the Snakefile and the command line use :func:`load_config`
 (or :func:`validate_config` on an already-loaded dict) so a typo stops every entry point
 with the same one-line message naming the key and what is allowed.
+
+The schema and the embedded default configuration (``config/config.yaml``) ship inside the
+package as ``dataeff/resources/`` (links to those two files in a source checkout, copies in a
+wheel), so the commands find them wherever the package is installed, whatever the working
+directory. :func:`load_optional_config` is the one settings resolution of the command line:
+an explicit ``--config`` file, else the packaged default.
 """
 
 from __future__ import annotations
@@ -20,9 +26,12 @@ import yaml
 from dataeff.errors import DataeffError
 from dataeff.io import read_json, read_yaml
 
+#: The source checkout (meaningful only when the package runs from one, as the pipeline does).
 REPO_ROOT = Path(__file__).resolve().parents[2]
-SCHEMA_PATH = REPO_ROOT / "workflow" / "schemas" / "config.schema.yaml"
-DEFAULT_CONFIG = REPO_ROOT / "config" / "config.yaml"
+#: Package data: ``config.schema.yaml`` and ``default_config.yaml`` (see the module docstring).
+RESOURCES = Path(__file__).parent / "resources"
+SCHEMA_PATH = RESOURCES / "config.schema.yaml"
+DEFAULT_CONFIG = RESOURCES / "default_config.yaml"
 SCHEMA_HINT = "workflow/schemas/config.schema.yaml"
 
 
@@ -119,6 +128,20 @@ def load_config(path: str | os.PathLike[str] | None = None,
     if overrides:
         config = deep_merge(config, overrides)
     return validate_config(config, str(path))
+
+
+def load_optional_config(path: str | os.PathLike[str] | None, *,
+                         default: bool = True) -> dict[str, Any] | None:
+    """The validated ``--config`` file (YAML, or the pipeline's resolved JSON); without one,
+    the packaged default configuration when ``default`` is true, else None.
+
+    Never reads anything relative to the working directory, so a command behaves the same
+    wherever it is run. Commands whose defaults come from elsewhere when no config is named
+    (``auc`` and ``curves`` use the paper's grid) pass ``default=False``.
+    """
+    if path:
+        return load_config(path)
+    return load_config(DEFAULT_CONFIG) if default else None
 
 
 def deep_merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:

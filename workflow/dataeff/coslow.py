@@ -32,7 +32,8 @@ from __future__ import annotations
 
 import contextlib
 import statistics
-from collections.abc import Iterator, Sequence
+import warnings
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from dataeff.errors import DataeffError
@@ -219,6 +220,7 @@ def lora_gram(
     *,
     batch_size: int | None = None,
     checkpointing: bool | None = None,
+    on_progress: Callable[[int, int], None] | None = None,
 ):
     """k x k Gram matrix (float64, CPU) of the per-example LoRA gradients.
 
@@ -228,7 +230,8 @@ def lora_gram(
     batches are done. ``checkpointing`` None means on: keeping every layer's activations for
     all k examples costs more memory than the gradients themselves (SmolLM2, k=32, CPU: 4.8 GB
     extra without, 2.2 GB with, for 20% more time), and an 8B model's k=32 batch would not fit
-    a GPU without it.
+    a GPU without it. ``on_progress(done, total)`` is called as the hooks fire (a forward
+    through one target layer counts 1, its backward 2, as backward costs about twice).
     """
     import torch
 
@@ -242,6 +245,12 @@ def lora_gram(
     spill: dict[str, list[Any]] = {}
     current: dict[str, Any] = {"idx": None}
     a_mats = {name: a.to(device=device) for name, _, a, _ in projections}
+    work = {"done": 0, "total": 3 * len(projections) * len(range(0, k, bs))}
+
+    def tick(units: int) -> None:
+        if on_progress is not None:
+            work["done"] += units
+            on_progress(work["done"], work["total"])
 
     def make_hook(name: str, scaling: float):
         def fwd(mod, inputs, output):
@@ -259,9 +268,11 @@ def lora_gram(
                         gram[idx[:, None], idx[None, :]] += (per @ per.T).double()
                     else:
                         spill.setdefault(name, []).append(per.cpu())
+                tick(2)
                 return None
 
             output.register_hook(on_grad)
+            tick(1)
 
         return fwd
 
@@ -310,6 +321,58 @@ def pairwise_cosines(gram) -> list[float]:
     return cos[i, j].tolist()
 
 
+def cosine_matrix(gram):
+    """k x k cosines (numpy float64) from a Gram matrix; a zero gradient gives cosine 0."""
+    import numpy as np
+
+    g = np.asarray(gram, dtype=np.float64)
+    norms = np.sqrt(np.clip(np.diag(g), 0.0, None))
+    denom = np.outer(norms, norms)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        cos = np.where(denom > 0, g / np.where(denom > 0, denom, 1.0), 0.0)
+    return np.clip(cos, -1.0, 1.0)
+
+
+def median_cosine_resamples(gram, draws) -> Any:
+    """CoS-Low of each row of ``draws`` (an r x m array of example indices into the Gram
+    matrix): the median over position pairs a < b whose examples differ. A bootstrap draw
+    repeats examples; pairing an example with its own copy (cosine 1) is left out, as in a
+    U-statistic bootstrap, so repeats do not inflate the median."""
+    import numpy as np
+
+    cos = cosine_matrix(gram)
+    draws = np.asarray(draws)
+    ia, ib = np.triu_indices(draws.shape[1], 1)
+    a, b = draws[:, ia], draws[:, ib]
+    vals = np.where(a != b, cos[a, b], np.nan)
+    with warnings.catch_warnings():  # a draw of one example repeated has no pair: NaN, dropped by callers
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return np.nanmedian(vals, axis=1)
+
+
+def coslow_spread(gram, *, resamples: int, seed: int, level: float = 0.95) -> dict[str, Any]:
+    """How much CoS-Low would move with another draw of the k labeled examples.
+
+    Bootstrap over examples (not pairs: the k(k-1)/2 cosines share examples and are not
+    independent), from the Gram matrix already computed, so it costs no backward pass. The
+    labeled examples are a random draw from the low-confidence segment, so the spread of the
+    resampled medians estimates how CoS-Low varies between draws of that segment. Returns
+    ``sd`` (of the resampled medians), the percentile interval ``low``/``high`` at ``level``,
+    and what was done.
+    """
+    import numpy as np
+
+    k = int(np.asarray(gram).shape[0])
+    rng = np.random.default_rng(seed)
+    draws = rng.integers(0, k, size=(int(resamples), k))
+    meds = median_cosine_resamples(gram, draws)
+    meds = meds[np.isfinite(meds)]
+    lo, hi = np.quantile(meds, [(1 - level) / 2, (1 + level) / 2]) if len(meds) else (np.nan, np.nan)
+    return {"sd": float(np.std(meds, ddof=1)) if len(meds) > 1 else float("nan"), "low": float(lo),
+            "high": float(hi), "level": level, "resamples": int(len(meds)), "seed": int(seed),
+            "method": "bootstrap of the k labeled examples (pairs of an example with its own copy left out)"}
+
+
 def quartiles(values: Sequence[float]) -> dict[str, float]:
     import numpy as np
 
@@ -327,8 +390,11 @@ def gradient_stats(
     batch_size: int | None = None,
     checkpointing: bool | None = None,
     source: str = "examples",
+    spread_resamples: int = 0,
+    on_progress: Callable[[int, int], None] | None = None,
 ) -> dict[str, Any]:
-    """Median pairwise cosine, quartiles and per-example gradient norms of ``rows``."""
+    """Median pairwise cosine, quartiles and per-example gradient norms of ``rows``; with
+    ``spread_resamples`` > 0 also its bootstrap spread (:func:`coslow_spread`, key ``spread``)."""
     validate_labeled_rows(rows, source)
     examples = encode_examples(tokenizer, rows, max_len=context_length(model), source=source)
     lora = dict(lora_settings(None), **(lora_cfg or {}))
@@ -336,12 +402,15 @@ def gradient_stats(
     model.eval()
     projections = lora_projections(model, seed, lora)
     try:
-        gram = lora_gram(model, examples, projections, batch_size=batch_size, checkpointing=checkpointing)
+        gram = lora_gram(model, examples, projections, batch_size=batch_size, checkpointing=checkpointing,
+                         on_progress=on_progress)
     finally:
         model.train(was_training)
     cos = pairwise_cosines(gram)
     norms = gram.diagonal().clamp(min=0).sqrt().tolist()
+    extra = {"spread": coslow_spread(gram, resamples=spread_resamples, seed=seed)} if spread_resamples else {}
     return {
+        **extra,
         "value": statistics.median(cos),
         "k": len(rows),
         "n_pairs": len(cos),

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import statistics
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from dataeff.baselines import random_baselines
@@ -42,13 +42,17 @@ def run_coslow(
     config: dict[str, Any] | None = None,
     *,
     threads: int | None = None,
+    on_progress: Callable[[int, int], None] | None = None,
 ) -> dict[str, Any]:
-    """CoS-Low of a labeled file; writes ``out`` (JSON with value, quartiles, settings, provenance)."""
+    """CoS-Low of a labeled file; writes ``out`` (JSON with value, quartiles, spread, settings,
+    provenance)."""
 
     rows = read_jsonl(annotated)
     validate_labeled_rows(rows, annotated)
     mdl, tok, info = load_model_ref(model, config, threads=threads)
-    stats = coslow_from_rows(mdl, tok, rows, seed=seed, lora_cfg=lora_settings(config), source=annotated)
+    stats = coslow_from_rows(mdl, tok, rows, seed=seed, lora_cfg=lora_settings(config), source=annotated,
+                             spread_resamples=int(coslow_settings(config)["spread_resamples"]),
+                             on_progress=on_progress)
     result = {
         **stats,
         "model": model,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import io
 import json
 import os
 import shutil
@@ -164,11 +165,14 @@ def read_table(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
     p = Path(path)
     if p.suffix.lower() == ".csv":
         text = read_text(p)
-        reader = csv.DictReader(text.splitlines())
+        # A stream, not split lines: a quoted cell may hold newlines (a multi-line prompt).
+        reader = csv.DictReader(io.StringIO(text, newline=""))
         rows = []
-        for i, row in enumerate(reader, start=2):
+        start = reader.line_num + 1 if reader.fieldnames is not None else 2  # where the next record begins
+        for row in reader:
             row = dict(row)
-            row["_line"] = i
+            row["_line"] = start
+            start = reader.line_num + 1
             rows.append(row)
         return rows
     if p.suffix.lower() in {".jsonl", ".json"}:

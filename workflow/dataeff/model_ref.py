@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -11,10 +12,18 @@ from dataeff.errors import DataeffError
 from dataeff.models import family_load_kwargs, load_model
 
 
+def model_cache_dir() -> Path:
+    """Where the command line prepares a family's model outside a pipeline run:
+    ``$DATAEFF_CACHE/models``, else ``$XDG_CACHE_HOME/dataeff/models`` (``~/.cache``)."""
+    cache = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(os.environ.get("DATAEFF_CACHE") or Path(cache) / "dataeff") / "models"
+
+
 def family_model_json(name: str) -> Path | None:
-    """``results/models/NAME/model.json`` (relative to the working directory, else the repo)."""
-    for base in (Path.cwd(), REPO_ROOT):
-        p = base / "results" / "models" / name / "model.json"
+    """``results/models/NAME/model.json`` (relative to the working directory, else the repo),
+    else the user's model cache (:func:`model_cache_dir`)."""
+    for base in (Path.cwd() / "results" / "models", REPO_ROOT / "results" / "models", model_cache_dir()):
+        p = base / name / "model.json"
         if p.is_file():
             return p
     return None

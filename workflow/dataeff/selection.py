@@ -8,7 +8,7 @@ and the records.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -94,6 +94,55 @@ def validate_prompt_rows(rows: Sequence[dict[str, Any]], source: str) -> None:
             raise DataeffError(f"line {line}: system must be a string", file=source, field="system")
 
 
+def read_prompts(path: str, prompt_field: str = "prompt") -> list[dict[str, Any]]:
+    """Unlabeled prompts from a JSONL or CSV file, each row with its text under ``prompt``.
+
+    ``prompt_field`` names the column (CSV) or key (JSONL) that holds the text; the other
+    fields are kept (``id`` and ``system`` are used when present; an empty CSV ``system`` cell
+    means none). A missing or empty prompt is a one-line error naming the line and the field.
+    """
+    from dataeff.io import read_table
+
+    rows = read_table(path)
+    if not rows:
+        raise DataeffError("no prompts", file=path, fix="give one prompt per line (JSONL) or row (CSV)")
+    out = []
+    for r in rows:
+        line = r.get("_line", "?")
+        text = r.get(prompt_field)
+        if not isinstance(text, str) or not text.strip():
+            what = "missing" if prompt_field not in r else "empty or not text"
+            keys = ", ".join(k for k in r if not k.startswith("_"))
+            raise DataeffError(f"line {line}: prompt field '{prompt_field}' is {what} (fields: {keys})", file=path,
+                               field=prompt_field,
+                               fix="give every row a non-empty prompt, or name its column with --prompt-field")
+        row = {k: v for k, v in r.items() if k != prompt_field}
+        row["prompt"] = text
+        if row.get("system") == "":
+            row["system"] = None
+        out.append(row)
+    validate_prompt_rows(out, path)
+    return out
+
+
+def normalize_answer(text: str) -> str:
+    """First non-empty line, lower-cased, without spaces and periods (as evaluation scores it)."""
+    lines = [ln for ln in str(text).splitlines() if ln.strip()]
+    return (lines[0] if lines else "").lower().replace(" ", "").replace(".", "")
+
+
+def most_common_share(texts: Sequence[str]) -> dict[str, Any]:
+    """The most frequent answer after :func:`normalize_answer`, its count and its share."""
+    from collections import Counter
+
+    counts = Counter(normalize_answer(t) for t in texts)
+    if not counts:
+        return {"answer": None, "count": 0, "share": 0.0, "n": 0, "distinct": 0}
+    answer, count = counts.most_common(1)[0]
+    return {"answer": answer, "count": count, "share": count / len(texts), "n": len(texts),
+            "distinct": len(counts)}
+
+
 def row_id(row: dict[str, Any], index: int) -> str:
     return str(row["id"]) if row.get("id") is not None else f"line{row.get('_line', index + 1)}"
 
@@ -118,6 +167,7 @@ def select_rows(
     batch_size: int = 16,
     source: str | None = None,
     progress: bool = False,
+    on_progress: Callable[[int, int], None] | None = None,
 ) -> dict[str, Any]:
     """Confidence pass plus selection on already-loaded rows.
 
@@ -135,7 +185,8 @@ def select_rows(
     if low_segment_size(len(rows), low_fraction) < k:
         select_low_confidence([0.0] * len(rows), k, seed, low_fraction, source)  # raises the message
     scores = confidence_pass(
-        model, tokenizer, rows, max_new_tokens=max_new_tokens, batch_size=batch_size, progress=progress
+        model, tokenizer, rows, max_new_tokens=max_new_tokens, batch_size=batch_size, progress=progress,
+        on_progress=on_progress,
     )
     rank = [ranking_score(s, measure) for s in scores]
     selected, low = select_low_confidence(rank, k, seed, low_fraction, source)
@@ -160,15 +211,18 @@ def run_select(
     batch_size: int | None = None,
     max_new_tokens: int | None = None,
     threads: int | None = None,
+    prompt_field: str = "prompt",
+    on_progress: Callable[[int, int], None] | None = None,
 ) -> dict[str, Any]:
     """Choose the k prompts a person should label; write them, every confidence, and a record.
 
-    Writes ``out`` (the k rows with ``id`` and an empty ``answer``), ``<stem>.confidences.jsonl``
-    (every prompt: id, confidence, perplexity, generated text, in_low, selected) and
-    ``<stem>.selection.json`` (seed, k, model, measure, thresholds, provenance). Returns the
-    record.
+    ``prompts`` is JSONL or CSV with the text under ``prompt_field``. Writes ``out`` (the k
+    rows with ``id``, ``prompt`` and an empty ``answer``), ``<stem>.confidences.jsonl`` (every
+    prompt: id, confidence, perplexity, generated text, in_low, selected) and
+    ``<stem>.selection.json`` (seed, k, model, measure, thresholds, the base model's most
+    common answer and its share, provenance). Returns the record.
     """
-    from dataeff.io import atomic_write_json, atomic_write_jsonl, read_jsonl, strip_private
+    from dataeff.io import atomic_write_json, atomic_write_jsonl, strip_private
     from dataeff.model_ref import load_model_ref
     from dataeff.provenance import file_hash, provenance
     from dataeff.settings import coslow_settings
@@ -176,8 +230,7 @@ def run_select(
     settings = coslow_settings(config)
     batch_size = batch_size or settings["batch_size"]
     max_new_tokens = max_new_tokens or settings["max_new_tokens"]
-    rows = read_jsonl(prompts)
-    validate_prompt_rows(rows, prompts)
+    rows = read_prompts(prompts, prompt_field)
     if low_segment_size(len(rows), low_fraction) < k:
         select_low_confidence([0.0] * len(rows), k, seed, low_fraction, prompts)
     mdl, tok, info = load_model_ref(model, config, threads=threads)
@@ -192,6 +245,7 @@ def run_select(
         max_new_tokens=max_new_tokens,
         batch_size=batch_size,
         source=prompts,
+        on_progress=on_progress,
     )
     chosen = set(sel["selected"])
     low = set(sel["low"])
@@ -214,6 +268,8 @@ def run_select(
         "threshold": sel["threshold"],
         "max_new_tokens": max_new_tokens,
         "selected_ids": [ids[i] for i in sel["selected"]],
+        "prompt_field": prompt_field,
+        "base_model_top_answer": most_common_share([sc["generated"] for sc in sel["scores"]]),
         "provenance": provenance(
             config=config,
             seed=seed,

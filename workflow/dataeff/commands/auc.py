@@ -60,19 +60,6 @@ def resolve_curve_arguments(args: argparse.Namespace,
     return resolve_grid(grid, max_budget)
 
 
-def load_optional_config(path: str | None) -> dict[str, Any] | None:
-    """The validated config when ``--config`` was given (YAML, or the pipeline's resolved JSON)."""
-    if path is None:
-        return None
-    from dataeff.config import load_config, validate_config
-
-    if str(path).endswith(".json"):
-        from dataeff.io import read_json
-
-        return validate_config(read_json(path), str(path))
-    return load_config(path)
-
-
 def resolve_ceilings(ceilings_path: str | None,
                      config: Mapping[str, Any] | None) -> tuple[dict[str, float | None], str]:
     """Ceilings and where they came from: ``--ceilings``, else the config's
@@ -141,7 +128,9 @@ def efficiency_records(curves: Mapping[str, Curve], family: str, grid: Sequence[
 
 
 def run(args: argparse.Namespace) -> int:
-    config = load_optional_config(args.config)
+    from dataeff.config import load_optional_config
+
+    config = load_optional_config(args.config, default=False)
     grid, n_max = resolve_curve_arguments(args, config)
     ceilings, source = resolve_ceilings(args.ceilings, config)
     results, files = read_family(args.results, args.family, args.tasks)

@@ -55,14 +55,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "between zero-shot and ceiling (METHOD.md section 3), with an interval.")
     p.add_argument("--coslow", type=_finite_float, required=True, help="the task's CoS-Low value")
     who = p.add_argument_group("coefficients (one of)")
-    who.add_argument("--family", help="look up: --coefficients FILE, results/FAMILY/coefficients.json, "
-                                      "config families.FAMILY.coefficients, the paper (llama, mistral, qwen)")
+    who.add_argument("--family", help="look up: --coefficients FILE, --results-dir DIR/FAMILY/coefficients.json, "
+                                      "config families.FAMILY.coefficients, shipped fitted families, the paper "
+                                      "(llama, mistral, qwen)")
     who.add_argument("--slope", type=_finite_float, help="slope c of AUC = c * CoS-Low + I")
     who.add_argument("--intercept", type=_finite_float, help="intercept I")
     who.add_argument("--slope-se", type=_finite_float, default=None, help="standard error of --slope")
     who.add_argument("--intercept-se", type=_finite_float, default=None, help="standard error of --intercept")
     who.add_argument("--coefficients", help="coefficients.json from `dataeff fit` (or a YAML/JSON entry)")
-    p.add_argument("--results-dir", default="results", help="where results/{family}/coefficients.json lives")
+    p.add_argument("--results-dir", default=None,
+                   help="a pipeline's results directory: use its DIR/FAMILY/coefficients.json")
     tgt = p.add_argument_group("target (one of)")
     tgt.add_argument("--target", type=_finite_float,
                      help="fraction of the zero-shot-to-ceiling gap, in (0, 1)")
@@ -87,7 +89,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     unc.add_argument("--update-method", default=None, choices=("bayes", "bayes_xp", "measured_only"),
                      help="how measured accuracies update the prediction (default bayes, the best on "
                           "held-out tasks; docs/PREDICTIONS.md)")
-    p.add_argument("--config", default=None, help="pipeline config (default config/config.yaml if present)")
+    p.add_argument("--config", default=None, help="pipeline config (default: the packaged default configuration)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--curve", action="store_true", help="also print the whole predicted curve")
     p.add_argument("--plot", metavar="OUT.png", help="draw the predicted curve to this file")
@@ -96,7 +98,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def resolve_coefficients(args: argparse.Namespace) -> dict[str, Any]:
     """Coefficients from --slope/--intercept or a --family/--coefficients lookup."""
-    from dataeff.budget import _coefficients_from_file, lookup_coefficients
+    from dataeff.coefficients import _coefficients_from_file, lookup_coefficients
     from dataeff.errors import DataeffError
 
     if (args.slope is None) != (args.intercept is None):
@@ -106,23 +108,15 @@ def resolve_coefficients(args: argparse.Namespace) -> dict[str, Any]:
         return {"slope": args.slope, "intercept": args.intercept, "slope_se": args.slope_se,
                 "intercept_se": args.intercept_se, "source": "user-supplied --slope/--intercept"}
     if args.family:
-        config = None
-        if not args.coefficients and not (_fitted_exists(args)):
-            from dataeff.commands.fit import load_optional_config
+        from dataeff.config import load_optional_config
 
-            config = load_optional_config(args.config)
-        return lookup_coefficients(args.family, args.coefficients, args.results_dir, config)
+        return lookup_coefficients(args.family, args.coefficients, args.results_dir,
+                                   load_optional_config(args.config))
     if args.coefficients:
         return _coefficients_from_file(args.coefficients, None)
     raise DataeffError("no coefficients given", field="--family",
                        fix="pass --family NAME (llama, mistral, qwen or a fitted family) or --slope and "
                            "--intercept")
-
-
-def _fitted_exists(args: argparse.Namespace) -> bool:
-    from pathlib import Path
-
-    return (Path(args.results_dir) / args.family / "coefficients.json").is_file()
 
 
 def resolve_target(args: argparse.Namespace) -> float:
@@ -190,8 +184,7 @@ def _grid_for(args: argparse.Namespace, coefs: dict[str, Any]) -> list[int] | No
         return args.grid
     if coefs.get("grid"):
         return None  # predict_budget reads it from the coefficients
-    from dataeff.commands.fit import load_optional_config
-    from dataeff.config import max_budget
+    from dataeff.config import load_optional_config, max_budget
 
     config = load_optional_config(args.config)
     n_max = args.max_budget or coefs.get("max_budget")

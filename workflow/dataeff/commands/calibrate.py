@@ -34,7 +34,7 @@ def run(args: argparse.Namespace) -> int:
         settings,
         write_calibration,
     )
-    from dataeff.commands.fit import load_optional_config
+    from dataeff.config import load_optional_config
     from dataeff.errors import DataeffError
     from dataeff.provenance import file_hash, provenance
 

@@ -15,19 +15,25 @@ def register(subparsers: Any) -> None:
     p.add_argument("--seed", type=int, required=True, help="seed of the LoRA initialisation")
     p.add_argument("--out", required=True, help="result JSON")
     p.add_argument("--threads", type=int, default=None)
-    p.add_argument("--config", default=None, help="pipeline config (default config/config.yaml)")
+    p.add_argument("--config", default=None, help="pipeline config (default: the packaged default configuration)")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from dataeff.commands.select import config_arg
+    from dataeff.config import load_optional_config
     from dataeff.coslow_stage import run_coslow
+    from dataeff.progress import Progress
 
     res = run_coslow(
-        args.model, args.annotated, args.seed, args.out, config_arg(args.config), threads=args.threads
+        args.model, args.annotated, args.seed, args.out, load_optional_config(args.config), threads=args.threads,
+        on_progress=Progress("gradient pass", "units").update,
     )
     q = res["cosine_quartiles"]
+    spread = res.get("spread")
+    sd = f", sd {spread['sd']:.3f}, {spread['level']:.0%} interval {spread['low']:.3f}–{spread['high']:.3f}" \
+        if spread else ""
     print(
-        f"CoS-Low = {res['value']:.4f} (k={res['k']}, quartiles {q['q1']:.4f} / {q['q3']:.4f}) -> {args.out}"
+        f"CoS-Low = {res['value']:.4f} (k={res['k']}{sd}; pairwise quartiles {q['q1']:.4f} / {q['q3']:.4f})"
+        f" -> {args.out}"
     )
     return 0

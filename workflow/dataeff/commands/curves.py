@@ -11,7 +11,8 @@ from __future__ import annotations
 import argparse
 import math
 
-from dataeff.commands.auc import add_curve_arguments, load_optional_config, resolve_curve_arguments
+from dataeff.commands.auc import add_curve_arguments, resolve_curve_arguments
+from dataeff.config import load_optional_config
 from dataeff.efficiency import Curve, compute_curve
 from dataeff.errors import DataeffError
 from dataeff.io import read_json
@@ -51,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
     from dataeff.plots.curves import write_curve_figures  # matplotlib only when plotting
 
     curves = load_efficiency(args.efficiency)
-    config = load_optional_config(args.config)
+    config = load_optional_config(args.config, default=False)
     grid = None
     if args.results is not None:
         grid, n_max = resolve_curve_arguments(args, config)

@@ -35,14 +35,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         "(default config analysis.targets, else 0.5,0.7,0.9)")
     p.add_argument("--compare-published", action="store_true",
                    help="add the paper's coefficients for this family to coefficients.csv (if published)")
-    p.add_argument("--config", default=None, help="pipeline config (default config/config.yaml if present)")
+    p.add_argument("--config", default=None, help="pipeline config (default: the packaged default configuration)")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from dataeff.budget import DEFAULT_MAX_BUDGET, _coefficients_from_file
+    from dataeff.budget import DEFAULT_MAX_BUDGET
     from dataeff.calibration import default_level
-    from dataeff.commands.fit import load_optional_config
+    from dataeff.coefficients import _coefficients_from_file
+    from dataeff.config import load_optional_config
     from dataeff.fit import fit_table, read_efficiency, read_predictors
     from dataeff.plots.analysis import measured_curves, write_all
     from dataeff.published import published_coefficients

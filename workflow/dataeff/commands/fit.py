@@ -4,24 +4,6 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any
-
-DEFAULT_CONFIG = "config/config.yaml"
-
-
-def load_optional_config(path: str | None) -> dict[str, Any] | None:
-    """The validated config at ``path``; with no ``--config``, ``config/config.yaml`` if present.
-
-    Commands that can answer without a pipeline configuration (budget from published
-    coefficients, a fit on user tables) must not fail because no config is around.
-    """
-    from dataeff.config import load_config
-
-    if path:
-        return load_config(path)
-    if Path(DEFAULT_CONFIG).is_file():
-        return load_config(DEFAULT_CONFIG)
-    return None
 
 
 def _fmt(v: float | None) -> str:
@@ -38,7 +20,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--efficiency", required=True, help="results/{family}/efficiency.json")
     p.add_argument("--predictors", required=True, help="results/{family}/predictors.tsv")
     p.add_argument("--out-dir", required=True, help="directory for the three outputs (results/{family})")
-    p.add_argument("--config", default=None, help=f"pipeline config (default {DEFAULT_CONFIG} if present)")
+    p.add_argument("--config", default=None, help="pipeline config (default: the packaged default configuration)")
     p.add_argument("--bootstrap", type=int, default=None,
                    help="bootstrap resamples (default config analysis.bootstrap)")
     p.add_argument("--seed", type=int, default=None, help="bootstrap seed (default config seed)")
@@ -57,6 +39,8 @@ def run(args: argparse.Namespace) -> int:
         raise DataeffError(f"level {args.level} is outside (0, 1)", field="--level", fix="e.g. 0.95")
     if args.bootstrap is not None and args.bootstrap < 0:
         raise DataeffError("bootstrap must be >= 0", field="--bootstrap", fix="e.g. 1000")
+    from dataeff.config import load_optional_config
+
     config = load_optional_config(args.config)
     rec = run_fit(family=args.family, efficiency=args.efficiency, predictors=args.predictors,
                   out_dir=args.out_dir, config=config, n_boot=args.bootstrap, seed=args.seed,

@@ -1,46 +1,95 @@
 """``dataeff predict``: the practitioner's whole path from unlabeled prompts to a label budget.
 
-First run: score every prompt's confidence with the base model, pick the k least-confident
+First run: score every prompt's confidence with the base model, pick k of the least confident
 (CoS-Low's low-confidence segment) and write them to ``DIR/to_annotate.jsonl`` with an empty
 ``answer`` field, then stop and say what to label. Second run (same command), once every
-``answer`` is filled: compute CoS-Low from those k labeled examples, then the budget with its
-interval from the family's coefficients, and say how many examples to label.
+``answer`` is filled: compute CoS-Low from those k labeled examples and its spread (a
+bootstrap of the k examples from their Gram matrix), then the budget with its interval from
+the family's coefficients, and say how many examples to label and how far to trust that.
+
+Settings come from the packaged default configuration or ``--config``, never from the working
+directory. ``DIR/inputs.json`` records a hash of what the selection depended on (prompts, k,
+seed, model, settings); a later run with other inputs stops with one line (``--redo`` starts
+over). Progress with the time left goes to stderr and ``DIR/predict.log``.
 """
 
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
 import sys
 from pathlib import Path
 from typing import Any
 
 TO_ANNOTATE = "to_annotate.jsonl"
+INPUTS = "inputs.json"
+LOG = "predict.log"
+#: Files ``predict`` writes in its work directory (``--redo`` removes exactly these).
+WORK_FILES = (TO_ANNOTATE, "to_annotate.confidences.jsonl", "to_annotate.selection.json", "coslow.json",
+              "prediction.json", INPUTS, LOG)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     from dataeff.commands.budget import _finite_float
 
     p = subparsers.add_parser(
-        "predict", help="unlabeled prompts -> 32 examples to label -> CoS-Low -> label budget",
-        description=__doc__.splitlines()[0] + ". Run it twice: once to get the examples to label, and "
-                    "again after labeling them.")
-    p.add_argument("--model", required=True, help="base model (Hub id, local dir, or results/models/F)")
-    p.add_argument("--prompts", required=True, help="unlabeled prompts, JSONL with a 'prompt' field")
-    p.add_argument("--family", required=True,
-                   help="family whose coefficients to use (fitted, config, or published: llama, "
-                        "mistral, qwen)")
-    p.add_argument("--target", type=_finite_float, required=True,
-                   help="fraction of the zero-shot-to-ceiling gap to close, in (0, 1)")
+        "predict", help="unlabeled prompts -> k examples to label -> CoS-Low -> label budget",
+        description="From unlabeled prompts to a label budget. Run it twice: once to get the examples to "
+                    "label, and again after labeling them (same command).")
+    p.add_argument("--model", required=True,
+                   help="base model: a family of the config (e.g. smollm2), a model directory, or a Hub id")
+    p.add_argument("--prompts", required=True, help="unlabeled prompts, JSONL or CSV")
+    p.add_argument("--prompt-field", default="prompt", help="key (JSONL) or column (CSV) of the prompt text")
     p.add_argument("--workdir", required=True, help="directory for to_annotate.jsonl and the results")
-    p.add_argument("--k", type=int, default=None, help="examples to label (default config coslow.k, else 32)")
-    p.add_argument("--seed", type=int, default=None, help="selection and LoRA seed (default config seed)")
-    p.add_argument("--coefficients", default=None, help="coefficients.json to use instead of the lookup")
-    p.add_argument("--results-dir", default="results", help="where results/{family}/coefficients.json lives")
+    p.add_argument("--family", default=None,
+                   help="family whose coefficients to use (default: --model when it is a config family); "
+                        "shipped: llama, mistral, qwen (the paper's) and fitted families shipped with dataeff")
+    p.add_argument("--coefficients", default=None, help="coefficients JSON to use instead of the lookup")
+    p.add_argument("--results-dir", default=None,
+                   help="a pipeline's results directory: use its DIR/FAMILY/coefficients.json")
+    p.add_argument("--force", action="store_true",
+                   help="use coefficients fitted on another model (the result says so)")
+    tgt = p.add_argument_group("target (one of)")
+    tgt.add_argument("--target", type=_finite_float, help="fraction of the zero-shot-to-ceiling gap, in (0, 1)")
+    tgt.add_argument("--target-accuracy", type=_finite_float,
+                     help="absolute accuracy to reach (needs --zero-shot and --ceiling)")
+    tgt.add_argument("--zero-shot", type=_finite_float, help="the untuned model's accuracy on your task")
+    tgt.add_argument("--ceiling", type=_finite_float, help="best reachable accuracy (e.g. human level)")
+    p.add_argument("--measured", action="append", default=[], metavar="N=ACC",
+                   help="an accuracy you measured after fine-tuning on N examples (repeatable)")
+    p.add_argument("--k", type=int, default=None, help="examples to label (default: config coslow.k)")
+    p.add_argument("--seed", type=int, default=None, help="selection, LoRA and resampling seed (default: config seed)")
     p.add_argument("--max-budget", type=int, default=None, help="N_max (default: the coefficients' own)")
-    p.add_argument("--config", default=None, help="pipeline config (default config/config.yaml if present)")
+    p.add_argument("--level", type=_finite_float, default=0.95, help="interval level (default 0.95)")
+    p.add_argument("--threads", type=int, default=None, help="torch threads")
+    p.add_argument("--config", default=None, help="pipeline config (default: the packaged default configuration)")
+    p.add_argument("--redo", action="store_true",
+                   help="start over in --workdir (removes its earlier selection and labels)")
     p.add_argument("--json", action="store_true", help="print the final prediction as JSON")
     p.set_defaults(func=run)
+
+
+# --------------------------------------------------------------------------- inputs
+
+
+def parse_measured(items: list[str]) -> dict[int, float]:
+    """``["64=0.71", ...]`` -> {64: 0.71}; a malformed item is a one-line error."""
+    from dataeff.errors import DataeffError
+
+    out: dict[int, float] = {}
+    for item in items:
+        n_text, sep, acc_text = item.partition("=")
+        try:
+            n, acc = int(n_text), float(acc_text)
+        except ValueError:
+            n, acc = -1, float("nan")
+        if not sep or n < 1 or not 0.0 <= acc <= 1.0:
+            raise DataeffError(f"'{item}' is not N=ACCURACY", field="--measured",
+                               fix="write the budget and the accuracy measured after fine-tuning on it, "
+                                   "e.g. --measured 64=0.71")
+        out[n] = acc
+    return out
 
 
 def check_answers(path: Path) -> list[dict[str, Any]]:
@@ -59,65 +108,295 @@ def check_answers(path: Path) -> list[dict[str, Any]]:
         if not isinstance(answer, str | int | float) or isinstance(answer, bool):
             raise DataeffError(f"line {row.get('_line')}: the answer must be text", file=str(path),
                                field="answer", fix='write the label as a string, e.g. "positive"')
+        row["answer"] = str(answer)
     return rows
 
 
-def run(args: argparse.Namespace) -> int:
-    from dataeff.budget import check_target, lookup_coefficients, predict_budget
-    from dataeff.commands.budget import describe
-    from dataeff.commands.fit import load_optional_config
+def selection_inputs(args: argparse.Namespace, k: int, seed: int, settings: dict[str, Any]) -> dict[str, Any]:
+    """What the selection and CoS-Low depend on, in a form that compares across runs and
+    directories (file contents, not paths)."""
     from dataeff.errors import DataeffError
-    from dataeff.io import atomic_write_json
+    from dataeff.provenance import file_hash
 
-    target = check_target(args.target)
+    prompts = Path(args.prompts)
+    if not prompts.is_file():
+        raise DataeffError("no such file", file=args.prompts, field="--prompts",
+                           fix="give the JSONL or CSV file of your unlabeled prompts")
+    model = Path(args.model)
+    return {
+        "prompts_sha256": file_hash(prompts),
+        "prompt_field": args.prompt_field,
+        "k": k,
+        "seed": seed,
+        "model": str(model.resolve()) if model.exists() else args.model,
+        "settings": {key: settings[key] for key in ("low_fraction", "confidence", "max_new_tokens", "lora")},
+    }
+
+
+def check_workdir(workdir: Path, inputs: dict[str, Any], redo: bool) -> None:
+    """Refuse (one line) a work directory made for other inputs; ``redo`` clears it instead."""
+    from dataeff.errors import DataeffError
+    from dataeff.io import read_json
+    from dataeff.provenance import stable_hash
+
+    if redo:
+        for name in WORK_FILES:
+            (workdir / name).unlink(missing_ok=True)
+        return
+    if not (workdir / TO_ANNOTATE).is_file():
+        return
+    recorded = read_json(workdir / INPUTS) if (workdir / INPUTS).is_file() else None
+    if isinstance(recorded, dict) and recorded.get("hash") == stable_hash(inputs):
+        return
+    if isinstance(recorded, dict) and isinstance(recorded.get("inputs"), dict):
+        old = recorded["inputs"]
+        changed = [f"{key} {old.get(key)!r} -> {inputs[key]!r}" if key in ("k", "seed", "prompt_field", "model")
+                   else key for key in inputs if old.get(key) != inputs[key]]
+        why = f"was made for other inputs (changed: {'; '.join(changed)})"
+    else:
+        why = f"has a {TO_ANNOTATE} without a record of its inputs"
+    raise DataeffError(why, file=str(workdir), field="--workdir",
+                       fix=f"use another --workdir, or pass --redo to start over there (this discards {TO_ANNOTATE} "
+                           "and any labels in it)")
+
+
+def resolve_family(args: argparse.Namespace, config: dict[str, Any]) -> str:
+    from dataeff.errors import DataeffError
+
+    if args.family:
+        return args.family
+    if args.model in (config.get("families") or {}):
+        return args.model
+    raise DataeffError("no --family given", field="--family",
+                       fix="name the family whose coefficients to use (e.g. the one fitted on your model)")
+
+
+def ensure_family_model(model: str, config: dict[str, Any], progress: Any) -> None:
+    """A config family's model is prepared once (into the user's model cache) when neither the
+    pipeline's ``results/models`` nor the cache has it, so ``--model smollm2`` works anywhere."""
+    import time
+
+    from dataeff.model_ref import family_model_json, model_cache_dir
+    from dataeff.models import prepare_model
+
+    families = config.get("families") or {}
+    if model not in families or family_model_json(model) is not None:
+        return
+    out = model_cache_dir() / model
+    progress.message(f"preparing model '{model}' ({families[model]['model']}) once into {out}")
+    start = time.monotonic()
+    prepare_model(families[model], out)
+    progress.message(f"model prepared in {time.monotonic() - start:.0f} s")
+
+
+# --------------------------------------------------------------------------- the budget
+
+
+def call_predict_budget(value: float, coefs: dict[str, Any], target: float, max_budget: int | None,
+                        level: float, *, coslow_sd: float | None, measured: dict[int, float],
+                        ceiling: float | None) -> tuple[dict[str, Any], list[str]]:
+    """:func:`dataeff.budget.predict_budget` with the CoS-Low spread, the measured budgets and
+    the ceiling passed as keywords where that function takes them; returns the prediction and
+    the names of the keywords it did not take."""
+    from dataeff.budget import predict_budget
+
+    params = inspect.signature(predict_budget).parameters
+    wanted = {"coslow_sd": coslow_sd, "measured": measured or None, "ceiling": ceiling}
+    extra = {key: v for key, v in wanted.items() if key in params and v is not None}
+    missing = [key for key, v in wanted.items() if key not in params and v is not None]
+    return predict_budget(value, coefs, target, max_budget, level, **extra), missing
+
+
+def qualifiers(pred: dict[str, Any], coefs: dict[str, Any], model_warnings: list[str],
+               unstable_factor: float | None = None) -> list[str]:
+    """What limits the headline number, stated in the headline itself. The number is called
+    unstable when the CoS-Low interval alone moves the budget by more than ``unstable_factor``
+    (config ``coslow.unstable_budget_factor``)."""
+    out = []
+    lo, hi = pred.get("budget_at_coslow_high"), pred.get("budget_at_coslow_low")
+    if unstable_factor and lo and hi and hi > unstable_factor * lo:
+        sp = pred["coslow_spread"]
+        out.append(f"unstable: another draw of the labeled examples moves CoS-Low over "
+                   f"{sp['low']:.2f}–{sp['high']:.2f} and the budget over {lo}–{hi}")
+    if model_warnings and coefs.get("model"):
+        out.append(f"coefficients fitted on {coefs['model']}, not on this model")
+    x = pred["coslow"]
+    x_min, x_max = coefs.get("x_min"), coefs.get("x_max")
+    if x_min is not None and x_max is not None and not float(x_min) <= x <= float(x_max):
+        out.append(f"extrapolated: CoS-Low {x:.3f} is outside the fitted range {float(x_min):.3f}–{float(x_max):.3f}")
+    raw = pred.get("predicted_auc_raw")
+    if raw is not None and abs(raw - pred["predicted_auc"]) > 1e-12:
+        out.append(f"predicted AUC {raw:.3f} clipped to {pred['predicted_auc']:.2f}")
+    return out
+
+
+def headline(pred: dict[str, Any], quals: list[str]) -> str:
+    status = pred.get("status", "reachable")
+    reach = f"{pred['target']:.0%} of the gap between zero-shot and ceiling"
+    if pred.get("target_accuracy") is not None:
+        reach += f" (accuracy {pred['target_accuracy']:.3f})"
+    if status == "beyond_max":
+        text = f"more than {pred['max_budget']} labels to reach {reach}"
+    elif status == "unreachable":
+        text = f"{reach} is not reachable with these coefficients"
+    else:
+        span = f"{pred['budget_low']}–{pred['budget_high']}"
+        text = f"label about {pred['budget']} examples (range {span}) to reach {reach}"
+    if pred.get("reason") and status != "reachable":
+        text += f": {pred['reason']}"
+    return text + "".join(f" [{q}]" for q in quals)
+
+
+def spread_budgets(spread: dict[str, Any], coefs: dict[str, Any], target: float, max_budget: int | None,
+                   level: float) -> dict[str, int]:
+    """Budgets at the two ends of the CoS-Low interval: how far the draw of examples alone
+    moves the answer (higher CoS-Low, fewer labels)."""
+    from dataeff.budget import predict_budget
+
+    lo = predict_budget(spread["high"], coefs, target, max_budget, level)["budget"]
+    hi = predict_budget(spread["low"], coefs, target, max_budget, level)["budget"]
+    return {"budget_at_coslow_high": lo, "budget_at_coslow_low": hi}
+
+
+def same_answer_pairs(rows: list[dict[str, Any]]) -> float:
+    """Fraction of the k(k-1)/2 pairs whose two answers are the same (normalised)."""
+    from collections import Counter
+
+    from dataeff.selection import normalize_answer
+
+    k = len(rows)
+    counts = Counter(normalize_answer(r["answer"]) for r in rows)
+    return sum(c * (c - 1) for c in counts.values()) / (k * (k - 1)) if k > 1 else 0.0
+
+
+def label_warnings(rows: list[dict[str, Any]], share: float) -> list[str]:
+    """Warn when one answer dominates, or when pairs with the same answer are half of all pairs
+    or more: answer gradients cluster by label, so the median cosine is then a same-answer
+    cosine and CoS-Low jumps (measured on SmolLM2 and a binary BIG-bench task, k = 16: 0.42
+    for an 8/8 split, 0.67 for 10/6, 0.91 for 11/5)."""
+    from dataeff.selection import most_common_share
+
+    top = most_common_share([r["answer"] for r in rows])
+    pairs = same_answer_pairs(rows)
+    if top["n"] and (top["share"] >= share or pairs >= 0.5):
+        return [f"{top['count']} of {top['n']} labeled examples ({top['share']:.0%}) have the answer "
+                f"'{top['answer']}' and {pairs:.0%} of the pairs share an answer: answer gradients cluster by "
+                "label, so CoS-Low is then a same-answer cosine and inflated; check the spread, and label a "
+                "larger or more balanced draw (--k, or another --seed with --redo)"]
+    return []
+
+
+def output_warning(record: dict[str, Any], share: float) -> list[str]:
+    top = record.get("base_model_top_answer") or {}
+    if top.get("n") and top["share"] >= share:
+        return [f"the base model gives the same answer ('{top['answer']}') to {top['count']} of {top['n']} prompts "
+                f"({top['share']:.0%}): its confidence hardly separates the prompts, so the low-confidence "
+                "segment is close to a random draw"]
+    return []
+
+
+# --------------------------------------------------------------------------- run
+
+
+def run(args: argparse.Namespace) -> int:
+    from dataeff.coefficients import check_model, lookup_coefficients
+    from dataeff.commands.budget import describe, resolve_target
+    from dataeff.config import load_optional_config
+    from dataeff.errors import DataeffError
+    from dataeff.io import atomic_write_json, read_json, read_jsonl
+    from dataeff.progress import Progress
+    from dataeff.provenance import file_hash, provenance, stable_hash
+    from dataeff.settings import coslow_settings
+
+    # Everything that can be wrong with the command is checked before the model loads.
     config = load_optional_config(args.config)
-    cos = (config or {}).get("coslow") or {}
-    k = int(args.k if args.k is not None else cos.get("k", 32))
+    settings = coslow_settings(config)
+    target = resolve_target(args)
+    measured = parse_measured(args.measured)
+    k = int(args.k if args.k is not None else settings["k"])
     if k < 2:
         raise DataeffError(f"k = {k} is too small", field="--k", fix="CoS-Low needs at least 2 labeled "
                            "examples (the paper uses 32)")
-    seed = int(args.seed if args.seed is not None else (config or {}).get("seed", 123))
-    # Resolve the coefficients first: a family without any should fail before minutes of scoring.
-    coefs = lookup_coefficients(args.family, args.coefficients, args.results_dir, config)
+    seed = int(args.seed if args.seed is not None else config["seed"])
+    family = resolve_family(args, config)
+    coefs = lookup_coefficients(family, args.coefficients, args.results_dir, config)
+    model_warnings = check_model(coefs, args.model, config, force=args.force)
+    inputs = selection_inputs(args, k, seed, settings)
     workdir = Path(args.workdir)
+    check_workdir(workdir, inputs, args.redo)
     annotate = workdir / TO_ANNOTATE
+    log = workdir / LOG
+    note = Progress("predict", log=log)
 
     if not annotate.is_file():
-        from dataeff.selection import run_select
+        from dataeff.selection import run_select, sidecar_paths
 
-        run_select(args.model, args.prompts, k, seed, str(annotate), config,
-                   low_fraction=float(cos.get("low_fraction", 0.1)),
-                   measure=str(cos.get("confidence", "mean_prob")))
-        from dataeff.io import read_jsonl
-
+        ensure_family_model(args.model, config, note)
+        record = run_select(args.model, args.prompts, k, seed, str(annotate), config,
+                            low_fraction=float(settings["low_fraction"]), measure=str(settings["confidence"]),
+                            threads=args.threads, prompt_field=args.prompt_field,
+                            on_progress=Progress("confidence pass", "prompts", log=log).update)
+        atomic_write_json(workdir / INPUTS, {"hash": stable_hash(inputs), "inputs": inputs})
+        for w in output_warning(record, float(settings["same_output_share"])):
+            note.message(f"warning: {w}")
         n = len(read_jsonl(annotate))
-        print(f"label the `answer` field of the {n} examples in {annotate}, then run the same command again")
+        print(f"label the `answer` field of the {n} examples in {annotate}, then run the same command again "
+              f"(selection details: {sidecar_paths(annotate)[1]})")
         return 0
 
     rows = check_answers(annotate)
     if len(rows) < 2:
         raise DataeffError(f"only {len(rows)} example(s)", file=str(annotate),
-                           fix="CoS-Low needs at least 2 labeled examples; delete the file to select again")
+                           fix="CoS-Low needs at least 2 labeled examples; pass --redo to select again")
     from dataeff.coslow_stage import run_coslow
+    from dataeff.selection import sidecar_paths
 
-    cos_out = workdir / "coslow.json"
-    cos_rec = run_coslow(args.model, str(annotate), seed, str(cos_out), config)
+    ensure_family_model(args.model, config, note)
+    cos_rec = run_coslow(args.model, str(annotate), seed, str(workdir / "coslow.json"), config,
+                         threads=args.threads, on_progress=Progress("gradient pass", "units", log=log).update)
     value = cos_rec["value"]
-    pred = predict_budget(value, coefs, target, args.max_budget)
-    pred.update({"family": args.family, "model": args.model, "k": len(rows), "seed": seed,
-                 "annotated": str(annotate)})
-    from dataeff.provenance import file_hash, provenance
-
-    pred["provenance"] = provenance(config=config, seed=seed, model=args.model, data_hash=file_hash(annotate))
+    spread = cos_rec.get("spread")
+    pred, unsupported = call_predict_budget(
+        value, coefs, target, args.max_budget, args.level, coslow_sd=spread["sd"] if spread else None,
+        measured=measured, ceiling=args.ceiling)
+    warnings = list(model_warnings)
+    warnings += label_warnings(rows, float(settings["dominant_answer_share"]))
+    sel_path = sidecar_paths(annotate)[1]
+    if sel_path.is_file():
+        warnings += output_warning(read_json(sel_path), float(settings["same_output_share"]))
+    if spread:
+        pred["coslow_spread"] = spread
+        pred.update(spread_budgets(spread, coefs, target, args.max_budget, args.level))
+    if "coslow_sd" in unsupported:
+        warnings.append("the budget interval covers the coefficients' uncertainty only; this dataeff.budget does "
+                        "not take the CoS-Low spread (see budget_at_coslow_low/high for what the spread alone does)")
+    if "measured" in unsupported:
+        warnings.append("the measured budgets are recorded but not used: this dataeff.budget does not take them")
+    pred["warnings"] = warnings + pred["warnings"]
+    if args.zero_shot is not None and args.ceiling is not None:
+        pred["zero_shot"], pred["ceiling"] = args.zero_shot, args.ceiling
+        pred["target_accuracy"] = args.zero_shot + target * (args.ceiling - args.zero_shot)
+    quals = qualifiers(pred, coefs, model_warnings, float(settings["unstable_budget_factor"]))
+    pred.update({
+        "headline": headline(pred, quals), "qualifiers": quals, "family": family, "model": args.model,
+        "coefficients_model": coefs.get("model"), "k": len(rows), "seed": seed, "annotated": str(annotate),
+        "measured": {str(n): acc for n, acc in sorted(measured.items())}, "inputs": inputs,
+        "cosine_quartiles": cos_rec["cosine_quartiles"], "same_answer_pair_fraction": same_answer_pairs(rows),
+    })
+    pred["provenance"] = provenance(config=config, seed=seed, model=args.model,
+                                    model_revision=cos_rec.get("model_revision"), data_hash=file_hash(annotate))
     atomic_write_json(workdir / "prediction.json", pred)
     for w in pred["warnings"]:
         print(f"dataeff: warning: {w}", file=sys.stderr)
     if args.json:
         print(json.dumps(pred, indent=2, sort_keys=True))
         return 0
-    print(f"CoS-Low of the {len(rows)} labeled examples: {value:.4f}")
-    print(describe(pred))
-    print(f"next: label about {pred['budget']} examples (range {pred['budget_low']}–{pred['budget_high']}) "
-          f"to reach {target:.0%} of the gap between zero-shot and ceiling (a random sample of your "
-          f"prompts), then fine-tune on them. Details: {workdir / 'prediction.json'}")
+    print(pred["headline"])
+    sd = (f", sd {spread['sd']:.3f} over resamples of the {len(rows)} examples, {spread['level']:.0%} interval "
+          f"{spread['low']:.3f}–{spread['high']:.3f}; the draw alone moves the budget between "
+          f"{pred['budget_at_coslow_high']} and {pred['budget_at_coslow_low']}") if spread else ""
+    print(f"CoS-Low of the {len(rows)} labeled examples: {value:.4f}{sd}")
+    print(describe(pred, args.zero_shot, args.ceiling))
+    print(f"next: label that many examples (a random sample of your prompts), then fine-tune on them. "
+          f"Details: {workdir / 'prediction.json'}")
     return 0

@@ -5,26 +5,14 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from dataeff.config import DEFAULT_CONFIG
-
-
-def config_arg(path: str | None) -> dict[str, Any] | None:
-    """The validated config of ``--config``; the repository default when present, else None."""
-    from pathlib import Path
-
-    from dataeff.config import load_config
-
-    if path is None:
-        return load_config(DEFAULT_CONFIG) if Path(DEFAULT_CONFIG).is_file() else None
-    return load_config(path)
-
 
 def register(subparsers: Any) -> None:
     p = subparsers.add_parser(
         "select", help="pick the low-confidence prompts to label (CoS-Low step 1-2)", description=__doc__
     )
     p.add_argument("--model", required=True, help="family name, model directory or model.json, or Hub id")
-    p.add_argument("--prompts", required=True, help="JSONL with 'prompt' (and optional 'system', 'id')")
+    p.add_argument("--prompts", required=True, help="unlabeled prompts: JSONL or CSV (optional 'system', 'id')")
+    p.add_argument("--prompt-field", default="prompt", help="key (JSONL) or column (CSV) of the prompt text")
     p.add_argument("--k", type=int, default=None, help="examples to label (default: config coslow.k)")
     p.add_argument("--seed", type=int, required=True, help="seed of the random draw from the low segment")
     p.add_argument("--out", required=True, help="JSONL of the prompts to label (empty 'answer')")
@@ -33,15 +21,17 @@ def register(subparsers: Any) -> None:
     p.add_argument("--batch-size", type=int, default=None)
     p.add_argument("--max-new-tokens", type=int, default=None)
     p.add_argument("--threads", type=int, default=None)
-    p.add_argument("--config", default=None, help="pipeline config (default config/config.yaml)")
+    p.add_argument("--config", default=None, help="pipeline config (default: the packaged default configuration)")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    from dataeff.config import load_optional_config
+    from dataeff.progress import Progress
     from dataeff.selection import run_select
     from dataeff.settings import coslow_settings
 
-    config = config_arg(args.config)
+    config = load_optional_config(args.config)
     settings = coslow_settings(config)
     record = run_select(
         args.model,
@@ -55,6 +45,8 @@ def run(args: argparse.Namespace) -> int:
         batch_size=args.batch_size,
         max_new_tokens=args.max_new_tokens,
         threads=args.threads,
+        prompt_field=args.prompt_field,
+        on_progress=Progress("confidence pass", "prompts").update,
     )
     print(
         f"selected {record['k']} of {record['n_prompts']} prompts (bottom {record['low_fraction']:g} by "

@@ -16,7 +16,6 @@ over). Progress with the time left goes to stderr and ``DIR/predict.log``.
 from __future__ import annotations
 
 import argparse
-import inspect
 import json
 import sys
 from pathlib import Path
@@ -194,17 +193,16 @@ def ensure_family_model(model: str, config: dict[str, Any], progress: Any) -> No
 
 def call_predict_budget(value: float, coefs: dict[str, Any], target: float, max_budget: int | None,
                         level: float, *, coslow_sd: float | None, measured: dict[int, float],
-                        ceiling: float | None) -> tuple[dict[str, Any], list[str]]:
-    """:func:`dataeff.budget.predict_budget` with the CoS-Low spread, the measured budgets and
-    the ceiling passed as keywords where that function takes them; returns the prediction and
-    the names of the keywords it did not take."""
+                        zero_shot: float | None, ceiling: float | None) -> dict[str, Any]:
+    """:func:`dataeff.budget.predict_budget` with the CoS-Low spread and the budgets measured so far;
+    the zero-shot accuracy counts as the measured point at budget 0."""
     from dataeff.budget import predict_budget
 
-    params = inspect.signature(predict_budget).parameters
-    wanted = {"coslow_sd": coslow_sd, "measured": measured or None, "ceiling": ceiling}
-    extra = {key: v for key, v in wanted.items() if key in params and v is not None}
-    missing = [key for key, v in wanted.items() if key not in params and v is not None]
-    return predict_budget(value, coefs, target, max_budget, level, **extra), missing
+    points = dict(measured)
+    if points and zero_shot is not None:
+        points.setdefault(0, zero_shot)
+    return predict_budget(value, coefs, target, max_budget, level, coslow_sd=coslow_sd,
+                          measured=points or None, ceiling=ceiling)
 
 
 def qualifiers(pred: dict[str, Any], coefs: dict[str, Any], model_warnings: list[str],
@@ -225,8 +223,11 @@ def qualifiers(pred: dict[str, Any], coefs: dict[str, Any], model_warnings: list
     if x_min is not None and x_max is not None and not float(x_min) <= x <= float(x_max):
         out.append(f"extrapolated: CoS-Low {x:.3f} is outside the fitted range {float(x_min):.3f}–{float(x_max):.3f}")
     raw = pred.get("predicted_auc_raw")
-    if raw is not None and abs(raw - pred["predicted_auc"]) > 1e-12:
-        out.append(f"predicted AUC {raw:.3f} clipped to {pred['predicted_auc']:.2f}")
+    # The central AUC is a median under the interval's noise, so it differs from the fit's line even
+    # inside the grid's attainable range: only a raw value outside that range is clipped.
+    lo_auc, hi_auc = pred.get("attainable_auc") or (pred["predicted_auc"], pred["predicted_auc"])
+    if raw is not None and not lo_auc - 1e-12 <= raw <= hi_auc + 1e-12:
+        out.append(f"predicted AUC {raw:.3f} clipped to {min(max(raw, lo_auc), hi_auc):.2f}")
     return out
 
 
@@ -313,6 +314,9 @@ def run(args: argparse.Namespace) -> int:
     settings = coslow_settings(config)
     target = resolve_target(args)
     measured = parse_measured(args.measured)
+    if measured and (args.ceiling is None or (0 not in measured and args.zero_shot is None)):
+        raise DataeffError("measured budgets need the zero-shot accuracy and the ceiling", field="--measured",
+                           fix="add --zero-shot ACC (or --measured 0=ACC) and --ceiling H")
     k = int(args.k if args.k is not None else settings["k"])
     if k < 2:
         raise DataeffError(f"k = {k} is too small", field="--k", fix="CoS-Low needs at least 2 labeled "
@@ -356,9 +360,9 @@ def run(args: argparse.Namespace) -> int:
                          threads=args.threads, on_progress=Progress("gradient pass", "units", log=log).update)
     value = cos_rec["value"]
     spread = cos_rec.get("spread")
-    pred, unsupported = call_predict_budget(
+    pred = call_predict_budget(
         value, coefs, target, args.max_budget, args.level, coslow_sd=spread["sd"] if spread else None,
-        measured=measured, ceiling=args.ceiling)
+        measured=measured, zero_shot=args.zero_shot, ceiling=args.ceiling)
     warnings = list(model_warnings)
     warnings += label_warnings(rows, float(settings["dominant_answer_share"]))
     sel_path = sidecar_paths(annotate)[1]
@@ -367,11 +371,6 @@ def run(args: argparse.Namespace) -> int:
     if spread:
         pred["coslow_spread"] = spread
         pred.update(spread_budgets(spread, coefs, target, args.max_budget, args.level))
-    if "coslow_sd" in unsupported:
-        warnings.append("the budget interval covers the coefficients' uncertainty only; this dataeff.budget does "
-                        "not take the CoS-Low spread (see budget_at_coslow_low/high for what the spread alone does)")
-    if "measured" in unsupported:
-        warnings.append("the measured budgets are recorded but not used: this dataeff.budget does not take them")
     pred["warnings"] = warnings + pred["warnings"]
     if args.zero_shot is not None and args.ceiling is not None:
         pred["zero_shot"], pred["ceiling"] = args.zero_shot, args.ceiling

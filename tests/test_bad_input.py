@@ -255,9 +255,23 @@ def test_budget_family_without_coefficients(tmp_path: Path, capsys) -> None:
 
 
 def _predict(capsys, workdir: Path, family: str = "llama") -> tuple[int, str, str]:
-    return run_cli(capsys, ["predict", "--model", "unused-model", "--prompts", str(workdir / "prompts.jsonl"),
-                            "--family", family, "--target", "0.5", "--workdir", str(workdir),
-                            "--results-dir", str(workdir / "results")])
+    """``predict``'s second run on a hand-written to_annotate.jsonl (with the record of its inputs
+    that the first run would have left)."""
+    args = ["predict", "--model", "unused-model", "--prompts", str(workdir / "prompts.jsonl"), "--family", family,
+            "--force", "--target", "0.5", "--workdir", str(workdir), "--results-dir", str(workdir / "results")]
+    if (workdir / "to_annotate.jsonl").is_file():
+        from dataeff.cli import build_parser
+        from dataeff.commands.predict import selection_inputs
+        from dataeff.config import load_optional_config
+        from dataeff.coslow import coslow_settings
+        from dataeff.provenance import stable_hash
+
+        (workdir / "prompts.jsonl").write_text(_jsonl([{"prompt": "p1"}, {"prompt": "p2"}]), encoding="utf-8")
+        config = load_optional_config(None)
+        inputs = selection_inputs(build_parser().parse_args(args), config["coslow"]["k"], config["seed"],
+                                  coslow_settings(config))
+        (workdir / "inputs.json").write_text(json.dumps({"hash": stable_hash(inputs), "inputs": inputs}))
+    return run_cli(capsys, args)
 
 
 def test_predict_with_empty_answers(tmp_path: Path, capsys) -> None:

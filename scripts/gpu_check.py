@@ -261,13 +261,14 @@ def worker_fsdp(model_dir: str, out_dir: str, kill_after: int | None, cpu: bool)
 def check_coslow_8b(args) -> dict[str, Any]:
     import torch
 
-    from dataeff.coslow import LORA_DEFAULTS, lora_gram, lora_projections
+    from dataeff.coslow import lora_gram, lora_projections
+    from dataeff.lora import lora_settings
     from dataeff.memory import ModelShape, plan_coslow
 
     shape = TINY if args.tiny else LLAMA_8B
     device = "cpu" if args.cpu else "cuda"
     model = build_model(shape, None, torch.bfloat16, device).eval()
-    projections = lora_projections(model, 0, dict(LORA_DEFAULTS))
+    projections = lora_projections(model, 0, lora_settings(None))
     out: dict[str, Any] = {"params": sum(p.numel() for p in model.parameters())}
     g = torch.Generator().manual_seed(0)
     for tokens in ((64, 128) if args.tiny else (1024, 2048)):

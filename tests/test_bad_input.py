@@ -263,8 +263,8 @@ def _predict(capsys, workdir: Path, family: str = "llama") -> tuple[int, str, st
         from dataeff.cli import build_parser
         from dataeff.commands.predict import selection_inputs
         from dataeff.config import load_optional_config
-        from dataeff.coslow import coslow_settings
         from dataeff.provenance import stable_hash
+        from dataeff.settings import coslow_settings
 
         (workdir / "prompts.jsonl").write_text(_jsonl([{"prompt": "p1"}, {"prompt": "p2"}]), encoding="utf-8")
         config = load_optional_config(None)

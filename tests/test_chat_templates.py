@@ -92,9 +92,10 @@ def test_all_stages_build_prompts_through_chat_prompt_ids():
     chat.prompt_ids(tokenizer, row["prompt"], row.get("system")): one definition of the prompt."""
     import inspect
 
-    from dataeff import confidence, coslow, evaluate, train
+    from dataeff import confidence, coslow, evaluate
+    from dataeff.training import batches
 
-    for module in (train, evaluate, confidence, coslow):
+    for module in (batches, evaluate, confidence, coslow):
         src = inspect.getsource(module)
         assert "prompt_ids(" in src and '.get("system"))' in src, module.__name__
         assert "apply_chat_template" not in src and "messages_for" not in src, module.__name__

@@ -13,9 +13,11 @@ from pathlib import Path
 import pytest
 import yaml
 
+from dataeff.budget import predict_budget
 from dataeff.config import DEFAULT_CONFIG, REPO_ROOT, load_config, max_budget, validate_config
 from dataeff.errors import DataeffError
 from dataeff.io import read_yaml
+from dataeff.published import PUBLISHED_COEFFICIENTS
 
 
 @pytest.fixture()
@@ -116,5 +118,7 @@ def test_a_wheel_ships_the_settings_and_works_outside_the_repository(tmp_path) -
                           "--target", "0.7", "--json"], cwd=work, env=env, capture_output=True, text=True,
                          timeout=120)
     assert run.returncode == 0, run.stderr
-    assert json.loads(run.stdout)["predicted_auc"] == pytest.approx(0.545 * 0.3 + 0.31)
+    pred = json.loads(run.stdout)
+    assert pred["predicted_auc_raw"] == pytest.approx(0.545 * 0.3 + 0.31)  # the paper's llama line
+    assert pred["budget"] == predict_budget(0.3, PUBLISHED_COEFFICIENTS["llama"], 0.7)["budget"]  # as in-process
     assert sorted(p.name for p in work.iterdir()) == []

@@ -315,32 +315,21 @@ def test_progress_line_has_the_time_left(tmp_path):
     assert len((tmp_path / "x.log").read_text().splitlines()) == 3
 
 
-def test_spread_measured_and_ceiling_reach_a_budget_function_that_takes_them(monkeypatch):
-    """With a dataeff.budget.predict_budget that takes ``coslow_sd``, ``measured`` and ``ceiling``
-    (keyword-only), they are passed through, and its ``status``/``reason`` set the headline."""
-    import inspect
-
-    import dataeff.budget as budget
+def test_spread_measured_and_zero_shot_reach_the_budget():
+    """The CoS-Low spread, the measured budgets and the zero-shot accuracy (as the point at budget 0)
+    reach :func:`dataeff.budget.predict_budget`, and its statuses set the headline."""
+    from dataeff.budget import predict_budget
     from dataeff.commands.predict import call_predict_budget, headline
 
-    seen = {}
-    original = budget.predict_budget
-
-    def newer(coslow, coefficients, target, max_budget=None, level=0.95, *, coslow_sd=None, measured=None,
-              ceiling=None):
-        seen.update(coslow_sd=coslow_sd, measured=measured, ceiling=ceiling)
-        out = original(coslow, coefficients, target, max_budget, level)
-        out.update(status="beyond_max", reason="the curve reaches 70% only past N_max")
-        return out
-
-    monkeypatch.setattr(budget, "predict_budget", newer)
-    pred, missing = call_predict_budget(0.3, PUBLISHED_COEFFICIENTS["llama"], 0.7, None, 0.95, coslow_sd=0.05,
-                                        measured={64: 0.7}, ceiling=0.9)
-    assert missing == [] and seen == {"coslow_sd": 0.05, "measured": {64: 0.7}, "ceiling": 0.9}
-    assert headline(pred, []).startswith("more than 5000 labels to reach 70% of the gap") and "past N_max" in \
-        headline(pred, [])
-    monkeypatch.setattr(budget, "predict_budget", original)
-    pred, missing = call_predict_budget(0.3, PUBLISHED_COEFFICIENTS["llama"], 0.7, None, 0.95, coslow_sd=0.05,
-                                        measured={}, ceiling=None)
-    expected = [] if "coslow_sd" in inspect.signature(original).parameters else ["coslow_sd"]
-    assert missing == expected and pred["budget"] == original(0.3, PUBLISHED_COEFFICIENTS["llama"], 0.7)["budget"]
+    coefs = PUBLISHED_COEFFICIENTS["llama"]
+    pred = call_predict_budget(0.3, coefs, 0.7, None, 0.95, coslow_sd=0.05, measured={64: 0.7}, zero_shot=0.4,
+                               ceiling=0.9)
+    assert pred == predict_budget(0.3, coefs, 0.7, None, 0.95, coslow_sd=0.05, measured={0: 0.4, 64: 0.7},
+                                  ceiling=0.9)
+    assert pred["budget"] != predict_budget(0.3, coefs, 0.7, None, 0.95, coslow_sd=0.05)["budget"]
+    beyond = predict_budget(-0.5, coefs, 0.95)
+    assert beyond["status"] == "beyond_max" and beyond["budget"] is None
+    assert headline(beyond, []).startswith("more than 5000 labels to reach 95% of the gap")
+    late = predict_budget(0.0, coefs, 0.95)
+    assert late["status"] == "reachable" and late["budget_high"] is None
+    assert f"(range {late['budget_low']}–more than 5000)" in headline(late, [])

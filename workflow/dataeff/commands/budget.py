@@ -170,10 +170,13 @@ def describe(pred: dict[str, Any], zero_shot: float | None = None, ceiling: floa
 
 
 def _own_shapes(args: argparse.Namespace, coefs: dict[str, Any]) -> ShapeSet | None:
-    """The family's own measured curves (results/FAMILY/efficiency.json) for the shape error,
-    when they exist on the coefficients' N_max; else None (the paper's published curves)."""
+    """The family's own measured curves (``--results-dir``/FAMILY/efficiency.json) for the shape
+    error, when given and on the coefficients' N_max; else None (the paper's published curves).
+    Nothing is looked up in the working directory."""
     from dataeff.shape import family_shapes
 
+    if args.results_dir is None:
+        return None
     n_max = args.max_budget or coefs.get("max_budget")
     return family_shapes(args.family, args.results_dir, int(n_max) if n_max else None)
 

@@ -241,7 +241,9 @@ def headline(pred: dict[str, Any], quals: list[str]) -> str:
     elif status == "unreachable":
         text = f"{reach} is not reachable with these coefficients"
     else:
-        span = f"{pred['budget_low']}–{pred['budget_high']}"
+        from dataeff.commands.budget import _n
+
+        span = f"{_n(pred['budget_low'], pred['max_budget'])}–{_n(pred['budget_high'], pred['max_budget'])}"
         text = f"label about {pred['budget']} examples (range {span}) to reach {reach}"
     if pred.get("reason") and status != "reachable":
         text += f": {pred['reason']}"

@@ -20,7 +20,7 @@ def main(model_dir: str, out_dir: str) -> None:
                      checkpoint_every=100, learning_rate=1e-3, threads=1)
     rows = labeled_rows(16)
     out = Path(out_dir)
-    metrics = finetune(model_ref=model_dir, family_cfg={}, train_cfg=train_cfg, train_rows=rows[:12],
+    metrics = finetune(model_ref=model_dir, family_cfg={"precision": "fp32"}, train_cfg=train_cfg, train_rows=rows[:12],
                        val_rows=rows[12:], out_dir=out, ckpt_dir=out / "ckpt", seed=7, progress=False)
     import torch.distributed as dist
 

@@ -271,16 +271,43 @@ def planned_steps(n: int, train_cfg: dict[str, Any]) -> int:
     return max(1, steps)
 
 
+def data_coverage(n: int, batch_size: int, steps: int, seed: int) -> tuple[int, int]:
+    """(examples drawn, distinct examples seen) by ``steps`` optimizer steps over ``n`` examples,
+    from the same schedule as training (:func:`batch_indices`)."""
+    seen: set[int] = set()
+    drawn = 0
+    for step in range(steps):
+        idx = batch_indices(n, batch_size, step, seed)
+        drawn += len(idx)
+        if len(seen) < n:
+            seen.update(idx)
+    return drawn, len(seen)
+
+
+def validation_steps(steps: int, train_cfg: dict[str, Any]) -> list[int]:
+    """The steps after which validation loss is computed: every ``eval_every`` and the last."""
+    every = int(train_cfg["eval_every"])
+    return sorted(set(range(every, steps + 1, every)) | {steps})
+
+
+def early_stopping_possible(steps: int, train_cfg: dict[str, Any]) -> bool:
+    """Whether early stopping can end a run of ``steps`` steps before its end: it needs more than
+    ``patience`` evaluations after the first (which always improves on infinity)."""
+    return len(validation_steps(steps, train_cfg)) > int(train_cfg["patience"]) + 1
+
+
 def evaluate_loss(model: Any, examples: list[Example], micro: int, pad_id: int, device: Any,
-                  layout: Layout = DEFAULT_LAYOUT) -> float:
-    """Mean answer-token cross-entropy over ``examples``."""
+                  layout: Layout = DEFAULT_LAYOUT, precision: Any = None) -> float:
+    """Mean answer-token cross-entropy over ``examples`` (under ``precision``'s autocast)."""
     import torch
 
     model.eval()
     total, count = 0.0, 0
+    cast = precision.autocast if precision is not None else contextlib.nullcontext
     with torch.no_grad():
         for mb in micro_batches(examples, micro):
-            loss, n = answer_loss_sum(model, collate(mb, pad_id, layout), device, layout)
+            with cast():
+                loss, n = answer_loss_sum(model, collate(mb, pad_id, layout), device, layout)
             total += float(loss.detach())
             count += n
     model.train()
@@ -329,15 +356,21 @@ def finetune(*, model_ref: str, family_cfg: dict[str, Any], train_cfg: dict[str,
     from transformers import get_scheduler
 
     from dataeff.models import load_model
+    from dataeff.precision import resolve_precision
 
     # step_scheduler_with_optimizer=False: accelerate otherwise steps a prepared scheduler once
     # per process (it assumes a sharded dataloader with fewer steps), so N GPUs would run the
     # learning-rate schedule N times too fast (tests/test_multiprocess.py caught this).
-    accelerator = Accelerator(cpu=not torch.cuda.is_available(), step_scheduler_with_optimizer=False)
+    # mixed_precision="no": the precision policy (dataeff.precision) decides the weights' dtype and
+    # the autocast itself; accelerate's "bf16" would upcast bf16 weights to fp32 master weights.
+    accelerator = Accelerator(cpu=not torch.cuda.is_available(), step_scheduler_with_optimizer=False,
+                              mixed_precision="no")
     set_seed(seed)
     device = accelerator.device
+    precision = resolve_precision(family_cfg.get("precision", "auto"), str(device))
+    load_kwargs = _family_kwargs(family_cfg) | {"dtype": precision.weights_dtype}
     model, tokenizer, info = load_model(model_ref, device=str(device), threads=train_cfg.get("threads"),
-                                        **_family_kwargs(family_cfg))
+                                        **load_kwargs)
     method = train_cfg["method"]
     if method == "lora":
         from peft import LoraConfig, get_peft_model
@@ -367,9 +400,11 @@ def finetune(*, model_ref: str, family_cfg: dict[str, Any], train_cfg: dict[str,
     fingerprint = stable_hash({"train": {k: v for k, v in train_cfg.items() if k != "threads"},
                                "family": {k: v for k, v in family_cfg.items()
                                           if k not in ("coefficients", "mem_mb", "runtime")},
-                               "seed": seed, "train_rows": train_rows, "val_rows": val_rows})
+                               "seed": seed, "train_rows": train_rows, "val_rows": val_rows,
+                               "precision": precision.used})
     state = {"step": 0, "best_loss": math.inf, "best_step": 0, "bad_evals": 0, "history": [],
              "tokens": 0, "answer_tokens": 0, "train_seconds": 0.0, "resumed_from": None,
+             "evaluations": 0, "stop_reason": None,
              "fingerprint": fingerprint}
     best_state = None
     if (ckpt / "trainer_state.json").is_file() and \
@@ -404,7 +439,6 @@ def finetune(*, model_ref: str, family_cfg: dict[str, Any], train_cfg: dict[str,
     bar = tqdm(total=steps, initial=state["step"], desc="fine-tune", disable=not (progress and
                accelerator.is_main_process), mininterval=2)
     start = time.perf_counter()
-    stopped_early = False
     while state["step"] < steps:
         step = state["step"]
         batch = [train[i] for i in batch_indices(len(train), eff, step, seed)]
@@ -415,7 +449,8 @@ def finetune(*, model_ref: str, family_cfg: dict[str, Any], train_cfg: dict[str,
             collated = collate(mb, pad_id, layout)
             ctx = accelerator.no_sync(model) if j < len(mine) - 1 else contextlib.nullcontext()
             with ctx:
-                loss, _ = answer_loss_sum(model, collated, device, layout)
+                with precision.autocast():
+                    loss, _ = answer_loss_sum(model, collated, device, layout)
                 # DDP/FSDP average the ranks' gradients; scaling by the world size makes the
                 # result the whole effective batch's answer-token mean, as on one process.
                 loss = loss * (weight * world / n_answer)
@@ -435,8 +470,9 @@ def finetune(*, model_ref: str, family_cfg: dict[str, Any], train_cfg: dict[str,
         state["step"] = step + 1
         record: dict[str, Any] = {"step": state["step"], "loss": total, "lr": scheduler.get_last_lr()[0]}
         if state["step"] % train_cfg["eval_every"] == 0 or state["step"] == steps:
-            vloss = evaluate_loss(model, val, micro, pad_id, device, layout)
+            vloss = evaluate_loss(model, val, micro, pad_id, device, layout, precision)
             record["val_loss"] = vloss
+            state["evaluations"] = state.get("evaluations", 0) + 1
             if vloss < state["best_loss"]:
                 state.update(best_loss=vloss, best_step=state["step"], bad_evals=0)
                 best_state = _snapshot(accelerator, model, method)
@@ -446,7 +482,7 @@ def finetune(*, model_ref: str, family_cfg: dict[str, Any], train_cfg: dict[str,
         bar.update(1)
         bar.set_postfix(loss=f"{total:.3f}", val=f"{state['best_loss']:.3f}")
         if state["bad_evals"] >= train_cfg["patience"]:
-            stopped_early = True
+            state["stop_reason"] = "early_stopping"
             break
         if state["step"] % train_cfg["checkpoint_every"] == 0 and state["step"] < steps:
             state["train_seconds"] += time.perf_counter() - start
@@ -454,16 +490,32 @@ def finetune(*, model_ref: str, family_cfg: dict[str, Any], train_cfg: dict[str,
             save_checkpoint()
     bar.close()
     state["train_seconds"] += time.perf_counter() - start
+    if state.get("stop_reason") is None:
+        state["stop_reason"] = "max_steps" if steps == int(train_cfg["max_steps"]) else "max_epochs"
+    drawn, distinct = data_coverage(len(train), eff, state["step"], seed)
 
     out = Path(out_dir)
     _save_best(accelerator, model, best_state, out / "model", method, tokenizer)
     metrics = {
         "steps_planned": steps,
         "steps_run": state["step"],
-        "stopped_early": stopped_early,
+        "optimizer_updates": state["step"],
+        "stopped_early": state["stop_reason"] == "early_stopping",
+        "stop_reason": state["stop_reason"],
+        "early_stop_reason": (f"validation loss did not improve for {train_cfg['patience']} evaluations "
+                              f"after step {state['best_step']}" if state["stop_reason"] == "early_stopping"
+                              else None),
+        "early_stopping_possible": early_stopping_possible(steps, train_cfg),
+        "validation_evaluations": state.get("evaluations", 0),
+        "validation_evaluations_planned": len(validation_steps(steps, train_cfg)),
         "best_val_loss": state["best_loss"] if math.isfinite(state["best_loss"]) else None,
         "best_step": state["best_step"],
-        "examples_used": len(train),
+        # distinct training examples the run actually trained on (<= the pool when it stopped
+        # before one pass); examples_drawn counts repeats across epochs.
+        "examples_used": distinct,
+        "distinct_examples_seen": distinct,
+        "examples_drawn": drawn,
+        "train_pool": len(train),
         "validation_examples": len(val),
         "train_tokens": state["tokens"],
         "answer_tokens": state["answer_tokens"],
@@ -471,6 +523,7 @@ def finetune(*, model_ref: str, family_cfg: dict[str, Any], train_cfg: dict[str,
         "tokens_per_second": round(state["tokens"] / max(state["train_seconds"], 1e-9), 2),
         "resumed_from_step": state["resumed_from"],
         "method": method,
+        "precision": precision.record(),
         "model": info,
     }
     if accelerator.is_main_process:

@@ -9,7 +9,7 @@
 rule fit:
     input:
         efficiency="results/{family}/efficiency.json",
-        predictors="results/{family}/predictors.tsv",
+        predictors=predictors_file,
     output:
         coefficients="results/{family}/coefficients.json",
         loto=_prediction_report("results/{family}/loto.tsv", "loto_table"),
@@ -32,7 +32,7 @@ rule fit:
 rule prediction_figures:
     input:
         efficiency="results/{family}/efficiency.json",
-        predictors="results/{family}/predictors.tsv",
+        predictors=predictors_file,
         coefficients="results/{family}/coefficients.json",
     output:
         correlations_png=_prediction_report("results/{family}/figures/correlations.png", "correlations"),

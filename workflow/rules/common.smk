@@ -84,7 +84,8 @@ def eval_model_input(wildcards):
     """Budget 0 evaluates the untuned model; other budgets their fine-tuned checkpoint."""
     if int(wildcards.budget) == 0:
         return model_ref(wildcards.family)
-    return f"results/{wildcards.family}/{wildcards.task}/train/n{wildcards.budget}/metrics.json"
+    run = f"results/{wildcards.family}/{wildcards.task}/train/n{wildcards.budget}"
+    return [f"{run}/metrics.json", f"{run}/model"]
 
 
 def eval_files(family, task):
@@ -93,9 +94,14 @@ def eval_files(family, task):
 
 
 def all_targets():
+    """Every family's final files. A family whose curves come from published results trains and
+    evaluates nothing, so it has no cost table (and, with published predictors, no job needs a
+    model at all)."""
     targets = []
     for family in FAMILIES:
-        targets += efficiency_targets(family) + analysis_targets(family) + cost_targets(family)
+        targets += efficiency_targets(family) + analysis_targets(family)
+        if published_dir(family) is None:
+            targets += cost_targets(family)
     return targets
 
 
@@ -131,6 +137,23 @@ def published_dir(family):
         return None
     paths = [os.path.join(root, f"{family}_{task}_full_result_v2.json") for task in TASKS]
     return root if all(os.path.isfile(p) for p in paths) else None
+
+
+def published_predictors(family):
+    """`{published_results}/{family}_predictors.tsv` if the family's curves are published and that
+    table has a row for every task, else None (CoS-Low is then computed by the pipeline)."""
+    root = published_dir(family)
+    path = os.path.join(root, f"{family}_predictors.tsv") if root else None
+    if path is None or not os.path.isfile(path):
+        return None
+    with open(path, encoding="utf-8") as fh:
+        rows = [line.split("\t", 1)[0] for line in fh.read().splitlines()[1:] if line.strip()]
+    return path if set(TASKS) <= set(rows) else None
+
+
+def predictors_file(wildcards):
+    """The predictors table the fit and figures read: published or computed."""
+    return published_predictors(wildcards.family) or f"results/{wildcards.family}/predictors.tsv"
 
 
 def curve_dir(family):

@@ -1,7 +1,9 @@
 # One fine-tuning job per family x task x positive budget. Multi-GPU families launch through
 # `accelerate launch` with the FSDP config in config/fsdp.yaml; CPU and single-GPU jobs run
 # the same code directly. A killed job leaves results/.../nBUDGET.ckpt behind and resumes
-# from it when re-run.
+# from it when re-run. The fine-tuned weights are temp(): Snakemake deletes them once every
+# evaluation that reads them has finished (keep them with --notemp); metrics.json and the
+# training log stay.
 
 
 rule finetune:
@@ -10,7 +12,7 @@ rule finetune:
         task=task_files("{task}"),
     output:
         metrics="results/{family}/{task}/train/n{budget}/metrics.json",
-        model=directory("results/{family}/{task}/train/n{budget}/model"),
+        model=temp(directory("results/{family}/{task}/train/n{budget}/model")),
         train_log="results/{family}/{task}/train/n{budget}/train_log.jsonl",
     params:
         cfg=CONFIG_JSON,

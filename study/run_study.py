@@ -9,6 +9,7 @@ finished jobs are not redone), then harvest it into the results directory:
 
 * ``{family}_{task}_full_result_v2.json``: the per-budget accuracies in the paper's layout
   (``dataeff aggregate``);
+* ``ceilings.json``: each harvested task's ceiling (what its AUC was normalised with);
 * ``{family}_predictors.tsv``: CoS-Low and the three baselines of every harvested task, mean and
   std over the seeds (``dataeff coslow-task --summarize``);
 * ``raw/{task}/``: each budget's eval result, predictions and training metrics (distinct
@@ -34,7 +35,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "workflow"))
 
 from dataeff.config import load_config  # noqa: E402
-from dataeff.results import result_filename  # noqa: E402
+from dataeff.results import result_filename, write_ceilings  # noqa: E402
+from dataeff.tasks.registry import ceilings as task_ceilings  # noqa: E402
 
 
 def log(msg: str) -> None:
@@ -69,6 +71,7 @@ def harvest(config: dict, family: str, task: str, out: Path) -> None:
     shutil.copy2(REPO / f"results/{family}/{task}/coslow/confidence.json", raw / "confidence.json")
     shutil.copy2(REPO / f"data/tasks/{task}/meta.json", raw / "task_meta.json")
     done = [t for t in config["tasks"] if (out / result_filename(family, t)).is_file()]
+    write_ceilings(out / "ceilings.json", {t: c for t, c in task_ceilings(config).items() if t in done})
     seeds = [str(out / "raw" / t / f"coslow_seed{s}.json") for t in done for s in config["coslow"]["seeds"]]
     subprocess.run([*py, "coslow-task", "--summarize", "--family", family, "--inputs", *seeds,
                     "--out", str(out / f"{family}_predictors.tsv")], cwd=REPO, check=True, env=env)

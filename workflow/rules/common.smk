@@ -156,6 +156,35 @@ def predictors_file(wildcards):
     return published_predictors(wildcards.family) or f"results/{wildcards.family}/predictors.tsv"
 
 
+def reference_root():
+    """analysis.reference_results: another run's results whose tasks join the fit (dataeff.reference)."""
+    return (config.get("analysis") or {}).get("reference_results")
+
+
+@functools.lru_cache(maxsize=None)
+def reference_task_list(family):
+    """The reference's tasks for `family` (this run's own excluded); [] without a reference."""
+    root = reference_root()
+    if not root:
+        return []
+    from dataeff.reference import reference_tasks
+
+    return reference_tasks(root, family, exclude=TASKS)
+
+
+def analysis_input(name):
+    """Input function for efficiency.json / predictors.tsv of the fit and figures: this run's
+    own, or combined with the reference's tasks (rule combine_reference) when there is one."""
+    def pick(wildcards):
+        if reference_task_list(wildcards.family):
+            return f"results/{wildcards.family}/combined/{name}"
+        if name == "predictors.tsv":
+            return predictors_file(wildcards)
+        return f"results/{wildcards.family}/{name}"
+
+    return pick
+
+
 def curve_dir(family):
     """Directory of the family's per-task curve files (published or aggregated)."""
     return published_dir(family) or f"results/{family}/finetune_results"

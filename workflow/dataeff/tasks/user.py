@@ -10,12 +10,6 @@ Every problem with the file is reported as one line naming the file, the line an
 (missing or empty file, non-UTF-8, malformed JSONL line, missing or empty prompt/label, a
 label outside ``labels``, too few examples for the largest budget), before anything is
 written. The file is split 80/10/10 into train/validation/test (METHOD.md section 4).
-
-``file: bigbench:TASK[/SUBTASK]`` takes the examples from a BIG-bench JSON task instead
-(:func:`dataeff.tasks.bigbench.load_bigbench_task`, read from the pinned sdist): the prompt is
-the example's input, followed by its options one per line for a multiple-choice example, and the
-label is the gold target (the correct option's text). ``labels`` may then be left out: the answer
-space is the example's own options, or open (exact match with the target).
 """
 
 from __future__ import annotations
@@ -54,34 +48,13 @@ def _text(value: Any) -> str:
     return str(value).strip()
 
 
-BIGBENCH_PREFIX = "bigbench:"
-
-
-def bigbench_prompt(row: Mapping[str, Any]) -> str:
-    """The user turn of a BIG-bench example: its input, then ``Options:`` and one option a line."""
-    text = str(row["input"]).strip()
-    if row.get("options"):
-        text += "\nOptions:\n" + "\n".join(f"- {str(o).strip()}" for o in row["options"])
-    return text
-
-
-def _bigbench_table(spec: TaskSpec, config: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """Rows of a ``bigbench:TASK[/SUBTASK]`` file reference, shaped like a read table."""
-    from dataeff.tasks.bigbench import load_bigbench_task
-
-    task, _, subtask = spec.file.removeprefix(BIGBENCH_PREFIX).partition("/")
-    rows = load_bigbench_task(task, subtask or None, data=config.get("data") or {})
-    return [{"_line": i, "id": r["id"], spec.input_fields[0]: bigbench_prompt(r), spec.label_field: r["target"]}
-            for i, r in enumerate(rows, start=1)]
-
-
 def read_user_rows(spec: TaskSpec, config: Mapping[str, Any]) -> list[dict[str, Any]]:
     """Validated records of a user task file, each with ``_id``, the prompt and the label."""
     if not spec.file:
         raise DataeffError(f"user task '{spec.name}' has no file", field=f"user_tasks.{spec.name}.file",
-                           fix="give the path of a .jsonl or .csv file, or bigbench:TASK[/SUBTASK]")
+                           fix="give the path of a .jsonl or .csv file")
     path = spec.file
-    rows = _bigbench_table(spec, config) if path.startswith(BIGBENCH_PREFIX) else read_table(path)
+    rows = read_table(path)
     prompt_field = spec.input_fields[0]
     label_field = spec.label_field
     labels = list(spec.labels or [])

@@ -102,12 +102,12 @@ def validate_config(config: dict[str, Any], source: str = "config") -> dict[str,
     _fill_defaults(config, root, root)
     from dataeff.tasks.registry import known_task_names  # local: avoid import cycle
 
-    known = set(known_task_names()) | set(config.get("user_tasks", {}))
+    known = set(known_task_names()) | set(config.get("user_tasks", {})) | set(config.get("bigbench_tasks", {}))
     for task in config["tasks"]:
         if task not in known:
             raise DataeffError(f"unknown task '{task}'", file=source, field="tasks",
                                fix="use a registry task (dataeff prepare-task --list) or define it in "
-                                   "user_tasks")
+                                   "user_tasks or bigbench_tasks")
     return config
 
 

@@ -245,3 +245,11 @@ def cost_inputs(wildcards):
         files += expand("results/{family}/{task}/coslow/seed{seed}.json", family=wildcards.family,
                         task=TASKS, seed=config["coslow"]["seeds"])
     return files
+
+
+def bigbench_sdist(wildcards):
+    """The BIG-bench sdist, for the tasks this configuration takes from it (none otherwise)."""
+    from dataeff.tasks.registry import get_task
+
+    spec = get_task(wildcards.task, config)
+    return [config["data"]["bigbench_sdist"]] if spec.source == "bigbench" else []

@@ -18,12 +18,29 @@ rule prepare_model:
         "--out-dir results/models/{wildcards.family} > {log} 2>&1"
 
 
+rule fetch_bigbench:
+    # pip download --no-deps bigbench==1.0.0 (see docs/BIGBENCH.md), sha256 checked.
+    output:
+        config["data"]["bigbench_sdist"],
+    params:
+        cfg=CONFIG_JSON,
+    log:
+        "logs/fetch_bigbench.log",
+    localrule: True
+    conda:
+        "../../envs/analysis.yaml"
+    shell:
+        "python -m dataeff prepare-task --config {params.cfg} --fetch-bigbench > {log} 2>&1"
+
+
 rule prepare_task:
+    input:
+        bigbench_sdist,
     output:
         task_files("{task}"),
     params:
         cfg=CONFIG_JSON,
-        spec=lambda w: section_hash("data", "user_tasks"),
+        spec=lambda w: section_hash("data", "user_tasks", "bigbench_tasks"),
         out_dir="data/tasks/{task}",
     log:
         "logs/tasks/{task}.log",

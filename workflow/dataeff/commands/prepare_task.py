@@ -1,7 +1,9 @@
 """``dataeff prepare-task``: write a task's train/validation/test JSONL and meta.json.
 
 ``dataeff prepare-task --config FILE --task NAME --out-dir data/tasks/NAME`` prepares one
-task (generated, Hub or user file); ``dataeff prepare-task --list`` prints the registry.
+task (generated, Hub, BIG-bench or user file); ``dataeff prepare-task --list`` prints the registry.
+``--fetch-bigbench`` downloads the pinned BIG-bench sdist (``data.bigbench_sdist``) once;
+``--bigbench-catalog FILE`` writes the usable-example counts of every BIG-bench JSON task.
 """
 
 from __future__ import annotations
@@ -18,6 +20,10 @@ def register(subparsers: Any) -> None:
     p.add_argument("--task", help="task name (registry or user_tasks)")
     p.add_argument("--out-dir", help="output directory (default data/tasks/TASK)")
     p.add_argument("--list", action="store_true", help="list the registry tasks and exit")
+    p.add_argument("--fetch-bigbench", action="store_true",
+                   help="download the pinned bigbench 1.0.0 sdist to data.bigbench_sdist (checks its sha256)")
+    p.add_argument("--bigbench-catalog", metavar="FILE",
+                   help="write every BIG-bench JSON task's usable-example counts (JSON) and exit")
     p.set_defaults(func=run)
 
 
@@ -32,8 +38,12 @@ def run(args: argparse.Namespace) -> int:
             s = REGISTRY[name]
             ceiling = "-" if s.ceiling is None else f"{s.ceiling:g}"
             hub = (s.hub_id or "") + (f" ({s.hub_config})" if s.hub_config else "")
+            if s.bigbench:
+                hub = f"bigbench {s.bigbench['task']} (train {s.bigbench['train_size']})"
             print(f"{name:40s} {s.source:10s} {ceiling:>8s}  {hub}")
         return 0
+    if args.fetch_bigbench or args.bigbench_catalog:
+        return _bigbench(args)
     if not args.task:
         raise DataeffError("give --task NAME (or --list)", field="--task",
                            fix="see the tasks with `dataeff prepare-task --list`")
@@ -45,4 +55,25 @@ def run(args: argparse.Namespace) -> int:
     spec = get_task(args.task, config)
     out_dir = args.out_dir or f"data/tasks/{args.task}"
     prepare_task(spec, config, out_dir)
+    return 0
+
+
+def _bigbench(args: argparse.Namespace) -> int:
+    """``--fetch-bigbench`` and ``--bigbench-catalog``."""
+    import sys
+
+    from dataeff.config import load_config
+    from dataeff.io import atomic_write_json
+    from dataeff.tasks.bigbench import catalog, fetch_sdist
+
+    data = load_config(args.config)["data"]
+    if args.fetch_bigbench:
+        path = fetch_sdist(data)
+        print(f"BIG-bench sdist ready: {path} (sha256 {data['bigbench_sha256']})", file=sys.stderr)
+    if args.bigbench_catalog:
+        entries = catalog(data)
+        atomic_write_json(args.bigbench_catalog, {"sdist_sha256": data["bigbench_sha256"],
+                                                  "max_target_words": data["bigbench_max_target_words"],
+                                                  "tasks": entries})
+        print(f"{len(entries)} BIG-bench task files -> {args.bigbench_catalog}", file=sys.stderr)
     return 0

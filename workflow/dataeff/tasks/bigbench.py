@@ -25,8 +25,12 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import random
 import re
+import subprocess
+import sys
 import tarfile
+import tempfile
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -103,6 +107,64 @@ def verify_sdist(source: BigbenchSource) -> None:
                            field="data.bigbench_sha256",
                            fix="download bigbench==1.0.0 again (the file is corrupt or another version)")
     _VERIFIED[key] = digest
+
+
+#: The pip requirement whose sdist ``data.bigbench_sha256`` pins.
+REQUIREMENT = "bigbench==1.0.0"
+_SIMPLE_INDEX = "https://pypi.org/simple/bigbench/"
+
+
+def fetch_sdist(data: Mapping[str, Any]) -> Path:
+    """Put the pinned sdist at ``data.bigbench_sdist`` (``pip download --no-deps bigbench==1.0.0``).
+
+    Nothing is downloaded when a file with the pinned sha256 is already there. pip 26 refuses to
+    download this sdist (its metadata declares a direct URL dependency on bleurt); then the file
+    pip would have fetched is downloaded from the URL pip's index lists for the pinned sha256.
+    The result is checked and moved into place atomically.
+    """
+    source = BigbenchSource.from_data(data)
+    if source.sdist.is_file():
+        verify_sdist(source)
+        return source.sdist
+    source.sdist.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=source.sdist.parent, prefix=".bigbench-download.") as tmp:
+        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:", REQUIREMENT,
+               "-d", tmp]
+        proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+        sys.stderr.write(proc.stdout + proc.stderr)
+        got = sorted(Path(tmp).glob("bigbench-*.tar.gz"))
+        if not got:
+            if "direct URL dependencies" not in proc.stderr:
+                reason = (proc.stderr.strip().splitlines() or ["no file"])[-1]
+                raise DataeffError(f"pip download {REQUIREMENT} failed: {reason}", field="data.bigbench_sdist",
+                                   fix="run it where the package index is reachable, or download "
+                                       "bigbench-1.0.0.tar.gz by hand to data.bigbench_sdist")
+            got = [_download_from_registry(source, Path(tmp))]
+        digest = sha256_of(got[0])
+        if digest != source.sha256:
+            raise DataeffError(f"downloaded sdist has sha256 {digest}, not the pinned {source.sha256}",
+                               field="data.bigbench_sha256", fix="check the package index")
+        got[0].replace(source.sdist)
+    return source.sdist
+
+
+def _download_from_registry(source: BigbenchSource, folder: Path) -> Path:
+    """The pinned sdist, by the URL the registry's simple index (PEP 691 JSON, pip's own index)
+    lists for the file with the pinned sha256."""
+    import urllib.request
+
+    req = urllib.request.Request(_SIMPLE_INDEX, headers={"Accept": "application/vnd.pypi.simple.v1+json"})
+    with urllib.request.urlopen(req, timeout=60) as resp:  # noqa: S310 (fixed https URL)
+        index = json.load(resp)
+    files = [f for f in index.get("files", []) if (f.get("hashes") or {}).get("sha256") == source.sha256]
+    if not files:
+        raise DataeffError(f"the package index lists no bigbench file with sha256 {source.sha256}",
+                           field="data.bigbench_sha256", fix="check data.bigbench_sha256")
+    out = folder / Path(files[0]["filename"]).name
+    with urllib.request.urlopen(files[0]["url"], timeout=600) as resp, open(out, "wb") as fh:  # noqa: S310
+        while block := resp.read(1 << 20):
+            fh.write(block)
+    return out
 
 
 def _check_name(name: str, what: str = "task") -> str:
@@ -354,3 +416,176 @@ def catalog(data: Mapping[str, Any]) -> list[dict[str, Any]]:
                 "description": " ".join(str(obj.get("description") or "").split()),
             })
     return out
+
+
+# --------------------------------------------------------------------------- tasks for prepare_task
+
+_NUMBER_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten",
+                 "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen",
+                 "nineteen", "twenty")
+OPTION_SEPARATOR = " | "
+#: Paper tasks whose JSON is topped up (or, for programs, replaced) by bigbench_generators.
+GENERATED_TASKS = ("sports_understanding", "object_counting", "web_of_lies", "boolean_expressions")
+
+
+def total_for_train(train_size: int, test_max: int) -> int:
+    """Smallest example count whose 80/10/10 split (``split_rows``) leaves ``train_size`` to train."""
+    n = train_size
+    while n - min(round(0.1 * n), test_max) - round(0.1 * n) < train_size:
+        n += 1
+    return n
+
+
+def _one_correct(scores: Mapping[str, Any]) -> tuple[list[str], str] | None:
+    """Options and the correct one; number words are dropped where their digits are options too
+    (reasoning_about_colored_objects lists "3" and "three", both correct)."""
+    options = [str(k) for k in scores]
+    digits = set(options)
+    keep = [o for o in options if not (o in _NUMBER_WORDS and str(_NUMBER_WORDS.index(o)) in digits)]
+    correct = [o for o in keep if scores[o] == 1]
+    if len(correct) != 1 or any(scores[o] not in (0, 1) for o in keep):
+        return None
+    return keep, correct[0]
+
+
+def _raw_examples(source: BigbenchSource, task: str, subtasks: tuple[str, ...]
+                  ) -> tuple[list[tuple[str, dict[str, Any]]], dict[str, Path]]:
+    files = task_files([task], source)[task]
+    pairs = [(s, files[f"{s}/task.json"]) for s in subtasks] if subtasks else _subtask_files(task, files, None)
+    out = []
+    for sub, path in pairs:
+        for i, ex in enumerate(read_task_json(path).get("examples") or []):
+            out.append((f"{task}{'/' + sub if sub else ''}:{i}", ex))
+    return out, files
+
+
+def _dedupe(records: list[dict[str, Any]], key: str) -> list[dict[str, Any]]:
+    seen: set[str] = set()
+    out = []
+    for rec in records:
+        if rec[key] not in seen:
+            seen.add(rec[key])
+            out.append(rec)
+    return out
+
+
+def _paper_json_records(name: str, examples: list[tuple[str, dict[str, Any]]], rng: random.Random
+                        ) -> list[dict[str, Any]]:
+    """Records ``{"_id", input fields, "label"}`` of a paper task's JSON examples."""
+    out: list[dict[str, Any]] = []
+    for rid, ex in examples:
+        text = ex.get("input")
+        if not isinstance(text, str):
+            continue
+        if name == "object_counting":
+            digits = [t for t in ex.get("target") or [] if isinstance(t, str) and t.isdigit()]
+            if digits:
+                out.append({"_id": rid, "input": text, "label": digits[0]})
+            continue
+        picked = _one_correct(ex.get("target_scores") or {})
+        if picked is None:
+            continue
+        options, correct = picked
+        if name in ("reasoning_about_colored_objects", "temporal_sequences", "tracking_shuffled_objects"):
+            if name == "temporal_sequences":  # the file lists the answer first in every example
+                rng.shuffle(options)
+            out.append({"_id": rid, "question": text.strip(), "options": OPTION_SEPARATOR.join(options),
+                        "label": correct})
+            continue
+        label = {"formal_fallacies_syllogisms_negation": {"valid": "1", "invalid": "0"},
+                 "sports_understanding": {"plausible": "1", "implausible": "0"}}.get(name, {}).get(correct, correct)
+        out.append({"_id": rid, "input": text.strip("\n") if name == "mnist_ascii" else text.strip(),
+                    "label": label})
+    return _dedupe(out, "question" if out and "question" in out[0] else "input")
+
+
+def _generated(name: str, files: Mapping[str, Path], n: int, rng: random.Random,
+               real: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    from dataeff.tasks import bigbench_generators as gen
+
+    if name not in GENERATED_TASKS:
+        return []
+    exclude = {r["input"] for r in real}
+    if name == "sports_understanding":
+        vocab = read_task_json(files["vocab.json"])
+        with_game = sum(1 for r in real if " in the " in r["input"]) / max(1, len(real))
+        recs = gen.sports_sentences(vocab, n, rng, exclude, with_game)
+    elif name == "object_counting":
+        kinds = gen.python_literal(files["generate_task.py"].read_text(encoding="utf-8"), "DATA")
+        recs = gen.counting_questions(kinds, n, rng, exclude)
+    elif name == "web_of_lies":
+        names = gen.python_literal(files["task.py"].read_text(encoding="utf-8"), "_names")
+        recs = gen.web_of_lies(names, n, rng, exclude)
+    else:
+        recs = gen.boolean_expressions(n, rng, exclude)
+    for i, rec in enumerate(recs):
+        rec["_id"] = f"{name}-generated-{i:06d}"
+    return recs
+
+
+def _paper_records(spec_name: str, bb: Mapping[str, Any], source: BigbenchSource, seed: int, test_max: int
+                   ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    task = bb["task"]
+    rng = random.Random(f"{seed}:bigbench:{spec_name}")
+    wanted = total_for_train(int(bb["train_size"]), test_max)
+    if task in ("web_of_lies", "boolean_expressions"):
+        files, real = task_files([task], source)[task], []
+    else:
+        examples, files = _raw_examples(source, task, tuple(bb.get("subtasks") or ()))
+        real = _paper_json_records(spec_name, examples, rng)
+    available = len(real)
+    if len(real) > wanted:
+        real = [real[i] for i in sorted(rng.sample(range(len(real)), wanted))]
+    generated = _generated(spec_name, files, wanted - len(real), rng, real) if len(real) < wanted else []
+    meta = {"json_examples_usable": available, "json_examples_used": len(real), "generated": len(generated),
+            "authors_train_size": int(bb["train_size"])}
+    return real + generated, meta
+
+
+def _config_records(bb: Mapping[str, Any], source: BigbenchSource, data: Mapping[str, Any], seed: int
+                    ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    subtasks = tuple(bb.get("subtasks") or ())
+    rows, dropped, info = load_bigbench_task_info(bb["task"], subtasks[0] if subtasks else None, data=data)
+    rng = random.Random(f"{seed}:bigbench:{bb['task']}:{','.join(subtasks)}")
+    usable = len(rows)
+    rows = _dedupe(rows, "input")
+    limit = bb.get("examples")
+    if limit is not None and len(rows) > int(limit):
+        rows = [rows[i] for i in sorted(rng.sample(range(len(rows)), int(limit)))]
+    description = " ".join(str(info.get("description") or "").split()).rstrip(".")
+    records = []
+    for row in rows:
+        if "options" in row:
+            options = list(row["options"])
+            rng.shuffle(options)
+            instruction = (f"{description}. Reply with one of the options exactly as written, "
+                           "without explanation.")
+            body = f"QUESTION - {row['input'].strip()} [SEP] OPTIONS - {OPTION_SEPARATOR.join(options)}"
+        else:
+            instruction = f"{description}. Reply with the answer only, without explanation."
+            body = row["input"].strip()
+        records.append({"_id": row["id"], "instruction": instruction, "body": body, "label": row["target"]})
+    return records, {"json_examples_usable": usable, "json_examples_dropped": dropped,
+                     "json_examples_used": len(records), "generated": 0}
+
+
+def bigbench_records(spec: Any, data: Mapping[str, Any]) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Raw records (template fields, ``label``, ``_id``) of a ``bigbench`` task, and its provenance.
+
+    Paper tasks (``spec.bigbench["paper"]``) are posed as the authors posed them and sized so that
+    the 80/10/10 split leaves the authors' training pool (``train_size``); where the JSON holds
+    fewer examples, the task's generator adds distinct ones (never an input of the JSON, so never
+    a test example), and where it holds none or no generator exists, all usable examples are used.
+    Config tasks (``bigbench_tasks``) use every usable example (or ``examples`` of them).
+    Deterministic given ``data.split_seed`` and the pinned sdist.
+    """
+    source = BigbenchSource.from_data(data)
+    bb = spec.bigbench or {}
+    seed = int(data["split_seed"])
+    if bb.get("paper"):
+        records, meta = _paper_records(spec.name, bb, source, seed, int(data["test_max"]))
+    else:
+        records, meta = _config_records(bb, source, data, seed)
+    meta.update({"task": bb.get("task"), "subtasks": list(bb.get("subtasks") or ()),
+                 "sdist": source.sdist.name, "sdist_sha256": source.sha256, "seed": seed})
+    return records, meta

@@ -295,6 +295,7 @@ def prepare_task(spec: TaskSpec, config: Mapping[str, Any],
     seed = int(data["split_seed"])
     class_names: list[str] | None = None
     used: dict[str, str | None] = dict(spec.splits)
+    bigbench_meta: dict[str, Any] | None = None
     if spec.source == "generated":
         raw = _generated_rows(spec, data)
     elif spec.source == "hub":
@@ -303,9 +304,14 @@ def prepare_task(spec: TaskSpec, config: Mapping[str, Any],
         from dataeff.tasks.user import read_user_rows
 
         raw = {"train": read_user_rows(spec, config), "validation": None, "test": None}
+    elif spec.source == "bigbench":
+        from dataeff.tasks.bigbench import bigbench_records
+
+        records, bigbench_meta = bigbench_records(spec, data)
+        raw = {"train": records, "validation": None, "test": None}
     else:
         raise DataeffError(f"unknown task source '{spec.source}'", field="source",
-                           fix="use generated, hub or user")
+                           fix="use generated, hub, user or bigbench")
 
     rendered: dict[str, list[dict[str, Any]] | None] = {}
     dropped = 0
@@ -362,6 +368,7 @@ def prepare_task(spec: TaskSpec, config: Mapping[str, Any],
             "template_hash": file_hash(spec.template_path) if spec.template_path else None,
             "system": spec.system,
             "budget_sizes": {str(b): n for b, n in actual.items()},
+            "bigbench": bigbench_meta,
             "data_hash": data_hash,
             "provenance": provenance(config=dict(config), seed=seed, data_hash=data_hash),
         }

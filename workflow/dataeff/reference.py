@@ -63,4 +63,14 @@ def combine(own_efficiency: Mapping[str, Mapping[str, Any]], own_predictors: str
     ref_p = ref_p[~ref_p["task"].isin(own) & ref_p["task"].isin(list(eff))]
     own_p = own_p.assign(task=own_p["task"].astype(str) + MARK)
     table = pd.concat([ref_p, own_p], ignore_index=True).sort_values("task")
-    return eff, table.to_csv(sep="\t", index=False, float_format="%r")
+    lines = ["\t".join(table.columns)]
+    for row in table.itertuples(index=False):
+        lines.append("\t".join(_cell(v) for v in row))
+    return eff, "\n".join(lines) + "\n"
+
+
+def _cell(value: Any) -> str:
+    """A TSV cell: floats as repr (round-trips exactly), everything else as text."""
+    if isinstance(value, float):
+        return repr(float(value))
+    return str(value)

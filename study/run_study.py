@@ -13,8 +13,9 @@ finished jobs are not redone), then harvest it into the results directory:
 * ``{family}_predictors.tsv``: CoS-Low and the three baselines of every harvested task, mean and
   std over the seeds (``dataeff coslow-task --summarize``);
 * ``raw/{task}/``: each budget's eval result, predictions and training metrics (distinct
-  examples, updates, validations, stop reason, precision) and the CoS-Low records, so the study
-  can be checked without rerunning it.
+  examples, updates, validations, stop reason, precision), the CoS-Low records and ``picks.json``
+  (the gold answers of each seed's low-confidence and random picks), so the study can be checked
+  without rerunning it.
 
 When every task is harvested it runs the default target once more, which (the curves and
 predictors now being published) regenerates efficiency, fits and figures without training.
@@ -35,6 +36,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "workflow"))
 
 from dataeff.config import load_config  # noqa: E402
+from dataeff.io import atomic_write_json, read_json, read_jsonl  # noqa: E402
 from dataeff.results import result_filename, write_ceilings  # noqa: E402
 from dataeff.tasks.registry import ceilings as task_ceilings  # noqa: E402
 
@@ -70,6 +72,13 @@ def harvest(config: dict, family: str, task: str, out: Path) -> None:
         shutil.copy2(REPO / f"results/{family}/{task}/coslow/seed{s}.json", raw / f"coslow_seed{s}.json")
     shutil.copy2(REPO / f"results/{family}/{task}/coslow/confidence.json", raw / "confidence.json")
     shutil.copy2(REPO / f"data/tasks/{task}/meta.json", raw / "task_meta.json")
+    answers = {r["id"]: r["answer"] for r in read_jsonl(REPO / f"data/tasks/{task}/train.jsonl")}
+    picks: dict[str, dict[str, list[str]]] = {"selected": {}, "random": {}}
+    for s in config["coslow"]["seeds"]:
+        rec = read_json(raw / f"coslow_seed{s}.json")
+        picks["selected"][str(s)] = [answers[i] for i in rec["selected_ids"]]
+        picks["random"][str(s)] = [answers[i] for i in rec["random_ids"]]
+    atomic_write_json(raw / "picks.json", picks)
     done = [t for t in config["tasks"] if (out / result_filename(family, t)).is_file()]
     write_ceilings(out / "ceilings.json", {t: c for t, c in task_ceilings(config).items() if t in done})
     seeds = [str(out / "raw" / t / f"coslow_seed{s}.json") for t in done for s in config["coslow"]["seeds"]]
@@ -83,7 +92,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--config", default="config/study.yaml")
     ap.add_argument("--cores", type=int, default=2)
     ap.add_argument("--tasks", default=None, help="comma-separated subset (default: every task, in order)")
-    ap.add_argument("--harvest-only", action="store_true", help="harvest finished tasks, run nothing")
+    ap.add_argument("--harvest-only", action="store_true",
+                    help="(re-)harvest every finished task, run nothing")
     args = ap.parse_args(argv)
     config = load_config(REPO / args.config)
     (family,) = list(config["families"])
@@ -91,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
     snakemake = str(Path(sys.executable).with_name("snakemake"))
     tasks = args.tasks.split(",") if args.tasks else list(config["tasks"])
     for task in tasks:
-        if (out / result_filename(family, task)).is_file():
+        if (out / result_filename(family, task)).is_file() and not args.harvest_only:
             log(f"{task}: already harvested")
             continue
         targets = task_targets(config, family, task)

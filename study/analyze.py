@@ -45,6 +45,38 @@ def majority_rows(root: Path, tasks: list[str]) -> list[dict]:
     return rows
 
 
+def write_status(root: Path, done: list[str], config: dict, family: str, path: Path) -> None:
+    """A Markdown table: per task the accuracy at every budget, the AUC, CoS-Low (mean over seeds)
+    and each fine-tune's optimizer updates (best step / steps run)."""
+    budgets = sorted(config["budgets"])
+    eff = json.loads((path.parent / "efficiency.json").read_text())
+    eff = eff.get("tasks", eff)
+    coslow = {}
+    pred = root / f"{family}_predictors.tsv"
+    if pred.is_file():
+        lines = pred.read_text().splitlines()
+        head = lines[0].split("\t")
+        for line in lines[1:]:
+            cells = dict(zip(head, line.split("\t"), strict=True))
+            coslow[cells["task"]] = float(cells["coslow_mean"])
+    head = ["task", *[f"acc n={b}" for b in [0, *budgets]], "AUC", "CoS-Low",
+            "updates: best / run at " + ", ".join(str(b) for b in budgets)]
+    out = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for task in done:
+        curve = json.loads((root / result_filename(family, task)).read_text())
+        accs = [curve.get(str(b), {}).get("accuracy") for b in [0, *budgets]]
+        steps = []
+        for b in budgets:
+            m = root / "raw" / task / f"train_n{b}.metrics.json"
+            rec = json.loads(m.read_text()) if m.is_file() else {}
+            steps.append(f"{rec.get('best_step', '?')}/{rec.get('steps_run', '?')}")
+        auc = eff.get(task, {}).get("auc")
+        out.append("| " + " | ".join([task, *[f"{a:.2f}" if a is not None else "-" for a in accs],
+                                      f"{auc:.3f}" if auc is not None else "-",
+                                      f"{coslow[task]:.3f}" if task in coslow else "-", ", ".join(steps)]) + " |")
+    path.write_text("\n".join(out) + "\n")
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--results", default="study/results/smollm2")
@@ -75,6 +107,8 @@ def main(argv: list[str] | None = None) -> int:
                         "--bootstrap", str(boot), "--max-budget", str(config["max_budget"]),
                         "--out-dir", str(out)], cwd=REPO, check=True)
         print((out / "correlations.tsv").read_text())
+    write_status(root, done, config, family, out / "status.md")
+    print((out / "status.md").read_text())
     rows = majority_rows(root, done)
     if rows:
         lines = ["task\tseed\tcoslow\tk\tdistinct_answers\tmajority_share"]

@@ -18,7 +18,8 @@ finished jobs are not redone), then harvest it into the results directory:
   without rerunning it.
 
 When every task is harvested it runs the default target once more, which (the curves and
-predictors now being published) regenerates efficiency, fits and figures without training.
+predictors now being published) regenerates efficiency, fits and figures without training, and
+copies them to ``{results}/analysis/``.
 Stop it at any time; run it again to go on.
 """
 
@@ -87,6 +88,16 @@ def harvest(config: dict, family: str, task: str, out: Path) -> None:
     log(f"harvested {task}: {len(done)}/{len(config['tasks'])} tasks in {out}")
 
 
+def copy_analysis(family: str, dest: Path) -> None:
+    """The pipeline's efficiency, fit and figures of the family, next to the committed results."""
+    src = REPO / "results" / family
+    dest.mkdir(parents=True, exist_ok=True)
+    for name in ("efficiency.json", "efficiency.tsv", "coefficients.json", "loto.tsv", "correlations.tsv"):
+        shutil.copy2(src / name, dest / name)
+    shutil.copytree(src / "figures", dest / "figures", dirs_exist_ok=True)
+    log(f"analysis copied to {dest}")
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--config", default="config/study.yaml")
@@ -117,7 +128,9 @@ def main(argv: list[str] | None = None) -> int:
             log(f"{task}: not finished; run again to go on")
     if all((out / result_filename(family, t)).is_file() for t in config["tasks"]) and not args.harvest_only:
         log("every task harvested: regenerating the analysis from the published results")
-        subprocess.run([snakemake, "--configfile", args.config, "--cores", str(args.cores)], cwd=REPO)
+        proc = subprocess.run([snakemake, "--configfile", args.config, "--cores", str(args.cores)], cwd=REPO)
+        if proc.returncode == 0:
+            copy_analysis(family, out / "analysis")
     return 0
 
 

@@ -84,10 +84,13 @@ def _schedule(optimizer: Any, cfg: dict[str, Any], total: int):
 
 
 def train_project(model: Any, tok: Any, examples: list, plan: list[list[int]], cfg: dict[str, Any],
-                  device: str) -> dict[str, Any]:
+                  device: str, autocast: Any = None) -> dict[str, Any]:
     """The loop of ``dataeff.train.finetune`` (without validation and checkpoints): per step,
     length-grouped micro-batches, packed or left-padded (whichever costs less), answer-only
-    loss on the answer positions' logits, sparse lookup gradient for tied embeddings, AdamW."""
+    loss on the answer positions' logits, sparse lookup gradient for tied embeddings, AdamW.
+    ``autocast``: a context factory the forward runs under (a precision policy's), as in finetune()."""
+    import contextlib
+
     import torch
 
     from dataeff.train import answer_loss_sum, build_optimizer, collate, layout_for, micro_batches
@@ -106,7 +109,8 @@ def train_project(model: Any, tok: Any, examples: list, plan: list[list[int]], c
         n_answer = sum(len(e.completion) for e in batch)
         total = 0.0
         for mb in micro_batches(batch, cfg["micro_batch_size"]):
-            loss, _ = answer_loss_sum(model, collate(mb, pad_id, layout), device, layout)
+            with (autocast or contextlib.nullcontext)():
+                loss, _ = answer_loss_sum(model, collate(mb, pad_id, layout), device, layout)
             loss = loss / n_answer
             loss.backward()
             total += float(loss)
@@ -248,6 +252,47 @@ def bench_training(model_ref: str, device: str, cfg: dict[str, Any], rows: list[
                      "model_gflops": 6 * n_params * tokens / s / 1e9}
         out[kind]["utilisation"] = out[kind]["model_gflops"] / peak_gflops
     out["speedup"] = out["trainer"]["seconds"] / out["project"]["seconds"]
+    return out
+
+
+def bench_precision(model_ref: str, device: str, cfg: dict[str, Any], rows: list[dict[str, Any]],
+                    steps: int, repeats: int) -> dict[str, Any]:
+    """The project's loop in fp32 and under bf16 autocast (``dataeff.precision``'s
+    ``autocast_bf16`` policy: fp32 master weights and AdamW state, bf16 matmuls), side by side in
+    one run: same model, examples, order and settings, runs alternated. Reports the ratio and
+    the first-step losses (they should agree to bf16 rounding)."""
+    import torch
+
+    from dataeff.models import load_tokenizer
+    from dataeff.precision import resolve_precision
+    from dataeff.train import tokenize_rows
+
+    policy = resolve_precision("autocast_bf16", device)
+    tok = load_tokenizer(model_ref)
+    examples = tokenize_rows(tok, rows, cfg["max_seq_len"], "benchmark")
+    warmup = 1
+    plan = _step_plan(examples, warmup + steps, cfg["batch_size"], seed=0)
+    tokens = sum(examples[i].length for idx in plan[warmup:] for i in idx)
+    kinds = {"fp32": None, policy.used: policy.autocast} if policy.used != "fp32" else {"fp32": None}
+    runs: dict[str, list[float]] = {k: [] for k in kinds}
+    first_loss: dict[str, float] = {}
+    for r in range(repeats):
+        order = list(kinds) if r % 2 == 0 else list(reversed(kinds))
+        for kind in order:
+            torch.manual_seed(0)
+            model, _ = _load(model_ref, device)
+            res = train_project(model, tok, examples, plan, cfg, device, autocast=kinds[kind])
+            seconds = res["ends"][-1] - res["ends"][warmup - 1]
+            runs[kind].append(seconds)
+            first_loss[kind] = res["losses"][0]
+            log(f"precision {device} {kind} run {r + 1}: {seconds:.2f} s for {steps} steps")
+            del model
+    out: dict[str, Any] = {"device": device, "steps": steps, "batch_size": cfg["batch_size"],
+                           "micro_batch_size": cfg["micro_batch_size"], "tokens": tokens,
+                           "policy": policy.record(), "runs": runs, "first_step_loss": first_loss}
+    for kind in runs:
+        out[kind] = {"seconds": median(runs[kind]), "tokens_per_s": tokens / median(runs[kind])}
+    out["ratio"] = out["fp32"]["seconds"] / out[policy.used]["seconds"] if policy.used != "fp32" else None
     return out
 
 
@@ -512,6 +557,16 @@ def build_table(res: dict[str, Any], args: argparse.Namespace) -> str:
             f"x tokens / time | {_fmt(p['model_gflops'], 1)} GFLOP/s | {_fmt(mm['gflops'], 1)} GFLOP/s "
             f"({mm['n']}^2 {mm['dtype']} matmul, same run; Trainer reaches {t['utilisation']:.1%}) "
             f"| {p['utilisation']:.1%} | report | - |")
+    for dev, pr in res.get("precision", {}).items():
+        used = pr["policy"]["used"]
+        if pr["ratio"] is None:
+            row(f"| 1 | bf16 autocast training ({dev}) | not available: {pr['policy']['reason']} | - | - "
+                "| report | - |")
+            continue
+        row(f"| 1 | training tokens/s under bf16 autocast ({dev}; {pr['steps']} steps, batch "
+            f"{pr['batch_size']}/micro {pr['micro_batch_size']}; {pr['policy']['reason']}) "
+            f"| {_fmt(pr[used]['tokens_per_s'], 1)} | {_fmt(pr['fp32']['tokens_per_s'], 1)} (fp32, same loop) "
+            f"| {pr['ratio']:.2f}x | report | - |")
     for dev, ev in res["eval"].items():
         row(f"| 2 | evaluation examples/s ({dev}; n={ev['n']}, batch {ev['batch_size']}, "
             f"max_new_tokens {ev['max_new_tokens']}) | {_fmt(ev['project']['examples_per_s'], 2)} "
@@ -564,6 +619,9 @@ def build_table(res: dict[str, Any], args: argparse.Namespace) -> str:
         runs_t = ", ".join(f"{x:.2f}" for x in tr["runs"]["trainer"])
         notes.append(f"- training ({dev}): {tr['tokens']} non-padding tokens, {tr['answer_tokens']} answer "
                      f"tokens over the timed steps; runs (s): dataeff {runs_p}; Trainer {runs_t}")
+    for dev, pr in res.get("precision", {}).items():
+        fl = ", ".join(f"{k} {v:.4f}" for k, v in pr["first_step_loss"].items())
+        notes.append(f"- precision ({dev}): first-step loss {fl} (same examples: should agree to bf16 rounding)")
     for dev, ev in res["eval"].items():
         notes.append(f"- evaluation ({dev}): accuracy dataeff {ev['accuracy']['project']:.3f}, "
                      f"per-example generate {ev['accuracy']['generate']:.3f}")
@@ -587,7 +645,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--n-eval", type=int, default=None,
                     help="test examples (default: the config's data.test_max per task, the size of one "
                          "evaluation job of the pipeline; quick 4)")
-    ap.add_argument("--skip", nargs="*", default=[], choices=["train", "eval", "coslow", "dryrun"])
+    ap.add_argument("--skip", nargs="*", default=[], choices=["train", "precision", "eval", "coslow", "dryrun"])
     ap.add_argument("--cpu-only", action="store_true", help="skip the GPU even if there is one")
     ap.add_argument("--out", default="results/benchmark.md")
     ap.add_argument("--default-run", action="store_true",
@@ -612,7 +670,8 @@ def main(argv: list[str] | None = None) -> int:
     res: dict[str, Any] = {
         "command": " ".join(["python", "benchmarks/run.py", *(sys.argv[1:] if argv is None else argv)]),
         "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
-        "machine": machine(args.threads), "repeats": repeats, "train": {}, "eval": {}, "matmul": {},
+        "machine": machine(args.threads), "repeats": repeats, "train": {}, "precision": {}, "eval": {},
+        "matmul": {},
     }
     with tempfile.TemporaryDirectory(prefix="dataeff-bench-") as tmp:
         model_ref = args.model
@@ -628,6 +687,8 @@ def main(argv: list[str] | None = None) -> int:
             if "train" not in args.skip:
                 res["train"][dev] = bench_training(model_ref, dev, train_cfg, train_rows, steps, repeats,
                                                    res["matmul"][dev]["gflops"])
+            if "precision" not in args.skip:
+                res["precision"][dev] = bench_precision(model_ref, dev, train_cfg, train_rows, steps, repeats)
             if "eval" not in args.skip:
                 res["eval"][dev] = bench_eval(model_ref, dev, eval_cfg, test_rows, repeats)
         if "coslow" not in args.skip:

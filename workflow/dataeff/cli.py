@@ -28,6 +28,7 @@ COMMANDS = (
     "select",
     "coslow",
     "coslow_task",
+    "combine_reference",
     "fit",
     "budget",
     "predict",

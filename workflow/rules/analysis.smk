@@ -1,15 +1,62 @@
 # Prediction stage: per family, fit AUC on CoS-Low across tasks (with leave-one-task-out
 # validation and every predictor's correlation), then draw the paper's prediction figures.
+# With analysis.reference_results, the fit and figures read this run's tasks (marked '*') placed
+# among the reference run's (rules reference_efficiency and combine_reference).
 # Both rules take seconds, so they run locally, never on a cluster node.
 #
 # analysis_targets(family) lists the final files of this stage; common.smk's all_targets()
 # calls it for every family.
 
 
-rule fit:
+rule reference_efficiency:
+    input:
+        curves=lambda w: [os.path.join(reference_root(), f"{w.family}_{t}_full_result_v2.json")
+                          for t in reference_task_list(w.family)],
+        ceilings=lambda w: os.path.join(reference_root(), "ceilings.json"),
+    output:
+        "results/{family}/reference/efficiency.json",
+    params:
+        cfg=CONFIG_JSON,
+        results=lambda w: reference_root(),
+        tasks=lambda w: ",".join(reference_task_list(w.family)),
+        curve=curve_args(),
+    log:
+        "logs/{family}/reference_efficiency.log",
+    localrule: True
+    conda:
+        "../../envs/analysis.yaml"
+    shell:
+        "python -m dataeff auc --config {params.cfg} --results {params.results} --family {wildcards.family} "
+        "--tasks {params.tasks} --ceilings {input.ceilings} {params.curve} --out {output} > {log} 2>&1"
+
+
+rule combine_reference:
     input:
         efficiency="results/{family}/efficiency.json",
-        predictors="results/{family}/predictors.tsv",
+        predictors=predictors_file,
+        ref_efficiency="results/{family}/reference/efficiency.json",
+        ref_predictors=lambda w: os.path.join(reference_root(), f"{w.family}_predictors.tsv"),
+    output:
+        efficiency="results/{family}/combined/efficiency.json",
+        predictors="results/{family}/combined/predictors.tsv",
+    params:
+        reference=lambda w: reference_root(),
+    log:
+        "logs/{family}/combine_reference.log",
+    localrule: True
+    conda:
+        "../../envs/analysis.yaml"
+    shell:
+        "python -m dataeff combine-reference --efficiency {input.efficiency} --predictors {input.predictors} "
+        "--ref-efficiency {input.ref_efficiency} --ref-predictors {input.ref_predictors} "
+        "--reference {params.reference} --out-efficiency {output.efficiency} "
+        "--out-predictors {output.predictors} > {log} 2>&1"
+
+
+rule fit:
+    input:
+        efficiency=analysis_input("efficiency.json"),
+        predictors=analysis_input("predictors.tsv"),
     output:
         coefficients="results/{family}/coefficients.json",
         loto=_prediction_report("results/{family}/loto.tsv", "loto_table"),
@@ -31,8 +78,8 @@ rule fit:
 
 rule prediction_figures:
     input:
-        efficiency="results/{family}/efficiency.json",
-        predictors="results/{family}/predictors.tsv",
+        efficiency=analysis_input("efficiency.json"),
+        predictors=analysis_input("predictors.tsv"),
         coefficients="results/{family}/coefficients.json",
     output:
         correlations_png=_prediction_report("results/{family}/figures/correlations.png", "correlations"),

@@ -135,9 +135,14 @@ def eval_files(family, task):
 
 
 def all_targets():
+    """Every family's final files. A family whose curves come from published results trains and
+    evaluates nothing, so it has no cost table (and, with published predictors, no job needs a
+    model at all)."""
     targets = []
     for family in FAMILIES:
-        targets += efficiency_targets(family) + analysis_targets(family) + cost_targets(family)
+        targets += efficiency_targets(family) + analysis_targets(family)
+        if published_dir(family) is None:
+            targets += cost_targets(family)
     return targets + calibration_targets()
 
 
@@ -176,6 +181,52 @@ def published_dir(family):
         return None
     paths = [os.path.join(root, f"{family}_{task}_full_result_v2.json") for task in TASKS]
     return root if all(os.path.isfile(p) for p in paths) else None
+
+
+def published_predictors(family):
+    """`{published_results}/{family}_predictors.tsv` if the family's curves are published and that
+    table has a row for every task, else None (CoS-Low is then computed by the pipeline)."""
+    root = published_dir(family)
+    path = os.path.join(root, f"{family}_predictors.tsv") if root else None
+    if path is None or not os.path.isfile(path):
+        return None
+    with open(path, encoding="utf-8") as fh:
+        rows = [line.split("\t", 1)[0] for line in fh.read().splitlines()[1:] if line.strip()]
+    return path if set(TASKS) <= set(rows) else None
+
+
+def predictors_file(wildcards):
+    """The predictors table the fit and figures read: published or computed."""
+    return published_predictors(wildcards.family) or f"results/{wildcards.family}/predictors.tsv"
+
+
+def reference_root():
+    """analysis.reference_results: another run's results whose tasks join the fit (dataeff.reference)."""
+    return (config.get("analysis") or {}).get("reference_results")
+
+
+@functools.lru_cache(maxsize=None)
+def reference_task_list(family):
+    """The reference's tasks for `family` (this run's own excluded); [] without a reference."""
+    root = reference_root()
+    if not root:
+        return []
+    from dataeff.reference import reference_tasks
+
+    return reference_tasks(root, family, exclude=TASKS)
+
+
+def analysis_input(name):
+    """Input function for efficiency.json / predictors.tsv of the fit and figures: this run's
+    own, or combined with the reference's tasks (rule combine_reference) when there is one."""
+    def pick(wildcards):
+        if reference_task_list(wildcards.family):
+            return f"results/{wildcards.family}/combined/{name}"
+        if name == "predictors.tsv":
+            return predictors_file(wildcards)
+        return f"results/{wildcards.family}/{name}"
+
+    return pick
 
 
 def curve_dir(family):

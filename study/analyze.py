@@ -1,0 +1,127 @@
+"""The study's finding from its committed results, for however many tasks have finished.
+
+    python study/analyze.py [--results study/results/smollm2] [--config config/study.yaml]
+
+Reads only the committed directory (curves, predictors, ceilings, raw/*/picks.json) and writes
+``{results}/analysis/``: ``efficiency.json`` (AUC per task, the project's ``dataeff auc``),
+``coefficients.json``, ``correlations.tsv``, ``loto.tsv`` (``dataeff fit``: Pearson and Spearman r
+of CoS-Low and of each baseline with AUC, bootstrap intervals, leave-one-task-out error) and
+``majority_share.tsv``: per task and seed, CoS-Low against the share of the 32 low-confidence
+picks whose gold answer is the most common among them (answer gradients cluster by label, so a
+CoS-Low that tracks label balance measures the picks' labels, not the task). Prints a summary.
+The full pipeline (``snakemake --configfile config/study.yaml``) gives the same fit and the
+figures once every task is committed; this script answers before that.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "workflow"))
+
+from dataeff.config import load_config  # noqa: E402
+from dataeff.results import result_filename  # noqa: E402
+
+
+def majority_rows(root: Path, tasks: list[str]) -> list[dict]:
+    """(task, seed, coslow, picks, majority share) from raw/{task}/coslow_seed*.json and picks.json."""
+    rows = []
+    for task in tasks:
+        picks_path = root / "raw" / task / "picks.json"
+        if not picks_path.is_file():
+            continue
+        picks = json.loads(picks_path.read_text())
+        for seed, labels in sorted(picks["selected"].items()):
+            rec = json.loads((root / "raw" / task / f"coslow_seed{seed}.json").read_text())
+            top = Counter(labels).most_common(1)[0][1]
+            rows.append({"task": task, "seed": int(seed), "coslow": float(rec["coslow"]), "k": len(labels),
+                         "distinct_answers": len(set(labels)), "majority_share": top / len(labels)})
+    return rows
+
+
+def write_status(root: Path, done: list[str], config: dict, family: str, path: Path) -> None:
+    """A Markdown table: per task the accuracy at every budget, the AUC, CoS-Low (mean over seeds)
+    and each fine-tune's optimizer updates (best step / steps run)."""
+    budgets = sorted(config["budgets"])
+    eff = json.loads((path.parent / "efficiency.json").read_text())
+    eff = eff.get("tasks", eff)
+    coslow = {}
+    pred = root / f"{family}_predictors.tsv"
+    if pred.is_file():
+        lines = pred.read_text().splitlines()
+        head = lines[0].split("\t")
+        for line in lines[1:]:
+            cells = dict(zip(head, line.split("\t"), strict=True))
+            coslow[cells["task"]] = float(cells["coslow_mean"])
+    head = ["task", *[f"acc n={b}" for b in [0, *budgets]], "AUC", "CoS-Low",
+            "updates: best / run at " + ", ".join(str(b) for b in budgets)]
+    out = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for task in done:
+        curve = json.loads((root / result_filename(family, task)).read_text())
+        accs = [curve.get(str(b), {}).get("accuracy") for b in [0, *budgets]]
+        steps = []
+        for b in budgets:
+            m = root / "raw" / task / f"train_n{b}.metrics.json"
+            rec = json.loads(m.read_text()) if m.is_file() else {}
+            steps.append(f"{rec.get('best_step', '?')}/{rec.get('steps_run', '?')}")
+        auc = eff.get(task, {}).get("auc")
+        out.append("| " + " | ".join([task, *[f"{a:.2f}" if a is not None else "-" for a in accs],
+                                      f"{auc:.3f}" if auc is not None else "-",
+                                      f"{coslow[task]:.3f}" if task in coslow else "-", ", ".join(steps)]) + " |")
+    path.write_text("\n".join(out) + "\n")
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--results", default="study/results/smollm2")
+    ap.add_argument("--config", default="config/study.yaml")
+    ap.add_argument("--bootstrap", type=int, default=None)
+    args = ap.parse_args(argv)
+    import numpy as np
+    from scipy import stats
+
+    config = load_config(REPO / args.config)
+    (family,) = list(config["families"])
+    root = REPO / args.results
+    done = [t for t in config["tasks"] if (root / result_filename(family, t)).is_file()]
+    out = root / "analysis"
+    out.mkdir(parents=True, exist_ok=True)
+    print(f"{len(done)} of {len(config['tasks'])} tasks committed: {', '.join(done)}")
+    py = [sys.executable, "-m", "dataeff"]
+    grid = ",".join(str(b) for b in sorted(config["budgets"]))
+    subprocess.run([*py, "auc", "--results", str(root), "--family", family, "--tasks", ",".join(done),
+                    "--ceilings", str(root / "ceilings.json"), "--grid", grid,
+                    "--max-budget", str(config["max_budget"]), "--out", str(out / "efficiency.json"),
+                    "--tsv", str(out / "efficiency.tsv")], cwd=REPO, check=True)
+    if len(done) >= 3:
+        boot = args.bootstrap if args.bootstrap is not None else config["analysis"]["bootstrap"]
+        subprocess.run([*py, "fit", "--config", str(REPO / args.config), "--family", family,
+                        "--efficiency", str(out / "efficiency.json"),
+                        "--predictors", str(root / f"{family}_predictors.tsv"),
+                        "--bootstrap", str(boot), "--max-budget", str(config["max_budget"]),
+                        "--out-dir", str(out)], cwd=REPO, check=True)
+        print((out / "correlations.tsv").read_text())
+    write_status(root, done, config, family, out / "status.md")
+    print((out / "status.md").read_text())
+    rows = majority_rows(root, done)
+    if rows:
+        lines = ["task\tseed\tcoslow\tk\tdistinct_answers\tmajority_share"]
+        lines += [f"{r['task']}\t{r['seed']}\t{r['coslow']!r}\t{r['k']}\t{r['distinct_answers']}\t"
+                  f"{r['majority_share']!r}" for r in rows]
+        (out / "majority_share.tsv").write_text("\n".join(lines) + "\n")
+        x = np.array([r["majority_share"] for r in rows])
+        y = np.array([r["coslow"] for r in rows])
+        if len(rows) >= 3 and np.ptp(x) > 0:
+            print(f"CoS-Low vs majority-label share of the picks over {len(rows)} (task, seed): "
+                  f"Pearson r {stats.pearsonr(x, y)[0]:.3f}, Spearman {stats.spearmanr(x, y)[0]:.3f}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

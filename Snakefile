@@ -9,6 +9,7 @@ min_version("9.0")
 # The configuration is config/config.yaml (the embedded default) unless --configfile names
 # another, which then replaces it rather than being merged into it (see common.smk).
 
+
 wildcard_constraints:
     family=r"[A-Za-z0-9][A-Za-z0-9_.-]*",
     task=r"[A-Za-z0-9_]+",

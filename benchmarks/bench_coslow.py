@@ -297,9 +297,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.only in (None, "coslow"):
         cos = bench(args.model, n=args.n, repeats=args.repeats, quick=args.quick, threads=args.threads)
     if args.only in (None, "selection"):
-        sel = bench_selection(
-            args.model, n=args.n_select, repeats=args.repeats, quick=args.quick, threads=args.threads
-        )
+        sel = bench_selection(args.model, n=args.n_select, repeats=args.repeats, quick=args.quick, threads=args.threads)
     print(format_table(cos, sel))
     return 0 if cos is None or cos["agree"] else 1
 

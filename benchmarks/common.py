@@ -93,8 +93,13 @@ def matmul_gflops(device: str = "cpu", n: int | None = None, repeats: int = 7) -
         a @ b
     secs = [timed(lambda: a @ b, device)[0] for _ in range(repeats)]
     s = median(secs)
-    return {"n": n, "dtype": str(dtype).removeprefix("torch."), "seconds": s,
-            "gflops": 2 * n**3 / s / 1e9, "best_gflops": 2 * n**3 / min(secs) / 1e9}
+    return {
+        "n": n,
+        "dtype": str(dtype).removeprefix("torch."),
+        "seconds": s,
+        "gflops": 2 * n**3 / s / 1e9,
+        "best_gflops": 2 * n**3 / min(secs) / 1e9,
+    }
 
 
 def task_rows(n_per_task: int, seed: int = 0, difficulty: str = "easy") -> list[dict[str, Any]]:

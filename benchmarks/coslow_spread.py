@@ -39,8 +39,15 @@ def _by_majority_share(gram, answers, k, n_draws, rng) -> list[dict]:
     for s in sorted(set(shares.round(4))):
         sel = np.isclose(shares, s)
         if sel.sum() >= 5:
-            rows.append({"k": k, "majority_share": float(s), "draws": int(sel.sum()),
-                         "coslow_mean": float(meds[sel].mean()), "coslow_sd": float(meds[sel].std(ddof=1))})
+            rows.append(
+                {
+                    "k": k,
+                    "majority_share": float(s),
+                    "draws": int(sel.sum()),
+                    "coslow_mean": float(meds[sel].mean()),
+                    "coslow_sd": float(meds[sel].std(ddof=1)),
+                }
+            )
     return rows
 
 
@@ -90,19 +97,31 @@ def main() -> None:
     answers = [e["answer"] for e in examples]
     rng = np.random.default_rng(args.seed)
     full = float(median_cosine_resamples(gram, np.arange(n)[None, :])[0])
-    out = {"n_low": n, "segment_coslow": full, "gradient_pass_s": grad_s, "answers": dict(Counter(answers)),
-           "draws": args.draws, "seed": args.seed, "by_k": []}
+    out = {
+        "n_low": n,
+        "segment_coslow": full,
+        "gradient_pass_s": grad_s,
+        "answers": dict(Counter(answers)),
+        "draws": args.draws,
+        "seed": args.seed,
+        "by_k": [],
+    }
     # CoS-Low by how the draw's answers are split (answer gradients cluster by label).
     out["by_majority_share"] = _by_majority_share(gram, answers, 16, args.draws, rng)
     for k in [int(x) for x in args.ks.split(",") if int(x) <= n]:
         draws = np.stack([rng.choice(n, k, replace=False) for _ in range(args.draws)])
         meds = median_cosine_resamples(gram, draws)
         share = np.mean([Counter(answers[j] for j in d).most_common(1)[0][1] / k for d in draws])
-        boots = [coslow_spread(gram[np.ix_(d, d)], resamples=500, seed=s)["sd"]
-                 for s, d in enumerate(draws[:40])]
-        row = {"k": k, "coslow_mean": float(np.mean(meds)), "draw_sd": float(np.std(meds, ddof=1)),
-               "draw_p05": float(np.quantile(meds, 0.05)), "draw_p95": float(np.quantile(meds, 0.95)),
-               "boot_sd": float(np.median(boots)), "label_share": float(share)}
+        boots = [coslow_spread(gram[np.ix_(d, d)], resamples=500, seed=s)["sd"] for s, d in enumerate(draws[:40])]
+        row = {
+            "k": k,
+            "coslow_mean": float(np.mean(meds)),
+            "draw_sd": float(np.std(meds, ddof=1)),
+            "draw_p05": float(np.quantile(meds, 0.05)),
+            "draw_p95": float(np.quantile(meds, 0.95)),
+            "boot_sd": float(np.median(boots)),
+            "label_share": float(share),
+        }
         out["by_k"].append(row)
         print(json.dumps(row))
     with open(args.out, "w", encoding="utf-8") as fh:

@@ -35,11 +35,13 @@ if str(HERE) not in sys.path:
 
 from common import DEFAULT_MODEL, machine  # noqa: E402
 
-_TEXT = ("Determine whether the following argument is deductively valid given the explicitly stated "
-         "premises. Every footballer is a friend of Gene. Being a friend of Gene is sufficient for "
-         "being a classmate of Lisa. Whoever is a classmate of Lisa is not a cousin of Tom. It follows "
-         "that no footballer is a cousin of Tom. Is the argument, given the explicitly stated premises, "
-         "deductively valid or invalid? Options: valid, invalid. ")
+_TEXT = (
+    "Determine whether the following argument is deductively valid given the explicitly stated "
+    "premises. Every footballer is a friend of Gene. Being a friend of Gene is sufficient for "
+    "being a classmate of Lisa. Whoever is a classmate of Lisa is not a cousin of Tom. It follows "
+    "that no footballer is a cousin of Tom. Is the argument, given the explicitly stated premises, "
+    "deductively valid or invalid? Options: valid, invalid. "
+)
 
 
 def log(msg: str) -> None:
@@ -59,14 +61,13 @@ def make_rows(tok: Any, n: int, length: int, seed: int = 0) -> list[dict[str, An
     for i in range(n):
         target = max(4, int(length * rng.uniform(0.8, 1.2)) - base)
         start = rng.randrange(0, 40)
-        text = " ".join(words[start:start + target])
+        text = " ".join(words[start : start + target])
         ids = tok(text, add_special_tokens=False)["input_ids"][:target]
         rows.append({"id": str(i), "prompt": tok.decode(ids), "answer": rng.choice(["valid", "invalid"])})
     return rows
 
 
-def time_steps(model: Any, tok: Any, examples: list, batch: int, micro: int, steps: int,
-               bf16: bool) -> float:
+def time_steps(model: Any, tok: Any, examples: list, batch: int, micro: int, steps: int, bf16: bool) -> float:
     """Median seconds of one optimizer step (warm-up step excluded)."""
     import torch
 
@@ -79,7 +80,7 @@ def time_steps(model: Any, tok: Any, examples: list, batch: int, micro: int, ste
     layout = layout_for(model)
     times = []
     for s in range(steps + 1):
-        batch_ex = examples[(s * batch) % len(examples):][:batch]
+        batch_ex = examples[(s * batch) % len(examples) :][:batch]
         n_answer = sum(len(e.completion) for e in batch_ex)
         t0 = time.perf_counter()
         for mb in micro_batches(batch_ex, micro):
@@ -120,8 +121,14 @@ def main(argv: list[str] | None = None) -> int:
 
     torch.set_num_threads(args.threads)
     skip = set(filter(None, args.skip.split(",")))
-    out: dict[str, Any] = {"machine": machine(args.threads), "batch": args.batch, "train": [], "val": [],
-                           "eval": [], "confidence": []}
+    out: dict[str, Any] = {
+        "machine": machine(args.threads),
+        "batch": args.batch,
+        "train": [],
+        "val": [],
+        "eval": [],
+        "confidence": [],
+    }
     t0 = time.perf_counter()
     model, tok, info = load_model(args.model, threads=args.threads)
     out["load_seconds"] = round(time.perf_counter() - t0, 2)
@@ -136,15 +143,20 @@ def main(argv: list[str] | None = None) -> int:
                     torch.manual_seed(0)
                     model, tok, _ = load_model(args.model, threads=args.threads)
                     s = time_steps(model, tok, examples, args.batch, micro, args.steps, bf16)
-                    rec = {"length": length, "mean_tokens": mean_len, "micro": micro,
-                           "precision": "bf16-autocast" if bf16 else "fp32", "step_seconds": round(s, 3),
-                           "tokens_per_s": round(args.batch * mean_len / s, 1)}
+                    rec = {
+                        "length": length,
+                        "mean_tokens": mean_len,
+                        "micro": micro,
+                        "precision": "bf16-autocast" if bf16 else "fp32",
+                        "step_seconds": round(s, 3),
+                        "tokens_per_s": round(args.batch * mean_len / s, 1),
+                    }
                     out["train"].append(rec)
                     log(json.dumps(rec))
         model, tok, _ = load_model(args.model, threads=args.threads)
         if "val" not in skip:
             layout = layout_for(model)
-            val = examples[:args.val]
+            val = examples[: args.val]
             evaluate_loss(model, val[:4], 8, tok.pad_token_id, "cpu", layout)
             t = time.perf_counter()
             evaluate_loss(model, val, 8, tok.pad_token_id, "cpu", layout)
@@ -155,17 +167,32 @@ def main(argv: list[str] | None = None) -> int:
         if "eval" not in skip:
             for mnt in (int(x) for x in args.new_tokens.split(",")):
                 t = time.perf_counter()
-                evaluate_rows(model, tok, rows[:args.test], metric="accuracy", batch_size=args.test,
-                              max_new_tokens=mnt, progress=False)
-                rec = {"length": length, "n": args.test, "max_new_tokens": mnt,
-                       "seconds_per_example": round((time.perf_counter() - t) / args.test, 4)}
+                evaluate_rows(
+                    model,
+                    tok,
+                    rows[: args.test],
+                    metric="accuracy",
+                    batch_size=args.test,
+                    max_new_tokens=mnt,
+                    progress=False,
+                )
+                rec = {
+                    "length": length,
+                    "n": args.test,
+                    "max_new_tokens": mnt,
+                    "seconds_per_example": round((time.perf_counter() - t) / args.test, 4),
+                }
                 out["eval"].append(rec)
                 log(json.dumps(rec))
         if "confidence" not in skip:
             t = time.perf_counter()
-            confidence_pass(model, tok, rows[:args.pool], max_new_tokens=30, batch_size=64)
-            rec = {"length": length, "n": args.pool, "max_new_tokens": 30,
-                   "seconds_per_example": round((time.perf_counter() - t) / args.pool, 4)}
+            confidence_pass(model, tok, rows[: args.pool], max_new_tokens=30, batch_size=64)
+            rec = {
+                "length": length,
+                "n": args.pool,
+                "max_new_tokens": 30,
+                "seconds_per_example": round((time.perf_counter() - t) / args.pool, 4),
+            }
             out["confidence"].append(rec)
             log(json.dumps(rec))
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)

@@ -52,8 +52,16 @@ from common import (  # noqa: E402
     tiny_model,
 )
 
-TARGETS = {"train": 1.5, "eval": 5.0, "coslow_time": 3.0, "coslow_mem": 0.5, "coslow_diff": 1e-4,
-           "selection": 5.0, "dryrun_s": 10.0, "default_min": 25.0}
+TARGETS = {
+    "train": 1.5,
+    "eval": 5.0,
+    "coslow_time": 3.0,
+    "coslow_mem": 0.5,
+    "coslow_diff": 1e-4,
+    "selection": 5.0,
+    "dryrun_s": 10.0,
+    "default_min": 25.0,
+}
 
 
 def log(msg: str) -> None:
@@ -61,6 +69,7 @@ def log(msg: str) -> None:
 
 
 # --------------------------------------------------------------------------- 1. fine-tuning
+
 
 def _load(model_ref: str, device: str):
     from dataeff.models import load_model
@@ -79,12 +88,17 @@ def _step_plan(examples: list, n_steps: int, batch: int, seed: int) -> list[list
 def _schedule(optimizer: Any, cfg: dict[str, Any], total: int):
     from transformers import get_scheduler
 
-    return get_scheduler(cfg["lr_scheduler"], optimizer,
-                         num_warmup_steps=int(round(cfg["warmup_ratio"] * total)), num_training_steps=total)
+    return get_scheduler(
+        cfg["lr_scheduler"],
+        optimizer,
+        num_warmup_steps=int(round(cfg["warmup_ratio"] * total)),
+        num_training_steps=total,
+    )
 
 
-def train_project(model: Any, tok: Any, examples: list, plan: list[list[int]], cfg: dict[str, Any],
-                  device: str, autocast: Any = None) -> dict[str, Any]:
+def train_project(
+    model: Any, tok: Any, examples: list, plan: list[list[int]], cfg: dict[str, Any], device: str, autocast: Any = None
+) -> dict[str, Any]:
     """The loop of ``dataeff.train.finetune`` (without validation and checkpoints): per step,
     length-grouped micro-batches, packed or left-padded (whichever costs less), answer-only
     loss on the answer positions' logits, sparse lookup gradient for tied embeddings, AdamW.
@@ -124,8 +138,9 @@ def train_project(model: Any, tok: Any, examples: list, plan: list[list[int]], c
     return {"ends": ends, "losses": losses, "optimizer": "fused torch.optim.AdamW (dataeff.train.build_optimizer)"}
 
 
-def train_trainer(model: Any, model_path: str, examples: list, plan: list[list[int]], cfg: dict[str, Any],
-                  device: str, out_dir: str) -> dict[str, Any]:
+def train_trainer(
+    model: Any, model_path: str, examples: list, plan: list[list[int]], cfg: dict[str, Any], device: str, out_dir: str
+) -> dict[str, Any]:
     """The plain way: ``transformers.Trainer`` with its defaults, DataCollatorForSeq2Seq right
     padding, labels -100 on the prompt, full logits; the same examples in the same order."""
     import torch
@@ -133,7 +148,7 @@ def train_trainer(model: Any, model_path: str, examples: list, plan: list[list[i
     from transformers import (
         AutoTokenizer,
         DataCollatorForSeq2Seq,
-    PrinterCallback,
+        PrinterCallback,
         Trainer,
         TrainerCallback,
         TrainingArguments,
@@ -148,8 +163,13 @@ def train_trainer(model: Any, model_path: str, examples: list, plan: list[list[i
         for i in idx:
             e = examples[i]
             ids = e.prompt + e.completion
-            features.append({"input_ids": ids, "attention_mask": [1] * len(ids),
-                             "labels": [-100] * len(e.prompt) + list(e.completion)})
+            features.append(
+                {
+                    "input_ids": ids,
+                    "attention_mask": [1] * len(ids),
+                    "labels": [-100] * len(e.prompt) + list(e.completion),
+                }
+            )
 
     class Sequential(Trainer):
         def _get_train_sampler(self, *args: Any, **kwargs: Any):
@@ -190,9 +210,13 @@ def train_trainer(model: Any, model_path: str, examples: list, plan: list[list[i
         seed=0,
     )
     model.config.use_cache = False
-    trainer = Sequential(model=model, args=args, train_dataset=features,
-                         data_collator=DataCollatorForSeq2Seq(tok, padding=True, label_pad_token_id=-100),
-                         callbacks=[Clock()])
+    trainer = Sequential(
+        model=model,
+        args=args,
+        train_dataset=features,
+        data_collator=DataCollatorForSeq2Seq(tok, padding=True, label_pad_token_id=-100),
+        callbacks=[Clock()],
+    )
     trainer.remove_callback(PrinterCallback)  # keep stdout for the table (losses come via on_log)
     optim = str(args.optim).split(".")[-1].lower()
     with torch.random.fork_rng(devices=[]):
@@ -200,8 +224,15 @@ def train_trainer(model: Any, model_path: str, examples: list, plan: list[list[i
     return {"ends": ends, "losses": losses, "optimizer": f"Trainer default ({optim})"}
 
 
-def bench_training(model_ref: str, device: str, cfg: dict[str, Any], rows: list[dict[str, Any]],
-                   steps: int, repeats: int, peak_gflops: float) -> dict[str, Any]:
+def bench_training(
+    model_ref: str,
+    device: str,
+    cfg: dict[str, Any],
+    rows: list[dict[str, Any]],
+    steps: int,
+    repeats: int,
+    peak_gflops: float,
+) -> dict[str, Any]:
     """Steady-state throughput of both loops; a fresh copy of the model for every run."""
     import torch
 
@@ -241,22 +272,37 @@ def bench_training(model_ref: str, device: str, cfg: dict[str, Any], rows: list[
             del model
             if device.startswith("cuda"):
                 torch.cuda.empty_cache()
-    out: dict[str, Any] = {"device": device, "steps": steps, "warmup_steps": warmup,
-                           "batch_size": cfg["batch_size"], "micro_batch_size": cfg["micro_batch_size"],
-                           "max_seq_len": cfg["max_seq_len"], "learning_rate": cfg["learning_rate"],
-                           "tokens": tokens, "answer_tokens": answer_tokens, "trainable_params": n_params,
-                           "first_step_loss": first_loss, "optimizer": optimizers, "runs": runs}
+    out: dict[str, Any] = {
+        "device": device,
+        "steps": steps,
+        "warmup_steps": warmup,
+        "batch_size": cfg["batch_size"],
+        "micro_batch_size": cfg["micro_batch_size"],
+        "max_seq_len": cfg["max_seq_len"],
+        "learning_rate": cfg["learning_rate"],
+        "tokens": tokens,
+        "answer_tokens": answer_tokens,
+        "trainable_params": n_params,
+        "first_step_loss": first_loss,
+        "optimizer": optimizers,
+        "runs": runs,
+    }
     for kind in runs:
         s = median(runs[kind])
-        out[kind] = {"seconds": s, "tokens_per_s": tokens / s, "answer_tokens_per_s": answer_tokens / s,
-                     "model_gflops": 6 * n_params * tokens / s / 1e9}
+        out[kind] = {
+            "seconds": s,
+            "tokens_per_s": tokens / s,
+            "answer_tokens_per_s": answer_tokens / s,
+            "model_gflops": 6 * n_params * tokens / s / 1e9,
+        }
         out[kind]["utilisation"] = out[kind]["model_gflops"] / peak_gflops
     out["speedup"] = out["trainer"]["seconds"] / out["project"]["seconds"]
     return out
 
 
-def bench_precision(model_ref: str, device: str, cfg: dict[str, Any], rows: list[dict[str, Any]],
-                    steps: int, repeats: int) -> dict[str, Any]:
+def bench_precision(
+    model_ref: str, device: str, cfg: dict[str, Any], rows: list[dict[str, Any]], steps: int, repeats: int
+) -> dict[str, Any]:
     """The project's loop in fp32 and under bf16 autocast (``dataeff.precision``'s
     ``autocast_bf16`` policy: fp32 master weights and AdamW state, bf16 matmuls), side by side in
     one run: same model, examples, order and settings, runs alternated. Reports the ratio and
@@ -287,9 +333,16 @@ def bench_precision(model_ref: str, device: str, cfg: dict[str, Any], rows: list
             first_loss[kind] = res["losses"][0]
             log(f"precision {device} {kind} run {r + 1}: {seconds:.2f} s for {steps} steps")
             del model
-    out: dict[str, Any] = {"device": device, "steps": steps, "batch_size": cfg["batch_size"],
-                           "micro_batch_size": cfg["micro_batch_size"], "tokens": tokens,
-                           "policy": policy.record(), "runs": runs, "first_step_loss": first_loss}
+    out: dict[str, Any] = {
+        "device": device,
+        "steps": steps,
+        "batch_size": cfg["batch_size"],
+        "micro_batch_size": cfg["micro_batch_size"],
+        "tokens": tokens,
+        "policy": policy.record(),
+        "runs": runs,
+        "first_step_loss": first_loss,
+    }
     for kind in runs:
         out[kind] = {"seconds": median(runs[kind]), "tokens_per_s": tokens / median(runs[kind])}
     out["ratio"] = out["fp32"]["seconds"] / out[policy.used]["seconds"] if policy.used != "fp32" else None
@@ -297,6 +350,7 @@ def bench_precision(model_ref: str, device: str, cfg: dict[str, Any], rows: list
 
 
 # --------------------------------------------------------------------------- 2. evaluation
+
 
 def generate_one_by_one(model: Any, tok: Any, rows: list[dict[str, Any]], max_new_tokens: int) -> list[str]:
     """The plain way: one greedy ``model.generate`` per example, stopping at end of turn."""
@@ -310,9 +364,15 @@ def generate_one_by_one(model: Any, tok: Any, rows: list[dict[str, Any]], max_ne
     with torch.inference_mode():
         for r in rows:
             ids = torch.tensor([prompt_ids(tok, r["prompt"], r.get("system"))], device=device)
-            out = model.generate(ids, attention_mask=torch.ones_like(ids), max_new_tokens=max_new_tokens,
-                                 do_sample=False, eos_token_id=stops, pad_token_id=tok.pad_token_id)
-            texts.append(tok.decode(out[0, ids.shape[1]:], skip_special_tokens=True))
+            out = model.generate(
+                ids,
+                attention_mask=torch.ones_like(ids),
+                max_new_tokens=max_new_tokens,
+                do_sample=False,
+                eos_token_id=stops,
+                pad_token_id=tok.pad_token_id,
+            )
+            texts.append(tok.decode(out[0, ids.shape[1] :], skip_special_tokens=True))
     return texts
 
 
@@ -324,8 +384,9 @@ def _by_task(rows: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
     return groups
 
 
-def bench_eval(model_ref: str, device: str, eval_cfg: dict[str, Any], rows: list[dict[str, Any]],
-               repeats: int) -> dict[str, Any]:
+def bench_eval(
+    model_ref: str, device: str, eval_cfg: dict[str, Any], rows: list[dict[str, Any]], repeats: int
+) -> dict[str, Any]:
     from dataeff.evaluate import evaluate_rows, normalize, score
 
     model, tok = _load(model_ref, device)
@@ -343,8 +404,9 @@ def bench_eval(model_ref: str, device: str, eval_cfg: dict[str, Any], rows: list
             if kind == "project":  # one call per task, as the pipeline runs one evaluation job per task
                 by_id = {}
                 for task_rows_ in _by_task(rows).values():
-                    _, p = evaluate_rows(model, tok, task_rows_, metric="accuracy", batch_size=bs,
-                                         max_new_tokens=mnt, progress=False)
+                    _, p = evaluate_rows(
+                        model, tok, task_rows_, metric="accuracy", batch_size=bs, max_new_tokens=mnt, progress=False
+                    )
                     by_id.update({r["id"]: x["prediction"] for r, x in zip(task_rows_, p, strict=True)})
                 texts = [by_id[r["id"]] for r in rows]
             else:
@@ -354,9 +416,15 @@ def bench_eval(model_ref: str, device: str, eval_cfg: dict[str, Any], rows: list
             preds[kind] = texts
             log(f"eval {device} {kind} run {r + 1}: {runs[kind][-1]:.2f} s")
     same = sum(normalize(a) == normalize(b) for a, b in zip(preds["project"], preds["generate"], strict=True))
-    out: dict[str, Any] = {"device": device, "n": len(rows), "batch_size": bs, "max_new_tokens": mnt,
-                           "runs": runs, "same_answers": same,
-                           "accuracy": {k: score(v, golds) for k, v in preds.items()}}
+    out: dict[str, Any] = {
+        "device": device,
+        "n": len(rows),
+        "batch_size": bs,
+        "max_new_tokens": mnt,
+        "runs": runs,
+        "same_answers": same,
+        "accuracy": {k: score(v, golds) for k, v in preds.items()},
+    }
     for kind in runs:
         s = median(runs[kind])
         out[kind] = {"seconds": s, "examples_per_s": len(rows) / s}
@@ -365,6 +433,7 @@ def bench_eval(model_ref: str, device: str, eval_cfg: dict[str, Any], rows: list
 
 
 # --------------------------------------------------------------------------- 3. CoS-Low
+
 
 def bench_coslow_all(model_ref: str, repeats: int, quick: bool, threads: int, batch_size: int) -> dict[str, Any]:
     import bench_coslow
@@ -376,8 +445,9 @@ def bench_coslow_all(model_ref: str, repeats: int, quick: bool, threads: int, ba
     ref = None if quick else model_ref
     cos = bench_coslow.bench(ref, n=4 if quick else 32, repeats=repeats, quick=quick, threads=threads)
     log("selection: batched vs per-prompt generate")
-    sel = bench_coslow.bench_selection(ref, n=8 if quick else 64, repeats=repeats, quick=quick,
-                                       threads=threads, batch_size=batch_size)
+    sel = bench_coslow.bench_selection(
+        ref, n=8 if quick else 64, repeats=repeats, quick=quick, threads=threads, batch_size=batch_size
+    )
     return {"coslow": cos, "selection": sel}
 
 
@@ -402,8 +472,9 @@ def _tenfold(config_path: Path, dest: Path, factor: int = 10) -> Path:
 
     cfg = yaml.safe_load(config_path.read_text())
     user_file = dest.parent / "clone.jsonl"
-    user_file.write_text("".join(json.dumps({"prompt": f"q{i}", "label": "yes" if i % 2 else "no"}) + "\n"
-                                 for i in range(20)))
+    user_file.write_text(
+        "".join(json.dumps({"prompt": f"q{i}", "label": "yes" if i % 2 else "no"}) + "\n" for i in range(20))
+    )
     tasks = list(cfg["tasks"])
     user = dict(cfg.get("user_tasks") or {})
     for t in list(tasks):
@@ -425,8 +496,9 @@ def _dry_run(workdir: Path, configfile: Path) -> tuple[float, int]:
     """Wall seconds of ``snakemake -n --configfile FILE`` (fresh process, output captured) and
     the number of jobs it planned."""
     t0 = time.perf_counter()
-    proc = subprocess.run([_snakemake_exe(), "-n", "--configfile", str(configfile)], cwd=workdir, capture_output=True,
-                          text=True)
+    proc = subprocess.run(
+        [_snakemake_exe(), "-n", "--configfile", str(configfile)], cwd=workdir, capture_output=True, text=True
+    )
     seconds = time.perf_counter() - t0
     if proc.returncode != 0:
         raise RuntimeError(f"snakemake -n failed ({proc.returncode}): {(proc.stderr or proc.stdout)[-2000:]}")
@@ -435,8 +507,9 @@ def _dry_run(workdir: Path, configfile: Path) -> tuple[float, int]:
 
 
 def bench_dryrun(config_path: Path, repeats: int, max_scale_seconds: float = 120.0) -> dict[str, Any]:
-    out: dict[str, Any] = {"config": str(config_path.relative_to(REPO) if config_path.is_relative_to(REPO)
-                                         else config_path)}
+    out: dict[str, Any] = {
+        "config": str(config_path.relative_to(REPO) if config_path.is_relative_to(REPO) else config_path)
+    }
     with tempfile.TemporaryDirectory(prefix="dataeff-dryrun-") as tmp:
         work = _scratch_workdir(Path(tmp) / "repo")
         ten = _tenfold(config_path, Path(tmp) / "tenfold.yaml")
@@ -506,12 +579,18 @@ def _time_default(work: Path, cores: int) -> dict[str, Any]:
             continue
         r = json.loads(f.read_text())
         accuracy.setdefault(f.parents[1].name, {})[f.stem] = r.get("accuracy")
-    return {"seconds": seconds, "cores": cores, "jobs": int(done[-1][1]) if done else None,
-            "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"), "command": f"snakemake --cores {cores}",
-            "accuracy": accuracy}
+    return {
+        "seconds": seconds,
+        "cores": cores,
+        "jobs": int(done[-1][1]) if done else None,
+        "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
+        "command": f"snakemake --cores {cores}",
+        "accuracy": accuracy,
+    }
 
 
 # --------------------------------------------------------------------------- table
+
 
 def _fmt(x: float, digits: int = 2) -> str:
     if x is None or (isinstance(x, float) and math.isnan(x)):
@@ -543,88 +622,123 @@ def build_table(res: dict[str, Any], args: argparse.Namespace) -> str:
     row = lines.append
     for dev, tr in res["train"].items():
         p, t = tr["project"], tr["trainer"]
-        setup = (f"{tr['steps']} steps after 1 warm-up, batch {tr['batch_size']}/micro "
-                 f"{tr['micro_batch_size']}, max_seq_len {tr['max_seq_len']}")
-        row(f"| 1 | fine-tune training tokens/s ({dev}; {setup}) | {_fmt(p['tokens_per_s'], 1)} "
+        setup = (
+            f"{tr['steps']} steps after 1 warm-up, batch {tr['batch_size']}/micro "
+            f"{tr['micro_batch_size']}, max_seq_len {tr['max_seq_len']}"
+        )
+        row(
+            f"| 1 | fine-tune training tokens/s ({dev}; {setup}) | {_fmt(p['tokens_per_s'], 1)} "
             f"| {_fmt(t['tokens_per_s'], 1)} (transformers.Trainer: right padding, full logits, "
             f"{tr['optimizer'].get('trainer', '')}) | {tr['speedup']:.2f}x | >= {TARGETS['train']}x "
-            f"| {_met(tr['speedup'] >= TARGETS['train'])} |")
-        row(f"| 1 | fine-tune answer tokens/s ({dev}) | {_fmt(p['answer_tokens_per_s'], 1)} "
+            f"| {_met(tr['speedup'] >= TARGETS['train'])} |"
+        )
+        row(
+            f"| 1 | fine-tune answer tokens/s ({dev}) | {_fmt(p['answer_tokens_per_s'], 1)} "
             f"| {_fmt(t['answer_tokens_per_s'], 1)} (Trainer) | {tr['speedup']:.2f}x "
-            f"| >= {TARGETS['train']}x | {_met(tr['speedup'] >= TARGETS['train'])} |")
+            f"| >= {TARGETS['train']}x | {_met(tr['speedup'] >= TARGETS['train'])} |"
+        )
         mm = res["matmul"][dev]
-        row(f"| 1 | training compute utilisation ({dev}): 6 x {tr['trainable_params'] / 1e6:.1f}M params "
+        row(
+            f"| 1 | training compute utilisation ({dev}): 6 x {tr['trainable_params'] / 1e6:.1f}M params "
             f"x tokens / time | {_fmt(p['model_gflops'], 1)} GFLOP/s | {_fmt(mm['gflops'], 1)} GFLOP/s "
             f"({mm['n']}^2 {mm['dtype']} matmul, same run; Trainer reaches {t['utilisation']:.1%}) "
-            f"| {p['utilisation']:.1%} | report | - |")
+            f"| {p['utilisation']:.1%} | report | - |"
+        )
     for dev, pr in res.get("precision", {}).items():
         used = pr["policy"]["used"]
         if pr["ratio"] is None:
-            row(f"| 1 | bf16 autocast training ({dev}) | not available: {pr['policy']['reason']} | - | - "
-                "| report | - |")
+            row(
+                f"| 1 | bf16 autocast training ({dev}) | not available: {pr['policy']['reason']} | - | - | report | - |"
+            )
             continue
-        row(f"| 1 | training tokens/s under bf16 autocast ({dev}; {pr['steps']} steps, batch "
+        row(
+            f"| 1 | training tokens/s under bf16 autocast ({dev}; {pr['steps']} steps, batch "
             f"{pr['batch_size']}/micro {pr['micro_batch_size']}; {pr['policy']['reason']}) "
             f"| {_fmt(pr[used]['tokens_per_s'], 1)} | {_fmt(pr['fp32']['tokens_per_s'], 1)} (fp32, same loop) "
-            f"| {pr['ratio']:.2f}x | report | - |")
+            f"| {pr['ratio']:.2f}x | report | - |"
+        )
     for dev, ev in res["eval"].items():
-        row(f"| 2 | evaluation examples/s ({dev}; n={ev['n']}, batch {ev['batch_size']}, "
+        row(
+            f"| 2 | evaluation examples/s ({dev}; n={ev['n']}, batch {ev['batch_size']}, "
             f"max_new_tokens {ev['max_new_tokens']}) | {_fmt(ev['project']['examples_per_s'], 2)} "
             f"| {_fmt(ev['generate']['examples_per_s'], 2)} (one model.generate per example; same answer on "
             f"{ev['same_answers']}/{ev['n']}) | {ev['speedup']:.2f}x | >= {TARGETS['eval']}x "
-            f"| {_met(ev['speedup'] >= TARGETS['eval'])} |")
+            f"| {_met(ev['speedup'] >= TARGETS['eval'])} |"
+        )
     cs = res.get("coslow")
     if cs:
         c, s = cs["coslow"], cs["selection"]
-        row(f"| 3 | CoS-Low time (n={c['n']}) | {c['fast']['seconds']:.2f} s "
+        row(
+            f"| 3 | CoS-Low time (n={c['n']}) | {c['fast']['seconds']:.2f} s "
             f"| {c['reference']['seconds']:.2f} s (one example at a time, benchmarks/coslow_reference.py) "
             f"| {c['speedup']:.2f}x "
-            f"| >= {TARGETS['coslow_time']}x | {_met(c['speedup'] >= TARGETS['coslow_time'])} |")
-        row(f"| 3 | CoS-Low extra peak memory | {c['fast']['extra_mb']:.0f} MB "
+            f"| >= {TARGETS['coslow_time']}x | {_met(c['speedup'] >= TARGETS['coslow_time'])} |"
+        )
+        row(
+            f"| 3 | CoS-Low extra peak memory | {c['fast']['extra_mb']:.0f} MB "
             f"| {c['reference']['extra_mb']:.0f} MB | {c['memory_ratio']:.2f} | <= {TARGETS['coslow_mem']} "
-            f"| {_met(c['memory_ratio'] <= TARGETS['coslow_mem'])} |")
-        row(f"| 3 | CoS-Low value | {c['fast']['value']:.6f} | {c['reference']['value']:.6f} "
-            f"| abs diff {c['abs_diff']:.1e} | <= 1e-4 | {_met(c['agree'])} |")
-        row(f"| 3 | selection confidence pass (n={s['n']}, batch {s['batch_size']}, max_new_tokens "
+            f"| {_met(c['memory_ratio'] <= TARGETS['coslow_mem'])} |"
+        )
+        row(
+            f"| 3 | CoS-Low value | {c['fast']['value']:.6f} | {c['reference']['value']:.6f} "
+            f"| abs diff {c['abs_diff']:.1e} | <= 1e-4 | {_met(c['agree'])} |"
+        )
+        row(
+            f"| 3 | selection confidence pass (n={s['n']}, batch {s['batch_size']}, max_new_tokens "
             f"{s['max_new_tokens']}) | {s['batched']['seconds']:.2f} s (batched) "
             f"| {s['per_prompt']['seconds']:.2f} s (one generate per prompt; same tokens "
             f"{s['same_tokens']}/{s['n']}) | {s['speedup']:.2f}x | >= {TARGETS['selection']}x "
-            f"| {_met(s['speedup'] >= TARGETS['selection'])} |")
+            f"| {_met(s['speedup'] >= TARGETS['selection'])} |"
+        )
     d = res.get("dryrun")
     if d:
         one, ten = d["1x"], d["10x"]
-        row(f"| 4 | `snakemake -n` ({d['config']}: {one['jobs']} jobs) | {one['seconds']:.2f} s "
+        row(
+            f"| 4 | `snakemake -n` ({d['config']}: {one['jobs']} jobs) | {one['seconds']:.2f} s "
             f"({one['ms_per_job']:.1f} ms/job) | - | - | < {TARGETS['dryrun_s']:.0f} s "
-            f"| {_met(one['seconds'] < TARGETS['dryrun_s'])} |")
+            f"| {_met(one['seconds'] < TARGETS['dryrun_s'])} |"
+        )
         runs10 = "" if len(ten["runs"]) >= res["repeats"] else f", {len(ten['runs'])} run"
-        row(f"| 4 | `snakemake -n` with 10x the tasks ({ten['jobs']} jobs{runs10}) | {ten['seconds']:.2f} s "
+        row(
+            f"| 4 | `snakemake -n` with 10x the tasks ({ten['jobs']} jobs{runs10}) | {ten['seconds']:.2f} s "
             f"({ten['ms_per_job']:.1f} ms/job) | {one['seconds']:.2f} s (1x grid) "
             f"| {d['time_ratio']:.2f}x time for {d['job_ratio']:.2f}x jobs | <= 1.1 x jobs ratio (linear; 10% "
             f"for timing noise) "
-            f"| {_met(d['time_ratio'] <= d['job_ratio'] * 1.1)} |")
+            f"| {_met(d['time_ratio'] <= d['job_ratio'] * 1.1)} |"
+        )
     dr = res.get("default_run")
     if dr:
-        row(f"| 5 | embedded default end to end (from {dr['source']}) | {dr['seconds'] / 60:.1f} min | - | - "
-            f"| <= {TARGETS['default_min']:.0f} min | {_met(dr['seconds'] / 60 <= TARGETS['default_min'])} |")
+        row(
+            f"| 5 | embedded default end to end (from {dr['source']}) | {dr['seconds'] / 60:.1f} min | - | - "
+            f"| <= {TARGETS['default_min']:.0f} min | {_met(dr['seconds'] / 60 <= TARGETS['default_min'])} |"
+        )
     else:
-        row("| 5 | embedded default end to end | not measured (run the README command) | - | - "
-            f"| <= {TARGETS['default_min']:.0f} min | n/a |")
+        row(
+            "| 5 | embedded default end to end | not measured (run the README command) | - | - "
+            f"| <= {TARGETS['default_min']:.0f} min | n/a |"
+        )
     notes = []
     for dev, tr in res["train"].items():
         fl = tr["first_step_loss"]
         if "project" in fl and "trainer" in fl:
-            notes.append(f"- first-step loss ({dev}): dataeff {fl['project']:.4f}, "
-                         f"Trainer {fl['trainer']:.4f} (same examples, same answer-token mean: should agree)")
+            notes.append(
+                f"- first-step loss ({dev}): dataeff {fl['project']:.4f}, "
+                f"Trainer {fl['trainer']:.4f} (same examples, same answer-token mean: should agree)"
+            )
         runs_p = ", ".join(f"{x:.2f}" for x in tr["runs"]["project"])
         runs_t = ", ".join(f"{x:.2f}" for x in tr["runs"]["trainer"])
-        notes.append(f"- training ({dev}): {tr['tokens']} non-padding tokens, {tr['answer_tokens']} answer "
-                     f"tokens over the timed steps; runs (s): dataeff {runs_p}; Trainer {runs_t}")
+        notes.append(
+            f"- training ({dev}): {tr['tokens']} non-padding tokens, {tr['answer_tokens']} answer "
+            f"tokens over the timed steps; runs (s): dataeff {runs_p}; Trainer {runs_t}"
+        )
     for dev, pr in res.get("precision", {}).items():
         fl = ", ".join(f"{k} {v:.4f}" for k, v in pr["first_step_loss"].items())
         notes.append(f"- precision ({dev}): first-step loss {fl} (same examples: should agree to bf16 rounding)")
     for dev, ev in res["eval"].items():
-        notes.append(f"- evaluation ({dev}): accuracy dataeff {ev['accuracy']['project']:.3f}, "
-                     f"per-example generate {ev['accuracy']['generate']:.3f}")
+        notes.append(
+            f"- evaluation ({dev}): accuracy dataeff {ev['accuracy']['project']:.3f}, "
+            f"per-example generate {ev['accuracy']['generate']:.3f}"
+        )
     if notes:
         lines += ["", "Notes:", *notes]
     return "\n".join(lines) + "\n"
@@ -632,27 +746,39 @@ def build_table(res: dict[str, Any], args: argparse.Namespace) -> str:
 
 # --------------------------------------------------------------------------- main
 
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--quick", action="store_true",
-                    help="tiny random model, 2 steps, 1 repeat: checks the script, not the speed")
+    ap.add_argument(
+        "--quick", action="store_true", help="tiny random model, 2 steps, 1 repeat: checks the script, not the speed"
+    )
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--threads", type=int, default=2, help="torch threads on the CPU (both sides)")
     ap.add_argument("--model", default=str(DEFAULT_MODEL), help="prepared model (results/models/NAME)")
     ap.add_argument("--config", default="config/config.yaml", help="train/eval settings come from here")
     ap.add_argument("--grid", default="config/paper.yaml", help="config of the snakemake -n measurement")
     ap.add_argument("--steps", type=int, default=None, help="timed optimizer steps (default 6; quick 2)")
-    ap.add_argument("--n-eval", type=int, default=None,
-                    help="test examples (default: the config's data.test_max per task, the size of one "
-                         "evaluation job of the pipeline; quick 4)")
+    ap.add_argument(
+        "--n-eval",
+        type=int,
+        default=None,
+        help="test examples (default: the config's data.test_max per task, the size of one "
+        "evaluation job of the pipeline; quick 4)",
+    )
     ap.add_argument("--skip", nargs="*", default=[], choices=["train", "precision", "eval", "coslow", "dryrun"])
     ap.add_argument("--cpu-only", action="store_true", help="skip the GPU even if there is one")
     ap.add_argument("--out", default="results/benchmark.md")
-    ap.add_argument("--default-run", action="store_true",
-                    help="also run the embedded default end to end (about 20 min) and record its time")
-    ap.add_argument("--here", action="store_true",
-                    help="with --default-run: run it in this repository (its data/, results/ pipeline "
-                         "output, .snakemake/ and logs/ are removed first) instead of a scratch copy")
+    ap.add_argument(
+        "--default-run",
+        action="store_true",
+        help="also run the embedded default end to end (about 20 min) and record its time",
+    )
+    ap.add_argument(
+        "--here",
+        action="store_true",
+        help="with --default-run: run it in this repository (its data/, results/ pipeline "
+        "output, .snakemake/ and logs/ are removed first) instead of a scratch copy",
+    )
     args = ap.parse_args(argv)
 
     import torch
@@ -670,7 +796,11 @@ def main(argv: list[str] | None = None) -> int:
     res: dict[str, Any] = {
         "command": " ".join(["python", "benchmarks/run.py", *(sys.argv[1:] if argv is None else argv)]),
         "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
-        "machine": machine(args.threads), "repeats": repeats, "train": {}, "precision": {}, "eval": {},
+        "machine": machine(args.threads),
+        "repeats": repeats,
+        "train": {},
+        "precision": {},
+        "eval": {},
         "matmul": {},
     }
     with tempfile.TemporaryDirectory(prefix="dataeff-bench-") as tmp:
@@ -680,20 +810,26 @@ def main(argv: list[str] | None = None) -> int:
             train_cfg["batch_size"], train_cfg["micro_batch_size"] = 4, 2
         res["model"] = "tiny random Llama (quick)" if args.quick else model_ref
         rows = task_rows(60 if args.quick else max(250, 100 + n_eval // len(TASKS)), seed=0)
-        train_rows, test_rows = rows[: len(rows) - n_eval], rows[len(rows) - n_eval:]
+        train_rows, test_rows = rows[: len(rows) - n_eval], rows[len(rows) - n_eval :]
         for dev in devices:
             res["matmul"][dev] = matmul_gflops(dev, n=512 if args.quick else None)
             log(f"matmul {dev}: {res['matmul'][dev]['gflops']:.1f} GFLOP/s")
             if "train" not in args.skip:
-                res["train"][dev] = bench_training(model_ref, dev, train_cfg, train_rows, steps, repeats,
-                                                   res["matmul"][dev]["gflops"])
+                res["train"][dev] = bench_training(
+                    model_ref, dev, train_cfg, train_rows, steps, repeats, res["matmul"][dev]["gflops"]
+                )
             if "precision" not in args.skip:
                 res["precision"][dev] = bench_precision(model_ref, dev, train_cfg, train_rows, steps, repeats)
             if "eval" not in args.skip:
                 res["eval"][dev] = bench_eval(model_ref, dev, eval_cfg, test_rows, repeats)
         if "coslow" not in args.skip:
-            res["coslow"] = bench_coslow_all(args.model if args.quick else model_ref, repeats, args.quick,
-                                             args.threads, int(cfg["coslow"]["batch_size"]))
+            res["coslow"] = bench_coslow_all(
+                args.model if args.quick else model_ref,
+                repeats,
+                args.quick,
+                args.threads,
+                int(cfg["coslow"]["batch_size"]),
+            )
     if "dryrun" not in args.skip:
         grid = REPO / (args.config if args.quick else args.grid)
         log(f"snakemake -n on {grid.name} and 10x its tasks")

@@ -32,21 +32,29 @@ def main() -> None:
         for p in ref.parameters():
             p.copy_(p.to(torch.bfloat16).float())  # a start every optimizer can represent exactly
     start = {n: p.detach().clone() for n, p in ref.named_parameters()}
-    text = ["The capital of France is Paris, and the capital of Italy is Rome.",
-            "Q: Is 7 an even number? A: no, it is odd.", "Sort these words: pear apple fig -> apple fig pear",
-            "Translate to French: good morning -> bonjour"]
+    text = [
+        "The capital of France is Paris, and the capital of Italy is Rome.",
+        "Q: Is 7 an even number? A: no, it is odd.",
+        "Sort these words: pear apple fig -> apple fig pear",
+        "Translate to French: good morning -> bonjour",
+    ]
     batch = tok(text, return_tensors="pt", padding=True)
     labels = batch["input_ids"].masked_fill(batch["attention_mask"] == 0, -100)
 
-    runs = {"fp32 AdamW": (torch.float32, lambda ps: torch.optim.AdamW(ps, lr=args.lr, weight_decay=0.0, fused=True)),
-            "bf16 AdamW (torch, bf16 state)": (torch.bfloat16,
-                                               lambda ps: torch.optim.AdamW(ps, lr=args.lr, weight_decay=0.0,
-                                                                            fused=True))}
+    runs = {
+        "fp32 AdamW": (torch.float32, lambda ps: torch.optim.AdamW(ps, lr=args.lr, weight_decay=0.0, fused=True)),
+        "bf16 AdamW (torch, bf16 state)": (
+            torch.bfloat16,
+            lambda ps: torch.optim.AdamW(ps, lr=args.lr, weight_decay=0.0, fused=True),
+        ),
+    }
     try:
         from torchao.optim import _AdamW
 
         runs["bf16 AdamW + stochastic rounding (torchao)"] = (
-            torch.bfloat16, lambda ps: _AdamW(ps, lr=args.lr, weight_decay=0.0, bf16_stochastic_round=True))
+            torch.bfloat16,
+            lambda ps: _AdamW(ps, lr=args.lr, weight_decay=0.0, bf16_stochastic_round=True),
+        )
     except ImportError:
         print(json.dumps({"torchao": "not installed"}))
     params = {name: [start[n].to(dt).clone().requires_grad_(True) for n in start] for name, (dt, _) in runs.items()}
@@ -63,15 +71,25 @@ def main() -> None:
             for p, g in zip(ps, grads, strict=True):
                 p.grad = g.to(p.dtype)
             opts[name].step()
-        delta_ref = torch.cat([(w.detach().float() - start[n]).flatten()
-                               for n, w in zip(names, params["fp32 AdamW"], strict=True)])
+        delta_ref = torch.cat(
+            [(w.detach().float() - start[n]).flatten() for n, w in zip(names, params["fp32 AdamW"], strict=True)]
+        )
         for name, ps in params.items():
             delta = torch.cat([(w.detach().float() - start[n]).flatten() for n, w in zip(names, ps, strict=True)])
             err = float((delta - delta_ref).norm() / delta_ref.norm())
-            print(json.dumps({"step": step, "optimizer": name, "lr": args.lr,
-                              "fraction_changed": round(float((delta != 0).float().mean()), 4),
-                              "update_rel_error_vs_fp32": round(err, 4),
-                              "update_norm_ratio": round(float(delta.norm() / delta_ref.norm()), 4)}), flush=True)
+            print(
+                json.dumps(
+                    {
+                        "step": step,
+                        "optimizer": name,
+                        "lr": args.lr,
+                        "fraction_changed": round(float((delta != 0).float().mean()), 4),
+                        "update_rel_error_vs_fp32": round(err, 4),
+                        "update_norm_ratio": round(float(delta.norm() / delta_ref.norm()), 4),
+                    }
+                ),
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

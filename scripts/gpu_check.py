@@ -37,15 +37,41 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "workflow"))
 
-LLAMA_8B = dict(vocab_size=128256, hidden_size=4096, intermediate_size=14336, num_hidden_layers=32,
-                num_attention_heads=32, num_key_value_heads=8, max_position_embeddings=8192, rope_theta=500000.0,
-                tie_word_embeddings=False)
-SMALL = dict(vocab_size=2048, hidden_size=1024, intermediate_size=2816, num_hidden_layers=4, num_attention_heads=16,
-             num_key_value_heads=4, max_position_embeddings=4096, tie_word_embeddings=True)
-TINY = dict(vocab_size=512, hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
-            num_key_value_heads=2, max_position_embeddings=512, tie_word_embeddings=True)
-CHAT_TEMPLATE = ("{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}"
-                 "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}")
+LLAMA_8B = dict(
+    vocab_size=128256,
+    hidden_size=4096,
+    intermediate_size=14336,
+    num_hidden_layers=32,
+    num_attention_heads=32,
+    num_key_value_heads=8,
+    max_position_embeddings=8192,
+    rope_theta=500000.0,
+    tie_word_embeddings=False,
+)
+SMALL = dict(
+    vocab_size=2048,
+    hidden_size=1024,
+    intermediate_size=2816,
+    num_hidden_layers=4,
+    num_attention_heads=16,
+    num_key_value_heads=4,
+    max_position_embeddings=4096,
+    tie_word_embeddings=True,
+)
+TINY = dict(
+    vocab_size=512,
+    hidden_size=64,
+    intermediate_size=128,
+    num_hidden_layers=2,
+    num_attention_heads=4,
+    num_key_value_heads=2,
+    max_position_embeddings=512,
+    tie_word_embeddings=True,
+)
+CHAT_TEMPLATE = (
+    "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}"
+    "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+)
 
 
 def make_tokenizer(dest: Path, vocab: int) -> Path:
@@ -58,10 +84,15 @@ def make_tokenizer(dest: Path, vocab: int) -> Path:
     tok.decoder = decoders.ByteLevel()
     special = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
     corpus = [f"Question {i}: is {i} an even number? Answer: {'yes' if i % 2 == 0 else 'no'}." for i in range(400)]
-    tok.train_from_iterator(corpus, trainers.BpeTrainer(vocab_size=min(vocab, 1000), special_tokens=special,
-                                                        initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
-    fast = PreTrainedTokenizerFast(tokenizer_object=tok, bos_token="<|im_start|>", eos_token="<|im_end|>",
-                                   pad_token="<|endoftext|>")
+    tok.train_from_iterator(
+        corpus,
+        trainers.BpeTrainer(
+            vocab_size=min(vocab, 1000), special_tokens=special, initial_alphabet=pre_tokenizers.ByteLevel.alphabet()
+        ),
+    )
+    fast = PreTrainedTokenizerFast(
+        tokenizer_object=tok, bos_token="<|im_start|>", eos_token="<|im_end|>", pad_token="<|endoftext|>"
+    )
     fast.chat_template = CHAT_TEMPLATE
     fast.save_pretrained(dest)
     return dest
@@ -97,8 +128,14 @@ def _fp32_rotary(model: Any) -> None:
 
 
 def rows(n: int, seed: int = 0) -> list[dict[str, str]]:
-    return [{"id": str(i), "prompt": f"Question {i + seed}: is {i + seed} an even number?" + " Think." * (i % 5),
-             "answer": "yes" if (i + seed) % 2 == 0 else "no"} for i in range(n)]
+    return [
+        {
+            "id": str(i),
+            "prompt": f"Question {i + seed}: is {i + seed} an even number?" + " Think." * (i % 5),
+            "answer": "yes" if (i + seed) % 2 == 0 else "no",
+        }
+        for i in range(n)
+    ]
 
 
 # ---------------------------------------------------------------------------------------------- checks
@@ -120,8 +157,13 @@ def check_train_step_precision(args) -> dict[str, Any]:
             p.copy_(p.to(torch.bfloat16).float())  # a start all three policies represent exactly
     start = {n: p.detach().clone() for n, p in base.named_parameters()}
     g = torch.Generator().manual_seed(1)
-    batch = [Example(torch.randint(3, shape["vocab_size"], (48,), generator=g).tolist(),
-                     torch.randint(3, shape["vocab_size"], (4,), generator=g).tolist()) for _ in range(8)]
+    batch = [
+        Example(
+            torch.randint(3, shape["vocab_size"], (48,), generator=g).tolist(),
+            torch.randint(3, shape["vocab_size"], (4,), generator=g).tolist(),
+        )
+        for _ in range(8)
+    ]
     acc = make_accelerator()
     out: dict[str, Any] = {}
     deltas = {}
@@ -133,20 +175,34 @@ def check_train_step_precision(args) -> dict[str, Any]:
         _fp32_rotary(model)
         opt = build_optimizer(list(model.parameters()), {"learning_rate": 1e-5, "weight_decay": 0.0})
         sched = get_scheduler("constant", opt)
-        ctx = StepContext(accelerator=acc, model=model, optimizer=opt, scheduler=sched, layout=layout_for(model),
-                          precision=prec, pad_id=0, micro_batch_size=4, max_grad_norm=1.0, sharded=False)
+        ctx = StepContext(
+            accelerator=acc,
+            model=model,
+            optimizer=opt,
+            scheduler=sched,
+            layout=layout_for(model),
+            precision=prec,
+            pad_id=0,
+            micro_batch_size=4,
+            max_grad_norm=1.0,
+            sharded=False,
+        )
         losses = [train_step(ctx, batch, s) for s in range(3)]
         delta = torch.cat([(p.detach().float() - start[n]).flatten() for n, p in model.named_parameters()])
         deltas[policy] = delta
-        out[policy] = {"losses": [round(x, 5) for x in losses],
-                       "fraction_changed": round(float((delta != 0).float().mean()), 4)}
+        out[policy] = {
+            "losses": [round(x, 5) for x in losses],
+            "fraction_changed": round(float((delta != 0).float().mean()), 4),
+        }
         del model, opt
     for policy in ("autocast_bf16", "bf16"):
         err = (deltas[policy] - deltas["fp32"]).norm() / deltas["fp32"].norm()
         out[policy]["update_rel_error_vs_fp32"] = round(float(err), 4)
     first = out["fp32"]["losses"][0]
-    out["ok"] = (abs(out["autocast_bf16"]["losses"][0] - first) / first < 0.02
-                 and out["autocast_bf16"]["fraction_changed"] >= 0.9 * out["fp32"]["fraction_changed"])
+    out["ok"] = (
+        abs(out["autocast_bf16"]["losses"][0] - first) / first < 0.02
+        and out["autocast_bf16"]["fraction_changed"] >= 0.9 * out["fp32"]["fraction_changed"]
+    )
     return out
 
 
@@ -154,8 +210,17 @@ def _fsdp_env(world: int) -> dict[str, str]:
     from accelerate.commands.launch import _validate_launch_command, launch_command_parser
     from accelerate.utils.launch import prepare_multi_gpu_env
 
-    a = launch_command_parser().parse_args(["--config_file", str(ROOT / "config" / "fsdp.yaml"), "--num_processes",
-                                            str(world), "--main_process_port", "0", "unused.py"])
+    a = launch_command_parser().parse_args(
+        [
+            "--config_file",
+            str(ROOT / "config" / "fsdp.yaml"),
+            "--num_processes",
+            str(world),
+            "--main_process_port",
+            "0",
+            "unused.py",
+        ]
+    )
     a, _, _ = _validate_launch_command(a)
     return {k: v for k, v in prepare_multi_gpu_env(a).items() if k.startswith(("FSDP_", "ACCELERATE_"))}
 
@@ -166,14 +231,28 @@ def _launch_worker(args, model_dir: Path, out: Path, kill_after: int | None) -> 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=os.pathsep.join([str(ROOT / "workflow"),
-                                                                           os.environ.get("PYTHONPATH", "")]))
+    env = dict(
+        os.environ,
+        OMP_NUM_THREADS="1",
+        PYTHONPATH=os.pathsep.join([str(ROOT / "workflow"), os.environ.get("PYTHONPATH", "")]),
+    )
     # one rank on a GPU (two FSDP ranks cannot share one GPU: NCCL refuses duplicate devices); two on
     # CPUs, where accelerate takes a single process for no distribution at all
     world = 2 if args.cpu else 1
     env.update(_fsdp_env(world))
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", str(world), "--master_port", str(port),
-           __file__, "--worker-fsdp", str(model_dir), str(out)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nproc_per_node",
+        str(world),
+        "--master_port",
+        str(port),
+        __file__,
+        "--worker-fsdp",
+        str(model_dir),
+        str(out),
+    ]
     if kill_after is not None:
         cmd += ["--kill-after", str(kill_after)]
     if args.cpu:
@@ -202,14 +281,23 @@ def check_fsdp2_one_rank(args) -> dict[str, Any]:
         return out | {"ok": False, "error": "resumed run failed: " + p.stderr[-2000:]}
     a, b = (load_file(str(d / "model" / "model.safetensors")) for d in (straight, killed))
     info = json.loads((killed / "worker.json").read_text())
-    out.update(resumed_from_step=info["metrics"]["resumed_from_step"],
-               identical_after_resume=a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a),
-               saved_dtypes=sorted({str(v.dtype) for v in b.values()}), buffer_dtypes=info["buffers"],
-               precision=info["metrics"]["precision"]["used"], distributed=info["metrics"]["distributed"])
-    out["ok"] = (p.returncode == 0 and out["killed_run_exit"] != 0 and out["resumed_from_step"] == 2
-                 and out["identical_after_resume"] and out["saved_dtypes"] == ["torch.bfloat16"]
-                 and out["distributed"] == "FSDP"
-                 and all(d == "torch.float32" for n, d in info["buffers"].items() if n.endswith("inv_freq")))
+    out.update(
+        resumed_from_step=info["metrics"]["resumed_from_step"],
+        identical_after_resume=a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a),
+        saved_dtypes=sorted({str(v.dtype) for v in b.values()}),
+        buffer_dtypes=info["buffers"],
+        precision=info["metrics"]["precision"]["used"],
+        distributed=info["metrics"]["distributed"],
+    )
+    out["ok"] = (
+        p.returncode == 0
+        and out["killed_run_exit"] != 0
+        and out["resumed_from_step"] == 2
+        and out["identical_after_resume"]
+        and out["saved_dtypes"] == ["torch.bfloat16"]
+        and out["distributed"] == "FSDP"
+        and all(d == "torch.float32" for n, d in info["buffers"].items() if n.endswith("inv_freq"))
+    )
     return out
 
 
@@ -242,16 +330,38 @@ def worker_fsdp(model_dir: str, out_dir: str, kill_after: int | None, cpu: bool)
         checkpoint.Checkpointer.save = save_then_die
     from dataeff import train as train_mod
 
-    cfg = {"method": "full", "learning_rate": 1e-4, "lr_scheduler": "cosine", "warmup_ratio": 0.1, "max_steps": 6,
-           "max_epochs": None, "batch_size": 8, "micro_batch_size": 4, "max_seq_len": 128, "eval_every": 2,
-           "patience": 10, "checkpoint_every": 2, "weight_decay": 0.0, "max_grad_norm": 1.0, "threads": 1}
+    cfg = {
+        "method": "full",
+        "learning_rate": 1e-4,
+        "lr_scheduler": "cosine",
+        "warmup_ratio": 0.1,
+        "max_steps": 6,
+        "max_epochs": None,
+        "batch_size": 8,
+        "micro_batch_size": 4,
+        "max_seq_len": 128,
+        "eval_every": 2,
+        "patience": 10,
+        "checkpoint_every": 2,
+        "weight_decay": 0.0,
+        "max_grad_norm": 1.0,
+        "threads": 1,
+    }
     data = rows(24)
     out = Path(out_dir)
     # bf16 weights and optimizer state (the paper's policy), saved in bf16 for evaluation
     fam = {"precision": "bf16", "dtype": "bfloat16"}
-    metrics = train_mod.finetune(model_ref=model_dir, family_cfg=fam, train_cfg=cfg, train_rows=data[:16],
-                                 val_rows=data[16:], out_dir=out, ckpt_dir=out.with_name(out.name + ".ckpt"),
-                                 seed=3, progress=False)
+    metrics = train_mod.finetune(
+        model_ref=model_dir,
+        family_cfg=fam,
+        train_cfg=cfg,
+        train_rows=data[:16],
+        val_rows=data[16:],
+        out_dir=out,
+        ckpt_dir=out.with_name(out.name + ".ckpt"),
+        seed=3,
+        progress=False,
+    )
     import torch.distributed as dist
 
     if not dist.is_initialized() or dist.get_rank() == 0:
@@ -271,9 +381,10 @@ def check_coslow_8b(args) -> dict[str, Any]:
     projections = lora_projections(model, 0, lora_settings(None))
     out: dict[str, Any] = {"params": sum(p.numel() for p in model.parameters())}
     g = torch.Generator().manual_seed(0)
-    for tokens in ((64, 128) if args.tiny else (1024, 2048)):
-        examples = [(torch.randint(3, shape["vocab_size"], (tokens,), generator=g).tolist(), tokens - 4)
-                    for _ in range(32)]
+    for tokens in (64, 128) if args.tiny else (1024, 2048):
+        examples = [
+            (torch.randint(3, shape["vocab_size"], (tokens,), generator=g).tolist(), tokens - 4) for _ in range(32)
+        ]
         if device == "cuda":
             torch.cuda.synchronize()
             torch.cuda.reset_peak_memory_stats()
@@ -281,8 +392,11 @@ def check_coslow_8b(args) -> dict[str, Any]:
         gram = lora_gram(model, examples, projections)
         sec = time.perf_counter() - t0
         plan = plan_coslow(ModelShape.from_config(model.config), dtype="bfloat16", seq_len=tokens, k=32)
-        rec = {"seconds": round(sec, 2), "gram_finite": bool(torch.isfinite(gram).all()),
-               "planned_gb": round(plan.tensors / 1e9, 2)}
+        rec = {
+            "seconds": round(sec, 2),
+            "gram_finite": bool(torch.isfinite(gram).all()),
+            "planned_gb": round(plan.tensors / 1e9, 2),
+        }
         if device == "cuda":
             rec["peak_gb"] = round(torch.cuda.max_memory_allocated() / 1e9, 2)
             rec["planned_over_measured"] = round(plan.tensors / torch.cuda.max_memory_allocated(), 3)
@@ -327,13 +441,26 @@ def check_planner_vs_measured(args) -> dict[str, Any]:
     model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
     model.config.use_cache = False
     opt = build_optimizer(list(model.parameters()), {"learning_rate": 1e-5, "weight_decay": 0.0})
-    ctx = StepContext(accelerator=make_accelerator(), model=model, optimizer=opt,
-                      scheduler=get_scheduler("constant", opt), layout=layout_for(model, sharded=True),
-                      precision=resolve_precision("bf16", "cuda"), pad_id=0, micro_batch_size=micro,
-                      max_grad_norm=1.0, sharded=False)
+    ctx = StepContext(
+        accelerator=make_accelerator(),
+        model=model,
+        optimizer=opt,
+        scheduler=get_scheduler("constant", opt),
+        layout=layout_for(model, sharded=True),
+        precision=resolve_precision("bf16", "cuda"),
+        pad_id=0,
+        micro_batch_size=micro,
+        max_grad_norm=1.0,
+        sharded=False,
+    )
     g = torch.Generator().manual_seed(0)
-    batch = [Example(torch.randint(3, shape["vocab_size"], (seq - 8,), generator=g).tolist(),
-                     torch.randint(3, shape["vocab_size"], (8,), generator=g).tolist()) for _ in range(2)]
+    batch = [
+        Example(
+            torch.randint(3, shape["vocab_size"], (seq - 8,), generator=g).tolist(),
+            torch.randint(3, shape["vocab_size"], (8,), generator=g).tolist(),
+        )
+        for _ in range(2)
+    ]
     torch.cuda.synchronize()
     torch.cuda.reset_peak_memory_stats()
     t0 = time.perf_counter()
@@ -341,18 +468,33 @@ def check_planner_vs_measured(args) -> dict[str, Any]:
         train_step(ctx, batch, s)
     torch.cuda.synchronize()
     peak = torch.cuda.max_memory_allocated()
-    plan = plan_finetune(ModelShape.from_config(model.config), precision="bf16", gpus=1, seq_len=seq,
-                         micro_batch=micro, activation_checkpointing=True)
+    plan = plan_finetune(
+        ModelShape.from_config(model.config),
+        precision="bf16",
+        gpus=1,
+        seq_len=seq,
+        micro_batch=micro,
+        activation_checkpointing=True,
+    )
     ratio = plan.tensors / peak
-    return {"peak_gb": round(peak / 1e9, 2), "planned_gb": round(plan.tensors / 1e9, 2),
-            "planned_with_overhead_gb": round(plan.total / 1e9, 2), "planned_over_measured": round(ratio, 3),
-            "parts_gb": {k: round(v / 1e9, 2) for k, v in plan.parts.items()},
-            "seconds_two_steps": round(time.perf_counter() - t0, 2), "ok": 0.85 <= ratio <= 1.3}
+    return {
+        "peak_gb": round(peak / 1e9, 2),
+        "planned_gb": round(plan.tensors / 1e9, 2),
+        "planned_with_overhead_gb": round(plan.total / 1e9, 2),
+        "planned_over_measured": round(ratio, 3),
+        "parts_gb": {k: round(v / 1e9, 2) for k, v in plan.parts.items()},
+        "seconds_two_steps": round(time.perf_counter() - t0, 2),
+        "ok": 0.85 <= ratio <= 1.3,
+    }
 
 
-CHECKS = {"train_step_precision": check_train_step_precision, "fsdp2_one_rank": check_fsdp2_one_rank,
-          "coslow_8b": check_coslow_8b, "generation_batched": check_generation_batched,
-          "planner_vs_measured": check_planner_vs_measured}
+CHECKS = {
+    "train_step_precision": check_train_step_precision,
+    "fsdp2_one_rank": check_fsdp2_one_rank,
+    "coslow_8b": check_coslow_8b,
+    "generation_batched": check_generation_batched,
+    "planner_vs_measured": check_planner_vs_measured,
+}
 
 
 def main() -> int:
@@ -377,9 +519,15 @@ def main() -> int:
     args.workdir = args.workdir or str(out.with_suffix("")) + ".work"
     Path(args.workdir).mkdir(parents=True, exist_ok=True)
     names = args.only.split(",") if args.only else list(CHECKS)
-    header = {"check": "environment", "torch": torch.__version__, "cuda": torch.version.cuda,
-              "device": torch.cuda.get_device_name() if torch.cuda.is_available() and not args.cpu else "cpu",
-              "mode": "cpu" if args.cpu else "gpu", "tiny": args.tiny, "ok": True}
+    header = {
+        "check": "environment",
+        "torch": torch.__version__,
+        "cuda": torch.version.cuda,
+        "device": torch.cuda.get_device_name() if torch.cuda.is_available() and not args.cpu else "cpu",
+        "mode": "cpu" if args.cpu else "gpu",
+        "tiny": args.tiny,
+        "ok": True,
+    }
     failed = 0
     with out.open("w") as f:
         f.write(json.dumps(header) + "\n")

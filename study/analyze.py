@@ -40,8 +40,16 @@ def majority_rows(root: Path, tasks: list[str]) -> list[dict]:
         for seed, labels in sorted(picks["selected"].items()):
             rec = json.loads((root / "raw" / task / f"coslow_seed{seed}.json").read_text())
             top = Counter(labels).most_common(1)[0][1]
-            rows.append({"task": task, "seed": int(seed), "coslow": float(rec["coslow"]), "k": len(labels),
-                         "distinct_answers": len(set(labels)), "majority_share": top / len(labels)})
+            rows.append(
+                {
+                    "task": task,
+                    "seed": int(seed),
+                    "coslow": float(rec["coslow"]),
+                    "k": len(labels),
+                    "distinct_answers": len(set(labels)),
+                    "majority_share": top / len(labels),
+                }
+            )
     return rows
 
 
@@ -59,8 +67,13 @@ def write_status(root: Path, done: list[str], config: dict, family: str, path: P
         for line in lines[1:]:
             cells = dict(zip(head, line.split("\t"), strict=True))
             coslow[cells["task"]] = float(cells["coslow_mean"])
-    head = ["task", *[f"acc n={b}" for b in [0, *budgets]], "AUC", "CoS-Low",
-            "updates: best / run at " + ", ".join(str(b) for b in budgets)]
+    head = [
+        "task",
+        *[f"acc n={b}" for b in [0, *budgets]],
+        "AUC",
+        "CoS-Low",
+        "updates: best / run at " + ", ".join(str(b) for b in budgets),
+    ]
     out = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for task in done:
         curve = json.loads((root / result_filename(family, task)).read_text())
@@ -71,9 +84,19 @@ def write_status(root: Path, done: list[str], config: dict, family: str, path: P
             rec = json.loads(m.read_text()) if m.is_file() else {}
             steps.append(f"{rec.get('best_step', '?')}/{rec.get('steps_run', '?')}")
         auc = eff.get(task, {}).get("auc")
-        out.append("| " + " | ".join([task, *[f"{a:.2f}" if a is not None else "-" for a in accs],
-                                      f"{auc:.3f}" if auc is not None else "-",
-                                      f"{coslow[task]:.3f}" if task in coslow else "-", ", ".join(steps)]) + " |")
+        out.append(
+            "| "
+            + " | ".join(
+                [
+                    task,
+                    *[f"{a:.2f}" if a is not None else "-" for a in accs],
+                    f"{auc:.3f}" if auc is not None else "-",
+                    f"{coslow[task]:.3f}" if task in coslow else "-",
+                    ", ".join(steps),
+                ]
+            )
+            + " |"
+        )
     path.write_text("\n".join(out) + "\n")
 
 
@@ -95,31 +118,72 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{len(done)} of {len(config['tasks'])} tasks committed: {', '.join(done)}")
     py = [sys.executable, "-m", "dataeff"]
     grid = ",".join(str(b) for b in sorted(config["budgets"]))
-    subprocess.run([*py, "auc", "--results", str(root), "--family", family, "--tasks", ",".join(done),
-                    "--ceilings", str(root / "ceilings.json"), "--grid", grid,
-                    "--max-budget", str(config["max_budget"]), "--out", str(out / "efficiency.json"),
-                    "--tsv", str(out / "efficiency.tsv")], cwd=REPO, check=True)
+    subprocess.run(
+        [
+            *py,
+            "auc",
+            "--results",
+            str(root),
+            "--family",
+            family,
+            "--tasks",
+            ",".join(done),
+            "--ceilings",
+            str(root / "ceilings.json"),
+            "--grid",
+            grid,
+            "--max-budget",
+            str(config["max_budget"]),
+            "--out",
+            str(out / "efficiency.json"),
+            "--tsv",
+            str(out / "efficiency.tsv"),
+        ],
+        cwd=REPO,
+        check=True,
+    )
     if len(done) >= 3:
         boot = args.bootstrap if args.bootstrap is not None else config["analysis"]["bootstrap"]
-        subprocess.run([*py, "fit", "--config", str(REPO / args.config), "--family", family,
-                        "--efficiency", str(out / "efficiency.json"),
-                        "--predictors", str(root / f"{family}_predictors.tsv"),
-                        "--bootstrap", str(boot), "--max-budget", str(config["max_budget"]),
-                        "--out-dir", str(out)], cwd=REPO, check=True)
+        subprocess.run(
+            [
+                *py,
+                "fit",
+                "--config",
+                str(REPO / args.config),
+                "--family",
+                family,
+                "--efficiency",
+                str(out / "efficiency.json"),
+                "--predictors",
+                str(root / f"{family}_predictors.tsv"),
+                "--bootstrap",
+                str(boot),
+                "--max-budget",
+                str(config["max_budget"]),
+                "--out-dir",
+                str(out),
+            ],
+            cwd=REPO,
+            check=True,
+        )
         print((out / "correlations.tsv").read_text())
     write_status(root, done, config, family, out / "status.md")
     print((out / "status.md").read_text())
     rows = majority_rows(root, done)
     if rows:
         lines = ["task\tseed\tcoslow\tk\tdistinct_answers\tmajority_share"]
-        lines += [f"{r['task']}\t{r['seed']}\t{r['coslow']!r}\t{r['k']}\t{r['distinct_answers']}\t"
-                  f"{r['majority_share']!r}" for r in rows]
+        lines += [
+            f"{r['task']}\t{r['seed']}\t{r['coslow']!r}\t{r['k']}\t{r['distinct_answers']}\t{r['majority_share']!r}"
+            for r in rows
+        ]
         (out / "majority_share.tsv").write_text("\n".join(lines) + "\n")
         x = np.array([r["majority_share"] for r in rows])
         y = np.array([r["coslow"] for r in rows])
         if len(rows) >= 3 and np.ptp(x) > 0:
-            print(f"CoS-Low vs majority-label share of the picks over {len(rows)} (task, seed): "
-                  f"Pearson r {stats.pearsonr(x, y)[0]:.3f}, Spearman {stats.spearmanr(x, y)[0]:.3f}")
+            print(
+                f"CoS-Low vs majority-label share of the picks over {len(rows)} (task, seed): "
+                f"Pearson r {stats.pearsonr(x, y)[0]:.3f}, Spearman {stats.spearmanr(x, y)[0]:.3f}"
+            )
     return 0
 
 

@@ -58,8 +58,9 @@ def harvest(config: dict, family: str, task: str, out: Path) -> None:
     py = [sys.executable, "-m", "dataeff"]
     evals = [t for t in task_targets(config, family, task) if "/eval/" in t]
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO / "workflow"), os.environ.get("PYTHONPATH", "")]))
-    subprocess.run([*py, "aggregate", "--family", family, "--evals", *evals, "--out-dir", str(out)],
-                   cwd=REPO, check=True, env=env)
+    subprocess.run(
+        [*py, "aggregate", "--family", family, "--evals", *evals, "--out-dir", str(out)], cwd=REPO, check=True, env=env
+    )
     raw = out / "raw" / task
     raw.mkdir(parents=True, exist_ok=True)
     for b in [0, *sorted(config["budgets"])]:
@@ -83,8 +84,22 @@ def harvest(config: dict, family: str, task: str, out: Path) -> None:
     done = [t for t in config["tasks"] if (out / result_filename(family, t)).is_file()]
     write_ceilings(out / "ceilings.json", {t: c for t, c in task_ceilings(config).items() if t in done})
     seeds = [str(out / "raw" / t / f"coslow_seed{s}.json") for t in done for s in config["coslow"]["seeds"]]
-    subprocess.run([*py, "coslow-task", "--summarize", "--family", family, "--inputs", *seeds,
-                    "--out", str(out / f"{family}_predictors.tsv")], cwd=REPO, check=True, env=env)
+    subprocess.run(
+        [
+            *py,
+            "coslow-task",
+            "--summarize",
+            "--family",
+            family,
+            "--inputs",
+            *seeds,
+            "--out",
+            str(out / f"{family}_predictors.tsv"),
+        ],
+        cwd=REPO,
+        check=True,
+        env=env,
+    )
     log(f"harvested {task}: {len(done)}/{len(config['tasks'])} tasks in {out}")
 
 
@@ -103,8 +118,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--config", default="config/study.yaml")
     ap.add_argument("--cores", type=int, default=2)
     ap.add_argument("--tasks", default=None, help="comma-separated subset (default: every task, in order)")
-    ap.add_argument("--harvest-only", action="store_true",
-                    help="(re-)harvest every finished task, run nothing")
+    ap.add_argument("--harvest-only", action="store_true", help="(re-)harvest every finished task, run nothing")
     args = ap.parse_args(argv)
     config = load_config(REPO / args.config)
     (family,) = list(config["families"])
@@ -119,8 +133,19 @@ def main(argv: list[str] | None = None) -> int:
         if not args.harvest_only:
             log(f"{task}: running ({len(targets)} targets)")
             t0 = time.perf_counter()
-            proc = subprocess.run([snakemake, "--configfile", args.config, "--cores", str(args.cores),
-                                   "--rerun-incomplete", "--keep-going", *targets], cwd=REPO)
+            proc = subprocess.run(
+                [
+                    snakemake,
+                    "--configfile",
+                    args.config,
+                    "--cores",
+                    str(args.cores),
+                    "--rerun-incomplete",
+                    "--keep-going",
+                    *targets,
+                ],
+                cwd=REPO,
+            )
             log(f"{task}: snakemake exited {proc.returncode} after {(time.perf_counter() - t0) / 60:.1f} min")
         if all((REPO / t).is_file() for t in targets):
             harvest(config, family, task, out)

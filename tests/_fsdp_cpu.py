@@ -40,8 +40,16 @@ def fsdp_launch_env(num_processes: int, config_file: Path = ROOT / "config" / "f
     from accelerate.utils.launch import prepare_multi_gpu_env
 
     args = launch_command_parser().parse_args(
-        ["--config_file", str(config_file), "--num_processes", str(num_processes), "--main_process_port", "0",
-         "unused.py"])
+        [
+            "--config_file",
+            str(config_file),
+            "--num_processes",
+            str(num_processes),
+            "--main_process_port",
+            "0",
+            "unused.py",
+        ]
+    )
     args, _, _ = _validate_launch_command(args)
     env = prepare_multi_gpu_env(args)
     return {k: v for k, v in env.items() if k.startswith(("FSDP_", "ACCELERATE_"))}

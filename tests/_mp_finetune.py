@@ -46,13 +46,30 @@ def main(model_dir: str, out_dir: str, fsdp: bool = False, kill_after: int | Non
     train_cfg = dict(load_config(Path(__file__).resolve().parents[1] / "config" / "config.yaml")["train"])
     # 12 examples, batch 6 in micro-batches of 2: 3 micro-batches a step, so with 2 processes
     # one rank is left a micro-batch short and must pad (the uneven case).
-    train_cfg.update(batch_size=6, micro_batch_size=2, max_steps=STEPS, max_epochs=None, eval_every=2,
-                     patience=10, checkpoint_every=CHECKPOINT_EVERY, learning_rate=1e-3, threads=1)
+    train_cfg.update(
+        batch_size=6,
+        micro_batch_size=2,
+        max_steps=STEPS,
+        max_epochs=None,
+        eval_every=2,
+        patience=10,
+        checkpoint_every=CHECKPOINT_EVERY,
+        learning_rate=1e-3,
+        threads=1,
+    )
     rows = labeled_rows(16)
     out = Path(out_dir)
-    metrics = finetune(model_ref=model_dir, family_cfg={"precision": "fp32"}, train_cfg=train_cfg,
-                       train_rows=rows[:12], val_rows=rows[12:], out_dir=out,
-                       ckpt_dir=out.with_name(out.name + ".ckpt"), seed=7, progress=False)
+    metrics = finetune(
+        model_ref=model_dir,
+        family_cfg={"precision": "fp32"},
+        train_cfg=train_cfg,
+        train_rows=rows[:12],
+        val_rows=rows[12:],
+        out_dir=out,
+        ckpt_dir=out.with_name(out.name + ".ckpt"),
+        seed=7,
+        progress=False,
+    )
     import torch.distributed as dist
 
     if not dist.is_initialized() or dist.get_rank() == 0:

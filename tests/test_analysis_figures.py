@@ -14,8 +14,10 @@ from dataeff.cli import main
 from dataeff.plots.analysis import FIGURES, measured_curves
 from dataeff.savings import loop_cost, needed_budget
 
-HEADER = ("task\tcoslow_mean\tcoslow_std\tcos_sim_k_mean\tcos_sim_k_std\tgrad_norm_k_mean\t"
-          "grad_norm_k_std\tconf_avg_k_mean\tconf_avg_k_std")
+HEADER = (
+    "task\tcoslow_mean\tcoslow_std\tcos_sim_k_mean\tcos_sim_k_std\tgrad_norm_k_mean\t"
+    "grad_norm_k_std\tconf_avg_k_mean\tconf_avg_k_std"
+)
 
 
 @pytest.fixture(autouse=True)
@@ -46,8 +48,7 @@ def write_family(root: Path, eff: dict, seed: int = 1) -> tuple[Path, Path]:
     lines = [HEADER]
     for t, rec in eff.items():
         x = (rec["auc"] - 0.31) / 0.545 + rng.normal(0, 0.05)
-        vals = (x, 0.02, 0.5 * x + rng.normal(0, 0.1), 0.02, rng.normal(5, 1), 0.2, rng.uniform(0.5, 0.9),
-                0.01)
+        vals = (x, 0.02, 0.5 * x + rng.normal(0, 0.1), 0.02, rng.normal(5, 1), 0.2, rng.uniform(0.5, 0.9), 0.01)
         lines.append("\t".join([t] + [f"{v:.6f}" for v in vals]))
     (root / "predictors.tsv").write_text("\n".join(lines) + "\n")
     return root / "efficiency.json", root / "predictors.tsv"
@@ -56,11 +57,46 @@ def write_family(root: Path, eff: dict, seed: int = 1) -> tuple[Path, Path]:
 def fit_and_draw(tmp_path: Path, eff: dict, family: str, extra=()) -> Path:
     e, p = write_family(tmp_path / "results" / family, eff)
     out = tmp_path / "results" / family
-    assert main(["fit", "--family", family, "--efficiency", str(e), "--predictors", str(p),
-                 "--out-dir", str(out), "--bootstrap", "50", "--seed", "1"]) == 0
+    assert (
+        main(
+            [
+                "fit",
+                "--family",
+                family,
+                "--efficiency",
+                str(e),
+                "--predictors",
+                str(p),
+                "--out-dir",
+                str(out),
+                "--bootstrap",
+                "50",
+                "--seed",
+                "1",
+            ]
+        )
+        == 0
+    )
     figs = out / "figures"
-    assert main(["figures", "--family", family, "--efficiency", str(e), "--predictors", str(p),
-                 "--coefficients", str(out / "coefficients.json"), "--out-dir", str(figs), *extra]) == 0
+    assert (
+        main(
+            [
+                "figures",
+                "--family",
+                family,
+                "--efficiency",
+                str(e),
+                "--predictors",
+                str(p),
+                "--coefficients",
+                str(out / "coefficients.json"),
+                "--out-dir",
+                str(figs),
+                *extra,
+            ]
+        )
+        == 0
+    )
     return figs
 
 
@@ -128,11 +164,15 @@ def test_loop_cost_and_needed_budget_by_hand():
 def test_measured_curves_fall_back_to_finetune_results(tmp_path):
     ft = tmp_path / "ft"
     ft.mkdir()
-    points = {"0": {"accuracy": 0.3}, "16": {"accuracy": 0.5}, "32": {"accuracy": 0.45},
-              "64": {"accuracy": 0.8}, "128": {"accuracy": 0.9}}
+    points = {
+        "0": {"accuracy": 0.3},
+        "16": {"accuracy": 0.5},
+        "32": {"accuracy": 0.45},
+        "64": {"accuracy": 0.8},
+        "128": {"accuracy": 0.9},
+    }
     (ft / "fam_t1_full_result_v2.json").write_text(json.dumps(points))
-    eff = {"t1": {"auc": 0.5, "grid": [16, 32, 64, 128], "max_budget": 128, "human_ceiling": None},
-           "t2": {"auc": 0.4}}
+    eff = {"t1": {"auc": 0.5, "grid": [16, 32, 64, 128], "max_budget": 128, "human_ceiling": None}, "t2": {"auc": 0.4}}
     curves = measured_curves(eff, ft, "fam")
     assert set(curves) == {"t1"}
     assert curves["t1"]["budgets"] == [0, 16, 32, 64, 128]
@@ -145,8 +185,21 @@ def test_figures_bad_input_writes_nothing(tmp_path, capsys):
     coef = tmp_path / "c.json"
     coef.write_text(json.dumps({"slope": 0.5, "intercept": 0.3}))
     out = tmp_path / "figs"
-    rc = main(["figures", "--family", "toy", "--efficiency", str(e), "--predictors", str(p),
-               "--coefficients", str(coef), "--out-dir", str(out)])
+    rc = main(
+        [
+            "figures",
+            "--family",
+            "toy",
+            "--efficiency",
+            str(e),
+            "--predictors",
+            str(p),
+            "--coefficients",
+            str(coef),
+            "--out-dir",
+            str(out),
+        ]
+    )
     err = capsys.readouterr().err.strip()
     assert rc == 2 and len(err.splitlines()) == 1 and "at least 3" in err
     assert not out.exists()

@@ -18,8 +18,9 @@ PAPER = Path(__file__).resolve().parents[2] / "shared" / "paper"
 RESULTS = PAPER / "finetune_results"
 CEILINGS = PAPER / "human_ceilings.json"
 
-pytestmark = pytest.mark.skipif(not RESULTS.is_dir() or not CEILINGS.is_file(),
-                                reason="paper reference data (../shared/paper) not available")
+pytestmark = pytest.mark.skipif(
+    not RESULTS.is_dir() or not CEILINGS.is_file(), reason="paper reference data (../shared/paper) not available"
+)
 
 COUNTS = {"llama": 40, "mistral": 30, "qwen": 30}
 X50 = math.log2(50) / math.log2(5000)
@@ -47,8 +48,22 @@ def paper_auc(tmp_path_factory):
     root = tmp_path_factory.mktemp("paper_auc")
     for family in COUNTS:
         dest = root / f"{family}.json"
-        rc = main(["auc", "--results", str(RESULTS), "--family", family, "--ceilings", str(CEILINGS),
-                   "--unknown-ceiling-ok", "--out", str(dest), "--tsv", str(root / f"{family}.tsv")])
+        rc = main(
+            [
+                "auc",
+                "--results",
+                str(RESULTS),
+                "--family",
+                family,
+                "--ceilings",
+                str(CEILINGS),
+                "--unknown-ceiling-ok",
+                "--out",
+                str(dest),
+                "--tsv",
+                str(root / f"{family}.tsv"),
+            ]
+        )
         assert rc == 0
         out[family] = json.loads(dest.read_text())
     return out

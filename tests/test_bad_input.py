@@ -60,8 +60,16 @@ def run_cli(capsys: pytest.CaptureFixture[str], argv: list[str]) -> tuple[int, s
     return code, captured.out, captured.err
 
 
-def assert_one_line_error(code: int, err: str, *, file: str | Path | None, field: str, fix: str,
-                          absent: tuple[Path, ...] = (), single: bool = True) -> str:
+def assert_one_line_error(
+    code: int,
+    err: str,
+    *,
+    file: str | Path | None,
+    field: str,
+    fix: str,
+    absent: tuple[Path, ...] = (),
+    single: bool = True,
+) -> str:
     """The contract of every user error; returns the message line."""
     assert code != 0, err
     assert "Traceback" not in err, err
@@ -87,6 +95,7 @@ def assert_one_line_error(code: int, err: str, *, file: str | Path | None, field
 
 # --------------------------------------------------------------------------- configuration
 
+
 def _prepare_with(tmp_path: Path, capsys, cfg: dict[str, Any] | str, task: str = "boolean_expressions"):
     cfg_path = tmp_path / "bad.yaml"
     if isinstance(cfg, str):
@@ -94,24 +103,25 @@ def _prepare_with(tmp_path: Path, capsys, cfg: dict[str, Any] | str, task: str =
     else:
         write_config(cfg_path, cfg)
     out = tmp_path / "out" / task
-    code, _, err = run_cli(capsys, ["prepare-task", "--config", str(cfg_path), "--task", task,
-                                    "--out-dir", str(out)])
+    code, _, err = run_cli(capsys, ["prepare-task", "--config", str(cfg_path), "--task", task, "--out-dir", str(out)])
     return cfg_path, out, code, err
 
 
 CONFIG_CASES: dict[str, tuple[Callable[[], dict[str, Any] | str], str, str]] = {
     # name: (config, field named in the message, fix named in the message)
     "unknown_top_level_key": (lambda: base_config(budgetz=[8]), "budgetz", "allowed keys"),
-    "unknown_nested_key": (lambda: base_config(train={"learning_rat": 1e-4}), "learning_rat",
-                           "allowed keys: batch_size"),
+    "unknown_nested_key": (
+        lambda: base_config(train={"learning_rat": 1e-4}),
+        "learning_rat",
+        "allowed keys: batch_size",
+    ),
     "wrong_type": (lambda: base_config(train={"max_steps": "ten"}), "train.max_steps", "integer"),
     "wrong_enum": (lambda: base_config(train={"method": "qlora"}), "train.method", "full"),
     "unknown_task": (lambda: base_config(tasks=["no_such_task"]), "tasks", "user_tasks"),
     "empty_budget_list": (lambda: base_config(budgets=[]), "budgets", "at least 1"),
     "duplicate_budgets": (lambda: base_config(budgets=[8, 8]), "budgets", "list each value once"),
     "zero_budget": (lambda: base_config(budgets=[0, 8]), "budgets", "at least 1"),
-    "no_families": (lambda: {k: v for k, v in base_config().items() if k != "families"}, "families",
-                    "add"),
+    "no_families": (lambda: {k: v for k, v in base_config().items() if k != "families"}, "families", "add"),
     "yaml_syntax": (lambda: "seed: 1\nfamilies: {tiny: {model: x}\ntasks: [a]\n", "line", "YAML syntax"),
 }
 
@@ -126,41 +136,60 @@ def test_config_errors(case: str, tmp_path: Path, capsys) -> None:
 def test_config_file_missing(tmp_path: Path, capsys) -> None:
     missing = tmp_path / "nope.yaml"
     out = tmp_path / "out" / "boolean_expressions"
-    code, _, err = run_cli(capsys, ["prepare-task", "--config", str(missing), "--task", "boolean_expressions",
-                                    "--out-dir", str(out)])
+    code, _, err = run_cli(
+        capsys, ["prepare-task", "--config", str(missing), "--task", "boolean_expressions", "--out-dir", str(out)]
+    )
     assert_one_line_error(code, err, file=missing, field="not found", fix="check the path", absent=(out,))
 
 
 def test_unknown_family(tmp_path: Path, capsys) -> None:
     cfg_path = write_config(tmp_path / "c.yaml", base_config())
     out = tmp_path / "results" / "nope" / "boolean_expressions" / "train" / "n8"
-    code, _, err = run_cli(capsys, ["finetune", "--config", str(cfg_path), "--family", "nope",
-                                    "--task", "boolean_expressions", "--budget", "8", "--model", "m.json",
-                                    "--task-dir", str(tmp_path / "data"), "--out-dir", str(out)])
-    msg = assert_one_line_error(code, err, file=cfg_path, field="families", fix="known families: tiny",
-                                absent=(out, out.with_name("n8.ckpt")))
+    code, _, err = run_cli(
+        capsys,
+        [
+            "finetune",
+            "--config",
+            str(cfg_path),
+            "--family",
+            "nope",
+            "--task",
+            "boolean_expressions",
+            "--budget",
+            "8",
+            "--model",
+            "m.json",
+            "--task-dir",
+            str(tmp_path / "data"),
+            "--out-dir",
+            str(out),
+        ],
+    )
+    msg = assert_one_line_error(
+        code, err, file=cfg_path, field="families", fix="known families: tiny", absent=(out, out.with_name("n8.ckpt"))
+    )
     assert "'nope'" in msg
 
 
 def test_unknown_task_on_command_line(tmp_path: Path, capsys) -> None:
     cfg_path = write_config(tmp_path / "c.yaml", base_config())
     out = tmp_path / "out" / "nope"
-    code, _, err = run_cli(capsys, ["prepare-task", "--config", str(cfg_path), "--task", "nope",
-                                    "--out-dir", str(out)])
+    code, _, err = run_cli(capsys, ["prepare-task", "--config", str(cfg_path), "--task", "nope", "--out-dir", str(out)])
     assert_one_line_error(code, err, file=None, field="nope", fix="prepare-task --list", absent=(out,))
 
 
 # --------------------------------------------------------------------------- user task files
 
+
 def _user_config(tmp_path: Path, data_file: Path, budgets: list[int] | None = None) -> Path:
-    cfg = base_config(tasks=["mine"], budgets=budgets or [8],
-                      user_tasks={"mine": {"file": str(data_file), "labels": ["yes", "no"]}})
+    cfg = base_config(
+        tasks=["mine"], budgets=budgets or [8], user_tasks={"mine": {"file": str(data_file), "labels": ["yes", "no"]}}
+    )
     return write_config(tmp_path / "user.yaml", cfg)
 
 
 def _rows(n: int) -> list[dict[str, Any]]:
-    return [{"id": f"r{i}", "prompt": f"Is {i} even?", "label": "yes" if i % 2 == 0 else "no"}
-            for i in range(n)]
+    return [{"id": f"r{i}", "prompt": f"Is {i} even?", "label": "yes" if i % 2 == 0 else "no"} for i in range(n)]
 
 
 def _jsonl(rows: list[dict[str, Any]]) -> str:
@@ -171,23 +200,39 @@ TASK_FILE_CASES: dict[str, tuple[Callable[[Path], None] | None, str, str]] = {
     # name: (writer of the file, or None for a missing file; field; fix)
     "missing": (None, "not found", "check the path"),
     "empty": (lambda p: p.write_text("\n  \n", encoding="utf-8"), "empty", "add at least one example"),
-    "not_utf8": (lambda p: p.write_bytes(_jsonl(_rows(3)).encode()
-                                         + b'{"prompt": "caf\xe9", "label": "yes"}\n'), "line 4", "UTF-8"),
-    "bad_jsonl_line": (lambda p: p.write_text(_jsonl(_rows(2)) + '{"prompt": "x", "label": \n'
-                                              + _jsonl(_rows(20)), encoding="utf-8"), "line 3",
-                       "one JSON object per line"),
-    "missing_prompt": (lambda p: p.write_text(_jsonl(_rows(4) + [{"id": "x", "label": "yes"}] + _rows(20)),
-                                              encoding="utf-8"), "field 'prompt'", "give every example"),
-    "missing_label": (lambda p: p.write_text(_jsonl(_rows(1) + [{"id": "x", "prompt": "hi"}] + _rows(20)),
-                                             encoding="utf-8"), "field 'label'", "give every example"),
-    "label_outside_set": (lambda p: p.write_text(_jsonl(_rows(5) + [{"id": "x", "prompt": "hi",
-                                                                      "label": "maybe"}] + _rows(20)),
-                                                 encoding="utf-8"),
-                          "field 'label'", "user_tasks.mine.labels"),
-    "too_few_examples": (lambda p: p.write_text(_jsonl(_rows(9)), encoding="utf-8"), "field 'budgets'",
-                         "add examples or lower the largest budget"),
-    "duplicate_ids": (lambda p: p.write_text(_jsonl(_rows(20) + _rows(1)), encoding="utf-8"), "field 'id'",
-                      "unique"),
+    "not_utf8": (
+        lambda p: p.write_bytes(_jsonl(_rows(3)).encode() + b'{"prompt": "caf\xe9", "label": "yes"}\n'),
+        "line 4",
+        "UTF-8",
+    ),
+    "bad_jsonl_line": (
+        lambda p: p.write_text(_jsonl(_rows(2)) + '{"prompt": "x", "label": \n' + _jsonl(_rows(20)), encoding="utf-8"),
+        "line 3",
+        "one JSON object per line",
+    ),
+    "missing_prompt": (
+        lambda p: p.write_text(_jsonl(_rows(4) + [{"id": "x", "label": "yes"}] + _rows(20)), encoding="utf-8"),
+        "field 'prompt'",
+        "give every example",
+    ),
+    "missing_label": (
+        lambda p: p.write_text(_jsonl(_rows(1) + [{"id": "x", "prompt": "hi"}] + _rows(20)), encoding="utf-8"),
+        "field 'label'",
+        "give every example",
+    ),
+    "label_outside_set": (
+        lambda p: p.write_text(
+            _jsonl(_rows(5) + [{"id": "x", "prompt": "hi", "label": "maybe"}] + _rows(20)), encoding="utf-8"
+        ),
+        "field 'label'",
+        "user_tasks.mine.labels",
+    ),
+    "too_few_examples": (
+        lambda p: p.write_text(_jsonl(_rows(9)), encoding="utf-8"),
+        "field 'budgets'",
+        "add examples or lower the largest budget",
+    ),
+    "duplicate_ids": (lambda p: p.write_text(_jsonl(_rows(20) + _rows(1)), encoding="utf-8"), "field 'id'", "unique"),
 }
 
 
@@ -199,8 +244,7 @@ def test_user_task_file_errors(case: str, tmp_path: Path, capsys) -> None:
         writer(data)
     cfg_path = _user_config(tmp_path, data)
     out = tmp_path / "out" / "mine"
-    code, _, err = run_cli(capsys, ["prepare-task", "--config", str(cfg_path), "--task", "mine",
-                                    "--out-dir", str(out)])
+    code, _, err = run_cli(capsys, ["prepare-task", "--config", str(cfg_path), "--task", "mine", "--out-dir", str(out)])
     msg = assert_one_line_error(code, err, file=data, field=field, fix=fix, absent=(out,))
     if case in {"missing_prompt", "missing_label", "label_outside_set"}:
         line = {"missing_prompt": 5, "missing_label": 2, "label_outside_set": 6}[case]
@@ -212,8 +256,7 @@ def test_user_task_csv_without_label_column(tmp_path: Path, capsys) -> None:
     data.write_text("prompt,answer\n" + "".join(f"q{i},yes\n" for i in range(20)), encoding="utf-8")
     cfg_path = _user_config(tmp_path, data)
     out = tmp_path / "out" / "mine"
-    code, _, err = run_cli(capsys, ["prepare-task", "--config", str(cfg_path), "--task", "mine",
-                                    "--out-dir", str(out)])
+    code, _, err = run_cli(capsys, ["prepare-task", "--config", str(cfg_path), "--task", "mine", "--out-dir", str(out)])
     msg = assert_one_line_error(code, err, file=data, field="field 'label'", fix="label_field", absent=(out,))
     assert "line 2:" in msg
 
@@ -224,21 +267,25 @@ def test_valid_user_task_is_accepted(tmp_path: Path, capsys) -> None:
     data.write_text(_jsonl(_rows(10)), encoding="utf-8")
     cfg_path = _user_config(tmp_path, data)
     out = tmp_path / "out" / "mine"
-    code, _, err = run_cli(capsys, ["prepare-task", "--config", str(cfg_path), "--task", "mine",
-                                    "--out-dir", str(out)])
+    code, _, err = run_cli(capsys, ["prepare-task", "--config", str(cfg_path), "--task", "mine", "--out-dir", str(out)])
     assert code == 0, err
     assert json.loads((out / "meta.json").read_text())["sizes"]["train"] == 8
 
 
 # --------------------------------------------------------------------------- prediction
 
-@pytest.mark.parametrize("args, field, fix", [
-    (["--coslow", "0.2", "--target", "1.5"], "--target", "("),
-    (["--coslow", "0.2", "--target", "0"], "--target", "("),
-    (["--coslow", "nan", "--target", "0.5"], "--coslow", "("),
-    (["--coslow", "inf", "--target", "0.5"], "--coslow", "("),
-    (["--coslow=-inf", "--target", "0.5"], "--coslow", "("),
-], ids=["target_above_1", "target_0", "coslow_nan", "coslow_inf", "coslow_minus_inf"])
+
+@pytest.mark.parametrize(
+    "args, field, fix",
+    [
+        (["--coslow", "0.2", "--target", "1.5"], "--target", "("),
+        (["--coslow", "0.2", "--target", "0"], "--target", "("),
+        (["--coslow", "nan", "--target", "0.5"], "--coslow", "("),
+        (["--coslow", "inf", "--target", "0.5"], "--coslow", "("),
+        (["--coslow=-inf", "--target", "0.5"], "--coslow", "("),
+    ],
+    ids=["target_above_1", "target_0", "coslow_nan", "coslow_inf", "coslow_minus_inf"],
+)
 def test_budget_bad_numbers(args: list[str], field: str, fix: str, tmp_path: Path, capsys) -> None:
     plot = tmp_path / "curve.png"
     code, out, err = run_cli(capsys, ["budget", "--family", "llama", *args, "--plot", str(plot)])
@@ -249,16 +296,44 @@ def test_budget_bad_numbers(args: list[str], field: str, fix: str, tmp_path: Pat
 
 def test_budget_family_without_coefficients(tmp_path: Path, capsys) -> None:
     plot = tmp_path / "curve.png"
-    code, _, err = run_cli(capsys, ["budget", "--family", "nope", "--coslow", "0.2", "--target", "0.5",
-                                    "--results-dir", str(tmp_path / "results"), "--plot", str(plot)])
+    code, _, err = run_cli(
+        capsys,
+        [
+            "budget",
+            "--family",
+            "nope",
+            "--coslow",
+            "0.2",
+            "--target",
+            "0.5",
+            "--results-dir",
+            str(tmp_path / "results"),
+            "--plot",
+            str(plot),
+        ],
+    )
     assert_one_line_error(code, err, file=None, field="--family", fix="dataeff fit", absent=(plot,))
 
 
 def _predict(capsys, workdir: Path, family: str = "llama") -> tuple[int, str, str]:
     """``predict``'s second run on a hand-written to_annotate.jsonl (with the record of its inputs
     that the first run would have left)."""
-    args = ["predict", "--model", "unused-model", "--prompts", str(workdir / "prompts.jsonl"), "--family", family,
-            "--force", "--target", "0.5", "--workdir", str(workdir), "--results-dir", str(workdir / "results")]
+    args = [
+        "predict",
+        "--model",
+        "unused-model",
+        "--prompts",
+        str(workdir / "prompts.jsonl"),
+        "--family",
+        family,
+        "--force",
+        "--target",
+        "0.5",
+        "--workdir",
+        str(workdir),
+        "--results-dir",
+        str(workdir / "results"),
+    ]
     if (workdir / "to_annotate.jsonl").is_file():
         from dataeff.cli import build_parser
         from dataeff.commands.predict import selection_inputs
@@ -268,8 +343,9 @@ def _predict(capsys, workdir: Path, family: str = "llama") -> tuple[int, str, st
 
         (workdir / "prompts.jsonl").write_text(_jsonl([{"prompt": "p1"}, {"prompt": "p2"}]), encoding="utf-8")
         config = load_optional_config(None)
-        inputs = selection_inputs(build_parser().parse_args(args), config["coslow"]["k"], config["seed"],
-                                  coslow_settings(config))
+        inputs = selection_inputs(
+            build_parser().parse_args(args), config["coslow"]["k"], config["seed"], coslow_settings(config)
+        )
         (workdir / "inputs.json").write_text(json.dumps({"hash": stable_hash(inputs), "inputs": inputs}))
     return run_cli(capsys, args)
 
@@ -278,11 +354,19 @@ def test_predict_with_empty_answers(tmp_path: Path, capsys) -> None:
     wd = tmp_path / "wd"
     wd.mkdir()
     annotate = wd / "to_annotate.jsonl"
-    annotate.write_text(_jsonl([{"id": "a", "prompt": "p1", "answer": "yes"},
-                                {"id": "b", "prompt": "p2", "answer": ""}]), encoding="utf-8")
+    annotate.write_text(
+        _jsonl([{"id": "a", "prompt": "p1", "answer": "yes"}, {"id": "b", "prompt": "p2", "answer": ""}]),
+        encoding="utf-8",
+    )
     code, _, err = _predict(capsys, wd)
-    msg = assert_one_line_error(code, err, file=annotate, field="answer", fix="run the same command again",
-                                absent=(wd / "prediction.json", wd / "coslow.json"))
+    msg = assert_one_line_error(
+        code,
+        err,
+        file=annotate,
+        field="answer",
+        fix="run the same command again",
+        absent=(wd / "prediction.json", wd / "coslow.json"),
+    )
     assert "line 2:" in msg
 
 
@@ -292,37 +376,67 @@ def test_predict_with_fewer_than_two_examples(tmp_path: Path, capsys) -> None:
     annotate = wd / "to_annotate.jsonl"
     annotate.write_text(_jsonl([{"id": "a", "prompt": "p1", "answer": "yes"}]), encoding="utf-8")
     code, _, err = _predict(capsys, wd)
-    assert_one_line_error(code, err, file=annotate, field="1 example", fix="at least 2 labeled examples",
-                          absent=(wd / "prediction.json", wd / "coslow.json"))
+    assert_one_line_error(
+        code,
+        err,
+        file=annotate,
+        field="1 example",
+        fix="at least 2 labeled examples",
+        absent=(wd / "prediction.json", wd / "coslow.json"),
+    )
 
 
 def test_predict_family_without_coefficients(tmp_path: Path, capsys) -> None:
     wd = tmp_path / "wd"
     code, _, err = _predict(capsys, wd, family="nope")
-    assert_one_line_error(code, err, file=None, field="--family", fix="dataeff fit",
-                          absent=(wd / "to_annotate.jsonl", wd / "prediction.json"))
+    assert_one_line_error(
+        code,
+        err,
+        file=None,
+        field="--family",
+        fix="dataeff fit",
+        absent=(wd / "to_annotate.jsonl", wd / "prediction.json"),
+    )
 
 
-@pytest.mark.parametrize("rows, field, fix", [
-    ([{"prompt": "p1", "answer": "yes"}, {"prompt": "p2", "answer": " "}], "field 'answer'",
-     "non-empty 'answer'"),
-    ([{"prompt": "p1", "answer": "yes"}], "at least 2", "label more examples"),
-], ids=["empty_answer", "one_example"])
+@pytest.mark.parametrize(
+    "rows, field, fix",
+    [
+        ([{"prompt": "p1", "answer": "yes"}, {"prompt": "p2", "answer": " "}], "field 'answer'", "non-empty 'answer'"),
+        ([{"prompt": "p1", "answer": "yes"}], "at least 2", "label more examples"),
+    ],
+    ids=["empty_answer", "one_example"],
+)
 def test_coslow_bad_annotations(rows, field: str, fix: str, tmp_path: Path, capsys) -> None:
     annotated = tmp_path / "labeled.jsonl"
     annotated.write_text(_jsonl(rows), encoding="utf-8")
     out = tmp_path / "coslow.json"
-    code, _, err = run_cli(capsys, ["coslow", "--model", "unused-model", "--annotated", str(annotated),
-                                    "--seed", "0", "--out", str(out)])
+    code, _, err = run_cli(
+        capsys, ["coslow", "--model", "unused-model", "--annotated", str(annotated), "--seed", "0", "--out", str(out)]
+    )
     assert_one_line_error(code, err, file=annotated, field=field, fix=fix, absent=(out,))
 
 
 # --------------------------------------------------------------------------- results files
 
+
 def _auc(capsys, results: Path, out: Path) -> tuple[int, str, str]:
-    return run_cli(capsys, ["auc", "--results", str(results), "--family", "fam", "--ceilings",
-                            str(results / "ceilings.json"), "--out", str(out), "--tsv",
-                            str(out.with_suffix(".tsv"))])
+    return run_cli(
+        capsys,
+        [
+            "auc",
+            "--results",
+            str(results),
+            "--family",
+            "fam",
+            "--ceilings",
+            str(results / "ceilings.json"),
+            "--out",
+            str(out),
+            "--tsv",
+            str(out.with_suffix(".tsv")),
+        ],
+    )
 
 
 def test_results_file_not_json(tmp_path: Path, capsys) -> None:
@@ -333,8 +447,9 @@ def test_results_file_not_json(tmp_path: Path, capsys) -> None:
     bad.write_text('{"0": {"accuracy": 0.4},\n "50": {"accuracy": 0.6}\n', encoding="utf-8")
     out = tmp_path / "eff" / "efficiency.json"
     code, _, err = _auc(capsys, results, out)
-    assert_one_line_error(code, err, file=bad, field="line", fix="fix the JSON syntax",
-                          absent=(out, out.with_suffix(".tsv")))
+    assert_one_line_error(
+        code, err, file=bad, field="line", fix="fix the JSON syntax", absent=(out, out.with_suffix(".tsv"))
+    )
 
 
 def test_results_budget_key_not_integer(tmp_path: Path, capsys) -> None:
@@ -345,21 +460,28 @@ def test_results_budget_key_not_integer(tmp_path: Path, capsys) -> None:
     bad.write_text('{"0": {"accuracy": 0.4}, "fifty": {"accuracy": 0.6}}', encoding="utf-8")
     out = tmp_path / "eff" / "efficiency.json"
     code, _, err = _auc(capsys, results, out)
-    assert_one_line_error(code, err, file=bad, field="field 'fifty'", fix="as the key",
-                          absent=(out, out.with_suffix(".tsv")))
+    assert_one_line_error(
+        code, err, file=bad, field="field 'fifty'", fix="as the key", absent=(out, out.with_suffix(".tsv"))
+    )
 
 
 def test_aggregate_eval_file_missing_key(tmp_path: Path, capsys) -> None:
     ev = tmp_path / "n0.json"
     ev.write_text(json.dumps({"family": "fam", "task": "t", "budget": 0}))
     out_dir = tmp_path / "finetune_results"
-    code, _, err = run_cli(capsys, ["aggregate", "--family", "fam", "--evals", str(ev),
-                                    "--out-dir", str(out_dir)])
-    assert_one_line_error(code, err, file=ev, field="field 'accuracy'", fix="re-run dataeff evaluate",
-                          absent=(out_dir / "fam_t_full_result_v2.json",))
+    code, _, err = run_cli(capsys, ["aggregate", "--family", "fam", "--evals", str(ev), "--out-dir", str(out_dir)])
+    assert_one_line_error(
+        code,
+        err,
+        file=ev,
+        field="field 'accuracy'",
+        fix="re-run dataeff evaluate",
+        absent=(out_dir / "fam_t_full_result_v2.json",),
+    )
 
 
 # --------------------------------------------------------------------------- subprocesses
+
 
 def _env() -> dict[str, str]:
     env = dict(os.environ)
@@ -371,13 +493,30 @@ def _env() -> dict[str, str]:
 def test_debug_shows_the_traceback(tmp_path: Path) -> None:
     """``--debug`` is the one way to see where an error came from."""
     plot = tmp_path / "curve.png"
-    args = [sys.executable, "-m", "dataeff", "budget", "--family", "llama", "--coslow", "nan",
-            "--target", "0.5", "--plot", str(plot)]
+    args = [
+        sys.executable,
+        "-m",
+        "dataeff",
+        "budget",
+        "--family",
+        "llama",
+        "--coslow",
+        "nan",
+        "--target",
+        "0.5",
+        "--plot",
+        str(plot),
+    ]
     plain = subprocess.run(args, capture_output=True, text=True, env=_env(), cwd=tmp_path, timeout=120)
-    assert_one_line_error(plain.returncode, plain.stderr, file=None, field="--coslow", fix="(",
-                          absent=(plot,))
-    debug = subprocess.run([args[0], "-m", "dataeff", "--debug", *args[3:]], capture_output=True, text=True,
-                           env=_env(), cwd=tmp_path, timeout=120)
+    assert_one_line_error(plain.returncode, plain.stderr, file=None, field="--coslow", fix="(", absent=(plot,))
+    debug = subprocess.run(
+        [args[0], "-m", "dataeff", "--debug", *args[3:]],
+        capture_output=True,
+        text=True,
+        env=_env(),
+        cwd=tmp_path,
+        timeout=120,
+    )
     assert debug.returncode != 0
     assert "Traceback" in debug.stderr
     assert "DataeffError" in debug.stderr and "--coslow" in debug.stderr
@@ -392,24 +531,65 @@ def test_diverging_loss_stops_training(tmp_path: Path, tiny_model_dir: Path) -> 
     from dataeff.tasks.prepare import prepare_task
     from dataeff.tasks.registry import get_task
 
-    cfg = base_config(families={"tiny": {"model": str(tiny_model_dir)}}, budgets=[8],
-                      train={"learning_rate": 1e30, "max_steps": 4, "batch_size": 4, "micro_batch_size": 4,
-                             "max_seq_len": 128, "eval_every": 2, "checkpoint_every": 100, "threads": 1,
-                             "warmup_ratio": 0.0, "lr_scheduler": "constant"})
+    cfg = base_config(
+        families={"tiny": {"model": str(tiny_model_dir)}},
+        budgets=[8],
+        train={
+            "learning_rate": 1e30,
+            "max_steps": 4,
+            "batch_size": 4,
+            "micro_batch_size": 4,
+            "max_seq_len": 128,
+            "eval_every": 2,
+            "checkpoint_every": 100,
+            "threads": 1,
+            "warmup_ratio": 0.0,
+            "lr_scheduler": "constant",
+        },
+    )
     validate_config(cfg)
     cfg_path = write_config(tmp_path / "diverge.yaml", cfg)
     task_dir = tmp_path / "data" / "boolean_expressions"
     prepare_task(get_task("boolean_expressions", cfg), cfg, task_dir)
     out = tmp_path / "results" / "tiny" / "boolean_expressions" / "train" / "n8"
     proc = subprocess.run(
-        [sys.executable, "-m", "dataeff", "finetune", "--config", str(cfg_path), "--family", "tiny",
-         "--task", "boolean_expressions", "--budget", "8", "--model", str(tiny_model_dir),
-         "--task-dir", str(task_dir), "--out-dir", str(out), "--no-progress"],
-        capture_output=True, text=True, env=_env(), cwd=tmp_path, timeout=300)
+        [
+            sys.executable,
+            "-m",
+            "dataeff",
+            "finetune",
+            "--config",
+            str(cfg_path),
+            "--family",
+            "tiny",
+            "--task",
+            "boolean_expressions",
+            "--budget",
+            "8",
+            "--model",
+            str(tiny_model_dir),
+            "--task-dir",
+            str(task_dir),
+            "--out-dir",
+            str(out),
+            "--no-progress",
+        ],
+        capture_output=True,
+        text=True,
+        env=_env(),
+        cwd=tmp_path,
+        timeout=300,
+    )
     # Training logs INFO lines to stderr before the error; the error is the last line.
-    msg = assert_one_line_error(proc.returncode, proc.stderr, file="train.jsonl", field="train.learning_rate",
-                                fix="lower the learning rate", absent=(out / "metrics.json", out / "model"),
-                                single=False)
+    msg = assert_one_line_error(
+        proc.returncode,
+        proc.stderr,
+        file="train.jsonl",
+        field="train.learning_rate",
+        fix="lower the learning rate",
+        absent=(out / "metrics.json", out / "model"),
+        single=False,
+    )
     assert "training loss became" in msg and ("nan" in msg or "inf" in msg), msg
 
 
@@ -425,8 +605,14 @@ def test_snakemake_rejects_unknown_key(tmp_path: Path) -> None:
     if (REPO / "workflow" / "report").is_dir():
         shutil.copytree(REPO / "workflow" / "report", work / "workflow" / "report")
     bad = write_config(work / "bad.yaml", base_config(trian={"max_steps": 3}))
-    proc = subprocess.run([snakemake, "-n", "--cores", "1", "--configfile", str(bad)], cwd=work,
-                          capture_output=True, text=True, env=_env(), timeout=300)
+    proc = subprocess.run(
+        [snakemake, "-n", "--cores", "1", "--configfile", str(bad)],
+        cwd=work,
+        capture_output=True,
+        text=True,
+        env=_env(),
+        timeout=300,
+    )
     assert proc.returncode != 0
     assert "Traceback" not in proc.stderr + proc.stdout
     errors = [line for line in (proc.stderr + proc.stdout).splitlines() if line.startswith(PREFIX)]

@@ -35,9 +35,19 @@ ROWS = (
 def test_quick_benchmark_writes_every_row(tmp_path, smollm2_dir):
     out = tmp_path / "benchmark.md"
     proc = subprocess.run(
-        [sys.executable, str(REPO / "benchmarks" / "run.py"), "--quick", "--model", str(smollm2_dir),
-         "--out", str(out)],
-        cwd=REPO, capture_output=True, text=True, timeout=600,
+        [
+            sys.executable,
+            str(REPO / "benchmarks" / "run.py"),
+            "--quick",
+            "--model",
+            str(smollm2_dir),
+            "--out",
+            str(out),
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     table = out.read_text()

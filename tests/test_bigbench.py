@@ -44,19 +44,20 @@ def _add(tf: tarfile.TarFile, name: str, payload: bytes | None = None) -> None:
 
 
 def _task(examples: list[dict[str, Any]], **extra: Any) -> bytes:
-    return json.dumps({"name": "t", "description": "d", "keywords": ["k"], "examples": examples,
-                       **extra}).encode()
+    return json.dumps({"name": "t", "description": "d", "keywords": ["k"], "examples": examples, **extra}).encode()
 
 
 @pytest.fixture()
 def fake_sdist(tmp_path: Path) -> dict[str, Any]:
     """A gzip tarball laid out like the sdist: MC task, exact-match task, subtasks, a program."""
     path = tmp_path / "bigbench-1.0.0.tar.gz"
-    mc = [{"input": f"q{i}", "target_scores": {"yes": int(i % 2 == 0), "no": int(i % 2 == 1)}}
-          for i in range(6)]
+    mc = [{"input": f"q{i}", "target_scores": {"yes": int(i % 2 == 0), "no": int(i % 2 == 1)}} for i in range(6)]
     mc.append({"input": "two right", "target_scores": {"x": 1, "y": 1}})  # unusable: 2 correct
-    em = [{"input": "2+2", "target": ["four", "4"]}, {"input": "long", "target": "a b c d e f g h"},
-          {"input": "3+3", "target": "6"}]
+    em = [
+        {"input": "2+2", "target": ["four", "4"]},
+        {"input": "long", "target": "a b c d e f g h"},
+        {"input": "3+3", "target": "6"},
+    ]
     with tarfile.open(path, "w:gz") as tf:
         _add(tf, "bigbench-1.0.0/PKG-INFO", b"Name: bigbench\n")
         _add(tf, f"{ROOT}/alpha")
@@ -80,12 +81,15 @@ def test_rows_of_multiple_choice_and_exact_match(fake_sdist):
     assert rows[0] == {"id": "alpha:0", "input": "q0", "target": "yes", "options": ["yes", "no"]}
     assert [r["target"] for r in rows] == ["yes", "no"] * 3
     rows = load_bigbench_task("beta", data=fake_sdist["data"])
-    assert rows == [{"id": "beta:0", "input": "2+2", "target": "four"},
-                    {"id": "beta:2", "input": "3+3", "target": "6"}]  # 8-word target dropped
+    assert rows == [
+        {"id": "beta:0", "input": "2+2", "target": "four"},
+        {"id": "beta:2", "input": "3+3", "target": "6"},
+    ]  # 8-word target dropped
     both = load_bigbench_task("gamma", data=fake_sdist["data"])
     assert [r["id"] for r in both] == ["gamma/one:0", "gamma/two:0"]
     assert load_bigbench_task("gamma", "two", data=fake_sdist["data"]) == [
-        {"id": "gamma/two:0", "input": "g2", "target": "b", "options": ["a", "b"]}]
+        {"id": "gamma/two:0", "input": "g2", "target": "b", "options": ["a", "b"]}
+    ]
 
 
 def test_cache_is_used_offline_and_verified(fake_sdist):
@@ -165,6 +169,7 @@ def test_example_row_rules():
 
 # --------------------------------------------------------------------------- the real sdist
 
+
 @pytest.fixture(scope="module")
 def real_data(tmp_path_factory) -> dict[str, Any]:
     """Config data for the real sdist (skip when absent); cache under DATAEFF_TEST_CACHE."""
@@ -217,18 +222,24 @@ def test_config_entry_prepares_any_json_task(fake_sdist, tmp_path):
     from dataeff.tasks.prepare import prepare_task
     from dataeff.tasks.registry import get_task
 
-    cfg = validate_config({"families": {"f": {"model": "m"}}, "tasks": ["my_alpha", "my_gamma"], "budgets": [4],
-                           "data": {k: v for k, v in fake_sdist["data"].items()
-                                    if k.startswith("bigbench_") or k == "split_seed"},
-                           "bigbench_tasks": {"my_alpha": {"task": "alpha"},
-                                              "my_gamma": {"task": "gamma", "subtask": "two"}}})
+    cfg = validate_config(
+        {
+            "families": {"f": {"model": "m"}},
+            "tasks": ["my_alpha", "my_gamma"],
+            "budgets": [4],
+            "data": {k: v for k, v in fake_sdist["data"].items() if k.startswith("bigbench_") or k == "split_seed"},
+            "bigbench_tasks": {"my_alpha": {"task": "alpha"}, "my_gamma": {"task": "gamma", "subtask": "two"}},
+        }
+    )
     meta = prepare_task(get_task("my_alpha", cfg), cfg, tmp_path / "alpha")
-    rows = [json.loads(line) for s in ("train", "validation", "test")
-            for line in (tmp_path / "alpha" / f"{s}.jsonl").read_text().splitlines()]
+    rows = [
+        json.loads(line)
+        for s in ("train", "validation", "test")
+        for line in (tmp_path / "alpha" / f"{s}.jsonl").read_text().splitlines()
+    ]
     assert len(rows) == 6 and meta["bigbench"]["json_examples_dropped"] == 1
     assert meta["bigbench"]["sdist_sha256"] == fake_sdist["source"].sha256
-    assert all(r["answer"] in ("yes", "no") and "OPTIONS - " in r["prompt"] and "[SEP]" in r["prompt"]
-               for r in rows)
+    assert all(r["answer"] in ("yes", "no") and "OPTIONS - " in r["prompt"] and "[SEP]" in r["prompt"] for r in rows)
     assert prepare_task(get_task("my_gamma", cfg), cfg, tmp_path / "g")["sizes"]["train"] == 1
     with pytest.raises(DataeffError, match="bigbench_tasks.*unknown key 'examplez'|unknown key 'examplez'"):
         validate_config({**cfg, "bigbench_tasks": {"my_alpha": {"task": "alpha", "examplez": 3}}})
@@ -335,17 +346,31 @@ def _counting_solver(text: str, kinds: dict[str, list[str]]) -> str:
 # --------------------------------------------------------------------------- the paper tasks (real sdist)
 
 PAPER_ANSWERS = {
-    "boolean_expressions": {"True", "False"}, "formal_fallacies_syllogisms_negation": {"0", "1"},
-    "hyperbaton": {"a", "b"}, "mnist_ascii": set("0123456789"), "object_counting": None,
-    "reasoning_about_colored_objects": None, "sports_understanding": {"0", "1"}, "temporal_sequences": None,
-    "tracking_shuffled_objects": None, "web_of_lies": {"True", "False"},
+    "boolean_expressions": {"True", "False"},
+    "formal_fallacies_syllogisms_negation": {"0", "1"},
+    "hyperbaton": {"a", "b"},
+    "mnist_ascii": set("0123456789"),
+    "object_counting": None,
+    "reasoning_about_colored_objects": None,
+    "sports_understanding": {"0", "1"},
+    "temporal_sequences": None,
+    "tracking_shuffled_objects": None,
+    "web_of_lies": {"True", "False"},
 }
 #: The authors' training pools (METHOD.md section 5); the JSON of reasoning_about_colored_objects
 #: holds 2 000 examples, so its 80/10/10 pool is 1 600.
-PAPER_TRAIN = {"boolean_expressions": 8000, "formal_fallacies_syllogisms_negation": 10000, "hyperbaton": 10000,
-               "mnist_ascii": 10000, "object_counting": 10000, "reasoning_about_colored_objects": 1600,
-               "sports_understanding": 7300, "temporal_sequences": 750, "tracking_shuffled_objects": 2500,
-               "web_of_lies": 4700}
+PAPER_TRAIN = {
+    "boolean_expressions": 8000,
+    "formal_fallacies_syllogisms_negation": 10000,
+    "hyperbaton": 10000,
+    "mnist_ascii": 10000,
+    "object_counting": 10000,
+    "reasoning_about_colored_objects": 1600,
+    "sports_understanding": 7300,
+    "temporal_sequences": 750,
+    "tracking_shuffled_objects": 2500,
+    "web_of_lies": 4700,
+}
 
 
 def _real_files(real_data: dict[str, Any], task: str) -> dict[str, Path]:
@@ -404,15 +429,18 @@ def test_paper_task_prepares_deterministically(task, paper_config, real_data, tm
 
     metas = []
     for run in ("a", "b"):
-        assert main(["prepare-task", "--config", str(paper_config), "--task", task,
-                     "--out-dir", str(tmp_path / run)]) == 0
+        assert (
+            main(["prepare-task", "--config", str(paper_config), "--task", task, "--out-dir", str(tmp_path / run)]) == 0
+        )
         metas.append(json.loads((tmp_path / run / "meta.json").read_text()))
     assert metas[0]["data_hash"] == metas[1]["data_hash"]
     meta = metas[0]
     assert meta["source"] == "bigbench" and meta["sizes"]["train"] == PAPER_TRAIN[task]
     assert meta["bigbench"]["sdist_sha256"] == real_data["bigbench_sha256"]
-    rows = {s: [json.loads(line) for line in (tmp_path / "a" / f"{s}.jsonl").read_text().splitlines()]
-            for s in ("train", "validation", "test")}
+    rows = {
+        s: [json.loads(line) for line in (tmp_path / "a" / f"{s}.jsonl").read_text().splitlines()]
+        for s in ("train", "validation", "test")
+    }
     test_prompts = {r["prompt"] for r in rows["test"]}
     assert not test_prompts & {r["prompt"] for r in rows["train"] + rows["validation"]}
     answers = {r["answer"] for s in rows.values() for r in s}

@@ -38,7 +38,7 @@ def test_worked_examples():
     assert budget_for_target(0.5, 0.5, 5000) == pytest.approx(math.sqrt(5000))
     # a = 0.75 -> p = 1/3, x* = tau^3.
     assert curve_exponent(0.75) == pytest.approx(1 / 3)
-    assert budget_for_target(0.75, 0.5, 5000) == pytest.approx(5000 ** 0.125)
+    assert budget_for_target(0.75, 0.5, 5000) == pytest.approx(5000**0.125)
     # a = 0.25 -> p = 3, x* = tau^(1/3).
     assert budget_for_target(0.25, 0.7, 128) == pytest.approx(128 ** (0.7 ** (1 / 3)))
 
@@ -69,7 +69,7 @@ def test_published_coefficients_carry_the_papers_task_scatter():
     as a normal residual, so it is honest about how far a new task can fall from the line."""
     p = predict_auc(0.3, PUBLISHED_COEFFICIENTS["llama"])
     resid = 0.086 / math.sqrt(2 / math.pi)
-    se = math.sqrt((0.3 * 0.005) ** 2 + 0.002 ** 2 + resid ** 2)
+    se = math.sqrt((0.3 * 0.005) ** 2 + 0.002**2 + resid**2)
     assert p["auc_high"] - p["auc_low"] == pytest.approx(2 * stats.norm.ppf(0.975) * se)
     assert "leave-one-task-out error" in p["interval_method"]
 
@@ -112,8 +112,12 @@ def test_target_from_accuracy():
 
 
 def test_lookup_order(tmp_path):
-    cfg = {"families": {"mine": {"model": "m", "coefficients": {"slope": 0.1, "intercept": 0.2}},
-                        "llama": {"model": "m", "coefficients": {"slope": 0.9, "intercept": 0.0}}}}
+    cfg = {
+        "families": {
+            "mine": {"model": "m", "coefficients": {"slope": 0.1, "intercept": 0.2}},
+            "llama": {"model": "m", "coefficients": {"slope": 0.9, "intercept": 0.0}},
+        }
+    }
     assert lookup_coefficients("mine", config=cfg)["slope"] == 0.1
     assert lookup_coefficients("llama", config=cfg)["slope"] == 0.9  # config before the paper
     assert lookup_coefficients("llama")["slope"] == 0.545
@@ -135,35 +139,65 @@ def run_cli(args, capsys):
 
 
 def test_budget_command_json(capsys):
-    rc, out, _ = run_cli(["budget", "--coslow", "0.3", "--family", "llama", "--target", "0.7", "--json"],
-                         capsys)
+    rc, out, _ = run_cli(["budget", "--coslow", "0.3", "--family", "llama", "--target", "0.7", "--json"], capsys)
     assert rc == 0
     data = json.loads(out)
-    for key in ("predicted_auc", "budget", "budget_low", "budget_high", "auc_low", "auc_high", "target",
-                "coefficients_source"):
+    for key in (
+        "predicted_auc",
+        "budget",
+        "budget_low",
+        "budget_high",
+        "auc_low",
+        "auc_high",
+        "target",
+        "coefficients_source",
+    ):
         assert key in data
     assert data["target"] == 0.7 and "Je & Raffel" in data["coefficients_source"]
 
 
 def test_budget_command_text_curve_and_plot(tmp_path, capsys):
     plot = tmp_path / "curve.png"
-    rc, out, _ = run_cli(["budget", "--coslow", "0.2", "--slope", "0.5", "--intercept", "0.3",
-                          "--target-accuracy", "0.8", "--zero-shot", "0.5", "--ceiling", "0.9",
-                          "--max-budget", "1000", "--curve", "--plot", str(plot)], capsys)
+    rc, out, _ = run_cli(
+        [
+            "budget",
+            "--coslow",
+            "0.2",
+            "--slope",
+            "0.5",
+            "--intercept",
+            "0.3",
+            "--target-accuracy",
+            "0.8",
+            "--zero-shot",
+            "0.5",
+            "--ceiling",
+            "0.9",
+            "--max-budget",
+            "1000",
+            "--curve",
+            "--plot",
+            str(plot),
+        ],
+        capsys,
+    )
     assert rc == 0
     assert "labels to reach 75%" in out and "budget\tpredicted_fraction" in out
     assert plot.stat().st_size > 1000
 
 
-@pytest.mark.parametrize("args, needle", [
-    (["--coslow", "0.3", "--family", "llama", "--target", "1.5"], "outside (0, 1)"),
-    (["--coslow", "0.3", "--family", "llama", "--target", "0"], "outside (0, 1)"),
-    (["--coslow", "nan", "--family", "llama", "--target", "0.5"], "not a finite number"),
-    (["--coslow", "inf", "--family", "llama", "--target", "0.5"], "not a finite number"),
-    (["--coslow", "0.3", "--family", "nosuchfamily", "--target", "0.5"], "--slope"),
-    (["--coslow", "0.3", "--slope", "0.5", "--target", "0.5"], "--intercept"),
-    (["--coslow", "0.3", "--family", "llama"], "no target"),
-])
+@pytest.mark.parametrize(
+    "args, needle",
+    [
+        (["--coslow", "0.3", "--family", "llama", "--target", "1.5"], "outside (0, 1)"),
+        (["--coslow", "0.3", "--family", "llama", "--target", "0"], "outside (0, 1)"),
+        (["--coslow", "nan", "--family", "llama", "--target", "0.5"], "not a finite number"),
+        (["--coslow", "inf", "--family", "llama", "--target", "0.5"], "not a finite number"),
+        (["--coslow", "0.3", "--family", "nosuchfamily", "--target", "0.5"], "--slope"),
+        (["--coslow", "0.3", "--slope", "0.5", "--target", "0.5"], "--intercept"),
+        (["--coslow", "0.3", "--family", "llama"], "no target"),
+    ],
+)
 def test_budget_command_errors_are_one_line(tmp_path, capsys, args, needle):
     plot = tmp_path / "never.png"
     rc, out, err = run_cli(["budget", *args, "--plot", str(plot)], capsys)
@@ -193,7 +227,7 @@ def test_grid_exponent_has_the_trapezoid_area(auc):
     model = CurveModel(5000, PAPER_GRID)
     p = float(model.exponent(auc))
     xs = np.array([0.0] + [math.log(b) / math.log(5000) for b in PAPER_GRID])
-    ys = np.where(xs > 0, xs ** p, 0.0)
+    ys = np.where(xs > 0, xs**p, 0.0)
     assert float(np.sum((ys[1:] + ys[:-1]) / 2 * np.diff(xs))) == pytest.approx(auc, abs=1e-6)
     if auc <= 0.7:  # near the top the target is reached below one label (x* underflows to 0)
         assert float(model.fraction(model.budget(auc, 0.6), p)) == pytest.approx(0.6)
@@ -205,7 +239,7 @@ def _xp_shapes(model: CurveModel, exponents=(0.3, 0.6, 1.0, 1.7, 3.0), plateau: 
     x = np.linspace(0.0, 1.0, 2001)
     curves = []
     for i, p in enumerate(exponents):
-        y = x ** p if plateau is None else np.minimum(x ** p, plateau)
+        y = x**p if plateau is None else np.minimum(x**p, plateau)
         curves.append(ShapeCurve(f"t{i}", tuple(x), tuple(y), float(model.area(p))))
     return ShapeSet(tuple(curves), model, "synthetic x^p curves")
 
@@ -224,13 +258,19 @@ def test_issue_example_is_limited_and_wider_than_before(capsys):
 
 
 def test_single_draw_noise_widens_the_interval():
-    coefs = {"slope": 0.5, "intercept": 0.3, "resid_std": 0.03, "n_tasks": 30, "mean_x": 0.3, "sxx": 1.0,
-             "max_budget": 5000}
+    coefs = {
+        "slope": 0.5,
+        "intercept": 0.3,
+        "resid_std": 0.03,
+        "n_tasks": 30,
+        "mean_x": 0.3,
+        "sxx": 1.0,
+        "max_budget": 5000,
+    }
     shapes = _xp_shapes(CurveModel(5000, PAPER_GRID))
     narrow = predict_budget(0.3, coefs, 0.7, level=0.8, coslow_sd=0.0, shapes=shapes)
     wide = predict_budget(0.3, coefs, 0.7, level=0.8, coslow_sd=0.2, shapes=shapes)
-    assert wide["auc_sd_total"] > narrow["auc_sd_total"] == pytest.approx(
-        0.03 * math.sqrt(1 + 1 / 30), rel=1e-9)
+    assert wide["auc_sd_total"] > narrow["auc_sd_total"] == pytest.approx(0.03 * math.sqrt(1 + 1 / 30), rel=1e-9)
     assert wide["budget_low"] < narrow["budget_low"] and wide["budget_high"] > narrow["budget_high"]
     # Without shape error or noise beyond the fit, the interval is the curve's at the AUC interval.
     model = CurveModel(5000, PAPER_GRID)
@@ -247,15 +287,31 @@ def test_update_recovers_a_known_exponent_as_points_are_added():
     zero, ceiling = 0.3, 0.9
     acc = {n: zero + (ceiling - zero) * (math.log(n) / math.log(5000)) ** p_true for n in (50, 100, 200, 500)}
     # a confident, wrong prior: AUC 0.3 +- 0.05 (OLS prediction interval of a 30-task fit)
-    coefs = {"slope": 0.0, "intercept": 0.3, "resid_std": 0.05, "n_tasks": 30, "mean_x": 0.0, "sxx": 1.0,
-             "max_budget": 5000}
+    coefs = {
+        "slope": 0.0,
+        "intercept": 0.3,
+        "resid_std": 0.05,
+        "n_tasks": 30,
+        "mean_x": 0.0,
+        "sxx": 1.0,
+        "max_budget": 5000,
+    }
     true_budget = model.budget(true_auc, 0.9)
     for method in ("bayes", "bayes_xp"):
         errors, budget_errors = [], []
         for k in range(0, 5):
             measured = {0: zero, **{n: acc[n] for n in list(acc)[:k]}} if k else None
-            b = predict_budget(0.0, coefs, 0.9, level=0.8, coslow_sd=0.0, shapes=shapes, measured=measured,
-                               ceiling=ceiling if k else None, method=method)
+            b = predict_budget(
+                0.0,
+                coefs,
+                0.9,
+                level=0.8,
+                coslow_sd=0.0,
+                shapes=shapes,
+                measured=measured,
+                ceiling=ceiling if k else None,
+                method=method,
+            )
             errors.append(abs(math.log(b["exponent"] / p_true)))
             budget_errors.append(abs(math.log(b["budget"] / true_budget)))
         assert errors[0] > 0.5  # the prior is far off
@@ -264,12 +320,13 @@ def test_update_recovers_a_known_exponent_as_points_are_added():
 
 
 def test_measured_budgets_that_reach_the_target_decide_the_budget():
-    b = predict_budget(0.1, PUBLISHED_COEFFICIENTS["llama"], 0.5, level=0.8,
-                       measured={0: 0.4, 50: 0.5, 100: 0.8}, ceiling=0.9)
+    b = predict_budget(
+        0.1, PUBLISHED_COEFFICIENTS["llama"], 0.5, level=0.8, measured={0: 0.4, 50: 0.5, 100: 0.8}, ceiling=0.9
+    )
     assert b["measured_reached"] and b["status"] == "reachable"
     # 0.5 of the gap = accuracy 0.65, between 50 (0.5) and 100 (0.8), linear on the log axis
     x = (math.log(50) + 0.5 * (math.log(100) - math.log(50))) / math.log(5000)
-    assert b["budget"] == math.ceil(5000 ** x) and (b["budget_low"], b["budget_high"]) == (50, 100)
+    assert b["budget"] == math.ceil(5000**x) and (b["budget_low"], b["budget_high"]) == (50, 100)
 
 
 def test_beyond_max_and_unreachable_statuses():
@@ -295,17 +352,36 @@ def test_describe_says_more_than_n_max_and_not_reachable():
 
 def test_budget_command_with_measured_accuracies(tmp_path, capsys):
     plot = tmp_path / "updated.png"
-    rc, out, _ = run_cli(["budget", "--coslow", "0.3", "--family", "llama", "--target", "0.7", "--json",
-                          "--measured", "0:0.4,50:0.45,100:0.55", "--ceiling", "0.9", "--coslow-sd", "0.1",
-                          "--plot", str(plot)], capsys)
+    rc, out, _ = run_cli(
+        [
+            "budget",
+            "--coslow",
+            "0.3",
+            "--family",
+            "llama",
+            "--target",
+            "0.7",
+            "--json",
+            "--measured",
+            "0:0.4,50:0.45,100:0.55",
+            "--ceiling",
+            "0.9",
+            "--coslow-sd",
+            "0.1",
+            "--plot",
+            str(plot),
+        ],
+        capsys,
+    )
     assert rc == 0
     data = json.loads(out)
     assert data["update_method"] == "bayes" and len(data["measured_points"]) == 2
     assert data["coslow_sd"] == 0.1 and data["status"] in {"reachable", "beyond_max"}
     assert data["measured_points"][1]["fraction"] == pytest.approx(0.3)
     assert plot.stat().st_size > 1000
-    rc, out, err = run_cli(["budget", "--coslow", "0.3", "--family", "llama", "--target", "0.7",
-                            "--measured", "0:0.4,50:0.45"], capsys)
+    rc, out, err = run_cli(
+        ["budget", "--coslow", "0.3", "--family", "llama", "--target", "0.7", "--measured", "0:0.4,50:0.45"], capsys
+    )
     assert rc == 2 and "--ceiling" in err and len(err.strip().splitlines()) == 1
 
 
@@ -319,8 +395,24 @@ def test_predict_two_step_flow(tmp_path, capsys, tiny_model_dir):
     prompts = tmp_path / "prompts.jsonl"
     prompts.write_text("".join(json.dumps({"prompt": f"Is {i} even? Answer yes or no."}) + "\n" for i in range(50)))
     work = tmp_path / "work"
-    args = ["predict", "--model", str(tiny_model_dir), "--prompts", str(prompts), "--family", "llama",
-            "--target", "0.7", "--workdir", str(work), "--k", "4", "--seed", "3", "--force"]
+    args = [
+        "predict",
+        "--model",
+        str(tiny_model_dir),
+        "--prompts",
+        str(prompts),
+        "--family",
+        "llama",
+        "--target",
+        "0.7",
+        "--workdir",
+        str(work),
+        "--k",
+        "4",
+        "--seed",
+        "3",
+        "--force",
+    ]
     rc, out, _ = run_cli(args, capsys)
     annotate = work / "to_annotate.jsonl"
     assert rc == 0 and f"label the `answer` field of the 4 examples in {annotate}" in out
@@ -354,8 +446,22 @@ def test_predict_two_step_flow(tmp_path, capsys, tiny_model_dir):
 
 
 def test_predict_unknown_family_fails_before_selection(tmp_path, capsys):
-    rc, _, err = run_cli(["predict", "--model", "m", "--prompts", "p.jsonl", "--family", "nosuch",
-                          "--target", "0.7", "--workdir", str(tmp_path / "w")], capsys)
+    rc, _, err = run_cli(
+        [
+            "predict",
+            "--model",
+            "m",
+            "--prompts",
+            "p.jsonl",
+            "--family",
+            "nosuch",
+            "--target",
+            "0.7",
+            "--workdir",
+            str(tmp_path / "w"),
+        ],
+        capsys,
+    )
     assert rc == 2 and "--slope" in err
     assert not (tmp_path / "w").exists()
 
@@ -373,10 +479,24 @@ def test_budget_command_uses_the_familys_own_curves(tmp_path, capsys):
         pts = {0: 0.2, **{b: 0.2 + 0.7 * (math.log(b) / math.log(128)) ** p for b in grid}}
         eff[f"t{i}"] = {**compute_curve(pts, 0.9, grid).summary(), "grid": grid}
     (fam / "efficiency.json").write_text(json.dumps(eff))
-    (fam / "coefficients.json").write_text(json.dumps({"slope": 0.5, "intercept": 0.2, "max_budget": 128,
-                                                       "grid": grid}))
-    rc, out, _ = run_cli(["budget", "--coslow", "0.4", "--family", "mine", "--target", "0.7", "--json",
-                          "--results-dir", str(tmp_path / "results")], capsys)
+    (fam / "coefficients.json").write_text(
+        json.dumps({"slope": 0.5, "intercept": 0.2, "max_budget": 128, "grid": grid})
+    )
+    rc, out, _ = run_cli(
+        [
+            "budget",
+            "--coslow",
+            "0.4",
+            "--family",
+            "mine",
+            "--target",
+            "0.7",
+            "--json",
+            "--results-dir",
+            str(tmp_path / "results"),
+        ],
+        capsys,
+    )
     assert rc == 0
     data = json.loads(out)
     assert str(fam / "efficiency.json") in data["shape_source"] and data["shape_tasks"] == 3

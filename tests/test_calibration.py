@@ -54,14 +54,14 @@ def test_neighbour_prior_by_hand():
 
 def _xp_family(model: CurveModel, exponents) -> ShapeSet:
     x = np.linspace(0.0, 1.0, 1001)
-    curves = tuple(ShapeCurve(f"t{i}", tuple(x), tuple(x ** p), float(model.area(p))) for i, p in enumerate(exponents))
+    curves = tuple(ShapeCurve(f"t{i}", tuple(x), tuple(x**p), float(model.area(p))) for i, p in enumerate(exponents))
     return ShapeSet(curves, model, "synthetic")
 
 
 def _on_grid(model: CurveModel, p: float) -> ShapeCurve:
     """A held-out task measured at zero-shot and the grid budgets, following x^p exactly."""
     x = [0.0] + [math.log(b) / math.log(model.max_budget) for b in GRID]
-    return ShapeCurve("held", tuple(x), tuple(v ** p for v in x), float(model.area(p)))
+    return ShapeCurve("held", tuple(x), tuple(v**p for v in x), float(model.area(p)))
 
 
 def test_a_perfect_prior_on_x_p_curves_covers_and_hits():
@@ -69,9 +69,19 @@ def test_a_perfect_prior_on_x_p_curves_covers_and_hits():
     model = CurveModel(128, GRID)
     shapes = _xp_family(model, (0.4, 1.5, 2.5))
     held = _on_grid(model, 0.8)
-    rows = evaluate_task(held, source="syn", prior_mean=held.auc, prior_sd=0.01, prior_df=None,
-                         shapes=shapes, model=model, targets=(0.5, 0.9), level=0.8,
-                         measured=(0, 1, 2), sigma=0.05)
+    rows = evaluate_task(
+        held,
+        source="syn",
+        prior_mean=held.auc,
+        prior_sd=0.01,
+        prior_df=None,
+        shapes=shapes,
+        model=model,
+        targets=(0.5, 0.9),
+        level=0.8,
+        measured=(0, 1, 2),
+        sigma=0.05,
+    )
     df = pd.DataFrame(rows, columns=list(TASK_COLUMNS))
     assert set(df["method"]) == {"bayes", "bayes_xp", "measured_only"} and len(df) == 2 * (3 + 2 + 2)
     assert df["covered"].all() and df["reached"].all()
@@ -84,20 +94,50 @@ def test_a_wrong_prior_misses_and_measured_budgets_correct_it():
     model = CurveModel(128, GRID)
     shapes = _xp_family(model, (0.4, 0.8, 1.5, 3.5))
     held = _on_grid(model, 2.5)  # a late curve: AUC 0.32, the prior says 0.6 +- 0.08
-    rows = evaluate_task(held, source="syn", prior_mean=0.6, prior_sd=0.08, prior_df=None,
-                         shapes=shapes, model=model, targets=(0.7,), level=0.8,
-                         measured=(0, 2), sigma=0.05, methods=("bayes",))
+    rows = evaluate_task(
+        held,
+        source="syn",
+        prior_mean=0.6,
+        prior_sd=0.08,
+        prior_df=None,
+        shapes=shapes,
+        model=model,
+        targets=(0.7,),
+        level=0.8,
+        measured=(0, 2),
+        sigma=0.05,
+        methods=("bayes",),
+    )
     by_m = {r["measured"]: r for r in rows}
     assert not by_m[0]["covered"]  # confident and wrong: the interval misses
     assert by_m[2]["abs_error"] < by_m[0]["abs_error"] / 2
 
 
 def test_summary_counts_coverage_and_error():
-    tasks = pd.DataFrame([
-        {"source": "s", "task": t, "method": "bayes", "measured": m, "target": 0.5, "covered": c,
-         "abs_error": e, "reached": r, "pred_high": 100.0, "pred_low": 10.0}
-        for t, m, c, e, r in [("a", 0, True, 10.0, True), ("b", 0, False, 30.0, True), ("c", 0, True, 50.0, False),
-                              ("a", 2, True, 1.0, True), ("b", 2, True, 3.0, True), ("c", 2, False, 5.0, False)]])
+    tasks = pd.DataFrame(
+        [
+            {
+                "source": "s",
+                "task": t,
+                "method": "bayes",
+                "measured": m,
+                "target": 0.5,
+                "covered": c,
+                "abs_error": e,
+                "reached": r,
+                "pred_high": 100.0,
+                "pred_low": 10.0,
+            }
+            for t, m, c, e, r in [
+                ("a", 0, True, 10.0, True),
+                ("b", 0, False, 30.0, True),
+                ("c", 0, True, 50.0, False),
+                ("a", 2, True, 1.0, True),
+                ("b", 2, True, 3.0, True),
+                ("c", 2, False, 5.0, False),
+            ]
+        ]
+    )
     s = summarise(tasks, 0.8).set_index("measured")
     assert s.loc[0, "coverage"] == pytest.approx(2 / 3) and s.loc[0, "median_abs_error"] == 30.0
     assert s.loc[0, "median_abs_error_reached"] == 20.0 and s.loc[0, "n_never_reached"] == 1
@@ -105,8 +145,16 @@ def test_summary_counts_coverage_and_error():
 
 
 def test_published_calibration_writes_every_output(tmp_path):
-    tasks = calibrate_published(["qwen"], targets=(0.5, 0.9), level=0.8, measured=(0, 1), neighbours=14,
-                                seed=123, sigma=0.05, methods=("bayes",))
+    tasks = calibrate_published(
+        ["qwen"],
+        targets=(0.5, 0.9),
+        level=0.8,
+        measured=(0, 1),
+        neighbours=14,
+        seed=123,
+        sigma=0.05,
+        methods=("bayes",),
+    )
     assert set(tasks["source"]) == {"paper/qwen"} and tasks["task"].nunique() == 30
     assert len(tasks) == 30 * 2 * 2
     # a task never reaching the target is covered exactly when the interval runs beyond N_max
@@ -114,8 +162,14 @@ def test_published_calibration_writes_every_output(tmp_path):
     assert len(never) and (never["covered"] == never["pred_high"].isna()).all()
     out = tmp_path / "cal"
     written = write_calibration(tasks, out, title="qwen", level=0.8, provenance={"seed": 123})
-    assert {p.name for p in written} == {"tasks.tsv", "calibration.tsv", "calibration.md", "calibration.json",
-                                         "calibration.png", "calibration.pdf"}
+    assert {p.name for p in written} == {
+        "tasks.tsv",
+        "calibration.tsv",
+        "calibration.md",
+        "calibration.json",
+        "calibration.png",
+        "calibration.pdf",
+    }
     summary = pd.read_csv(out / "calibration.tsv", sep="\t")
     row = summary[(summary["target"] == 0.9) & (summary["measured"] == 0)].iloc[0]
     sub = tasks[(tasks["target"] == 0.9) & (tasks["measured"] == 0)]
@@ -147,8 +201,10 @@ def _study(root: Path, n_tasks: int = 6) -> tuple[Path, Path]:
 def test_calibrate_command_on_a_family(tmp_path, capsys):
     e, p = _study(tmp_path / "results" / "toy")
     out = tmp_path / "results" / "toy" / "calibration"
-    assert main(["calibrate", "--family", "toy", "--efficiency", str(e), "--predictors", str(p),
-                 "--out-dir", str(out)]) == 0
+    assert (
+        main(["calibrate", "--family", "toy", "--efficiency", str(e), "--predictors", str(p), "--out-dir", str(out)])
+        == 0
+    )
     tasks = pd.read_csv(out / "tasks.tsv", sep="\t")
     assert tasks["task"].nunique() == 6 and set(tasks["measured"]) == {0, 1, 2}
     assert set(tasks["target"]) == {0.5, 0.7, 0.9}

@@ -16,8 +16,11 @@ from dataeff.tasks.registry import REGISTRY, get_task
 from dataeff.train import tokenize_rows
 
 TEMPLATES = Path(__file__).parent / "fixtures" / "chat_templates"
-FAMILIES = {"llama": "llama-3.1-8b-instruct.jinja", "qwen": "qwen2.5-instruct.jinja",
-            "mistral": "mistral-7b-instruct-v0.3.jinja"}
+FAMILIES = {
+    "llama": "llama-3.1-8b-instruct.jinja",
+    "qwen": "qwen2.5-instruct.jinja",
+    "mistral": "mistral-7b-instruct-v0.3.jinja",
+}
 INSTRUCTION = "Classify the pair. Return only the digit (0 or 1), without explanations."
 INPUT = "PREMISE - A man sleeps. [SEP] HYPOTHESIS - A person rests."
 
@@ -29,14 +32,30 @@ def byte_tokenizer(template: str):
     from transformers import PreTrainedTokenizerFast
 
     alphabet = pre_tokenizers.ByteLevel.alphabet()
-    specials = ["<s>", "</s>", "<unk>", "<|begin_of_text|>", "<|eot_id|>", "<|start_header_id|>",
-                "<|end_header_id|>", "<|im_start|>", "<|im_end|>", "[INST]", "[/INST]"]
+    specials = [
+        "<s>",
+        "</s>",
+        "<unk>",
+        "<|begin_of_text|>",
+        "<|eot_id|>",
+        "<|start_header_id|>",
+        "<|end_header_id|>",
+        "<|im_start|>",
+        "<|im_end|>",
+        "[INST]",
+        "[/INST]",
+    ]
     vocab = {tok: i for i, tok in enumerate(specials + sorted(alphabet))}
     core = Tokenizer(models.BPE(vocab=vocab, merges=[], unk_token="<unk>"))
     core.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     core.decoder = decoders.ByteLevel()
-    tok = PreTrainedTokenizerFast(tokenizer_object=core, bos_token="<s>", eos_token="</s>", unk_token="<unk>",
-                                  additional_special_tokens=specials[3:])
+    tok = PreTrainedTokenizerFast(
+        tokenizer_object=core,
+        bos_token="<s>",
+        eos_token="</s>",
+        unk_token="<unk>",
+        additional_special_tokens=specials[3:],
+    )
     tok.chat_template = template
     return tok
 
@@ -59,13 +78,16 @@ def test_instruction_placed_as_the_authors_did(family_tok):
     text = chat.prompt_text(tok, INPUT, INSTRUCTION)
     assert text.count(INSTRUCTION) == 1 and text.count(INPUT) == 1
     if family == "llama":
-        assert text == ("<s><|start_header_id|>system<|end_header_id|>\n\nCutting Knowledge Date: December 2023\n"
-                        f"Today Date: 26 Jul 2024\n\n{INSTRUCTION}<|eot_id|><|start_header_id|>user"
-                        f"<|end_header_id|>\n\n{INPUT}<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n")
+        assert text == (
+            "<s><|start_header_id|>system<|end_header_id|>\n\nCutting Knowledge Date: December 2023\n"
+            f"Today Date: 26 Jul 2024\n\n{INSTRUCTION}<|eot_id|><|start_header_id|>user"
+            f"<|end_header_id|>\n\n{INPUT}<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n"
+        )
     elif family == "qwen":  # the instruction replaces Qwen's default system prompt
         assert "You are Qwen" not in text
-        assert text == (f"<|im_start|>system\n{INSTRUCTION}<|im_end|>\n<|im_start|>user\n{INPUT}<|im_end|>\n"
-                        "<|im_start|>assistant\n")
+        assert text == (
+            f"<|im_start|>system\n{INSTRUCTION}<|im_end|>\n<|im_start|>user\n{INPUT}<|im_end|>\n<|im_start|>assistant\n"
+        )
     else:  # no system role: instruction and input share the user turn, separated by a newline
         assert text == f"<s>[INST] {INSTRUCTION}\n{INPUT}[/INST]"
 
@@ -113,10 +135,15 @@ def test_every_task_is_posed_as_the_authors_did_in_every_family(name):
     row = render(spec, {**{f: f"<{f}>" for f in spec.input_fields}, spec.label_field: raw, "_id": "x"})
     instr = instruction(spec)
     assert row["system"] == instr
-    texts = {family: chat.prompt_text(byte_tokenizer((TEMPLATES / f).read_text()), row["prompt"], row["system"])
-             for family, f in FAMILIES.items()}
-    assert (f"Today Date: 26 Jul 2024\n\n{instr}<|eot_id|><|start_header_id|>user<|end_header_id|>\n\n"
-            f"{row['prompt']}<|eot_id|>") in texts["llama"]
-    assert texts["qwen"].startswith(f"<|im_start|>system\n{instr}<|im_end|>\n"
-                                    f"<|im_start|>user\n{row['prompt']}<|im_end|>")
+    texts = {
+        family: chat.prompt_text(byte_tokenizer((TEMPLATES / f).read_text()), row["prompt"], row["system"])
+        for family, f in FAMILIES.items()
+    }
+    assert (
+        f"Today Date: 26 Jul 2024\n\n{instr}<|eot_id|><|start_header_id|>user<|end_header_id|>\n\n"
+        f"{row['prompt']}<|eot_id|>"
+    ) in texts["llama"]
+    assert texts["qwen"].startswith(
+        f"<|im_start|>system\n{instr}<|im_end|>\n<|im_start|>user\n{row['prompt']}<|im_end|>"
+    )
     assert texts["mistral"] == f"<s>[INST] {instr}\n{row['prompt']}[/INST]"

@@ -96,8 +96,23 @@ def test_settings_do_not_depend_on_the_working_directory(tmp_path, monkeypatch) 
 def test_a_wheel_ships_the_settings_and_works_outside_the_repository(tmp_path) -> None:
     """A non-editable install (the wheel unpacked, nothing of the source tree on the path) finds
     its schema and default config and answers `dataeff budget` from an unrelated directory."""
-    build = subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation",
-                            "-w", str(tmp_path / "dist"), str(REPO_ROOT)], capture_output=True, text=True, timeout=300)
+    build = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "-q",
+            "--no-deps",
+            "--no-build-isolation",
+            "-w",
+            str(tmp_path / "dist"),
+            str(REPO_ROOT),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     if build.returncode != 0:
         pytest.skip(f"cannot build a wheel here: {build.stderr.strip().splitlines()[-1:]}")
     site = tmp_path / "site"
@@ -108,15 +123,41 @@ def test_a_wheel_ships_the_settings_and_works_outside_the_repository(tmp_path) -
     work.mkdir()
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"} | {"PYTHONPATH": str(site)}
     probe = subprocess.run(
-        [sys.executable, "-c", "import dataeff, dataeff.config as c; print(dataeff.__file__); "
-         "print(c.load_optional_config(None)['coslow']['k'])"],
-        cwd=work, env=env, capture_output=True, text=True, timeout=120)
+        [
+            sys.executable,
+            "-c",
+            "import dataeff, dataeff.config as c; print(dataeff.__file__); "
+            "print(c.load_optional_config(None)['coslow']['k'])",
+        ],
+        cwd=work,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert probe.returncode == 0, probe.stderr
     where, k = probe.stdout.split()
     assert where.startswith(str(site)) and int(k) == load_config(DEFAULT_CONFIG)["coslow"]["k"]
-    run = subprocess.run([sys.executable, "-m", "dataeff", "budget", "--coslow", "0.3", "--family", "llama",
-                          "--target", "0.7", "--json"], cwd=work, env=env, capture_output=True, text=True,
-                         timeout=120)
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "dataeff",
+            "budget",
+            "--coslow",
+            "0.3",
+            "--family",
+            "llama",
+            "--target",
+            "0.7",
+            "--json",
+        ],
+        cwd=work,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert run.returncode == 0, run.stderr
     pred = json.loads(run.stdout)
     assert pred["predicted_auc_raw"] == pytest.approx(0.545 * 0.3 + 0.31)  # the paper's llama line

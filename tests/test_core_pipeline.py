@@ -20,8 +20,7 @@ def _rows(n: int, offset: int = 0) -> list[dict]:
     out = []
     for i in range(offset, offset + n):
         a, b = i % 2 == 0, i % 3 == 0
-        out.append({"id": str(i), "prompt": f"Is {a} and {b} true? Answer True or False.",
-                    "answer": str(a and b)})
+        out.append({"id": str(i), "prompt": f"Is {a} and {b} true? Answer True or False.", "answer": str(a and b)})
     return out
 
 
@@ -39,8 +38,9 @@ def test_prompt_and_answer_tokens_line_up(tiny_model_dir: Path) -> None:
     tok = load_tokenizer(tiny_model_dir)
     text = prompt_text(tok, "hello")
     assert text.endswith("<|im_start|>assistant\n")
-    full = tok.apply_chat_template([{"role": "user", "content": "hello"}, {"role": "assistant", "content": "True"}],
-                                   tokenize=False)
+    full = tok.apply_chat_template(
+        [{"role": "user", "content": "hello"}, {"role": "assistant", "content": "True"}], tokenize=False
+    )
     ids = prompt_ids(tok, "hello") + completion_ids(tok, "True")
     assert tok.decode(ids) == full.rstrip("\n")
     assert completion_ids(tok, "True")[:-1] == answer_ids(tok, "True")
@@ -51,19 +51,36 @@ def test_finetune_then_evaluate_round_trip(tiny_model_dir: Path, tmp_path: Path)
     from dataeff.train import finetune
 
     cfg = load_config(REPO_ROOT / "config" / "config.yaml")
-    train_cfg = dict(cfg["train"], max_steps=6, max_epochs=None, batch_size=4, micro_batch_size=2,
-                     eval_every=2, checkpoint_every=100, learning_rate=1e-3)
+    train_cfg = dict(
+        cfg["train"],
+        max_steps=6,
+        max_epochs=None,
+        batch_size=4,
+        micro_batch_size=2,
+        eval_every=2,
+        checkpoint_every=100,
+        learning_rate=1e-3,
+    )
     fam = {"model": str(tiny_model_dir), "dtype": "float32", "attn_implementation": "sdpa"}
-    metrics = finetune(model_ref=str(tiny_model_dir), family_cfg=fam, train_cfg=train_cfg, train_rows=_rows(16),
-                       val_rows=_rows(4, 100), out_dir=tmp_path / "ft", ckpt_dir=tmp_path / "ckpt", seed=1,
-                       progress=False)
+    metrics = finetune(
+        model_ref=str(tiny_model_dir),
+        family_cfg=fam,
+        train_cfg=train_cfg,
+        train_rows=_rows(16),
+        val_rows=_rows(4, 100),
+        out_dir=tmp_path / "ft",
+        ckpt_dir=tmp_path / "ckpt",
+        seed=1,
+        progress=False,
+    )
     assert metrics["steps_run"] == 6 and metrics["examples_used"] == 16
     history = [json.loads(line) for line in (tmp_path / "ft" / "train_log.jsonl").read_text().splitlines()]
     assert history[-1]["loss"] < history[0]["loss"]  # it learns
     assert metrics["best_val_loss"] == min(h["val_loss"] for h in history if "val_loss" in h)
     model, tok, info = load_for_eval(tmp_path / "ft" / "model", tiny_model_dir, fam)
-    summary, preds = evaluate_rows(model, tok, _rows(8, 200), metric="accuracy", batch_size=4, max_new_tokens=4,
-                                   progress=False)
+    summary, preds = evaluate_rows(
+        model, tok, _rows(8, 200), metric="accuracy", batch_size=4, max_new_tokens=4, progress=False
+    )
     assert summary["n_test"] == 8 and len(preds) == 8 and 0.0 <= summary["accuracy"] <= 1.0
     assert {"prediction", "parsed", "gold", "correct"} <= set(preds[0])
 
@@ -73,12 +90,29 @@ def test_lora_finetune_saves_an_adapter_evaluation_loads(tiny_model_dir: Path, t
     from dataeff.train import finetune
 
     cfg = load_config(REPO_ROOT / "config" / "config.yaml")
-    train_cfg = dict(cfg["train"], method="lora", lora={"r": 4, "alpha": 8, "dropout": 0.0,
-                     "target_modules": ["q_proj", "v_proj"]}, max_steps=2, max_epochs=None, batch_size=4,
-                     micro_batch_size=4, eval_every=1, learning_rate=1e-3)
+    train_cfg = dict(
+        cfg["train"],
+        method="lora",
+        lora={"r": 4, "alpha": 8, "dropout": 0.0, "target_modules": ["q_proj", "v_proj"]},
+        max_steps=2,
+        max_epochs=None,
+        batch_size=4,
+        micro_batch_size=4,
+        eval_every=1,
+        learning_rate=1e-3,
+    )
     fam = {"model": str(tiny_model_dir)}
-    finetune(model_ref=str(tiny_model_dir), family_cfg=fam, train_cfg=train_cfg, train_rows=_rows(8),
-             val_rows=_rows(2, 50), out_dir=tmp_path / "ft", ckpt_dir=tmp_path / "ckpt", seed=1, progress=False)
+    finetune(
+        model_ref=str(tiny_model_dir),
+        family_cfg=fam,
+        train_cfg=train_cfg,
+        train_rows=_rows(8),
+        val_rows=_rows(2, 50),
+        out_dir=tmp_path / "ft",
+        ckpt_dir=tmp_path / "ckpt",
+        seed=1,
+        progress=False,
+    )
     assert (tmp_path / "ft" / "model" / "adapter_config.json").is_file()
     model, _, info = load_for_eval(tmp_path / "ft" / "model", tiny_model_dir, fam)
     assert info["adapter"].endswith("model")
@@ -92,19 +126,23 @@ def test_real_smollm2_evaluation(smollm2_dir: Path) -> None:
 
     model, tok, info = load_model(smollm2_dir)
     assert info["dtype"] == "float32" and sum(p.numel() for p in model.parameters()) > 130e6
-    rows = [{"prompt": "What is the capital of France? Answer with one word.", "answer": "Paris"},
-            {"prompt": "Is the sentence 'I love this wonderful movie' positive or negative? "
-                       "Answer with one word.", "answer": "Positive"}]
-    summary, preds = evaluate_rows(model, tok, rows, metric="accuracy", batch_size=2, max_new_tokens=8,
-                                   progress=False)
+    rows = [
+        {"prompt": "What is the capital of France? Answer with one word.", "answer": "Paris"},
+        {
+            "prompt": "Is the sentence 'I love this wonderful movie' positive or negative? Answer with one word.",
+            "answer": "Positive",
+        },
+    ]
+    summary, preds = evaluate_rows(model, tok, rows, metric="accuracy", batch_size=2, max_new_tokens=8, progress=False)
     assert "paris" in preds[0]["prediction"].lower(), preds
     assert summary["accuracy"] == sum(p["correct"] for p in preds) / 2
     assert preds[0]["parsed"] == normalize(preds[0]["prediction"])
 
 
 def _dry_run_counts(args: list[str]) -> dict[str, int]:
-    out = subprocess.run([sys.executable, "-m", "snakemake", "-n", *args], cwd=REPO_ROOT, capture_output=True,
-                         text=True, timeout=300)
+    out = subprocess.run(
+        [sys.executable, "-m", "snakemake", "-n", *args], cwd=REPO_ROOT, capture_output=True, text=True, timeout=300
+    )
     assert out.returncode == 0, out.stderr[-2000:]
     counts = {}
     for line in out.stdout.splitlines():

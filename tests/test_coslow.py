@@ -107,9 +107,7 @@ def test_coslow_command(tiny_model_dir, tmp_path, monkeypatch):
         ),
     ],
 )
-def test_bad_input_is_one_line_and_writes_nothing(
-    tiny_model_dir, tmp_path, monkeypatch, capsys, rows, message
-):
+def test_bad_input_is_one_line_and_writes_nothing(tiny_model_dir, tmp_path, monkeypatch, capsys, rows, message):
     cfg = write_config(tmp_path / "c.yaml", str(tiny_model_dir))
     ann = _write_rows(tmp_path / "a.jsonl", rows)
     out = tmp_path / "res" / "coslow.json"
@@ -173,8 +171,19 @@ def test_coslow_task_and_summary(tiny_model_dir, tmp_path, monkeypatch):
     model_json = tmp_path / "results" / "models" / "tiny" / "model.json"
     train = tmp_path / "data" / "tasks" / "toy" / "train.jsonl"
     monkeypatch.chdir(tmp_path.parent)  # the declared inputs are passed: nothing is searched for
-    base = ["coslow-task", "--config", str(cfg), "--family", "tiny", "--task", "toy", "--train", str(train),
-            "--model", str(model_json)]
+    base = [
+        "coslow-task",
+        "--config",
+        str(cfg),
+        "--family",
+        "tiny",
+        "--task",
+        "toy",
+        "--train",
+        str(train),
+        "--model",
+        str(model_json),
+    ]
     assert main([*base, "--score", "--out", str(scores)]) == 0
     scored = json.loads(scores.read_text())
     assert len(scored["scores"]) == 20 and scored["pool_seed"] == 123
@@ -190,10 +199,7 @@ def test_coslow_task_and_summary(tiny_model_dir, tmp_path, monkeypatch):
         chosen.append(res["random_ids"])
     assert chosen[0] != chosen[1]  # seeds draw different random baseline examples
     table_path = tmp_path / "results/tiny/predictors.tsv"
-    assert (
-        main(["coslow-task", "--summarize", "--family", "tiny", "--inputs", *outs, "--out", str(table_path)])
-        == 0
-    )
+    assert main(["coslow-task", "--summarize", "--family", "tiny", "--inputs", *outs, "--out", str(table_path)]) == 0
     header, row = table_path.read_text().splitlines()
     assert header.split("\t") == [
         "task",

@@ -104,9 +104,18 @@ def _config(model_dir: Path) -> dict:
         "tasks": [TASK],
         "budgets": BUDGETS,
         "data": {"generated_examples": 80, "difficulty": "easy", "test_max": 8, "split_seed": 3},
-        "train": {"method": "full", "learning_rate": 1.0e-3, "max_steps": 12, "batch_size": 4,
-                  "micro_batch_size": 4, "max_seq_len": 128, "eval_every": 2, "patience": 100,
-                  "checkpoint_every": 2, "threads": 1},
+        "train": {
+            "method": "full",
+            "learning_rate": 1.0e-3,
+            "max_steps": 12,
+            "batch_size": 4,
+            "micro_batch_size": 4,
+            "max_seq_len": 128,
+            "eval_every": 2,
+            "patience": 100,
+            "checkpoint_every": 2,
+            "threads": 1,
+        },
         "eval": {"batch_size": 8, "max_new_tokens": 4, "threads": 1},
         "analysis": {"bootstrap": 0},
     }
@@ -133,8 +142,12 @@ def _env(work: Path, markers: Path | None = None) -> dict[str, str]:
         hooks.mkdir(exist_ok=True)
         (hooks / "sitecustomize.py").write_text(HOOK, encoding="utf-8")
         paths.insert(0, str(hooks))
-        env.update(DATAEFF_TEST_MARKERS=str(markers), DATAEFF_TEST_STEP_DELAY="0.25",
-                   DATAEFF_TEST_EVAL_DELAY="3", DATAEFF_TEST_AGG_DELAY="5")
+        env.update(
+            DATAEFF_TEST_MARKERS=str(markers),
+            DATAEFF_TEST_STEP_DELAY="0.25",
+            DATAEFF_TEST_EVAL_DELAY="3",
+            DATAEFF_TEST_AGG_DELAY="5",
+        )
     env["PYTHONPATH"] = os.pathsep.join(paths + [env.get("PYTHONPATH", "")])
     env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
     env.update(HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", TOKENIZERS_PARALLELISM="false")
@@ -147,28 +160,37 @@ def _snakemake(*extra: str) -> list[str]:
 
 
 def _run(work: Path, env: dict[str, str], *extra: str) -> None:
-    proc = subprocess.run(_snakemake(*extra), cwd=work, env=env, capture_output=True, text=True,
-                          timeout=PHASE_TIMEOUT)
+    proc = subprocess.run(_snakemake(*extra), cwd=work, env=env, capture_output=True, text=True, timeout=PHASE_TIMEOUT)
     assert proc.returncode == 0, _diagnose(work, proc.stdout + proc.stderr)
 
 
 def _diagnose(work: Path, output: str) -> str:
-    logs = "\n".join(f"--- {p}\n{p.read_text(errors='replace')[-2000:]}"
-                     for p in sorted((work / "logs").rglob("*.log")))
+    logs = "\n".join(
+        f"--- {p}\n{p.read_text(errors='replace')[-2000:]}" for p in sorted((work / "logs").rglob("*.log"))
+    )
     return f"{output[-4000:]}\n{logs}"
 
 
 def _run_until(work: Path, env: dict[str, str], ready: Callable[[], bool], what: str) -> None:
     """Start the pipeline, SIGKILL its whole process group as soon as ``ready()``, then unlock."""
-    proc = subprocess.Popen(_snakemake("--rerun-incomplete"), cwd=work, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    proc = subprocess.Popen(
+        _snakemake("--rerun-incomplete"),
+        cwd=work,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
     deadline = time.monotonic() + PHASE_TIMEOUT
     try:
         while not ready():
             if proc.poll() is not None:
                 out = proc.stdout.read() if proc.stdout else ""
-                pytest.fail(f"the pipeline ended (rc {proc.returncode}) before {what}; "
-                            f"the kill window was missed\n{_diagnose(work, out)}")
+                pytest.fail(
+                    f"the pipeline ended (rc {proc.returncode}) before {what}; "
+                    f"the kill window was missed\n{_diagnose(work, out)}"
+                )
             if time.monotonic() > deadline:
                 pytest.fail(f"timed out waiting for {what}")
             time.sleep(0.05)
@@ -181,8 +203,7 @@ def _run_until(work: Path, env: dict[str, str], ready: Callable[[], bool], what:
             proc.stdout.close()
     # Jobs were killed with their parent; wait until none of this run's processes is left.
     time.sleep(1)
-    subprocess.run(_snakemake("--unlock"), cwd=work, env=env, capture_output=True, timeout=PHASE_TIMEOUT,
-                   check=True)
+    subprocess.run(_snakemake("--unlock"), cwd=work, env=env, capture_output=True, timeout=PHASE_TIMEOUT, check=True)
 
 
 def _checkpoints(work: Path) -> dict[str, int]:
@@ -197,9 +218,14 @@ def _checkpoints(work: Path) -> dict[str, int]:
 
 def _results_files(work: Path) -> list[Path]:
     res = work / "results"
-    return sorted([p for p in res.glob(f"{FAMILY}/{TASK}/eval/n*.json") if p.name.count(".") == 1]
-                  + [*res.glob(f"{FAMILY}/{TASK}/train/n*/metrics.json"),
-                     *res.glob(f"{FAMILY}/finetune_results/*.json"), res / FAMILY / "efficiency.json"])
+    return sorted(
+        [p for p in res.glob(f"{FAMILY}/{TASK}/eval/n*.json") if p.name.count(".") == 1]
+        + [
+            *res.glob(f"{FAMILY}/{TASK}/train/n*/metrics.json"),
+            *res.glob(f"{FAMILY}/finetune_results/*.json"),
+            res / FAMILY / "efficiency.json",
+        ]
+    )
 
 
 @pytest.fixture(scope="module")
@@ -238,8 +264,7 @@ def test_crash_and_resume(reference: Path, model_dir: Path, tmp_path: Path) -> N
     # (c) kill while the aggregation is writing its curve file
     markers_c = tmp_path / "markers-c"
     env = _env(work, markers_c)
-    _run_until(work, env, lambda: markers_c.is_dir() and any(markers_c.glob("aggregate.*")),
-               "the aggregation")
+    _run_until(work, env, lambda: markers_c.is_dir() and any(markers_c.glob("aggregate.*")), "the aggregation")
     curve = work / "results" / FAMILY / "finetune_results" / f"{FAMILY}_{TASK}_full_result_v2.json"
     assert not curve.exists(), "the curve file appeared although its writer was killed before the rename"
 
@@ -269,8 +294,7 @@ def test_crash_and_resume(reference: Path, model_dir: Path, tmp_path: Path) -> N
     for rel in ref_files:
         if rel.name == "metrics.json":  # a training log: timings and resumed_from_step differ
             a, b = (json.loads((root / rel).read_text()) for root in (reference, work))
-            for key in ("best_val_loss", "best_step", "steps_run", "train_tokens", "answer_tokens",
-                        "provenance"):
+            for key in ("best_val_loss", "best_step", "steps_run", "train_tokens", "answer_tokens", "provenance"):
                 assert a[key] == b[key], (rel, key)
             continue
         assert (reference / rel).read_bytes() == (work / rel).read_bytes(), f"{rel} differs after the crashes"
@@ -302,8 +326,9 @@ def test_results_files_are_traceable(reference: Path, model_dir: Path) -> None:
             assert prov["packages"].get("dataeff") == dataeff.__version__, path
         if path.parent.name == "eval":
             assert data["seed"] == 7
-            assert "eval_seconds" not in data and "examples_per_second" not in data, \
+            assert "eval_seconds" not in data and "examples_per_second" not in data, (
                 "timings in a results file break reproducibility"
+            )
             assert json.loads(path.with_suffix(".timing.json").read_text())["eval_seconds"] >= 0
     # the data hash of an evaluation is the hash of the test split it scored
     from dataeff.provenance import file_hash
@@ -311,8 +336,9 @@ def test_results_files_are_traceable(reference: Path, model_dir: Path) -> None:
     ev = json.loads((reference / "results" / FAMILY / TASK / "eval" / "n0.json").read_text())
     assert ev["provenance"]["data_hash"] == file_hash(reference / "data" / "tasks" / TASK / "test.jsonl")
     # ...and fine-tuned models carry the revision of the base model they started from
-    revisions = {json.loads(p.read_text())["provenance"]["model_revision"] for p in files
-                 if p.name != "efficiency.json"}
+    revisions = {
+        json.loads(p.read_text())["provenance"]["model_revision"] for p in files if p.name != "efficiency.json"
+    }
     assert len(revisions) == 1, revisions
 
 
@@ -322,8 +348,9 @@ def test_stale_temporaries_are_removed(tmp_path: Path) -> None:
     from dataeff.io import _HOST, atomic_write_json
 
     dest = tmp_path / "out.json"
-    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
-                          text=True, check=True).stdout.strip()
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True, check=True
+    ).stdout.strip()
     stale = tmp_path / f".out.json.{_HOST}.{dead}.abc123.tmp"
     live = tmp_path / f".out.json.{_HOST}.{os.getpid()}.def456.tmp"
     other = tmp_path / ".other.json.x.1.tmp"
@@ -343,13 +370,27 @@ def test_checkpoint_of_other_settings_is_not_resumed(tmp_path: Path, model_dir: 
     ckpt = tmp_path / "n4.ckpt"
     ckpt.mkdir()
     (ckpt / "trainer_state.json").write_text(json.dumps({"step": 1, "fingerprint": "other-settings"}))
-    rows = [{"id": str(i), "prompt": f"Is {i} even?", "answer": "yes" if i % 2 == 0 else "no"}
-            for i in range(6)]
-    train_cfg = {**_config(model_dir)["train"], "max_steps": 2, "weight_decay": 0.0,
-                 "lr_scheduler": "constant", "warmup_ratio": 0.0, "max_grad_norm": 1.0,
-                 "checkpoint_every": 1, "max_epochs": None}
-    metrics = finetune(model_ref=str(model_dir), family_cfg={"model": str(model_dir)}, train_cfg=train_cfg,
-                       train_rows=rows[:4], val_rows=rows[4:], out_dir=tmp_path / "n4", ckpt_dir=ckpt, seed=1,
-                       progress=False)
+    rows = [{"id": str(i), "prompt": f"Is {i} even?", "answer": "yes" if i % 2 == 0 else "no"} for i in range(6)]
+    train_cfg = {
+        **_config(model_dir)["train"],
+        "max_steps": 2,
+        "weight_decay": 0.0,
+        "lr_scheduler": "constant",
+        "warmup_ratio": 0.0,
+        "max_grad_norm": 1.0,
+        "checkpoint_every": 1,
+        "max_epochs": None,
+    }
+    metrics = finetune(
+        model_ref=str(model_dir),
+        family_cfg={"model": str(model_dir)},
+        train_cfg=train_cfg,
+        train_rows=rows[:4],
+        val_rows=rows[4:],
+        out_dir=tmp_path / "n4",
+        ckpt_dir=ckpt,
+        seed=1,
+        progress=False,
+    )
     assert metrics["resumed_from_step"] is None
     assert metrics["steps_run"] == 2

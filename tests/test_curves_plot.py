@@ -17,8 +17,7 @@ def curves():
     grid = (10, 100, 1000)
     return {
         "fast_task": compute_curve({0: 0.1, 10: 0.9, 100: 0.95, 1000: 0.96}, 1.0, grid),
-        "slow_task_with_a_rather_long_name": compute_curve({0: 0.3, 10: 0.1, 100: 0.4, 1000: 0.8},
-                                                           None, grid),
+        "slow_task_with_a_rather_long_name": compute_curve({0: 0.3, 10: 0.1, 100: 0.4, 1000: 0.8}, None, grid),
         "no_zero_shot": compute_curve({10: 0.5, 100: 0.7}, 0.9, grid),
     }
 
@@ -74,20 +73,69 @@ def test_curves_command(tmp_path, capsys):
     res = tmp_path / "res"
     res.mkdir()
     for task, pts in {"a": {"0": 0.2, "10": 0.6, "100": 1.0}, "b": {"0": 0.5, "10": 0.4, "100": 0.6}}.items():
-        (res / f"fam_{task}_full_result_v2.json").write_text(
-            json.dumps({b: {"accuracy": v} for b, v in pts.items()}))
+        (res / f"fam_{task}_full_result_v2.json").write_text(json.dumps({b: {"accuracy": v} for b, v in pts.items()}))
     ceil = tmp_path / "c.json"
     ceil.write_text(json.dumps({"a": {"score": 1.0}, "b": {"score": None}}))
     eff = tmp_path / "eff.json"
-    assert main(["auc", "--results", str(res), "--family", "fam", "--ceilings", str(ceil),
-                 "--grid", "10,100", "--out", str(eff)]) == 0
+    assert (
+        main(
+            [
+                "auc",
+                "--results",
+                str(res),
+                "--family",
+                "fam",
+                "--ceilings",
+                str(ceil),
+                "--grid",
+                "10,100",
+                "--out",
+                str(eff),
+            ]
+        )
+        == 0
+    )
     out = tmp_path / "figures"
-    assert main(["curves", "--efficiency", str(eff), "--results", str(res), "--family", "fam",
-                 "--grid", "10,100", "--out-dir", str(out)]) == 0
+    assert (
+        main(
+            [
+                "curves",
+                "--efficiency",
+                str(eff),
+                "--results",
+                str(res),
+                "--family",
+                "fam",
+                "--grid",
+                "10,100",
+                "--out-dir",
+                str(out),
+            ]
+        )
+        == 0
+    )
     _check(sorted(out.iterdir()))
     # A stale efficiency.json (computed on another grid) is caught, nothing written.
     out2 = tmp_path / "figures2"
-    assert main(["curves", "--efficiency", str(eff), "--results", str(res), "--family", "fam",
-                 "--grid", "10,100", "--max-budget", "1000", "--out-dir", str(out2)]) == 2
+    assert (
+        main(
+            [
+                "curves",
+                "--efficiency",
+                str(eff),
+                "--results",
+                str(res),
+                "--family",
+                "fam",
+                "--grid",
+                "10,100",
+                "--max-budget",
+                "1000",
+                "--out-dir",
+                str(out2),
+            ]
+        )
+        == 2
+    )
     assert "does not match" in capsys.readouterr().err
     assert not out2.exists()

@@ -34,6 +34,7 @@ def approx(v: float) -> pytest.approx:
 
 # --- hand-computed cases -------------------------------------------------------------------------
 
+
 def test_basic_curve_by_hand():
     c = compute_curve({0: 0.2, 10: 0.6, 100: 1.0}, ceiling=1.0, grid=GRID2)
     assert c.budgets == (0, 10, 100)
@@ -146,6 +147,7 @@ def test_no_point_in_range_is_an_error():
 
 # --- properties ----------------------------------------------------------------------------------
 
+
 def test_max_possible_auc_on_paper_grid():
     assert max_possible_auc() == pytest.approx(0.7703, abs=1e-4)
     jump = compute_curve({0: 0.1, **{n: 0.9 for n in PAPER_GRID}}, ceiling=0.9)
@@ -190,6 +192,7 @@ def test_summary_round_trip_and_tsv():
 
 # --- metric choice (rule 2) ----------------------------------------------------------------------
 
+
 def test_pick_metric_rules():
     assert pick_metric({"accuracy": 0.5, "exact_string_match_accuracy": 0.4}, "mnli") == 0.5
     assert pick_metric({"accuracy": None, "exact_string_match_accuracy": 0.4}, "mnli") == 0.4
@@ -206,6 +209,7 @@ def test_pick_metric_missing_names_file_and_budget():
 
 # --- files and the command line ------------------------------------------------------------------
 
+
 def _write(path, obj):
     path.write_text(json.dumps(obj) if not isinstance(obj, str) else obj, encoding="utf-8")
     return path
@@ -215,8 +219,10 @@ def _write(path, obj):
 def paper_dir(tmp_path):
     d = tmp_path / "res"
     d.mkdir()
-    _write(d / "fam_alpha_full_result_v2.json",
-           {"0": {"accuracy": 0.2}, "10": {"exact_string_match_accuracy": 0.6}, "100": {"accuracy": 1.0}})
+    _write(
+        d / "fam_alpha_full_result_v2.json",
+        {"0": {"accuracy": 0.2}, "10": {"exact_string_match_accuracy": 0.6}, "100": {"accuracy": 1.0}},
+    )
     _write(d / "fam_beta_full_result_v2.json", {"10": {"accuracy": 0.6}, "100": {"accuracy": 0.7}})
     _write(d / "other_alpha_full_result_v2.json", {"0": {"accuracy": 0.0}})
     ceil = _write(tmp_path / "ceil.json", {"alpha": {"score": 1.0}, "beta": {"score": None}})
@@ -226,8 +232,23 @@ def paper_dir(tmp_path):
 def test_auc_command_writes_json_and_tsv(paper_dir, tmp_path):
     d, ceil = paper_dir
     out, tsv = tmp_path / "o" / "eff.json", tmp_path / "o" / "eff.tsv"
-    rc = main(["auc", "--results", str(d), "--family", "fam", "--ceilings", str(ceil),
-               "--grid", "10,100", "--out", str(out), "--tsv", str(tsv)])
+    rc = main(
+        [
+            "auc",
+            "--results",
+            str(d),
+            "--family",
+            "fam",
+            "--ceilings",
+            str(ceil),
+            "--grid",
+            "10,100",
+            "--out",
+            str(out),
+            "--tsv",
+            str(tsv),
+        ]
+    )
     assert rc == 0
     data = json.loads(out.read_text())
     assert sorted(data) == ["alpha", "beta"]
@@ -255,8 +276,12 @@ def test_auc_bad_json(paper_dir, tmp_path, capsys):
     d, ceil = paper_dir
     _write(d / "fam_alpha_full_result_v2.json", '{"0": {"accuracy": 0.2},')
     out = tmp_path / "eff.json"
-    _fails(["auc", "--results", str(d), "--family", "fam", "--ceilings", str(ceil), "--out", str(out)],
-           capsys, "fam_alpha_full_result_v2.json", "not valid JSON")
+    _fails(
+        ["auc", "--results", str(d), "--family", "fam", "--ceilings", str(ceil), "--out", str(out)],
+        capsys,
+        "fam_alpha_full_result_v2.json",
+        "not valid JSON",
+    )
     assert not out.exists()
 
 
@@ -264,8 +289,12 @@ def test_auc_budget_key_not_integer(paper_dir, tmp_path, capsys):
     d, ceil = paper_dir
     _write(d / "fam_beta_full_result_v2.json", {"fifty": {"accuracy": 0.6}})
     out = tmp_path / "eff.json"
-    _fails(["auc", "--results", str(d), "--family", "fam", "--ceilings", str(ceil), "--out", str(out)],
-           capsys, "fam_beta_full_result_v2.json", "budget key 'fifty' is not an integer")
+    _fails(
+        ["auc", "--results", str(d), "--family", "fam", "--ceilings", str(ceil), "--out", str(out)],
+        capsys,
+        "fam_beta_full_result_v2.json",
+        "budget key 'fifty' is not an integer",
+    )
     assert not out.exists()
 
 
@@ -273,9 +302,13 @@ def test_auc_metric_missing(paper_dir, tmp_path, capsys):
     d, ceil = paper_dir
     _write(d / "fam_beta_full_result_v2.json", {"10": {"bleu": 0.6}})
     out = tmp_path / "eff.json"
-    _fails(["auc", "--results", str(d), "--family", "fam", "--ceilings", str(ceil), "--out", str(out)],
-           capsys, "fam_beta_full_result_v2.json", "field '10'",
-           "no metric 'accuracy' or 'exact_string_match_accuracy'")
+    _fails(
+        ["auc", "--results", str(d), "--family", "fam", "--ceilings", str(ceil), "--out", str(out)],
+        capsys,
+        "fam_beta_full_result_v2.json",
+        "field '10'",
+        "no metric 'accuracy' or 'exact_string_match_accuracy'",
+    )
     assert not out.exists()
 
 
@@ -283,8 +316,21 @@ def test_auc_ceiling_file_without_task(paper_dir, tmp_path, capsys):
     d, _ = paper_dir
     ceil = _write(tmp_path / "c2.json", {"alpha": {"score": 1.0}})
     out, tsv = tmp_path / "eff.json", tmp_path / "eff.tsv"
-    argv = ["auc", "--results", str(d), "--family", "fam", "--ceilings", str(ceil), "--grid", "10,100",
-            "--out", str(out), "--tsv", str(tsv)]
+    argv = [
+        "auc",
+        "--results",
+        str(d),
+        "--family",
+        "fam",
+        "--ceilings",
+        str(ceil),
+        "--grid",
+        "10,100",
+        "--out",
+        str(out),
+        "--tsv",
+        str(tsv),
+    ]
     _fails(argv, capsys, "c2.json", "no ceiling for task 'beta'")
     assert not out.exists() and not tsv.exists()
     assert main([*argv, "--unknown-ceiling-ok"]) == 0
@@ -295,19 +341,41 @@ def test_auc_bad_ceiling_score(paper_dir, tmp_path, capsys):
     d, _ = paper_dir
     ceil = _write(tmp_path / "c3.json", {"alpha": {"score": "sequence_f1"}, "beta": {"score": None}})
     out = tmp_path / "eff.json"
-    _fails(["auc", "--results", str(d), "--family", "fam", "--ceilings", str(ceil), "--out", str(out)],
-           capsys, "c3.json", "alpha.score")
+    _fails(
+        ["auc", "--results", str(d), "--family", "fam", "--ceilings", str(ceil), "--out", str(out)],
+        capsys,
+        "c3.json",
+        "alpha.score",
+    )
     assert not out.exists()
 
 
 def test_auc_family_without_results(paper_dir, tmp_path, capsys):
     d, ceil = paper_dir
     out = tmp_path / "eff.json"
-    _fails(["auc", "--results", str(d), "--family", "nobody", "--ceilings", str(ceil), "--out", str(out)],
-           capsys, "no results for family 'nobody'")
+    _fails(
+        ["auc", "--results", str(d), "--family", "nobody", "--ceilings", str(ceil), "--out", str(out)],
+        capsys,
+        "no results for family 'nobody'",
+    )
     assert not out.exists()
-    _fails(["auc", "--results", str(d), "--family", "fam", "--tasks", "alpha,gamma", "--ceilings", str(ceil),
-            "--out", str(out)], capsys, "fam_gamma_full_result_v2.json")
+    _fails(
+        [
+            "auc",
+            "--results",
+            str(d),
+            "--family",
+            "fam",
+            "--tasks",
+            "alpha,gamma",
+            "--ceilings",
+            str(ceil),
+            "--out",
+            str(out),
+        ],
+        capsys,
+        "fam_gamma_full_result_v2.json",
+    )
     assert not out.exists()
 
 
@@ -321,20 +389,36 @@ def test_read_ceilings_formats(tmp_path):
 
 # --- aggregation of the pipeline's eval JSONs ----------------------------------------------------
 
+
 def _eval(root, family, task, budget, acc, seed=123, name=None):
     d = root / "results" / family / task / "eval"
     d.mkdir(parents=True, exist_ok=True)
     p = d / (name or f"n{budget}.json")
-    _write(p, {"family": family, "task": task, "budget": budget, "metric": "accuracy", "accuracy": acc,
-               "n_test": 100, "n_train": budget, "seed": seed, "provenance": {}})
+    _write(
+        p,
+        {
+            "family": family,
+            "task": task,
+            "budget": budget,
+            "metric": "accuracy",
+            "accuracy": acc,
+            "n_test": 100,
+            "n_train": budget,
+            "seed": seed,
+            "provenance": {},
+        },
+    )
     return str(p)
 
 
 def test_aggregate_then_auc(tmp_path):
     evals = [_eval(tmp_path, "fam", "alpha", b, a) for b, a in [(0, 0.2), (10, 0.6), (100, 1.0)]]
-    evals += [_eval(tmp_path, "fam", "beta", 0, 0.1), _eval(tmp_path, "fam", "beta", 10, 0.5, seed=1),
-              _eval(tmp_path, "fam", "beta", 10, 0.7, seed=2, name="n10.s2.json"),
-              _eval(tmp_path, "fam", "beta", 100, 0.9)]
+    evals += [
+        _eval(tmp_path, "fam", "beta", 0, 0.1),
+        _eval(tmp_path, "fam", "beta", 10, 0.5, seed=1),
+        _eval(tmp_path, "fam", "beta", 10, 0.7, seed=2, name="n10.s2.json"),
+        _eval(tmp_path, "fam", "beta", 100, 0.9),
+    ]
     out_dir = tmp_path / "agg"
     assert main(["aggregate", "--family", "fam", "--evals", *evals, "--out-dir", str(out_dir)]) == 0
     beta = json.loads((out_dir / "fam_beta_full_result_v2.json").read_text())
@@ -344,8 +428,24 @@ def test_aggregate_then_auc(tmp_path):
     assert points == {0: 0.1, 10: [0.5, 0.7], 100: 0.9}
     ceil = _write(tmp_path / "c.json", {"alpha": {"score": 1.0}, "beta": {"score": 1.0}})
     out = tmp_path / "eff.json"
-    assert main(["auc", "--results", str(out_dir), "--family", "fam", "--ceilings", str(ceil),
-                 "--grid", "10,100", "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "auc",
+                "--results",
+                str(out_dir),
+                "--family",
+                "fam",
+                "--ceilings",
+                str(ceil),
+                "--grid",
+                "10,100",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     data = json.loads(out.read_text())
     assert data["alpha"]["auc"] == approx(0.5)
     assert data["beta"]["auc"] == approx(compute_curve({0: 0.1, 10: 0.6, 100: 0.9}, 1.0, GRID2).auc)
@@ -355,14 +455,25 @@ def test_aggregate_errors(tmp_path, capsys):
     a = _eval(tmp_path, "fam", "alpha", 0, 0.2)
     dup = _eval(tmp_path, "fam", "alpha", 0, 0.3, name="copy.json")
     out_dir = tmp_path / "agg"
-    _fails(["aggregate", "--family", "fam", "--evals", a, dup, "--out-dir", str(out_dir)], capsys,
-           "copy.json", "duplicate evaluation of task 'alpha' budget 0 seed 123")
+    _fails(
+        ["aggregate", "--family", "fam", "--evals", a, dup, "--out-dir", str(out_dir)],
+        capsys,
+        "copy.json",
+        "duplicate evaluation of task 'alpha' budget 0 seed 123",
+    )
     other = _eval(tmp_path, "zzz", "alpha", 10, 0.3)
-    _fails(["aggregate", "--family", "fam", "--evals", a, other, "--out-dir", str(out_dir)], capsys,
-           "family 'zzz', not 'fam'")
+    _fails(
+        ["aggregate", "--family", "fam", "--evals", a, other, "--out-dir", str(out_dir)],
+        capsys,
+        "family 'zzz', not 'fam'",
+    )
     bad = _write(tmp_path / "bad.json", {"family": "fam", "task": "alpha", "budget": 10})
-    _fails(["aggregate", "--family", "fam", "--evals", a, str(bad), "--out-dir", str(out_dir)], capsys,
-           "bad.json", "missing key 'accuracy'")
+    _fails(
+        ["aggregate", "--family", "fam", "--evals", a, str(bad), "--out-dir", str(out_dir)],
+        capsys,
+        "bad.json",
+        "missing key 'accuracy'",
+    )
     assert not out_dir.exists()
 
 

@@ -25,23 +25,32 @@ from dataeff.fit import (
 )
 
 PAPER = Path(__file__).resolve().parents[2] / "shared" / "paper"
-PRED_HEADER = ("task\tcoslow_mean\tcoslow_std\tcos_sim_k_mean\tcos_sim_k_std\tgrad_norm_k_mean\t"
-               "grad_norm_k_std\tconf_avg_k_mean\tconf_avg_k_std")
+PRED_HEADER = (
+    "task\tcoslow_mean\tcoslow_std\tcos_sim_k_mean\tcos_sim_k_std\tgrad_norm_k_mean\t"
+    "grad_norm_k_std\tconf_avg_k_mean\tconf_avg_k_std"
+)
 
 
-def write_inputs(root: Path, aucs: dict[str, float], coslow: dict[str, float],
-                 seed: int = 0) -> tuple[Path, Path]:
+def write_inputs(root: Path, aucs: dict[str, float], coslow: dict[str, float], seed: int = 0) -> tuple[Path, Path]:
     """efficiency.json and predictors.tsv in the formats of the AUC and CoS-Low stages."""
     rng = np.random.default_rng(seed)
-    eff = {t: {"auc": a, "zero_shot": 0.4, "max_acc": 0.9, "ceiling": 0.95, "max_budget": 5000,
-               "provenance": {"seed": None}} for t, a in aucs.items()}
+    eff = {
+        t: {
+            "auc": a,
+            "zero_shot": 0.4,
+            "max_acc": 0.9,
+            "ceiling": 0.95,
+            "max_budget": 5000,
+            "provenance": {"seed": None},
+        }
+        for t, a in aucs.items()
+    }
     root.mkdir(parents=True, exist_ok=True)
     (root / "efficiency.json").write_text(json.dumps(eff))
     lines = [PRED_HEADER]
     for t in aucs:
         x = coslow[t]
-        values = (x, 0.01, 0.5 * x + rng.normal(0, 0.1), 0.02, rng.normal(5, 1), 0.1, rng.uniform(0.5, 0.9),
-                  0.01)
+        values = (x, 0.01, 0.5 * x + rng.normal(0, 0.1), 0.02, rng.normal(5, 1), 0.1, rng.uniform(0.5, 0.9), 0.01)
         lines.append("\t".join([t] + [f"{v:.8f}" for v in values]))
     (root / "predictors.tsv").write_text("\n".join(lines) + "\n")
     return root / "efficiency.json", root / "predictors.tsv"
@@ -76,7 +85,7 @@ def test_ols_standard_errors_match_textbook_formula():
     fit = ols_fit(x, y)
     b, a = np.polyfit(x, y, 1)
     resid = y - (b * x + a)
-    s2 = (resid ** 2).sum() / (len(x) - 2)
+    s2 = (resid**2).sum() / (len(x) - 2)
     sxx = ((x - x.mean()) ** 2).sum()
     assert fit["slope"] == pytest.approx(b)
     assert fit["slope_se"] == pytest.approx(math.sqrt(s2 / sxx))
@@ -125,8 +134,16 @@ def test_bootstrap_correlations_are_seeded_and_bracket_the_estimate():
 def test_fit_family_reports_every_predictor():
     tasks, x, y = synthetic(n=12)
     rng = np.random.default_rng(3)
-    table = pd.DataFrame({"task": tasks, "auc": y, "coslow_mean": x, "cos_sim_k_mean": rng.normal(size=12),
-                          "grad_norm_k_mean": rng.normal(size=12), "conf_avg_k_mean": rng.normal(size=12)})
+    table = pd.DataFrame(
+        {
+            "task": tasks,
+            "auc": y,
+            "coslow_mean": x,
+            "cos_sim_k_mean": rng.normal(size=12),
+            "grad_norm_k_mean": rng.normal(size=12),
+            "conf_avg_k_mean": rng.normal(size=12),
+        }
+    )
     rec, loto, corr = fit_family(table, family="toy", n_boot=200, seed=1, max_budget=128)
     assert corr["predictor"].tolist() == ["coslow", "cos_sim_k", "grad_norm_k", "conf_avg_k"]
     assert set(rec["baselines"]) == {"cos_sim_k", "grad_norm_k", "conf_avg_k"}
@@ -138,11 +155,25 @@ def test_fit_family_reports_every_predictor():
 def test_run_fit_writes_schema_compatible_coefficients(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # no config/config.yaml here: the command needs none
     tasks, x, y = synthetic(n=10)
-    eff, pred = write_inputs(tmp_path / "in", dict(zip(tasks, y, strict=True)),
-                             dict(zip(tasks, x, strict=True)))
+    eff, pred = write_inputs(tmp_path / "in", dict(zip(tasks, y, strict=True)), dict(zip(tasks, x, strict=True)))
     out = tmp_path / "results" / "toy"
-    rc = main(["fit", "--family", "toy", "--efficiency", str(eff), "--predictors", str(pred),
-               "--out-dir", str(out), "--bootstrap", "100", "--seed", "5"])
+    rc = main(
+        [
+            "fit",
+            "--family",
+            "toy",
+            "--efficiency",
+            str(eff),
+            "--predictors",
+            str(pred),
+            "--out-dir",
+            str(out),
+            "--bootstrap",
+            "100",
+            "--seed",
+            "5",
+        ]
+    )
     assert rc == 0
     rec = json.loads((out / "coefficients.json").read_text())
     assert rec["max_budget"] == 5000  # taken from efficiency.json
@@ -158,16 +189,30 @@ def test_run_fit_writes_schema_compatible_coefficients(tmp_path, monkeypatch):
     loto = pd.read_csv(out / "loto.tsv", sep="\t")
     assert list(loto.columns)[:4] == ["task", "coslow", "actual_auc", "predicted_auc"] and len(loto) == 10
     corr = pd.read_csv(out / "correlations.tsv", sep="\t")
-    assert {"predictor", "pearson", "pearson_lo", "pearson_hi", "spearman", "spearman_lo",
-            "spearman_hi"} <= set(corr.columns)
+    assert {"predictor", "pearson", "pearson_lo", "pearson_hi", "spearman", "spearman_lo", "spearman_hi"} <= set(
+        corr.columns
+    )
 
 
 def test_fewer_than_three_tasks_is_a_one_line_error(tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)
     eff, pred = write_inputs(tmp_path / "in", {"a": 0.3, "b": 0.5}, {"a": 0.1, "b": 0.4})
     out = tmp_path / "out"
-    rc = main(["fit", "--family", "toy", "--efficiency", str(eff), "--predictors", str(pred),
-               "--out-dir", str(out), "--bootstrap", "10"])
+    rc = main(
+        [
+            "fit",
+            "--family",
+            "toy",
+            "--efficiency",
+            str(eff),
+            "--predictors",
+            str(pred),
+            "--out-dir",
+            str(out),
+            "--bootstrap",
+            "10",
+        ]
+    )
     err = capsys.readouterr().err.strip()
     assert rc == 2
     assert len(err.splitlines()) == 1 and "at least 3" in err and "Traceback" not in err
@@ -183,8 +228,7 @@ def test_non_finite_coslow_is_a_one_line_error(tmp_path, capsys, monkeypatch):
     with pytest.raises(DataeffError, match="line 3.*coslow_mean"):
         read_predictors(pred)
     out = tmp_path / "out"
-    rc = main(["fit", "--family", "toy", "--efficiency", str(eff), "--predictors", str(pred),
-               "--out-dir", str(out)])
+    rc = main(["fit", "--family", "toy", "--efficiency", str(eff), "--predictors", str(pred), "--out-dir", str(out)])
     assert rc == 2 and len(capsys.readouterr().err.strip().splitlines()) == 1
     assert not out.exists()
 
@@ -211,8 +255,7 @@ def test_fit_on_paper_aucs_recovers_published_llama_coefficients(tmp_path):
     # Synthetic CoS-Low consistent with the published fit: AUC = 0.545 * CoS-Low + 0.310 + noise.
     coslow = {t: (a - 0.310) / 0.545 + rng.normal(0, 0.02) for t, a in aucs.items()}
     eff, pred = write_inputs(tmp_path / "in", aucs, coslow)
-    rec = run_fit(family="llama", efficiency=eff, predictors=pred, out_dir=tmp_path / "out", n_boot=200,
-                  seed=1)
+    rec = run_fit(family="llama", efficiency=eff, predictors=pred, out_dir=tmp_path / "out", n_boot=200, seed=1)
     assert rec["slope"] == pytest.approx(0.545, abs=0.03)
     assert rec["intercept"] == pytest.approx(0.310, abs=0.02)
     assert rec["pearson"]["r"] > 0.95

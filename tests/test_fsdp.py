@@ -43,8 +43,16 @@ def _launch(model: Path, out: Path, *extra: str, procs: int = 2) -> subprocess.C
     if procs == 1:
         cmd = [sys.executable, *script]
     else:
-        cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", str(procs),
-               "--master_port", str(_free_port()), *script]
+        cmd = [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--nproc_per_node",
+            str(procs),
+            "--master_port",
+            str(_free_port()),
+            *script,
+        ]
     return subprocess.run(cmd, env=_env("--fsdp" in extra), capture_output=True, text=True, timeout=TIMEOUT)
 
 
@@ -82,8 +90,16 @@ def test_fsdp2_on_two_ranks_equals_one_process(runs):
     one, two = runs["one"], runs["two"]
     m1, m2 = (json.loads((d / "metrics.json").read_text()) for d in (one, two))
     assert (m2["distributed"], m2["processes"], m1["processes"]) == ("FSDP", 2, 1)
-    assert m2["fsdp"] == {"version": 2, "reshard_after_forward": True, "activation_checkpointing": True,
-                          "state_dict_type": "SHARDED_STATE_DICT"} and m1["fsdp"] is None
+    assert (
+        m2["fsdp"]
+        == {
+            "version": 2,
+            "reshard_after_forward": True,
+            "activation_checkpointing": True,
+            "state_dict_type": "SHARDED_STATE_DICT",
+        }
+        and m1["fsdp"] is None
+    )
     assert m1["steps_run"] == m2["steps_run"] == STEPS
     assert m1["train_tokens"] == m2["train_tokens"] and m1["validation_evaluations"] == m2["validation_evaluations"]
     assert m2["best_step"] == m1["best_step"]

@@ -62,8 +62,7 @@ def test_shared_prefix_changes_nothing(tiny):
     prompts = [prompt_ids(tok, r["prompt"]) for r in labeled_rows(6)]
     assert shared_prefix_len(prompts) >= MIN_SHARED  # the chat template's system turn at least
     shared = greedy_generate(model, tok, prompts, max_new_tokens=8, batch_size=6, return_scores=True)
-    full = greedy_generate(model, tok, prompts, max_new_tokens=8, batch_size=6, return_scores=True,
-                           share_prefix=False)
+    full = greedy_generate(model, tok, prompts, max_new_tokens=8, batch_size=6, return_scores=True, share_prefix=False)
     for a, b in zip(shared, full, strict=True):
         assert a.token_ids == b.token_ids and a.text == b.text
         assert a.top_probs == pytest.approx(b.top_probs, abs=1e-5)
@@ -105,8 +104,7 @@ def test_chunked_prefill_and_dropped_finished_rows_change_nothing(tiny, monkeypa
     stops = sorted({free[i].token_ids[1] for i in range(0, 8, 2)})
     monkeypatch.setattr(gen, "PREFILL_MIN_TOKENS", 1)
     assert len(gen.prefill_chunks(sorted((len(p) for p in prompts), reverse=True), 1)) > 2
-    batched = greedy_generate(model, tok, prompts, max_new_tokens=8, batch_size=8, stop_ids=stops,
-                              return_scores=True)
+    batched = greedy_generate(model, tok, prompts, max_new_tokens=8, batch_size=8, stop_ids=stops, return_scores=True)
     assert sum(b.finish == "stop" for b in batched) >= 4
     for p, b in zip(prompts, batched, strict=True):
         one = greedy_generate(model, tok, [p], max_new_tokens=8, batch_size=1, stop_ids=stops, return_scores=True)[0]

@@ -11,11 +11,23 @@ import pytest
 
 from dataeff.errors import DataeffError
 
-FAMILIES = ("boolean_expressions", "web_of_lies", "object_counting", "tracking_shuffled_objects",
-            "reasoning_about_colored_objects", "hyperbaton", "formal_fallacies_syllogisms_negation",
-            "temporal_sequences", "mnist_ascii")
-BINARY = {"boolean_expressions": ("True", "False"), "web_of_lies": ("True", "False"),
-          "hyperbaton": ("(A)", "(B)"), "formal_fallacies_syllogisms_negation": ("valid", "invalid")}
+FAMILIES = (
+    "boolean_expressions",
+    "web_of_lies",
+    "object_counting",
+    "tracking_shuffled_objects",
+    "reasoning_about_colored_objects",
+    "hyperbaton",
+    "formal_fallacies_syllogisms_negation",
+    "temporal_sequences",
+    "mnist_ascii",
+)
+BINARY = {
+    "boolean_expressions": ("True", "False"),
+    "web_of_lies": ("True", "False"),
+    "hyperbaton": ("(A)", "(B)"),
+    "formal_fallacies_syllogisms_negation": ("valid", "invalid"),
+}
 DIFFS = ("easy", "medium", "hard")
 
 
@@ -33,6 +45,7 @@ def parse_options(text: str) -> list[str]:
 
 
 # ----------------------------------------------------------------- generic properties
+
 
 @pytest.mark.parametrize("name", FAMILIES)
 def test_deterministic_and_seed_sensitive(name):
@@ -78,6 +91,7 @@ def test_difficulty_changes_size():
 
 
 # ----------------------------------------------------------------- independent solvers
+
 
 @pytest.mark.parametrize("difficulty", DIFFS)
 def test_boolean_expressions_solver(difficulty):
@@ -134,8 +148,9 @@ def test_tracking_shuffled_objects_solver(difficulty):
         text = r["question"]
         options = parse_options(text)
         first_line = text.split("\n", 1)[0]
-        holdings = re.findall(r"(\w+) (?:has an?|gets) (.+?)(?:,| present| ball|\.$)(?: and)?",
-                              first_line.split(": ", 1)[1])
+        holdings = re.findall(
+            r"(\w+) (?:has an?|gets) (.+?)(?:,| present| ball|\.$)(?: and)?", first_line.split(": ", 1)[1]
+        )
         holding = {p: x for p, x in holdings}
         for a, b in re.findall(r"(?:First|Then|Finally), (\w+) and (\w+) swap", text):
             holding[a], holding[b] = holding[b], holding[a]
@@ -151,15 +166,19 @@ def test_reasoning_about_colored_objects_solver(difficulty):
     for r in gen("reasoning_about_colored_objects").generate(300, 3, difficulty):
         text, _ = r["question"].split("\nOptions:\n")
         options = parse_options(r["question"])
-        scene, question = text.split(": ", 1)[-1].rsplit(". ", 1) if "arranged" in text else \
-            text.split(", I see ", 1)[1].rsplit(". ", 1)
-        items = [(m[1], m[2]) for m in (re.fullmatch(rf"an? ({color_re}) (.+)", p.strip())
-                                         for p in re.split(r",(?: and)? ", scene))]
+        scene, question = (
+            text.split(": ", 1)[-1].rsplit(". ", 1)
+            if "arranged" in text
+            else text.split(", I see ", 1)[1].rsplit(". ", 1)
+        )
+        items = [
+            (m[1], m[2])
+            for m in (re.fullmatch(rf"an? ({color_re}) (.+)", p.strip()) for p in re.split(r",(?: and)? ", scene))
+        ]
         answer = options[letter_index(r["label"])]
         if m := re.fullmatch(r"What color is the (.+)\?", question):
             expected = next(c for c, o in items if o == m[1])
-        elif m := re.fullmatch(r"What is the color of the item directly to the (right|left) of the (.+)\?",
-                               question):
+        elif m := re.fullmatch(r"What is the color of the item directly to the (right|left) of the (.+)\?", question):
             i = next(j for j, (_, o) in enumerate(items) if o == m[2])
             expected = items[i + 1 if m[1] == "right" else i - 1][0]
         else:

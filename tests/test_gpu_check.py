@@ -23,8 +23,13 @@ def test_shell_script_parses():
 def test_cpu_dry_run_reports_every_check(tmp_path):
     report = tmp_path / "gpu_check.jsonl"
     env = dict(os.environ, PYTHON=sys.executable, GPU_CHECK_TIMEOUT="400", OMP_NUM_THREADS="2")
-    proc = subprocess.run(["bash", str(ROOT / "scripts" / "gpu_check.sh"), str(report), "--cpu", "--tiny"],
-                          env=env, capture_output=True, text=True, timeout=450)
+    proc = subprocess.run(
+        ["bash", str(ROOT / "scripts" / "gpu_check.sh"), str(report), "--cpu", "--tiny"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=450,
+    )
     lines = [json.loads(line) for line in report.read_text().splitlines()]
     assert proc.returncode == 0, (proc.stdout[-2000:], lines)
     by = {r["check"]: r for r in lines}

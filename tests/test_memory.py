@@ -12,8 +12,15 @@ from __future__ import annotations
 
 import pytest
 
-SHAPE = dict(vocab_size=512, hidden_size=256, intermediate_size=688, num_hidden_layers=3, num_attention_heads=4,
-             num_key_value_heads=2, max_position_embeddings=512)
+SHAPE = dict(
+    vocab_size=512,
+    hidden_size=256,
+    intermediate_size=688,
+    num_hidden_layers=3,
+    num_attention_heads=4,
+    num_key_value_heads=2,
+    max_position_embeddings=512,
+)
 
 
 def _model(tied: bool, dtype=None):
@@ -63,15 +70,15 @@ def test_weights_gradients_and_adam_state_match_exactly(tied, precision):
     opt = torch.optim.AdamW(model.parameters(), lr=1e-5, fused=True)
     model(input_ids=torch.randint(0, 512, (1, 16)), labels=torch.randint(0, 512, (1, 16))).loss.backward()
     opt.step()
-    plan = plan_finetune(shape, precision=precision, gpus=1, seq_len=16, micro_batch=1,
-                         activation_checkpointing=False)
+    plan = plan_finetune(shape, precision=precision, gpus=1, seq_len=16, micro_batch=1, activation_checkpointing=False)
     nbytes = lambda ts: sum(t.numel() * t.element_size() for t in ts)  # noqa: E731
     assert plan.parts["weights"] == nbytes(model.parameters())
     assert plan.parts["gradients"] == nbytes(p.grad for p in model.parameters())
     states = [v for s in opt.state.values() for k, v in s.items() if k in ("exp_avg", "exp_avg_sq")]
     assert plan.parts["optimizer"] == nbytes(states)
-    halves = plan_finetune(shape, precision=precision, gpus=2, seq_len=16, micro_batch=1,
-                           activation_checkpointing=False)
+    halves = plan_finetune(
+        shape, precision=precision, gpus=2, seq_len=16, micro_batch=1, activation_checkpointing=False
+    )
     assert halves.parts["optimizer"] == plan.parts["optimizer"] / 2  # FSDP shards the state
 
 

@@ -44,13 +44,28 @@ def test_two_processes_equal_one(tiny_model_dir, tmp_path):
     from _mp_finetune import STEPS
     from test_fsdp import _free_port
 
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", str(_free_port()),
-           str(HERE / "_mp_finetune.py"), str(tiny_model_dir), str(two)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nproc_per_node",
+        "2",
+        "--master_port",
+        str(_free_port()),
+        str(HERE / "_mp_finetune.py"),
+        str(tiny_model_dir),
+        str(two),
+    ]
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     one = tmp_path / "one"
-    proc = subprocess.run([sys.executable, str(HERE / "_mp_finetune.py"), str(tiny_model_dir), str(one)], env=env,
-                          capture_output=True, text=True, timeout=600)
+    proc = subprocess.run(
+        [sys.executable, str(HERE / "_mp_finetune.py"), str(tiny_model_dir), str(one)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
 
     assert json.loads((two / "world.json").read_text())["world"] == 2

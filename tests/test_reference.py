@@ -26,8 +26,13 @@ def _eff(rows: dict[str, float]) -> dict:
 def test_own_tasks_are_marked_and_replace_the_reference_ones() -> None:
     ref_eff = _eff({"a": 0.2, "b": 0.4, "shared": 0.6})
     own_eff = _eff({"shared": 0.5, "new": 0.3})
-    eff, text = combine(own_eff, _pred({"shared": 0.35, "new": 0.15}), ref_eff,
-                        _pred({"a": 0.1, "b": 0.2, "shared": 0.3}), "study/results/x")
+    eff, text = combine(
+        own_eff,
+        _pred({"shared": 0.35, "new": 0.15}),
+        ref_eff,
+        _pred({"a": 0.1, "b": 0.2, "shared": 0.3}),
+        "study/results/x",
+    )
     assert sorted(eff) == ["a", "b", "new" + MARK, "shared" + MARK]
     assert eff["shared" + MARK]["auc"] == 0.5 and eff["shared" + MARK]["origin"] == "this run"
     assert eff["a"]["origin"] == "reference: study/results/x"
@@ -53,11 +58,31 @@ def test_combined_tables_feed_the_fit(tmp_path: Path) -> None:
     ref.write_text(json.dumps(_eff({"a": 0.2, "b": 0.4, "c": 0.5})))
     (tmp_path / "own.tsv").write_text(_pred({"new": 0.15}))
     (tmp_path / "ref.tsv").write_text(_pred({"a": 0.1, "b": 0.2, "c": 0.3}))
-    out = subprocess.run([sys.executable, "-m", "dataeff", "combine-reference", "--efficiency", str(own),
-                          "--predictors", str(tmp_path / "own.tsv"), "--ref-efficiency", str(ref),
-                          "--ref-predictors", str(tmp_path / "ref.tsv"), "--reference", "ref",
-                          "--out-efficiency", str(tmp_path / "c.json"), "--out-predictors", str(tmp_path / "c.tsv")],
-                         capture_output=True, text=True, timeout=120)
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "dataeff",
+            "combine-reference",
+            "--efficiency",
+            str(own),
+            "--predictors",
+            str(tmp_path / "own.tsv"),
+            "--ref-efficiency",
+            str(ref),
+            "--ref-predictors",
+            str(tmp_path / "ref.tsv"),
+            "--reference",
+            "ref",
+            "--out-efficiency",
+            str(tmp_path / "c.json"),
+            "--out-predictors",
+            str(tmp_path / "c.tsv"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert out.returncode == 0, out.stderr
     table = fit_table(read_efficiency(tmp_path / "c.json"), read_predictors(tmp_path / "c.tsv"))
     assert list(table["task"]) == ["a", "b", "c", "new" + MARK]

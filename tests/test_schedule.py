@@ -35,8 +35,9 @@ def _config(name: str) -> dict:
     return load_config(REPO_ROOT / "config" / name)
 
 
-@pytest.mark.parametrize(("n", "batch", "steps"), [(16, 8, 5), (50, 32, 7), (256, 8, 104), (7, 3, 11),
-                                                   (128, 8, 9), (100, 32, 1)])
+@pytest.mark.parametrize(
+    ("n", "batch", "steps"), [(16, 8, 5), (50, 32, 7), (256, 8, 104), (7, 3, 11), (128, 8, 9), (100, 32, 1)]
+)
 def test_coverage_matches_the_training_data_order(n: int, batch: int, steps: int) -> None:
     from dataeff.train import batch_indices
 

@@ -133,7 +133,7 @@ def test_read_prompts_jsonl_and_csv_with_a_named_field(tmp_path):
     with open(c, "w", newline="") as fh:
         w = csv.writer(fh)
         w.writerow(["question", "system"])
-        w.writerows([["Is it, \"quoted\"?\nSecond line.", ""], ["Plain?", "Sys"]])
+        w.writerows([['Is it, "quoted"?\nSecond line.', ""], ["Plain?", "Sys"]])
     rows = read_prompts(str(c), "question")
     assert rows[0]["prompt"] == 'Is it, "quoted"?\nSecond line.' and rows[0]["system"] is None
     assert rows[1]["system"] == "Sys" and rows[1]["_line"] == 4  # the header is line 1, a quoted newline spans 2-3
@@ -159,7 +159,8 @@ def test_confidence_pass_with_progress_gives_the_same_scores(tiny_model_dir):
     rows = [{"prompt": r["prompt"]} for r in labeled_rows(11)]
     plain = confidence_pass(model, tok, rows, max_new_tokens=4, batch_size=4)
     seen = []
-    stepped = confidence_pass(model, tok, rows, max_new_tokens=4, batch_size=4,
-                              on_progress=lambda done, total: seen.append((done, total)))
+    stepped = confidence_pass(
+        model, tok, rows, max_new_tokens=4, batch_size=4, on_progress=lambda done, total: seen.append((done, total))
+    )
     assert stepped == plain
     assert seen == [(0, 11), (4, 11), (8, 11), (11, 11)]

@@ -34,6 +34,7 @@ TASK = "boolean_expressions"
 
 # -- pre-flight checks with a fake SLURM --------------------------------------------------------------
 
+
 def fake_slurm(*, enforce: str = "none", gres: dict[str, str] | None = None, default: str = "cpu"):
     """A runner answering scontrol/sinfo like a cluster with the given partitions -> gres."""
     gres = gres if gres is not None else {"cpu": "(null)", "gpu": "gpu:h100:4(S:0-1)"}
@@ -58,8 +59,12 @@ CPU_CONFIG = {"families": {"tiny": {"model": "/models/tiny", "gpus": 0}}}
 
 
 def test_account_required_names_slurm_account():
-    problems = cluster.check_slurm(GPU_CONFIG, {"slurm_account": "", "slurm_partition": "gpu"}, {},
-                                   runner=fake_slurm(enforce="associations,limits,qos"))
+    problems = cluster.check_slurm(
+        GPU_CONFIG,
+        {"slurm_account": "", "slurm_partition": "gpu"},
+        {},
+        runner=fake_slurm(enforce="associations,limits,qos"),
+    )
     assert len(problems) == 1
     msg = str(problems[0])
     assert "\n" not in msg and "slurm_account" in msg and "profiles/slurm/config.yaml" in msg
@@ -67,16 +72,22 @@ def test_account_required_names_slurm_account():
 
 def test_account_set_or_not_enforced_is_fine():
     gpu_rules = {r: {"slurm_partition": "gpu"} for r in cluster.GPU_RULES}
-    assert cluster.check_slurm(GPU_CONFIG, {"slurm_account": "proj1"}, gpu_rules,
-                               runner=fake_slurm(enforce="associations")) == []
+    assert (
+        cluster.check_slurm(
+            GPU_CONFIG, {"slurm_account": "proj1"}, gpu_rules, runner=fake_slurm(enforce="associations")
+        )
+        == []
+    )
     assert cluster.check_slurm(GPU_CONFIG, {}, gpu_rules, runner=fake_slurm(enforce="none")) == []
-    assert cluster.check_slurm(GPU_CONFIG, {}, gpu_rules, runner=fake_slurm(enforce="associations"),
-                               no_account=True) == []
+    assert (
+        cluster.check_slurm(GPU_CONFIG, {}, gpu_rules, runner=fake_slurm(enforce="associations"), no_account=True) == []
+    )
 
 
 def test_gpu_rule_on_cpu_partition_names_partition_and_gpu():
-    problems = cluster.check_slurm(GPU_CONFIG, {"slurm_account": "a", "slurm_partition": "cpu"}, {},
-                                   runner=fake_slurm())
+    problems = cluster.check_slurm(
+        GPU_CONFIG, {"slurm_account": "a", "slurm_partition": "cpu"}, {}, runner=fake_slurm()
+    )
     assert {p.field for p in problems} == {f"set-resources: {r}: slurm_partition" for r in cluster.GPU_RULES}
     msg = str(problems[0])
     assert "'cpu'" in msg and "gpu=2" in msg and "\n" not in msg
@@ -101,14 +112,22 @@ def test_profile_parsing_reads_shipped_profile():
     assert {"slurm_account", "slurm_partition", "runtime", "mem_mb"} <= set(defaults)
     assert set(cluster.GPU_RULES) <= set(per_rule)
     assert cluster._set_resources(["finetune:slurm_partition=gpu", "finetune:cpus_per_gpu=8"]) == {
-        "finetune": {"slurm_partition": "gpu", "cpus_per_gpu": "8"}}
+        "finetune": {"slurm_partition": "gpu", "cpus_per_gpu": "8"}
+    }
 
 
 def test_missing_cached_model_names_hf_home(tmp_path):
     ref = tmp_path / "models" / "llama8b" / "model.json"
     ref.parent.mkdir(parents=True)
-    ref.write_text(json.dumps({"spec": "meta-llama/Llama-3.1-8B-Instruct", "source": "hub",
-                               "path": str(tmp_path / "hf" / "hub" / "models--x" / "snapshots" / "abc")}))
+    ref.write_text(
+        json.dumps(
+            {
+                "spec": "meta-llama/Llama-3.1-8B-Instruct",
+                "source": "hub",
+                "path": str(tmp_path / "hf" / "hub" / "models--x" / "snapshots" / "abc"),
+            }
+        )
+    )
     problems = cluster.check_models(GPU_CONFIG, results=tmp_path, hf_home="/scratch/hf")
     assert len(problems) == 1
     msg = str(problems[0])
@@ -124,9 +143,10 @@ def test_missing_cached_model_names_hf_home(tmp_path):
 
 # -- GPU-hours table ---------------------------------------------------------------------------------
 
+
 def _bench(path: Path, seconds: float) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("s\th:m:s\tmax_rss\n" f"{seconds}\t0:00:00\t1.0\n")
+    path.write_text(f"s\th:m:s\tmax_rss\n{seconds}\t0:00:00\t1.0\n")
 
 
 def test_gpu_hours_table(tmp_path):
@@ -156,8 +176,22 @@ def test_cost_command_writes_tsv(tmp_path, monkeypatch):
     cfg.write_text("families: {fam: {model: /m, gpus: 1}}\ntasks: [sst2]\nbudgets: [16]\n")
     _bench(tmp_path / "benchmarks" / "fam" / "sst2" / "finetune_n16.tsv", 3600)
     out = tmp_path / "gpu_hours.tsv"
-    assert main(["cost", "--config", str(cfg), "--family", "fam", "--benchmarks",
-                 str(tmp_path / "benchmarks"), "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "cost",
+                "--config",
+                str(cfg),
+                "--family",
+                "fam",
+                "--benchmarks",
+                str(tmp_path / "benchmarks"),
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     assert out.read_text().splitlines()[1].split("\t")[:3] == ["sst2", "0.0000", "1.0000"]
     summary = json.loads(out.with_suffix(".json").read_text())
     assert summary["total"] == pytest.approx(1.0) and "provenance" in summary
@@ -165,6 +199,7 @@ def test_cost_command_writes_tsv(tmp_path, monkeypatch):
 
 
 # -- a real SLURM cluster -----------------------------------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def slurm_partition() -> str:
@@ -200,18 +235,41 @@ def _env() -> dict[str, str]:
 
 
 def local_cmd(*targets: str) -> list[str]:
-    return [str(BIN / "snakemake"), *targets, "--profile", "profiles/local", "--cores", "2",
-            "--configfile", "config/test.yaml"]
+    return [
+        str(BIN / "snakemake"),
+        *targets,
+        "--profile",
+        "profiles/local",
+        "--cores",
+        "2",
+        "--configfile",
+        "config/test.yaml",
+    ]
 
 
 def slurm_cmd(partition: str, *targets: str) -> list[str]:
-    return [str(BIN / "snakemake"), *targets, "--profile", "profiles/slurm",
-            # what a one-node test cluster needs (the profile's SITE SETTINGS and polling):
-            "--default-resources", f"slurm_partition={partition}", "slurm_account=test", "runtime=10",
-            "mem_mb=1000",
-            "--slurm-status-command", "squeue", "--slurm-init-seconds-before-status-checks", "2",
-            "--cores", "2", "--latency-wait", "5",
-            "--configfile", "config/test.yaml"]
+    return [
+        str(BIN / "snakemake"),
+        *targets,
+        "--profile",
+        "profiles/slurm",
+        # what a one-node test cluster needs (the profile's SITE SETTINGS and polling):
+        "--default-resources",
+        f"slurm_partition={partition}",
+        "slurm_account=test",
+        "runtime=10",
+        "mem_mb=1000",
+        "--slurm-status-command",
+        "squeue",
+        "--slurm-init-seconds-before-status-checks",
+        "2",
+        "--cores",
+        "2",
+        "--latency-wait",
+        "5",
+        "--configfile",
+        "config/test.yaml",
+    ]
 
 
 def start(cmd: list[str], wd: Path, log: str) -> subprocess.Popen:
@@ -224,13 +282,16 @@ def finish(proc: subprocess.Popen, wd: Path, log: str, timeout: float = 600) -> 
     except subprocess.TimeoutExpired:
         proc.terminate()
         proc.wait(30)
-        pytest.fail(f"snakemake did not finish in {timeout} s; tail of {log}:\n"
-                    + "\n".join((wd / log).read_text().splitlines()[-40:]))
+        pytest.fail(
+            f"snakemake did not finish in {timeout} s; tail of {log}:\n"
+            + "\n".join((wd / log).read_text().splitlines()[-40:])
+        )
 
 
 def assert_ok(rc: int, wd: Path, log: str) -> None:
     assert rc == 0, f"snakemake failed (rc={rc}); tail of {wd / log}:\n" + "\n".join(
-        (wd / log).read_text().splitlines()[-60:])
+        (wd / log).read_text().splitlines()[-60:]
+    )
 
 
 def read(path: Path) -> dict:
@@ -248,9 +309,13 @@ def test_grid_on_slurm_equals_local_run(tmp_path, tiny_model_dir, slurm_partitio
     wd_slurm = make_workdir(tmp_path, "slurm", "slurm_tiny.yaml", tiny_model_dir)
     wd_local = make_workdir(tmp_path, "local", "slurm_tiny.yaml", tiny_model_dir)
 
-    check = subprocess.run([str(BIN / "dataeff"), "check-cluster", "--profile", "profiles/slurm",
-                            "--config", "config/test.yaml"], cwd=wd_slurm, env=_env(),
-                           capture_output=True, text=True)
+    check = subprocess.run(
+        [str(BIN / "dataeff"), "check-cluster", "--profile", "profiles/slurm", "--config", "config/test.yaml"],
+        cwd=wd_slurm,
+        env=_env(),
+        capture_output=True,
+        text=True,
+    )
     assert check.returncode == 0, check.stderr
 
     target = "results/tiny/efficiency.json"
@@ -286,8 +351,13 @@ def test_grid_on_slurm_equals_local_run(tmp_path, tiny_model_dir, slurm_partitio
     assert (res_s / "efficiency.tsv").is_file()
 
     # the cost of the grid from the benchmark files the SLURM jobs wrote
-    cost = subprocess.run([str(BIN / "dataeff"), "cost", "--config", "config/test.yaml", "--family", "tiny"],
-                          cwd=wd_slurm, env=_env(), capture_output=True, text=True)
+    cost = subprocess.run(
+        [str(BIN / "dataeff"), "cost", "--config", "config/test.yaml", "--family", "tiny"],
+        cwd=wd_slurm,
+        env=_env(),
+        capture_output=True,
+        text=True,
+    )
     assert cost.returncode == 0, cost.stderr
     table = (res_s / "gpu_hours.tsv").read_text().splitlines()
     assert table[0].split("\t") == ["task", "n0", "n8", "n16", "coslow", "total"]
@@ -317,8 +387,10 @@ def test_cancelled_finetune_resumes_from_checkpoint(tmp_path, tiny_model_dir, sl
     while not (ckpt / "trainer_state.json").is_file():
         if proc.poll() is not None or time.monotonic() > deadline:
             proc.kill()
-            pytest.fail("no checkpoint appeared; tail of slurm.log:\n"
-                        + "\n".join((wd_slurm / "slurm.log").read_text().splitlines()[-40:]))
+            pytest.fail(
+                "no checkpoint appeared; tail of slurm.log:\n"
+                + "\n".join((wd_slurm / "slurm.log").read_text().splitlines()[-40:])
+            )
         time.sleep(0.5)
     jobs = _slurm_job_ids("finetune")
     assert jobs, "the fine-tuning job is not in squeue"

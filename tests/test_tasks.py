@@ -34,28 +34,72 @@ REPO = Path(__file__).resolve().parents[1]
 HUB_FIXTURE = Path(__file__).parent / "fixtures" / "hub_datasets.json"
 
 METHOD_TASKS = {
-    "ade_corpus_v2_classification": 0.83, "anli": 0.92, "banking77": 0.607, "boolean_expressions": 1.0,
-    "boolq": 0.89, "circa": 0.923, "commonsense_qa": 0.89, "fig_qa": 0.9534,
-    "formal_fallacies_syllogisms_negation": 0.8, "high": 0.85, "hyperbaton": 1.0, "medmcqa": 0.9,
-    "mmlu": 0.898, "mnist_ascii": 0.98, "mnli": 0.92, "mrpc": 0.808, "object_counting": 0.95,
-    "overruling": 0.937, "qnli": 0.912, "qqp": 0.804, "quail": 0.6, "reasoning_about_colored_objects": 1.0,
-    "rte": 0.936, "sports_understanding": 1.0, "sst2": 0.978, "temporal_sequences": 1.0,
-    "toxicchat0124": 1.0, "tracking_shuffled_objects": 1.0, "web_of_lies": 1.0, "wic": 0.8,
+    "ade_corpus_v2_classification": 0.83,
+    "anli": 0.92,
+    "banking77": 0.607,
+    "boolean_expressions": 1.0,
+    "boolq": 0.89,
+    "circa": 0.923,
+    "commonsense_qa": 0.89,
+    "fig_qa": 0.9534,
+    "formal_fallacies_syllogisms_negation": 0.8,
+    "high": 0.85,
+    "hyperbaton": 1.0,
+    "medmcqa": 0.9,
+    "mmlu": 0.898,
+    "mnist_ascii": 0.98,
+    "mnli": 0.92,
+    "mrpc": 0.808,
+    "object_counting": 0.95,
+    "overruling": 0.937,
+    "qnli": 0.912,
+    "qqp": 0.804,
+    "quail": 0.6,
+    "reasoning_about_colored_objects": 1.0,
+    "rte": 0.936,
+    "sports_understanding": 1.0,
+    "sst2": 0.978,
+    "temporal_sequences": 1.0,
+    "toxicchat0124": 1.0,
+    "tracking_shuffled_objects": 1.0,
+    "web_of_lies": 1.0,
+    "wic": 0.8,
 }
 
 # The answer the assistant gives, as the authors posed each task (METHOD.md section 5). None:
 # an open answer space (a count, or the text of the correct option), checked through the prompt.
 _BIN = ("0", "1")
 ANSWER_SPACE: dict[str, tuple[str, ...] | None] = {
-    "ade_corpus_v2_classification": _BIN, "anli": ("0", "1", "2"), "banking77": tuple(map(str, range(77))),
-    "boolean_expressions": ("True", "False"), "boolq": _BIN, "circa": tuple(map(str, range(5))),
-    "commonsense_qa": tuple("ABCDE"), "fig_qa": _BIN, "formal_fallacies_syllogisms_negation": _BIN,
-    "high": tuple("ABCD"), "hyperbaton": ("a", "b"), "medmcqa": ("0", "1", "2", "3"),
-    "mmlu": ("0", "1", "2", "3"), "mnist_ascii": tuple(map(str, range(10))), "mnli": ("0", "1", "2"),
-    "mrpc": _BIN, "object_counting": None, "overruling": _BIN, "qnli": _BIN, "qqp": _BIN,
-    "quail": ("0", "1", "2", "3"), "reasoning_about_colored_objects": None, "rte": _BIN,
-    "sports_understanding": _BIN, "sst2": _BIN, "temporal_sequences": None, "toxicchat0124": _BIN,
-    "tracking_shuffled_objects": None, "web_of_lies": ("True", "False"), "wic": _BIN,
+    "ade_corpus_v2_classification": _BIN,
+    "anli": ("0", "1", "2"),
+    "banking77": tuple(map(str, range(77))),
+    "boolean_expressions": ("True", "False"),
+    "boolq": _BIN,
+    "circa": tuple(map(str, range(5))),
+    "commonsense_qa": tuple("ABCDE"),
+    "fig_qa": _BIN,
+    "formal_fallacies_syllogisms_negation": _BIN,
+    "high": tuple("ABCD"),
+    "hyperbaton": ("a", "b"),
+    "medmcqa": ("0", "1", "2", "3"),
+    "mmlu": ("0", "1", "2", "3"),
+    "mnist_ascii": tuple(map(str, range(10))),
+    "mnli": ("0", "1", "2"),
+    "mrpc": _BIN,
+    "object_counting": None,
+    "overruling": _BIN,
+    "qnli": _BIN,
+    "qqp": _BIN,
+    "quail": ("0", "1", "2", "3"),
+    "reasoning_about_colored_objects": None,
+    "rte": _BIN,
+    "sports_understanding": _BIN,
+    "sst2": _BIN,
+    "temporal_sequences": None,
+    "toxicchat0124": _BIN,
+    "tracking_shuffled_objects": None,
+    "web_of_lies": ("True", "False"),
+    "wic": _BIN,
 }
 # The user-turn fields of the 20 Hub tasks (METHOD.md section 5): (LABEL, column), "" = value alone.
 HUB_FIELDS = {
@@ -84,8 +128,12 @@ HUB_TASKS = sorted(HUB_FIELDS)
 
 
 def make_config(tasks=("hyperbaton",), budgets=(8, 16), **data):
-    cfg = {"families": {"f": {"model": "m"}}, "tasks": list(tasks), "budgets": list(budgets),
-           "data": {"generated_examples": 200, "difficulty": "easy", "test_max": 50, "split_seed": 5, **data}}
+    cfg = {
+        "families": {"f": {"model": "m"}},
+        "tasks": list(tasks),
+        "budgets": list(budgets),
+        "data": {"generated_examples": 200, "difficulty": "easy", "test_max": 50, "split_seed": 5, **data},
+    }
     return cfg
 
 
@@ -96,6 +144,7 @@ def user_config(path, budgets=(8, 16), **entry):
 
 
 # ----------------------------------------------------------------- registry
+
 
 def test_registry_has_the_30_tasks_with_ceilings():
     assert set(known_task_names()) == set(METHOD_TASKS)
@@ -219,8 +268,10 @@ def test_unknown_task_error():
 
 
 def test_registry_import_is_cheap():
-    code = ("import sys, dataeff.tasks.registry, dataeff.config; "
-            "print([m for m in ('torch', 'datasets', 'sklearn', 'transformers') if m in sys.modules])")
+    code = (
+        "import sys, dataeff.tasks.registry, dataeff.config; "
+        "print([m for m in ('torch', 'datasets', 'sklearn', 'transformers') if m in sys.modules])"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
 
@@ -239,6 +290,7 @@ def test_ceilings_and_user_tasks(tmp_path):
 
 
 # ----------------------------------------------------------------- rendering
+
 
 def fake_record(spec: TaskSpec) -> dict:
     rec = {f: f"<{f}>" for f in spec.input_fields}
@@ -273,8 +325,10 @@ def test_render_hub_tasks_as_the_authors_posed_them(name):
 
 def test_input_line_format():
     spec = get_task("wic")
-    assert input_line(spec, {"word": " bank ", "sentence1": "A river bank.", "sentence2": "A bank loan."}) == \
-        "WORD - bank [SEP] SENTENCE1 - A river bank. [SEP] SENTENCE2 - A bank loan."
+    assert (
+        input_line(spec, {"word": " bank ", "sentence1": "A river bank.", "sentence2": "A bank loan."})
+        == "WORD - bank [SEP] SENTENCE1 - A river bank. [SEP] SENTENCE2 - A bank loan."
+    )
     with pytest.raises(DataeffError, match="records have no field 'word'"):
         input_line(spec, {"sentence1": "a", "sentence2": "b"})
 
@@ -293,15 +347,18 @@ def test_answer_text_rules():
 def test_render_system_prompt_and_generated():
     spec = get_task("boolean_expressions")
     row = render(spec, {"expression": "True and False", "label": "False", "_id": "b-1"})
-    assert row == {"id": "b-1", "answer": "False",
-                   "prompt": "Evaluate the following Boolean expression.\nTrue and False\n"
-                             "Answer with True or False only."}
+    assert row == {
+        "id": "b-1",
+        "answer": "False",
+        "prompt": "Evaluate the following Boolean expression.\nTrue and False\nAnswer with True or False only.",
+    }
     sys_spec = registry.user_spec("u", {"file": "f", "labels": ["yes", "no"], "system": "Be brief."})
     row = render(sys_spec, {"prompt": "Q?", "label": "yes", "_id": "u-1"})
     assert row == {"id": "u-1", "prompt": "Q?", "answer": "yes", "system": "Be brief."}
 
 
 # ----------------------------------------------------------------- budgets
+
 
 def test_budget_helpers(caplog):
     rows = [{"id": str(i)} for i in range(10)]
@@ -316,6 +373,7 @@ def test_budget_helpers(caplog):
 
 
 # ----------------------------------------------------------------- generated tasks
+
 
 def test_prepare_generated(tmp_path):
     cfg = validate_config(make_config())
@@ -350,10 +408,13 @@ def test_prepare_overwrites_atomically(tmp_path):
 
 # ----------------------------------------------------------------- Hub code path on local data
 
+
 def _nli_rows(n, offset=0):
-    return {"premise": [f"p{i + offset}" for i in range(n)],
-            "hypothesis": [f"h{i + offset}" for i in range(n)],
-            "label": [i % 3 for i in range(n)]}
+    return {
+        "premise": [f"p{i + offset}" for i in range(n)],
+        "hypothesis": [f"h{i + offset}" for i in range(n)],
+        "label": [i % 3 for i in range(n)],
+    }
 
 
 def _parquet_dir(tmp_path, splits):
@@ -368,8 +429,12 @@ def _parquet_dir(tmp_path, splits):
 
 def _hub_spec(path, **kw):
     base = get_task("mnli")
-    fields = {"hub_id": str(path), "hub_config": None,
-              "splits": {"train": "train", "validation": "validation", "test": "test"}, **kw}
+    fields = {
+        "hub_id": str(path),
+        "hub_config": None,
+        "splits": {"train": "train", "validation": "validation", "test": "test"},
+        **kw,
+    }
     return TaskSpec(**{**base.__dict__, **fields})
 
 
@@ -409,12 +474,17 @@ def test_hub_own_splits_test_cap_and_hidden_labels(tmp_path):
 def test_hub_save_to_disk_class_label_names(tmp_path):
     import datasets
 
-    feats = datasets.Features({"text": datasets.Value("string"),
-                               "label": datasets.ClassLabel(names=["card_arrival", "age_limit"])})
-    dd = datasets.DatasetDict({
-        "train": datasets.Dataset.from_dict(
-            {"text": [f"t{i}" for i in range(50)], "label": [i % 2 for i in range(50)]}, features=feats),
-        "test": datasets.Dataset.from_dict({"text": ["q1", "q2"], "label": [0, 1]}, features=feats)})
+    feats = datasets.Features(
+        {"text": datasets.Value("string"), "label": datasets.ClassLabel(names=["card_arrival", "age_limit"])}
+    )
+    dd = datasets.DatasetDict(
+        {
+            "train": datasets.Dataset.from_dict(
+                {"text": [f"t{i}" for i in range(50)], "label": [i % 2 for i in range(50)]}, features=feats
+            ),
+            "test": datasets.Dataset.from_dict({"text": ["q1", "q2"], "label": [0, 1]}, features=feats),
+        }
+    )
     dd.save_to_disk(str(tmp_path / "disk"))
     base = get_task("banking77")
     spec = TaskSpec(**{**base.__dict__, "hub_id": str(tmp_path / "disk")})
@@ -435,10 +505,14 @@ def test_mmlu_named_files_and_the_authors_55_subjects(tmp_path):
 
     def split(per_subject: int) -> datasets.Dataset:
         rows = [(s, j) for s in subjects for j in range(per_subject)]
-        return datasets.Dataset.from_dict({"question": [f"{s} q{j}?" for s, j in rows],
-                                           "subject": [s for s, _ in rows],
-                                           "choices": [["w", "x", "y", "z"] for _ in rows],
-                                           "answer": [j % 4 for _, j in rows]})
+        return datasets.Dataset.from_dict(
+            {
+                "question": [f"{s} q{j}?" for s, j in rows],
+                "subject": [s for s, _ in rows],
+                "choices": [["w", "x", "y", "z"] for _ in rows],
+                "answer": [j % 4 for _, j in rows],
+            }
+        )
 
     root = tmp_path / "mmlu"
     (root / "all").mkdir(parents=True)
@@ -472,6 +546,7 @@ def test_hub_missing_dataset_offline(tmp_path, monkeypatch):
 
 # ----------------------------------------------------------------- user tasks
 
+
 def _write_user_jsonl(path, n, label=lambda i: "yes" if i % 2 else "no"):
     path.write_text("".join(json.dumps({"prompt": f"q{i}?", "label": label(i)}) + "\n" for i in range(n)))
     return path
@@ -485,25 +560,27 @@ def test_user_jsonl_and_csv(tmp_path):
     assert row["system"] == "Be brief." and row["answer"] in {"yes", "no"} and row["prompt"].startswith("q")
 
     csv_path = tmp_path / "u.csv"
-    csv_path.write_text("text,gold\n" + "".join(f"\"q{i}, really?\",{'yes' if i % 2 else 'no'}\n"
-                                                for i in range(40)))
+    csv_path.write_text("text,gold\n" + "".join(f'"q{i}, really?",{"yes" if i % 2 else "no"}\n' for i in range(40)))
     cfg = user_config(csv_path, prompt_field="text", label_field="gold")
     meta = prepare_task(get_task("mine", cfg), cfg, tmp_path / "out2")
     assert meta["sizes"]["train"] == 32
     assert read_jsonl(tmp_path / "out2" / "test.jsonl")[0]["prompt"].endswith(", really?")
 
 
-@pytest.mark.parametrize("case, pattern", [
-    ("missing", r"file not found"),
-    ("empty", r"file is empty"),
-    ("latin1", r"line 2: not valid UTF-8"),
-    ("badjson", r"line 3: not valid JSON"),
-    ("noprompt", r"line 2: missing prompt field 'prompt'"),
-    ("emptyprompt", r"field 'prompt': line 1: prompt is empty"),
-    ("nolabel", r"field 'label': line 4: missing label field 'label'"),
-    ("badlabel", r"field 'label': line 5: label 'maybe' is not one of \['yes', 'no'\]"),
-    ("toofew", r"has 12 examples but the largest budget 16 needs at least 20"),
-])
+@pytest.mark.parametrize(
+    "case, pattern",
+    [
+        ("missing", r"file not found"),
+        ("empty", r"file is empty"),
+        ("latin1", r"line 2: not valid UTF-8"),
+        ("badjson", r"line 3: not valid JSON"),
+        ("noprompt", r"line 2: missing prompt field 'prompt'"),
+        ("emptyprompt", r"field 'prompt': line 1: prompt is empty"),
+        ("nolabel", r"field 'label': line 4: missing label field 'label'"),
+        ("badlabel", r"field 'label': line 5: label 'maybe' is not one of \['yes', 'no'\]"),
+        ("toofew", r"has 12 examples but the largest budget 16 needs at least 20"),
+    ],
+)
 def test_user_bad_input(tmp_path, case, pattern):
     path = tmp_path / "u.jsonl"
     lines = [json.dumps({"prompt": f"q{i}", "label": "yes"}) for i in range(30)]
@@ -535,6 +612,7 @@ def test_user_bad_input(tmp_path, case, pattern):
 
 # ----------------------------------------------------------------- command line
 
+
 def test_cli_list_and_prepare(tmp_path, capsys):
     assert main(["prepare-task", "--list"]) == 0
     listing = capsys.readouterr().out
@@ -542,8 +620,7 @@ def test_cli_list_and_prepare(tmp_path, capsys):
     cfg_path = tmp_path / "c.yaml"
     cfg_path.write_text(yaml.safe_dump(make_config(tasks=("object_counting",))))
     out = tmp_path / "data" / "tasks" / "object_counting"
-    assert main(["prepare-task", "--config", str(cfg_path), "--task", "object_counting",
-                 "--out-dir", str(out)]) == 0
+    assert main(["prepare-task", "--config", str(cfg_path), "--task", "object_counting", "--out-dir", str(out)]) == 0
     meta = json.loads((out / "meta.json").read_text())
     assert meta["task"] == "object_counting" and meta["sizes"]["train"] == 160
     assert main(["prepare-task", "--config", str(cfg_path), "--task", "nope", "--out-dir", str(out)]) == 2
@@ -557,6 +634,7 @@ def test_prompts_dir_has_one_template_per_task():
 
 
 # ----------------------------------------------------------------- budgets above the training pool
+
 
 def _workflow_copy(tmp_path: Path) -> Path:
     import shutil
@@ -578,8 +656,14 @@ def _dry_run_jobs(work: Path, config: Path) -> dict[str, list[dict[str, str]]]:
 
     exe = shutil.which("snakemake", path=str(Path(sys.executable).parent)) or "snakemake"
     env = {**os.environ, "PYTHONPATH": str(REPO / "workflow")}
-    out = subprocess.run([exe, "-n", "--cores", "1", "--configfile", str(config)], cwd=work, env=env,
-                         capture_output=True, text=True, timeout=300)
+    out = subprocess.run(
+        [exe, "-n", "--cores", "1", "--configfile", str(config)],
+        cwd=work,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert out.returncode == 0, out.stderr[-2000:]
     jobs: dict[str, list[dict[str, str]]] = {}
     rule = None
@@ -614,20 +698,48 @@ def test_budget_above_pool_runs_once_at_the_pool_size_and_the_auc_uses_it(tmp_pa
     for n, a in acc.items():
         path = tmp_path / "results" / "tiny" / "web_of_lies" / "eval" / f"n{n}.json"
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps({"family": "tiny", "task": "web_of_lies", "budget": n, "n_train": n,
-                                    "accuracy": a, "metric": "accuracy", "seed": 123}))
+        path.write_text(
+            json.dumps(
+                {
+                    "family": "tiny",
+                    "task": "web_of_lies",
+                    "budget": n,
+                    "n_train": n,
+                    "accuracy": a,
+                    "metric": "accuracy",
+                    "seed": 123,
+                }
+            )
+        )
         evals.append(str(path))
     curves = tmp_path / "curves"
     assert main(["aggregate", "--family", "tiny", "--evals", *evals, "--out-dir", str(curves)]) == 0
     out = tmp_path / "eff.json"
-    assert main(["auc", "--results", str(curves), "--family", "tiny", "--tasks", "web_of_lies",
-                 "--config", str(work / "c.yaml"), "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "auc",
+                "--results",
+                str(curves),
+                "--family",
+                "tiny",
+                "--tasks",
+                "web_of_lies",
+                "--config",
+                str(work / "c.yaml"),
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     record = json.loads(out.read_text())["web_of_lies"]
     expected = compute_curve(acc, 1.0, grid=[16, 32, 64, 128], max_budget=128)
     assert 80 in record["curve"]["budgets"] and record["auc"] == pytest.approx(expected.auc, abs=1e-12)
     # Recorded at the nominal 128 instead, the same accuracy would give a smaller AUC.
-    nominal = compute_curve({**{k: v for k, v in acc.items() if k != 80}, 128: 0.90}, 1.0,
-                            grid=[16, 32, 64, 128], max_budget=128)
+    nominal = compute_curve(
+        {**{k: v for k, v in acc.items() if k != 80}, 128: 0.90}, 1.0, grid=[16, 32, 64, 128], max_budget=128
+    )
     assert record["auc"] > nominal.auc + 0.01
 
 
@@ -640,9 +752,27 @@ def test_evaluate_refuses_a_point_trained_on_fewer_examples_than_its_budget(tmp_
     (run_dir / "metrics.json").write_text(json.dumps({"budget": 64, "budget_actual": 50}))
     (tmp_path / "task").mkdir()
     (tmp_path / "task" / "test.jsonl").write_text(json.dumps({"id": "1", "prompt": "p", "answer": "a"}) + "\n")
-    rc = main(["evaluate", "--config", str(cfg), "--family", "f", "--task", "web_of_lies", "--budget", "64",
-               "--base-model", str(tmp_path / "m.json"), "--model", str(run_dir / "model"),
-               "--task-dir", str(tmp_path / "task"), "--out", str(tmp_path / "n64.json")])
+    rc = main(
+        [
+            "evaluate",
+            "--config",
+            str(cfg),
+            "--family",
+            "f",
+            "--task",
+            "web_of_lies",
+            "--budget",
+            "64",
+            "--base-model",
+            str(tmp_path / "m.json"),
+            "--model",
+            str(run_dir / "model"),
+            "--task-dir",
+            str(tmp_path / "task"),
+            "--out",
+            str(tmp_path / "n64.json"),
+        ]
+    )
     err = capsys.readouterr().err
     assert rc != 0 and "trained on 50 examples, fewer than budget 64" in err and "split_sizes" in err
     assert not (tmp_path / "n64.json").exists()

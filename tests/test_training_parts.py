@@ -32,8 +32,14 @@ def test_state_record_decides_best_and_early_stop_and_round_trips():
 def test_fingerprint_ignores_threads_and_cluster_keys_but_not_precision():
     from dataeff.training.state import fingerprint
 
-    base = dict(train_cfg={"learning_rate": 1e-5, "threads": 1}, family_cfg={"model": "m", "mem_mb": 1}, seed=1,
-                train_rows=[{"a": 1}], val_rows=[], precision="fp32")
+    base = dict(
+        train_cfg={"learning_rate": 1e-5, "threads": 1},
+        family_cfg={"model": "m", "mem_mb": 1},
+        seed=1,
+        train_rows=[{"a": 1}],
+        val_rows=[],
+        precision="fp32",
+    )
     same = dict(base, train_cfg={"learning_rate": 1e-5, "threads": 8}, family_cfg={"model": "m", "mem_mb": 9})
     assert fingerprint(**base) == fingerprint(**same)
     assert fingerprint(**base) != fingerprint(**dict(base, precision="autocast_bf16"))
@@ -59,9 +65,18 @@ def parts(tiny_model_dir):
     opt = build_optimizer(list(model.parameters()), {"learning_rate": 1e-2, "weight_decay": 0.0})
     sched = get_scheduler("constant", opt)
     model, opt, sched = acc.prepare(model, opt, sched)
-    ctx = StepContext(accelerator=acc, model=model, optimizer=opt, scheduler=sched, layout=layout_for(model),
-                      precision=resolve_precision("fp32", "cpu"), pad_id=tok.pad_token_id, micro_batch_size=2,
-                      max_grad_norm=1.0, sharded=False)
+    ctx = StepContext(
+        accelerator=acc,
+        model=model,
+        optimizer=opt,
+        scheduler=sched,
+        layout=layout_for(model),
+        precision=resolve_precision("fp32", "cpu"),
+        pad_id=tok.pad_token_id,
+        micro_batch_size=2,
+        max_grad_norm=1.0,
+        sharded=False,
+    )
     return ctx, tokenize_rows(tok, labeled_rows(8), 128, "rows")
 
 
@@ -154,15 +169,15 @@ def test_bit_exact_continuation_after_resume(parts, tmp_path):
     ctx, ex = parts
     ck = Checkpointer(ctx.accelerator, tmp_path / "c", "r")
     for s in range(2):
-        train_step(ctx, ex[2 * s:2 * s + 4], s)
+        train_step(ctx, ex[2 * s : 2 * s + 4], s)
     ck.save(TrainState(fingerprint="r", step=2), None)
     torch.manual_seed(5)
     for s in range(2, 4):
-        train_step(ctx, ex[s:s + 4], s)
+        train_step(ctx, ex[s : s + 4], s)
     straight = _params(ctx.model)
     ck.resume()
     for s in range(2, 4):
-        train_step(ctx, ex[s:s + 4], s)
+        train_step(ctx, ex[s : s + 4], s)
     assert all(p.equal(straight[n]) for n, p in _params(ctx.model).items())
 
 

@@ -35,9 +35,7 @@ def random_baselines(
     they look at.
     """
     idx = random_indices(len(rows), k, seed)
-    stats = gradient_stats(
-        model, tokenizer, [rows[i] for i in idx], seed=seed, lora_cfg=lora_cfg, source=source
-    )
+    stats = gradient_stats(model, tokenizer, [rows[i] for i in idx], seed=seed, lora_cfg=lora_cfg, source=source)
     conf = [float(confidences[i]) for i in idx]
     return {
         "cos_sim_k": stats["value"],

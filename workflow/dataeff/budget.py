@@ -40,9 +40,11 @@ PAPER_LOTO_MAE = 0.086
 DEFAULT_LEVEL = 0.95
 #: The update method kept after the leave-one-task-out comparison (docs/PREDICTIONS.md).
 DEFAULT_UPDATE = "bayes"
-UPDATE_TEXT = {"bayes": "CoS-Low prior x likelihood under real curve shapes",
-               "bayes_xp": "CoS-Low prior x likelihood under x**p",
-               "measured_only": "measured points alone, under real curve shapes"}
+UPDATE_TEXT = {
+    "bayes": "CoS-Low prior x likelihood under real curve shapes",
+    "bayes_xp": "CoS-Low prior x likelihood under x**p",
+    "measured_only": "measured points alone, under real curve shapes",
+}
 
 
 def curve_exponent(auc: float) -> float:
@@ -64,29 +66,38 @@ def budget_for_target(auc: float, target: float, max_budget: int) -> float:
     check_target(target)
     check_max_budget(max_budget)
     x_star = target ** (auc / (1.0 - auc))
-    return float(max_budget ** x_star)
+    return float(max_budget**x_star)
 
 
 def check_target(target: float, field: str = "--target") -> float:
     """A target fraction must lie strictly inside (0, 1)."""
     if not (isinstance(target, int | float) and math.isfinite(target) and 0.0 < target < 1.0):
-        raise DataeffError(f"target {target!r} is outside (0, 1)", field=field,
-                           fix="give the fraction of the gap between zero-shot and ceiling, e.g. 0.7, "
-                               "or an absolute accuracy with --target-accuracy")
+        raise DataeffError(
+            f"target {target!r} is outside (0, 1)",
+            field=field,
+            fix="give the fraction of the gap between zero-shot and ceiling, e.g. 0.7, "
+            "or an absolute accuracy with --target-accuracy",
+        )
     return float(target)
 
 
 def check_max_budget(max_budget: int) -> int:
     if not (isinstance(max_budget, int | float) and max_budget > 1):
-        raise DataeffError(f"max budget {max_budget!r} must be greater than 1", field="--max-budget",
-                           fix="give N_max of the AUC, e.g. 5000")
+        raise DataeffError(
+            f"max budget {max_budget!r} must be greater than 1",
+            field="--max-budget",
+            fix="give N_max of the AUC, e.g. 5000",
+        )
     return int(max_budget)
 
 
 def check_coslow(coslow: float) -> float:
     if not (isinstance(coslow, int | float) and math.isfinite(coslow)):
-        raise DataeffError(f"CoS-Low {coslow!r} is not a finite number", field="--coslow",
-                           fix="pass the 'coslow' value from coslow.json (a number between -1 and 1)")
+        raise DataeffError(
+            f"CoS-Low {coslow!r} is not a finite number",
+            field="--coslow",
+            fix="pass the 'coslow' value from coslow.json (a number between -1 and 1)",
+        )
     return float(coslow)
 
 
@@ -94,17 +105,21 @@ def target_from_accuracy(accuracy: float, zero_shot: float, ceiling: float) -> f
     """tau = (ACC - zero_shot) / (ceiling - zero_shot), checked to lie in (0, 1)."""
     for name, value in (("--target-accuracy", accuracy), ("--zero-shot", zero_shot), ("--ceiling", ceiling)):
         if not math.isfinite(value):
-            raise DataeffError(f"{value!r} is not a finite number", field=name,
-                               fix="give an accuracy in [0, 1]")
+            raise DataeffError(f"{value!r} is not a finite number", field=name, fix="give an accuracy in [0, 1]")
     if ceiling <= zero_shot:
-        raise DataeffError(f"ceiling {ceiling} is not above zero-shot accuracy {zero_shot}",
-                           field="--ceiling",
-                           fix="give the best reachable accuracy (e.g. human level), above zero-shot")
+        raise DataeffError(
+            f"ceiling {ceiling} is not above zero-shot accuracy {zero_shot}",
+            field="--ceiling",
+            fix="give the best reachable accuracy (e.g. human level), above zero-shot",
+        )
     tau = (accuracy - zero_shot) / (ceiling - zero_shot)
     if not 0.0 < tau < 1.0:
-        raise DataeffError(f"target accuracy {accuracy} is not between zero-shot {zero_shot} and ceiling "
-                           f"{ceiling} (fraction {tau:.3f})", field="--target-accuracy",
-                           fix="choose an accuracy strictly between zero-shot and ceiling")
+        raise DataeffError(
+            f"target accuracy {accuracy} is not between zero-shot {zero_shot} and ceiling "
+            f"{ceiling} (fraction {tau:.3f})",
+            field="--target-accuracy",
+            fix="choose an accuracy strictly between zero-shot and ceiling",
+        )
     return tau
 
 
@@ -124,8 +139,11 @@ def predict_auc(coslow: float, coefficients: dict[str, Any], level: float = DEFA
     x = check_coslow(coslow)
     slope, intercept = _num(coefficients, "slope"), _num(coefficients, "intercept")
     if slope is None or intercept is None:
-        raise DataeffError("coefficients need numeric 'slope' and 'intercept'", field="coefficients",
-                           fix="pass --slope/--intercept or run `dataeff fit`")
+        raise DataeffError(
+            "coefficients need numeric 'slope' and 'intercept'",
+            field="coefficients",
+            fix="pass --slope/--intercept or run `dataeff fit`",
+        )
     auc = slope * x + intercept
     resid, n = _num(coefficients, "resid_std"), _num(coefficients, "n_tasks")
     mean_x, sxx = _num(coefficients, "mean_x"), _num(coefficients, "sxx")
@@ -141,11 +159,13 @@ def predict_auc(coslow: float, coefficients: dict[str, Any], level: float = DEFA
         # dominates a new task's error. Use the paper's reported leave-one-task-out error (mean
         # absolute AUC error 0.086) as the residual: for normal errors sd = MAE / sqrt(2 / pi).
         resid_paper = PAPER_LOTO_MAE / math.sqrt(2.0 / math.pi)
-        se = math.sqrt((x * (se_c or 0.0)) ** 2 + (se_i or 0.0) ** 2 + resid_paper ** 2)
+        se = math.sqrt((x * (se_c or 0.0)) ** 2 + (se_i or 0.0) ** 2 + resid_paper**2)
         q, df = float(stats.norm.ppf(0.5 + level / 2.0)), None
-        method = (f"coefficient standard errors plus a residual of sd {resid_paper:.3f} AUC derived from the "
-                  f"paper's leave-one-task-out error (MAE {PAPER_LOTO_MAE}); run `dataeff fit` on your own "
-                  "tasks for an OLS prediction interval")
+        method = (
+            f"coefficient standard errors plus a residual of sd {resid_paper:.3f} AUC derived from the "
+            f"paper's leave-one-task-out error (MAE {PAPER_LOTO_MAE}); run `dataeff fit` on your own "
+            "tasks for an OLS prediction interval"
+        )
     else:
         se, q, df = 0.0, 0.0, None
         method = "none (no standard errors known)"
@@ -153,15 +173,28 @@ def predict_auc(coslow: float, coefficients: dict[str, Any], level: float = DEFA
     lo_raw, hi_raw = auc - q * se, auc + q * se
     x_min, x_max = _num(coefficients, "x_min"), _num(coefficients, "x_max")
     if x_min is not None and x_max is not None and not x_min <= x <= x_max:
-        warnings.append(f"CoS-Low {x:.4g} is outside the fitted range [{x_min:.4g}, {x_max:.4g}]: "
-                        "the prediction extrapolates")
+        warnings.append(
+            f"CoS-Low {x:.4g} is outside the fitted range [{x_min:.4g}, {x_max:.4g}]: the prediction extrapolates"
+        )
     if not AUC_CLIP[0] <= auc <= AUC_CLIP[1]:
-        warnings.append(f"predicted AUC {auc:.4g} is outside the curve model's range; clipped to "
-                        f"[{AUC_CLIP[0]}, {AUC_CLIP[1]}]")
+        warnings.append(
+            f"predicted AUC {auc:.4g} is outside the curve model's range; clipped to [{AUC_CLIP[0]}, {AUC_CLIP[1]}]"
+        )
     clip = lambda v: min(max(v, AUC_CLIP[0]), AUC_CLIP[1])  # noqa: E731
-    return {"coslow": x, "slope": slope, "intercept": intercept, "predicted_auc_raw": auc,
-            "predicted_auc": clip(auc), "auc_low": clip(lo_raw), "auc_high": clip(hi_raw),
-            "auc_se": se, "auc_df": df, "level": level, "interval_method": method, "warnings": warnings}
+    return {
+        "coslow": x,
+        "slope": slope,
+        "intercept": intercept,
+        "predicted_auc_raw": auc,
+        "predicted_auc": clip(auc),
+        "auc_low": clip(lo_raw),
+        "auc_high": clip(hi_raw),
+        "auc_se": se,
+        "auc_df": df,
+        "level": level,
+        "interval_method": method,
+        "warnings": warnings,
+    }
 
 
 def default_coslow_sd() -> float:
@@ -172,8 +205,9 @@ def default_coslow_sd() -> float:
     return float(schema()["properties"]["analysis"]["properties"]["coslow_sd"]["default"])
 
 
-def resolve_grid_for(coefficients: dict[str, Any], max_budget: int,
-                     grid: Sequence[int] | None) -> tuple[int, ...] | None:
+def resolve_grid_for(
+    coefficients: dict[str, Any], max_budget: int, grid: Sequence[int] | None
+) -> tuple[int, ...] | None:
     """The budget grid the coefficients' AUCs were measured on: given, recorded, or the paper's."""
     if grid:
         return tuple(int(b) for b in grid)
@@ -202,12 +236,22 @@ def _ceil_budget(x: float, model: CurveModel) -> int | None:
     return max(1, int(math.ceil(float(model.to_budget(x)) - 1e-9)))
 
 
-def predict_budget(coslow: float, coefficients: dict[str, Any], target: float,
-                   max_budget: int | None = None, level: float = DEFAULT_LEVEL, *,
-                   coslow_sd: float | None = None, measured: Mapping[int, float] | None = None,
-                   ceiling: float | None = None, grid: Sequence[int] | None = None,
-                   shapes: ShapeSet | None = None, family: str | None = None,
-                   method: str = DEFAULT_UPDATE, band: bool = False) -> dict[str, Any]:
+def predict_budget(
+    coslow: float,
+    coefficients: dict[str, Any],
+    target: float,
+    max_budget: int | None = None,
+    level: float = DEFAULT_LEVEL,
+    *,
+    coslow_sd: float | None = None,
+    measured: Mapping[int, float] | None = None,
+    ceiling: float | None = None,
+    grid: Sequence[int] | None = None,
+    shapes: ShapeSet | None = None,
+    family: str | None = None,
+    method: str = DEFAULT_UPDATE,
+    band: bool = False,
+) -> dict[str, Any]:
     """Predicted AUC and the labels needed to close ``target`` of the gap, with an interval.
 
     The interval (module :mod:`dataeff.interval`) combines the fit's prediction error, the
@@ -244,8 +288,9 @@ def predict_budget(coslow: float, coefficients: dict[str, Any], target: float,
     if not (isinstance(level, int | float) and 0.0 < level < 1.0):
         raise DataeffError(f"level {level!r} is outside (0, 1)", field="--level", fix="e.g. 0.8 or 0.95")
     if method not in METHODS:
-        raise DataeffError(f"unknown update method {method!r}", field="--update-method",
-                           fix=f"use one of {', '.join(METHODS)}")
+        raise DataeffError(
+            f"unknown update method {method!r}", field="--update-method", fix=f"use one of {', '.join(METHODS)}"
+        )
     fitted_n_max = _num(coefficients, "max_budget")
     if max_budget is None:
         max_budget = int(fitted_n_max) if fitted_n_max else DEFAULT_MAX_BUDGET
@@ -253,13 +298,17 @@ def predict_budget(coslow: float, coefficients: dict[str, Any], target: float,
     out = predict_auc(coslow, coefficients, level)
     warnings = out["warnings"]
     if fitted_n_max and int(fitted_n_max) != int(max_budget):
-        warnings.append(f"these coefficients were fitted with N_max = {int(fitted_n_max)}; "
-                        f"budgets on a different N_max ({max_budget}) are extrapolated")
+        warnings.append(
+            f"these coefficients were fitted with N_max = {int(fitted_n_max)}; "
+            f"budgets on a different N_max ({max_budget}) are extrapolated"
+        )
     grid_used = resolve_grid_for(coefficients, max_budget, grid)
     model = CurveModel.for_budgets(max_budget, grid_used)
     if grid_used is None:
-        warnings.append("the budget grid of these coefficients is unknown: the continuous x**p curve is "
-                        "used, which is not consistent with a trapezoid AUC on a grid (pass --grid)")
+        warnings.append(
+            "the budget grid of these coefficients is unknown: the continuous x**p curve is "
+            "used, which is not consistent with a trapezoid AUC on a grid (pass --grid)"
+        )
     lo_att, hi_att = model.auc_range()
 
     # (a) the fit's error and (b) the single-draw CoS-Low noise.
@@ -267,16 +316,21 @@ def predict_budget(coslow: float, coefficients: dict[str, Any], target: float,
         sd_draw, sd_source = default_coslow_sd(), "default (config schema analysis.coslow_sd)"
     else:
         if not (math.isfinite(coslow_sd) and coslow_sd >= 0):
-            raise DataeffError(f"coslow_sd {coslow_sd!r} is not a non-negative number", field="--coslow-sd",
-                               fix="give the spread of CoS-Low over resamples, e.g. 0.05")
+            raise DataeffError(
+                f"coslow_sd {coslow_sd!r} is not a non-negative number",
+                field="--coslow-sd",
+                fix="give the spread of CoS-Low over resamples, e.g. 0.05",
+            )
         sd_draw, sd_source = float(coslow_sd), "given"
     sd_total = math.sqrt(out["auc_se"] ** 2 + (out["slope"] * sd_draw) ** 2)
     a_grid = auc_grid(model)
     raw = out["predicted_auc_raw"]
     prior = prior_weights(a_grid, raw, sd_total, out["auc_df"])
     if not lo_att <= raw <= hi_att:
-        warnings.append(f"predicted AUC {raw:.4g} is outside the attainable range "
-                        f"[{lo_att:.4f}, {hi_att:.4f}] of the curve model on this grid; clipped")
+        warnings.append(
+            f"predicted AUC {raw:.4g} is outside the attainable range "
+            f"[{lo_att:.4f}, {hi_att:.4f}] of the curve model on this grid; clipped"
+        )
 
     # (c) the curve-shape error.
     fam = family or _published_family(coefficients)
@@ -297,65 +351,94 @@ def predict_budget(coslow: float, coefficients: dict[str, Any], target: float,
     x_med = s["x_median"]
     if not s["measured_reached"] and raw <= 0.0 and not points:
         status = "unreachable"
-        reason = (f"these coefficients predict an AUC of {raw:.3f} <= 0 at CoS-Low {out['coslow']:.4g}: "
-                  "no gain from fine-tuning, so no budget reaches the target")
+        reason = (
+            f"these coefficients predict an AUC of {raw:.3f} <= 0 at CoS-Low {out['coslow']:.4g}: "
+            "no gain from fine-tuning, so no budget reaches the target"
+        )
     elif x_med > 1.0 + 1e-12:
         status = "beyond_max"
-        reason = (f"more than N_max = {max_budget} labels: {s['prob_beyond_max']:.0%} of the predictive "
-                  f"distribution lies beyond N_max ({_count_never(shapes, target)} of the {len(shapes)} "
-                  "real curves behind the shape error never reach this target)")
+        reason = (
+            f"more than N_max = {max_budget} labels: {s['prob_beyond_max']:.0%} of the predictive "
+            f"distribution lies beyond N_max ({_count_never(shapes, target)} of the {len(shapes)} "
+            "real curves behind the shape error never reach this target)"
+        )
     elif s["measured_reached"]:
         reason = "the measured accuracies already reach the target; read off between the measured budgets"
     elif s["x_high"] > 1.0 + 1e-12:
-        reason = (f"the interval's upper end is beyond N_max = {max_budget}: {s['prob_beyond_max']:.0%} "
-                  "chance that N_max labels do not suffice")
+        reason = (
+            f"the interval's upper end is beyond N_max = {max_budget}: {s['prob_beyond_max']:.0%} "
+            "chance that N_max labels do not suffice"
+        )
     budget = _ceil_budget(x_med, model) if status == "reachable" else None
     low = _ceil_budget(s["x_low"], model) if status != "unreachable" else None
     high = _ceil_budget(s["x_high"], model) if status != "unreachable" else None
     if budget is not None and model.min_budget and budget < model.min_budget:
-        warnings.append(f"{budget} labels is below the smallest budget of the grid ({model.min_budget}), "
-                        f"where no curve was measured: read it as at most {model.min_budget}")
+        warnings.append(
+            f"{budget} labels is below the smallest budget of the grid ({model.min_budget}), "
+            f"where no curve was measured: read it as at most {model.min_budget}"
+        )
     elif low is not None and model.min_budget and low < model.min_budget:
-        warnings.append(f"the interval's lower end ({low}) is below the smallest budget of the grid "
-                        f"({model.min_budget}), where no curve was measured: read it as at most {model.min_budget}")
+        warnings.append(
+            f"the interval's lower end ({low}) is below the smallest budget of the grid "
+            f"({model.min_budget}), where no curve was measured: read it as at most {model.min_budget}"
+        )
     warnings.extend(pred.notes)
     p_mid = float(model.exponent(auc_mid))
-    method_text = (f"{out['interval_method']}; plus one CoS-Low draw (sd {sd_draw:.3g}, {sd_source}); "
-                   f"plus the curve-shape error of {shapes.source} (shapes of similar AUC weighted "
-                   f"higher, bandwidth {default_shape_bandwidth():g}); AUC limited to [{lo_att:.4f}, "
-                   f"{hi_att:.4f}]")
+    method_text = (
+        f"{out['interval_method']}; plus one CoS-Low draw (sd {sd_draw:.3g}, {sd_source}); "
+        f"plus the curve-shape error of {shapes.source} (shapes of similar AUC weighted "
+        f"higher, bandwidth {default_shape_bandwidth():g}); AUC limited to [{lo_att:.4f}, "
+        f"{hi_att:.4f}]"
+    )
     if points:
-        method_text += (f"; updated with {len(points)} measured budget(s) "
-                        f"(method {method}: {UPDATE_TEXT[method]})")
-    out.update({
-        "predicted_auc": auc_mid, "auc_low": auc_lo, "auc_high": auc_hi,
-        "auc_sd_total": sd_total, "coslow_sd": sd_draw, "coslow_sd_source": sd_source,
-        "attainable_auc": [lo_att, hi_att],
-        "grid": list(grid_used) if grid_used else None,
-        "curve_model": "grid-consistent x**p" if grid_used else "continuous x**p",
-        "target": target, "max_budget": int(max_budget), "exponent": p_mid,
-        "x_star": x_med if math.isfinite(x_med) else None,
-        "budget_exact": float(model.to_budget(x_med)) if budget is not None else None,
-        "budget": budget, "budget_low": low, "budget_high": high,
-        "budget_model": _ceil_budget(float(model.x_for_target(p_mid, target)), model),
-        "prob_beyond_max": s["prob_beyond_max"], "status": status, "reason": reason,
-        "shape_source": shapes.source, "shape_tasks": len(shapes), "curve_scatter_sd": sigma_y,
-        "measured_points": [{"x": x, "fraction": y} for x, y in points],
-        "measured_reached": s["measured_reached"],
-        "update_method": method if points else None,
-        "interval_method": method_text,
-        "coefficients_source": str(coefficients.get("source") or "user-supplied --slope/--intercept"),
-    })
+        method_text += f"; updated with {len(points)} measured budget(s) (method {method}: {UPDATE_TEXT[method]})"
+    out.update(
+        {
+            "predicted_auc": auc_mid,
+            "auc_low": auc_lo,
+            "auc_high": auc_hi,
+            "auc_sd_total": sd_total,
+            "coslow_sd": sd_draw,
+            "coslow_sd_source": sd_source,
+            "attainable_auc": [lo_att, hi_att],
+            "grid": list(grid_used) if grid_used else None,
+            "curve_model": "grid-consistent x**p" if grid_used else "continuous x**p",
+            "target": target,
+            "max_budget": int(max_budget),
+            "exponent": p_mid,
+            "x_star": x_med if math.isfinite(x_med) else None,
+            "budget_exact": float(model.to_budget(x_med)) if budget is not None else None,
+            "budget": budget,
+            "budget_low": low,
+            "budget_high": high,
+            "budget_model": _ceil_budget(float(model.x_for_target(p_mid, target)), model),
+            "prob_beyond_max": s["prob_beyond_max"],
+            "status": status,
+            "reason": reason,
+            "shape_source": shapes.source,
+            "shape_tasks": len(shapes),
+            "curve_scatter_sd": sigma_y,
+            "measured_points": [{"x": x, "fraction": y} for x, y in points],
+            "measured_reached": s["measured_reached"],
+            "update_method": method if points else None,
+            "interval_method": method_text,
+            "coefficients_source": str(coefficients.get("source") or "user-supplied --slope/--intercept"),
+        }
+    )
     if points:
         out["prior_auc"] = float(np.clip(raw, lo_att, hi_att))
         out["measured_only_auc"] = fitted_auc(a_grid, model, points)
     if band:
-        out["band"] = [{"fraction": r["fraction"],
-                        "budget_low": float(model.to_budget(min(r["x_low"], 1.0))),
-                        "budget": float(model.to_budget(min(r["x_median"], 1.0))),
-                        "budget_high": float(model.to_budget(min(r["x_high"], 1.0))),
-                        "beyond_max": bool(r["x_high"] > 1.0 + 1e-12)}
-                       for r in pred.band(level)]
+        out["band"] = [
+            {
+                "fraction": r["fraction"],
+                "budget_low": float(model.to_budget(min(r["x_low"], 1.0))),
+                "budget": float(model.to_budget(min(r["x_median"], 1.0))),
+                "budget_high": float(model.to_budget(min(r["x_high"], 1.0))),
+                "beyond_max": bool(r["x_high"] > 1.0 + 1e-12),
+            }
+            for r in pred.band(level)
+        ]
     return out
 
 
@@ -383,25 +466,32 @@ def predicted_curve(prediction: dict[str, Any], points: int = 25) -> list[dict[s
     else:
         mid = model.fraction(budgets, prediction["exponent"])
     lo, hi = _band_fractions(prediction, model, budgets)
-    return [{"budget": int(n), "fraction": float(m), "fraction_low": float(a), "fraction_high": float(b)}
-            for n, m, a, b in zip(budgets, mid, lo, hi, strict=True)]
+    return [
+        {"budget": int(n), "fraction": float(m), "fraction_low": float(a), "fraction_high": float(b)}
+        for n, m, a, b in zip(budgets, mid, lo, hi, strict=True)
+    ]
 
 
-def _band_fractions(prediction: dict[str, Any], model: CurveModel,
-                    budgets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _band_fractions(
+    prediction: dict[str, Any], model: CurveModel, budgets: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     band = prediction.get("band")
     if not band:
-        return (model.fraction(budgets, model.exponent(prediction["auc_low"])),
-                model.fraction(budgets, model.exponent(prediction["auc_high"])))
+        return (
+            model.fraction(budgets, model.exponent(prediction["auc_low"])),
+            model.fraction(budgets, model.exponent(prediction["auc_high"])),
+        )
     fr = np.array([0.0] + [r["fraction"] for r in band] + [1.0])
     x = model.to_x(budgets)
     # the earliest budget at which each fraction may be reached -> the band's upper edge
     x_early = np.maximum.accumulate(np.array([0.0] + [model.to_x(r["budget_low"]) for r in band] + [1.0]))
     # the latest (beyond N_max: never within the axis) -> the lower edge
-    x_late = [0.0] + [float(model.to_x(r["budget_high"])) if not r["beyond_max"] else 1.0 + 1e-9
-                      for r in band] + [1.0 + 1e-9]
+    x_late = (
+        [0.0]
+        + [float(model.to_x(r["budget_high"])) if not r["beyond_max"] else 1.0 + 1e-9 for r in band]
+        + [1.0 + 1e-9]
+    )
     x_late = np.maximum.accumulate(np.array(x_late))
     high = np.interp(x, x_early, fr)
     low = np.interp(x, x_late, fr)
     return low, high
-

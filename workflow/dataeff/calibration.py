@@ -44,12 +44,42 @@ from dataeff.errors import DataeffError
 from dataeff.interval import Predictive, auc_grid, prior_weights
 from dataeff.shape import ShapeCurve, ShapeSet, crossing_x
 
-TASK_COLUMNS = ("source", "task", "auc", "prior_auc", "prior_sd", "method", "measured", "target",
-                "needed_x", "needed_budget", "reached", "pred_x", "pred_low_x", "pred_high_x",
-                "pred_budget", "pred_low", "pred_high", "pred_beyond", "covered", "abs_error")
-SUMMARY_COLUMNS = ("source", "method", "target", "measured", "n_tasks", "n_never_reached", "level",
-                   "coverage", "median_abs_error", "median_abs_error_reached", "error_ratio_vs_none",
-                   "median_interval_ratio")
+TASK_COLUMNS = (
+    "source",
+    "task",
+    "auc",
+    "prior_auc",
+    "prior_sd",
+    "method",
+    "measured",
+    "target",
+    "needed_x",
+    "needed_budget",
+    "reached",
+    "pred_x",
+    "pred_low_x",
+    "pred_high_x",
+    "pred_budget",
+    "pred_low",
+    "pred_high",
+    "pred_beyond",
+    "covered",
+    "abs_error",
+)
+SUMMARY_COLUMNS = (
+    "source",
+    "method",
+    "target",
+    "measured",
+    "n_tasks",
+    "n_never_reached",
+    "level",
+    "coverage",
+    "median_abs_error",
+    "median_abs_error_reached",
+    "error_ratio_vs_none",
+    "median_interval_ratio",
+)
 
 
 def settings(config: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -61,11 +91,13 @@ def settings(config: Mapping[str, Any] | None) -> dict[str, Any]:
     cal = dict(analysis.get("calibration") or {})
     pick = lambda d, node, key: d[key] if d.get(key) is not None else node[key]["default"]  # noqa: E731
     cal_props = props["calibration"]["properties"]
-    return {"targets": [float(t) for t in pick(analysis, props, "targets")],
-            "coslow_sd": float(pick(analysis, props, "coslow_sd")),
-            "update_sigma": float(pick(analysis, props, "update_sigma")),
-            "shape_bandwidth": float(pick(analysis, props, "shape_bandwidth")),
-            **{k: pick(cal, cal_props, k) for k in ("level", "measured", "neighbours", "seed", "families")}}
+    return {
+        "targets": [float(t) for t in pick(analysis, props, "targets")],
+        "coslow_sd": float(pick(analysis, props, "coslow_sd")),
+        "update_sigma": float(pick(analysis, props, "update_sigma")),
+        "shape_bandwidth": float(pick(analysis, props, "shape_bandwidth")),
+        **{k: pick(cal, cal_props, k) for k in ("level", "measured", "neighbours", "seed", "families")},
+    }
 
 
 def default_level() -> float:
@@ -79,10 +111,22 @@ def default_level() -> float:
 # --------------------------------------------------------------------------- one held-out task
 
 
-def evaluate_task(curve: ShapeCurve, *, source: str, prior_mean: float, prior_sd: float,
-                  prior_df: float | None, shapes: ShapeSet, model: CurveModel,
-                  targets: Sequence[float], level: float, measured: Sequence[int], sigma: float,
-                  bandwidth: float | None = None, methods: Sequence[str] = METHODS) -> list[dict[str, Any]]:
+def evaluate_task(
+    curve: ShapeCurve,
+    *,
+    source: str,
+    prior_mean: float,
+    prior_sd: float,
+    prior_df: float | None,
+    shapes: ShapeSet,
+    model: CurveModel,
+    targets: Sequence[float],
+    level: float,
+    measured: Sequence[int],
+    sigma: float,
+    bandwidth: float | None = None,
+    methods: Sequence[str] = METHODS,
+) -> list[dict[str, Any]]:
     """Rows of :data:`TASK_COLUMNS` for one held-out task (``shapes`` must exclude it).
 
     With m = 0 every method is the prior alone, so only ``bayes`` is evaluated there.
@@ -106,8 +150,18 @@ def evaluate_task(curve: ShapeCurve, *, source: str, prior_mean: float, prior_sd
     return rows
 
 
-def _row(source: str, curve: ShapeCurve, prior_mean: float, prior_sd: float, method: str, m: int,
-         tau: float, truth: float, s: Mapping[str, Any], model: CurveModel) -> dict[str, Any]:
+def _row(
+    source: str,
+    curve: ShapeCurve,
+    prior_mean: float,
+    prior_sd: float,
+    method: str,
+    m: int,
+    tau: float,
+    truth: float,
+    s: Mapping[str, Any],
+    model: CurveModel,
+) -> dict[str, Any]:
     n_max = model.max_budget
     lo, mid, hi = s["x_low"], s["x_median"], s["x_high"]
     beyond = hi > 1.0 + 1e-12
@@ -116,12 +170,25 @@ def _row(source: str, curve: ShapeCurve, prior_mean: float, prior_sd: float, met
     covered = (lo - 1e-9 <= truth and (beyond or truth <= hi + 1e-9)) if reached else beyond
     budget = lambda x: float(n_max ** min(x, 1.0))  # noqa: E731  censored at N_max
     return {
-        "source": source, "task": curve.task, "auc": curve.auc, "prior_auc": prior_mean, "prior_sd": prior_sd,
-        "method": method, "measured": m, "target": tau,
-        "needed_x": truth if reached else None, "needed_budget": budget(truth) if reached else None,
-        "reached": reached, "pred_x": mid, "pred_low_x": lo, "pred_high_x": hi,
-        "pred_budget": budget(mid), "pred_low": budget(lo), "pred_high": None if beyond else budget(hi),
-        "pred_beyond": bool(mid > 1.0 + 1e-12), "covered": bool(covered),
+        "source": source,
+        "task": curve.task,
+        "auc": curve.auc,
+        "prior_auc": prior_mean,
+        "prior_sd": prior_sd,
+        "method": method,
+        "measured": m,
+        "target": tau,
+        "needed_x": truth if reached else None,
+        "needed_budget": budget(truth) if reached else None,
+        "reached": reached,
+        "pred_x": mid,
+        "pred_low_x": lo,
+        "pred_high_x": hi,
+        "pred_budget": budget(mid),
+        "pred_low": budget(lo),
+        "pred_high": None if beyond else budget(hi),
+        "pred_beyond": bool(mid > 1.0 + 1e-12),
+        "covered": bool(covered),
         "abs_error": abs(budget(mid) - budget(truth)),
     }
 
@@ -129,14 +196,16 @@ def _row(source: str, curve: ShapeCurve, prior_mean: float, prior_sd: float, met
 # --------------------------------------------------------------------------- the two sources
 
 
-def neighbour_prior(aucs: Mapping[str, float], task: str, k: int,
-                    rng: np.random.Generator) -> tuple[float, float]:
+def neighbour_prior(aucs: Mapping[str, float], task: str, k: int, rng: np.random.Generator) -> tuple[float, float]:
     """(mean, sd) of the stand-in prior for ``task``: a random one of its k nearest other tasks in
     true AUC, and the root mean square error of that stand-in over the other tasks."""
     others = {t: a for t, a in aucs.items() if t != task}
     if len(others) < 2:
-        raise DataeffError(f"task '{task}': a neighbour prior needs at least 2 other tasks", field="tasks",
-                           fix="calibrate a family with 3 or more curves")
+        raise DataeffError(
+            f"task '{task}': a neighbour prior needs at least 2 other tasks",
+            field="tasks",
+            fix="calibrate a family with 3 or more curves",
+        )
     k = min(k, len(others) - 1)
 
     def nearest(target: float, pool: Mapping[str, float]) -> list[float]:
@@ -151,9 +220,18 @@ def neighbour_prior(aucs: Mapping[str, float], task: str, k: int,
     return mean, float(math.sqrt(sum(sq) / len(sq)))
 
 
-def calibrate_published(families: Sequence[str], *, targets: Sequence[float], level: float,
-                        measured: Sequence[int], neighbours: int, seed: int, sigma: float,
-                        bandwidth: float | None = None, methods: Sequence[str] = METHODS) -> pd.DataFrame:
+def calibrate_published(
+    families: Sequence[str],
+    *,
+    targets: Sequence[float],
+    level: float,
+    measured: Sequence[int],
+    neighbours: int,
+    seed: int,
+    sigma: float,
+    bandwidth: float | None = None,
+    methods: Sequence[str] = METHODS,
+) -> pd.DataFrame:
     """Per-task rows for the paper's published curves of ``families`` (neighbour prior)."""
     from dataeff.efficiency import PAPER_GRID, PAPER_MAX_BUDGET
     from dataeff.paper_data import PAPER_FAMILIES, paper_curves
@@ -162,25 +240,48 @@ def calibrate_published(families: Sequence[str], *, targets: Sequence[float], le
     rows: list[dict[str, Any]] = []
     for fi, family in enumerate(families):
         if family not in PAPER_FAMILIES:
-            raise DataeffError(f"no published curves for family '{family}'", field="families",
-                               fix=f"use one of {', '.join(PAPER_FAMILIES)}")
-        shapes = shape_set_from_curves(paper_curves(family), PAPER_MAX_BUDGET, PAPER_GRID,
-                                       f"published {family} curves")
+            raise DataeffError(
+                f"no published curves for family '{family}'",
+                field="families",
+                fix=f"use one of {', '.join(PAPER_FAMILIES)}",
+            )
+        shapes = shape_set_from_curves(paper_curves(family), PAPER_MAX_BUDGET, PAPER_GRID, f"published {family} curves")
         aucs = {c.task: c.auc for c in shapes.curves}
         for ti, curve in enumerate(shapes.curves):
             rng = np.random.default_rng([seed, fi, ti])
             mean, sd = neighbour_prior(aucs, curve.task, neighbours, rng)
-            rows += evaluate_task(curve, source=f"paper/{family}", prior_mean=mean, prior_sd=sd, prior_df=None,
-                                  shapes=shapes.without(curve.task), model=shapes.model, targets=targets,
-                                  level=level, measured=measured, sigma=sigma, bandwidth=bandwidth,
-                                  methods=methods)
+            rows += evaluate_task(
+                curve,
+                source=f"paper/{family}",
+                prior_mean=mean,
+                prior_sd=sd,
+                prior_df=None,
+                shapes=shapes.without(curve.task),
+                model=shapes.model,
+                targets=targets,
+                level=level,
+                measured=measured,
+                sigma=sigma,
+                bandwidth=bandwidth,
+                methods=methods,
+            )
     return pd.DataFrame(rows, columns=list(TASK_COLUMNS))
 
 
-def calibrate_study(efficiency: Mapping[str, Mapping[str, Any]], predictors: pd.DataFrame, *, family: str,
-                    targets: Sequence[float], level: float, measured: Sequence[int], coslow_sd: float,
-                    sigma: float, bandwidth: float | None = None, source: str = "efficiency.json",
-                    methods: Sequence[str] = METHODS) -> pd.DataFrame:
+def calibrate_study(
+    efficiency: Mapping[str, Mapping[str, Any]],
+    predictors: pd.DataFrame,
+    *,
+    family: str,
+    targets: Sequence[float],
+    level: float,
+    measured: Sequence[int],
+    coslow_sd: float,
+    sigma: float,
+    bandwidth: float | None = None,
+    source: str = "efficiency.json",
+    methods: Sequence[str] = METHODS,
+) -> pd.DataFrame:
     """Per-task rows for a family's own results: LOTO OLS prior with each task's CoS-Low spread."""
     from dataeff.budget import predict_auc
     from dataeff.fit import fit_table, ols_fit
@@ -188,9 +289,12 @@ def calibrate_study(efficiency: Mapping[str, Mapping[str, Any]], predictors: pd.
 
     table = fit_table(efficiency, predictors)
     if len(table) < 4:
-        raise DataeffError(f"family '{family}': {len(table)} task(s) with an AUC and CoS-Low; leave-one-"
-                           "task-out calibration needs at least 4 (a fit on 3 others)", field="tasks",
-                           fix="calibrate a family with 4 or more tasks")
+        raise DataeffError(
+            f"family '{family}': {len(table)} task(s) with an AUC and CoS-Low; leave-one-"
+            "task-out calibration needs at least 4 (a fit on 3 others)",
+            field="tasks",
+            fix="calibrate a family with 4 or more tasks",
+        )
     all_shapes = shape_set_from_efficiency(efficiency, source, tasks=table["task"])
     by_task = {c.task: c for c in all_shapes.curves}
     rows: list[dict[str, Any]] = []
@@ -201,13 +305,25 @@ def calibrate_study(efficiency: Mapping[str, Mapping[str, Any]], predictors: pd.
         others = table[table["task"] != task]
         fit = ols_fit(others["coslow_mean"].to_numpy(float), others["auc"].to_numpy(float))
         p = predict_auc(float(r["coslow_mean"]), fit)
-        sd_draw = float(r["coslow_std"]) if "coslow_std" in r and np.isfinite(r.get("coslow_std", np.nan)) \
-            else coslow_sd
+        sd_draw = (
+            float(r["coslow_std"]) if "coslow_std" in r and np.isfinite(r.get("coslow_std", np.nan)) else coslow_sd
+        )
         sd = math.sqrt(p["auc_se"] ** 2 + (fit["slope"] * sd_draw) ** 2)
-        rows += evaluate_task(by_task[task], source=family, prior_mean=p["predicted_auc_raw"], prior_sd=sd,
-                              prior_df=p["auc_df"], shapes=all_shapes.without(task), model=all_shapes.model,
-                              targets=targets, level=level, measured=measured, sigma=sigma,
-                              bandwidth=bandwidth, methods=methods)
+        rows += evaluate_task(
+            by_task[task],
+            source=family,
+            prior_mean=p["predicted_auc_raw"],
+            prior_sd=sd,
+            prior_df=p["auc_df"],
+            shapes=all_shapes.without(task),
+            model=all_shapes.model,
+            targets=targets,
+            level=level,
+            measured=measured,
+            sigma=sigma,
+            bandwidth=bandwidth,
+            methods=methods,
+        )
     return pd.DataFrame(rows, columns=list(TASK_COLUMNS))
 
 
@@ -228,30 +344,45 @@ def summarise(tasks: pd.DataFrame, level: float, pooled: str | None = None) -> p
     for (src, method, tau, m), g in data.groupby(["source", "method", "target", "measured"], sort=True):
         reached = g[g["reached"]]
         ratio = (g["pred_high"] / g["pred_low"]).dropna()
-        rows.append({"source": src, "method": method, "target": tau, "measured": int(m), "n_tasks": len(g),
-                     "n_never_reached": int((~g["reached"]).sum()), "level": level,
-                     "coverage": float(g["covered"].mean()),
-                     "median_abs_error": float(g["abs_error"].median()),
-                     "median_abs_error_reached": float(reached["abs_error"].median()) if len(reached) else None,
-                     "median_interval_ratio": float(ratio.median()) if len(ratio) else None})
+        rows.append(
+            {
+                "source": src,
+                "method": method,
+                "target": tau,
+                "measured": int(m),
+                "n_tasks": len(g),
+                "n_never_reached": int((~g["reached"]).sum()),
+                "level": level,
+                "coverage": float(g["covered"].mean()),
+                "median_abs_error": float(g["abs_error"].median()),
+                "median_abs_error_reached": float(reached["abs_error"].median()) if len(reached) else None,
+                "median_interval_ratio": float(ratio.median()) if len(ratio) else None,
+            }
+        )
     out = pd.DataFrame(rows)
     base = out[(out["method"] == "bayes") & (out["measured"] == 0)].set_index(["source", "target"])
     out["error_ratio_vs_none"] = [
         r["median_abs_error"] / base.loc[(r["source"], r["target"]), "median_abs_error"]
         if (r["source"], r["target"]) in base.index and base.loc[(r["source"], r["target"]), "median_abs_error"] > 0
-        else None for _, r in out.iterrows()]
+        else None
+        for _, r in out.iterrows()
+    ]
     return out[list(SUMMARY_COLUMNS)]
 
 
 def markdown_table(summary: pd.DataFrame, title: str) -> str:
     """The summary as a Markdown table, with the issue's targets checked per row."""
     level = float(summary["level"].iloc[0])
-    lines = [f"## {title}", "",
-             f"Stated interval: {level:.0%}. Target coverage 70-90%; target error ratio (2 measured "
-             "budgets vs none) at most 0.5. Budgets censored at N_max (see docs/PREDICTIONS.md).", "",
-             "| source | method | tau | measured | tasks | never reached | coverage | median abs error "
-             "(labels) | median abs error, reached | error / none | interval high/low |",
-             "|---|---|---|---|---|---|---|---|---|---|---|"]
+    lines = [
+        f"## {title}",
+        "",
+        f"Stated interval: {level:.0%}. Target coverage 70-90%; target error ratio (2 measured "
+        "budgets vs none) at most 0.5. Budgets censored at N_max (see docs/PREDICTIONS.md).",
+        "",
+        "| source | method | tau | measured | tasks | never reached | coverage | median abs error "
+        "(labels) | median abs error, reached | error / none | interval high/low |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
 
     def f(v: Any, fmt: str) -> str:
         return "NA" if v is None or (isinstance(v, float) and not math.isfinite(v)) else format(v, fmt)
@@ -259,10 +390,12 @@ def markdown_table(summary: pd.DataFrame, title: str) -> str:
     for _, r in summary.iterrows():
         cov = r["coverage"]
         mark = "" if 0.7 <= cov <= 0.9 else (" (low)" if cov < 0.7 else " (high)")
-        lines.append(f"| {r['source']} | {r['method']} | {r['target']:g} | {r['measured']} | {r['n_tasks']} | "
-                     f"{r['n_never_reached']} | {cov:.0%}{mark} | {f(r['median_abs_error'], '.0f')} | "
-                     f"{f(r['median_abs_error_reached'], '.0f')} | {f(r['error_ratio_vs_none'], '.2f')} | "
-                     f"{f(r['median_interval_ratio'], '.1f')} |")
+        lines.append(
+            f"| {r['source']} | {r['method']} | {r['target']:g} | {r['measured']} | {r['n_tasks']} | "
+            f"{r['n_never_reached']} | {cov:.0%}{mark} | {f(r['median_abs_error'], '.0f')} | "
+            f"{f(r['median_abs_error_reached'], '.0f')} | {f(r['error_ratio_vs_none'], '.2f')} | "
+            f"{f(r['median_interval_ratio'], '.1f')} |"
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -289,8 +422,9 @@ def plot_calibration(summary: pd.DataFrame, title: str):
                     continue
                 label = f"tau {tau:g}, {method}"
                 ax_c.plot(g["measured"], g["coverage"], ls=ls, marker="o", ms=3.5, color=PALETTE[j], label=label)
-                ax_e.plot(g["measured"], g["median_abs_error"], ls=ls, marker="o", ms=3.5, color=PALETTE[j],
-                          label=label)
+                ax_e.plot(
+                    g["measured"], g["median_abs_error"], ls=ls, marker="o", ms=3.5, color=PALETTE[j], label=label
+                )
         ax_c.set_ylim(0, 1.02)
         ax_c.set_ylabel(f"{src}\ncoverage of {level:.0%} interval", fontsize=8)
         ax_e.set_ylabel("median |budget error| (labels)", fontsize=8)
@@ -304,8 +438,15 @@ def plot_calibration(summary: pd.DataFrame, title: str):
     return fig
 
 
-def write_calibration(tasks: pd.DataFrame, out_dir: str | os.PathLike[str], *, title: str, level: float,
-                      provenance: Mapping[str, Any], pooled: str | None = None) -> list[Path]:
+def write_calibration(
+    tasks: pd.DataFrame,
+    out_dir: str | os.PathLike[str],
+    *,
+    title: str,
+    level: float,
+    provenance: Mapping[str, Any],
+    pooled: str | None = None,
+) -> list[Path]:
     """Write tasks.tsv, calibration.tsv, calibration.md, calibration.json, calibration.png/.pdf.
 
     Everything is computed (and the figure drawn) before the first file is written.
@@ -315,8 +456,11 @@ def write_calibration(tasks: pd.DataFrame, out_dir: str | os.PathLike[str], *, t
     from dataeff.plots.style import save_figure
 
     if tasks.empty:
-        raise DataeffError("no held-out task could be evaluated", field="tasks",
-                           fix="calibrate a family with curves that have a gap between zero-shot and ceiling")
+        raise DataeffError(
+            "no held-out task could be evaluated",
+            field="tasks",
+            fix="calibrate a family with curves that have a gap between zero-shot and ceiling",
+        )
     summary = summarise(tasks, level, pooled)
     md = markdown_table(summary, title)
     fig = plot_calibration(summary, title)
@@ -325,8 +469,16 @@ def write_calibration(tasks: pd.DataFrame, out_dir: str | os.PathLike[str], *, t
     atomic_write_text(written[0], tsv_text(tasks))
     atomic_write_text(written[1], tsv_text(summary))
     atomic_write_text(written[2], md)
-    atomic_write_json(written[3], json_safe({"title": title, "level": level,
-                                             "summary": summary.to_dict(orient="records"),
-                                             "provenance": dict(provenance)}))
+    atomic_write_json(
+        written[3],
+        json_safe(
+            {
+                "title": title,
+                "level": level,
+                "summary": summary.to_dict(orient="records"),
+                "provenance": dict(provenance),
+            }
+        ),
+    )
     written += save_figure(fig, out / "calibration")
     return written

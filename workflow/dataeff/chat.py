@@ -38,14 +38,15 @@ def system_role_of_template(tokenizer: Any) -> bool:
     between the system text and the user text, as Mistral-v0.3's template does).
     """
     try:
-        text = _render(tokenizer, [{"role": "system", "content": _SYSTEM_PROBE},
-                                   {"role": "user", "content": _USER_PROBE}])
+        text = _render(
+            tokenizer, [{"role": "system", "content": _SYSTEM_PROBE}, {"role": "user", "content": _USER_PROBE}]
+        )
     except Exception:  # template raises on a system message (e.g. "roles must alternate")
         return False
     s, u = text.find(_SYSTEM_PROBE), text.find(_USER_PROBE)
     if s < 0 or u < 0:
         return False
-    between = text[s + len(_SYSTEM_PROBE):u] if s < u else text[u + len(_USER_PROBE):s]
+    between = text[s + len(_SYSTEM_PROBE) : u] if s < u else text[u + len(_USER_PROBE) : s]
     return bool(between.strip())
 
 
@@ -98,7 +99,7 @@ def _turn_suffix(tokenizer: Any) -> str:
     marker = "XqZ"
     base = messages_for(tokenizer, "u")
     full = _render(tokenizer, base + [{"role": "assistant", "content": marker}], generation_prompt=False)
-    suffix = full[full.rfind(marker) + len(marker):]
+    suffix = full[full.rfind(marker) + len(marker) :]
     return suffix.rstrip("\n") or (tokenizer.eos_token or "")
 
 

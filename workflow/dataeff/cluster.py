@@ -48,8 +48,7 @@ def cluster_up(runner: Runner = run_command) -> bool:
     out = runner(["sinfo", "-h", "-o", "%t"])
     if not out:
         return False
-    return any(s.strip().rstrip("*~#!%$@^-") in {"idle", "mix", "alloc", "comp", "plnd"}
-               for s in out.split())
+    return any(s.strip().rstrip("*~#!%$@^-") in {"idle", "mix", "alloc", "comp", "plnd"} for s in out.split())
 
 
 def slurm_config(runner: Runner = run_command) -> dict[str, str]:
@@ -97,6 +96,7 @@ def partition_has_gpus(partition: str, runner: Runner = run_command) -> bool:
 
 # -- profile and resources ------------------------------------------------------------------------
 
+
 def _resource_items(value: Any) -> dict[str, Any]:
     """``default-resources`` as written in a profile: a mapping or a list of ``key=value``."""
     if value is None:
@@ -136,8 +136,11 @@ def load_profile(path: str | os.PathLike[str]) -> tuple[dict[str, Any], str]:
                 p = p / name
                 break
         else:
-            raise DataeffError("no config.yaml or profile.yaml in the profile directory", file=str(path),
-                               fix="give the profile directory, e.g. --profile profiles/slurm")
+            raise DataeffError(
+                "no config.yaml or profile.yaml in the profile directory",
+                file=str(path),
+                fix="give the profile directory, e.g. --profile profiles/slurm",
+            )
     data = read_yaml(p)
     if not isinstance(data, dict):
         raise DataeffError("a profile must be a YAML mapping", file=str(p))
@@ -146,8 +149,7 @@ def load_profile(path: str | os.PathLike[str]) -> tuple[dict[str, Any], str]:
 
 def profile_resources(profile: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
     """(default-resources, set-resources) of a parsed profile."""
-    return (_resource_items(profile.get("default-resources")),
-            _set_resources(profile.get("set-resources")))
+    return (_resource_items(profile.get("default-resources")), _set_resources(profile.get("set-resources")))
 
 
 def workflow_resources(workflow: Any) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
@@ -172,50 +174,78 @@ def rule_gpus(config: Mapping[str, Any]) -> dict[str, int]:
 
 # -- checks -------------------------------------------------------------------------------------------
 
-def check_slurm(config: Mapping[str, Any], defaults: Mapping[str, Any],
-                per_rule: Mapping[str, Mapping[str, Any]], *, profile_file: str = DEFAULT_PROFILE,
-                no_account: bool = False, runner: Runner = run_command) -> list[DataeffError]:
+
+def check_slurm(
+    config: Mapping[str, Any],
+    defaults: Mapping[str, Any],
+    per_rule: Mapping[str, Mapping[str, Any]],
+    *,
+    profile_file: str = DEFAULT_PROFILE,
+    no_account: bool = False,
+    runner: Runner = run_command,
+) -> list[DataeffError]:
     """Account and partition problems of a SLURM run, one :class:`DataeffError` each."""
     problems: list[DataeffError] = []
     if runner(["sinfo", "--version"]) is None:
-        return [DataeffError("SLURM commands (sinfo) are not available on this machine",
-                             fix="run on the cluster's login node, or use --profile profiles/local")]
+        return [
+            DataeffError(
+                "SLURM commands (sinfo) are not available on this machine",
+                fix="run on the cluster's login node, or use --profile profiles/local",
+            )
+        ]
     conf = slurm_config(runner)
     account = str(defaults.get("slurm_account") or "").strip()
     rule_accounts = {r: str(res.get("slurm_account") or "").strip() for r, res in per_rule.items()}
-    if accounts_required(conf) and not no_account and not account and not all(
-            rule_accounts.get(r) for r in GPU_RULES):
-        problems.append(DataeffError(
-            f"SLURM enforces accounts (AccountingStorageEnforce={conf['AccountingStorageEnforce']}) "
-            "but no account is set", file=profile_file, field="default-resources: slurm_account",
-            fix="set slurm_account to your project account (sacctmgr show assoc user=$USER format=account)"))
+    if accounts_required(conf) and not no_account and not account and not all(rule_accounts.get(r) for r in GPU_RULES):
+        problems.append(
+            DataeffError(
+                f"SLURM enforces accounts (AccountingStorageEnforce={conf['AccountingStorageEnforce']}) "
+                "but no account is set",
+                file=profile_file,
+                field="default-resources: slurm_account",
+                fix="set slurm_account to your project account (sacctmgr show assoc user=$USER format=account)",
+            )
+        )
     names, default_partition = partitions(runner)
     gpus = rule_gpus(config)
     seen: set[str] = set()
     for rule in GPU_RULES:
         res = per_rule.get(rule, {})
         partition = str(res.get("slurm_partition") or defaults.get("slurm_partition") or "").strip()
-        where = (f"set-resources: {rule}: slurm_partition" if res.get("slurm_partition")
-                 else "default-resources: slurm_partition")
+        where = (
+            f"set-resources: {rule}: slurm_partition"
+            if res.get("slurm_partition")
+            else "default-resources: slurm_partition"
+        )
         if partition and names and partition not in names:
             if partition not in seen:
-                problems.append(DataeffError(
-                    f"partition '{partition}' does not exist (sinfo lists {', '.join(names)})",
-                    file=profile_file, field=where, fix="set it to one of the partitions sinfo lists"))
+                problems.append(
+                    DataeffError(
+                        f"partition '{partition}' does not exist (sinfo lists {', '.join(names)})",
+                        file=profile_file,
+                        field=where,
+                        fix="set it to one of the partitions sinfo lists",
+                    )
+                )
             seen.add(partition)
             continue
         partition = partition or default_partition or ""
         if gpus[rule] > 0 and partition and not partition_has_gpus(partition, runner):
-            problems.append(DataeffError(
-                f"rule {rule} asks for gpu={gpus[rule]} but partition '{partition}' has no GPUs "
-                f"(sinfo -p {partition} -o %G shows no gres/gpu)", file=profile_file,
-                field=f"set-resources: {rule}: slurm_partition",
-                fix="set it to a GPU partition, or set gpus: 0 for CPU-only families in config"))
+            problems.append(
+                DataeffError(
+                    f"rule {rule} asks for gpu={gpus[rule]} but partition '{partition}' has no GPUs "
+                    f"(sinfo -p {partition} -o %G shows no gres/gpu)",
+                    file=profile_file,
+                    field=f"set-resources: {rule}: slurm_partition",
+                    fix="set it to a GPU partition, or set gpus: 0 for CPU-only families in config",
+                )
+            )
     return problems
 
 
-def check_models(config: Mapping[str, Any], *, results: str | os.PathLike[str] = "results",
-                 hf_home: str | None = None) -> list[DataeffError]:
+def check_models(
+    config: Mapping[str, Any], *, results: str | os.PathLike[str] = "results", hf_home: str | None = None
+) -> list[DataeffError]:
     """Prepared models that an offline compute node could not load.
 
     A family whose ``model.json`` does not exist yet is fine: the local prepare rule makes it
@@ -231,20 +261,29 @@ def check_models(config: Mapping[str, Any], *, results: str | os.PathLike[str] =
         try:
             info = json.loads(ref.read_text(encoding="utf-8"))
         except (OSError, ValueError):
-            problems.append(DataeffError("unreadable prepared-model file", file=str(ref),
-                                         fix=f"delete it and re-run the prepare step "
-                                             f"(snakemake --forcerun prepare_model {ref})"))
+            problems.append(
+                DataeffError(
+                    "unreadable prepared-model file",
+                    file=str(ref),
+                    fix=f"delete it and re-run the prepare step (snakemake --forcerun prepare_model {ref})",
+                )
+            )
             continue
         path = Path(str(info.get("path", "")))
         if not path.is_absolute():
             path = ref.parent / path
         if not (path / "config.json").is_file():
             cache = f"HF_HOME={home}" if home else "HF_HOME (unset: ~/.cache/huggingface)"
-            problems.append(DataeffError(
-                f"family {family}: model files not found at {path} on this node (offline compute "
-                f"jobs cannot download them; {cache})", file=str(ref), field="data.hf_home",
-                fix="set data.hf_home (HF_HOME) to a cache on a file system shared with the compute "
-                    f"nodes, then re-run the prepare step: snakemake --forcerun prepare_model {ref}"))
+            problems.append(
+                DataeffError(
+                    f"family {family}: model files not found at {path} on this node (offline compute "
+                    f"jobs cannot download them; {cache})",
+                    file=str(ref),
+                    field="data.hf_home",
+                    fix="set data.hf_home (HF_HOME) to a cache on a file system shared with the compute "
+                    f"nodes, then re-run the prepare step: snakemake --forcerun prepare_model {ref}",
+                )
+            )
     return problems
 
 
@@ -252,8 +291,9 @@ def preflight(config: Mapping[str, Any], workflow: Any, *, results: str = "resul
     """Raise the first problem of a slurm-executor run (called from the workflow's onstart)."""
     defaults, per_rule = workflow_resources(workflow)
     no_account = bool(getattr(getattr(workflow, "executor_settings", None), "no_account", False))
-    problems = check_slurm(config, defaults, per_rule, no_account=no_account,
-                           profile_file=f"your SLURM profile ({DEFAULT_PROFILE})")
+    problems = check_slurm(
+        config, defaults, per_rule, no_account=no_account, profile_file=f"your SLURM profile ({DEFAULT_PROFILE})"
+    )
     problems += check_models(config, results=results)
     from dataeff.memory import check_memory  # fine-tunes and CoS-Low passes that cannot fit their GPUs
 

@@ -46,8 +46,11 @@ from dataeff.errors import DataeffError
 SHIPPED_DIR = Path(__file__).parent / "resources" / "coefficients"
 
 #: The models the paper fitted its published coefficients on.
-PAPER_MODELS = {"llama": "meta-llama/Llama-3.1-8B-Instruct", "mistral": "mistralai/Mistral-7B-Instruct-v0.3",
-                "qwen": "Qwen/Qwen2.5-14B-Instruct"}
+PAPER_MODELS = {
+    "llama": "meta-llama/Llama-3.1-8B-Instruct",
+    "mistral": "mistralai/Mistral-7B-Instruct-v0.3",
+    "qwen": "Qwen/Qwen2.5-14B-Instruct",
+}
 
 
 def _coefficients_from_file(path: str | os.PathLike[str], family: str | None) -> dict[str, Any]:
@@ -60,12 +63,20 @@ def _coefficients_from_file(path: str | os.PathLike[str], family: str | None) ->
     if isinstance(data, dict) and "slope" not in data and isinstance(data.get("coefficients"), dict):
         data = data["coefficients"]  # a family's config entry
     if not isinstance(data, dict) or "slope" not in data or "intercept" not in data:
-        raise DataeffError("no 'slope' and 'intercept' found", file=str(p), field="slope",
-                           fix="give a coefficients.json written by `dataeff fit`")
+        raise DataeffError(
+            "no 'slope' and 'intercept' found",
+            file=str(p),
+            field="slope",
+            fix="give a coefficients.json written by `dataeff fit`",
+        )
     for key in ("slope", "intercept"):
         if _num(data, key) is None:
-            raise DataeffError(f"'{key}' is not a finite number", file=str(p), field=key,
-                               fix="give a coefficients.json written by `dataeff fit`")
+            raise DataeffError(
+                f"'{key}' is not a finite number",
+                file=str(p),
+                field=key,
+                fix="give a coefficients.json written by `dataeff fit`",
+            )
     data = dict(data)
     data.setdefault("source", str(p))
     return data
@@ -77,9 +88,12 @@ def shipped_families() -> list[str]:
     return sorted(shipped | set(PAPER_MODELS))
 
 
-def lookup_coefficients(family: str, coefficients_file: str | os.PathLike[str] | None = None,
-                        results_dir: str | os.PathLike[str] | None = None,
-                        config: Mapping[str, Any] | None = None) -> dict[str, Any]:
+def lookup_coefficients(
+    family: str,
+    coefficients_file: str | os.PathLike[str] | None = None,
+    results_dir: str | os.PathLike[str] | None = None,
+    config: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
     """Coefficients for ``family`` (search order in the module docstring), with ``model``
     filled in where the source does not record it but the configuration or the paper does."""
     from dataeff.published import published_coefficients
@@ -109,10 +123,13 @@ def lookup_coefficients(family: str, coefficients_file: str | os.PathLike[str] |
             found.setdefault("model", PAPER_MODELS.get(family.lower()))
     if found is None:
         where = f" (looked in {', '.join(tried)})" if tried else ""
-        raise DataeffError(f"no coefficients known for family '{family}'{where}", field="--family",
-                           fix=f"shipped families: {', '.join(shipped_families())}; or pass --coefficients FILE "
-                               "or --results-dir DIR (the output of `dataeff fit`), or --slope/--intercept "
-                               "to `dataeff budget`")
+        raise DataeffError(
+            f"no coefficients known for family '{family}'{where}",
+            field="--family",
+            fix=f"shipped families: {', '.join(shipped_families())}; or pass --coefficients FILE "
+            "or --results-dir DIR (the output of `dataeff fit`), or --slope/--intercept "
+            "to `dataeff budget`",
+        )
     found.setdefault("family", family)
     return found
 
@@ -150,20 +167,28 @@ def model_names(model: str, config: Mapping[str, Any] | None = None) -> set[str]
     return {n for n in names if n}
 
 
-def check_model(coefs: Mapping[str, Any], model: str, config: Mapping[str, Any] | None = None, *,
-                force: bool = False) -> list[str]:
+def check_model(
+    coefs: Mapping[str, Any], model: str, config: Mapping[str, Any] | None = None, *, force: bool = False
+) -> list[str]:
     """Warnings about using ``coefs`` for ``model``; an error when they were fitted on another
     model, unless ``force`` (then the same sentence is a warning)."""
     fitted = coefs.get("model")
     if not fitted:
-        return [f"the coefficients ({coefs.get('source', 'given')}) do not record which model they were "
-                f"fitted on, so it is not known whether they hold for {model}"]
+        return [
+            f"the coefficients ({coefs.get('source', 'given')}) do not record which model they were "
+            f"fitted on, so it is not known whether they hold for {model}"
+        ]
     if model_stem(str(fitted)) in model_names(model, config):
         return []
-    text = (f"the coefficients of family '{coefs.get('family', '?')}' were fitted on {fitted}, not on {model}: "
-            "CoS-Low to AUC is model-specific, so this budget is not a prediction for your model")
+    text = (
+        f"the coefficients of family '{coefs.get('family', '?')}' were fitted on {fitted}, not on {model}: "
+        "CoS-Low to AUC is model-specific, so this budget is not a prediction for your model"
+    )
     if not force:
-        raise DataeffError(text, field="--family",
-                           fix="use coefficients fitted on your model (--coefficients FILE, --results-dir DIR), "
-                               "or pass --force to accept them anyway")
+        raise DataeffError(
+            text,
+            field="--family",
+            fix="use coefficients fitted on your model (--coefficients FILE, --results-dir DIR), "
+            "or pass --force to accept them anyway",
+        )
     return [text]

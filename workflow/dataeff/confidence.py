@@ -92,20 +92,31 @@ def confidence_pass(
 
     prompts = [prompt_ids(tokenizer, r["prompt"], r.get("system")) for r in rows]
     if on_progress is None:
-        gens = greedy_generate(model, tokenizer, prompts, max_new_tokens=max_new_tokens, batch_size=batch_size,
-                               return_scores=True, progress=progress)
+        gens = greedy_generate(
+            model,
+            tokenizer,
+            prompts,
+            max_new_tokens=max_new_tokens,
+            batch_size=batch_size,
+            return_scores=True,
+            progress=progress,
+        )
     else:
         order = sorted(range(len(prompts)), key=lambda i: (-len(prompts[i]), i))
         found: dict[int, Any] = {}
         on_progress(0, len(prompts))
         for start in range(0, len(order), max(1, batch_size)):
             idx = order[start : start + max(1, batch_size)]
-            out = greedy_generate(model, tokenizer, [prompts[i] for i in idx], max_new_tokens=max_new_tokens,
-                                  batch_size=len(idx), return_scores=True)
+            out = greedy_generate(
+                model,
+                tokenizer,
+                [prompts[i] for i in idx],
+                max_new_tokens=max_new_tokens,
+                batch_size=len(idx),
+                return_scores=True,
+            )
             found.update(zip(idx, out, strict=True))
             on_progress(len(found), len(prompts))
         gens = [found[i] for i in range(len(prompts))]
     scores = score_generations(gens, tokenizer)
-    return [
-        dict(s, generated=g.text, n_generated=len(g.token_ids)) for s, g in zip(scores, gens, strict=True)
-    ]
+    return [dict(s, generated=g.text, n_generated=len(g.token_ids)) for s, g in zip(scores, gens, strict=True)]

@@ -82,20 +82,27 @@ def _describe(error: jsonschema.ValidationError) -> str:
     if error.validator == "enum":
         return f"key '{path}': {error.instance!r} is not allowed (choose one of {error.validator_value})"
     if error.validator == "type":
-        return f"key '{path}': expected {error.validator_value}, got {type(error.instance).__name__} " \
-               f"{error.instance!r} (write a value of type {error.validator_value})"
+        return (
+            f"key '{path}': expected {error.validator_value}, got {type(error.instance).__name__} "
+            f"{error.instance!r} (write a value of type {error.validator_value})"
+        )
     if error.validator == "uniqueItems":
         return f"key '{path}': duplicate entries in {error.instance!r} (list each value once)"
     if error.validator == "minItems":
         return f"key '{path}': list is empty (give at least {error.validator_value} entries)"
     if error.validator == "required":
-        return f"missing required key {error.message.split()[0]} in {path} (add it; every key is " \
-               f"documented in {SCHEMA_HINT})"
+        return (
+            f"missing required key {error.message.split()[0]} in {path} (add it; every key is "
+            f"documented in {SCHEMA_HINT})"
+        )
     if error.validator in ("minimum", "exclusiveMinimum", "maximum", "exclusiveMaximum"):
-        bound = {"minimum": "at least", "exclusiveMinimum": "greater than", "maximum": "at most",
-                 "exclusiveMaximum": "less than"}[error.validator]
-        return f"key '{path}': {error.instance!r} is out of range " \
-               f"(use a value {bound} {error.validator_value})"
+        bound = {
+            "minimum": "at least",
+            "exclusiveMinimum": "greater than",
+            "maximum": "at most",
+            "exclusiveMaximum": "less than",
+        }[error.validator]
+        return f"key '{path}': {error.instance!r} is out of range (use a value {bound} {error.validator_value})"
     return f"key '{path}': {error.message} (see {SCHEMA_HINT} for what is allowed)"
 
 
@@ -114,14 +121,16 @@ def validate_config(config: dict[str, Any], source: str = "config") -> dict[str,
     known = set(known_task_names()) | set(config.get("user_tasks", {})) | set(config.get("bigbench_tasks", {}))
     for task in config["tasks"]:
         if task not in known:
-            raise DataeffError(f"unknown task '{task}'", file=source, field="tasks",
-                               fix="use a registry task (dataeff prepare-task --list) or define it in "
-                                   "user_tasks or bigbench_tasks")
+            raise DataeffError(
+                f"unknown task '{task}'",
+                file=source,
+                field="tasks",
+                fix="use a registry task (dataeff prepare-task --list) or define it in user_tasks or bigbench_tasks",
+            )
     return config
 
 
-def load_config(path: str | os.PathLike[str] | None = None,
-                overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+def load_config(path: str | os.PathLike[str] | None = None, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
     """Read, merge ``overrides`` into, and validate a YAML configuration file."""
     path = Path(path) if path else DEFAULT_CONFIG
     config = (read_json(path) if path.suffix == ".json" else read_yaml(path)) or {}
@@ -130,8 +139,7 @@ def load_config(path: str | os.PathLike[str] | None = None,
     return validate_config(config, str(path))
 
 
-def load_optional_config(path: str | os.PathLike[str] | None, *,
-                         default: bool = True) -> dict[str, Any] | None:
+def load_optional_config(path: str | os.PathLike[str] | None, *, default: bool = True) -> dict[str, Any] | None:
     """The validated ``--config`` file (YAML, or the pipeline's resolved JSON); without one,
     the packaged default configuration when ``default`` is true, else None.
 
@@ -161,8 +169,9 @@ def family(config: dict[str, Any], name: str, source: str = "config") -> dict[st
         return config["families"][name]
     except KeyError:
         known = ", ".join(sorted(config["families"]))
-        raise DataeffError(f"unknown family '{name}'", file=source, field="families",
-                           fix=f"known families: {known}") from None
+        raise DataeffError(
+            f"unknown family '{name}'", file=source, field="families", fix=f"known families: {known}"
+        ) from None
 
 
 def max_budget(config: dict[str, Any]) -> int:

@@ -75,9 +75,7 @@ def encode_examples(
         p = prompt_ids(tokenizer, r["prompt"], r.get("system"))
         a = answer_ids(tokenizer, r["answer"])
         if not a:
-            raise DataeffError(
-                f"line {r.get('_line', i + 1)}: answer has no tokens", file=source, field="answer"
-            )
+            raise DataeffError(f"line {r.get('_line', i + 1)}: answer has no tokens", file=source, field="answer")
         if max_len is not None and len(p) + len(a) > max_len:
             raise DataeffError(
                 f"line {r.get('_line', i + 1)}: prompt + answer is {len(p) + len(a)} tokens, longer"
@@ -202,9 +200,7 @@ def _answer_loss(model: Any, body: Any, head: Any, batch: list[tuple[list[int], 
             owner.append(j)
     h = hidden[torch.tensor(rows, device=device), torch.tensor(cols, device=device)]
     logits = head(h).float()
-    cap = getattr(
-        getattr(model.config, "get_text_config", lambda: model.config)(), "final_logit_softcapping", None
-    )
+    cap = getattr(getattr(model.config, "get_text_config", lambda: model.config)(), "final_logit_softcapping", None)
     if cap:
         logits = torch.tanh(logits / cap) * cap
     ce = torch.nn.functional.cross_entropy(logits, torch.tensor(targets, device=device), reduction="none")
@@ -368,9 +364,15 @@ def coslow_spread(gram, *, resamples: int, seed: int, level: float = 0.95) -> di
     meds = median_cosine_resamples(gram, draws)
     meds = meds[np.isfinite(meds)]
     lo, hi = np.quantile(meds, [(1 - level) / 2, (1 + level) / 2]) if len(meds) else (np.nan, np.nan)
-    return {"sd": float(np.std(meds, ddof=1)) if len(meds) > 1 else float("nan"), "low": float(lo),
-            "high": float(hi), "level": level, "resamples": int(len(meds)), "seed": int(seed),
-            "method": "bootstrap of the k labeled examples (pairs of an example with its own copy left out)"}
+    return {
+        "sd": float(np.std(meds, ddof=1)) if len(meds) > 1 else float("nan"),
+        "low": float(lo),
+        "high": float(hi),
+        "level": level,
+        "resamples": int(len(meds)),
+        "seed": int(seed),
+        "method": "bootstrap of the k labeled examples (pairs of an example with its own copy left out)",
+    }
 
 
 def quartiles(values: Sequence[float]) -> dict[str, float]:
@@ -402,8 +404,9 @@ def gradient_stats(
     model.eval()
     projections = lora_projections(model, seed, lora)
     try:
-        gram = lora_gram(model, examples, projections, batch_size=batch_size, checkpointing=checkpointing,
-                         on_progress=on_progress)
+        gram = lora_gram(
+            model, examples, projections, batch_size=batch_size, checkpointing=checkpointing, on_progress=on_progress
+        )
     finally:
         model.train(was_training)
     cos = pairwise_cosines(gram)
@@ -435,5 +438,3 @@ def coslow_from_rows(
 ) -> dict[str, Any]:
     """CoS-Low of labeled rows (``prompt``, ``answer``, optional ``system``) on a loaded model."""
     return gradient_stats(model, tokenizer, rows, seed=seed, lora_cfg=lora_cfg, **kwargs)
-
-

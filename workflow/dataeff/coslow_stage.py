@@ -50,9 +50,16 @@ def run_coslow(
     rows = read_jsonl(annotated)
     validate_labeled_rows(rows, annotated)
     mdl, tok, info = load_model_ref(model, config, threads=threads)
-    stats = coslow_from_rows(mdl, tok, rows, seed=seed, lora_cfg=lora_settings(config), source=annotated,
-                             spread_resamples=int(coslow_settings(config)["spread_resamples"]),
-                             on_progress=on_progress)
+    stats = coslow_from_rows(
+        mdl,
+        tok,
+        rows,
+        seed=seed,
+        lora_cfg=lora_settings(config),
+        source=annotated,
+        spread_resamples=int(coslow_settings(config)["spread_resamples"]),
+        on_progress=on_progress,
+    )
     result = {
         **stats,
         "model": model,
@@ -143,8 +150,13 @@ def score_task_pool(
         "max_new_tokens": max_new,
         "scores": [dict(s, id=str(rows[i].get("id", i))) for i, s in zip(pool_idx, scores, strict=True)],
         "model_revision": info.get("revision"),
-        "provenance": provenance(config=config, seed=pool_seed, model=family, model_revision=info.get("revision"),
-                                 data_hash=file_hash(train_path)),
+        "provenance": provenance(
+            config=config,
+            seed=pool_seed,
+            model=family,
+            model_revision=info.get("revision"),
+            data_hash=file_hash(train_path),
+        ),
     }
     atomic_write_json(out, record)
     return record
@@ -179,13 +191,20 @@ def run_coslow_task(
     scored = read_json(scores)
     pool_idx = scored["pool_indices"]
     if max(pool_idx, default=-1) >= len(rows):
-        raise DataeffError("pool indices do not fit the train split", file=scores,
-                           fix="re-run the confidence step (the task was re-prepared)")
+        raise DataeffError(
+            "pool indices do not fit the train split",
+            file=scores,
+            fix="re-run the confidence step (the task was re-prepared)",
+        )
     pool = [rows[i] for i in pool_idx]
     rank = [ranking_score(sc, settings["confidence"]) for sc in scored["scores"]]
     selected, low = select_low_confidence(rank, k, seed, float(settings["low_fraction"]), train_path)
-    sel = {"selected": selected, "low": low, "scores": scored["scores"],
-           "threshold": rank[low[-1]] if settings["confidence"] == "mean_prob" else -rank[low[-1]]}
+    sel = {
+        "selected": selected,
+        "low": low,
+        "scores": scored["scores"],
+        "threshold": rank[low[-1]] if settings["confidence"] == "mean_prob" else -rank[low[-1]],
+    }
     model, tok, info = load_model_ref(model, config, family=family, threads=threads)
     chosen = [pool[i] for i in sel["selected"]]
     stats = coslow_from_rows(model, tok, chosen, seed=seed, lora_cfg=lora, source=train_path)
@@ -201,8 +220,7 @@ def run_coslow_task(
         "grad_norm_k": base["grad_norm_k"],
         "conf_avg_k": base["conf_avg_k"],
         "coslow_details": {
-            key: stats[key]
-            for key in ("cosine_quartiles", "mean_cosine", "mean_grad_norm", "grad_norms", "n_pairs")
+            key: stats[key] for key in ("cosine_quartiles", "mean_cosine", "mean_grad_norm", "grad_norms", "n_pairs")
         },
         "cos_sim_k_quartiles": base["cos_sim_k_quartiles"],
         "conf_low_mean": sum(confidences[i] for i in sel["selected"]) / k,
@@ -273,8 +291,7 @@ def summarize_predictors(inputs: Sequence[str], out: str, family: str | None = N
         "\t".join(PREDICTOR_COLUMNS)
         + "\n"
         + "".join(
-            "\t".join(str(r[c]) if c in ("task", "n_seeds") else repr(float(r[c])) for c in PREDICTOR_COLUMNS)
-            + "\n"
+            "\t".join(str(r[c]) if c in ("task", "n_seeds") else repr(float(r[c])) for c in PREDICTOR_COLUMNS) + "\n"
             for r in table
         )
     )

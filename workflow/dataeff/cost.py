@@ -47,22 +47,28 @@ def read_benchmark_seconds(path: str | os.PathLike[str]) -> float:
     text = Path(path).read_text(encoding="utf-8")
     rows = list(csv.DictReader(io.StringIO(text), delimiter="\t"))
     if not rows or "s" not in rows[0]:
-        raise DataeffError("not a Snakemake benchmark file (no 's' column)", file=str(path),
-                           fix="delete it and re-run the job that writes it")
+        raise DataeffError(
+            "not a Snakemake benchmark file (no 's' column)",
+            file=str(path),
+            fix="delete it and re-run the job that writes it",
+        )
     total = 0.0
     for i, row in enumerate(rows, start=2):
         try:
             value = float(row["s"])
         except (TypeError, ValueError):
-            raise DataeffError(f"line {i}: seconds '{row['s']}' is not a number", file=str(path),
-                               field="s", fix="delete it and re-run the job that writes it") from None
+            raise DataeffError(
+                f"line {i}: seconds '{row['s']}' is not a number",
+                file=str(path),
+                field="s",
+                fix="delete it and re-run the job that writes it",
+            ) from None
         if math.isfinite(value) and value > 0:
             total += value
     return total
 
 
-def find_benchmarks(family: str,
-                    benchmarks: str | os.PathLike[str] = "results/benchmarks") -> list[Benchmark]:
+def find_benchmarks(family: str, benchmarks: str | os.PathLike[str] = "results/benchmarks") -> list[Benchmark]:
     """Every benchmark file of ``family`` (see the module docstring for the layouts)."""
     root = Path(benchmarks)
     found: list[Benchmark] = []
@@ -71,8 +77,15 @@ def find_benchmarks(family: str,
         if not m:
             continue
         budget = m.group("budget")
-        found.append(Benchmark(m.group("rule"), path.parent.name, int(budget) if budget is not None else None,
-                               read_benchmark_seconds(path), str(path)))
+        found.append(
+            Benchmark(
+                m.group("rule"),
+                path.parent.name,
+                int(budget) if budget is not None else None,
+                read_benchmark_seconds(path),
+                str(path),
+            )
+        )
     for path in sorted((root / "coslow" / family).glob("*/*.tsv")):
         found.append(Benchmark("coslow", path.parent.name, None, read_benchmark_seconds(path), str(path)))
     return found
@@ -84,8 +97,13 @@ def gpus_per_rule(family_cfg: Mapping[str, Any]) -> dict[str, int]:
     return {"finetune": gpus, "evaluate": min(1, gpus), "coslow": min(1, gpus)}
 
 
-def gpu_hours_table(family: str, family_cfg: Mapping[str, Any], tasks: list[str], budgets: list[int],
-                    benchmarks: str | os.PathLike[str] = "results/benchmarks") -> dict[str, Any]:
+def gpu_hours_table(
+    family: str,
+    family_cfg: Mapping[str, Any],
+    tasks: list[str],
+    budgets: list[int],
+    benchmarks: str | os.PathLike[str] = "results/benchmarks",
+) -> dict[str, Any]:
     """Task x budget GPU-hours of one family, with CoS-Low and totals.
 
     Returns ``{"columns", "rows": {task: {column: hours}}, "totals": {column: hours}, "total",
@@ -111,8 +129,16 @@ def gpu_hours_table(family: str, family_cfg: Mapping[str, Any], tasks: list[str]
         row["total"] = sum(row[c] for c in columns)
     totals = {c: sum(rows[t][c] for t in tasks) for c in [*columns, "total"]}
     missing = [(t, c) for t in tasks for c in columns if (t, c) not in seen]
-    return {"family": family, "columns": [*columns, "total"], "rows": rows, "totals": totals,
-            "total": totals["total"], "wall_hours": wall, "gpus": gpus, "missing": missing}
+    return {
+        "family": family,
+        "columns": [*columns, "total"],
+        "rows": rows,
+        "totals": totals,
+        "total": totals["total"],
+        "wall_hours": wall,
+        "gpus": gpus,
+        "missing": missing,
+    }
 
 
 def format_table(table: Mapping[str, Any], digits: int = 4) -> str:

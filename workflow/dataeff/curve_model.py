@@ -50,7 +50,7 @@ class CurveModel:
         object.__setattr__(self, "grid", tuple(positive))
         xs = np.array([0.0] + [math.log2(b) / math.log2(n_max) for b in positive])
         object.__setattr__(self, "_xs", xs)
-        p = 10.0 ** _LOG10_P
+        p = 10.0**_LOG10_P
         areas = self.area(p)
         # areas decrease in p; np.interp needs increasing abscissae
         object.__setattr__(self, "_table", (areas[::-1].copy(), _LOG10_P[::-1].copy()))

@@ -52,13 +52,20 @@ def default_shape_bandwidth() -> float:
     return float(schema()["properties"]["analysis"]["properties"]["shape_bandwidth"]["default"])
 
 
-def update_weights(method: str, grid: np.ndarray, prior: np.ndarray, model: CurveModel,
-                   points: Sequence[tuple[float, float]], curve_sd: float,
-                   sigma: float) -> tuple[np.ndarray, float | None]:
+def update_weights(
+    method: str,
+    grid: np.ndarray,
+    prior: np.ndarray,
+    model: CurveModel,
+    points: Sequence[tuple[float, float]],
+    curve_sd: float,
+    sigma: float,
+) -> tuple[np.ndarray, float | None]:
     """(AUC weights, pair-likelihood sigma) to build a :class:`dataeff.interval.Predictive`."""
     if method not in METHODS:
-        raise DataeffError(f"unknown update method {method!r}", field="--update-method",
-                           fix=f"use one of {', '.join(METHODS)}")
+        raise DataeffError(
+            f"unknown update method {method!r}", field="--update-method", fix=f"use one of {', '.join(METHODS)}"
+        )
     if not points:
         return prior, None
     if method == "bayes_xp":  # shape scatter and measurement noise, independent
@@ -67,8 +74,9 @@ def update_weights(method: str, grid: np.ndarray, prior: np.ndarray, model: Curv
     return base, sigma
 
 
-def normalise_measured(measured: Mapping[int, float], ceiling: float | None,
-                       model: CurveModel) -> list[tuple[float, float]]:
+def normalise_measured(
+    measured: Mapping[int, float], ceiling: float | None, model: CurveModel
+) -> list[tuple[float, float]]:
     """(x, y) of measured accuracies (budget -> accuracy, 0 = zero-shot), cleaned and normalised.
 
     Needs the zero-shot accuracy (budget 0) and the ceiling; budgets above N_max are ignored
@@ -79,24 +87,44 @@ def normalise_measured(measured: Mapping[int, float], ceiling: float | None,
         try:
             n = int(key)
         except (TypeError, ValueError):
-            raise DataeffError(f"measured budget {key!r} is not an integer", field="--measured",
-                               fix="write BUDGET:ACCURACY, e.g. 0:0.41,50:0.55") from None
-        if n < 0 or isinstance(acc, bool) or not isinstance(acc, int | float) or not math.isfinite(acc) \
-                or not 0.0 <= acc <= 1.0:
-            raise DataeffError(f"measured point {key!r}: {acc!r} is not an accuracy in [0, 1] at a budget "
-                               ">= 0", field="--measured", fix="write BUDGET:ACCURACY, e.g. 0:0.41,50:0.55")
+            raise DataeffError(
+                f"measured budget {key!r} is not an integer",
+                field="--measured",
+                fix="write BUDGET:ACCURACY, e.g. 0:0.41,50:0.55",
+            ) from None
+        if (
+            n < 0
+            or isinstance(acc, bool)
+            or not isinstance(acc, int | float)
+            or not math.isfinite(acc)
+            or not 0.0 <= acc <= 1.0
+        ):
+            raise DataeffError(
+                f"measured point {key!r}: {acc!r} is not an accuracy in [0, 1] at a budget >= 0",
+                field="--measured",
+                fix="write BUDGET:ACCURACY, e.g. 0:0.41,50:0.55",
+            )
         points[n] = float(acc)
     if 0 not in points:
-        raise DataeffError("measured accuracies need the zero-shot accuracy (budget 0)", field="--measured",
-                           fix="add 0:ACCURACY, the untuned model's accuracy on the test set")
+        raise DataeffError(
+            "measured accuracies need the zero-shot accuracy (budget 0)",
+            field="--measured",
+            fix="add 0:ACCURACY, the untuned model's accuracy on the test set",
+        )
     if ceiling is None or not math.isfinite(ceiling):
-        raise DataeffError("measured accuracies need the task's ceiling", field="--ceiling",
-                           fix="pass --ceiling (human-level accuracy, or 1.0 if unknown)")
+        raise DataeffError(
+            "measured accuracies need the task's ceiling",
+            field="--ceiling",
+            fix="pass --ceiling (human-level accuracy, or 1.0 if unknown)",
+        )
     zero = points[0]
     top = max([ceiling, *points.values()])
     if top <= zero:
-        raise DataeffError(f"ceiling {ceiling} is not above the zero-shot accuracy {zero}", field="--ceiling",
-                           fix="give the best reachable accuracy, above zero-shot")
+        raise DataeffError(
+            f"ceiling {ceiling} is not above the zero-shot accuracy {zero}",
+            field="--ceiling",
+            fix="give the best reachable accuracy, above zero-shot",
+        )
     out, best = [], zero
     for n in sorted(points):
         if n == 0 or n > model.max_budget:
@@ -106,24 +134,29 @@ def normalise_measured(measured: Mapping[int, float], ceiling: float | None,
     return out
 
 
-def log_likelihood(grid: np.ndarray, model: CurveModel, points: Sequence[tuple[float, float]],
-                   sigma_y: float) -> np.ndarray:
+def log_likelihood(
+    grid: np.ndarray, model: CurveModel, points: Sequence[tuple[float, float]], sigma_y: float
+) -> np.ndarray:
     """Gaussian log likelihood of the points under the curve of each AUC in ``grid``."""
     p = model.exponent(grid)
     ll = np.zeros(len(grid))
     for x, y in points:
         if x <= 0:
             continue
-        ll -= (y - x ** p) ** 2 / (2.0 * sigma_y ** 2)
+        ll -= (y - x**p) ** 2 / (2.0 * sigma_y**2)
     return ll
 
 
-def posterior_weights(grid: np.ndarray, prior: np.ndarray, model: CurveModel,
-                      points: Sequence[tuple[float, float]], sigma_y: float) -> np.ndarray:
+def posterior_weights(
+    grid: np.ndarray, prior: np.ndarray, model: CurveModel, points: Sequence[tuple[float, float]], sigma_y: float
+) -> np.ndarray:
     """prior * likelihood, normalised (computed in log space)."""
     if not sigma_y > 0:
-        raise DataeffError(f"curve scatter sigma_y {sigma_y!r} must be positive", field="sigma_y",
-                           fix="estimate it from real curves (ShapeSet.y_residual_sd)")
+        raise DataeffError(
+            f"curve scatter sigma_y {sigma_y!r} must be positive",
+            field="sigma_y",
+            fix="estimate it from real curves (ShapeSet.y_residual_sd)",
+        )
     with np.errstate(divide="ignore"):
         logw = np.log(prior) + log_likelihood(grid, model, points, sigma_y)
     logw -= logw[np.isfinite(logw)].max()

@@ -85,19 +85,28 @@ class Curve:
         """Rebuild a curve from its :meth:`summary` (one task of ``efficiency.json``)."""
         c = record["curve"]
         return cls(
-            budgets=tuple(int(b) for b in c["budgets"]), raw=tuple(c["raw"]),
-            cleaned=tuple(float(v) for v in c["cleaned"]), x=tuple(float(v) for v in c["x"]),
-            y=tuple(float(v) for v in c["y"]), auc=float(record["auc"]), zero_shot=record["zero_shot"],
-            min_acc=float(record["min_acc"]), max_acc=float(record["max_acc"]),
-            ceiling=float(record["ceiling"]), human_ceiling=record.get("human_ceiling"),
-            filled=tuple(record.get("filled", ())), clamped=tuple(record.get("clamped", ())),
-            n_points=int(record["n_points"]), max_budget=int(record["max_budget"]),
+            budgets=tuple(int(b) for b in c["budgets"]),
+            raw=tuple(c["raw"]),
+            cleaned=tuple(float(v) for v in c["cleaned"]),
+            x=tuple(float(v) for v in c["x"]),
+            y=tuple(float(v) for v in c["y"]),
+            auc=float(record["auc"]),
+            zero_shot=record["zero_shot"],
+            min_acc=float(record["min_acc"]),
+            max_acc=float(record["max_acc"]),
+            ceiling=float(record["ceiling"]),
+            human_ceiling=record.get("human_ceiling"),
+            filled=tuple(record.get("filled", ())),
+            clamped=tuple(record.get("clamped", ())),
+            n_points=int(record["n_points"]),
+            max_budget=int(record["max_budget"]),
             flat=bool(record.get("flat", False)),
         )
 
 
-def pick_metric(metrics: Mapping[str, Any], task: str, *, source: str | None = None,
-                budget: str | int | None = None) -> float:
+def pick_metric(
+    metrics: Mapping[str, Any], task: str, *, source: str | None = None, budget: str | int | None = None
+) -> float:
     """The score of one result entry, chosen per METHOD.md rule 2.
 
     Entries written by ``dataeff aggregate`` name their metric (``"metric"``) and carry its
@@ -107,8 +116,11 @@ def pick_metric(metrics: Mapping[str, Any], task: str, *, source: str | None = N
     """
     where = f"budget '{budget}'" if budget is not None else "result"
     if not isinstance(metrics, Mapping):
-        raise DataeffError(f"{where}: expected an object of metrics, got {type(metrics).__name__}",
-                           file=source, fix='write {"accuracy": <number>} for each budget')
+        raise DataeffError(
+            f"{where}: expected an object of metrics, got {type(metrics).__name__}",
+            file=source,
+            fix='write {"accuracy": <number>} for each budget',
+        )
     if isinstance(metrics.get("metric"), str):
         keys: tuple[str, ...] = ("accuracy",)
     elif task in GENERATION_TASKS:
@@ -120,13 +132,19 @@ def pick_metric(metrics: Mapping[str, Any], task: str, *, source: str | None = N
         if value is None:
             continue
         if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-            raise DataeffError(f"{where}: metric '{key}' is {value!r}, not a finite number",
-                               file=source, field=f"{budget}.{key}" if budget is not None else key,
-                               fix="store the score as a number between 0 and 1")
+            raise DataeffError(
+                f"{where}: metric '{key}' is {value!r}, not a finite number",
+                file=source,
+                field=f"{budget}.{key}" if budget is not None else key,
+                fix="store the score as a number between 0 and 1",
+            )
         return float(value)
-    raise DataeffError(f"{where}: no metric {' or '.join(repr(k) for k in keys)} for task '{task}'",
-                       file=source, field=str(budget) if budget is not None else None,
-                       fix=f"add '{keys[0]}' to every budget entry")
+    raise DataeffError(
+        f"{where}: no metric {' or '.join(repr(k) for k in keys)} for task '{task}'",
+        file=source,
+        field=str(budget) if budget is not None else None,
+        fix=f"add '{keys[0]}' to every budget entry",
+    )
 
 
 def _mean(values: float | Sequence[float]) -> tuple[float, int]:
@@ -142,20 +160,33 @@ def resolve_grid(grid: Sequence[int], max_budget: int | None) -> tuple[list[int]
     """Sorted positive grid budgets within N_max, and N_max (default: the largest budget)."""
     positive = sorted({int(b) for b in grid if int(b) > 0})
     if not positive:
-        raise DataeffError("the budget grid has no positive budget", field="grid",
-                           fix="give budgets such as 50,100,200,500,1000,2500,5000")
+        raise DataeffError(
+            "the budget grid has no positive budget",
+            field="grid",
+            fix="give budgets such as 50,100,200,500,1000,2500,5000",
+        )
     n_max = int(max_budget) if max_budget is not None else positive[-1]
     if n_max < 2:
-        raise DataeffError(f"max budget {n_max} must be at least 2 (x = log2(n)/log2(N_max))",
-                           field="max_budget", fix="use the largest training budget")
+        raise DataeffError(
+            f"max budget {n_max} must be at least 2 (x = log2(n)/log2(N_max))",
+            field="max_budget",
+            fix="use the largest training budget",
+        )
     if n_max < positive[0]:
-        raise DataeffError(f"max budget {n_max} is below the smallest grid budget {positive[0]}",
-                           field="max_budget", fix="raise --max-budget or lower the grid")
+        raise DataeffError(
+            f"max budget {n_max} is below the smallest grid budget {positive[0]}",
+            field="max_budget",
+            fix="raise --max-budget or lower the grid",
+        )
     return [b for b in positive if b <= n_max], n_max
 
 
-def compute_curve(points: Mapping[int, float | Sequence[float]], ceiling: float | None,
-                  grid: Sequence[int] = PAPER_GRID, max_budget: int | None = None) -> Curve:
+def compute_curve(
+    points: Mapping[int, float | Sequence[float]],
+    ceiling: float | None,
+    grid: Sequence[int] = PAPER_GRID,
+    max_budget: int | None = None,
+) -> Curve:
     """Apply METHOD.md section 1 (rules 1 and 3-8) to one task's per-budget accuracies.
 
     ``points`` maps budget -> accuracy, or a sequence of per-seed accuracies (averaged first).
@@ -175,8 +206,10 @@ def compute_curve(points: Mapping[int, float | Sequence[float]], ceiling: float 
             continue
         measured[n], seeds[n] = _mean(value)
     if not measured:
-        raise DataeffError(f"no result at zero-shot or between budgets {min_grid} and {n_max}",
-                           fix="evaluate at least one budget of the grid")
+        raise DataeffError(
+            f"no result at zero-shot or between budgets {min_grid} and {n_max}",
+            fix="evaluate at least one budget of the grid",
+        )
 
     # Rule 3: missing positive grid budgets are inserted with accuracy 0 (not n = 0).
     budgets = sorted(set(measured) | set(positive))
@@ -213,10 +246,23 @@ def compute_curve(points: Mapping[int, float | Sequence[float]], ceiling: float 
     auc = math.fsum((x[i + 1] - x[i]) * (y[i + 1] + y[i]) / 2 for i in range(len(x) - 1))
 
     return Curve(
-        budgets=tuple(budgets), raw=tuple(raw), cleaned=tuple(cleaned), x=tuple(x), y=tuple(y),
-        auc=auc, zero_shot=measured.get(0), min_acc=first, max_acc=max_acc, ceiling=top,
-        human_ceiling=human, filled=filled, clamped=tuple(clamped),
-        n_points=len(measured), max_budget=n_max, seeds=seeds, flat=flat,
+        budgets=tuple(budgets),
+        raw=tuple(raw),
+        cleaned=tuple(cleaned),
+        x=tuple(x),
+        y=tuple(y),
+        auc=auc,
+        zero_shot=measured.get(0),
+        min_acc=first,
+        max_acc=max_acc,
+        ceiling=top,
+        human_ceiling=human,
+        filled=filled,
+        clamped=tuple(clamped),
+        n_points=len(measured),
+        max_budget=n_max,
+        seeds=seeds,
+        flat=flat,
     )
 
 
@@ -230,10 +276,15 @@ def max_possible_auc(grid: Sequence[int] = PAPER_GRID, max_budget: int | None = 
     return 1.0 - x_min / 2.0
 
 
-def family_curves(results: Mapping[str, Mapping[int, float | Sequence[float]]],
-                  ceilings: Mapping[str, float | None], grid: Sequence[int] = PAPER_GRID,
-                  max_budget: int | None = None, *, ceilings_source: str | None = None,
-                  unknown_ceiling_ok: bool = False) -> dict[str, Curve]:
+def family_curves(
+    results: Mapping[str, Mapping[int, float | Sequence[float]]],
+    ceilings: Mapping[str, float | None],
+    grid: Sequence[int] = PAPER_GRID,
+    max_budget: int | None = None,
+    *,
+    ceilings_source: str | None = None,
+    unknown_ceiling_ok: bool = False,
+) -> dict[str, Curve]:
     """Curves for every task of one family, keyed by task and sorted by task name.
 
     A task absent from ``ceilings`` is an error (a typo would silently change its AUC) unless
@@ -243,8 +294,12 @@ def family_curves(results: Mapping[str, Mapping[int, float | Sequence[float]]],
     curves: dict[str, Curve] = {}
     for task in sorted(results):
         if task not in ceilings and not unknown_ceiling_ok:
-            raise DataeffError(f"no ceiling for task '{task}'", file=ceilings_source, field=task,
-                               fix='add {"score": <number or null>} for it (null = unknown)')
+            raise DataeffError(
+                f"no ceiling for task '{task}'",
+                file=ceilings_source,
+                field=task,
+                fix='add {"score": <number or null>} for it (null = unknown)',
+            )
         try:
             curves[task] = compute_curve(results[task], ceilings.get(task), grid, max_budget)
         except DataeffError as exc:
@@ -253,8 +308,19 @@ def family_curves(results: Mapping[str, Mapping[int, float | Sequence[float]]],
 
 
 #: Columns of ``efficiency.tsv``, in order.
-TSV_COLUMNS = ("task", "auc", "zero_shot", "min_acc", "max_acc", "ceiling", "human_ceiling",
-               "n_points", "filled", "clamped", "flat")
+TSV_COLUMNS = (
+    "task",
+    "auc",
+    "zero_shot",
+    "min_acc",
+    "max_acc",
+    "ceiling",
+    "human_ceiling",
+    "n_points",
+    "filled",
+    "clamped",
+    "flat",
+)
 
 
 def _cell(value: Any) -> str:

@@ -11,8 +11,9 @@ from __future__ import annotations
 class DataeffError(Exception):
     """An error the user can fix; its message is a single line shown verbatim."""
 
-    def __init__(self, message: str, *, file: str | None = None, field: str | None = None,
-                 fix: str | None = None) -> None:
+    def __init__(
+        self, message: str, *, file: str | None = None, field: str | None = None, fix: str | None = None
+    ) -> None:
         parts = []
         if file:
             parts.append(str(file))

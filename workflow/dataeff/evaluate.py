@@ -34,8 +34,12 @@ def score(predictions: list[str], golds: list[str], metric: str = "accuracy") ->
     return sum(p == g for p, g in zip(pred, gold, strict=True)) / len(gold)
 
 
-def load_for_eval(model_ref: str | os.PathLike[str], base_ref: str | os.PathLike[str],
-                  family_cfg: dict[str, Any], threads: int | None = None):
+def load_for_eval(
+    model_ref: str | os.PathLike[str],
+    base_ref: str | os.PathLike[str],
+    family_cfg: dict[str, Any],
+    threads: int | None = None,
+):
     """Load a fine-tuned model directory, a LoRA adapter on top of the base, or the base."""
     from dataeff.models import family_load_kwargs, load_model
 
@@ -51,30 +55,64 @@ def load_for_eval(model_ref: str | os.PathLike[str], base_ref: str | os.PathLike
     return load_model(model_ref, threads=threads, **kwargs)
 
 
-def predict(model: Any, tokenizer: Any, rows: list[dict[str, Any]], *, batch_size: int,
-            max_new_tokens: int, progress: bool = True) -> list[str]:
+def predict(
+    model: Any,
+    tokenizer: Any,
+    rows: list[dict[str, Any]],
+    *,
+    batch_size: int,
+    max_new_tokens: int,
+    progress: bool = True,
+) -> list[str]:
     """Greedy answers (raw text) for ``rows`` (``prompt`` and optional ``system``)."""
     from dataeff.chat import prompt_ids, stop_token_ids
     from dataeff.generation import greedy_generate
 
     ids = [prompt_ids(tokenizer, r["prompt"], r.get("system")) for r in rows]
-    results = greedy_generate(model, tokenizer, ids, max_new_tokens=max_new_tokens, batch_size=batch_size,
-                              stop_ids=stop_token_ids(tokenizer), stop_at_newline=True, progress=progress)
+    results = greedy_generate(
+        model,
+        tokenizer,
+        ids,
+        max_new_tokens=max_new_tokens,
+        batch_size=batch_size,
+        stop_ids=stop_token_ids(tokenizer),
+        stop_at_newline=True,
+        progress=progress,
+    )
     return [r.text for r in results]
 
 
-def evaluate_rows(model: Any, tokenizer: Any, rows: list[dict[str, Any]], *, metric: str,
-                  batch_size: int, max_new_tokens: int, progress: bool = True) -> tuple[dict[str, Any], list[dict]]:
+def evaluate_rows(
+    model: Any,
+    tokenizer: Any,
+    rows: list[dict[str, Any]],
+    *,
+    metric: str,
+    batch_size: int,
+    max_new_tokens: int,
+    progress: bool = True,
+) -> tuple[dict[str, Any], list[dict]]:
     """Score ``rows`` and return (summary, per-example predictions)."""
     start = time.perf_counter()
-    texts = predict(model, tokenizer, rows, batch_size=batch_size, max_new_tokens=max_new_tokens,
-                    progress=progress)
+    texts = predict(model, tokenizer, rows, batch_size=batch_size, max_new_tokens=max_new_tokens, progress=progress)
     seconds = time.perf_counter() - start
     golds = [str(r["answer"]) for r in rows]
     value = score(texts, golds, metric)
-    preds = [{"id": r.get("id", i), "prediction": t, "parsed": normalize(t), "gold": normalize(g),
-              "correct": normalize(t) == normalize(g)}
-             for i, (r, t, g) in enumerate(zip(rows, texts, golds, strict=True))]
-    summary = {"metric": metric, "accuracy": value, "n_test": len(rows), "eval_seconds": round(seconds, 3),
-               "examples_per_second": round(len(rows) / max(seconds, 1e-9), 3)}
+    preds = [
+        {
+            "id": r.get("id", i),
+            "prediction": t,
+            "parsed": normalize(t),
+            "gold": normalize(g),
+            "correct": normalize(t) == normalize(g),
+        }
+        for i, (r, t, g) in enumerate(zip(rows, texts, golds, strict=True))
+    ]
+    summary = {
+        "metric": metric,
+        "accuracy": value,
+        "n_test": len(rows),
+        "eval_seconds": round(seconds, 3),
+        "examples_per_second": round(len(rows) / max(seconds, 1e-9), 3),
+    }
     return summary, preds

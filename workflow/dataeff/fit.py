@@ -40,16 +40,41 @@ PREDICTOR_LABELS: dict[str, str] = {
     "conf_avg_k": "conf_avg_k",
 }
 #: Keys of the config schema's ``coefficients`` definition.
-CONFIG_KEYS = ("slope", "intercept", "slope_se", "intercept_se", "resid_std", "n_tasks", "mean_x",
-               "sxx", "max_budget", "source")
+CONFIG_KEYS = (
+    "slope",
+    "intercept",
+    "slope_se",
+    "intercept_se",
+    "resid_std",
+    "n_tasks",
+    "mean_x",
+    "sxx",
+    "max_budget",
+    "source",
+)
 MIN_TASKS = 3
 DEFAULT_LEVEL = 0.95
 
-LOTO_COLUMNS = ("task", "coslow", "actual_auc", "predicted_auc", "error", "abs_error", "slope",
-                "intercept")
-CORRELATION_COLUMNS = ("predictor", "n_tasks", "pearson", "pearson_lo", "pearson_hi", "pearson_sd",
-                       "spearman", "spearman_lo", "spearman_hi", "spearman_sd", "slope", "slope_se",
-                       "intercept", "intercept_se", "r2", "loto_mae", "loto_rmse")
+LOTO_COLUMNS = ("task", "coslow", "actual_auc", "predicted_auc", "error", "abs_error", "slope", "intercept")
+CORRELATION_COLUMNS = (
+    "predictor",
+    "n_tasks",
+    "pearson",
+    "pearson_lo",
+    "pearson_hi",
+    "pearson_sd",
+    "spearman",
+    "spearman_lo",
+    "spearman_hi",
+    "spearman_sd",
+    "slope",
+    "slope_se",
+    "intercept",
+    "intercept_se",
+    "r2",
+    "loto_mae",
+    "loto_rmse",
+)
 
 
 # --------------------------------------------------------------------------- inputs
@@ -60,17 +85,28 @@ def efficiency_records(data: Any, source: str | None = None) -> dict[str, dict[s
     if isinstance(data, dict) and isinstance(data.get("tasks"), dict):
         data = data["tasks"]
     if not isinstance(data, dict):
-        raise DataeffError("expected an object mapping task -> {auc, ...}", file=source,
-                           fix="pass the efficiency.json written by `dataeff auc`")
+        raise DataeffError(
+            "expected an object mapping task -> {auc, ...}",
+            file=source,
+            fix="pass the efficiency.json written by `dataeff auc`",
+        )
     records = {task: rec for task, rec in data.items() if isinstance(rec, dict) and "auc" in rec}
     if not records:
-        raise DataeffError("no task with an 'auc' found", file=source, field="auc",
-                           fix="pass the efficiency.json written by `dataeff auc`")
+        raise DataeffError(
+            "no task with an 'auc' found",
+            file=source,
+            field="auc",
+            fix="pass the efficiency.json written by `dataeff auc`",
+        )
     for task, rec in records.items():
         auc = rec["auc"]
         if isinstance(auc, bool) or not isinstance(auc, int | float) or not math.isfinite(auc):
-            raise DataeffError(f"task '{task}': AUC {auc!r} is not a finite number", file=source,
-                               field=f"{task}.auc", fix="re-run `dataeff auc` for this family")
+            raise DataeffError(
+                f"task '{task}': AUC {auc!r} is not a finite number",
+                file=source,
+                field=f"{task}.auc",
+                fix="re-run `dataeff auc` for this family",
+            )
     return records
 
 
@@ -89,26 +125,37 @@ def read_predictors(path: str | os.PathLike[str]) -> pd.DataFrame:
     try:
         df = pd.read_csv(io.StringIO(text), sep="\t", na_values=["NA", "nan", ""])
     except (pd.errors.ParserError, ValueError) as exc:
-        raise DataeffError(f"not a tab-separated table ({exc})".splitlines()[0], file=str(path),
-                           fix="write one header line and one row per task, tab-separated") from None
+        raise DataeffError(
+            f"not a tab-separated table ({exc})".splitlines()[0],
+            file=str(path),
+            fix="write one header line and one row per task, tab-separated",
+        ) from None
     for col in ("task", "coslow_mean"):
         if col not in df.columns:
-            raise DataeffError(f"missing column '{col}'", file=str(path), field=col,
-                               fix="pass the predictors.tsv written by the CoS-Low stage")
+            raise DataeffError(
+                f"missing column '{col}'",
+                file=str(path),
+                field=col,
+                fix="pass the predictors.tsv written by the CoS-Low stage",
+            )
     df["task"] = df["task"].astype(str)
     dup = df["task"][df["task"].duplicated()]
     if len(dup):
-        raise DataeffError(f"task '{dup.iloc[0]}' appears twice", file=str(path), field="task",
-                           fix="keep one row per task")
+        raise DataeffError(
+            f"task '{dup.iloc[0]}' appears twice", file=str(path), field="task", fix="keep one row per task"
+        )
     for col in PREDICTORS.values():
         if col in df.columns:
             df[col] = pd.to_numeric(df[col], errors="coerce")
     bad = df.index[~np.isfinite(df["coslow_mean"].to_numpy(dtype=float))]
     if len(bad):
         i = int(bad[0])
-        raise DataeffError(f"line {i + 2}: task '{df['task'].iloc[i]}' has no finite coslow_mean",
-                           file=str(path), field="coslow_mean",
-                           fix="re-run CoS-Low for this task or remove its row")
+        raise DataeffError(
+            f"line {i + 2}: task '{df['task'].iloc[i]}' has no finite coslow_mean",
+            file=str(path),
+            field="coslow_mean",
+            fix="re-run CoS-Low for this task or remove its row",
+        )
     return df
 
 
@@ -116,9 +163,16 @@ def fit_table(efficiency: dict[str, dict[str, Any]], predictors: pd.DataFrame) -
     """One row per task present in both inputs: auc, zero_shot, max_acc, ceiling + predictors."""
     rows = []
     for task, rec in efficiency.items():
-        rows.append({"task": task, "auc": float(rec["auc"]),
-                     **{k: (float(rec[k]) if isinstance(rec.get(k), int | float) else np.nan)
-                        for k in ("zero_shot", "max_acc", "ceiling")}})
+        rows.append(
+            {
+                "task": task,
+                "auc": float(rec["auc"]),
+                **{
+                    k: (float(rec[k]) if isinstance(rec.get(k), int | float) else np.nan)
+                    for k in ("zero_shot", "max_acc", "ceiling")
+                },
+            }
+        )
     eff = pd.DataFrame(rows, columns=["task", "auc", "zero_shot", "max_acc", "ceiling"])
     table = eff.merge(predictors, on="task", how="inner").sort_values("task").reset_index(drop=True)
     return table
@@ -129,17 +183,20 @@ def fit_table(efficiency: dict[str, dict[str, Any]], predictors: pd.DataFrame) -
 
 def _check_xy(x: np.ndarray, y: np.ndarray, what: str = "CoS-Low") -> None:
     if len(x) < MIN_TASKS:
-        raise DataeffError(f"only {len(x)} task(s) with both an AUC and {what}; a fit needs at least "
-                           f"{MIN_TASKS}", field="tasks",
-                           fix=f"supply efficiency.json and predictors.tsv rows for {MIN_TASKS} or more "
-                               "tasks")
+        raise DataeffError(
+            f"only {len(x)} task(s) with both an AUC and {what}; a fit needs at least {MIN_TASKS}",
+            field="tasks",
+            fix=f"supply efficiency.json and predictors.tsv rows for {MIN_TASKS} or more tasks",
+        )
     if float(np.ptp(x)) == 0.0:
-        raise DataeffError(f"{what} is identical for every task; the slope is undefined", field=what,
-                           fix="supply tasks with different predictor values")
+        raise DataeffError(
+            f"{what} is identical for every task; the slope is undefined",
+            field=what,
+            fix="supply tasks with different predictor values",
+        )
 
 
-def ols_fit(x: np.ndarray | list[float], y: np.ndarray | list[float],
-            level: float = DEFAULT_LEVEL) -> dict[str, Any]:
+def ols_fit(x: np.ndarray | list[float], y: np.ndarray | list[float], level: float = DEFAULT_LEVEL) -> dict[str, Any]:
     """OLS y = slope * x + intercept (statsmodels) with SEs, CIs and what a PI needs later."""
     import statsmodels.api as sm
 
@@ -150,14 +207,20 @@ def ols_fit(x: np.ndarray | list[float], y: np.ndarray | list[float],
     ci = np.asarray(res.conf_int(alpha=1.0 - level))
     params, bse = np.asarray(res.params), np.asarray(res.bse)
     return {
-        "slope": float(params[1]), "intercept": float(params[0]),
-        "slope_se": float(bse[1]), "intercept_se": float(bse[0]),
+        "slope": float(params[1]),
+        "intercept": float(params[0]),
+        "slope_se": float(bse[1]),
+        "intercept_se": float(bse[0]),
         "slope_ci": [float(ci[1, 0]), float(ci[1, 1])],
         "intercept_ci": [float(ci[0, 0]), float(ci[0, 1])],
-        "resid_std": float(math.sqrt(res.scale)), "n_tasks": len(x),
-        "mean_x": float(x.mean()), "sxx": float(((x - x.mean()) ** 2).sum()),
-        "x_min": float(x.min()), "x_max": float(x.max()),
-        "r2": float(res.rsquared), "level": level,
+        "resid_std": float(math.sqrt(res.scale)),
+        "n_tasks": len(x),
+        "mean_x": float(x.mean()),
+        "sxx": float(((x - x.mean()) ** 2).sum()),
+        "x_min": float(x.min()),
+        "x_max": float(x.max()),
+        "r2": float(res.rsquared),
+        "level": level,
     }
 
 
@@ -171,15 +234,16 @@ def _rowwise_pearson(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     """Pearson r of each row pair of two (B, n) arrays; NaN where a row is constant."""
     xc = x - x.mean(axis=1, keepdims=True)
     yc = y - y.mean(axis=1, keepdims=True)
-    den = np.sqrt((xc ** 2).sum(axis=1) * (yc ** 2).sum(axis=1))
+    den = np.sqrt((xc**2).sum(axis=1) * (yc**2).sum(axis=1))
     with np.errstate(invalid="ignore", divide="ignore"):
         r = (xc * yc).sum(axis=1) / den
     r[~(den > 1e-300)] = np.nan
     return r
 
 
-def correlations(x: np.ndarray | list[float], y: np.ndarray | list[float], n_boot: int, seed: int,
-                 level: float = DEFAULT_LEVEL) -> dict[str, dict[str, float | None]]:
+def correlations(
+    x: np.ndarray | list[float], y: np.ndarray | list[float], n_boot: int, seed: int, level: float = DEFAULT_LEVEL
+) -> dict[str, dict[str, float | None]]:
     """Pearson and Spearman r with percentile bootstrap intervals and spreads (tasks resampled).
 
     Resamples in which either variable is constant have no correlation and are skipped; with
@@ -204,8 +268,13 @@ def correlations(x: np.ndarray | list[float], y: np.ndarray | list[float], n_boo
         vals = boots[name][np.isfinite(boots[name])]
         if len(vals) >= 2:
             lo, hi = np.quantile(vals, [alpha, 1.0 - alpha])
-            out[name] = {"r": _finite(r), "lo": float(lo), "hi": float(hi), "sd": float(vals.std(ddof=1)),
-                         "n_boot": len(vals)}
+            out[name] = {
+                "r": _finite(r),
+                "lo": float(lo),
+                "hi": float(hi),
+                "sd": float(vals.std(ddof=1)),
+                "n_boot": len(vals),
+            }
         else:
             out[name] = {"r": _finite(r), "lo": None, "hi": None, "sd": None, "n_boot": len(vals)}
     return out
@@ -225,8 +294,9 @@ def _line(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
     return slope, float(ym - slope * xm)
 
 
-def leave_one_task_out(tasks: list[str], x: np.ndarray | list[float],
-                       y: np.ndarray | list[float]) -> tuple[pd.DataFrame, dict[str, float]]:
+def leave_one_task_out(
+    tasks: list[str], x: np.ndarray | list[float], y: np.ndarray | list[float]
+) -> tuple[pd.DataFrame, dict[str, float]]:
     """For each task, fit on the others and predict it; per-task rows and a summary.
 
     Summary: MAE, RMSE and largest absolute error of the predicted AUC, and the mean and
@@ -240,16 +310,26 @@ def leave_one_task_out(tasks: list[str], x: np.ndarray | list[float],
         keep = np.arange(len(x)) != i
         slope, intercept = _line(x[keep], y[keep])
         pred = slope * x[i] + intercept
-        rows.append({"task": task, "coslow": float(x[i]), "actual_auc": float(y[i]),
-                     "predicted_auc": float(pred), "error": float(pred - y[i]),
-                     "abs_error": float(abs(pred - y[i])), "slope": slope, "intercept": intercept})
+        rows.append(
+            {
+                "task": task,
+                "coslow": float(x[i]),
+                "actual_auc": float(y[i]),
+                "predicted_auc": float(pred),
+                "error": float(pred - y[i]),
+                "abs_error": float(abs(pred - y[i])),
+                "slope": slope,
+                "intercept": intercept,
+            }
+        )
     df = pd.DataFrame(rows, columns=list(LOTO_COLUMNS))
     err = df["error"].to_numpy()
     summary = {
         "mae": float(np.abs(err).mean()),
-        "rmse": float(math.sqrt((err ** 2).mean())),
+        "rmse": float(math.sqrt((err**2).mean())),
         "max_abs_error": float(np.abs(err).max()),
-        "slope_mean": float(df["slope"].mean()), "slope_std": float(df["slope"].std(ddof=1)),
+        "slope_mean": float(df["slope"].mean()),
+        "slope_std": float(df["slope"].std(ddof=1)),
         "intercept_mean": float(df["intercept"].mean()),
         "intercept_std": float(df["intercept"].std(ddof=1)),
         "n_folds": len(df),
@@ -260,9 +340,15 @@ def leave_one_task_out(tasks: list[str], x: np.ndarray | list[float],
 # --------------------------------------------------------------------------- the family fit
 
 
-def fit_family(table: pd.DataFrame, *, family: str, n_boot: int = 1000, seed: int = 123,
-               max_budget: int | None = None, level: float = DEFAULT_LEVEL
-               ) -> tuple[dict[str, Any], pd.DataFrame, pd.DataFrame]:
+def fit_family(
+    table: pd.DataFrame,
+    *,
+    family: str,
+    n_boot: int = 1000,
+    seed: int = 123,
+    max_budget: int | None = None,
+    level: float = DEFAULT_LEVEL,
+) -> tuple[dict[str, Any], pd.DataFrame, pd.DataFrame]:
     """Fit one family: (coefficients record, LOTO table, correlations table)."""
     table = table.sort_values("task").reset_index(drop=True)
     tasks = table["task"].tolist()
@@ -270,9 +356,12 @@ def fit_family(table: pd.DataFrame, *, family: str, n_boot: int = 1000, seed: in
     y = table["auc"].to_numpy(dtype=float)
     if len(tasks) < MIN_TASKS:
         have = ", ".join(tasks) or "none"
-        raise DataeffError(f"family '{family}': only {len(tasks)} task(s) with both an AUC and CoS-Low "
-                           f"({have}); a fit needs at least {MIN_TASKS}", field="tasks",
-                           fix="list 3 or more tasks in config 'tasks' and run their fine-tuning and CoS-Low")
+        raise DataeffError(
+            f"family '{family}': only {len(tasks)} task(s) with both an AUC and CoS-Low "
+            f"({have}); a fit needs at least {MIN_TASKS}",
+            field="tasks",
+            fix="list 3 or more tasks in config 'tasks' and run their fine-tuning and CoS-Low",
+        )
     fit = ols_fit(x, y, level)
     corr = correlations(x, y, n_boot, seed, level)
     loto, loto_summary = leave_one_task_out(tasks, x, y)
@@ -289,19 +378,29 @@ def fit_family(table: pd.DataFrame, *, family: str, n_boot: int = 1000, seed: in
         bfit = fit if name == "coslow" else ols_fit(bx, by, level)
         bcorr = corr if name == "coslow" else correlations(bx, by, n_boot, seed, level)
         bsum = loto_summary if name == "coslow" else leave_one_task_out(sub["task"].tolist(), bx, by)[1]
-        corr_rows.append({
-            "predictor": name, "n_tasks": len(sub),
-            **{f"pearson{s}": bcorr["pearson"][k] for s, k in (("", "r"), ("_lo", "lo"), ("_hi", "hi"),
-                                                                ("_sd", "sd"))},
-            **{f"spearman{s}": bcorr["spearman"][k] for s, k in (("", "r"), ("_lo", "lo"), ("_hi", "hi"),
-                                                                  ("_sd", "sd"))},
-            "slope": bfit["slope"], "slope_se": bfit["slope_se"], "intercept": bfit["intercept"],
-            "intercept_se": bfit["intercept_se"], "r2": bfit["r2"],
-            "loto_mae": bsum["mae"], "loto_rmse": bsum["rmse"],
-        })
+        corr_rows.append(
+            {
+                "predictor": name,
+                "n_tasks": len(sub),
+                **{
+                    f"pearson{s}": bcorr["pearson"][k]
+                    for s, k in (("", "r"), ("_lo", "lo"), ("_hi", "hi"), ("_sd", "sd"))
+                },
+                **{
+                    f"spearman{s}": bcorr["spearman"][k]
+                    for s, k in (("", "r"), ("_lo", "lo"), ("_hi", "hi"), ("_sd", "sd"))
+                },
+                "slope": bfit["slope"],
+                "slope_se": bfit["slope_se"],
+                "intercept": bfit["intercept"],
+                "intercept_se": bfit["intercept_se"],
+                "r2": bfit["r2"],
+                "loto_mae": bsum["mae"],
+                "loto_rmse": bsum["rmse"],
+            }
+        )
         if name != "coslow":
-            baselines[name] = {"fit": bfit, "pearson": bcorr["pearson"], "spearman": bcorr["spearman"],
-                               "loto": bsum}
+            baselines[name] = {"fit": bfit, "pearson": bcorr["pearson"], "spearman": bcorr["spearman"], "loto": bsum}
     corr_df = pd.DataFrame(corr_rows, columns=list(CORRELATION_COLUMNS))
 
     record: dict[str, Any] = {
@@ -311,7 +410,8 @@ def fit_family(table: pd.DataFrame, *, family: str, n_boot: int = 1000, seed: in
         "family": family,
         "predictor": "coslow_mean",
         "tasks": tasks,
-        "pearson": corr["pearson"], "spearman": corr["spearman"],
+        "pearson": corr["pearson"],
+        "spearman": corr["spearman"],
         "bootstrap": {"n": int(n_boot), "seed": int(seed), "level": level},
         "loto": loto_summary,
         "baselines": baselines,
@@ -338,10 +438,18 @@ def tsv_text(df: pd.DataFrame) -> str:
     return df.to_csv(sep="\t", index=False, na_rep="NA", float_format="%.10g", lineterminator="\n")
 
 
-def run_fit(*, family: str, efficiency: str | os.PathLike[str], predictors: str | os.PathLike[str],
-            out_dir: str | os.PathLike[str], config: dict[str, Any] | None = None,
-            n_boot: int | None = None, seed: int | None = None, max_budget: int | None = None,
-            level: float = DEFAULT_LEVEL) -> dict[str, Any]:
+def run_fit(
+    *,
+    family: str,
+    efficiency: str | os.PathLike[str],
+    predictors: str | os.PathLike[str],
+    out_dir: str | os.PathLike[str],
+    config: dict[str, Any] | None = None,
+    n_boot: int | None = None,
+    seed: int | None = None,
+    max_budget: int | None = None,
+    level: float = DEFAULT_LEVEL,
+) -> dict[str, Any]:
     """Read inputs, fit, and write coefficients.json, loto.tsv, correlations.tsv to ``out_dir``.
 
     Everything is computed before anything is written, so a bad input writes nothing.
@@ -362,8 +470,7 @@ def run_fit(*, family: str, efficiency: str | os.PathLike[str], predictors: str 
             max_budget = config_max_budget(config)
     table = fit_table(eff, read_predictors(predictors))
     missing = sorted(set(eff) ^ set(table["task"]))
-    record, loto, corr = fit_family(table, family=family, n_boot=n_boot, seed=seed,
-                                    max_budget=max_budget, level=level)
+    record, loto, corr = fit_family(table, family=family, n_boot=n_boot, seed=seed, max_budget=max_budget, level=level)
     record["unmatched_tasks"] = missing
     record["provenance"] = provenance(config=config, seed=seed, data_hash=file_hash(efficiency, predictors))
     record = json_safe(record)

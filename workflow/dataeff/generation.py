@@ -86,8 +86,9 @@ PREFILL_MIN_TOKENS = 384
 PREFILL_FIXED_TOKENS = 32
 
 
-def prefill_chunks(widths: Sequence[int], min_tokens: int = PREFILL_MIN_TOKENS,
-                   fixed: int = PREFILL_FIXED_TOKENS) -> list[tuple[int, int]]:
+def prefill_chunks(
+    widths: Sequence[int], min_tokens: int = PREFILL_MIN_TOKENS, fixed: int = PREFILL_FIXED_TOKENS
+) -> list[tuple[int, int]]:
     """Split rows sorted longest first (``widths``: tokens each must run) into consecutive
     ``(start, stop)`` chunks of least modelled cost: ``sum(max(rows * widest, min_tokens) +
     fixed)``. Few wide rows go alone, many short rows go together, and a long row is not padded

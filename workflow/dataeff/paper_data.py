@@ -40,5 +40,11 @@ def paper_curves(family: str) -> dict[str, Curve]:
     from dataeff.results import read_ceilings, read_family
 
     points, _ = read_family(PAPER_RESULTS_DIR, family)
-    return family_curves(points, read_ceilings(PAPER_CEILINGS), PAPER_GRID, PAPER_MAX_BUDGET,
-                         ceilings_source=str(PAPER_CEILINGS), unknown_ceiling_ok=True)
+    return family_curves(
+        points,
+        read_ceilings(PAPER_CEILINGS),
+        PAPER_GRID,
+        PAPER_MAX_BUDGET,
+        ceilings_source=str(PAPER_CEILINGS),
+        unknown_ceiling_ok=True,
+    )

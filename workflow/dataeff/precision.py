@@ -91,8 +91,11 @@ class Precision:
 
     def record(self) -> dict[str, Any]:
         """The JSON form written into metrics.json."""
-        return asdict(self) | {"weights_dtype": self.weights_dtype, "compute_dtype": self.compute_dtype,
-                               "optimizer_state_dtype": self.optimizer_state_dtype}
+        return asdict(self) | {
+            "weights_dtype": self.weights_dtype,
+            "compute_dtype": self.compute_dtype,
+            "optimizer_state_dtype": self.optimizer_state_dtype,
+        }
 
 
 def resolve_precision(requested: str, device: str, support: tuple[bool, str] | None = None) -> Precision:
@@ -103,8 +106,11 @@ def resolve_precision(requested: str, device: str, support: tuple[bool, str] | N
     from dataeff.errors import DataeffError
 
     if requested not in (*POLICIES, "auto"):
-        raise DataeffError(f"unknown precision '{requested}'", field="families.NAME.precision",
-                           fix=f"use one of auto, {', '.join(POLICIES)}")
+        raise DataeffError(
+            f"unknown precision '{requested}'",
+            field="families.NAME.precision",
+            fix=f"use one of auto, {', '.join(POLICIES)}",
+        )
     device_type = "cuda" if device.startswith("cuda") else "cpu"
     if requested in ("bf16", "fp32"):
         return Precision(requested, requested, "as configured", device_type)

@@ -49,8 +49,8 @@ def left_pad(seqs: Sequence[Sequence[int]], pad_id: int, shared: int):
     mask[:, :shared] = 1
     for i, s in enumerate(seqs):
         own = len(s) - shared
-        ids[i, width - own:] = torch.tensor(list(s[shared:]), dtype=torch.long)
-        mask[i, shared + width - own:] = 1
+        ids[i, width - own :] = torch.tensor(list(s[shared:]), dtype=torch.long)
+        mask[i, shared + width - own :] = 1
     positions = (mask.cumsum(-1) - 1).clamp(min=0)[:, shared:]
     prefix = torch.tensor([list(seqs[0][:shared])], dtype=torch.long) if shared else None
     return ids, mask, positions, prefix

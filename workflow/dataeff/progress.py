@@ -31,8 +31,15 @@ class Progress:
     ``log`` when given.
     """
 
-    def __init__(self, what: str, unit: str = "", *, log: str | os.PathLike[str] | None = None,
-                 stream: TextIO | None = None, every: float = 10.0) -> None:
+    def __init__(
+        self,
+        what: str,
+        unit: str = "",
+        *,
+        log: str | os.PathLike[str] | None = None,
+        stream: TextIO | None = None,
+        every: float = 10.0,
+    ) -> None:
         self.what, self.unit = what, unit
         self.log = Path(log) if log else None
         self.stream = stream if stream is not None else sys.stderr

@@ -13,8 +13,18 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-_PACKAGES = ("dataeff", "torch", "transformers", "peft", "accelerate", "datasets", "numpy",
-             "pandas", "statsmodels", "snakemake")
+_PACKAGES = (
+    "dataeff",
+    "torch",
+    "transformers",
+    "peft",
+    "accelerate",
+    "datasets",
+    "numpy",
+    "pandas",
+    "statsmodels",
+    "snakemake",
+)
 
 
 def stable_hash(obj: Any) -> str:
@@ -42,8 +52,14 @@ def package_versions() -> dict[str, str]:
     return out
 
 
-def provenance(*, config: Any = None, seed: int | None = None, model: str | None = None,
-               model_revision: str | None = None, data_hash: str | None = None) -> dict[str, Any]:
+def provenance(
+    *,
+    config: Any = None,
+    seed: int | None = None,
+    model: str | None = None,
+    model_revision: str | None = None,
+    data_hash: str | None = None,
+) -> dict[str, Any]:
     """Block of traceability fields to embed in a results file."""
     return {
         "config_hash": stable_hash(config) if config is not None else None,

@@ -13,20 +13,48 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-SOURCE = ("Je & Raffel 2025, arXiv 2512.24991, section 'From CoS-Low to a label budget': "
-          "per-family OLS of AUC on CoS-Low")
+SOURCE = (
+    "Je & Raffel 2025, arXiv 2512.24991, section 'From CoS-Low to a label budget': per-family OLS of AUC on CoS-Low"
+)
 
 #: family -> coefficients in the layout of the config schema's ``coefficients`` definition.
 PUBLISHED_COEFFICIENTS: dict[str, dict[str, Any]] = {
-    "llama": {"slope": 0.545, "slope_se": 0.005, "intercept": 0.310, "intercept_se": 0.002,
-              "resid_std": None, "n_tasks": 30, "mean_x": None, "sxx": None, "max_budget": 5000,
-              "source": f"{SOURCE} (Llama-3.1-8B-Instruct)"},
-    "mistral": {"slope": 0.797, "slope_se": 0.012, "intercept": 0.357, "intercept_se": 0.002,
-                "resid_std": None, "n_tasks": 30, "mean_x": None, "sxx": None, "max_budget": 5000,
-                "source": f"{SOURCE} (Mistral-7B-Instruct-v0.3)"},
-    "qwen": {"slope": 0.526, "slope_se": 0.025, "intercept": 0.305, "intercept_se": 0.003,
-             "resid_std": None, "n_tasks": 30, "mean_x": None, "sxx": None, "max_budget": 5000,
-             "source": f"{SOURCE} (Qwen2.5-14B-Instruct)"},
+    "llama": {
+        "slope": 0.545,
+        "slope_se": 0.005,
+        "intercept": 0.310,
+        "intercept_se": 0.002,
+        "resid_std": None,
+        "n_tasks": 30,
+        "mean_x": None,
+        "sxx": None,
+        "max_budget": 5000,
+        "source": f"{SOURCE} (Llama-3.1-8B-Instruct)",
+    },
+    "mistral": {
+        "slope": 0.797,
+        "slope_se": 0.012,
+        "intercept": 0.357,
+        "intercept_se": 0.002,
+        "resid_std": None,
+        "n_tasks": 30,
+        "mean_x": None,
+        "sxx": None,
+        "max_budget": 5000,
+        "source": f"{SOURCE} (Mistral-7B-Instruct-v0.3)",
+    },
+    "qwen": {
+        "slope": 0.526,
+        "slope_se": 0.025,
+        "intercept": 0.305,
+        "intercept_se": 0.003,
+        "resid_std": None,
+        "n_tasks": 30,
+        "mean_x": None,
+        "sxx": None,
+        "max_budget": 5000,
+        "source": f"{SOURCE} (Qwen2.5-14B-Instruct)",
+    },
 }
 
 #: Pearson r with AUC across 30 Llama tasks (mean ± spread as published).

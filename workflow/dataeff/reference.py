@@ -41,9 +41,13 @@ def reference_tasks(root: str | os.PathLike[str], family: str, exclude: Iterable
     return sorted(t for t in names - skip if (Path(root) / result_filename(family, t)).is_file())
 
 
-def combine(own_efficiency: Mapping[str, Mapping[str, Any]], own_predictors: str,
-            ref_efficiency: Mapping[str, Mapping[str, Any]], ref_predictors: str,
-            source: str) -> tuple[dict[str, dict[str, Any]], str]:
+def combine(
+    own_efficiency: Mapping[str, Mapping[str, Any]],
+    own_predictors: str,
+    ref_efficiency: Mapping[str, Mapping[str, Any]],
+    ref_predictors: str,
+    source: str,
+) -> tuple[dict[str, dict[str, Any]], str]:
     """(efficiency records, predictors TSV text) of the reference's tasks plus this run's own,
     renamed ``task*``; every record says where it came from (``origin``)."""
     import pandas as pd
@@ -51,8 +55,12 @@ def combine(own_efficiency: Mapping[str, Mapping[str, Any]], own_predictors: str
     own_p = pd.read_csv(io.StringIO(own_predictors), sep="\t")
     ref_p = pd.read_csv(io.StringIO(ref_predictors), sep="\t")
     if list(own_p.columns) != list(ref_p.columns):
-        raise DataeffError("the reference predictors table has other columns than this run's",
-                           file=source, field="columns", fix="regenerate it with the same dataeff version")
+        raise DataeffError(
+            "the reference predictors table has other columns than this run's",
+            file=source,
+            field="columns",
+            fix="regenerate it with the same dataeff version",
+        )
     own = set(own_efficiency)
     eff: dict[str, dict[str, Any]] = {}
     for task, rec in ref_efficiency.items():

@@ -41,18 +41,27 @@ def parse_budget(key: Any, source: str) -> int:
     try:
         budget = int(text)
     except ValueError:
-        raise DataeffError(f"budget key {key!r} is not an integer", file=source, field=str(key),
-                           fix='use the number of training examples as the key, e.g. "0" or "50"') from None
+        raise DataeffError(
+            f"budget key {key!r} is not an integer",
+            file=source,
+            field=str(key),
+            fix='use the number of training examples as the key, e.g. "0" or "50"',
+        ) from None
     if budget < 0:
-        raise DataeffError(f"budget key {key!r} is negative", file=source, field=str(key),
-                           fix="use 0 for zero-shot and positive budgets otherwise")
+        raise DataeffError(
+            f"budget key {key!r} is negative",
+            file=source,
+            field=str(key),
+            fix="use 0 for zero-shot and positive budgets otherwise",
+        )
     return budget
 
 
 def _number(value: Any, source: str, field: str) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise DataeffError(f"{value!r} is not a finite number", file=source, field=field,
-                           fix="store scores as numbers between 0 and 1")
+        raise DataeffError(
+            f"{value!r} is not a finite number", file=source, field=field, fix="store scores as numbers between 0 and 1"
+        )
     return float(value)
 
 
@@ -66,21 +75,32 @@ def read_result_file(path: str | os.PathLike[str], task: str) -> Points:
     source = str(path)
     data = read_json(path)
     if not isinstance(data, dict):
-        raise DataeffError(f"expected an object mapping budgets to metrics, got {type(data).__name__}",
-                           file=source, fix='write {"0": {"accuracy": ...}, "50": {...}}')
+        raise DataeffError(
+            f"expected an object mapping budgets to metrics, got {type(data).__name__}",
+            file=source,
+            fix='write {"0": {"accuracy": ...}, "50": {...}}',
+        )
     points: Points = {}
     for key, metrics in data.items():
         if key in RESERVED_KEYS:
             continue
         budget = parse_budget(key, source)
         if budget in points:
-            raise DataeffError(f"budget {budget} appears twice (as {key!r})", file=source, field=str(key),
-                               fix="keep one entry per budget")
+            raise DataeffError(
+                f"budget {budget} appears twice (as {key!r})",
+                file=source,
+                field=str(key),
+                fix="keep one entry per budget",
+            )
         seeds = metrics.get("accuracy_seeds") if isinstance(metrics, dict) else None
         if seeds is not None:
             if not isinstance(seeds, list) or not seeds:
-                raise DataeffError("'accuracy_seeds' must be a non-empty list of numbers", file=source,
-                                   field=f"{key}.accuracy_seeds", fix="list one score per seed")
+                raise DataeffError(
+                    "'accuracy_seeds' must be a non-empty list of numbers",
+                    file=source,
+                    field=f"{key}.accuracy_seeds",
+                    fix="list one score per seed",
+                )
             points[budget] = [_number(v, source, f"{key}.accuracy_seeds") for v in seeds]
         else:
             points[budget] = pick_metric(metrics, task, source=source, budget=key)
@@ -89,8 +109,9 @@ def read_result_file(path: str | os.PathLike[str], task: str) -> Points:
     return points
 
 
-def find_result_files(results_dir: str | os.PathLike[str], family: str,
-                      tasks: Sequence[str] | None = None) -> dict[str, Path]:
+def find_result_files(
+    results_dir: str | os.PathLike[str], family: str, tasks: Sequence[str] | None = None
+) -> dict[str, Path]:
     """Task -> path of every ``{family}_{task}_full_result_v2.json`` in ``results_dir``.
 
     With ``tasks`` exactly those files are required (a missing one is an error); without,
@@ -104,24 +125,30 @@ def find_result_files(results_dir: str | os.PathLike[str], family: str,
         found = {t: root / result_filename(family, t) for t in tasks}
         missing = [str(p) for p in found.values() if not p.is_file()]
         if missing:
-            raise DataeffError(f"no results for family '{family}' and task(s): "
-                               f"{', '.join(Path(m).name for m in missing)}", file=str(root),
-                               fix="run the evaluations (dataeff aggregate) or drop the task")
+            raise DataeffError(
+                f"no results for family '{family}' and task(s): {', '.join(Path(m).name for m in missing)}",
+                file=str(root),
+                fix="run the evaluations (dataeff aggregate) or drop the task",
+            )
         return found
     prefix = f"{family}_"
     found = {}
     for path in sorted(root.glob(f"{prefix}*{SUFFIX}")):
-        task = path.name[len(prefix):-len(SUFFIX)]
+        task = path.name[len(prefix) : -len(SUFFIX)]
         if task:
             found[task] = path
     if not found:
-        raise DataeffError(f"no results for family '{family}' (no {prefix}*{SUFFIX})", file=str(root),
-                           fix="check --family and --results")
+        raise DataeffError(
+            f"no results for family '{family}' (no {prefix}*{SUFFIX})",
+            file=str(root),
+            fix="check --family and --results",
+        )
     return found
 
 
-def read_family(results_dir: str | os.PathLike[str], family: str,
-                tasks: Sequence[str] | None = None) -> tuple[dict[str, Points], dict[str, Path]]:
+def read_family(
+    results_dir: str | os.PathLike[str], family: str, tasks: Sequence[str] | None = None
+) -> tuple[dict[str, Points], dict[str, Path]]:
     """Per-task points of one family, and the files they came from."""
     files = find_result_files(results_dir, family, tasks)
     return {task: read_result_file(path, task) for task, path in files.items()}, files
@@ -137,8 +164,9 @@ def read_ceilings(path: str | os.PathLike[str]) -> dict[str, float | None]:
     source = str(path)
     data = read_json(path)
     if not isinstance(data, dict):
-        raise DataeffError("expected an object mapping task -> {\"score\": ...}", file=source,
-                           fix='write {"mnli": {"score": 0.92}, ...}')
+        raise DataeffError(
+            'expected an object mapping task -> {"score": ...}', file=source, fix='write {"mnli": {"score": 0.92}, ...}'
+        )
     out: dict[str, float | None] = {}
     for task, entry in data.items():
         score = entry.get("score") if isinstance(entry, dict) else entry
@@ -156,8 +184,12 @@ def validate_ceilings(ceilings: Mapping[str, float | None], tasks: Iterable[str]
     for task in tasks:
         value = ceilings.get(task)
         if value is not None and math.isnan(value):
-            raise DataeffError("ceiling score is not a number in [0, 1] or null", file=source,
-                               field=f"{task}.score", fix="use the human-level accuracy, or null if unknown")
+            raise DataeffError(
+                "ceiling score is not a number in [0, 1] or null",
+                file=source,
+                field=f"{task}.score",
+                fix="use the human-level accuracy, or null if unknown",
+            )
 
 
 def write_ceilings(path: str | os.PathLike[str], ceilings: Mapping[str, float | None]) -> None:
@@ -190,10 +222,15 @@ def read_eval(path: str | os.PathLike[str]) -> dict[str, Any]:
     accuracy = _number(data["accuracy"], source, "accuracy")
     seed = data.get("seed")
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
-        raise DataeffError(f"seed {seed!r} is not an integer", file=source, field="seed",
-                           fix="re-run dataeff evaluate")
-    return {**data, "budget": int(budget), "accuracy": accuracy, "seed": seed,
-            "metric": data.get("metric") or "accuracy", "_source": source}
+        raise DataeffError(f"seed {seed!r} is not an integer", file=source, field="seed", fix="re-run dataeff evaluate")
+    return {
+        **data,
+        "budget": int(budget),
+        "accuracy": accuracy,
+        "seed": seed,
+        "metric": data.get("metric") or "accuracy",
+        "_source": source,
+    }
 
 
 def aggregate_evals(paths: Sequence[str | os.PathLike[str]], family: str) -> dict[str, dict[str, Any]]:
@@ -205,24 +242,37 @@ def aggregate_evals(paths: Sequence[str | os.PathLike[str]], family: str) -> dic
     Two evals of the same task, budget and seed are an error, as is an eval of another family.
     """
     if not paths:
-        raise DataeffError(f"no eval files given for family '{family}'", field="--evals",
-                           fix="pass results/{family}/{task}/eval/n{budget}.json files")
+        raise DataeffError(
+            f"no eval files given for family '{family}'",
+            field="--evals",
+            fix="pass results/{family}/{task}/eval/n{budget}.json files",
+        )
     grouped: dict[str, dict[int, list[dict[str, Any]]]] = {}
     for path in paths:
         ev = read_eval(path)
         if ev["family"] != family:
-            raise DataeffError(f"eval is for family '{ev['family']}', not '{family}'", file=ev["_source"],
-                               field="family", fix="pass only this family's eval files")
+            raise DataeffError(
+                f"eval is for family '{ev['family']}', not '{family}'",
+                file=ev["_source"],
+                field="family",
+                fix="pass only this family's eval files",
+            )
         runs = grouped.setdefault(str(ev["task"]), {}).setdefault(ev["budget"], [])
         for other in runs:
             if other["seed"] == ev["seed"]:
-                raise DataeffError(f"duplicate evaluation of task '{ev['task']}' budget {ev['budget']} "
-                                   f"seed {ev['seed']} (also in {other['_source']})", file=ev["_source"],
-                                   fix="pass each evaluation once")
+                raise DataeffError(
+                    f"duplicate evaluation of task '{ev['task']}' budget {ev['budget']} "
+                    f"seed {ev['seed']} (also in {other['_source']})",
+                    file=ev["_source"],
+                    fix="pass each evaluation once",
+                )
             if other["metric"] != ev["metric"]:
-                raise DataeffError(f"metric '{ev['metric']}' differs from '{other['metric']}' in "
-                                   f"{other['_source']}", file=ev["_source"], field="metric",
-                                   fix="evaluate every seed with the same metric")
+                raise DataeffError(
+                    f"metric '{ev['metric']}' differs from '{other['metric']}' in {other['_source']}",
+                    file=ev["_source"],
+                    field="metric",
+                    fix="evaluate every seed with the same metric",
+                )
         runs.append(ev)
     out: dict[str, dict[str, Any]] = {}
     for task, budgets in sorted(grouped.items()):

@@ -26,10 +26,27 @@ import pandas as pd
 
 from dataeff.shape import crossing_x
 
-SAVINGS_COLUMNS = ("task", "target", "predicted_auc", "status", "predicted_budget", "predicted_low",
-                   "predicted_high", "loop_budget", "loop_rounds", "loop_reached", "needed_budget",
-                   "measured_fraction_at_predicted", "prediction_sufficient", "labels_saved",
-                   "budget_after_1", "budget_after_2", "error_0", "error_1", "error_2")
+SAVINGS_COLUMNS = (
+    "task",
+    "target",
+    "predicted_auc",
+    "status",
+    "predicted_budget",
+    "predicted_low",
+    "predicted_high",
+    "loop_budget",
+    "loop_rounds",
+    "loop_reached",
+    "needed_budget",
+    "measured_fraction_at_predicted",
+    "prediction_sufficient",
+    "labels_saved",
+    "budget_after_1",
+    "budget_after_2",
+    "error_0",
+    "error_1",
+    "error_2",
+)
 
 
 def fraction_at(curve: Mapping[str, Any], n: float, max_budget: int) -> float:
@@ -53,7 +70,7 @@ def loop_cost(curve: Mapping[str, Any], target: float, max_budget: int) -> tuple
 def needed_budget(curve: Mapping[str, Any], target: float, max_budget: int) -> float | None:
     """Smallest n where the measured curve (log-linear between points) reaches ``target``."""
     x = crossing_x(curve["x"], curve["y"], target)
-    return float(max_budget ** x) if math.isfinite(x) else None
+    return float(max_budget**x) if math.isfinite(x) else None
 
 
 def loto_predictions(table: pd.DataFrame) -> pd.DataFrame:
@@ -61,13 +78,13 @@ def loto_predictions(table: pd.DataFrame) -> pd.DataFrame:
     from dataeff.fit import leave_one_task_out
 
     t = table.sort_values("task")
-    loto, _ = leave_one_task_out(t["task"].tolist(), t["coslow_mean"].to_numpy(float),
-                                 t["auc"].to_numpy(float))
+    loto, _ = leave_one_task_out(t["task"].tolist(), t["coslow_mean"].to_numpy(float), t["auc"].to_numpy(float))
     return loto
 
 
-def held_out_coefficients(table: pd.DataFrame, task: str, coefficients: Mapping[str, Any] | None,
-                          max_budget: int, grid: Sequence[int] | None) -> dict[str, Any]:
+def held_out_coefficients(
+    table: pd.DataFrame, task: str, coefficients: Mapping[str, Any] | None, max_budget: int, grid: Sequence[int] | None
+) -> dict[str, Any]:
     """The OLS fit without ``task`` (with what its prediction interval needs); with fewer than
     3 other tasks, the family's own coefficients (which saw the task: an optimistic stand-in)."""
     from dataeff.fit import MIN_TASKS, ols_fit
@@ -91,7 +108,7 @@ def _accuracies(rec: Mapping[str, Any], m: int) -> dict[int, float] | None:
     if not budgets or budgets[0] != 0:
         return None  # no zero-shot: the update needs it
     out = {0: float(cleaned[0])}
-    for n, acc in list(zip(budgets, cleaned, strict=False))[1:m + 1]:
+    for n, acc in list(zip(budgets, cleaned, strict=False))[1 : m + 1]:
         out[int(n)] = float(acc)
     return out
 
@@ -104,10 +121,16 @@ def _censored_error(pred: Mapping[str, Any] | None, need: float | None, n_max: i
     return abs(got - (need if need is not None else n_max))
 
 
-def savings_table(table: pd.DataFrame, efficiency: Mapping[str, Mapping[str, Any]],
-                  curves: Mapping[str, Mapping[str, Any]], targets: Sequence[float], max_budget: int,
-                  coefficients: Mapping[str, Any] | None = None, level: float = 0.8,
-                  coslow_sd: float | None = None) -> pd.DataFrame:
+def savings_table(
+    table: pd.DataFrame,
+    efficiency: Mapping[str, Mapping[str, Any]],
+    curves: Mapping[str, Mapping[str, Any]],
+    targets: Sequence[float],
+    max_budget: int,
+    coefficients: Mapping[str, Any] | None = None,
+    level: float = 0.8,
+    coslow_sd: float | None = None,
+) -> pd.DataFrame:
     """Per task and target: the held-out prediction (with 0, 1, 2 measured budgets) vs the loop."""
     from dataeff.budget import predict_budget
     from dataeff.shape import shape_set_from_curves
@@ -122,20 +145,33 @@ def savings_table(table: pd.DataFrame, efficiency: Mapping[str, Mapping[str, Any
         from dataeff.efficiency import Curve
 
         others = {t: Curve.from_summary(efficiency[t]) for t in tasks if t != task and "curve" in efficiency[t]}
-        shapes = shape_set_from_curves(others, n_max, grid, f"the family's other {len(others)} curves") \
-            if others else None
+        shapes = (
+            shape_set_from_curves(others, n_max, grid, f"the family's other {len(others)} curves") if others else None
+        )
         row_t = table.loc[table["task"] == task].iloc[0]
-        sd = float(row_t["coslow_std"]) if "coslow_std" in row_t and np.isfinite(row_t.get("coslow_std", np.nan)) \
+        sd = (
+            float(row_t["coslow_std"])
+            if "coslow_std" in row_t and np.isfinite(row_t.get("coslow_std", np.nan))
             else coslow_sd
+        )
         for tau in targets:
             preds = {}
             for m in (0, 1, 2):
                 acc = _accuracies(rec, m) if m else None
                 if m and acc is None:
                     continue
-                preds[m] = predict_budget(float(row_t["coslow_mean"]), coefs, tau, n_max, level, coslow_sd=sd,
-                                          measured=acc, ceiling=rec.get("ceiling") if acc else None,
-                                          grid=grid, shapes=shapes)
+                preds[m] = predict_budget(
+                    float(row_t["coslow_mean"]),
+                    coefs,
+                    tau,
+                    n_max,
+                    level,
+                    coslow_sd=sd,
+                    measured=acc,
+                    ceiling=rec.get("ceiling") if acc else None,
+                    grid=grid,
+                    shapes=shapes,
+                )
             p0 = preds[0]
             loop_n, rounds, reached = loop_cost(curve, tau, n_max)
             need = needed_budget(curve, tau, n_max)
@@ -143,15 +179,25 @@ def savings_table(table: pd.DataFrame, efficiency: Mapping[str, Mapping[str, Any
             frac = fraction_at(curve, n_pred, n_max) if n_pred is not None else None
             sufficient = bool(frac is not None and frac >= tau - 1e-12)
 
-            rows.append({
-                "task": task, "target": tau, "predicted_auc": p0["predicted_auc"], "status": p0["status"],
-                "predicted_budget": n_pred, "predicted_low": p0["budget_low"], "predicted_high": p0["budget_high"],
-                "loop_budget": loop_n if reached else None, "loop_rounds": rounds, "loop_reached": reached,
-                "needed_budget": need, "measured_fraction_at_predicted": frac,
-                "prediction_sufficient": sufficient,
-                "labels_saved": loop_n - n_pred if reached and n_pred is not None else None,
-                "budget_after_1": preds[1]["budget"] if 1 in preds else None,
-                "budget_after_2": preds[2]["budget"] if 2 in preds else None,
-                **{f"error_{m}": _censored_error(preds.get(m), need, n_max) for m in (0, 1, 2)},
-            })
+            rows.append(
+                {
+                    "task": task,
+                    "target": tau,
+                    "predicted_auc": p0["predicted_auc"],
+                    "status": p0["status"],
+                    "predicted_budget": n_pred,
+                    "predicted_low": p0["budget_low"],
+                    "predicted_high": p0["budget_high"],
+                    "loop_budget": loop_n if reached else None,
+                    "loop_rounds": rounds,
+                    "loop_reached": reached,
+                    "needed_budget": need,
+                    "measured_fraction_at_predicted": frac,
+                    "prediction_sufficient": sufficient,
+                    "labels_saved": loop_n - n_pred if reached and n_pred is not None else None,
+                    "budget_after_1": preds[1]["budget"] if 1 in preds else None,
+                    "budget_after_2": preds[2]["budget"] if 2 in preds else None,
+                    **{f"error_{m}": _censored_error(preds.get(m), need, n_max) for m in (0, 1, 2)},
+                }
+            )
     return pd.DataFrame(rows, columns=list(SAVINGS_COLUMNS))

@@ -104,14 +104,18 @@ def budget_plan(budget: int, config: Mapping[str, Any], pool: int | None = None)
     stop = earliest_stop(steps, train_cfg)
     first = stop if stop is not None else steps
     return BudgetPlan(
-        budget=int(budget), train_examples=n,
+        budget=int(budget),
+        train_examples=n,
         validation_examples=validation_size(int(budget), float(data_cfg.get("validation_fraction", 0.2))),
-        max_updates=steps, min_updates=first,
+        max_updates=steps,
+        min_updates=first,
         max_examples_drawn=examples_drawn(n, batch, steps),
-        max_distinct=distinct_seen(n, batch, steps), min_distinct=distinct_seen(n, batch, first),
+        max_distinct=distinct_seen(n, batch, steps),
+        min_distinct=distinct_seen(n, batch, first),
         max_epochs=round(examples_drawn(n, batch, steps) / n, 3),
         validations=len(validation_steps(steps, train_cfg)),
-        early_stopping_possible=stop is not None)
+        early_stopping_possible=stop is not None,
+    )
 
 
 def schedule(config: Mapping[str, Any], pool: int | None = None) -> list[BudgetPlan]:
@@ -126,15 +130,21 @@ def schedule_problems(plans: Sequence[BudgetPlan]) -> list[str]:
     out = []
     for small, big in zip(plans, plans[1:], strict=False):
         if big.max_distinct <= small.max_distinct and big.train_examples > small.train_examples:
-            out.append(f"budget {big.budget} sees {big.max_distinct} distinct examples, no more than "
-                       f"budget {small.budget} ({small.max_distinct})")
+            out.append(
+                f"budget {big.budget} sees {big.max_distinct} distinct examples, no more than "
+                f"budget {small.budget} ({small.max_distinct})"
+            )
         if big.max_updates < small.max_updates:
-            out.append(f"budget {big.budget} runs fewer updates ({big.max_updates}) than budget "
-                       f"{small.budget} ({small.max_updates})")
+            out.append(
+                f"budget {big.budget} runs fewer updates ({big.max_updates}) than budget "
+                f"{small.budget} ({small.max_updates})"
+            )
     for p in plans:
         if p.max_distinct < p.train_examples:
-            out.append(f"budget {p.budget} never sees all its {p.train_examples} examples "
-                       f"({p.max_distinct} in {p.max_updates} updates)")
+            out.append(
+                f"budget {p.budget} never sees all its {p.train_examples} examples "
+                f"({p.max_distinct} in {p.max_updates} updates)"
+            )
         if not p.early_stopping_possible:
             out.append(f"budget {p.budget}: early stopping can never end its {p.max_updates}-step run")
     return out
@@ -144,19 +154,26 @@ def early_stop_overlaps(plans: Sequence[BudgetPlan]) -> list[int]:
     """Budgets that early stopping may end before they have seen more distinct examples than
     the next smaller budget trains on (the stricter guarantee: with none, a larger budget sees
     more distinct examples however early validation stops it)."""
-    return [big.budget for small, big in zip(plans, plans[1:], strict=False)
-            if big.train_examples > small.train_examples and big.min_distinct <= small.max_distinct]
+    return [
+        big.budget
+        for small, big in zip(plans, plans[1:], strict=False)
+        if big.train_examples > small.train_examples and big.min_distinct <= small.max_distinct
+    ]
 
 
 def format_table(plans: Sequence[BudgetPlan]) -> str:
     """A Markdown table of the plans (for docs and ``python -m dataeff.schedule CONFIG``)."""
-    head = ("| budget | train | validation | updates (cap) | earliest stop | examples drawn (cap) "
-            "| epochs (cap) | distinct (earliest stop / cap) | validations |")
+    head = (
+        "| budget | train | validation | updates (cap) | earliest stop | examples drawn (cap) "
+        "| epochs (cap) | distinct (earliest stop / cap) | validations |"
+    )
     rows = [head, "|" + "---|" * 9]
     for p in plans:
-        rows.append(f"| {p.budget} | {p.train_examples} | {p.validation_examples} | {p.max_updates} "
-                    f"| {p.min_updates if p.early_stopping_possible else '-'} | {p.max_examples_drawn} "
-                    f"| {p.max_epochs:g} | {p.min_distinct} / {p.max_distinct} | {p.validations} |")
+        rows.append(
+            f"| {p.budget} | {p.train_examples} | {p.validation_examples} | {p.max_updates} "
+            f"| {p.min_updates if p.early_stopping_possible else '-'} | {p.max_examples_drawn} "
+            f"| {p.max_epochs:g} | {p.min_distinct} / {p.max_distinct} | {p.validations} |"
+        )
     return "\n".join(rows)
 
 
@@ -174,8 +191,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     for line in problems:
         print(f"problem: {line}")
     for b in early_stop_overlaps(plans):
-        print(f"note: early stopping may end budget {b} before it sees more distinct examples than "
-              "the next smaller budget")
+        print(
+            f"note: early stopping may end budget {b} before it sees more distinct examples than "
+            "the next smaller budget"
+        )
     return 1 if problems else 0
 
 

@@ -113,9 +113,12 @@ def read_prompts(path: str, prompt_field: str = "prompt") -> list[dict[str, Any]
         if not isinstance(text, str) or not text.strip():
             what = "missing" if prompt_field not in r else "empty or not text"
             keys = ", ".join(k for k in r if not k.startswith("_"))
-            raise DataeffError(f"line {line}: prompt field '{prompt_field}' is {what} (fields: {keys})", file=path,
-                               field=prompt_field,
-                               fix="give every row a non-empty prompt, or name its column with --prompt-field")
+            raise DataeffError(
+                f"line {line}: prompt field '{prompt_field}' is {what} (fields: {keys})",
+                file=path,
+                field=prompt_field,
+                fix="give every row a non-empty prompt, or name its column with --prompt-field",
+            )
         row = {k: v for k, v in r.items() if k != prompt_field}
         row["prompt"] = text
         if row.get("system") == "":
@@ -139,8 +142,7 @@ def most_common_share(texts: Sequence[str]) -> dict[str, Any]:
     if not counts:
         return {"answer": None, "count": 0, "share": 0.0, "n": 0, "distinct": 0}
     answer, count = counts.most_common(1)[0]
-    return {"answer": answer, "count": count, "share": count / len(texts), "n": len(texts),
-            "distinct": len(counts)}
+    return {"answer": answer, "count": count, "share": count / len(texts), "n": len(texts), "distinct": len(counts)}
 
 
 def row_id(row: dict[str, Any], index: int) -> str:
@@ -185,7 +187,12 @@ def select_rows(
     if low_segment_size(len(rows), low_fraction) < k:
         select_low_confidence([0.0] * len(rows), k, seed, low_fraction, source)  # raises the message
     scores = confidence_pass(
-        model, tokenizer, rows, max_new_tokens=max_new_tokens, batch_size=batch_size, progress=progress,
+        model,
+        tokenizer,
+        rows,
+        max_new_tokens=max_new_tokens,
+        batch_size=batch_size,
+        progress=progress,
         on_progress=on_progress,
     )
     rank = [ranking_score(s, measure) for s in scores]

@@ -67,8 +67,7 @@ class ShapeSet:
 
     def without(self, task: str) -> ShapeSet:
         """The same set less one task (leave-one-task-out)."""
-        return ShapeSet(tuple(c for c in self.curves if c.task != task), self.model,
-                        f"{self.source} without {task}")
+        return ShapeSet(tuple(c for c in self.curves if c.task != task), self.model, f"{self.source} without {task}")
 
     def residuals(self, target: float) -> np.ndarray:
         """Per curve, x_real(target) - x_model(auc, target); +inf where never reached."""
@@ -89,10 +88,13 @@ class ShapeSet:
             p = float(self.model.exponent(c.auc))
             for x, y in zip(c.x, c.y, strict=True):
                 if x > 0:
-                    sq.append((y - x ** p) ** 2)
+                    sq.append((y - x**p) ** 2)
         if not sq:
-            raise DataeffError(f"no curve points in {self.source}", field="curve",
-                               fix="give measured curves with at least one positive budget")
+            raise DataeffError(
+                f"no curve points in {self.source}",
+                field="curve",
+                fix="give measured curves with at least one positive budget",
+            )
         return float(math.sqrt(sum(sq) / len(sq)))
 
 
@@ -101,23 +103,25 @@ def _residuals(shapes: ShapeSet, target: float) -> np.ndarray:
     return shapes._residuals(target)
 
 
-def shape_set_from_curves(curves: Mapping[str, Any], max_budget: int, grid: Sequence[int] | None,
-                          source: str) -> ShapeSet:
+def shape_set_from_curves(
+    curves: Mapping[str, Any], max_budget: int, grid: Sequence[int] | None, source: str
+) -> ShapeSet:
     """From task -> :class:`dataeff.efficiency.Curve` (or anything with x, y and auc)."""
     items = []
     for task, c in sorted(curves.items()):
         if getattr(c, "flat", False):
             continue  # zero-shot already at the ceiling: no gap, no crossing to learn from
-        items.append(ShapeCurve(task, tuple(float(v) for v in c.x), tuple(float(v) for v in c.y),
-                                float(c.auc)))
+        items.append(ShapeCurve(task, tuple(float(v) for v in c.x), tuple(float(v) for v in c.y), float(c.auc)))
     if not items:
-        raise DataeffError(f"no non-flat curve in {source}", field="curve",
-                           fix="give curves with a gap between zero-shot and ceiling")
+        raise DataeffError(
+            f"no non-flat curve in {source}", field="curve", fix="give curves with a gap between zero-shot and ceiling"
+        )
     return ShapeSet(tuple(items), CurveModel.for_budgets(max_budget, grid), source)
 
 
-def shape_set_from_efficiency(records: Mapping[str, Mapping[str, Any]], source: str,
-                              tasks: Iterable[str] | None = None) -> ShapeSet:
+def shape_set_from_efficiency(
+    records: Mapping[str, Mapping[str, Any]], source: str, tasks: Iterable[str] | None = None
+) -> ShapeSet:
     """From ``efficiency.json`` records (each with its ``curve`` block, ``grid``, ``max_budget``)."""
     from dataeff.efficiency import Curve
 
@@ -129,16 +133,24 @@ def shape_set_from_efficiency(records: Mapping[str, Mapping[str, Any]], source: 
         if keep is not None and task not in keep:
             continue
         if not isinstance(rec.get("curve"), Mapping):
-            raise DataeffError(f"task '{task}' has no 'curve' block", file=source, field=f"{task}.curve",
-                               fix="re-run `dataeff auc`, which writes each task's curve")
+            raise DataeffError(
+                f"task '{task}' has no 'curve' block",
+                file=source,
+                field=f"{task}.curve",
+                fix="re-run `dataeff auc`, which writes each task's curve",
+            )
         curve = Curve.from_summary(rec)
         curves[task] = curve
         n_maxes.add(curve.max_budget)
         grid = rec.get("grid") or [b for b in curve.budgets if b > 0]
         grids.add(tuple(sorted(int(b) for b in grid)))
     if len(n_maxes) != 1 or len(grids) != 1:
-        raise DataeffError("tasks were measured on different grids or N_max", file=source, field="grid",
-                           fix="compute every task's AUC with the same --grid and --max-budget")
+        raise DataeffError(
+            "tasks were measured on different grids or N_max",
+            file=source,
+            field="grid",
+            fix="compute every task's AUC with the same --grid and --max-budget",
+        )
     return shape_set_from_curves(curves, n_maxes.pop(), list(grids.pop()), source)
 
 
@@ -150,12 +162,14 @@ def paper_shape_set(family: str | None = None) -> ShapeSet:
     fams = [family] if family in PAPER_FAMILIES else list(PAPER_FAMILIES)
     curves = {f"{fam}/{task}": c for fam in fams for task, c in paper_curves(fam).items()}
     label = family if family in PAPER_FAMILIES else "llama, mistral and qwen pooled"
-    return shape_set_from_curves(curves, PAPER_MAX_BUDGET, PAPER_GRID,
-                                 f"the paper's published curves ({label}, {len(curves)} tasks)")
+    return shape_set_from_curves(
+        curves, PAPER_MAX_BUDGET, PAPER_GRID, f"the paper's published curves ({label}, {len(curves)} tasks)"
+    )
 
 
-def family_shapes(family: str | None, results_dir: str | os.PathLike[str] = "results",
-                  max_budget: int | None = None) -> ShapeSet | None:
+def family_shapes(
+    family: str | None, results_dir: str | os.PathLike[str] = "results", max_budget: int | None = None
+) -> ShapeSet | None:
     """The family's own curves from ``results/{family}/efficiency.json`` when it exists (and its
     N_max is ``max_budget``, if given), else None (callers then use :func:`paper_shape_set`)."""
     from dataeff.io import read_json

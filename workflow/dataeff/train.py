@@ -45,10 +45,30 @@ from dataeff.training.schedule import (
     validation_steps,
 )
 
-__all__ = ["DEFAULT_LAYOUT", "IGNORE", "PREFIX_FORWARD", "Example", "Layout", "MicroBatch", "answer_loss_sum",
-           "attention_pair_cost", "batch_indices", "build_optimizer", "collate", "data_coverage",
-           "early_stopping_possible", "evaluate_loss", "finetune", "layout_for", "micro_batches",
-           "planned_steps", "rank_share", "tokenize_rows", "validation_steps", "write_metrics"]
+__all__ = [
+    "DEFAULT_LAYOUT",
+    "IGNORE",
+    "PREFIX_FORWARD",
+    "Example",
+    "Layout",
+    "MicroBatch",
+    "answer_loss_sum",
+    "attention_pair_cost",
+    "batch_indices",
+    "build_optimizer",
+    "collate",
+    "data_coverage",
+    "early_stopping_possible",
+    "evaluate_loss",
+    "finetune",
+    "layout_for",
+    "micro_batches",
+    "planned_steps",
+    "rank_share",
+    "tokenize_rows",
+    "validation_steps",
+    "write_metrics",
+]
 
 
 def build_optimizer(params: list[Any], train_cfg: dict[str, Any]):
@@ -57,12 +77,18 @@ def build_optimizer(params: list[Any], train_cfg: dict[str, Any]):
     precision policy)."""
     import torch
 
-    return torch.optim.AdamW(params, lr=train_cfg["learning_rate"], weight_decay=train_cfg["weight_decay"],
-                             fused=True)
+    return torch.optim.AdamW(params, lr=train_cfg["learning_rate"], weight_decay=train_cfg["weight_decay"], fused=True)
 
 
-def evaluate_loss(model: Any, examples: list[Example], micro: int, pad_id: int, device: Any,
-                  layout: Layout = DEFAULT_LAYOUT, precision: Any = None) -> float:
+def evaluate_loss(
+    model: Any,
+    examples: list[Example],
+    micro: int,
+    pad_id: int,
+    device: Any,
+    layout: Layout = DEFAULT_LAYOUT,
+    precision: Any = None,
+) -> float:
     """Mean answer-token cross-entropy over ``examples`` on one process (under ``precision``)."""
     import contextlib
 
@@ -81,10 +107,19 @@ def evaluate_loss(model: Any, examples: list[Example], micro: int, pad_id: int, 
     return total / max(count, 1)
 
 
-def finetune(*, model_ref: str, family_cfg: dict[str, Any], train_cfg: dict[str, Any],
-             train_rows: list[dict[str, Any]], val_rows: list[dict[str, Any]],
-             out_dir: str | os.PathLike[str], ckpt_dir: str | os.PathLike[str], seed: int,
-             source: str = "train.jsonl", progress: bool = True) -> dict[str, Any]:
+def finetune(
+    *,
+    model_ref: str,
+    family_cfg: dict[str, Any],
+    train_cfg: dict[str, Any],
+    train_rows: list[dict[str, Any]],
+    val_rows: list[dict[str, Any]],
+    out_dir: str | os.PathLike[str],
+    ckpt_dir: str | os.PathLike[str],
+    seed: int,
+    source: str = "train.jsonl",
+    progress: bool = True,
+) -> dict[str, Any]:
     """Fine-tune and save the best model under ``out_dir/model``; returns the metrics.
 
     ``ckpt_dir`` holds a resumable checkpoint; if it exists the run continues from it, and it
@@ -109,8 +144,7 @@ def finetune(*, model_ref: str, family_cfg: dict[str, Any], train_cfg: dict[str,
     sharded = is_sharded(accelerator)
     precision = resolve_precision(family_cfg.get("precision", "auto"), str(device))
     load_kwargs = _family_kwargs(family_cfg) | {"dtype": precision.weights_dtype}
-    model, tokenizer, info = load_model(model_ref, device=str(device), threads=train_cfg.get("threads"),
-                                        **load_kwargs)
+    model, tokenizer, info = load_model(model_ref, device=str(device), threads=train_cfg.get("threads"), **load_kwargs)
     method = train_cfg["method"]
     if method == "lora":
         from peft import get_peft_model
@@ -125,13 +159,22 @@ def finetune(*, model_ref: str, family_cfg: dict[str, Any], train_cfg: dict[str,
     val = tokenize_rows(tokenizer, val_rows, train_cfg["max_seq_len"], source.replace("train", "validation"))
     steps = planned_steps(len(train), train_cfg)
     optimizer = build_optimizer([p for p in model.parameters() if p.requires_grad], train_cfg)
-    scheduler = get_scheduler(train_cfg["lr_scheduler"], optimizer,
-                              num_warmup_steps=int(round(train_cfg["warmup_ratio"] * steps)),
-                              num_training_steps=steps)
+    scheduler = get_scheduler(
+        train_cfg["lr_scheduler"],
+        optimizer,
+        num_warmup_steps=int(round(train_cfg["warmup_ratio"] * steps)),
+        num_training_steps=steps,
+    )
     model, optimizer, scheduler = accelerator.prepare(model, optimizer, scheduler)
 
-    fp = fingerprint(train_cfg=train_cfg, family_cfg=family_cfg, seed=seed, train_rows=train_rows,
-                     val_rows=val_rows, precision=precision.used)
+    fp = fingerprint(
+        train_cfg=train_cfg,
+        family_cfg=family_cfg,
+        seed=seed,
+        train_rows=train_rows,
+        val_rows=val_rows,
+        precision=precision.used,
+    )
     checkpointer = Checkpointer(accelerator, ckpt_dir, fp)
     state, best = TrainState(fingerprint=fp), BestWeights()
     resumed = checkpointer.resume()
@@ -140,12 +183,27 @@ def finetune(*, model_ref: str, family_cfg: dict[str, Any], train_cfg: dict[str,
 
     micro, eff, patience = train_cfg["micro_batch_size"], train_cfg["batch_size"], int(train_cfg["patience"])
     layout = layout_for(accelerator.unwrap_model(model), accelerator.num_processes, sharded=sharded)
-    ctx = StepContext(accelerator=accelerator, model=model, optimizer=optimizer, scheduler=scheduler,
-                      layout=layout, precision=precision, pad_id=tokenizer.pad_token_id, micro_batch_size=micro,
-                      max_grad_norm=train_cfg["max_grad_norm"], sharded=sharded, source=source)
+    ctx = StepContext(
+        accelerator=accelerator,
+        model=model,
+        optimizer=optimizer,
+        scheduler=scheduler,
+        layout=layout,
+        precision=precision,
+        pad_id=tokenizer.pad_token_id,
+        micro_batch_size=micro,
+        max_grad_norm=train_cfg["max_grad_norm"],
+        sharded=sharded,
+        source=source,
+    )
     evals = set(validation_steps(steps, train_cfg))
-    bar = tqdm(total=steps, initial=state.step, desc="fine-tune", disable=not (progress and
-               accelerator.is_main_process), mininterval=2)
+    bar = tqdm(
+        total=steps,
+        initial=state.step,
+        desc="fine-tune",
+        disable=not (progress and accelerator.is_main_process),
+        mininterval=2,
+    )
     start = time.perf_counter()
     while state.step < steps:
         batch = [train[i] for i in batch_indices(len(train), eff, state.step, seed)]
@@ -179,12 +237,34 @@ def finetune(*, model_ref: str, family_cfg: dict[str, Any], train_cfg: dict[str,
     if accelerator.is_main_process:
         atomic_write_text(out / "train_log.jsonl", "".join(json.dumps(r) + "\n" for r in state.history))
     checkpointer.remove()
-    return _metrics(state, train_cfg, steps, len(train), len(val), seed, method, precision, info,
-                    str(save_dtype).removeprefix("torch."), accelerator)
+    return _metrics(
+        state,
+        train_cfg,
+        steps,
+        len(train),
+        len(val),
+        seed,
+        method,
+        precision,
+        info,
+        str(save_dtype).removeprefix("torch."),
+        accelerator,
+    )
 
 
-def _metrics(state: Any, train_cfg: dict[str, Any], steps: int, n_train: int, n_val: int, seed: int,
-             method: str, precision: Any, info: dict[str, Any], saved_dtype: str, accelerator: Any) -> dict[str, Any]:
+def _metrics(
+    state: Any,
+    train_cfg: dict[str, Any],
+    steps: int,
+    n_train: int,
+    n_val: int,
+    seed: int,
+    method: str,
+    precision: Any,
+    info: dict[str, Any],
+    saved_dtype: str,
+    accelerator: Any,
+) -> dict[str, Any]:
     """What the run really did (every count measured from the run's own schedule and state)."""
     import math
 
@@ -196,8 +276,11 @@ def _metrics(state: Any, train_cfg: dict[str, Any], steps: int, n_train: int, n_
         "optimizer_updates": state.step,
         "stopped_early": early,
         "stop_reason": state.stop_reason,
-        "early_stop_reason": (f"validation loss did not improve for {train_cfg['patience']} evaluations "
-                              f"after step {state.best_step}" if early else None),
+        "early_stop_reason": (
+            f"validation loss did not improve for {train_cfg['patience']} evaluations after step {state.best_step}"
+            if early
+            else None
+        ),
         "early_stopping_possible": early_stopping_possible(steps, train_cfg),
         "validation_evaluations": state.evaluations,
         "validation_evaluations_planned": len(validation_steps(steps, train_cfg)),
@@ -232,9 +315,12 @@ def _fsdp_record(accelerator: Any) -> dict[str, Any] | None:
     if not is_sharded(accelerator):
         return None
     plugin = accelerator.state.fsdp_plugin
-    return {"version": plugin.fsdp_version, "reshard_after_forward": plugin.reshard_after_forward,
-            "activation_checkpointing": bool(plugin.activation_checkpointing),
-            "state_dict_type": str(plugin.state_dict_type).rsplit(".", 1)[-1]}
+    return {
+        "version": plugin.fsdp_version,
+        "reshard_after_forward": plugin.reshard_after_forward,
+        "activation_checkpointing": bool(plugin.activation_checkpointing),
+        "state_dict_type": str(plugin.state_dict_type).rsplit(".", 1)[-1],
+    }
 
 
 def _family_kwargs(family_cfg: dict[str, Any]) -> dict[str, Any]:

@@ -10,21 +10,23 @@
 
 rule reference_efficiency:
     input:
-        curves=lambda w: [os.path.join(reference_root(), f"{w.family}_{t}_full_result_v2.json")
-                          for t in reference_task_list(w.family)],
+        curves=lambda w: [
+            os.path.join(reference_root(), f"{w.family}_{t}_full_result_v2.json")
+            for t in reference_task_list(w.family)
+        ],
         ceilings=lambda w: os.path.join(reference_root(), "ceilings.json"),
     output:
         "results/{family}/reference/efficiency.json",
-    params:
-        cfg=CONFIG_JSON,
-        results=lambda w: reference_root(),
-        tasks=lambda w: ",".join(reference_task_list(w.family)),
-        curve=curve_args(),
     log:
         "logs/{family}/reference_efficiency.log",
     localrule: True
     conda:
         "../../envs/analysis.yaml"
+    params:
+        cfg=CONFIG_JSON,
+        results=lambda w: reference_root(),
+        tasks=lambda w: ",".join(reference_task_list(w.family)),
+        curve=curve_args(),
     shell:
         "python -m dataeff auc --config {params.cfg} --results {params.results} --family {wildcards.family} "
         "--tasks {params.tasks} --ceilings {input.ceilings} {params.curve} --out {output} > {log} 2>&1"
@@ -39,13 +41,13 @@ rule combine_reference:
     output:
         efficiency="results/{family}/combined/efficiency.json",
         predictors="results/{family}/combined/predictors.tsv",
-    params:
-        reference=lambda w: reference_root(),
     log:
         "logs/{family}/combine_reference.log",
     localrule: True
     conda:
         "../../envs/analysis.yaml"
+    params:
+        reference=lambda w: reference_root(),
     shell:
         "python -m dataeff combine-reference --efficiency {input.efficiency} --predictors {input.predictors} "
         "--ref-efficiency {input.ref_efficiency} --ref-predictors {input.ref_predictors} "
@@ -61,15 +63,15 @@ rule fit:
         coefficients="results/{family}/coefficients.json",
         loto=_prediction_report("results/{family}/loto.tsv", "loto_table"),
         correlations=_prediction_report("results/{family}/correlations.tsv", "correlations_table"),
-    params:
-        cfg=CONFIG_JSON,
-        spec=section_hash("analysis", "seed", "budgets", "max_budget"),
-        max_budget=N_MAX,
     log:
         "logs/{family}/fit.log",
     localrule: True
     conda:
         "../../envs/analysis.yaml"
+    params:
+        cfg=CONFIG_JSON,
+        spec=section_hash("analysis", "seed", "budgets", "max_budget"),
+        max_budget=N_MAX,
     shell:
         "python -m dataeff fit --config {params.cfg} --family {wildcards.family} --efficiency {input.efficiency} "
         "--predictors {input.predictors} --max-budget {params.max_budget} "
@@ -96,14 +98,14 @@ rule prediction_figures:
         savings_pdf="results/{family}/figures/savings.pdf",
         coefficients=_prediction_report("results/{family}/figures/coefficients.csv", "coefficients_table"),
         savings=_prediction_report("results/{family}/figures/savings.csv", "savings_table"),
-    params:
-        cfg=CONFIG_JSON,
-        spec=section_hash("analysis", "seed"),
     log:
         "logs/{family}/prediction_figures.log",
     localrule: True
     conda:
         "../../envs/analysis.yaml"
+    params:
+        cfg=CONFIG_JSON,
+        spec=section_hash("analysis", "seed"),
     shell:
         "python -m dataeff figures --config {params.cfg} --family {wildcards.family} "
         "--efficiency {input.efficiency} --predictors {input.predictors} "
@@ -125,15 +127,15 @@ rule calibration:
         tasks="results/{family}/calibration/tasks.tsv",
         png=_prediction_report("results/{family}/calibration/calibration.png", "calibration"),
         pdf="results/{family}/calibration/calibration.pdf",
-    params:
-        cfg=CONFIG_JSON,
-        spec=section_hash("analysis"),
-        out_dir=lambda w, output: os.path.dirname(output.tsv),
     log:
         "logs/{family}/calibration.log",
     localrule: True
     conda:
         "../../envs/analysis.yaml"
+    params:
+        cfg=CONFIG_JSON,
+        spec=section_hash("analysis"),
+        out_dir=lambda w, output: os.path.dirname(output.tsv),
     shell:
         "python -m dataeff calibrate --config {params.cfg} --family {wildcards.family} "
         "--efficiency {input.efficiency} --predictors {input.predictors} --out-dir {params.out_dir} > {log} 2>&1"
@@ -143,24 +145,32 @@ rule paper_calibration:
     input:
         PAPER_RESULT_FILES,
     output:
-        tsv=report("results/paper/calibration/calibration.tsv", caption="../report/calibration_table.rst",
-                   category="Prediction", subcategory="paper"),
+        tsv=report(
+            "results/paper/calibration/calibration.tsv",
+            caption="../report/calibration_table.rst",
+            category="Prediction",
+            subcategory="paper",
+        ),
         md="results/paper/calibration/calibration.md",
         json="results/paper/calibration/calibration.json",
         tasks="results/paper/calibration/tasks.tsv",
-        png=report("results/paper/calibration/calibration.png", caption="../report/paper_calibration.rst",
-                   category="Prediction", subcategory="paper"),
+        png=report(
+            "results/paper/calibration/calibration.png",
+            caption="../report/paper_calibration.rst",
+            category="Prediction",
+            subcategory="paper",
+        ),
         pdf="results/paper/calibration/calibration.pdf",
-    params:
-        cfg=CONFIG_JSON,
-        spec=section_hash("analysis"),
-        families=" ".join(config["analysis"]["calibration"]["families"]),
-        out_dir=lambda w, output: os.path.dirname(output.tsv),
     log:
         "logs/paper/calibration.log",
     localrule: True
     conda:
         "../../envs/analysis.yaml"
+    params:
+        cfg=CONFIG_JSON,
+        spec=section_hash("analysis"),
+        families=" ".join(config["analysis"]["calibration"]["families"]),
+        out_dir=lambda w, output: os.path.dirname(output.tsv),
     shell:
         "python -m dataeff calibrate --config {params.cfg} --paper {params.families} --out-dir {params.out_dir} "
         "> {log} 2>&1"

@@ -31,8 +31,9 @@ except DataeffError as _err:
 # package in workflow/ even where it is not installed.
 os.environ.update(
     PATH=os.pathsep.join([os.path.dirname(sys.executable), os.environ.get("PATH", "")]),
-    PYTHONPATH=os.pathsep.join(p for p in (os.path.join(workflow.basedir, "workflow"),
-                                            os.environ.get("PYTHONPATH")) if p),
+    PYTHONPATH=os.pathsep.join(
+        p for p in (os.path.join(workflow.basedir, "workflow"), os.environ.get("PYTHONPATH")) if p
+    ),
 )
 
 FAMILIES = list(config["families"])
@@ -46,7 +47,6 @@ CONFIG_HASH = stable_hash(config)
 CONFIG_JSON = f".snakemake/dataeff/config-{CONFIG_HASH}.json"
 if not os.path.exists(CONFIG_JSON):
     atomic_write_json(CONFIG_JSON, config)
-
 
 
 def section_hash(*keys, family=None):
@@ -116,9 +116,12 @@ except DataeffError as _err:
     sys.exit(f"dataeff: error: {_err}")
 _unknown_pools = [t for t in TASKS if TASK_POOL[t] is None]
 if _unknown_pools:
-    print(f"dataeff: note: training pool not known before preparation for {', '.join(_unknown_pools)}; "
-          "a budget above a pool fails at evaluation (record the task's split_sizes, or prepare it "
-          "and re-run so the budget runs at the pool size)", file=sys.stderr)
+    print(
+        f"dataeff: note: training pool not known before preparation for {', '.join(_unknown_pools)}; "
+        "a budget above a pool fails at evaluation (record the task's split_sizes, or prepare it "
+        "and re-run so the budget runs at the pool size)",
+        file=sys.stderr,
+    )
 
 
 def task_budgets(task):
@@ -130,8 +133,9 @@ def task_budgets(task):
 
 
 def eval_files(family, task):
-    return expand("results/{family}/{task}/eval/n{budget}.json", family=family, task=task,
-                  budget=[0] + task_budgets(task))
+    return expand(
+        "results/{family}/{task}/eval/n{budget}.json", family=family, task=task, budget=[0] + task_budgets(task)
+    )
 
 
 def all_targets():
@@ -151,8 +155,10 @@ def launcher(wildcards, resources):
     if int(resources.gpu) > 1:
         # --main_process_port 0: accelerate takes a free port when the job starts, so two jobs on
         # one node do not both bind 29500.
-        return (f"accelerate launch --config_file config/fsdp.yaml --num_processes {resources.gpu} "
-                "--main_process_port 0 -m dataeff.cli")
+        return (
+            f"accelerate launch --config_file config/fsdp.yaml --num_processes {resources.gpu} "
+            "--main_process_port 0 -m dataeff.cli"
+        )
     return "python -m dataeff"
 
 
@@ -219,6 +225,7 @@ def reference_task_list(family):
 def analysis_input(name):
     """Input function for efficiency.json / predictors.tsv of the fit and figures: this run's
     own, or combined with the reference's tasks (rule combine_reference) when there is one."""
+
     def pick(wildcards):
         if reference_task_list(wildcards.family):
             return f"results/{wildcards.family}/combined/{name}"
@@ -235,8 +242,9 @@ def curve_dir(family):
 
 
 def curve_files(wildcards):
-    return [os.path.join(curve_dir(wildcards.family), f"{wildcards.family}_{task}_full_result_v2.json")
-            for task in TASKS]
+    return [
+        os.path.join(curve_dir(wildcards.family), f"{wildcards.family}_{task}_full_result_v2.json") for task in TASKS
+    ]
 
 
 def curve_args():
@@ -257,8 +265,7 @@ def efficiency_targets(family):
 
 
 # ---- analysis stage helpers ----
-ANALYSIS_FIGURES = ["correlations", "loto", "predicted_curves", "zero_shot_vs_best", "zero_shot_vs_auc",
-                    "savings"]
+ANALYSIS_FIGURES = ["correlations", "loto", "predicted_curves", "zero_shot_vs_best", "zero_shot_vs_auc", "savings"]
 
 
 def analysis_targets(family):
@@ -273,10 +280,17 @@ def analysis_targets(family):
 
 
 # ---- calibration helpers ----
-PAPER_RESULT_FILES = sorted(str(p) for fam in PAPER_FAMILIES
-                            for p in PAPER_RESULTS_DIR.glob(f"{fam}_*_full_result_v2.json"))
-CALIBRATION_FILES = ["calibration.tsv", "calibration.md", "calibration.json", "tasks.tsv", "calibration.png",
-                     "calibration.pdf"]
+PAPER_RESULT_FILES = sorted(
+    str(p) for fam in PAPER_FAMILIES for p in PAPER_RESULTS_DIR.glob(f"{fam}_*_full_result_v2.json")
+)
+CALIBRATION_FILES = [
+    "calibration.tsv",
+    "calibration.md",
+    "calibration.json",
+    "tasks.tsv",
+    "calibration.png",
+    "calibration.pdf",
+]
 
 
 def calibration_targets():
@@ -302,8 +316,12 @@ def cost_inputs(wildcards):
     """Every compute job of the family must have run (its benchmark file is then written)."""
     files = [f for task in TASKS for f in eval_files(wildcards.family, task)]
     if "coslow" in config:
-        files += expand("results/{family}/{task}/coslow/seed{seed}.json", family=wildcards.family,
-                        task=TASKS, seed=config["coslow"]["seeds"])
+        files += expand(
+            "results/{family}/{task}/coslow/seed{seed}.json",
+            family=wildcards.family,
+            task=TASKS,
+            seed=config["coslow"]["seeds"],
+        )
     return files
 
 

@@ -9,20 +9,20 @@ rule confidence:
         task=task_files("{task}"),
     output:
         "results/{family}/{task}/coslow/confidence.json",
-    params:
-        config=CONFIG_JSON,
-        sections=lambda w: section_hash("coslow", "seed", family=w.family),
-    threads: config["eval"]["threads"]
-    resources:
-        gpu=lambda w: min(1, config["families"][w.family].get("gpus", 0)),
-        mem_mb=scaled_resource("mem_mb", 16000),
-        runtime=scaled_resource("runtime", 120),
     log:
         "logs/{family}/{task}/confidence.log",
     benchmark:
         "results/benchmarks/{family}/{task}/confidence.tsv"
     conda:
         "../../envs/train.yaml"
+    threads: config["eval"]["threads"]
+    resources:
+        gpu=lambda w: min(1, config["families"][w.family].get("gpus", 0)),
+        mem_mb=scaled_resource("mem_mb", 16000),
+        runtime=scaled_resource("runtime", 120),
+    params:
+        config=CONFIG_JSON,
+        sections=lambda w: section_hash("coslow", "seed", family=w.family),
     shell:
         "python -m dataeff coslow-task --score --config {params.config} --family {wildcards.family} "
         "--task {wildcards.task} --train {input.task[0]} --model {input.model} --threads {threads} "
@@ -36,20 +36,20 @@ rule coslow:
         task=task_files("{task}"),
     output:
         "results/{family}/{task}/coslow/seed{seed}.json",
-    params:
-        config=CONFIG_JSON,
-        sections=lambda w: section_hash("coslow", family=w.family),
-    threads: config["eval"]["threads"]
-    resources:
-        gpu=lambda w: min(1, config["families"][w.family].get("gpus", 0)),
-        mem_mb=scaled_resource("mem_mb", 16000),
-        runtime=scaled_resource("runtime", 120),
     log:
         "logs/{family}/{task}/coslow_seed{seed}.log",
     benchmark:
         "results/benchmarks/{family}/{task}/coslow_seed{seed}.tsv"
     conda:
         "../../envs/train.yaml"
+    threads: config["eval"]["threads"]
+    resources:
+        gpu=lambda w: min(1, config["families"][w.family].get("gpus", 0)),
+        mem_mb=scaled_resource("mem_mb", 16000),
+        runtime=scaled_resource("runtime", 120),
+    params:
+        config=CONFIG_JSON,
+        sections=lambda w: section_hash("coslow", family=w.family),
     shell:
         "python -m dataeff coslow-task --config {params.config} --family {wildcards.family} --task {wildcards.task}"
         " --seed {wildcards.seed} --scores {input.scores} --train {input.task[0]} --model {input.model}"
@@ -57,14 +57,18 @@ rule coslow:
 
 
 rule predictors_table:
-    localrule: True
     input:
-        lambda w: expand("results/{family}/{task}/coslow/seed{seed}.json", family=w.family, task=TASKS,
-                         seed=config["coslow"]["seeds"]),
+        lambda w: expand(
+            "results/{family}/{task}/coslow/seed{seed}.json",
+            family=w.family,
+            task=TASKS,
+            seed=config["coslow"]["seeds"],
+        ),
     output:
         report("results/{family}/predictors.tsv", caption="../report/predictors.rst", category="Prediction"),
     log:
         "logs/{family}/predictors.log",
+    localrule: True
     conda:
         "../../envs/analysis.yaml"
     shell:

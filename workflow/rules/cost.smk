@@ -11,13 +11,13 @@ rule gpu_hours:
     output:
         tsv="results/{family}/gpu_hours.tsv",
         json="results/{family}/gpu_hours.json",
-    params:
-        cfg=CONFIG_JSON,
     log:
         "logs/{family}/gpu_hours.log",
     localrule: True
     conda:
         "../../envs/analysis.yaml"
+    params:
+        cfg=CONFIG_JSON,
     shell:
         "python -m dataeff cost --config {params.cfg} --family {wildcards.family} --benchmarks results/benchmarks "
         "--out {output.tsv} --json {output.json} > {log} 2>&1"

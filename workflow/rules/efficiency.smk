@@ -28,20 +28,28 @@ rule efficiency:
         curves=curve_files,
     output:
         json="results/{family}/efficiency.json",
-        tsv=report("results/{family}/efficiency.tsv", caption="../report/efficiency.rst",
-                   category="Data efficiency", subcategory="{family}"),
-    params:
-        cfg=CONFIG_JSON,
-        spec=stable_hash([section_hash("budgets", "max_budget", "tasks", "user_tasks"),
-                          {k: config["analysis"].get(k) for k in ("published_results", "ceilings")}]),
-        results=lambda w: curve_dir(w.family),
-        tasks=",".join(TASKS),
-        curve=curve_args(),
+        tsv=report(
+            "results/{family}/efficiency.tsv",
+            caption="../report/efficiency.rst",
+            category="Data efficiency",
+            subcategory="{family}",
+        ),
     log:
         "logs/{family}/efficiency.log",
     localrule: True
     conda:
         "../../envs/analysis.yaml"
+    params:
+        cfg=CONFIG_JSON,
+        spec=stable_hash(
+            [
+                section_hash("budgets", "max_budget", "tasks", "user_tasks"),
+                {k: config["analysis"].get(k) for k in ("published_results", "ceilings")},
+            ]
+        ),
+        results=lambda w: curve_dir(w.family),
+        tasks=",".join(TASKS),
+        curve=curve_args(),
     shell:
         "python -m dataeff auc --config {params.cfg} --results {params.results} --family {wildcards.family} "
         "--tasks {params.tasks} {params.curve} --out {output.json} --tsv {output.tsv} > {log} 2>&1"
@@ -52,20 +60,28 @@ rule curves:
         efficiency="results/{family}/efficiency.json",
         curves=curve_files,
     output:
-        curves_png=report("results/{family}/figures/curves.png", caption="../report/curves.rst",
-                          category="Data efficiency", subcategory="{family}"),
+        curves_png=report(
+            "results/{family}/figures/curves.png",
+            caption="../report/curves.rst",
+            category="Data efficiency",
+            subcategory="{family}",
+        ),
         curves_pdf="results/{family}/figures/curves.pdf",
-        overlay_png=report("results/{family}/figures/overlay.png", caption="../report/overlay.rst",
-                           category="Data efficiency", subcategory="{family}"),
+        overlay_png=report(
+            "results/{family}/figures/overlay.png",
+            caption="../report/overlay.rst",
+            category="Data efficiency",
+            subcategory="{family}",
+        ),
         overlay_pdf="results/{family}/figures/overlay.pdf",
-    params:
-        results=lambda w: curve_dir(w.family),
-        curve=curve_args(),
     log:
         "logs/{family}/curves.log",
     localrule: True
     conda:
         "../../envs/analysis.yaml"
+    params:
+        results=lambda w: curve_dir(w.family),
+        curve=curve_args(),
     shell:
         "python -m dataeff curves --efficiency {input.efficiency} --results {params.results} "
         "--family {wildcards.family} {params.curve} --out-dir results/{wildcards.family}/figures "

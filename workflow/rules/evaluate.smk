@@ -11,23 +11,23 @@ rule evaluate:
         result="results/{family}/{task}/eval/n{budget}.json",
         predictions="results/{family}/{task}/eval/n{budget}.predictions.jsonl",
         timing="results/{family}/{task}/eval/n{budget}.timing.json",
-    params:
-        cfg=CONFIG_JSON,
-        spec=lambda w: section_hash("eval", "seed", family=w.family),
-        model_arg=lambda w: "" if int(w.budget) == 0 else f"--model results/{w.family}/{w.task}/train/n{w.budget}/model",
     log:
         "logs/{family}/{task}/evaluate_n{budget}.log",
     benchmark:
         "results/benchmarks/{family}/{task}/evaluate_n{budget}.tsv"
+    group:
+        "evaluate"
+    conda:
+        "../../envs/train.yaml"
     threads: config["eval"]["threads"]
     resources:
         gpu=lambda w: min(1, config["families"][w.family].get("gpus", 0)),
         mem_mb=scaled_resource("mem_mb", 16000),
         runtime=lambda w, attempt: 30 * attempt,
-    group:
-        "evaluate"
-    conda:
-        "../../envs/train.yaml"
+    params:
+        cfg=CONFIG_JSON,
+        spec=lambda w: section_hash("eval", "seed", family=w.family),
+        model_arg=lambda w: "" if int(w.budget) == 0 else f"--model results/{w.family}/{w.task}/train/n{w.budget}/model",
     shell:
         "python -m dataeff evaluate --config {params.cfg} --family {wildcards.family} --task {wildcards.task} "
         "--budget {wildcards.budget} --base-model {input.base} {params.model_arg} "

@@ -13,21 +13,21 @@ rule finetune:
         metrics="results/{family}/{task}/train/n{budget}/metrics.json",
         model=finetuned_model_output("results/{family}/{task}/train/n{budget}/model"),
         train_log="results/{family}/{task}/train/n{budget}/train_log.jsonl",
-    params:
-        cfg=CONFIG_JSON,
-        spec=lambda w: section_hash("train", "seed", "data", family=w.family),
-        launch=launcher,
     log:
         "logs/{family}/{task}/finetune_n{budget}.log",
     benchmark:
         "results/benchmarks/{family}/{task}/finetune_n{budget}.tsv"
+    conda:
+        "../../envs/train.yaml"
     threads: config["train"]["threads"]
     resources:
         gpu=family_resource("gpus", 0),
         mem_mb=scaled_resource("mem_mb", 16000),
         runtime=scaled_resource("runtime", 120),
-    conda:
-        "../../envs/train.yaml"
+    params:
+        cfg=CONFIG_JSON,
+        spec=lambda w: section_hash("train", "seed", "data", family=w.family),
+        launch=launcher,
     shell:
         "{params.launch} finetune --config {params.cfg} --family {wildcards.family} "
         "--task {wildcards.task} --budget {wildcards.budget} --model {input.model} "

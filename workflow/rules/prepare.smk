@@ -5,14 +5,14 @@
 rule prepare_model:
     output:
         "results/models/{family}/model.json",
-    params:
-        cfg=CONFIG_JSON,
-        spec=lambda w: section_hash(family=w.family),
     log:
         "logs/{family}/prepare_model.log",
     localrule: True
     conda:
         "../../envs/train.yaml"
+    params:
+        cfg=CONFIG_JSON,
+        spec=lambda w: section_hash(family=w.family),
     shell:
         "python -m dataeff prepare-model --config {params.cfg} --family {wildcards.family} "
         "--out-dir results/models/{wildcards.family} > {log} 2>&1"
@@ -22,13 +22,13 @@ rule fetch_bigbench:
     # pip download --no-deps bigbench==1.0.0 (see docs/BIGBENCH.md), sha256 checked.
     output:
         config["data"]["bigbench_sdist"],
-    params:
-        cfg=CONFIG_JSON,
     log:
         "logs/fetch_bigbench.log",
     localrule: True
     conda:
         "../../envs/analysis.yaml"
+    params:
+        cfg=CONFIG_JSON,
     shell:
         "python -m dataeff prepare-task --config {params.cfg} --fetch-bigbench > {log} 2>&1"
 
@@ -38,15 +38,15 @@ rule prepare_task:
         bigbench_sdist,
     output:
         task_files("{task}"),
-    params:
-        cfg=CONFIG_JSON,
-        spec=lambda w: section_hash("data", "user_tasks", "bigbench_tasks"),
-        out_dir="data/tasks/{task}",
     log:
         "logs/tasks/{task}.log",
     localrule: True
     conda:
         "../../envs/analysis.yaml"
+    params:
+        cfg=CONFIG_JSON,
+        spec=lambda w: section_hash("data", "user_tasks", "bigbench_tasks"),
+        out_dir="data/tasks/{task}",
     shell:
         "python -m dataeff prepare-task --config {params.cfg} --task {wildcards.task} "
         "--out-dir {params.out_dir} > {log} 2>&1"

@@ -17,11 +17,17 @@ from dataeff.results import aggregate_evals, result_filename
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser("aggregate", help="collect eval JSONs into per-task curve files",
-                              description=__doc__.splitlines()[0])
+    p = subparsers.add_parser(
+        "aggregate", help="collect eval JSONs into per-task curve files", description=__doc__.splitlines()[0]
+    )
     p.add_argument("--family", required=True, help="model family of every eval file")
-    p.add_argument("--evals", nargs="+", required=True, metavar="EVAL_JSON",
-                   help="results/{family}/{task}/eval/n{budget}.json files (several seeds allowed)")
+    p.add_argument(
+        "--evals",
+        nargs="+",
+        required=True,
+        metavar="EVAL_JSON",
+        help="results/{family}/{task}/eval/n{budget}.json files (several seeds allowed)",
+    )
     p.add_argument("--out-dir", required=True, help="directory for {family}_{task}_full_result_v2.json")
     p.set_defaults(func=run)
 
@@ -36,8 +42,12 @@ def _from_evals(sources: list[str], family: str, task: str) -> dict[str, Any]:
         decoded = [json.loads(v) for v in values]
         return decoded[0] if len(decoded) == 1 else decoded
 
-    return {"config": {"family": family, "task": task, "evals": [p.get("config_hash") for p in provs]},
-            "seed": common("seed"), "model": common("model"), "model_revision": common("model_revision")}
+    return {
+        "config": {"family": family, "task": task, "evals": [p.get("config_hash") for p in provs]},
+        "seed": common("seed"),
+        "model": common("model"),
+        "model_revision": common("model_revision"),
+    }
 
 
 def run(args: argparse.Namespace) -> int:

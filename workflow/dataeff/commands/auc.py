@@ -38,16 +38,23 @@ def parse_tasks(text: str) -> list[str]:
 
 def add_curve_arguments(parser: argparse.ArgumentParser) -> None:
     """Options shared by ``auc`` and ``curves``: the grid and N_max."""
-    parser.add_argument("--grid", type=parse_grid, default=None,
-                        help="positive budgets, comma-separated (default: the config's budgets with "
-                             "--config, else the paper's 50,100,200,500,1000,2500,5000)")
-    parser.add_argument("--max-budget", type=int, default=None,
-                        help="N_max, the budget at x = 1 (default: the config's max_budget with "
-                             "--config, else the largest grid budget)")
+    parser.add_argument(
+        "--grid",
+        type=parse_grid,
+        default=None,
+        help="positive budgets, comma-separated (default: the config's budgets with "
+        "--config, else the paper's 50,100,200,500,1000,2500,5000)",
+    )
+    parser.add_argument(
+        "--max-budget",
+        type=int,
+        default=None,
+        help="N_max, the budget at x = 1 (default: the config's max_budget with "
+        "--config, else the largest grid budget)",
+    )
 
 
-def resolve_curve_arguments(args: argparse.Namespace,
-                            config: Mapping[str, Any] | None) -> tuple[list[int], int]:
+def resolve_curve_arguments(args: argparse.Namespace, config: Mapping[str, Any] | None) -> tuple[list[int], int]:
     """Grid and N_max from the options, else the config, else the paper's."""
     grid = args.grid
     if grid is None:
@@ -60,8 +67,9 @@ def resolve_curve_arguments(args: argparse.Namespace,
     return resolve_grid(grid, max_budget)
 
 
-def resolve_ceilings(ceilings_path: str | None,
-                     config: Mapping[str, Any] | None) -> tuple[dict[str, float | None], str]:
+def resolve_ceilings(
+    ceilings_path: str | None, config: Mapping[str, Any] | None
+) -> tuple[dict[str, float | None], str]:
     """Ceilings and where they came from: ``--ceilings``, else the config's
     ``analysis.ceilings`` file, else the task registry (``dataeff.tasks.registry.ceilings``)."""
     if ceilings_path is None and config is not None:
@@ -69,36 +77,47 @@ def resolve_ceilings(ceilings_path: str | None,
     if ceilings_path is not None:
         return read_ceilings(ceilings_path), str(ceilings_path)
     if config is None:
-        raise DataeffError("no ceilings given", field="--ceilings",
-                           fix='pass --ceilings FILE ({task: {"score": number or null}}) or --config')
+        raise DataeffError(
+            "no ceilings given",
+            field="--ceilings",
+            fix='pass --ceilings FILE ({task: {"score": number or null}}) or --config',
+        )
     from dataeff.tasks.registry import ceilings as registry_ceilings  # lazy: heavy, optional
 
     return dict(registry_ceilings(dict(config))), "task registry"
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser("auc", help="data-efficiency AUC per task of one family",
-                              description=__doc__.splitlines()[0])
+    p = subparsers.add_parser(
+        "auc", help="data-efficiency AUC per task of one family", description=__doc__.splitlines()[0]
+    )
     p.add_argument("--results", required=True, help="directory of {family}_{task}_full_result_v2.json files")
     p.add_argument("--family", required=True, help="model family (file name prefix)")
-    p.add_argument("--ceilings", default=None,
-                   help='JSON {task: {"score": number or null}}; default: config analysis.ceilings, '
-                        "else the task registry (needs --config)")
+    p.add_argument(
+        "--ceilings",
+        default=None,
+        help='JSON {task: {"score": number or null}}; default: config analysis.ceilings, '
+        "else the task registry (needs --config)",
+    )
     p.add_argument("--config", default=None, help="config (YAML or resolved JSON) for grid, N_max, ceilings")
-    p.add_argument("--tasks", type=parse_tasks, default=None,
-                   help="comma-separated tasks to require (default: every file of the family)")
-    p.add_argument("--unknown-ceiling-ok", action="store_true",
-                   help="treat a task missing from the ceilings file as unknown (ceiling = best accuracy) "
-                        "instead of an error")
-    p.add_argument("--out", required=True,
-                   help="output JSON: task -> {auc, zero_shot, max_acc, ceiling, ...}")
+    p.add_argument(
+        "--tasks",
+        type=parse_tasks,
+        default=None,
+        help="comma-separated tasks to require (default: every file of the family)",
+    )
+    p.add_argument(
+        "--unknown-ceiling-ok",
+        action="store_true",
+        help="treat a task missing from the ceilings file as unknown (ceiling = best accuracy) instead of an error",
+    )
+    p.add_argument("--out", required=True, help="output JSON: task -> {auc, zero_shot, max_acc, ceiling, ...}")
     p.add_argument("--tsv", default=None, help="also write the table as TSV")
     add_curve_arguments(p)
     p.set_defaults(func=run)
 
 
-def _origin(path: os.PathLike[str] | str, family: str,
-            config: Mapping[str, Any] | None) -> dict[str, Any]:
+def _origin(path: os.PathLike[str] | str, family: str, config: Mapping[str, Any] | None) -> dict[str, Any]:
     """Seed, model and model revision behind a curve file: its own provenance (written by
     ``dataeff aggregate``), else the config's family entry (published curves carry none)."""
     from dataeff.io import read_json
@@ -108,22 +127,34 @@ def _origin(path: os.PathLike[str] | str, family: str,
     if isinstance(prov, dict) and prov.get("model") is not None:
         return {k: prov.get(k) for k in ("seed", "model", "model_revision")}
     fam = ((config or {}).get("families") or {}).get(family) or {}
-    return {"seed": (config or {}).get("seed"), "model": fam.get("model"),
-            "model_revision": fam.get("revision")}
+    return {"seed": (config or {}).get("seed"), "model": fam.get("model"), "model_revision": fam.get("revision")}
 
 
-def efficiency_records(curves: Mapping[str, Curve], family: str, grid: Sequence[int],
-                       files: Mapping[str, os.PathLike[str] | str], ceilings_source: str,
-                       config: Mapping[str, Any] | None) -> dict[str, dict[str, Any]]:
+def efficiency_records(
+    curves: Mapping[str, Curve],
+    family: str,
+    grid: Sequence[int],
+    files: Mapping[str, os.PathLike[str] | str],
+    ceilings_source: str,
+    config: Mapping[str, Any] | None,
+) -> dict[str, dict[str, Any]]:
     """The ``efficiency.json`` object: per task the curve summary plus where it came from."""
     out: dict[str, dict[str, Any]] = {}
     for task, curve in curves.items():
         origin = _origin(files[task], family, config)
-        prov = provenance(config=config if config is not None else {"grid": list(grid),
-                                                                   "max_budget": curve.max_budget},
-                          data_hash=file_hash(files[task]), **origin)
-        out[task] = {**curve.summary(), "family": family, "grid": list(grid),
-                     "source": str(files[task]), "ceilings_source": ceilings_source, "provenance": prov}
+        prov = provenance(
+            config=config if config is not None else {"grid": list(grid), "max_budget": curve.max_budget},
+            data_hash=file_hash(files[task]),
+            **origin,
+        )
+        out[task] = {
+            **curve.summary(),
+            "family": family,
+            "grid": list(grid),
+            "source": str(files[task]),
+            "ceilings_source": ceilings_source,
+            "provenance": prov,
+        }
     return out
 
 
@@ -135,8 +166,9 @@ def run(args: argparse.Namespace) -> int:
     ceilings, source = resolve_ceilings(args.ceilings, config)
     results, files = read_family(args.results, args.family, args.tasks)
     validate_ceilings(ceilings, results, source)
-    curves = family_curves(results, ceilings, grid, n_max, ceilings_source=source,
-                           unknown_ceiling_ok=args.unknown_ceiling_ok)
+    curves = family_curves(
+        results, ceilings, grid, n_max, ceilings_source=source, unknown_ceiling_ok=args.unknown_ceiling_ok
+    )
     records = efficiency_records(curves, args.family, grid, files, source, config)
     if args.tsv:
         atomic_write_text(args.tsv, efficiency_tsv(curves))

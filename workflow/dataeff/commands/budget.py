@@ -49,46 +49,70 @@ def _grid(text: str) -> list[int]:
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
-        "budget", help="predict the labels needed to reach a target from CoS-Low",
+        "budget",
+        help="predict the labels needed to reach a target from CoS-Low",
         description="Predict a task's data-efficiency AUC from its CoS-Low with a family's fitted "
-                    "coefficients, and the number of labeled examples needed to close TARGET of the gap "
-                    "between zero-shot and ceiling (METHOD.md section 3), with an interval.")
+        "coefficients, and the number of labeled examples needed to close TARGET of the gap "
+        "between zero-shot and ceiling (METHOD.md section 3), with an interval.",
+    )
     p.add_argument("--coslow", type=_finite_float, required=True, help="the task's CoS-Low value")
     who = p.add_argument_group("coefficients (one of)")
-    who.add_argument("--family", help="look up: --coefficients FILE, --results-dir DIR/FAMILY/coefficients.json, "
-                                      "config families.FAMILY.coefficients, shipped fitted families, the paper "
-                                      "(llama, mistral, qwen)")
+    who.add_argument(
+        "--family",
+        help="look up: --coefficients FILE, --results-dir DIR/FAMILY/coefficients.json, "
+        "config families.FAMILY.coefficients, shipped fitted families, the paper "
+        "(llama, mistral, qwen)",
+    )
     who.add_argument("--slope", type=_finite_float, help="slope c of AUC = c * CoS-Low + I")
     who.add_argument("--intercept", type=_finite_float, help="intercept I")
     who.add_argument("--slope-se", type=_finite_float, default=None, help="standard error of --slope")
     who.add_argument("--intercept-se", type=_finite_float, default=None, help="standard error of --intercept")
     who.add_argument("--coefficients", help="coefficients.json from `dataeff fit` (or a YAML/JSON entry)")
-    p.add_argument("--results-dir", default=None,
-                   help="a pipeline's results directory: use its DIR/FAMILY/coefficients.json")
+    p.add_argument(
+        "--results-dir", default=None, help="a pipeline's results directory: use its DIR/FAMILY/coefficients.json"
+    )
     tgt = p.add_argument_group("target (one of)")
-    tgt.add_argument("--target", type=_finite_float,
-                     help="fraction of the zero-shot-to-ceiling gap, in (0, 1)")
-    tgt.add_argument("--target-accuracy", type=_finite_float,
-                     help="absolute accuracy to reach (needs --zero-shot and --ceiling)")
+    tgt.add_argument("--target", type=_finite_float, help="fraction of the zero-shot-to-ceiling gap, in (0, 1)")
+    tgt.add_argument(
+        "--target-accuracy", type=_finite_float, help="absolute accuracy to reach (needs --zero-shot and --ceiling)"
+    )
     tgt.add_argument("--zero-shot", type=_finite_float, help="the untuned model's accuracy")
     tgt.add_argument("--ceiling", type=_finite_float, help="best reachable accuracy (e.g. human level)")
-    p.add_argument("--max-budget", type=int, default=None,
-                   help="N_max of the AUC (default: the coefficients' own, else 5000)")
-    p.add_argument("--grid", type=_grid, default=None,
-                   help="positive budgets of the grid the coefficients' AUCs were measured on (default: the "
-                        "coefficients' recorded grid, the config's budgets for its N_max, or the paper's for "
-                        "N_max 5000)")
+    p.add_argument(
+        "--max-budget", type=int, default=None, help="N_max of the AUC (default: the coefficients' own, else 5000)"
+    )
+    p.add_argument(
+        "--grid",
+        type=_grid,
+        default=None,
+        help="positive budgets of the grid the coefficients' AUCs were measured on (default: the "
+        "coefficients' recorded grid, the config's budgets for its N_max, or the paper's for "
+        "N_max 5000)",
+    )
     p.add_argument("--level", type=_finite_float, default=0.95, help="interval level (default 0.95)")
     unc = p.add_argument_group("uncertainty and measured budgets")
-    unc.add_argument("--coslow-sd", type=_finite_float, default=None,
-                     help="spread (sd) of this CoS-Low value over resamples of the 32 examples (default: "
-                          "config analysis.coslow_sd, the measured seed spread)")
-    unc.add_argument("--measured", type=_measured, default=None, metavar="BUDGET:ACC,...",
-                     help="accuracies measured so far, e.g. 0:0.41,50:0.55,100:0.62 (0 = zero-shot; needs "
-                          "--ceiling): the prediction is updated with them")
-    unc.add_argument("--update-method", default=None, choices=("bayes", "bayes_xp", "measured_only"),
-                     help="how measured accuracies update the prediction (default bayes, the best on "
-                          "held-out tasks; docs/PREDICTIONS.md)")
+    unc.add_argument(
+        "--coslow-sd",
+        type=_finite_float,
+        default=None,
+        help="spread (sd) of this CoS-Low value over resamples of the 32 examples (default: "
+        "config analysis.coslow_sd, the measured seed spread)",
+    )
+    unc.add_argument(
+        "--measured",
+        type=_measured,
+        default=None,
+        metavar="BUDGET:ACC,...",
+        help="accuracies measured so far, e.g. 0:0.41,50:0.55,100:0.62 (0 = zero-shot; needs "
+        "--ceiling): the prediction is updated with them",
+    )
+    unc.add_argument(
+        "--update-method",
+        default=None,
+        choices=("bayes", "bayes_xp", "measured_only"),
+        help="how measured accuracies update the prediction (default bayes, the best on "
+        "held-out tasks; docs/PREDICTIONS.md)",
+    )
     p.add_argument("--config", default=None, help="pipeline config (default: the packaged default configuration)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--curve", action="store_true", help="also print the whole predicted curve")
@@ -102,21 +126,30 @@ def resolve_coefficients(args: argparse.Namespace) -> dict[str, Any]:
     from dataeff.errors import DataeffError
 
     if (args.slope is None) != (args.intercept is None):
-        raise DataeffError("--slope and --intercept go together", field="--slope" if args.slope is None
-                           else "--intercept", fix="pass both, or --family NAME")
+        raise DataeffError(
+            "--slope and --intercept go together",
+            field="--slope" if args.slope is None else "--intercept",
+            fix="pass both, or --family NAME",
+        )
     if args.slope is not None:
-        return {"slope": args.slope, "intercept": args.intercept, "slope_se": args.slope_se,
-                "intercept_se": args.intercept_se, "source": "user-supplied --slope/--intercept"}
+        return {
+            "slope": args.slope,
+            "intercept": args.intercept,
+            "slope_se": args.slope_se,
+            "intercept_se": args.intercept_se,
+            "source": "user-supplied --slope/--intercept",
+        }
     if args.family:
         from dataeff.config import load_optional_config
 
-        return lookup_coefficients(args.family, args.coefficients, args.results_dir,
-                                   load_optional_config(args.config))
+        return lookup_coefficients(args.family, args.coefficients, args.results_dir, load_optional_config(args.config))
     if args.coefficients:
         return _coefficients_from_file(args.coefficients, None)
-    raise DataeffError("no coefficients given", field="--family",
-                       fix="pass --family NAME (llama, mistral, qwen or a fitted family) or --slope and "
-                           "--intercept")
+    raise DataeffError(
+        "no coefficients given",
+        field="--family",
+        fix="pass --family NAME (llama, mistral, qwen or a fitted family) or --slope and --intercept",
+    )
 
 
 def resolve_target(args: argparse.Namespace) -> float:
@@ -125,16 +158,20 @@ def resolve_target(args: argparse.Namespace) -> float:
 
     if args.target_accuracy is not None:
         if args.target is not None:
-            raise DataeffError("give --target or --target-accuracy, not both", field="--target",
-                               fix="drop one of them")
+            raise DataeffError("give --target or --target-accuracy, not both", field="--target", fix="drop one of them")
         if args.zero_shot is None or args.ceiling is None:
-            raise DataeffError("--target-accuracy needs --zero-shot and --ceiling", field="--target-accuracy",
-                               fix="pass the untuned model's accuracy and the best reachable accuracy")
+            raise DataeffError(
+                "--target-accuracy needs --zero-shot and --ceiling",
+                field="--target-accuracy",
+                fix="pass the untuned model's accuracy and the best reachable accuracy",
+            )
         return target_from_accuracy(args.target_accuracy, args.zero_shot, args.ceiling)
     if args.target is None:
-        raise DataeffError("no target given", field="--target",
-                           fix="pass --target 0.7 (fraction of the gap) or --target-accuracy with "
-                               "--zero-shot and --ceiling")
+        raise DataeffError(
+            "no target given",
+            field="--target",
+            fix="pass --target 0.7 (fraction of the gap) or --target-accuracy with --zero-shot and --ceiling",
+        )
     return check_target(args.target)
 
 
@@ -146,8 +183,10 @@ def describe(pred: dict[str, Any], zero_shot: float | None = None, ceiling: floa
     """Human-readable summary of a :func:`dataeff.budget.predict_budget` result."""
     n_max = pred["max_budget"]
     span = f"{_n(pred['budget_low'], n_max)}–{_n(pred['budget_high'], n_max)}"
-    head = (f"predicted AUC {pred['predicted_auc']:.3f} ({pred['level']:.0%} interval "
-            f"{pred['auc_low']:.3f}–{pred['auc_high']:.3f}) at CoS-Low {pred['coslow']:.4f}")
+    head = (
+        f"predicted AUC {pred['predicted_auc']:.3f} ({pred['level']:.0%} interval "
+        f"{pred['auc_low']:.3f}–{pred['auc_high']:.3f}) at CoS-Low {pred['coslow']:.4f}"
+    )
     if pred.get("measured_points"):
         head += f", updated with {len(pred['measured_points'])} measured budget(s)"
     goal = f"labels to reach {pred['target']:.0%} of the gap between zero-shot and ceiling"
@@ -163,8 +202,9 @@ def describe(pred: dict[str, Any], zero_shot: float | None = None, ceiling: floa
     if zero_shot is not None and ceiling is not None:
         acc = zero_shot + pred["target"] * (ceiling - zero_shot)
         lines.append(f"  = accuracy {acc:.3f} (zero-shot {zero_shot:.3f}, ceiling {ceiling:.3f})")
-    lines.append(f"coefficients: slope {pred['slope']:.4g}, intercept {pred['intercept']:.4g} "
-                 f"({pred['coefficients_source']})")
+    lines.append(
+        f"coefficients: slope {pred['slope']:.4g}, intercept {pred['intercept']:.4g} ({pred['coefficients_source']})"
+    )
     lines.append(f"interval: {pred['interval_method']}")
     return "\n".join(lines)
 
@@ -215,12 +255,25 @@ def run(args: argparse.Namespace) -> int:
     target = resolve_target(args)
     coefs = resolve_coefficients(args)
     if args.measured is not None and args.ceiling is None:
-        raise DataeffError("--measured needs --ceiling", field="--ceiling",
-                           fix="pass the task's ceiling (human-level accuracy, or 1.0 if unknown)")
-    pred = predict_budget(args.coslow, coefs, target, args.max_budget, args.level, coslow_sd=args.coslow_sd,
-                          measured=args.measured, ceiling=args.ceiling, grid=_grid_for(args, coefs),
-                          method=args.update_method or DEFAULT_UPDATE, band=bool(args.curve or args.plot),
-                          shapes=_own_shapes(args, coefs))
+        raise DataeffError(
+            "--measured needs --ceiling",
+            field="--ceiling",
+            fix="pass the task's ceiling (human-level accuracy, or 1.0 if unknown)",
+        )
+    pred = predict_budget(
+        args.coslow,
+        coefs,
+        target,
+        args.max_budget,
+        args.level,
+        coslow_sd=args.coslow_sd,
+        measured=args.measured,
+        ceiling=args.ceiling,
+        grid=_grid_for(args, coefs),
+        method=args.update_method or DEFAULT_UPDATE,
+        band=bool(args.curve or args.plot),
+        shapes=_own_shapes(args, coefs),
+    )
     if args.zero_shot is not None and args.ceiling is not None:
         pred["zero_shot"], pred["ceiling"] = args.zero_shot, args.ceiling
         pred["target_accuracy"] = args.zero_shot + target * (args.ceiling - args.zero_shot)

@@ -8,17 +8,23 @@ from pathlib import Path
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
-        "calibrate", help="coverage and error of budget intervals, leave-one-task-out",
+        "calibrate",
+        help="coverage and error of budget intervals, leave-one-task-out",
         description="Hold out each task in turn, predict the labels it needs for every target from the "
-                    "other tasks (with 0, 1, 2 measured budgets), and compare with its measured curve: "
-                    "coverage of the stated interval and median absolute budget error. Writes tasks.tsv, "
-                    "calibration.tsv, calibration.md, calibration.json and calibration.png/.pdf to "
-                    "--out-dir. Either --paper (the published curves shipped with dataeff) or "
-                    "--family with --efficiency and --predictors (a family's own study results).")
+        "other tasks (with 0, 1, 2 measured budgets), and compare with its measured curve: "
+        "coverage of the stated interval and median absolute budget error. Writes tasks.tsv, "
+        "calibration.tsv, calibration.md, calibration.json and calibration.png/.pdf to "
+        "--out-dir. Either --paper (the published curves shipped with dataeff) or "
+        "--family with --efficiency and --predictors (a family's own study results).",
+    )
     src = p.add_mutually_exclusive_group(required=True)
-    src.add_argument("--paper", nargs="*", metavar="FAMILY",
-                     help="calibrate on the paper's published curves of these families "
-                          "(default: config analysis.calibration.families)")
+    src.add_argument(
+        "--paper",
+        nargs="*",
+        metavar="FAMILY",
+        help="calibrate on the paper's published curves of these families "
+        "(default: config analysis.calibration.families)",
+    )
     src.add_argument("--family", help="calibrate on this family's own results")
     p.add_argument("--efficiency", help="results/{family}/efficiency.json (with --family)")
     p.add_argument("--predictors", help="results/{family}/predictors.tsv (with --family)")
@@ -40,17 +46,31 @@ def run(args: argparse.Namespace) -> int:
 
     config = load_optional_config(args.config)
     s = settings(config)
-    common = {"targets": s["targets"], "level": s["level"], "measured": s["measured"], "sigma": s["update_sigma"],
-              "bandwidth": s["shape_bandwidth"]}
+    common = {
+        "targets": s["targets"],
+        "level": s["level"],
+        "measured": s["measured"],
+        "sigma": s["update_sigma"],
+        "bandwidth": s["shape_bandwidth"],
+    }
     if args.family:
         for flag in ("efficiency", "predictors"):
             if not getattr(args, flag):
-                raise DataeffError(f"--family needs --{flag}", field=f"--{flag}",
-                                   fix=f"pass results/{args.family}/{flag}.{'json' if flag == 'efficiency' else 'tsv'}")
+                raise DataeffError(
+                    f"--family needs --{flag}",
+                    field=f"--{flag}",
+                    fix=f"pass results/{args.family}/{flag}.{'json' if flag == 'efficiency' else 'tsv'}",
+                )
         from dataeff.fit import read_efficiency, read_predictors
 
-        tasks = calibrate_study(read_efficiency(args.efficiency), read_predictors(args.predictors),
-                                family=args.family, coslow_sd=s["coslow_sd"], source=args.efficiency, **common)
+        tasks = calibrate_study(
+            read_efficiency(args.efficiency),
+            read_predictors(args.predictors),
+            family=args.family,
+            coslow_sd=s["coslow_sd"],
+            source=args.efficiency,
+            **common,
+        )
         title = f"{args.family}: budget intervals, leave-one-task-out"
         prov = provenance(config=config, seed=s["seed"], data_hash=file_hash(args.efficiency, args.predictors))
         pooled = None
@@ -61,7 +81,6 @@ def run(args: argparse.Namespace) -> int:
         prov = provenance(config=config, seed=s["seed"])
         pooled = "paper (all)"
     prov = {**prov, "settings": s}
-    written = write_calibration(tasks, args.out_dir, title=title, level=s["level"], provenance=prov,
-                                pooled=pooled)
+    written = write_calibration(tasks, args.out_dir, title=title, level=s["level"], provenance=prov, pooled=pooled)
     print(f"dataeff calibrate: {len(written)} files in {Path(args.out_dir)}")
     return 0

@@ -14,16 +14,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "check-cluster",
         help="check a SLURM profile (account, GPU partitions) and the prepared models before a run",
         description="Ask SLURM (scontrol show config, sinfo) whether the profile's account and partitions "
-                    "can run the configured families, and whether the prepared models are readable. "
-                    "Prints one line per problem and exits 2 if there is any.")
+        "can run the configured families, and whether the prepared models are readable. "
+        "Prints one line per problem and exits 2 if there is any.",
+    )
     add_config_arg(p)
     p.add_argument("--profile", default="profiles/slurm", help="Snakemake profile directory or file")
     p.add_argument("--results", default="results", help="results directory holding models/FAMILY/model.json")
     p.add_argument("--no-account", action="store_true", help="the run uses --slurm-no-account")
     p.add_argument("--models-only", action="store_true", help="only check that prepared models load here")
-    p.add_argument("--on-node", action="store_true",
-                   help="also run the model check on a compute node of the GPU partition (srun), "
-                        "with the offline environment compute jobs get")
+    p.add_argument(
+        "--on-node",
+        action="store_true",
+        help="also run the model check on a compute node of the GPU partition (srun), "
+        "with the offline environment compute jobs get",
+    )
     p.set_defaults(func=run)
 
 
@@ -45,20 +49,30 @@ def run(args: argparse.Namespace) -> int:
     if not args.models_only:
         profile, profile_file = cluster.load_profile(args.profile)
         defaults, per_rule = cluster.profile_resources(profile)
-        problems += cluster.check_slurm(config, defaults, per_rule, profile_file=profile_file,
-                                        no_account=args.no_account or bool(profile.get("slurm-no-account")))
+        problems += cluster.check_slurm(
+            config,
+            defaults,
+            per_rule,
+            profile_file=profile_file,
+            no_account=args.no_account or bool(profile.get("slurm-no-account")),
+        )
         if args.on_node and not problems:
             offline = "HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 TRANSFORMERS_OFFLINE=1"
-            inner = (f"env {offline} {shlex.quote(sys.executable)} -m dataeff.cli check-cluster "
-                     f"--models-only --results {shlex.quote(args.results)}"
-                     + (f" --config {shlex.quote(args.config)}" if args.config else ""))
+            inner = (
+                f"env {offline} {shlex.quote(sys.executable)} -m dataeff.cli check-cluster "
+                f"--models-only --results {shlex.quote(args.results)}"
+                + (f" --config {shlex.quote(args.config)}" if args.config else "")
+            )
             out = cluster.run_command([*_srun_args(defaults, per_rule), "bash", "-c", inner], timeout=600)
             if out is None:
-                problems.append(cluster.DataeffError(
-                    "the model check on a compute node failed (models not readable there, or srun refused)",
-                    field="data.hf_home",
-                    fix="set data.hf_home (HF_HOME) to a cache shared with the compute nodes and re-run "
-                        "the prepare step; run `srun ... dataeff check-cluster --models-only` to see why"))
+                problems.append(
+                    cluster.DataeffError(
+                        "the model check on a compute node failed (models not readable there, or srun refused)",
+                        field="data.hf_home",
+                        fix="set data.hf_home (HF_HOME) to a cache shared with the compute nodes and re-run "
+                        "the prepare step; run `srun ... dataeff check-cluster --models-only` to see why",
+                    )
+                )
     for problem in problems:
         print(f"dataeff: error: {problem}", file=sys.stderr)
     if problems:

@@ -7,10 +7,12 @@ import argparse
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
-        "combine-reference", help="add a reference run's tasks to this run's efficiency and predictors",
+        "combine-reference",
+        help="add a reference run's tasks to this run's efficiency and predictors",
         description="Write efficiency.json and predictors.tsv holding the reference run's tasks plus this "
-                    "run's own (marked '*', replacing a reference task of the same name), so the fit and "
-                    "figures place this run's tasks among the reference's (see dataeff.reference).")
+        "run's own (marked '*', replacing a reference task of the same name), so the fit and "
+        "figures place this run's tasks among the reference's (see dataeff.reference).",
+    )
     p.add_argument("--efficiency", required=True, help="this run's results/{family}/efficiency.json")
     p.add_argument("--predictors", required=True, help="this run's results/{family}/predictors.tsv")
     p.add_argument("--ref-efficiency", required=True, help="efficiency.json of the reference tasks")

@@ -7,9 +7,7 @@ from typing import Any
 
 
 def register(subparsers: Any) -> None:
-    p = subparsers.add_parser(
-        "coslow", help="CoS-Low of the labeled low-confidence examples", description=__doc__
-    )
+    p = subparsers.add_parser("coslow", help="CoS-Low of the labeled low-confidence examples", description=__doc__)
     p.add_argument("--model", required=True, help="family name, model directory or model.json, or Hub id")
     p.add_argument("--annotated", required=True, help="JSONL with 'prompt' and a non-empty 'answer' per line")
     p.add_argument("--seed", type=int, required=True, help="seed of the LoRA initialisation")
@@ -25,13 +23,21 @@ def run(args: argparse.Namespace) -> int:
     from dataeff.progress import Progress
 
     res = run_coslow(
-        args.model, args.annotated, args.seed, args.out, load_optional_config(args.config), threads=args.threads,
+        args.model,
+        args.annotated,
+        args.seed,
+        args.out,
+        load_optional_config(args.config),
+        threads=args.threads,
         on_progress=Progress("gradient pass", "units").update,
     )
     q = res["cosine_quartiles"]
     spread = res.get("spread")
-    sd = f", sd {spread['sd']:.3f}, {spread['level']:.0%} interval {spread['low']:.3f}–{spread['high']:.3f}" \
-        if spread else ""
+    sd = (
+        f", sd {spread['sd']:.3f}, {spread['level']:.0%} interval {spread['low']:.3f}–{spread['high']:.3f}"
+        if spread
+        else ""
+    )
     print(
         f"CoS-Low = {res['value']:.4f} (k={res['k']}{sd}; pairwise quartiles {q['q1']:.4f} / {q['q3']:.4f})"
         f" -> {args.out}"

@@ -24,8 +24,9 @@ def register(subparsers: Any) -> None:
     p.add_argument("--model", help="the family's model.json (or a model directory)")
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--summarize", action="store_true", help="aggregate per-seed JSONs into predictors.tsv")
-    p.add_argument("--score", action="store_true",
-                   help="draw the unlabeled pool and run the confidence pass once (writes --out)")
+    p.add_argument(
+        "--score", action="store_true", help="draw the unlabeled pool and run the confidence pass once (writes --out)"
+    )
     p.add_argument("--scores", default=None, help="the pool's confidence file (from --score), per seed")
     p.add_argument("--inputs", nargs="+", default=None, help="per-seed JSONs (with --summarize)")
     p.set_defaults(func=run)
@@ -36,9 +37,7 @@ def run(args: argparse.Namespace) -> int:
 
     if args.summarize:
         if not args.inputs:
-            raise DataeffError(
-                "--summarize needs --inputs", field="inputs", fix="list the per-seed JSON files"
-            )
+            raise DataeffError("--summarize needs --inputs", field="inputs", fix="list the per-seed JSON files")
         table = summarize_predictors(args.inputs, args.out, family=args.family)
         print(f"{len(table)} tasks -> {args.out}")
         return 0
@@ -47,17 +46,28 @@ def run(args: argparse.Namespace) -> int:
     if args.score:
         missing = [f"--{n}" for n in ("config", "family", "task", "train", "model") if getattr(args, n) is None]
         if missing:
-            raise DataeffError(f"missing {', '.join(missing)}",
-                               fix="give --config, --family, --task, --train and --model")
-        rec = score_task_pool(load_config(args.config), args.family, args.task, args.out,
-                              train=args.train, model=args.model, threads=args.threads)
+            raise DataeffError(
+                f"missing {', '.join(missing)}", fix="give --config, --family, --task, --train and --model"
+            )
+        rec = score_task_pool(
+            load_config(args.config),
+            args.family,
+            args.task,
+            args.out,
+            train=args.train,
+            model=args.model,
+            threads=args.threads,
+        )
         print(f"{args.family}/{args.task}: scored a pool of {len(rec['scores'])} prompts -> {args.out}")
         return 0
-    missing = [f"--{n}" for n in ("config", "family", "task", "seed", "scores", "train", "model")
-               if getattr(args, n) is None]
+    missing = [
+        f"--{n}" for n in ("config", "family", "task", "seed", "scores", "train", "model") if getattr(args, n) is None
+    ]
     if missing:
-        raise DataeffError(f"missing {', '.join(missing)}",
-                           fix="give --config, --family, --task, --seed, --scores, --train and --model")
+        raise DataeffError(
+            f"missing {', '.join(missing)}",
+            fix="give --config, --family, --task, --seed, --scores, --train and --model",
+        )
     res = run_coslow_task(
         load_config(args.config),
         args.family,

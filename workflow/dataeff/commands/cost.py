@@ -17,8 +17,9 @@ from dataeff.provenance import provenance
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser("cost", help="GPU-hours of the grid (task x budget) from benchmark files",
-                              description=__doc__.splitlines()[0])
+    p = subparsers.add_parser(
+        "cost", help="GPU-hours of the grid (task x budget) from benchmark files", description=__doc__.splitlines()[0]
+    )
     add_config_arg(p)
     p.add_argument("--family", required=True, help="model family (a key of config families)")
     p.add_argument("--benchmarks", default="results/benchmarks", help="root of the benchmark files")
@@ -32,20 +33,28 @@ def run(args: argparse.Namespace) -> int:
 
     config = config_from(args)
     if args.family not in config["families"]:
-        raise DataeffError(f"unknown family '{args.family}'", field="families",
-                           fix=f"use one of {', '.join(config['families'])}")
-    table = gpu_hours_table(args.family, config["families"][args.family], list(config["tasks"]),
-                            list(config["budgets"]), args.benchmarks)
+        raise DataeffError(
+            f"unknown family '{args.family}'", field="families", fix=f"use one of {', '.join(config['families'])}"
+        )
+    table = gpu_hours_table(
+        args.family, config["families"][args.family], list(config["tasks"]), list(config["budgets"]), args.benchmarks
+    )
     out = Path(args.out or f"results/{args.family}/gpu_hours.tsv")
     summary = Path(args.json) if args.json else out.with_suffix(".json")
     atomic_write_text(out, format_table(table))
-    atomic_write_json(summary, {
-        **{k: table[k] for k in ("family", "columns", "rows", "totals", "total", "wall_hours", "gpus")},
-        "missing": [list(cell) for cell in table["missing"]],
-        "provenance": provenance(config=config, seed=config.get("seed"),
-                                 model=config["families"][args.family].get("model")),
-    })
+    atomic_write_json(
+        summary,
+        {
+            **{k: table[k] for k in ("family", "columns", "rows", "totals", "total", "wall_hours", "gpus")},
+            "missing": [list(cell) for cell in table["missing"]],
+            "provenance": provenance(
+                config=config, seed=config.get("seed"), model=config["families"][args.family].get("model")
+            ),
+        },
+    )
     note = f", {len(table['missing'])} cell(s) without a benchmark" if table["missing"] else ""
-    print(f"dataeff cost: {args.family}: {table['total']:.3f} GPU-hours "
-          f"({table['wall_hours']:.3f} wall hours{note}) -> {out}")
+    print(
+        f"dataeff cost: {args.family}: {table['total']:.3f} GPU-hours "
+        f"({table['wall_hours']:.3f} wall hours{note}) -> {out}"
+    )
     return 0

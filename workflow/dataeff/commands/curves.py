@@ -20,12 +20,16 @@ from dataeff.results import read_family
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser("curves", help="plot data-efficiency curves of one family",
-                              description=__doc__.splitlines()[0])
+    p = subparsers.add_parser(
+        "curves", help="plot data-efficiency curves of one family", description=__doc__.splitlines()[0]
+    )
     p.add_argument("--efficiency", required=True, help="efficiency.json written by dataeff auc")
     p.add_argument("--family", required=True, help="model family (figure titles, result file prefix)")
-    p.add_argument("--results", default=None,
-                   help="directory of {family}_{task}_full_result_v2.json to recompute and check the curves")
+    p.add_argument(
+        "--results",
+        default=None,
+        help="directory of {family}_{task}_full_result_v2.json to recompute and check the curves",
+    )
     p.add_argument("--config", default=None, help="config (YAML or resolved JSON) for grid and N_max")
     p.add_argument("--out-dir", required=True, help="directory for curves.png/.pdf and overlay.png/.pdf")
     add_curve_arguments(p)
@@ -36,15 +40,18 @@ def load_efficiency(path: str) -> dict[str, Curve]:
     """Task -> curve from an ``efficiency.json``; a malformed entry names the task and key."""
     data = read_json(path)
     if not isinstance(data, dict) or not data:
-        raise DataeffError("expected an object mapping task -> {auc, curve, ...}", file=path,
-                           fix="re-run dataeff auc")
+        raise DataeffError("expected an object mapping task -> {auc, curve, ...}", file=path, fix="re-run dataeff auc")
     curves = {}
     for task, record in data.items():
         try:
             curves[task] = Curve.from_summary(record)
         except (KeyError, TypeError, ValueError) as exc:
-            raise DataeffError(f"task '{task}': missing or bad entry {exc}", file=path, field=task,
-                               fix="re-run dataeff auc (this file predates the curve fields)") from None
+            raise DataeffError(
+                f"task '{task}': missing or bad entry {exc}",
+                file=path,
+                field=task,
+                fix="re-run dataeff auc (this file predates the curve fields)",
+            ) from None
     return curves
 
 
@@ -60,9 +67,13 @@ def run(args: argparse.Namespace) -> int:
         for task, stored in curves.items():
             fresh = compute_curve(results[task], stored.human_ceiling, grid, n_max)
             if not math.isclose(fresh.auc, stored.auc, rel_tol=0, abs_tol=1e-9):
-                raise DataeffError(f"task '{task}': AUC {stored.auc:.6f} does not match {fresh.auc:.6f} "
-                                   f"recomputed from {args.results}", file=args.efficiency, field=task,
-                                   fix="re-run dataeff auc with the same --grid and --max-budget")
+                raise DataeffError(
+                    f"task '{task}': AUC {stored.auc:.6f} does not match {fresh.auc:.6f} "
+                    f"recomputed from {args.results}",
+                    file=args.efficiency,
+                    field=task,
+                    fix="re-run dataeff auc with the same --grid and --max-budget",
+                )
             curves[task] = fresh
     elif args.grid is not None:
         grid = args.grid

@@ -62,28 +62,51 @@ def run(args: argparse.Namespace) -> int:
     if n_train is not None and int(n_train) < args.budget:
         # The workflow caps budgets at the training pool (METHOD.md section 4); a smaller
         # pool here means its recorded size is stale, and the point would sit at the wrong n.
-        raise DataeffError(f"the model was trained on {n_train} examples, fewer than budget {args.budget}",
-                           file=str(Path(args.model).parent / "metrics.json"), field="budget_actual",
-                           fix=f"record the task's training pool ({n_train}) in the task registry "
-                               "(split_sizes) so the workflow runs this budget at n = the pool size")
+        raise DataeffError(
+            f"the model was trained on {n_train} examples, fewer than budget {args.budget}",
+            file=str(Path(args.model).parent / "metrics.json"),
+            field="budget_actual",
+            fix=f"record the task's training pool ({n_train}) in the task registry "
+            "(split_sizes) so the workflow runs this budget at n = the pool size",
+        )
     max_new_tokens = task_max_new_tokens(config, args.task, int(ecfg["max_new_tokens"]))
-    model, tokenizer, info = load_for_eval(args.model or args.base_model, args.base_model, fam,
-                                           threads=ecfg.get("threads"))
-    summary, preds = evaluate_rows(model, tokenizer, rows, metric=meta.get("metric", "accuracy"),
-                                   batch_size=ecfg["batch_size"], max_new_tokens=max_new_tokens,
-                                   progress=not args.no_progress)
+    model, tokenizer, info = load_for_eval(
+        args.model or args.base_model, args.base_model, fam, threads=ecfg.get("threads")
+    )
+    summary, preds = evaluate_rows(
+        model,
+        tokenizer,
+        rows,
+        metric=meta.get("metric", "accuracy"),
+        batch_size=ecfg["batch_size"],
+        max_new_tokens=max_new_tokens,
+        progress=not args.no_progress,
+    )
     out = Path(args.out)
     # Timings vary from run to run; keeping them out of the result keeps it byte-reproducible.
     timing = {key: summary.pop(key) for key in TIMING_KEYS if key in summary}
-    result = dict(summary, family=args.family, task=args.task, budget=args.budget, max_new_tokens=max_new_tokens,
-                  n_train=0 if args.budget == 0 else n_train, seed=int(config["seed"]), model=info,
-                  provenance=provenance(config={"eval": ecfg, "family": fam}, seed=int(config["seed"]),
-                                        model=fam["model"],
-                                        model_revision=base_revision(args.base_model, info),
-                                        data_hash=file_hash(test_path)))
+    result = dict(
+        summary,
+        family=args.family,
+        task=args.task,
+        budget=args.budget,
+        max_new_tokens=max_new_tokens,
+        n_train=0 if args.budget == 0 else n_train,
+        seed=int(config["seed"]),
+        model=info,
+        provenance=provenance(
+            config={"eval": ecfg, "family": fam},
+            seed=int(config["seed"]),
+            model=fam["model"],
+            model_revision=base_revision(args.base_model, info),
+            data_hash=file_hash(test_path),
+        ),
+    )
     atomic_write_jsonl(out.with_suffix(".predictions.jsonl"), preds)
     atomic_write_json(out.with_suffix(".timing.json"), timing)
     atomic_write_json(out, result)
-    print(f"{args.family}/{args.task} n={args.budget}: {summary['metric']} = {summary['accuracy']:.4f} "
-          f"on {summary['n_test']} examples ({timing.get('eval_seconds')} s)")
+    print(
+        f"{args.family}/{args.task} n={args.budget}: {summary['metric']} = {summary['accuracy']:.4f} "
+        f"on {summary['n_test']} examples ({timing.get('eval_seconds')} s)"
+    )
     return 0

@@ -18,23 +18,34 @@ def _targets(text: str) -> list[float]:
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
-        "figures", help="correlation, leave-one-task-out, curve and savings figures for one family",
+        "figures",
+        help="correlation, leave-one-task-out, curve and savings figures for one family",
         description="Write the prediction figures (PNG + PDF: correlations, loto, predicted_curves, "
-                    "zero_shot_vs_best, zero_shot_vs_auc, savings) and tables (coefficients.csv, "
-                    "savings.csv) of one family to --out-dir. Every per-task prediction comes from the "
-                    "leave-one-task-out fit that did not see the task.")
+        "zero_shot_vs_best, zero_shot_vs_auc, savings) and tables (coefficients.csv, "
+        "savings.csv) of one family to --out-dir. Every per-task prediction comes from the "
+        "leave-one-task-out fit that did not see the task.",
+    )
     p.add_argument("--family", required=True)
     p.add_argument("--efficiency", required=True, help="results/{family}/efficiency.json")
     p.add_argument("--predictors", required=True, help="results/{family}/predictors.tsv")
     p.add_argument("--coefficients", required=True, help="results/{family}/coefficients.json")
     p.add_argument("--out-dir", required=True, help="results/{family}/figures")
-    p.add_argument("--finetune-results", default=None,
-                   help="results/{family}/finetune_results, to recompute curves efficiency.json lacks")
-    p.add_argument("--targets", type=_targets, default=None,
-                   help="comma-separated target fractions "
-                        "(default config analysis.targets, else 0.5,0.7,0.9)")
-    p.add_argument("--compare-published", action="store_true",
-                   help="add the paper's coefficients for this family to coefficients.csv (if published)")
+    p.add_argument(
+        "--finetune-results",
+        default=None,
+        help="results/{family}/finetune_results, to recompute curves efficiency.json lacks",
+    )
+    p.add_argument(
+        "--targets",
+        type=_targets,
+        default=None,
+        help="comma-separated target fractions (default config analysis.targets, else 0.5,0.7,0.9)",
+    )
+    p.add_argument(
+        "--compare-published",
+        action="store_true",
+        help="add the paper's coefficients for this family to coefficients.csv (if published)",
+    )
     p.add_argument("--config", default=None, help="pipeline config (default: the packaged default configuration)")
     p.set_defaults(func=run)
 
@@ -57,16 +68,29 @@ def run(args: argparse.Namespace) -> int:
     boot = coefs.get("bootstrap") or {}
     n_boot = int(boot.get("n", analysis.get("bootstrap", 1000)))
     seed = int(boot.get("seed", (config or {}).get("seed", 123)))
-    max_budget = int(coefs.get("max_budget") or next(
-        (r["max_budget"] for r in eff.values() if r.get("max_budget")), DEFAULT_MAX_BUDGET))
+    max_budget = int(
+        coefs.get("max_budget")
+        or next((r["max_budget"] for r in eff.values() if r.get("max_budget")), DEFAULT_MAX_BUDGET)
+    )
     curves = measured_curves(eff, args.finetune_results, args.family)
     extra = {}
     if args.compare_published and (pub := published_coefficients(args.family)):
         extra[f"{args.family} (published)"] = pub
     level = float((analysis.get("calibration") or {}).get("level") or default_level())
-    written = write_all(family=args.family, table=table, curves=curves, coefficients=coefs,
-                        out_dir=args.out_dir, max_budget=max_budget, targets=targets, n_boot=n_boot,
-                        seed=seed, extra_coefficients=extra, efficiency=eff, level=level,
-                        coslow_sd=analysis.get("coslow_sd"))
+    written = write_all(
+        family=args.family,
+        table=table,
+        curves=curves,
+        coefficients=coefs,
+        out_dir=args.out_dir,
+        max_budget=max_budget,
+        targets=targets,
+        n_boot=n_boot,
+        seed=seed,
+        extra_coefficients=extra,
+        efficiency=eff,
+        level=level,
+        coslow_sd=analysis.get("coslow_sd"),
+    )
     print(f"dataeff figures: {len(written)} files for '{args.family}' in {Path(args.out_dir)}")
     return 0

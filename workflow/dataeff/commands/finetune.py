@@ -34,30 +34,53 @@ def run(args: argparse.Namespace) -> int:
     config = config_from(args)
     fam = family(config, args.family, args.config or "config")
     if args.budget < 1:
-        raise DataeffError(f"budget {args.budget} is not positive", field="budget",
-                           fix="budget 0 is zero-shot: evaluate the base model instead")
+        raise DataeffError(
+            f"budget {args.budget} is not positive",
+            field="budget",
+            fix="budget 0 is zero-shot: evaluate the base model instead",
+        )
     task_dir = Path(args.task_dir)
     train_path, val_path = task_dir / "train.jsonl", task_dir / "validation.jsonl"
     train_all = [strip_private(r) for r in read_jsonl(train_path)]
     val_all = [strip_private(r) for r in read_jsonl(val_path)]
     train_rows = budget_subset(train_all, args.budget)
     if len(train_rows) < args.budget:
-        print(f"note: budget {args.budget} exceeds the training pool of {args.task}; "
-              f"using all {len(train_rows)} examples")
+        print(
+            f"note: budget {args.budget} exceeds the training pool of {args.task}; using all {len(train_rows)} examples"
+        )
     val_rows = validation_subset(val_all, args.budget, config["data"]["validation_fraction"])
     out = Path(args.out_dir)
     ckpt = out.with_name(out.name + ".ckpt")
     seed = int(config["seed"])
-    metrics = finetune(model_ref=args.model, family_cfg=fam, train_cfg=config["train"], train_rows=train_rows,
-                       val_rows=val_rows, out_dir=out, ckpt_dir=ckpt, seed=seed, source=str(train_path),
-                       progress=not args.no_progress)
-    metrics.update(family=args.family, task=args.task, budget=args.budget, budget_actual=len(train_rows),
-                   provenance=provenance(config={"train": config["train"], "family": fam, "data": config["data"]},
-                                         seed=seed, model=fam["model"],
-                                         model_revision=metrics["model"].get("revision"),
-                                         data_hash=file_hash(train_path, val_path)))
+    metrics = finetune(
+        model_ref=args.model,
+        family_cfg=fam,
+        train_cfg=config["train"],
+        train_rows=train_rows,
+        val_rows=val_rows,
+        out_dir=out,
+        ckpt_dir=ckpt,
+        seed=seed,
+        source=str(train_path),
+        progress=not args.no_progress,
+    )
+    metrics.update(
+        family=args.family,
+        task=args.task,
+        budget=args.budget,
+        budget_actual=len(train_rows),
+        provenance=provenance(
+            config={"train": config["train"], "family": fam, "data": config["data"]},
+            seed=seed,
+            model=fam["model"],
+            model_revision=metrics["model"].get("revision"),
+            data_hash=file_hash(train_path, val_path),
+        ),
+    )
     write_metrics(out / "metrics.json", metrics)
     shutil.rmtree(ckpt, ignore_errors=True)
-    print(f"fine-tuned {args.family}/{args.task} n={args.budget}: {metrics['steps_run']} steps, "
-          f"best val loss {metrics['best_val_loss']}, {metrics['wall_seconds']} s")
+    print(
+        f"fine-tuned {args.family}/{args.task} n={args.budget}: {metrics['steps_run']} steps, "
+        f"best val loss {metrics['best_val_loss']}, {metrics['wall_seconds']} s"
+    )
     return 0

@@ -25,46 +25,68 @@ TO_ANNOTATE = "to_annotate.jsonl"
 INPUTS = "inputs.json"
 LOG = "predict.log"
 #: Files ``predict`` writes in its work directory (``--redo`` removes exactly these).
-WORK_FILES = (TO_ANNOTATE, "to_annotate.confidences.jsonl", "to_annotate.selection.json", "coslow.json",
-              "prediction.json", INPUTS, LOG)
+WORK_FILES = (
+    TO_ANNOTATE,
+    "to_annotate.confidences.jsonl",
+    "to_annotate.selection.json",
+    "coslow.json",
+    "prediction.json",
+    INPUTS,
+    LOG,
+)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     from dataeff.commands.budget import _finite_float
 
     p = subparsers.add_parser(
-        "predict", help="unlabeled prompts -> k examples to label -> CoS-Low -> label budget",
+        "predict",
+        help="unlabeled prompts -> k examples to label -> CoS-Low -> label budget",
         description="From unlabeled prompts to a label budget. Run it twice: once to get the examples to "
-                    "label, and again after labeling them (same command).")
-    p.add_argument("--model", required=True,
-                   help="base model: a family of the config (e.g. smollm2), a model directory, or a Hub id")
+        "label, and again after labeling them (same command).",
+    )
+    p.add_argument(
+        "--model",
+        required=True,
+        help="base model: a family of the config (e.g. smollm2), a model directory, or a Hub id",
+    )
     p.add_argument("--prompts", required=True, help="unlabeled prompts, JSONL or CSV")
     p.add_argument("--prompt-field", default="prompt", help="key (JSONL) or column (CSV) of the prompt text")
     p.add_argument("--workdir", required=True, help="directory for to_annotate.jsonl and the results")
-    p.add_argument("--family", default=None,
-                   help="family whose coefficients to use (default: --model when it is a config family); "
-                        "shipped: llama, mistral, qwen (the paper's) and fitted families shipped with dataeff")
+    p.add_argument(
+        "--family",
+        default=None,
+        help="family whose coefficients to use (default: --model when it is a config family); "
+        "shipped: llama, mistral, qwen (the paper's) and fitted families shipped with dataeff",
+    )
     p.add_argument("--coefficients", default=None, help="coefficients JSON to use instead of the lookup")
-    p.add_argument("--results-dir", default=None,
-                   help="a pipeline's results directory: use its DIR/FAMILY/coefficients.json")
-    p.add_argument("--force", action="store_true",
-                   help="use coefficients fitted on another model (the result says so)")
+    p.add_argument(
+        "--results-dir", default=None, help="a pipeline's results directory: use its DIR/FAMILY/coefficients.json"
+    )
+    p.add_argument("--force", action="store_true", help="use coefficients fitted on another model (the result says so)")
     tgt = p.add_argument_group("target (one of)")
     tgt.add_argument("--target", type=_finite_float, help="fraction of the zero-shot-to-ceiling gap, in (0, 1)")
-    tgt.add_argument("--target-accuracy", type=_finite_float,
-                     help="absolute accuracy to reach (needs --zero-shot and --ceiling)")
+    tgt.add_argument(
+        "--target-accuracy", type=_finite_float, help="absolute accuracy to reach (needs --zero-shot and --ceiling)"
+    )
     tgt.add_argument("--zero-shot", type=_finite_float, help="the untuned model's accuracy on your task")
     tgt.add_argument("--ceiling", type=_finite_float, help="best reachable accuracy (e.g. human level)")
-    p.add_argument("--measured", action="append", default=[], metavar="N=ACC",
-                   help="an accuracy you measured after fine-tuning on N examples (repeatable)")
+    p.add_argument(
+        "--measured",
+        action="append",
+        default=[],
+        metavar="N=ACC",
+        help="an accuracy you measured after fine-tuning on N examples (repeatable)",
+    )
     p.add_argument("--k", type=int, default=None, help="examples to label (default: config coslow.k)")
     p.add_argument("--seed", type=int, default=None, help="selection, LoRA and resampling seed (default: config seed)")
     p.add_argument("--max-budget", type=int, default=None, help="N_max (default: the coefficients' own)")
     p.add_argument("--level", type=_finite_float, default=0.95, help="interval level (default 0.95)")
     p.add_argument("--threads", type=int, default=None, help="torch threads")
     p.add_argument("--config", default=None, help="pipeline config (default: the packaged default configuration)")
-    p.add_argument("--redo", action="store_true",
-                   help="start over in --workdir (removes its earlier selection and labels)")
+    p.add_argument(
+        "--redo", action="store_true", help="start over in --workdir (removes its earlier selection and labels)"
+    )
     p.add_argument("--json", action="store_true", help="print the final prediction as JSON")
     p.set_defaults(func=run)
 
@@ -84,9 +106,11 @@ def parse_measured(items: list[str]) -> dict[int, float]:
         except ValueError:
             n, acc = -1, float("nan")
         if not sep or n < 1 or not 0.0 <= acc <= 1.0:
-            raise DataeffError(f"'{item}' is not N=ACCURACY", field="--measured",
-                               fix="write the budget and the accuracy measured after fine-tuning on it, "
-                                   "e.g. --measured 64=0.71")
+            raise DataeffError(
+                f"'{item}' is not N=ACCURACY",
+                field="--measured",
+                fix="write the budget and the accuracy measured after fine-tuning on it, e.g. --measured 64=0.71",
+            )
         out[n] = acc
     return out
 
@@ -100,13 +124,19 @@ def check_answers(path: Path) -> list[dict[str, Any]]:
     for row in rows:
         answer = row.get("answer")
         if answer is None or (isinstance(answer, str) and not answer.strip()):
-            raise DataeffError(f"line {row.get('_line')}: the answer is empty", file=str(path),
-                               field="answer",
-                               fix="write the gold label of every example in its 'answer' field, then run "
-                                   "the same command again")
+            raise DataeffError(
+                f"line {row.get('_line')}: the answer is empty",
+                file=str(path),
+                field="answer",
+                fix="write the gold label of every example in its 'answer' field, then run the same command again",
+            )
         if not isinstance(answer, str | int | float) or isinstance(answer, bool):
-            raise DataeffError(f"line {row.get('_line')}: the answer must be text", file=str(path),
-                               field="answer", fix='write the label as a string, e.g. "positive"')
+            raise DataeffError(
+                f"line {row.get('_line')}: the answer must be text",
+                file=str(path),
+                field="answer",
+                fix='write the label as a string, e.g. "positive"',
+            )
         row["answer"] = str(answer)
     return rows
 
@@ -119,8 +149,12 @@ def selection_inputs(args: argparse.Namespace, k: int, seed: int, settings: dict
 
     prompts = Path(args.prompts)
     if not prompts.is_file():
-        raise DataeffError("no such file", file=args.prompts, field="--prompts",
-                           fix="give the JSONL or CSV file of your unlabeled prompts")
+        raise DataeffError(
+            "no such file",
+            file=args.prompts,
+            field="--prompts",
+            fix="give the JSONL or CSV file of your unlabeled prompts",
+        )
     model = Path(args.model)
     return {
         "prompts_sha256": file_hash(prompts),
@@ -149,14 +183,21 @@ def check_workdir(workdir: Path, inputs: dict[str, Any], redo: bool) -> None:
         return
     if isinstance(recorded, dict) and isinstance(recorded.get("inputs"), dict):
         old = recorded["inputs"]
-        changed = [f"{key} {old.get(key)!r} -> {inputs[key]!r}" if key in ("k", "seed", "prompt_field", "model")
-                   else key for key in inputs if old.get(key) != inputs[key]]
+        changed = [
+            f"{key} {old.get(key)!r} -> {inputs[key]!r}" if key in ("k", "seed", "prompt_field", "model") else key
+            for key in inputs
+            if old.get(key) != inputs[key]
+        ]
         why = f"was made for other inputs (changed: {'; '.join(changed)})"
     else:
         why = f"has a {TO_ANNOTATE} without a record of its inputs"
-    raise DataeffError(why, file=str(workdir), field="--workdir",
-                       fix=f"use another --workdir, or pass --redo to start over there (this discards {TO_ANNOTATE} "
-                           "and any labels in it)")
+    raise DataeffError(
+        why,
+        file=str(workdir),
+        field="--workdir",
+        fix=f"use another --workdir, or pass --redo to start over there (this discards {TO_ANNOTATE} "
+        "and any labels in it)",
+    )
 
 
 def resolve_family(args: argparse.Namespace, config: dict[str, Any]) -> str:
@@ -166,8 +207,11 @@ def resolve_family(args: argparse.Namespace, config: dict[str, Any]) -> str:
         return args.family
     if args.model in (config.get("families") or {}):
         return args.model
-    raise DataeffError("no --family given", field="--family",
-                       fix="name the family whose coefficients to use (e.g. the one fitted on your model)")
+    raise DataeffError(
+        "no --family given",
+        field="--family",
+        fix="name the family whose coefficients to use (e.g. the one fitted on your model)",
+    )
 
 
 def ensure_family_model(model: str, config: dict[str, Any], progress: Any) -> None:
@@ -191,9 +235,18 @@ def ensure_family_model(model: str, config: dict[str, Any], progress: Any) -> No
 # --------------------------------------------------------------------------- the budget
 
 
-def call_predict_budget(value: float, coefs: dict[str, Any], target: float, max_budget: int | None,
-                        level: float, *, coslow_sd: float | None, measured: dict[int, float],
-                        zero_shot: float | None, ceiling: float | None) -> dict[str, Any]:
+def call_predict_budget(
+    value: float,
+    coefs: dict[str, Any],
+    target: float,
+    max_budget: int | None,
+    level: float,
+    *,
+    coslow_sd: float | None,
+    measured: dict[int, float],
+    zero_shot: float | None,
+    ceiling: float | None,
+) -> dict[str, Any]:
     """:func:`dataeff.budget.predict_budget` with the CoS-Low spread and the budgets measured so far;
     the zero-shot accuracy counts as the measured point at budget 0."""
     from dataeff.budget import predict_budget
@@ -201,12 +254,14 @@ def call_predict_budget(value: float, coefs: dict[str, Any], target: float, max_
     points = dict(measured)
     if points and zero_shot is not None:
         points.setdefault(0, zero_shot)
-    return predict_budget(value, coefs, target, max_budget, level, coslow_sd=coslow_sd,
-                          measured=points or None, ceiling=ceiling)
+    return predict_budget(
+        value, coefs, target, max_budget, level, coslow_sd=coslow_sd, measured=points or None, ceiling=ceiling
+    )
 
 
-def qualifiers(pred: dict[str, Any], coefs: dict[str, Any], model_warnings: list[str],
-               unstable_factor: float | None = None) -> list[str]:
+def qualifiers(
+    pred: dict[str, Any], coefs: dict[str, Any], model_warnings: list[str], unstable_factor: float | None = None
+) -> list[str]:
     """What limits the headline number, stated in the headline itself. The number is called
     unstable when the CoS-Low interval alone moves the budget by more than ``unstable_factor``
     (config ``coslow.unstable_budget_factor``)."""
@@ -214,8 +269,10 @@ def qualifiers(pred: dict[str, Any], coefs: dict[str, Any], model_warnings: list
     lo, hi = pred.get("budget_at_coslow_high"), pred.get("budget_at_coslow_low")
     if unstable_factor and lo and hi and hi > unstable_factor * lo:
         sp = pred["coslow_spread"]
-        out.append(f"unstable: another draw of the labeled examples moves CoS-Low over "
-                   f"{sp['low']:.2f}–{sp['high']:.2f} and the budget over {lo}–{hi}")
+        out.append(
+            f"unstable: another draw of the labeled examples moves CoS-Low over "
+            f"{sp['low']:.2f}–{sp['high']:.2f} and the budget over {lo}–{hi}"
+        )
     if model_warnings and coefs.get("model"):
         out.append(f"coefficients fitted on {coefs['model']}, not on this model")
     x = pred["coslow"]
@@ -250,8 +307,9 @@ def headline(pred: dict[str, Any], quals: list[str]) -> str:
     return text + "".join(f" [{q}]" for q in quals)
 
 
-def spread_budgets(spread: dict[str, Any], coefs: dict[str, Any], target: float, max_budget: int | None,
-                   level: float) -> dict[str, int]:
+def spread_budgets(
+    spread: dict[str, Any], coefs: dict[str, Any], target: float, max_budget: int | None, level: float
+) -> dict[str, int]:
     """Budgets at the two ends of the CoS-Low interval: how far the draw of examples alone
     moves the answer (higher CoS-Low, fewer labels)."""
     from dataeff.budget import predict_budget
@@ -282,19 +340,23 @@ def label_warnings(rows: list[dict[str, Any]], share: float) -> list[str]:
     top = most_common_share([r["answer"] for r in rows])
     pairs = same_answer_pairs(rows)
     if top["n"] and (top["share"] >= share or pairs >= 0.5):
-        return [f"{top['count']} of {top['n']} labeled examples ({top['share']:.0%}) have the answer "
-                f"'{top['answer']}' and {pairs:.0%} of the pairs share an answer: answer gradients cluster by "
-                "label, so CoS-Low is then a same-answer cosine and inflated; check the spread, and label a "
-                "larger or more balanced draw (--k, or another --seed with --redo)"]
+        return [
+            f"{top['count']} of {top['n']} labeled examples ({top['share']:.0%}) have the answer "
+            f"'{top['answer']}' and {pairs:.0%} of the pairs share an answer: answer gradients cluster by "
+            "label, so CoS-Low is then a same-answer cosine and inflated; check the spread, and label a "
+            "larger or more balanced draw (--k, or another --seed with --redo)"
+        ]
     return []
 
 
 def output_warning(record: dict[str, Any], share: float) -> list[str]:
     top = record.get("base_model_top_answer") or {}
     if top.get("n") and top["share"] >= share:
-        return [f"the base model gives the same answer ('{top['answer']}') to {top['count']} of {top['n']} prompts "
-                f"({top['share']:.0%}): its confidence hardly separates the prompts, so the low-confidence "
-                "segment is close to a random draw"]
+        return [
+            f"the base model gives the same answer ('{top['answer']}') to {top['count']} of {top['n']} prompts "
+            f"({top['share']:.0%}): its confidence hardly separates the prompts, so the low-confidence "
+            "segment is close to a random draw"
+        ]
     return []
 
 
@@ -317,12 +379,16 @@ def run(args: argparse.Namespace) -> int:
     target = resolve_target(args)
     measured = parse_measured(args.measured)
     if measured and (args.ceiling is None or (0 not in measured and args.zero_shot is None)):
-        raise DataeffError("measured budgets need the zero-shot accuracy and the ceiling", field="--measured",
-                           fix="add --zero-shot ACC (or --measured 0=ACC) and --ceiling H")
+        raise DataeffError(
+            "measured budgets need the zero-shot accuracy and the ceiling",
+            field="--measured",
+            fix="add --zero-shot ACC (or --measured 0=ACC) and --ceiling H",
+        )
     k = int(args.k if args.k is not None else settings["k"])
     if k < 2:
-        raise DataeffError(f"k = {k} is too small", field="--k", fix="CoS-Low needs at least 2 labeled "
-                           "examples (the paper uses 32)")
+        raise DataeffError(
+            f"k = {k} is too small", field="--k", fix="CoS-Low needs at least 2 labeled examples (the paper uses 32)"
+        )
     seed = int(args.seed if args.seed is not None else config["seed"])
     family = resolve_family(args, config)
     coefs = lookup_coefficients(family, args.coefficients, args.results_dir, config)
@@ -338,33 +404,62 @@ def run(args: argparse.Namespace) -> int:
         from dataeff.selection import run_select, sidecar_paths
 
         ensure_family_model(args.model, config, note)
-        record = run_select(args.model, args.prompts, k, seed, str(annotate), config,
-                            low_fraction=float(settings["low_fraction"]), measure=str(settings["confidence"]),
-                            threads=args.threads, prompt_field=args.prompt_field,
-                            on_progress=Progress("confidence pass", "prompts", log=log).update)
+        record = run_select(
+            args.model,
+            args.prompts,
+            k,
+            seed,
+            str(annotate),
+            config,
+            low_fraction=float(settings["low_fraction"]),
+            measure=str(settings["confidence"]),
+            threads=args.threads,
+            prompt_field=args.prompt_field,
+            on_progress=Progress("confidence pass", "prompts", log=log).update,
+        )
         atomic_write_json(workdir / INPUTS, {"hash": stable_hash(inputs), "inputs": inputs})
         for w in output_warning(record, float(settings["same_output_share"])):
             note.message(f"warning: {w}")
         n = len(read_jsonl(annotate))
-        print(f"label the `answer` field of the {n} examples in {annotate}, then run the same command again "
-              f"(selection details: {sidecar_paths(annotate)[1]})")
+        print(
+            f"label the `answer` field of the {n} examples in {annotate}, then run the same command again "
+            f"(selection details: {sidecar_paths(annotate)[1]})"
+        )
         return 0
 
     rows = check_answers(annotate)
     if len(rows) < 2:
-        raise DataeffError(f"only {len(rows)} example(s)", file=str(annotate),
-                           fix="CoS-Low needs at least 2 labeled examples; pass --redo to select again")
+        raise DataeffError(
+            f"only {len(rows)} example(s)",
+            file=str(annotate),
+            fix="CoS-Low needs at least 2 labeled examples; pass --redo to select again",
+        )
     from dataeff.coslow_stage import run_coslow
     from dataeff.selection import sidecar_paths
 
     ensure_family_model(args.model, config, note)
-    cos_rec = run_coslow(args.model, str(annotate), seed, str(workdir / "coslow.json"), config,
-                         threads=args.threads, on_progress=Progress("gradient pass", "units", log=log).update)
+    cos_rec = run_coslow(
+        args.model,
+        str(annotate),
+        seed,
+        str(workdir / "coslow.json"),
+        config,
+        threads=args.threads,
+        on_progress=Progress("gradient pass", "units", log=log).update,
+    )
     value = cos_rec["value"]
     spread = cos_rec.get("spread")
     pred = call_predict_budget(
-        value, coefs, target, args.max_budget, args.level, coslow_sd=spread["sd"] if spread else None,
-        measured=measured, zero_shot=args.zero_shot, ceiling=args.ceiling)
+        value,
+        coefs,
+        target,
+        args.max_budget,
+        args.level,
+        coslow_sd=spread["sd"] if spread else None,
+        measured=measured,
+        zero_shot=args.zero_shot,
+        ceiling=args.ceiling,
+    )
     warnings = list(model_warnings)
     warnings += label_warnings(rows, float(settings["dominant_answer_share"]))
     sel_path = sidecar_paths(annotate)[1]
@@ -378,14 +473,29 @@ def run(args: argparse.Namespace) -> int:
         pred["zero_shot"], pred["ceiling"] = args.zero_shot, args.ceiling
         pred["target_accuracy"] = args.zero_shot + target * (args.ceiling - args.zero_shot)
     quals = qualifiers(pred, coefs, model_warnings, float(settings["unstable_budget_factor"]))
-    pred.update({
-        "headline": headline(pred, quals), "qualifiers": quals, "family": family, "model": args.model,
-        "coefficients_model": coefs.get("model"), "k": len(rows), "seed": seed, "annotated": str(annotate),
-        "measured": {str(n): acc for n, acc in sorted(measured.items())}, "inputs": inputs,
-        "cosine_quartiles": cos_rec["cosine_quartiles"], "same_answer_pair_fraction": same_answer_pairs(rows),
-    })
-    pred["provenance"] = provenance(config=config, seed=seed, model=args.model,
-                                    model_revision=cos_rec.get("model_revision"), data_hash=file_hash(annotate))
+    pred.update(
+        {
+            "headline": headline(pred, quals),
+            "qualifiers": quals,
+            "family": family,
+            "model": args.model,
+            "coefficients_model": coefs.get("model"),
+            "k": len(rows),
+            "seed": seed,
+            "annotated": str(annotate),
+            "measured": {str(n): acc for n, acc in sorted(measured.items())},
+            "inputs": inputs,
+            "cosine_quartiles": cos_rec["cosine_quartiles"],
+            "same_answer_pair_fraction": same_answer_pairs(rows),
+        }
+    )
+    pred["provenance"] = provenance(
+        config=config,
+        seed=seed,
+        model=args.model,
+        model_revision=cos_rec.get("model_revision"),
+        data_hash=file_hash(annotate),
+    )
     atomic_write_json(workdir / "prediction.json", pred)
     for w in pred["warnings"]:
         print(f"dataeff: warning: {w}", file=sys.stderr)
@@ -393,11 +503,19 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(pred, indent=2, sort_keys=True))
         return 0
     print(pred["headline"])
-    sd = (f", sd {spread['sd']:.3f} over resamples of the {len(rows)} examples, {spread['level']:.0%} interval "
-          f"{spread['low']:.3f}–{spread['high']:.3f}; the draw alone moves the budget between "
-          f"{pred['budget_at_coslow_high']} and {pred['budget_at_coslow_low']}") if spread else ""
+    sd = (
+        (
+            f", sd {spread['sd']:.3f} over resamples of the {len(rows)} examples, {spread['level']:.0%} interval "
+            f"{spread['low']:.3f}–{spread['high']:.3f}; the draw alone moves the budget between "
+            f"{pred['budget_at_coslow_high']} and {pred['budget_at_coslow_low']}"
+        )
+        if spread
+        else ""
+    )
     print(f"CoS-Low of the {len(rows)} labeled examples: {value:.4f}{sd}")
     print(describe(pred, args.zero_shot, args.ceiling))
-    print(f"next: label that many examples (a random sample of your prompts), then fine-tune on them. "
-          f"Details: {workdir / 'prediction.json'}")
+    print(
+        f"next: label that many examples (a random sample of your prompts), then fine-tune on them. "
+        f"Details: {workdir / 'prediction.json'}"
+    )
     return 0

@@ -14,16 +14,23 @@ from typing import Any
 
 def register(subparsers: Any) -> None:
     """Add the ``prepare-task`` parser."""
-    p = subparsers.add_parser("prepare-task", help="prepare a task's splits (data/tasks/{task}/)",
-                              description=__doc__.splitlines()[0])
+    p = subparsers.add_parser(
+        "prepare-task", help="prepare a task's splits (data/tasks/{task}/)", description=__doc__.splitlines()[0]
+    )
     p.add_argument("--config", default=None, help="configuration YAML (default config/config.yaml)")
     p.add_argument("--task", help="task name (registry or user_tasks)")
     p.add_argument("--out-dir", help="output directory (default data/tasks/TASK)")
     p.add_argument("--list", action="store_true", help="list the registry tasks and exit")
-    p.add_argument("--fetch-bigbench", action="store_true",
-                   help="download the pinned bigbench 1.0.0 sdist to data.bigbench_sdist (checks its sha256)")
-    p.add_argument("--bigbench-catalog", metavar="FILE",
-                   help="write every BIG-bench JSON task's usable-example counts (JSON) and exit")
+    p.add_argument(
+        "--fetch-bigbench",
+        action="store_true",
+        help="download the pinned bigbench 1.0.0 sdist to data.bigbench_sdist (checks its sha256)",
+    )
+    p.add_argument(
+        "--bigbench-catalog",
+        metavar="FILE",
+        help="write every BIG-bench JSON task's usable-example counts (JSON) and exit",
+    )
     p.set_defaults(func=run)
 
 
@@ -45,8 +52,9 @@ def run(args: argparse.Namespace) -> int:
     if args.fetch_bigbench or args.bigbench_catalog:
         return _bigbench(args)
     if not args.task:
-        raise DataeffError("give --task NAME (or --list)", field="--task",
-                           fix="see the tasks with `dataeff prepare-task --list`")
+        raise DataeffError(
+            "give --task NAME (or --list)", field="--task", fix="see the tasks with `dataeff prepare-task --list`"
+        )
     from dataeff.config import load_config
     from dataeff.tasks.prepare import prepare_task
     from dataeff.tasks.registry import get_task
@@ -72,8 +80,13 @@ def _bigbench(args: argparse.Namespace) -> int:
         print(f"BIG-bench sdist ready: {path} (sha256 {data['bigbench_sha256']})", file=sys.stderr)
     if args.bigbench_catalog:
         entries = catalog(data)
-        atomic_write_json(args.bigbench_catalog, {"sdist_sha256": data["bigbench_sha256"],
-                                                  "max_target_words": data["bigbench_max_target_words"],
-                                                  "tasks": entries})
+        atomic_write_json(
+            args.bigbench_catalog,
+            {
+                "sdist_sha256": data["bigbench_sha256"],
+                "max_target_words": data["bigbench_max_target_words"],
+                "tasks": entries,
+            },
+        )
         print(f"{len(entries)} BIG-bench task files -> {args.bigbench_catalog}", file=sys.stderr)
     return 0

@@ -43,13 +43,14 @@ FIGURES = ("correlations", "loto", "predicted_curves", "zero_shot_vs_best", "zer
 TABLES = ("coefficients.csv", "savings.csv")
 
 
-
 # --------------------------------------------------------------------------- measured curves
 
 
-def measured_curves(efficiency: Mapping[str, Mapping[str, Any]],
-                    finetune_results: str | os.PathLike[str] | None = None,
-                    family: str | None = None) -> dict[str, dict[str, Any]]:
+def measured_curves(
+    efficiency: Mapping[str, Mapping[str, Any]],
+    finetune_results: str | os.PathLike[str] | None = None,
+    family: str | None = None,
+) -> dict[str, dict[str, Any]]:
     """task -> {budgets, x, y, max_budget} of the measured, cleaned, normalised curve.
 
     Taken from the ``curve`` block of each ``efficiency.json`` record; a task without one is
@@ -60,9 +61,12 @@ def measured_curves(efficiency: Mapping[str, Mapping[str, Any]],
     for task, rec in efficiency.items():
         curve = rec.get("curve")
         if isinstance(curve, Mapping) and curve.get("x") and curve.get("y"):
-            out[task] = {"budgets": [int(b) for b in curve.get("budgets", [])],
-                         "x": [float(v) for v in curve["x"]], "y": [float(v) for v in curve["y"]],
-                         "max_budget": int(rec.get("max_budget") or 0) or None}
+            out[task] = {
+                "budgets": [int(b) for b in curve.get("budgets", [])],
+                "x": [float(v) for v in curve["x"]],
+                "y": [float(v) for v in curve["y"]],
+                "max_budget": int(rec.get("max_budget") or 0) or None,
+            }
             continue
         if finetune_results is None or family is None:
             continue
@@ -80,6 +84,7 @@ def measured_curves(efficiency: Mapping[str, Mapping[str, Any]],
 
 def coefficients_table(records: Mapping[str, Mapping[str, Any]]) -> pd.DataFrame:
     """One row per coefficient set (label -> record), with 'value ± se' strings."""
+
     def pm(v: Any, se: Any) -> str:
         if v is None:
             return ""
@@ -89,17 +94,28 @@ def coefficients_table(records: Mapping[str, Mapping[str, Any]]) -> pd.DataFrame
     for label, rec in records.items():
         loto = rec.get("loto") or {}
         pear = rec.get("pearson") or {}
-        rows.append({
-            "coefficients": label, "slope": rec.get("slope"), "slope_se": rec.get("slope_se"),
-            "slope_pm": pm(rec.get("slope"), rec.get("slope_se")),
-            "intercept": rec.get("intercept"), "intercept_se": rec.get("intercept_se"),
-            "intercept_pm": pm(rec.get("intercept"), rec.get("intercept_se")),
-            "resid_std": rec.get("resid_std"), "n_tasks": rec.get("n_tasks"), "r2": rec.get("r2"),
-            "pearson": pear.get("r"), "pearson_lo": pear.get("lo"), "pearson_hi": pear.get("hi"),
-            "loto_mae": loto.get("mae"), "loto_rmse": loto.get("rmse"),
-            "loto_slope_std": loto.get("slope_std"), "max_budget": rec.get("max_budget"),
-            "source": rec.get("source"),
-        })
+        rows.append(
+            {
+                "coefficients": label,
+                "slope": rec.get("slope"),
+                "slope_se": rec.get("slope_se"),
+                "slope_pm": pm(rec.get("slope"), rec.get("slope_se")),
+                "intercept": rec.get("intercept"),
+                "intercept_se": rec.get("intercept_se"),
+                "intercept_pm": pm(rec.get("intercept"), rec.get("intercept_se")),
+                "resid_std": rec.get("resid_std"),
+                "n_tasks": rec.get("n_tasks"),
+                "r2": rec.get("r2"),
+                "pearson": pear.get("r"),
+                "pearson_lo": pear.get("lo"),
+                "pearson_hi": pear.get("hi"),
+                "loto_mae": loto.get("mae"),
+                "loto_rmse": loto.get("rmse"),
+                "loto_slope_std": loto.get("slope_std"),
+                "max_budget": rec.get("max_budget"),
+                "source": rec.get("source"),
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -122,24 +138,31 @@ def plot_correlations(table: pd.DataFrame, corr: Mapping[str, Mapping[str, Any]]
     for ax, (name, col) in zip(axes.flat, PREDICTORS.items(), strict=True):
         c = corr.get(name)
         if col not in table.columns or c is None:
-            ax.text(0.5, 0.5, f"{PREDICTOR_LABELS[name]}\nnot available", ha="center", va="center",
-                    transform=ax.transAxes, color="0.4")
+            ax.text(
+                0.5,
+                0.5,
+                f"{PREDICTOR_LABELS[name]}\nnot available",
+                ha="center",
+                va="center",
+                transform=ax.transAxes,
+                color="0.4",
+            )
             ax.set_xticks([])
             continue
         sub = table[np.isfinite(table[col].to_numpy(float))]
         x, y = sub[col].to_numpy(float), sub["auc"].to_numpy(float)
         err = sub[f"{col[:-5]}_std"].to_numpy(float) if f"{col[:-5]}_std" in sub.columns else None
         color = PALETTE[0] if name == "coslow" else PALETTE[5]
-        ax.errorbar(x, y, xerr=err, fmt="o", color=color, ecolor="0.75", elinewidth=0.8, ms=4,
-                    mec="white", mew=0.4, zorder=3)
+        ax.errorbar(
+            x, y, xerr=err, fmt="o", color=color, ecolor="0.75", elinewidth=0.8, ms=4, mec="white", mew=0.4, zorder=3
+        )
         xs = np.linspace(x.min(), x.max(), 50)
         ax.plot(xs, c["slope"] * xs + c["intercept"], color=PALETTE[1], lw=1.2, zorder=2)
         ax.set_title(f"{PREDICTOR_LABELS[name]}: {_fmt_r(c['pearson'])}, {_fmt_r(c['spearman'], 'ρ')}")
         ax.set_xlabel(PREDICTOR_LABELS[name])
     for ax in axes[:, 0]:
         ax.set_ylabel("data-efficiency AUC")
-    fig.suptitle(f"{family}: predictors of data efficiency across {len(table)} tasks "
-                 "(± = bootstrap s.d. over tasks)")
+    fig.suptitle(f"{family}: predictors of data efficiency across {len(table)} tasks (± = bootstrap s.d. over tasks)")
     fig.tight_layout()
     return fig
 
@@ -151,12 +174,17 @@ def plot_loto(loto: pd.DataFrame, family: str) -> plt.Figure:
     hi = float(max(loto["actual_auc"].max(), loto["predicted_auc"].max()))
     pad = 0.05 * (hi - lo or 1.0)
     ax.plot([lo - pad, hi + pad], [lo - pad, hi + pad], color="0.5", ls="--", lw=1, label="identity")
-    ax.scatter(loto["actual_auc"], loto["predicted_auc"], color=PALETTE[0], s=22, edgecolor="white", lw=0.4,
-               zorder=3)
+    ax.scatter(loto["actual_auc"], loto["predicted_auc"], color=PALETTE[0], s=22, edgecolor="white", lw=0.4, zorder=3)
     worst = loto.nlargest(min(3, len(loto)), "abs_error")
     for _, r in worst.iterrows():
-        ax.annotate(r["task"], (r["actual_auc"], r["predicted_auc"]), fontsize=6, xytext=(3, 3),
-                    textcoords="offset points", color="0.3")
+        ax.annotate(
+            r["task"],
+            (r["actual_auc"], r["predicted_auc"]),
+            fontsize=6,
+            xytext=(3, 3),
+            textcoords="offset points",
+            color="0.3",
+        )
     mae = loto["abs_error"].mean()
     rmse = math.sqrt((loto["error"] ** 2).mean())
     ax.set_xlim(lo - pad, hi + pad)
@@ -170,16 +198,24 @@ def plot_loto(loto: pd.DataFrame, family: str) -> plt.Figure:
     return fig
 
 
-def plot_predicted_curves(table: pd.DataFrame, predictions: Mapping[str, Mapping[str, Any]],
-                          curves: Mapping[str, Mapping[str, Any]], max_budget: int, family: str) -> plt.Figure:
+def plot_predicted_curves(
+    table: pd.DataFrame,
+    predictions: Mapping[str, Mapping[str, Any]],
+    curves: Mapping[str, Mapping[str, Any]],
+    max_budget: int,
+    family: str,
+) -> plt.Figure:
     """Grid of panels: measured normalised curve, and per task the held-out prediction's central
     grid-consistent x**p curve with its band (fit, one CoS-Low draw, curve shape)."""
     from dataeff.budget import predicted_curve
 
     tasks = [t for t in table["task"] if t in curves and t in predictions]
     if not tasks:
-        raise DataeffError("no measured curves for any task", field="curve",
-                           fix="pass an efficiency.json written by `dataeff auc` or --finetune-results")
+        raise DataeffError(
+            "no measured curves for any task",
+            field="curve",
+            fix="pass an efficiency.json written by `dataeff auc` or --finetune-results",
+        )
     ncols = min(6, max(1, math.ceil(math.sqrt(len(tasks)))))
     nrows = math.ceil(len(tasks) / ncols)
     width, height = 1.75 * ncols + 0.6, 1.55 * nrows + 1.0
@@ -204,8 +240,14 @@ def plot_predicted_curves(table: pd.DataFrame, predictions: Mapping[str, Mapping
         n_max = int(pred["max_budget"])
         rows = predicted_curve(pred, points=60)
         xs = [math.log2(max(r["budget"], 1)) / math.log2(n_max) for r in rows]
-        ax.fill_between(xs, [r["fraction_low"] for r in rows], [r["fraction_high"] for r in rows],
-                        color=PALETTE[1], alpha=0.15, lw=0)
+        ax.fill_between(
+            xs,
+            [r["fraction_low"] for r in rows],
+            [r["fraction_high"] for r in rows],
+            color=PALETTE[1],
+            alpha=0.15,
+            lw=0,
+        )
         ax.plot(xs, [r["fraction"] for r in rows], color=PALETTE[1], ls="--", lw=1.1)
         ax.plot(c["x"], c["y"], "o-", color=PALETTE[0], ms=2.5, lw=1.1)
         auc = float(table.loc[table["task"] == task, "auc"].iloc[0])
@@ -218,14 +260,18 @@ def plot_predicted_curves(table: pd.DataFrame, predictions: Mapping[str, Mapping
         if i % ncols == 0:
             ax.set_ylabel("fraction of gap", fontsize=7)
     fig.supxlabel("labeled examples (log scale)", fontsize=8)
-    handles = [plt.Line2D([], [], color=PALETTE[0], marker="o", ms=3, label="measured (cleaned)"),
-               plt.Line2D([], [], color=PALETTE[1], ls="--", label="predicted, median (task held out)"),
-               plt.Rectangle((0, 0), 1, 1, color=PALETTE[1], alpha=0.15,
-                             label=f"{level:.0%} band: fit, one CoS-Low draw, curve shape")]
+    handles = [
+        plt.Line2D([], [], color=PALETTE[0], marker="o", ms=3, label="measured (cleaned)"),
+        plt.Line2D([], [], color=PALETTE[1], ls="--", label="predicted, median (task held out)"),
+        plt.Rectangle(
+            (0, 0), 1, 1, color=PALETTE[1], alpha=0.15, label=f"{level:.0%} band: fit, one CoS-Low draw, curve shape"
+        ),
+    ]
     top = 1.0 - 0.75 / height
     fig.suptitle(f"{family}: measured vs predicted data-efficiency curves", y=1.0 - 0.12 / height)
-    fig.legend(handles=handles, loc="lower center", ncol=len(handles), fontsize=7, frameon=False,
-               bbox_to_anchor=(0.5, top))
+    fig.legend(
+        handles=handles, loc="lower center", ncol=len(handles), fontsize=7, frameon=False, bbox_to_anchor=(0.5, top)
+    )
     fig.tight_layout(rect=(0, 0, 1, top))
     return fig
 
@@ -233,14 +279,19 @@ def plot_predicted_curves(table: pd.DataFrame, predictions: Mapping[str, Mapping
 def plot_zero_shot_vs_best(table: pd.DataFrame, family: str) -> plt.Figure:
     """Zero-shot against best fine-tuned accuracy per task, coloured by AUC."""
     fig, ax = plt.subplots(figsize=(5.2, 4.4))
-    sub = table[np.isfinite(table["zero_shot"].to_numpy(float))
-                & np.isfinite(table["max_acc"].to_numpy(float))]
+    sub = table[np.isfinite(table["zero_shot"].to_numpy(float)) & np.isfinite(table["max_acc"].to_numpy(float))]
     ax.plot([0, 1], [0, 1], color="0.5", ls="--", lw=1, label="no gain from fine-tuning")
     sc = ax.scatter(sub["zero_shot"], sub["max_acc"], c=sub["auc"], s=26, edgecolor="0.2", lw=0.3, zorder=3)
     if len(sub) <= 15:  # beyond that the names hide the points; efficiency.tsv lists them
         for _, r in sub.iterrows():
-            ax.annotate(r["task"][:18], (r["zero_shot"], r["max_acc"]), fontsize=5, xytext=(2, -6),
-                        textcoords="offset points", color="0.35")
+            ax.annotate(
+                r["task"][:18],
+                (r["zero_shot"], r["max_acc"]),
+                fontsize=5,
+                xytext=(2, -6),
+                textcoords="offset points",
+                color="0.35",
+            )
     fig.colorbar(sc, ax=ax, label="AUC")
     ax.set_xlim(0, 1.02)
     ax.set_ylim(0, 1.02)
@@ -281,8 +332,7 @@ def plot_savings(savings: pd.DataFrame, family: str) -> plt.Figure:
     """
     targets = sorted(savings["target"].unique())
     ncol = max(1, len(targets))
-    fig, axes = plt.subplots(2, ncol, figsize=(3.6 * ncol, 7.0), squeeze=False,
-                             gridspec_kw={"height_ratios": [3, 1.6]})
+    fig, axes = plt.subplots(2, ncol, figsize=(3.6 * ncol, 7.0), squeeze=False, gridspec_kw={"height_ratios": [3, 1.6]})
     rng = np.random.default_rng(0)  # small horizontal jitter: loop budgets sit on the grid
     finite = pd.concat([savings["loop_budget"], savings["predicted_budget"]]).dropna().astype(float)
     lo = max(1.0, float(finite.min()) / 1.5) if len(finite) else 1.0
@@ -296,14 +346,16 @@ def plot_savings(savings: pd.DataFrame, family: str) -> plt.Figure:
         ok = s["prediction_sufficient"].to_numpy(bool)
         ax.plot([lo, hi], [lo, hi], color="0.5", ls="--", lw=1)
         ax.scatter(xs[ok], ys[ok], color=PALETTE[0], s=20, label="prediction sufficient", zorder=3)
-        ax.scatter(xs[~ok], ys[~ok], facecolor="white", edgecolor=PALETTE[1], s=20,
-                   label="prediction too few / none", zorder=3)
+        ax.scatter(
+            xs[~ok], ys[~ok], facecolor="white", edgecolor=PALETTE[1], s=20, label="prediction too few / none", zorder=3
+        )
         ax.axvline(hi * 1.4, color="0.7", lw=0.8)
         ax.axhline(hi * 1.4, color="0.7", lw=0.8)
         ax.set_xscale("log")
         ax.set_yscale("log")
-        decades = [10.0 ** k for k in range(math.floor(math.log10(lo)), math.ceil(math.log10(hi)) + 1)
-                   if lo <= 10.0 ** k <= hi]
+        decades = [
+            10.0**k for k in range(math.floor(math.log10(lo)), math.ceil(math.log10(hi)) + 1) if lo <= 10.0**k <= hi
+        ]
         ax.set_xticks(decades + [never_x], [f"{v:g}" for v in decades] + ["never"])
         ax.set_yticks(decades + [beyond_y], [f"{v:g}" for v in decades] + [">N_max"])
         for axis in (ax.xaxis, ax.yaxis):
@@ -314,10 +366,13 @@ def plot_savings(savings: pd.DataFrame, family: str) -> plt.Figure:
         reached = s[s["loop_reached"]]
         n_beyond = int(reached["predicted_budget"].isna().sum())
         beyond = f" + {n_beyond} × >N_max" if n_beyond else ""
-        ax.set_title(f"target {tau:.0%} of gap: reached by {len(reached)}/{len(s)} tasks\n"
-                     f"on those, predicted {int(reached['predicted_budget'].sum()):,}{beyond} vs loop "
-                     f"{int(reached['loop_budget'].sum()):,} labels;\n"
-                     f"prediction sufficient for {int(ok.sum())}/{len(s)} tasks", fontsize=8)
+        ax.set_title(
+            f"target {tau:.0%} of gap: reached by {len(reached)}/{len(s)} tasks\n"
+            f"on those, predicted {int(reached['predicted_budget'].sum()):,}{beyond} vs loop "
+            f"{int(reached['loop_budget'].sum()):,} labels;\n"
+            f"prediction sufficient for {int(ok.sum())}/{len(s)} tasks",
+            fontsize=8,
+        )
         ax_e = axes[1][list(targets).index(tau)]
         errs = [s[f"error_{m}"].dropna().astype(float) for m in (0, 1, 2)]
         meds = [float(e.median()) if len(e) else np.nan for e in errs]
@@ -338,12 +393,22 @@ def plot_savings(savings: pd.DataFrame, family: str) -> plt.Figure:
 # --------------------------------------------------------------------------- everything
 
 
-def write_all(*, family: str, table: pd.DataFrame, curves: Mapping[str, Mapping[str, Any]],
-              coefficients: Mapping[str, Any], out_dir: str | os.PathLike[str], max_budget: int,
-              targets: Sequence[float] = (0.5, 0.7, 0.9), n_boot: int = 1000, seed: int = 123,
-              extra_coefficients: Mapping[str, Mapping[str, Any]] | None = None,
-              efficiency: Mapping[str, Mapping[str, Any]] | None = None, level: float = 0.8,
-              coslow_sd: float | None = None) -> list[Path]:
+def write_all(
+    *,
+    family: str,
+    table: pd.DataFrame,
+    curves: Mapping[str, Mapping[str, Any]],
+    coefficients: Mapping[str, Any],
+    out_dir: str | os.PathLike[str],
+    max_budget: int,
+    targets: Sequence[float] = (0.5, 0.7, 0.9),
+    n_boot: int = 1000,
+    seed: int = 123,
+    extra_coefficients: Mapping[str, Mapping[str, Any]] | None = None,
+    efficiency: Mapping[str, Mapping[str, Any]] | None = None,
+    level: float = 0.8,
+    coslow_sd: float | None = None,
+) -> list[Path]:
     """Compute every table, then write every figure (PNG + PDF) and table to ``out_dir``.
 
     ``efficiency`` (the records of ``efficiency.json``) supplies zero-shot, ceiling and grid for
@@ -355,15 +420,23 @@ def write_all(*, family: str, table: pd.DataFrame, curves: Mapping[str, Mapping[
     from dataeff.savings import held_out_coefficients
 
     _, loto, corr_df = fit_family(table, family=family, n_boot=n_boot, seed=seed, max_budget=max_budget)
-    corr = {r["predictor"]: {"pearson": {"r": r["pearson"], "sd": _nn(r["pearson_sd"])},
-                             "spearman": {"r": r["spearman"], "sd": _nn(r["spearman_sd"])},
-                             "slope": r["slope"], "intercept": r["intercept"]}
-            for _, r in corr_df.iterrows()}
+    corr = {
+        r["predictor"]: {
+            "pearson": {"r": r["pearson"], "sd": _nn(r["pearson_sd"])},
+            "spearman": {"r": r["spearman"], "sd": _nn(r["spearman_sd"])},
+            "slope": r["slope"],
+            "intercept": r["intercept"],
+        }
+        for _, r in corr_df.iterrows()
+    }
     eff = dict(efficiency or {})
     savings = savings_table(table, eff, curves, targets, max_budget, coefficients, level, coslow_sd)
     if savings.empty:
-        raise DataeffError("no task has both a measured curve and a prediction", field="curve",
-                           fix="pass an efficiency.json written by `dataeff auc` or --finetune-results")
+        raise DataeffError(
+            "no task has both a measured curve and a prediction",
+            field="curve",
+            fix="pass an efficiency.json written by `dataeff auc` or --finetune-results",
+        )
     predictions = {}
     mid_target = sorted(targets)[len(targets) // 2]
     for task in savings["task"].unique():
@@ -371,13 +444,25 @@ def write_all(*, family: str, table: pd.DataFrame, curves: Mapping[str, Mapping[
         n_max = int(curve.get("max_budget") or max_budget)
         grid = rec.get("grid") or [b for b in curve["budgets"] if b > 0]
         row = table.loc[table["task"] == task].iloc[0]
-        sd = float(row["coslow_std"]) if "coslow_std" in row and np.isfinite(row.get("coslow_std", np.nan)) \
+        sd = (
+            float(row["coslow_std"])
+            if "coslow_std" in row and np.isfinite(row.get("coslow_std", np.nan))
             else coslow_sd
-        predictions[task] = predict_budget(float(row["coslow_mean"]),
-                                           held_out_coefficients(table, task, coefficients, n_max, grid),
-                                           mid_target, n_max, level, coslow_sd=sd, grid=grid, band=True)
-    coef_rows = {f"{family} ({'fitted' if 'loto' in coefficients else 'given'})": coefficients,
-                 **(extra_coefficients or {})}
+        )
+        predictions[task] = predict_budget(
+            float(row["coslow_mean"]),
+            held_out_coefficients(table, task, coefficients, n_max, grid),
+            mid_target,
+            n_max,
+            level,
+            coslow_sd=sd,
+            grid=grid,
+            band=True,
+        )
+    coef_rows = {
+        f"{family} ({'fitted' if 'loto' in coefficients else 'given'})": coefficients,
+        **(extra_coefficients or {}),
+    }
     coef_df = coefficients_table(coef_rows)
     out = Path(out_dir)
     written: list[Path] = []
@@ -391,10 +476,8 @@ def write_all(*, family: str, table: pd.DataFrame, curves: Mapping[str, Mapping[
     }
     for stem, make in figs.items():
         written += save_figure(make(), out / stem)
-    atomic_write_text(out / "coefficients.csv", coef_df.to_csv(index=False, float_format="%.6g",
-                                                               lineterminator="\n"))
-    atomic_write_text(out / "savings.csv", savings.to_csv(index=False, float_format="%.6g",
-                                                          lineterminator="\n"))
+    atomic_write_text(out / "coefficients.csv", coef_df.to_csv(index=False, float_format="%.6g", lineterminator="\n"))
+    atomic_write_text(out / "savings.csv", savings.to_csv(index=False, float_format="%.6g", lineterminator="\n"))
     written += [out / "coefficients.csv", out / "savings.csv"]
     return written
 

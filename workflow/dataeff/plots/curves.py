@@ -73,21 +73,35 @@ def draw_curve(ax: Axes, curve: Curve, xticks: Sequence[float], xlabels: Sequenc
     ax.fill_between(curve.x, curve.y, color=LINE_COLOR, alpha=0.12, lw=0, zorder=1)
     raw_y = _raw_y(curve)
     clamped = set(curve.clamped)
-    keep = [(x, y) for n, x, y in zip(curve.budgets, curve.x, raw_y, strict=True)
-            if y is not None and n not in clamped]
-    drops = [(x, y) for n, x, y in zip(curve.budgets, curve.x, raw_y, strict=True)
-             if y is not None and n in clamped and y >= Y_MIN]
-    off = [(x, Y_MIN + 0.03) for n, x, y in zip(curve.budgets, curve.x, raw_y, strict=True)
-           if y is not None and n in clamped and y < Y_MIN]
+    keep = [(x, y) for n, x, y in zip(curve.budgets, curve.x, raw_y, strict=True) if y is not None and n not in clamped]
+    drops = [
+        (x, y)
+        for n, x, y in zip(curve.budgets, curve.x, raw_y, strict=True)
+        if y is not None and n in clamped and y >= Y_MIN
+    ]
+    off = [
+        (x, Y_MIN + 0.03)
+        for n, x, y in zip(curve.budgets, curve.x, raw_y, strict=True)
+        if y is not None and n in clamped and y < Y_MIN
+    ]
     filled = [(x, y) for n, x, y in zip(curve.budgets, curve.x, curve.y, strict=True) if n in curve.filled]
     if keep:
         ax.scatter(*zip(*keep, strict=True), s=14, color=POINT_COLOR, zorder=3)
     if drops:
-        ax.scatter(*zip(*drops, strict=True), s=22, facecolors="white", edgecolors=CLAMPED_COLOR,
-                   linewidths=1.2, zorder=4)
+        ax.scatter(
+            *zip(*drops, strict=True), s=22, facecolors="white", edgecolors=CLAMPED_COLOR, linewidths=1.2, zorder=4
+        )
     if off:
-        ax.scatter(*zip(*off, strict=True), s=24, marker="v", facecolors="white", edgecolors=CLAMPED_COLOR,
-                   linewidths=1.2, zorder=4, clip_on=False)
+        ax.scatter(
+            *zip(*off, strict=True),
+            s=24,
+            marker="v",
+            facecolors="white",
+            edgecolors=CLAMPED_COLOR,
+            linewidths=1.2,
+            zorder=4,
+            clip_on=False,
+        )
     if filled:
         ax.scatter(*zip(*filled, strict=True), s=18, marker="x", color="#888888", linewidths=1, zorder=3)
     ax.axhline(1.0, color="#444444", lw=0.7, ls="--", zorder=0)
@@ -104,8 +118,9 @@ def draw_curve(ax: Axes, curve: Curve, xticks: Sequence[float], xlabels: Sequenc
     ax.grid(True, axis="both")
 
 
-def plot_curve_grid(curves: Mapping[str, Curve], family: str, *, grid: Sequence[int] | None = None,
-                    ncols: int | None = None) -> Figure:
+def plot_curve_grid(
+    curves: Mapping[str, Curve], family: str, *, grid: Sequence[int] | None = None, ncols: int | None = None
+) -> Figure:
     """Small multiples, one panel per task, ordered by AUC (least data-efficient first)."""
     if not curves:
         raise ValueError("no curves to plot")
@@ -113,8 +128,9 @@ def plot_curve_grid(curves: Mapping[str, Curve], family: str, *, grid: Sequence[
     n = len(order)
     ncols = ncols or max(1, min(6, math.ceil(math.sqrt(n))))
     nrows = math.ceil(n / ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(2.1 * ncols + 0.8, 2.05 * nrows + 1.0),
-                             sharex=True, sharey=True, squeeze=False)
+    fig, axes = plt.subplots(
+        nrows, ncols, figsize=(2.1 * ncols + 0.8, 2.05 * nrows + 1.0), sharex=True, sharey=True, squeeze=False
+    )
     xticks, xlabels = _ticks(curves, grid)
     for i, task in enumerate(order):
         ax = axes[i // ncols][i % ncols]
@@ -134,14 +150,28 @@ def plot_curve_grid(curves: Mapping[str, Curve], family: str, *, grid: Sequence[
     handles = [
         Line2D([], [], color=LINE_COLOR, lw=1.6, label="curve used for the AUC (running maximum)"),
         Line2D([], [], color=POINT_COLOR, marker="o", ls="", ms=4, label="measured accuracy"),
-        Line2D([], [], color=CLAMPED_COLOR, marker="o", mfc="white", ls="", ms=5,
-               label="measured, below an earlier budget (raised; \u25bd = off the scale)"),
+        Line2D(
+            [],
+            [],
+            color=CLAMPED_COLOR,
+            marker="o",
+            mfc="white",
+            ls="",
+            ms=5,
+            label="measured, below an earlier budget (raised; \u25bd = off the scale)",
+        ),
         Line2D([], [], color="#888888", marker="x", ls="", ms=5, label="budget not run (carried forward)"),
         Line2D([], [], color="#444444", ls="--", lw=0.7, label="ceiling"),
         Line2D([], [], color="#888888", ls=":", lw=0.7, label="best measured accuracy"),
     ]
-    fig.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, 0.995 - 0.35 / fig.get_figheight()),
-               ncol=3 if ncols >= 4 else (2 if ncols >= 2 else 1), frameon=False, fontsize=8)
+    fig.legend(
+        handles=handles,
+        loc="upper center",
+        bbox_to_anchor=(0.5, 0.995 - 0.35 / fig.get_figheight()),
+        ncol=3 if ncols >= 4 else (2 if ncols >= 2 else 1),
+        frameon=False,
+        fontsize=8,
+    )
     fig.tight_layout(rect=(0, 0, 1, 1 - 0.8 / fig.get_figheight()))
     return fig
 
@@ -178,14 +208,14 @@ def plot_overlay(curves: Mapping[str, Curve], family: str, *, grid: Sequence[int
     notes = [f"lowest AUC: {order[0]} ({curves[order[0]].auc:.3f})"]
     if len(order) > 1:
         notes.append(f"highest AUC: {order[-1]} ({curves[order[-1]].auc:.3f})")
-    ax.set_title(f"Data-efficiency curves of all {len(curves)} tasks, {family}\n"
-                 + "; ".join(notes), fontsize=9)
+    ax.set_title(f"Data-efficiency curves of all {len(curves)} tasks, {family}\n" + "; ".join(notes), fontsize=9)
     fig.tight_layout()
     return fig
 
 
-def write_curve_figures(curves: Mapping[str, Curve], family: str, out_dir: str | os.PathLike[str], *,
-                        grid: Sequence[int] | None = None) -> list[Path]:
+def write_curve_figures(
+    curves: Mapping[str, Curve], family: str, out_dir: str | os.PathLike[str], *, grid: Sequence[int] | None = None
+) -> list[Path]:
     """``curves.png/.pdf`` and ``overlay.png/.pdf`` in ``out_dir``; returns the paths written."""
     out = Path(out_dir)
     paths = save_figure(plot_curve_grid(curves, family, grid=grid), out / "curves")
@@ -211,14 +241,21 @@ def plot_predicted_budget(prediction: Mapping, out: str | os.PathLike[str]) -> N
     n = np.array([r["budget"] for r in rows], float)
     level = prediction["level"]
     fig, ax = plt.subplots(figsize=(5.8, 4.0))
-    ax.fill_between(n, [r["fraction_low"] for r in rows], [r["fraction_high"] for r in rows], color="C0",
-                    alpha=0.2, lw=0, label=f"{level:.0%} band (fit, one CoS-Low draw, curve shape)")
-    ax.plot(n, [r["fraction"] for r in rows], color="C0",
-            label=f"predicted, median (AUC {prediction['predicted_auc']:.3f})")
+    ax.fill_between(
+        n,
+        [r["fraction_low"] for r in rows],
+        [r["fraction_high"] for r in rows],
+        color="C0",
+        alpha=0.2,
+        lw=0,
+        label=f"{level:.0%} band (fit, one CoS-Low draw, curve shape)",
+    )
+    ax.plot(
+        n, [r["fraction"] for r in rows], color="C0", label=f"predicted, median (AUC {prediction['predicted_auc']:.3f})"
+    )
     pts = prediction.get("measured_points") or []
     if pts:
-        ax.plot([n_max ** p["x"] for p in pts], [p["fraction"] for p in pts], "ko", ms=4,
-                label="measured (normalised)")
+        ax.plot([n_max ** p["x"] for p in pts], [p["fraction"] for p in pts], "ko", ms=4, label="measured (normalised)")
     tau = prediction["target"]
     ax.axhline(tau, color="0.4", ls="--", lw=1, label=f"target {tau:g} of the gap")
     lo, mid, hi = prediction["budget_low"], prediction["budget"], prediction["budget_high"]
@@ -233,8 +270,9 @@ def plot_predicted_budget(prediction: Mapping, out: str | os.PathLike[str]) -> N
     ax.set_ylim(0, 1.02)
     ax.set_xlabel(X_LABEL)
     ax.set_ylabel("fraction of zero-shot→ceiling gap")
-    ax.set_title(f"Predicted data-efficiency curve (CoS-Low {prediction['coslow']:.3f}, "
-                 f"{prediction['status']})", fontsize=10)
+    ax.set_title(
+        f"Predicted data-efficiency curve (CoS-Low {prediction['coslow']:.3f}, {prediction['status']})", fontsize=10
+    )
     ax.legend(fontsize=7, loc="upper left")
     fig.tight_layout()
     save_figure(fig, out, formats=(suffix,))

@@ -70,8 +70,9 @@ def style() -> Iterator[None]:
         yield
 
 
-def save_figure(fig: Figure, stem: str | os.PathLike[str], *, dpi: int = DPI,
-                formats: tuple[str, ...] = ("png", "pdf")) -> list[Path]:
+def save_figure(
+    fig: Figure, stem: str | os.PathLike[str], *, dpi: int = DPI, formats: tuple[str, ...] = ("png", "pdf")
+) -> list[Path]:
     """Write ``stem.png`` and ``stem.pdf`` atomically, close ``fig``, return the paths.
 
     ``stem`` is the path without extension (an extension given by mistake is replaced).

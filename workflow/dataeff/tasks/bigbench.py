@@ -65,13 +65,23 @@ class BigbenchSource:
     @classmethod
     def from_data(cls, data: Mapping[str, Any]) -> BigbenchSource:
         """The source described by a config's (schema-filled) ``data`` section."""
-        missing = [k for k in ("bigbench_sdist", "bigbench_sha256", "bigbench_cache",
-                               "bigbench_max_target_words") if data.get(k) is None]
+        missing = [
+            k
+            for k in ("bigbench_sdist", "bigbench_sha256", "bigbench_cache", "bigbench_max_target_words")
+            if data.get(k) is None
+        ]
         if missing:
-            raise DataeffError(f"missing {', '.join(missing)}", field="data",
-                               fix="pass the data section of a config loaded with dataeff.config.load_config")
-        return cls(Path(data["bigbench_sdist"]), str(data["bigbench_sha256"]).lower(),
-                   Path(data["bigbench_cache"]), int(data["bigbench_max_target_words"]))
+            raise DataeffError(
+                f"missing {', '.join(missing)}",
+                field="data",
+                fix="pass the data section of a config loaded with dataeff.config.load_config",
+            )
+        return cls(
+            Path(data["bigbench_sdist"]),
+            str(data["bigbench_sha256"]).lower(),
+            Path(data["bigbench_cache"]),
+            int(data["bigbench_max_target_words"]),
+        )
 
     @property
     def task_root(self) -> Path:
@@ -80,6 +90,7 @@ class BigbenchSource:
 
 
 # --------------------------------------------------------------------------- sdist and cache
+
 
 def sha256_of(path: str | Path) -> str:
     """Hex sha256 of a file, read in 1 MiB blocks."""
@@ -97,16 +108,23 @@ def verify_sdist(source: BigbenchSource) -> None:
     """Raise a one-line error unless the sdist exists and has the pinned sha256."""
     path = source.sdist
     if not path.is_file():
-        raise DataeffError("BIG-bench sdist not found", file=str(path), field="data.bigbench_sdist",
-                           fix="run `snakemake fetch_bigbench` (pip download --no-deps bigbench==1.0.0) "
-                               "or point data.bigbench_sdist at the downloaded bigbench-1.0.0.tar.gz")
+        raise DataeffError(
+            "BIG-bench sdist not found",
+            file=str(path),
+            field="data.bigbench_sdist",
+            fix="run `snakemake fetch_bigbench` (pip download --no-deps bigbench==1.0.0) "
+            "or point data.bigbench_sdist at the downloaded bigbench-1.0.0.tar.gz",
+        )
     st = path.stat()
     key = (str(path.resolve()), st.st_size, st.st_mtime_ns)
     digest = _VERIFIED.get(key) or sha256_of(path)
     if digest != source.sha256:
-        raise DataeffError(f"sha256 {digest} differs from the pinned {source.sha256}", file=str(path),
-                           field="data.bigbench_sha256",
-                           fix="download bigbench==1.0.0 again (the file is corrupt or another version)")
+        raise DataeffError(
+            f"sha256 {digest} differs from the pinned {source.sha256}",
+            file=str(path),
+            field="data.bigbench_sha256",
+            fix="download bigbench==1.0.0 again (the file is corrupt or another version)",
+        )
     _VERIFIED[key] = digest
 
 
@@ -129,22 +147,27 @@ def fetch_sdist(data: Mapping[str, Any]) -> Path:
         return source.sdist
     source.sdist.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=source.sdist.parent, prefix=".bigbench-download.") as tmp:
-        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:", REQUIREMENT,
-               "-d", tmp]
+        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:", REQUIREMENT, "-d", tmp]
         proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
         sys.stderr.write(proc.stdout + proc.stderr)
         got = sorted(Path(tmp).glob("bigbench-*.tar.gz"))
         if not got:
             if "direct URL dependencies" not in proc.stderr:
                 reason = (proc.stderr.strip().splitlines() or ["no file"])[-1]
-                raise DataeffError(f"pip download {REQUIREMENT} failed: {reason}", field="data.bigbench_sdist",
-                                   fix="run it where the package index is reachable, or download "
-                                       "bigbench-1.0.0.tar.gz by hand to data.bigbench_sdist")
+                raise DataeffError(
+                    f"pip download {REQUIREMENT} failed: {reason}",
+                    field="data.bigbench_sdist",
+                    fix="run it where the package index is reachable, or download "
+                    "bigbench-1.0.0.tar.gz by hand to data.bigbench_sdist",
+                )
             got = [_download_from_registry(source, Path(tmp))]
         digest = sha256_of(got[0])
         if digest != source.sha256:
-            raise DataeffError(f"downloaded sdist has sha256 {digest}, not the pinned {source.sha256}",
-                               field="data.bigbench_sha256", fix="check the package index")
+            raise DataeffError(
+                f"downloaded sdist has sha256 {digest}, not the pinned {source.sha256}",
+                field="data.bigbench_sha256",
+                fix="check the package index",
+            )
         got[0].replace(source.sdist)
     return source.sdist
 
@@ -159,8 +182,11 @@ def _download_from_registry(source: BigbenchSource, folder: Path) -> Path:
         index = json.load(resp)
     files = [f for f in index.get("files", []) if (f.get("hashes") or {}).get("sha256") == source.sha256]
     if not files:
-        raise DataeffError(f"the package index lists no bigbench file with sha256 {source.sha256}",
-                           field="data.bigbench_sha256", fix="check data.bigbench_sha256")
+        raise DataeffError(
+            f"the package index lists no bigbench file with sha256 {source.sha256}",
+            field="data.bigbench_sha256",
+            fix="check data.bigbench_sha256",
+        )
     out = folder / Path(files[0]["filename"]).name
     with urllib.request.urlopen(files[0]["url"], timeout=600) as resp, open(out, "wb") as fh:  # noqa: S310
         while block := resp.read(1 << 20):
@@ -170,8 +196,11 @@ def _download_from_registry(source: BigbenchSource, folder: Path) -> Path:
 
 def _check_name(name: str, what: str = "task") -> str:
     if not isinstance(name, str) or not _NAME.match(name):
-        raise DataeffError(f"invalid BIG-bench {what} name {name!r}", field=what,
-                           fix="use the task's folder name under bigbench/benchmark_tasks, e.g. hyperbaton")
+        raise DataeffError(
+            f"invalid BIG-bench {what} name {name!r}",
+            field=what,
+            fix="use the task's folder name under bigbench/benchmark_tasks, e.g. hyperbaton",
+        )
     return name
 
 
@@ -207,8 +236,12 @@ def _write_cache(source: BigbenchSource, task: str, members: Mapping[str, bytes]
         for rel, blob in members.items():
             (tmp / rel).parent.mkdir(parents=True, exist_ok=True)
             (tmp / rel).write_bytes(blob)
-        manifest = {"task": task, "sdist": source.sdist.name, "sdist_sha256": source.sha256,
-                    "files": {rel: hashlib.sha256(blob).hexdigest() for rel, blob in sorted(members.items())}}
+        manifest = {
+            "task": task,
+            "sdist": source.sdist.name,
+            "sdist_sha256": source.sha256,
+            "files": {rel: hashlib.sha256(blob).hexdigest() for rel, blob in sorted(members.items())},
+        }
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     return {rel: folder / rel for rel in members}
 
@@ -247,8 +280,9 @@ def _stream(source: BigbenchSource, wanted: set[str] | None) -> tuple[dict[str, 
             handle = tf.extractfile(member)
             if handle is not None:
                 kept["/".join(parts[1:])] = handle.read()
-    log.info("read %d BIG-bench task folders from %s in %.1f s", len(found), source.sdist.name,
-             time.perf_counter() - t0)
+    log.info(
+        "read %d BIG-bench task folders from %s in %.1f s", len(found), source.sdist.name, time.perf_counter() - t0
+    )
     return found, passed
 
 
@@ -274,9 +308,12 @@ def task_files(tasks: Iterable[str], source: BigbenchSource) -> dict[str, dict[s
         if absent:
             close = difflib.get_close_matches(absent[0], passed, n=3)
             hint = f"did you mean {', '.join(close)}? " if close else ""
-            raise DataeffError(f"no BIG-bench task named '{absent[0]}' in {source.sdist.name}",
-                               field="task", fix=f"{hint}use a folder name under bigbench/benchmark_tasks; "
-                                                 "docs/BIGBENCH.md lists the usable JSON tasks")
+            raise DataeffError(
+                f"no BIG-bench task named '{absent[0]}' in {source.sdist.name}",
+                field="task",
+                fix=f"{hint}use a folder name under bigbench/benchmark_tasks; "
+                "docs/BIGBENCH.md lists the usable JSON tasks",
+            )
         for task in sorted(found):
             out[task] = _write_cache(source, task, found[task])
     return out
@@ -284,20 +321,27 @@ def task_files(tasks: Iterable[str], source: BigbenchSource) -> dict[str, dict[s
 
 # --------------------------------------------------------------------------- JSON tasks -> rows
 
+
 def _subtask_files(task: str, files: Mapping[str, Path], subtask: str | None) -> list[tuple[str | None, Path]]:
     """``(subtask or None, task.json path)`` pairs to read: the task itself and its subtasks."""
     subs = sorted(rel.split("/")[0] for rel in files if rel.count("/") == 1 and rel.endswith("/task.json"))
     if subtask is not None:
         _check_name(subtask, "subtask")
         if subtask not in subs:
-            raise DataeffError(f"BIG-bench task '{task}' has no subtask '{subtask}'", field="subtask",
-                               fix=f"use one of: {', '.join(subs) or '(none: leave subtask empty)'}")
+            raise DataeffError(
+                f"BIG-bench task '{task}' has no subtask '{subtask}'",
+                field="subtask",
+                fix=f"use one of: {', '.join(subs) or '(none: leave subtask empty)'}",
+            )
         return [(subtask, files[f"{subtask}/task.json"])]
     if "task.json" not in files and not subs:
         kind = "a program (task.py)" if "task.py" in files else "not a JSON task"
-        raise DataeffError(f"BIG-bench task '{task}' is {kind}, with no JSON examples", field="task",
-                           fix="use a JSON task (docs/BIGBENCH.md lists them); web_of_lies and "
-                               "boolean_expressions come from dataeff's own generators")
+        raise DataeffError(
+            f"BIG-bench task '{task}' is {kind}, with no JSON examples",
+            field="task",
+            fix="use a JSON task (docs/BIGBENCH.md lists them); web_of_lies and "
+            "boolean_expressions come from dataeff's own generators",
+        )
     pairs: list[tuple[str | None, Path]] = [(None, files["task.json"])] if "task.json" in files else []
     return pairs + [(s, files[f"{s}/task.json"]) for s in subs]
 
@@ -307,11 +351,15 @@ def read_task_json(path: Path) -> dict[str, Any]:
     try:
         obj = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise DataeffError(f"cannot read BIG-bench task file: {exc}", file=str(path),
-                           fix="delete the cache folder to extract it again") from None
+        raise DataeffError(
+            f"cannot read BIG-bench task file: {exc}", file=str(path), fix="delete the cache folder to extract it again"
+        ) from None
     if not isinstance(obj, dict):
-        raise DataeffError("BIG-bench task file is not a JSON object", file=str(path),
-                           fix="delete the cache folder to extract it again")
+        raise DataeffError(
+            "BIG-bench task file is not a JSON object",
+            file=str(path),
+            fix="delete the cache folder to extract it again",
+        )
     return obj
 
 
@@ -342,8 +390,9 @@ def example_row(example: Any, max_target_words: int) -> dict[str, Any] | None:
     return {"input": text, "target": target.strip()}
 
 
-def _json_rows(task: str, pairs: list[tuple[str | None, Path]], max_target_words: int
-               ) -> tuple[list[dict[str, Any]], int, dict[str, Any]]:
+def _json_rows(
+    task: str, pairs: list[tuple[str | None, Path]], max_target_words: int
+) -> tuple[list[dict[str, Any]], int, dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     dropped = 0
     info: dict[str, Any] = {}
@@ -361,8 +410,7 @@ def _json_rows(task: str, pairs: list[tuple[str | None, Path]], max_target_words
     return rows, dropped, info
 
 
-def load_bigbench_task(task: str, subtask: str | None = None, *,
-                       data: Mapping[str, Any]) -> list[dict[str, Any]]:
+def load_bigbench_task(task: str, subtask: str | None = None, *, data: Mapping[str, Any]) -> list[dict[str, Any]]:
     """Rows of the BIG-bench JSON task ``task`` (one ``subtask``, or all of them if None).
 
     Each row is ``{"id", "input", "target"}`` plus ``"options"`` (all option texts, file order)
@@ -374,8 +422,9 @@ def load_bigbench_task(task: str, subtask: str | None = None, *,
     return rows
 
 
-def load_bigbench_task_info(task: str, subtask: str | None = None, *, data: Mapping[str, Any]
-                            ) -> tuple[list[dict[str, Any]], int, dict[str, Any]]:
+def load_bigbench_task_info(
+    task: str, subtask: str | None = None, *, data: Mapping[str, Any]
+) -> tuple[list[dict[str, Any]], int, dict[str, Any]]:
     """:func:`load_bigbench_task` plus the number of dropped examples and the task's metadata
     (``name``, ``description``, ``keywords``, ``task_prefix``)."""
     source = BigbenchSource.from_data(data)
@@ -383,16 +432,24 @@ def load_bigbench_task_info(task: str, subtask: str | None = None, *, data: Mapp
     rows, dropped, info = _json_rows(task, _subtask_files(task, files, subtask), source.max_target_words)
     if not rows:
         where = task + (f"/{subtask}" if subtask else "")
-        raise DataeffError(f"BIG-bench task '{where}' has no usable example ({dropped} examples are neither "
-                           "multiple choice with one correct option nor short exact-match)", field="task",
-                           fix="choose a task listed in docs/BIGBENCH.md")
+        raise DataeffError(
+            f"BIG-bench task '{where}' has no usable example ({dropped} examples are neither "
+            "multiple choice with one correct option nor short exact-match)",
+            field="task",
+            fix="choose a task listed in docs/BIGBENCH.md",
+        )
     if dropped:
-        log.info("BIG-bench %s: dropped %d of %d examples (not one-correct multiple choice or short "
-                 "exact match)", task, dropped, dropped + len(rows))
+        log.info(
+            "BIG-bench %s: dropped %d of %d examples (not one-correct multiple choice or short exact match)",
+            task,
+            dropped,
+            dropped + len(rows),
+        )
     return rows, dropped, info
 
 
 # --------------------------------------------------------------------------- catalogue
+
 
 def catalog(data: Mapping[str, Any]) -> list[dict[str, Any]]:
     """One pass over the whole sdist: usable-example counts of every JSON task and subtask.
@@ -415,23 +472,45 @@ def catalog(data: Mapping[str, Any]) -> list[dict[str, Any]]:
             examples = obj.get("examples") or [] if isinstance(obj, dict) else []
             kinds = [example_row(e, source.max_target_words) for e in examples]
             keywords = obj.get("keywords") or []
-            out.append({
-                "task": task,
-                "subtask": rel.split("/")[0] if "/" in rel else None,
-                "examples": len(examples),
-                "multiple_choice": sum(1 for r in kinds if r is not None and "options" in r),
-                "exact_match": sum(1 for r in kinds if r is not None and "options" not in r),
-                "english": not (set(keywords) & NON_ENGLISH_KEYWORDS),
-                "description": " ".join(str(obj.get("description") or "").split()),
-            })
+            out.append(
+                {
+                    "task": task,
+                    "subtask": rel.split("/")[0] if "/" in rel else None,
+                    "examples": len(examples),
+                    "multiple_choice": sum(1 for r in kinds if r is not None and "options" in r),
+                    "exact_match": sum(1 for r in kinds if r is not None and "options" not in r),
+                    "english": not (set(keywords) & NON_ENGLISH_KEYWORDS),
+                    "description": " ".join(str(obj.get("description") or "").split()),
+                }
+            )
     return out
 
 
 # --------------------------------------------------------------------------- tasks for prepare_task
 
-_NUMBER_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten",
-                 "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen",
-                 "nineteen", "twenty")
+_NUMBER_WORDS = (
+    "zero",
+    "one",
+    "two",
+    "three",
+    "four",
+    "five",
+    "six",
+    "seven",
+    "eight",
+    "nine",
+    "ten",
+    "eleven",
+    "twelve",
+    "thirteen",
+    "fourteen",
+    "fifteen",
+    "sixteen",
+    "seventeen",
+    "eighteen",
+    "nineteen",
+    "twenty",
+)
 OPTION_SEPARATOR = " | "
 #: Paper tasks whose JSON is topped up (or, for programs, replaced) by bigbench_generators.
 GENERATED_TASKS = ("sports_understanding", "object_counting", "web_of_lies", "boolean_expressions")
@@ -457,8 +536,9 @@ def _one_correct(scores: Mapping[str, Any]) -> tuple[list[str], str] | None:
     return keep, correct[0]
 
 
-def _raw_examples(source: BigbenchSource, task: str, subtasks: tuple[str, ...]
-                  ) -> tuple[list[tuple[str, dict[str, Any]]], dict[str, Path]]:
+def _raw_examples(
+    source: BigbenchSource, task: str, subtasks: tuple[str, ...]
+) -> tuple[list[tuple[str, dict[str, Any]]], dict[str, Path]]:
     files = task_files([task], source)[task]
     pairs = [(s, files[f"{s}/task.json"]) for s in subtasks] if subtasks else _subtask_files(task, files, None)
     out = []
@@ -478,8 +558,9 @@ def _dedupe(records: list[dict[str, Any]], key: str) -> list[dict[str, Any]]:
     return out
 
 
-def _paper_json_records(name: str, examples: list[tuple[str, dict[str, Any]]], rng: random.Random
-                        ) -> list[dict[str, Any]]:
+def _paper_json_records(
+    name: str, examples: list[tuple[str, dict[str, Any]]], rng: random.Random
+) -> list[dict[str, Any]]:
     """Records ``{"_id", input fields, "label"}`` of a paper task's JSON examples."""
     out: list[dict[str, Any]] = []
     for rid, ex in examples:
@@ -498,18 +579,21 @@ def _paper_json_records(name: str, examples: list[tuple[str, dict[str, Any]]], r
         if name in ("reasoning_about_colored_objects", "temporal_sequences", "tracking_shuffled_objects"):
             if name == "temporal_sequences":  # the file lists the answer first in every example
                 rng.shuffle(options)
-            out.append({"_id": rid, "question": text.strip(), "options": OPTION_SEPARATOR.join(options),
-                        "label": correct})
+            out.append(
+                {"_id": rid, "question": text.strip(), "options": OPTION_SEPARATOR.join(options), "label": correct}
+            )
             continue
-        label = {"formal_fallacies_syllogisms_negation": {"valid": "1", "invalid": "0"},
-                 "sports_understanding": {"plausible": "1", "implausible": "0"}}.get(name, {}).get(correct, correct)
-        out.append({"_id": rid, "input": text.strip("\n") if name == "mnist_ascii" else text.strip(),
-                    "label": label})
+        label = {
+            "formal_fallacies_syllogisms_negation": {"valid": "1", "invalid": "0"},
+            "sports_understanding": {"plausible": "1", "implausible": "0"},
+        }.get(name, {}).get(correct, correct)
+        out.append({"_id": rid, "input": text.strip("\n") if name == "mnist_ascii" else text.strip(), "label": label})
     return _dedupe(out, "question" if out and "question" in out[0] else "input")
 
 
-def _generated(name: str, files: Mapping[str, Path], n: int, rng: random.Random,
-               real: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _generated(
+    name: str, files: Mapping[str, Path], n: int, rng: random.Random, real: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
     from dataeff.tasks import bigbench_generators as gen
 
     if name not in GENERATED_TASKS:
@@ -532,8 +616,9 @@ def _generated(name: str, files: Mapping[str, Path], n: int, rng: random.Random,
     return recs
 
 
-def _paper_records(spec_name: str, bb: Mapping[str, Any], source: BigbenchSource, seed: int, test_max: int
-                   ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+def _paper_records(
+    spec_name: str, bb: Mapping[str, Any], source: BigbenchSource, seed: int, test_max: int
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     from dataeff.tasks.registry import BIGBENCH_PAPER
 
     task = bb["task"]
@@ -550,13 +635,18 @@ def _paper_records(spec_name: str, bb: Mapping[str, Any], source: BigbenchSource
     if len(real) > wanted:
         real = [real[i] for i in sorted(rng.sample(range(len(real)), wanted))]
     generated = _generated(spec_name, files, wanted - len(real), rng, real) if len(real) < wanted else []
-    meta = {"json_examples_usable": available, "json_examples_used": len(real), "generated": len(generated),
-            "authors_train_size": int(bb["train_size"])}
+    meta = {
+        "json_examples_usable": available,
+        "json_examples_used": len(real),
+        "generated": len(generated),
+        "authors_train_size": int(bb["train_size"]),
+    }
     return real + generated, meta
 
 
-def _config_records(bb: Mapping[str, Any], source: BigbenchSource, data: Mapping[str, Any], seed: int
-                    ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+def _config_records(
+    bb: Mapping[str, Any], source: BigbenchSource, data: Mapping[str, Any], seed: int
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     subtasks = tuple(bb.get("subtasks") or ())
     rows, dropped, info = load_bigbench_task_info(bb["task"], subtasks[0] if subtasks else None, data=data)
     rng = random.Random(f"{seed}:bigbench:{bb['task']}:{','.join(subtasks)}")
@@ -571,15 +661,18 @@ def _config_records(bb: Mapping[str, Any], source: BigbenchSource, data: Mapping
         if "options" in row:
             options = list(row["options"])
             rng.shuffle(options)
-            instruction = (f"{description}. Reply with one of the options exactly as written, "
-                           "without explanation.")
+            instruction = f"{description}. Reply with one of the options exactly as written, without explanation."
             body = f"QUESTION - {row['input'].strip()} [SEP] OPTIONS - {OPTION_SEPARATOR.join(options)}"
         else:
             instruction = f"{description}. Reply with the answer only, without explanation."
             body = row["input"].strip()
         records.append({"_id": row["id"], "instruction": instruction, "body": body, "label": row["target"]})
-    return records, {"json_examples_usable": usable, "json_examples_dropped": dropped,
-                     "json_examples_used": len(records), "generated": 0}
+    return records, {
+        "json_examples_usable": usable,
+        "json_examples_dropped": dropped,
+        "json_examples_used": len(records),
+        "generated": 0,
+    }
 
 
 def bigbench_records(spec: Any, data: Mapping[str, Any]) -> tuple[list[dict[str, Any]], dict[str, Any]]:
@@ -599,6 +692,13 @@ def bigbench_records(spec: Any, data: Mapping[str, Any]) -> tuple[list[dict[str,
         records, meta = _paper_records(spec.name, bb, source, seed, int(data["test_max"]))
     else:
         records, meta = _config_records(bb, source, data, seed)
-    meta.update({"task": bb.get("task"), "subtasks": list(bb.get("subtasks") or ()),
-                 "sdist": source.sdist.name, "sdist_sha256": source.sha256, "seed": seed})
+    meta.update(
+        {
+            "task": bb.get("task"),
+            "subtasks": list(bb.get("subtasks") or ()),
+            "sdist": source.sdist.name,
+            "sdist_sha256": source.sha256,
+            "seed": seed,
+        }
+    )
     return records, meta

@@ -45,9 +45,11 @@ def _draw_distinct(n: int, rng: random.Random, exclude: set[str], draw: Any, wha
         if rec["input"] in seen:
             misses += 1
             if misses > _PATIENCE:
-                raise DataeffError(f"{what}: only {len(out)} distinct examples could be generated, "
-                                   f"{n} were asked for", field="examples",
-                                   fix="ask for fewer examples")
+                raise DataeffError(
+                    f"{what}: only {len(out)} distinct examples could be generated, {n} were asked for",
+                    field="examples",
+                    fix="ask for fewer examples",
+                )
             continue
         misses = 0
         seen.add(rec["input"])
@@ -66,14 +68,19 @@ def python_literal(source: str, name: str) -> Any:
     for node in ast.walk(ast.parse(source)):
         if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == name for t in node.targets):
             return ast.literal_eval(node.value)
-    raise DataeffError(f"no literal '{name}' in the BIG-bench source file", field=name,
-                       fix="check data.bigbench_sha256: the sdist is not bigbench 1.0.0")
+    raise DataeffError(
+        f"no literal '{name}' in the BIG-bench source file",
+        field=name,
+        fix="check data.bigbench_sha256: the sdist is not bigbench 1.0.0",
+    )
 
 
 # --------------------------------------------------------------------------- sports_understanding
 
-def sports_sentences(vocab: Mapping[str, Any], n: int, rng: random.Random, exclude: set[str],
-                     game_fraction: float) -> list[Record]:
+
+def sports_sentences(
+    vocab: Mapping[str, Any], n: int, rng: random.Random, exclude: set[str], game_fraction: float
+) -> list[Record]:
     """Sentences "<athlete> <action>[ in the <game>]", label "1" (plausible) or "0", 50/50."""
     sports = list(vocab["sports"])
     players, actions, games = vocab["players"], vocab["player_actions"], vocab["games"]
@@ -92,16 +99,16 @@ def sports_sentences(vocab: Mapping[str, Any], n: int, rng: random.Random, exclu
 
 
 def sports_label(vocab: Mapping[str, Any], sentence: str) -> str | None:
-    """"1"/"0" for a sentence built from ``vocab`` (athlete's sport == action's sport), else None."""
+    """ "1"/"0" for a sentence built from ``vocab`` (athlete's sport == action's sport), else None."""
     sport_of_player = {p: s for s, ps in vocab["players"].items() for p in ps}
     sport_of_action = {a: s for s, acts in vocab["player_actions"].items() for a in acts}
     games = {g for gs in vocab["games"].values() for g in gs}
     for player, sport in sport_of_player.items():
         if not sentence.startswith(player + " "):
             continue
-        rest = sentence[len(player) + 1:]
+        rest = sentence[len(player) + 1 :]
         for action, act_sport in sport_of_action.items():
-            if rest == action or (rest.startswith(action + " in the ") and rest[len(action) + 8:] in games):
+            if rest == action or (rest.startswith(action + " in the ") and rest[len(action) + 8 :] in games):
                 return "1" if sport == act_sport else "0"
     return None
 
@@ -133,8 +140,9 @@ def _counted(noun: str, count: int) -> str:
     return f"{_COUNT_WORDS[count - 2]} {plural(noun)}"
 
 
-def counting_questions(kinds: Mapping[str, Sequence[str]], n: int, rng: random.Random,
-                       exclude: set[str]) -> list[Record]:
+def counting_questions(
+    kinds: Mapping[str, Sequence[str]], n: int, rng: random.Random, exclude: set[str]
+) -> list[Record]:
     """Object-counting questions; label = the number of items of the asked kind, in digits."""
     names = list(kinds)
 
@@ -147,8 +155,10 @@ def counting_questions(kinds: Mapping[str, Sequence[str]], n: int, rng: random.R
         if kind != "objects" and r.random() < 0.25:
             other = r.choice([x for x in names if x != kind])
             decoys = r.sample(list(kinds[other]), r.randint(1, 3))
-            items += [_counted(w, c) for w, c in
-                      zip(decoys, r.choices(range(1, 6), weights=_COUNT_WEIGHTS, k=len(decoys)), strict=True)]
+            items += [
+                _counted(w, c)
+                for w, c in zip(decoys, r.choices(range(1, 6), weights=_COUNT_WEIGHTS, k=len(decoys)), strict=True)
+            ]
             r.shuffle(items)
         items[-1] = "and " + items[-1]
         return {"input": f"I have {', '.join(items)}. How many {kind} do I have?", "label": str(sum(counts))}
@@ -188,14 +198,19 @@ BOOLEAN_MAX_TOKENS = 10
 _CONSTANTS = ("False", "True")
 _AFTER = {  # which tokens may follow which (start: anything that can begin an operand)
     "start": ("(", "False", "True", "not"),
-    "not": ("(", "False", "True", "not"), "and": ("(", "False", "True", "not"),
-    "or": ("(", "False", "True", "not"), "(": ("(", "False", "True", "not"),
-    "False": (")", "and", "or"), "True": (")", "and", "or"), ")": (")", "and", "or"),
+    "not": ("(", "False", "True", "not"),
+    "and": ("(", "False", "True", "not"),
+    "or": ("(", "False", "True", "not"),
+    "(": ("(", "False", "True", "not"),
+    "False": (")", "and", "or"),
+    "True": (")", "and", "or"),
+    ")": (")", "and", "or"),
 }
 
 
 def boolean_expressions_of_length(length: int) -> Iterator[tuple[str, ...]]:
     """Every well-formed expression of exactly ``length`` tokens, in a fixed order."""
+
     def grow(prefix: tuple[str, ...], last: str, depth: int) -> Iterator[tuple[str, ...]]:
         if len(prefix) == length:
             if depth == 0 and last in (*_CONSTANTS, ")"):
@@ -206,6 +221,7 @@ def boolean_expressions_of_length(length: int) -> Iterator[tuple[str, ...]]:
             if d < 0 or d > length - len(prefix) - 1:
                 continue
             yield from grow(prefix + (tok,), tok, d)
+
     yield from grow((), "start", 0)
 
 
@@ -267,9 +283,12 @@ def boolean_expressions(n: int, rng: random.Random, exclude: set[str]) -> list[R
         pools.append(exprs)
     total = sum(len(p) for p in pools)
     if n > total:
-        raise DataeffError(f"boolean_expressions: only {total} distinct expressions of up to "
-                           f"{BOOLEAN_MAX_TOKENS} tokens, {n} were asked for", field="examples",
-                           fix="ask for fewer examples")
+        raise DataeffError(
+            f"boolean_expressions: only {total} distinct expressions of up to "
+            f"{BOOLEAN_MAX_TOKENS} tokens, {n} were asked for",
+            field="examples",
+            fix="ask for fewer examples",
+        )
     # Equal quota per length; what short lengths cannot fill goes to the longer ones.
     quota = [0] * len(pools)
     left = n

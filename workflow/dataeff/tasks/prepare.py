@@ -37,12 +37,12 @@ _NO_LABEL = object()
 
 # --------------------------------------------------------------------------- rendering
 
+
 @cache
 def _template_text(path: str) -> str:
     p = Path(path)
     if not p.is_file():
-        raise DataeffError("prompt template not found", file=str(p),
-                           fix="restore prompts/ from the repository")
+        raise DataeffError("prompt template not found", file=str(p), fix="restore prompts/ from the repository")
     return p.read_text(encoding="utf-8")
 
 
@@ -107,11 +107,16 @@ def input_line(spec: TaskSpec, record: Mapping[str, Any]) -> str:
     labels = spec.field_labels or ("",) * len(spec.input_fields)
     missing = [f for f in spec.input_fields if f not in record]
     if missing:
-        raise DataeffError(f"records have no field '{missing[0]}' (fields: "
-                           f"{', '.join(sorted(k for k in record if not k.startswith('_')))})",
-                           field=missing[0], fix="fix the task's input fields")
-    parts = [f"{lab} - {field_value(record[f])}" if lab else field_value(record[f])
-             for lab, f in zip(labels, spec.input_fields, strict=True)]
+        raise DataeffError(
+            f"records have no field '{missing[0]}' (fields: "
+            f"{', '.join(sorted(k for k in record if not k.startswith('_')))})",
+            field=missing[0],
+            fix="fix the task's input fields",
+        )
+    parts = [
+        f"{lab} - {field_value(record[f])}" if lab else field_value(record[f])
+        for lab, f in zip(labels, spec.input_fields, strict=True)
+    ]
     return " [SEP] ".join(parts)
 
 
@@ -135,14 +140,15 @@ def _prompt(spec: TaskSpec, record: Mapping[str, Any]) -> str:
     try:
         return template.format(**fields).strip()
     except KeyError as exc:
-        raise DataeffError(f"template uses {{{exc.args[0]}}} but the record has no such field "
-                           f"(fields: {', '.join(sorted(record))})", file=str(spec.template_path),
-                           field=str(exc.args[0]),
-                           fix="fix the template or the task's input fields") from None
+        raise DataeffError(
+            f"template uses {{{exc.args[0]}}} but the record has no such field (fields: {', '.join(sorted(record))})",
+            file=str(spec.template_path),
+            field=str(exc.args[0]),
+            fix="fix the template or the task's input fields",
+        ) from None
 
 
-def render(spec: TaskSpec, record: Mapping[str, Any],
-           class_names: Sequence[str] | None = None) -> dict[str, Any]:
+def render(spec: TaskSpec, record: Mapping[str, Any], class_names: Sequence[str] | None = None) -> dict[str, Any]:
     """Prepared row ``{"id", "prompt", "answer"[, "system"]}`` of one raw record.
 
     ``prompt`` is the user turn; ``system`` the task instruction (instruction-style tasks, or a
@@ -152,8 +158,11 @@ def render(spec: TaskSpec, record: Mapping[str, Any],
     """
     answer = answer_text(spec, record.get(spec.label_field), class_names)
     if answer is None:
-        raise DataeffError(f"no usable gold label {record.get(spec.label_field)!r}", field=spec.label_field,
-                           fix=f"labels must be one of {list(spec.labels or spec.label_map.values())}")
+        raise DataeffError(
+            f"no usable gold label {record.get(spec.label_field)!r}",
+            field=spec.label_field,
+            fix=f"labels must be one of {list(spec.labels or spec.label_map.values())}",
+        )
     prompt = _prompt(spec, record)
     rid = record.get("_id") or record.get("id") or stable_hash(strip_private(dict(record)))
     row: dict[str, Any] = {"id": str(rid), "prompt": prompt, "answer": answer}
@@ -164,6 +173,7 @@ def render(spec: TaskSpec, record: Mapping[str, Any],
 
 
 # --------------------------------------------------------------------------- budgets
+
 
 def budget_subset(rows: Sequence[dict[str, Any]], n: int) -> list[dict[str, Any]]:
     """The budget-``n`` training set: the first ``n`` rows of the shuffled ``train.jsonl``."""
@@ -185,20 +195,27 @@ def check_budget(train_size: int, budgets: Sequence[int]) -> dict[int, int]:
     actual = {int(b): min(int(b), int(train_size)) for b in budgets}
     too_big = sorted(b for b in actual if b > train_size)
     if too_big:
-        log.warning("budgets %s exceed the %d training examples; they will train on all %d",
-                    too_big, train_size, train_size)
+        log.warning(
+            "budgets %s exceed the %d training examples; they will train on all %d", too_big, train_size, train_size
+        )
     return actual
 
 
 # --------------------------------------------------------------------------- splitting
 
+
 def _rng(seed: int, purpose: str) -> random.Random:
     return random.Random(f"{seed}:{purpose}")
 
 
-def split_rows(train: list[dict[str, Any]], validation: list[dict[str, Any]] | None,
-               test: list[dict[str, Any]] | None, seed: int, test_max: int, validation_fraction: float = 0.1
-               ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]], str]:
+def split_rows(
+    train: list[dict[str, Any]],
+    validation: list[dict[str, Any]] | None,
+    test: list[dict[str, Any]] | None,
+    seed: int,
+    test_max: int,
+    validation_fraction: float = 0.1,
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]], str]:
     """Apply METHOD.md section 4 (see module docstring); returns (train, validation, test, rule).
 
     The sizes are :func:`dataeff.tasks.registry.carved_train_size`'s, so the workflow's
@@ -209,13 +226,13 @@ def split_rows(train: list[dict[str, Any]], validation: list[dict[str, Any]] | N
     left = carved_train_size(n, validation is not None, test is not None, test_max, validation_fraction)
     if validation is None and test is None:
         n_test = min(round(0.1 * n), test_max)
-        test, validation, train = train[:n_test], train[n_test:n - left], train[n - left:]
+        test, validation, train = train[:n_test], train[n_test : n - left], train[n - left :]
         rule = "80/10/10 of train"
     elif validation is None:
-        validation, train = train[:n - left], train[n - left:]
+        validation, train = train[: n - left], train[n - left :]
         rule = f"validation = {round(100 * validation_fraction)}% of train; own test"
     elif test is None:
-        test, train = train[:n - left], train[n - left:]
+        test, train = train[: n - left], train[n - left :]
         rule = "test = 10% of train; own validation"
     else:
         rule = "own splits"
@@ -229,10 +246,12 @@ def split_rows(train: list[dict[str, Any]], validation: list[dict[str, Any]] | N
 
 # --------------------------------------------------------------------------- sources
 
+
 def _generated_rows(spec: TaskSpec, data: Mapping[str, Any]) -> dict[str, list[dict[str, Any]] | None]:
     module = importlib.import_module(spec.generator or f"dataeff.tasks.generators.{spec.name}")
-    records = module.generate(int(data["generated_examples"]), int(data["split_seed"]),
-                              data.get("difficulty", "medium"))
+    records = module.generate(
+        int(data["generated_examples"]), int(data["split_seed"]), data.get("difficulty", "medium")
+    )
     for i, rec in enumerate(records):
         rec["_id"] = f"{spec.name}-{i:06d}"
     return {"train": records, "validation": None, "test": None}
@@ -261,13 +280,17 @@ def _load_hub(spec: TaskSpec, data: Mapping[str, Any]) -> Any:
     except Exception as exc:  # network, offline cache miss, bad id: one clear line
         reason = " ".join(str(exc).split())[:200] or type(exc).__name__
         where = spec.hub_id + (f" (config {spec.hub_config})" if spec.hub_config else "")
-        raise DataeffError(f"cannot load dataset {where} for task '{spec.name}': {reason}", field="tasks",
-                           fix="run `dataeff prepare-task` where the Hugging Face Hub is reachable, or set "
-                               "data.hf_home / HF_HOME to a cache that holds the dataset") from None
+        raise DataeffError(
+            f"cannot load dataset {where} for task '{spec.name}': {reason}",
+            field="tasks",
+            fix="run `dataeff prepare-task` where the Hugging Face Hub is reachable, or set "
+            "data.hf_home / HF_HOME to a cache that holds the dataset",
+        ) from None
 
 
-def _hub_rows(spec: TaskSpec, data: Mapping[str, Any]
-              ) -> tuple[dict[str, list[dict[str, Any]] | None], list[str] | None, dict[str, str | None]]:
+def _hub_rows(
+    spec: TaskSpec, data: Mapping[str, Any]
+) -> tuple[dict[str, list[dict[str, Any]] | None], list[str] | None, dict[str, str | None]]:
     ds = _load_hub(spec, data)
     available = list(ds.keys()) if hasattr(ds, "keys") else ["train"]
     used: dict[str, str | None] = {}
@@ -277,9 +300,11 @@ def _hub_rows(spec: TaskSpec, data: Mapping[str, Any]
         name = spec.splits.get(role)
         if name is not None and name not in available:
             if role == "train":
-                raise DataeffError(f"dataset {spec.hub_id} has no split '{name}' "
-                                   f"(has {', '.join(available)})", field="splits",
-                                   fix="fix the task's split names in the registry")
+                raise DataeffError(
+                    f"dataset {spec.hub_id} has no split '{name}' (has {', '.join(available)})",
+                    field="splits",
+                    fix="fix the task's split names in the registry",
+                )
             log.warning("%s: dataset has no '%s' split; carving %s from train", spec.name, name, role)
             name = None
         used[role] = name
@@ -304,15 +329,19 @@ def _without_excluded(spec: TaskSpec, rows: list[dict[str, Any]]) -> list[dict[s
     return rows
 
 
-def _render_all(spec: TaskSpec, rows: list[dict[str, Any]], class_names: Sequence[str] | None
-                ) -> tuple[list[dict[str, Any]], int]:
+def _render_all(
+    spec: TaskSpec, rows: list[dict[str, Any]], class_names: Sequence[str] | None
+) -> tuple[list[dict[str, Any]], int]:
     """Rendered rows and the number dropped for lacking a usable gold label."""
     out, dropped = [], 0
     for rec in rows:
         if spec.label_field not in rec:
-            raise DataeffError(f"records have no label field '{spec.label_field}' "
-                               f"(fields: {', '.join(sorted(k for k in rec if not k.startswith('_')))})",
-                               field="label_field", fix="fix the task's label field")
+            raise DataeffError(
+                f"records have no label field '{spec.label_field}' "
+                f"(fields: {', '.join(sorted(k for k in rec if not k.startswith('_')))})",
+                field="label_field",
+                fix="fix the task's label field",
+            )
         if answer_text(spec, rec.get(spec.label_field), class_names) is None:
             dropped += 1
             continue
@@ -322,14 +351,14 @@ def _render_all(spec: TaskSpec, rows: list[dict[str, Any]], class_names: Sequenc
 
 # --------------------------------------------------------------------------- main entry
 
+
 def _write_jsonl(path: Path, rows: list[dict[str, Any]]) -> None:
     with open(path, "w", encoding="utf-8") as fh:
         for row in rows:
             fh.write(json.dumps(row, ensure_ascii=False) + "\n")
 
 
-def prepare_task(spec: TaskSpec, config: Mapping[str, Any],
-                 out_dir: str | os.PathLike[str]) -> dict[str, Any]:
+def prepare_task(spec: TaskSpec, config: Mapping[str, Any], out_dir: str | os.PathLike[str]) -> dict[str, Any]:
     """Write ``{out_dir}/{train,validation,test}.jsonl`` and ``meta.json``; return the meta.
 
     The whole directory appears at once (atomic rename) or not at all.
@@ -357,8 +386,9 @@ def prepare_task(spec: TaskSpec, config: Mapping[str, Any],
         records, bigbench_meta = bigbench_records(spec, data)
         raw = {"train": records, "validation": None, "test": None}
     else:
-        raise DataeffError(f"unknown task source '{spec.source}'", field="source",
-                           fix="use generated, hub, user or bigbench")
+        raise DataeffError(
+            f"unknown task source '{spec.source}'", field="source", fix="use generated, hub, user or bigbench"
+        )
 
     rendered: dict[str, list[dict[str, Any]] | None] = {}
     dropped = 0
@@ -374,11 +404,19 @@ def prepare_task(spec: TaskSpec, config: Mapping[str, Any],
             rendered[role] = None
             used[role] = None
     if not rendered["train"]:
-        raise DataeffError(f"task '{spec.name}' has no labelled training examples", field=spec.label_field,
-                           fix="check the label field and label map")
-    train, validation, test, rule = split_rows(rendered["train"] or [], rendered["validation"],
-                                               rendered["test"], seed, int(data["test_max"]),
-                                               spec.validation_fraction)
+        raise DataeffError(
+            f"task '{spec.name}' has no labelled training examples",
+            field=spec.label_field,
+            fix="check the label field and label map",
+        )
+    train, validation, test, rule = split_rows(
+        rendered["train"] or [],
+        rendered["validation"],
+        rendered["test"],
+        seed,
+        int(data["test_max"]),
+        spec.validation_fraction,
+    )
     budgets = list(config.get("budgets") or [])
     actual = check_budget(len(train), budgets) if budgets else {}
 
@@ -388,8 +426,11 @@ def prepare_task(spec: TaskSpec, config: Mapping[str, Any],
     elif class_names:
         labels = list(class_names)
     else:
-        labels = sorted({r["answer"] for r in train + validation + test},
-                        key=lambda s: (len(s), s)) if spec.source == "generated" else None
+        labels = (
+            sorted({r["answer"] for r in train + validation + test}, key=lambda s: (len(s), s))
+            if spec.source == "generated"
+            else None
+        )
 
     out = Path(out_dir)
     with atomic_path(out) as tmp:
@@ -425,8 +466,11 @@ def prepare_task(spec: TaskSpec, config: Mapping[str, Any],
             "data_hash": data_hash,
             "provenance": provenance(config=dict(config), seed=seed, data_hash=data_hash),
         }
-        (tmp / "meta.json").write_text(json.dumps(meta, indent=2, sort_keys=True, allow_nan=False) + "\n",
-                                       encoding="utf-8")
-    print(f"prepared {spec.name}: train {len(train)}, validation {len(validation)}, test {len(test)} "
-          f"({rule}) -> {out}", file=sys.stderr)
+        (tmp / "meta.json").write_text(
+            json.dumps(meta, indent=2, sort_keys=True, allow_nan=False) + "\n", encoding="utf-8"
+        )
+    print(
+        f"prepared {spec.name}: train {len(train)}, validation {len(validation)}, test {len(test)} ({rule}) -> {out}",
+        file=sys.stderr,
+    )
     return meta

@@ -61,7 +61,8 @@ class TaskSpec:
     hub_id: str | None = None
     hub_config: str | None = None
     splits: Mapping[str, str | None] = dataclasses.field(
-        default_factory=lambda: {"train": "train", "validation": "validation", "test": "test"})
+        default_factory=lambda: {"train": "train", "validation": "validation", "test": "test"}
+    )
     input_fields: tuple[str, ...] = ()
     label_field: str = "label"
     labels: tuple[str, ...] | None = None
@@ -93,24 +94,49 @@ _TRAIN_ONLY = {"train": "train", "validation": None, "test": None}
 _TRAIN_TEST = {"train": "train", "validation": None, "test": "test"}
 
 
-def _gen(name: str, input_fields: tuple[str, ...], labels: tuple[str, ...] | None,
-         ceiling: float) -> TaskSpec:
-    return TaskSpec(name=name, source="generated", splits=dict(_TRAIN_ONLY), input_fields=input_fields,
-                    label_field="label", labels=labels, template=f"prompts/generated/{name}.txt",
-                    ceiling=ceiling, generator=_GEN + name)
+def _gen(name: str, input_fields: tuple[str, ...], labels: tuple[str, ...] | None, ceiling: float) -> TaskSpec:
+    return TaskSpec(
+        name=name,
+        source="generated",
+        splits=dict(_TRAIN_ONLY),
+        input_fields=input_fields,
+        label_field="label",
+        labels=labels,
+        template=f"prompts/generated/{name}.txt",
+        ceiling=ceiling,
+        generator=_GEN + name,
+    )
 
 
-def _hub(name: str, hub_id: str, hub_config: str | None, input_fields: tuple[str, ...],
-         label_field: str, label_map: dict[Any, str], ceiling: float, *,
-         splits: dict[str, str | None] | None = None, labels: tuple[str, ...] | None = None,
-         options_fields: tuple[str, ...] = ()) -> TaskSpec:
+def _hub(
+    name: str,
+    hub_id: str,
+    hub_config: str | None,
+    input_fields: tuple[str, ...],
+    label_field: str,
+    label_map: dict[Any, str],
+    ceiling: float,
+    *,
+    splits: dict[str, str | None] | None = None,
+    labels: tuple[str, ...] | None = None,
+    options_fields: tuple[str, ...] = (),
+) -> TaskSpec:
     if labels is None and label_map:
         labels = tuple(dict.fromkeys(label_map.values()))
-    return TaskSpec(name=name, source="hub", hub_id=hub_id, hub_config=hub_config,
-                    splits=dict(splits or {"train": "train", "validation": "validation", "test": "test"}),
-                    input_fields=input_fields, label_field=label_field, labels=labels,
-                    label_map=label_map, template=f"prompts/{name}.txt", ceiling=ceiling,
-                    options_fields=options_fields)
+    return TaskSpec(
+        name=name,
+        source="hub",
+        hub_id=hub_id,
+        hub_config=hub_config,
+        splits=dict(splits or {"train": "train", "validation": "validation", "test": "test"}),
+        input_fields=input_fields,
+        label_field=label_field,
+        labels=labels,
+        label_map=label_map,
+        template=f"prompts/{name}.txt",
+        ceiling=ceiling,
+        options_fields=options_fields,
+    )
 
 
 # ---- the authors' formulation of the Hub tasks (METHOD.md sections 4-5) ----
@@ -131,103 +157,302 @@ def _keys(n: int) -> dict[Any, str]:
     return {chr(ord("A") + i): chr(ord("A") + i) for i in range(n)}
 
 
-def _posed(name: str, hub_id: str, hub_config: str | None, fields: tuple[tuple[str, str], ...],
-           label_field: str, label_map: dict[Any, str], ceiling: float, *, splits: dict[str, str | None],
-           split_sizes: dict[str, int] | None, revision: str | None = None,
-           data_files: dict[str, str] | None = None, exclude: dict[str, tuple[str, ...]] | None = None,
-           validation_fraction: float = 0.1) -> TaskSpec:
+def _posed(
+    name: str,
+    hub_id: str,
+    hub_config: str | None,
+    fields: tuple[tuple[str, str], ...],
+    label_field: str,
+    label_map: dict[Any, str],
+    ceiling: float,
+    *,
+    splits: dict[str, str | None],
+    split_sizes: dict[str, int] | None,
+    revision: str | None = None,
+    data_files: dict[str, str] | None = None,
+    exclude: dict[str, tuple[str, ...]] | None = None,
+    validation_fraction: float = 0.1,
+) -> TaskSpec:
     """A Hub task posed as the authors posed it: ``fields`` are (LABEL, column) pairs of the
     user turn (LABEL ``""``: the value alone), ``prompts/{name}.txt`` is the instruction."""
-    return TaskSpec(name=name, source="hub", hub_id=hub_id, hub_config=hub_config, splits=dict(splits),
-                    input_fields=tuple(c for _, c in fields), field_labels=tuple(lab for lab, _ in fields),
-                    label_field=label_field, labels=tuple(dict.fromkeys(label_map.values())),
-                    label_map=label_map, template=f"prompts/{name}.txt", ceiling=ceiling,
-                    prompt_style="instruction", revision=revision, data_files=data_files,
-                    split_sizes=split_sizes, exclude=exclude or {}, validation_fraction=validation_fraction)
+    return TaskSpec(
+        name=name,
+        source="hub",
+        hub_id=hub_id,
+        hub_config=hub_config,
+        splits=dict(splits),
+        input_fields=tuple(c for _, c in fields),
+        field_labels=tuple(lab for lab, _ in fields),
+        label_field=label_field,
+        labels=tuple(dict.fromkeys(label_map.values())),
+        label_map=label_map,
+        template=f"prompts/{name}.txt",
+        ceiling=ceiling,
+        prompt_style="instruction",
+        revision=revision,
+        data_files=data_files,
+        split_sizes=split_sizes,
+        exclude=exclude or {},
+        validation_fraction=validation_fraction,
+    )
 
 
 _SPECS: tuple[TaskSpec, ...] = (
-    _posed("ade_corpus_v2_classification", "ade-benchmark-corpus/ade_corpus_v2",
-           "Ade_corpus_v2_classification", (("", "text"),), "label", _ids(2), 0.83,
-           splits=_TRAIN_ONLY, split_sizes={"train": 23516}),
-    _posed("anli", "facebook/anli", None, (("PREMISE", "premise"), ("HYPOTHESIS", "hypothesis")), "label",
-           _ids(3), 0.92, splits={"train": "train_r1", "validation": "dev_r1", "test": "test_r1"},
-           split_sizes={"train": 16946, "validation": 1000, "test": 1000},
-           revision="8e4813d81f46d313dac7892e1c28076917cfcdf9"),
+    _posed(
+        "ade_corpus_v2_classification",
+        "ade-benchmark-corpus/ade_corpus_v2",
+        "Ade_corpus_v2_classification",
+        (("", "text"),),
+        "label",
+        _ids(2),
+        0.83,
+        splits=_TRAIN_ONLY,
+        split_sizes={"train": 23516},
+    ),
+    _posed(
+        "anli",
+        "facebook/anli",
+        None,
+        (("PREMISE", "premise"), ("HYPOTHESIS", "hypothesis")),
+        "label",
+        _ids(3),
+        0.92,
+        splits={"train": "train_r1", "validation": "dev_r1", "test": "test_r1"},
+        split_sizes={"train": 16946, "validation": 1000, "test": 1000},
+        revision="8e4813d81f46d313dac7892e1c28076917cfcdf9",
+    ),
     # PolyAI/banking77's main branch holds a loading script; its Parquet conversion loads as is.
-    _posed("banking77", "PolyAI/banking77", None, (("", "text"),), "label", _ids(77), 0.607,
-           splits=_TRAIN_TEST, split_sizes={"train": 10003, "test": 3080}, revision="refs/convert/parquet",
-           validation_fraction=0.2),
+    _posed(
+        "banking77",
+        "PolyAI/banking77",
+        None,
+        (("", "text"),),
+        "label",
+        _ids(77),
+        0.607,
+        splits=_TRAIN_TEST,
+        split_sizes={"train": 10003, "test": 3080},
+        revision="refs/convert/parquet",
+        validation_fraction=0.2,
+    ),
     _gen("boolean_expressions", ("expression",), ("True", "False"), 1.0),
-    _posed("boolq", "aps/super_glue", "boolq", (("PASSAGE", "passage"), ("QUESTION", "question")), "label",
-           _ids(2), 0.89, splits=_GLUE_TEST, split_sizes={"train": 9427, "validation": 3270},
-           revision=_SUPER_GLUE_REV),
+    _posed(
+        "boolq",
+        "aps/super_glue",
+        "boolq",
+        (("PASSAGE", "passage"), ("QUESTION", "question")),
+        "label",
+        _ids(2),
+        0.89,
+        splits=_GLUE_TEST,
+        split_sizes={"train": 9427, "validation": 3270},
+        revision=_SUPER_GLUE_REV,
+    ),
     # goldstandard2 (0 yes, 1 no, 2 in the middle, 3 yes subject to conditions, 4 other);
     # rows without a gold label (-1) are dropped, so its pool is below the recorded train size.
-    _posed("circa", "google-research-datasets/circa", None,
-           (("CONTEXT", "context"), ("QUESTION", "question-X"), ("ANSWER", "answer-Y")), "goldstandard2",
-           _ids(5), 0.923, splits=_TRAIN_ONLY, split_sizes={"train": 34268}),
-    _posed("commonsense_qa", "tau/commonsense_qa", None, (("QUESTION", "question"), ("CHOICES", "choices")),
-           "answerKey", _keys(5), 0.89, splits=_GLUE_TEST, split_sizes={"train": 9741, "validation": 1221},
-           revision="94630fe30dad47192a8546eb75f094926d47e155"),
+    _posed(
+        "circa",
+        "google-research-datasets/circa",
+        None,
+        (("CONTEXT", "context"), ("QUESTION", "question-X"), ("ANSWER", "answer-Y")),
+        "goldstandard2",
+        _ids(5),
+        0.923,
+        splits=_TRAIN_ONLY,
+        split_sizes={"train": 34268},
+    ),
+    _posed(
+        "commonsense_qa",
+        "tau/commonsense_qa",
+        None,
+        (("QUESTION", "question"), ("CHOICES", "choices")),
+        "answerKey",
+        _keys(5),
+        0.89,
+        splits=_GLUE_TEST,
+        split_sizes={"train": 9741, "validation": 1221},
+        revision="94630fe30dad47192a8546eb75f094926d47e155",
+    ),
     # The repo has train_s/train/train_xl CSVs and no configs: name the files (train_xl, dev).
-    _posed("fig_qa", "nightingal3/fig-qa", None,
-           (("PHRASE", "startphrase"), ("OPTION 0", "ending1"), ("OPTION 1", "ending2")), "labels", _ids(2),
-           0.9534, splits=_GLUE_TEST, split_sizes=None,
-           data_files={"train": "**/train_xl.csv", "validation": "**/dev.csv"}),
+    _posed(
+        "fig_qa",
+        "nightingal3/fig-qa",
+        None,
+        (("PHRASE", "startphrase"), ("OPTION 0", "ending1"), ("OPTION 1", "ending2")),
+        "labels",
+        _ids(2),
+        0.9534,
+        splits=_GLUE_TEST,
+        split_sizes=None,
+        data_files={"train": "**/train_xl.csv", "validation": "**/dev.csv"},
+    ),
     _gen("formal_fallacies_syllogisms_negation", ("argument",), ("valid", "invalid"), 0.8),
-    _posed("high", "ehovy/race", "high",
-           (("ARTICLE", "article"), ("QUESTION", "question"), ("CHOICES", "options")), "answer", _keys(4), 0.85,
-           splits=_OWN, split_sizes={"train": 62445, "validation": 3451, "test": 3498}),
+    _posed(
+        "high",
+        "ehovy/race",
+        "high",
+        (("ARTICLE", "article"), ("QUESTION", "question"), ("CHOICES", "options")),
+        "answer",
+        _keys(4),
+        0.85,
+        splits=_OWN,
+        split_sizes={"train": 62445, "validation": 3451, "test": 3498},
+    ),
     _gen("hyperbaton", ("question",), ("(A)", "(B)"), 1.0),
-    _posed("medmcqa", "openlifescienceai/medmcqa", None,
-           (("QUESTION", "question"), ("0", "opa"), ("1", "opb"), ("2", "opc"), ("3", "opd")), "cop", _ids(4),
-           0.9, splits=_GLUE_TEST, split_sizes={"train": 182822, "validation": 4183},
-           revision="91c6572c454088bf71b679ad90aa8dffcd0d5868"),
+    _posed(
+        "medmcqa",
+        "openlifescienceai/medmcqa",
+        None,
+        (("QUESTION", "question"), ("0", "opa"), ("1", "opb"), ("2", "opc"), ("3", "opd")),
+        "cop",
+        _ids(4),
+        0.9,
+        splits=_GLUE_TEST,
+        split_sizes={"train": 182822, "validation": 4183},
+        revision="91c6572c454088bf71b679ad90aa8dffcd0d5868",
+    ),
     # Train = the 14 042-question test split, validation = validation, test = the 285-question
     # dev split; the authors' 55 subjects leave out high_school_statistics and world_religions
     # (test: 275 questions). Explicit files so the unused auxiliary_train is not downloaded.
-    _posed("mmlu", "cais/mmlu", None,
-           (("SUBJECT", "subject"), ("QUESTION", "question"), ("CHOICES", "choices")), "answer", _ids(4), 0.898,
-           splits={"train": "test", "validation": "validation", "test": "dev"},
-           split_sizes={"train": 14042, "validation": 1531, "test": 285},
-           revision="c30699e8356da336a370243923dbaf21066bb9fe",
-           data_files={"test": "all/test-*", "validation": "all/validation-*", "dev": "all/dev-*"},
-           exclude={"subject": ("high_school_statistics", "world_religions")}),
+    _posed(
+        "mmlu",
+        "cais/mmlu",
+        None,
+        (("SUBJECT", "subject"), ("QUESTION", "question"), ("CHOICES", "choices")),
+        "answer",
+        _ids(4),
+        0.898,
+        splits={"train": "test", "validation": "validation", "test": "dev"},
+        split_sizes={"train": 14042, "validation": 1531, "test": 285},
+        revision="c30699e8356da336a370243923dbaf21066bb9fe",
+        data_files={"test": "all/test-*", "validation": "all/validation-*", "dev": "all/dev-*"},
+        exclude={"subject": ("high_school_statistics", "world_religions")},
+    ),
     _gen("mnist_ascii", ("image",), tuple(str(d) for d in range(10)), 0.98),
-    _posed("mnli", "nyu-mll/glue", "mnli", (("PREMISE", "premise"), ("HYPOTHESIS", "hypothesis")), "label",
-           _ids(3), 0.92, splits={"train": "train", "validation": "validation_matched", "test": None},
-           split_sizes={"train": 392702, "validation": 9815}, revision=_GLUE_REV),
-    _posed("mrpc", "nyu-mll/glue", "mrpc", (("SENTENCE1", "sentence1"), ("SENTENCE2", "sentence2")), "label",
-           _ids(2), 0.808, splits=_OWN, split_sizes={"train": 3668, "validation": 408, "test": 1725},
-           revision=_GLUE_REV),
+    _posed(
+        "mnli",
+        "nyu-mll/glue",
+        "mnli",
+        (("PREMISE", "premise"), ("HYPOTHESIS", "hypothesis")),
+        "label",
+        _ids(3),
+        0.92,
+        splits={"train": "train", "validation": "validation_matched", "test": None},
+        split_sizes={"train": 392702, "validation": 9815},
+        revision=_GLUE_REV,
+    ),
+    _posed(
+        "mrpc",
+        "nyu-mll/glue",
+        "mrpc",
+        (("SENTENCE1", "sentence1"), ("SENTENCE2", "sentence2")),
+        "label",
+        _ids(2),
+        0.808,
+        splits=_OWN,
+        split_sizes={"train": 3668, "validation": 408, "test": 1725},
+        revision=_GLUE_REV,
+    ),
     _gen("object_counting", ("question",), None, 0.95),
-    _posed("overruling", "LawInformedAI/overruling", None, (("", "sentence1"),), "label", _ids(2), 0.937,
-           splits=_TRAIN_ONLY, split_sizes={"train": 2400}),
-    _posed("qnli", "nyu-mll/glue", "qnli", (("CONTEXT", "sentence"), ("QUESTION", "question")), "label",
-           _ids(2), 0.912, splits=_GLUE_TEST, split_sizes={"train": 104743, "validation": 5463},
-           revision=_GLUE_REV),
-    _posed("qqp", "nyu-mll/glue", "qqp", (("QUESTION1", "question1"), ("QUESTION2", "question2")), "label",
-           _ids(2), 0.804, splits=_GLUE_TEST, split_sizes={"train": 363846, "validation": 40430},
-           revision=_GLUE_REV),
-    _posed("quail", "textmachinelab/quail", None,
-           (("CONTEXT", "context"), ("QUESTION", "question"), ("CHOICES", "answers")), "correct_answer_id",
-           _ids(4), 0.6, splits=_GLUE_TEST, split_sizes={"train": 10246, "validation": 2164}),
+    _posed(
+        "overruling",
+        "LawInformedAI/overruling",
+        None,
+        (("", "sentence1"),),
+        "label",
+        _ids(2),
+        0.937,
+        splits=_TRAIN_ONLY,
+        split_sizes={"train": 2400},
+    ),
+    _posed(
+        "qnli",
+        "nyu-mll/glue",
+        "qnli",
+        (("CONTEXT", "sentence"), ("QUESTION", "question")),
+        "label",
+        _ids(2),
+        0.912,
+        splits=_GLUE_TEST,
+        split_sizes={"train": 104743, "validation": 5463},
+        revision=_GLUE_REV,
+    ),
+    _posed(
+        "qqp",
+        "nyu-mll/glue",
+        "qqp",
+        (("QUESTION1", "question1"), ("QUESTION2", "question2")),
+        "label",
+        _ids(2),
+        0.804,
+        splits=_GLUE_TEST,
+        split_sizes={"train": 363846, "validation": 40430},
+        revision=_GLUE_REV,
+    ),
+    _posed(
+        "quail",
+        "textmachinelab/quail",
+        None,
+        (("CONTEXT", "context"), ("QUESTION", "question"), ("CHOICES", "answers")),
+        "correct_answer_id",
+        _ids(4),
+        0.6,
+        splits=_GLUE_TEST,
+        split_sizes={"train": 10246, "validation": 2164},
+    ),
     _gen("reasoning_about_colored_objects", ("question",), None, 1.0),
-    _posed("rte", "aps/super_glue", "rte", (("PREMISE", "premise"), ("HYPOTHESIS", "hypothesis")), "label",
-           _ids(2), 0.936, splits=_GLUE_TEST, split_sizes={"train": 2490, "validation": 277},
-           revision=_SUPER_GLUE_REV),
-    _posed("sst2", "nyu-mll/glue", "sst2", (("", "sentence"),), "label", _ids(2), 0.978, splits=_GLUE_TEST,
-           split_sizes={"train": 67349, "validation": 872}, revision=_GLUE_REV),
+    _posed(
+        "rte",
+        "aps/super_glue",
+        "rte",
+        (("PREMISE", "premise"), ("HYPOTHESIS", "hypothesis")),
+        "label",
+        _ids(2),
+        0.936,
+        splits=_GLUE_TEST,
+        split_sizes={"train": 2490, "validation": 277},
+        revision=_SUPER_GLUE_REV,
+    ),
+    _posed(
+        "sst2",
+        "nyu-mll/glue",
+        "sst2",
+        (("", "sentence"),),
+        "label",
+        _ids(2),
+        0.978,
+        splits=_GLUE_TEST,
+        split_sizes={"train": 67349, "validation": 872},
+        revision=_GLUE_REV,
+    ),
     _gen("temporal_sequences", ("question",), ("(A)", "(B)", "(C)", "(D)"), 1.0),
-    _posed("toxicchat0124", "lmsys/toxic-chat", "toxicchat0124", (("USER", "user_input"),), "toxicity", _ids(2),
-           1.0, splits=_TRAIN_TEST, split_sizes={"train": 5082, "test": 5083},
-           revision="29df8e4dba60e1f4af4b4075c0705c5b313548a8", validation_fraction=0.2),
+    _posed(
+        "toxicchat0124",
+        "lmsys/toxic-chat",
+        "toxicchat0124",
+        (("USER", "user_input"),),
+        "toxicity",
+        _ids(2),
+        1.0,
+        splits=_TRAIN_TEST,
+        split_sizes={"train": 5082, "test": 5083},
+        revision="29df8e4dba60e1f4af4b4075c0705c5b313548a8",
+        validation_fraction=0.2,
+    ),
     _gen("tracking_shuffled_objects", ("question",), None, 1.0),
     _gen("web_of_lies", ("question",), ("True", "False"), 1.0),
-    _posed("wic", "aps/super_glue", "wic",
-           (("WORD", "word"), ("SENTENCE1", "sentence1"), ("SENTENCE2", "sentence2")), "label", _ids(2), 0.8,
-           splits=_GLUE_TEST, split_sizes={"train": 5428, "validation": 638}, revision=_SUPER_GLUE_REV),
+    _posed(
+        "wic",
+        "aps/super_glue",
+        "wic",
+        (("WORD", "word"), ("SENTENCE1", "sentence1"), ("SENTENCE2", "sentence2")),
+        "label",
+        _ids(2),
+        0.8,
+        splits=_GLUE_TEST,
+        split_sizes={"train": 5428, "validation": 638},
+        revision=_SUPER_GLUE_REV,
+    ),
 )
 
 # ---------------------------------------------------------------- BIG-bench source (real data)
@@ -237,41 +462,83 @@ _SPECS: tuple[TaskSpec, ...] = (
 # use the real data when ``data.bigbench_paper_tasks`` is ``sdist`` (config/paper.yaml);
 # sports_understanding has no generator and always uses the real data.
 
-def _bb(name: str, input_fields: tuple[str, ...], labels: tuple[str, ...] | None, ceiling: float,
-        train_size: int, subtasks: tuple[str, ...] = (), json_examples: int | None = None) -> TaskSpec:
+
+def _bb(
+    name: str,
+    input_fields: tuple[str, ...],
+    labels: tuple[str, ...] | None,
+    ceiling: float,
+    train_size: int,
+    subtasks: tuple[str, ...] = (),
+    json_examples: int | None = None,
+) -> TaskSpec:
     """``json_examples``: usable examples of a task whose JSON holds fewer than the authors' pool
     needs and that has no generator (its pool is then what the 80/10/10 split leaves of them)."""
-    return TaskSpec(name=name, source="bigbench", splits=dict(_TRAIN_ONLY), input_fields=input_fields,
-                    label_field="label", labels=labels, template=f"prompts/{name}.txt", ceiling=ceiling,
-                    bigbench={"task": name, "subtasks": subtasks, "paper": True, "train_size": train_size,
-                              "json_examples": json_examples})
+    return TaskSpec(
+        name=name,
+        source="bigbench",
+        splits=dict(_TRAIN_ONLY),
+        input_fields=input_fields,
+        label_field="label",
+        labels=labels,
+        template=f"prompts/{name}.txt",
+        ceiling=ceiling,
+        bigbench={
+            "task": name,
+            "subtasks": subtasks,
+            "paper": True,
+            "train_size": train_size,
+            "json_examples": json_examples,
+        },
+    )
 
 
 _BIT = ("0", "1")
 _TF = ("True", "False")
-BIGBENCH_PAPER: dict[str, TaskSpec] = {s.name: s for s in (
-    _bb("boolean_expressions", ("input",), _TF, 1.0, 8000),
-    _bb("formal_fallacies_syllogisms_negation", ("input",), _BIT, 0.8, 10000),
-    _bb("hyperbaton", ("input",), ("a", "b"), 1.0, 10000),
-    _bb("mnist_ascii", ("input",), tuple(str(d) for d in range(10)), 0.98, 10000),
-    _bb("object_counting", ("input",), None, 0.95, 10000),
-    # The JSON holds 2 000 examples (a 1 600-example pool); the authors' largest budget was 6 400.
-    _bb("reasoning_about_colored_objects", ("question", "options"), None, 1.0, 6400, json_examples=2000),
-    _bb("sports_understanding", ("input",), _BIT, 1.0, 7300),
-    _bb("temporal_sequences", ("question", "options"), None, 1.0, 750),
-    _bb("tracking_shuffled_objects", ("question", "options"), None, 1.0, 2500,
-        ("three_objects", "five_objects", "seven_objects")),
-    _bb("web_of_lies", ("input",), _TF, 1.0, 4700),
-)}
+BIGBENCH_PAPER: dict[str, TaskSpec] = {
+    s.name: s
+    for s in (
+        _bb("boolean_expressions", ("input",), _TF, 1.0, 8000),
+        _bb("formal_fallacies_syllogisms_negation", ("input",), _BIT, 0.8, 10000),
+        _bb("hyperbaton", ("input",), ("a", "b"), 1.0, 10000),
+        _bb("mnist_ascii", ("input",), tuple(str(d) for d in range(10)), 0.98, 10000),
+        _bb("object_counting", ("input",), None, 0.95, 10000),
+        # The JSON holds 2 000 examples (a 1 600-example pool); the authors' largest budget was 6 400.
+        _bb("reasoning_about_colored_objects", ("question", "options"), None, 1.0, 6400, json_examples=2000),
+        _bb("sports_understanding", ("input",), _BIT, 1.0, 7300),
+        _bb("temporal_sequences", ("question", "options"), None, 1.0, 750),
+        _bb(
+            "tracking_shuffled_objects",
+            ("question", "options"),
+            None,
+            1.0,
+            2500,
+            ("three_objects", "five_objects", "seven_objects"),
+        ),
+        _bb("web_of_lies", ("input",), _TF, 1.0, 4700),
+    )
+}
 
 
 def bigbench_spec(name: str, entry: Mapping[str, Any]) -> TaskSpec:
     """The :class:`TaskSpec` of a ``bigbench_tasks`` config entry (any BIG-bench JSON task)."""
-    return TaskSpec(name=name, source="bigbench", splits=dict(_TRAIN_ONLY), input_fields=("instruction", "body"),
-                    label_field="label", labels=None, template="prompts/bigbench/json_task.txt",
-                    ceiling=entry.get("ceiling"), system=entry.get("system"),
-                    bigbench={"task": entry["task"], "subtasks": (entry["subtask"],) if entry.get("subtask") else (),
-                              "paper": False, "examples": entry.get("examples")})
+    return TaskSpec(
+        name=name,
+        source="bigbench",
+        splits=dict(_TRAIN_ONLY),
+        input_fields=("instruction", "body"),
+        label_field="label",
+        labels=None,
+        template="prompts/bigbench/json_task.txt",
+        ceiling=entry.get("ceiling"),
+        system=entry.get("system"),
+        bigbench={
+            "task": entry["task"],
+            "subtasks": (entry["subtask"],) if entry.get("subtask") else (),
+            "paper": False,
+            "examples": entry.get("examples"),
+        },
+    )
 
 
 def _bigbench_hook(name: str, config: Mapping[str, Any] | None) -> TaskSpec | None:
@@ -280,16 +547,20 @@ def _bigbench_hook(name: str, config: Mapping[str, Any] | None) -> TaskSpec | No
     entry = (config.get("bigbench_tasks") or {}).get(name)
     if entry is not None:
         return bigbench_spec(name, entry)
-    if name in BIGBENCH_PAPER and (name not in _GENERATED
-                                   or (config.get("data") or {}).get("bigbench_paper_tasks") == "sdist"):
+    if name in BIGBENCH_PAPER and (
+        name not in _GENERATED or (config.get("data") or {}).get("bigbench_paper_tasks") == "sdist"
+    ):
         return BIGBENCH_PAPER[name]
     return None
+
+
 # ---------------------------------------------------------------- end of the BIG-bench source
 
 
 _GENERATED = {s.name for s in _SPECS if s.source == "generated"}
 REGISTRY: dict[str, TaskSpec] = {s.name: s for s in _SPECS} | {
-    n: s for n, s in BIGBENCH_PAPER.items() if n not in _GENERATED}
+    n: s for n, s in BIGBENCH_PAPER.items() if n not in _GENERATED
+}
 
 
 def known_task_names() -> list[str]:
@@ -301,12 +572,19 @@ def user_spec(name: str, entry: Mapping[str, Any]) -> TaskSpec:
     """The :class:`TaskSpec` of a ``user_tasks`` config entry (schema defaults may be absent)."""
     labels = entry.get("labels")
     return TaskSpec(
-        name=name, source="user", splits=dict(_TRAIN_ONLY),
+        name=name,
+        source="user",
+        splits=dict(_TRAIN_ONLY),
         input_fields=(entry.get("prompt_field") or "prompt",),
         label_field=entry.get("label_field") or "label",
         labels=tuple(str(x) for x in labels) if labels else None,
-        label_map={}, template=None, metric=entry.get("metric") or "accuracy",
-        ceiling=entry.get("ceiling"), system=entry.get("system"), file=entry.get("file"))
+        label_map={},
+        template=None,
+        metric=entry.get("metric") or "accuracy",
+        ceiling=entry.get("ceiling"),
+        system=entry.get("system"),
+        file=entry.get("file"),
+    )
 
 
 def get_task(name: str, config: Mapping[str, Any] | None = None) -> TaskSpec:
@@ -320,13 +598,17 @@ def get_task(name: str, config: Mapping[str, Any] | None = None) -> TaskSpec:
     try:
         return REGISTRY[name]
     except KeyError:
-        raise DataeffError(f"unknown task '{name}'", field="tasks",
-                           fix="see the known tasks with `dataeff prepare-task --list`, "
-                               "or define it under user_tasks or bigbench_tasks") from None
+        raise DataeffError(
+            f"unknown task '{name}'",
+            field="tasks",
+            fix="see the known tasks with `dataeff prepare-task --list`, "
+            "or define it under user_tasks or bigbench_tasks",
+        ) from None
 
 
-def carved_train_size(n: int, has_validation: bool, has_test: bool, test_max: int,
-                      validation_fraction: float = 0.1) -> int:
+def carved_train_size(
+    n: int, has_validation: bool, has_test: bool, test_max: int, validation_fraction: float = 0.1
+) -> int:
     """Training rows left of ``n`` after the split rule of METHOD.md section 4 (the same
     arithmetic as :func:`dataeff.tasks.prepare.split_rows`, which calls this)."""
     if not has_validation and not has_test:
@@ -379,19 +661,23 @@ def ceilings(config: Mapping[str, Any]) -> dict[str, float | None]:
     the registry/user values for the tasks it names.
     """
     out = {t: get_task(t, config).ceiling for t in config["tasks"]}
-    path = ((config.get("analysis") or {}).get("ceilings"))
+    path = (config.get("analysis") or {}).get("ceilings")
     if path:
         from dataeff.io import read_json
 
         table = read_json(path)
         if not isinstance(table, dict):
-            raise DataeffError("expected a JSON object task -> {\"score\": x}", file=str(path))
+            raise DataeffError('expected a JSON object task -> {"score": x}', file=str(path))
         for task in out:
             if task in table:
                 value = table[task]
                 value = value.get("score") if isinstance(value, dict) else value
                 if value is not None and not isinstance(value, int | float):
-                    raise DataeffError(f"ceiling of '{task}' is not a number", file=str(path),
-                                       field=task, fix="write a number between 0 and 1")
+                    raise DataeffError(
+                        f"ceiling of '{task}' is not a number",
+                        file=str(path),
+                        field=task,
+                        fix="write a number between 0 and 1",
+                    )
                 out[task] = None if value is None else float(value)
     return out

@@ -51,8 +51,11 @@ def _text(value: Any) -> str:
 def read_user_rows(spec: TaskSpec, config: Mapping[str, Any]) -> list[dict[str, Any]]:
     """Validated records of a user task file, each with ``_id``, the prompt and the label."""
     if not spec.file:
-        raise DataeffError(f"user task '{spec.name}' has no file", field=f"user_tasks.{spec.name}.file",
-                           fix="give the path of a .jsonl or .csv file")
+        raise DataeffError(
+            f"user task '{spec.name}' has no file",
+            field=f"user_tasks.{spec.name}.file",
+            fix="give the path of a .jsonl or .csv file",
+        )
     path = spec.file
     rows = read_table(path)
     prompt_field = spec.input_fields[0]
@@ -63,21 +66,34 @@ def read_user_rows(spec: TaskSpec, config: Mapping[str, Any]) -> list[dict[str, 
         line = row.get("_line", "?")
         prompt = row.get(prompt_field)
         if prompt_field not in row or prompt is None:
-            raise DataeffError(f"line {line}: missing prompt field '{prompt_field}'", file=path,
-                               field=prompt_field, fix=f"give every example a '{prompt_field}' "
-                               f"(or set user_tasks.{spec.name}.prompt_field)")
+            raise DataeffError(
+                f"line {line}: missing prompt field '{prompt_field}'",
+                file=path,
+                field=prompt_field,
+                fix=f"give every example a '{prompt_field}' (or set user_tasks.{spec.name}.prompt_field)",
+            )
         if not isinstance(prompt, str) or not prompt.strip():
-            raise DataeffError(f"line {line}: prompt is empty or not text", file=path, field=prompt_field,
-                               fix="give every example a non-empty prompt string")
+            raise DataeffError(
+                f"line {line}: prompt is empty or not text",
+                file=path,
+                field=prompt_field,
+                fix="give every example a non-empty prompt string",
+            )
         if label_field not in row or _text(row.get(label_field)) == "":
-            raise DataeffError(f"line {line}: missing label field '{label_field}'", file=path,
-                               field=label_field, fix=f"give every example a '{label_field}' "
-                               f"(or set user_tasks.{spec.name}.label_field)")
+            raise DataeffError(
+                f"line {line}: missing label field '{label_field}'",
+                file=path,
+                field=label_field,
+                fix=f"give every example a '{label_field}' (or set user_tasks.{spec.name}.label_field)",
+            )
         label = _text(row[label_field])
         if labels and label not in labels:
-            raise DataeffError(f"line {line}: label {label!r} is not one of {labels}", file=path,
-                               field=label_field,
-                               fix=f"fix the label or add it to user_tasks.{spec.name}.labels")
+            raise DataeffError(
+                f"line {line}: label {label!r} is not one of {labels}",
+                file=path,
+                field=label_field,
+                fix=f"fix the label or add it to user_tasks.{spec.name}.labels",
+            )
         rid = _text(row.get("id")) or f"{spec.name}-L{line}"
         out.append({"_id": rid, prompt_field: prompt, label_field: label})
     budgets = list(config.get("budgets") or [])
@@ -85,9 +101,13 @@ def read_user_rows(spec: TaskSpec, config: Mapping[str, Any]) -> list[dict[str, 
         test_max = int((config.get("data") or {}).get("test_max", 5000))
         need = min_examples(max(budgets), test_max)
         if len(out) < need:
-            raise DataeffError(f"has {len(out)} examples but the largest budget {max(budgets)} needs at "
-                               f"least {need} (split 80/10/10 into train/validation/test)", file=path,
-                               field="budgets", fix="add examples or lower the largest budget")
+            raise DataeffError(
+                f"has {len(out)} examples but the largest budget {max(budgets)} needs at "
+                f"least {need} (split 80/10/10 into train/validation/test)",
+                file=path,
+                field="budgets",
+                fix="add examples or lower the largest budget",
+            )
     ids = [r["_id"] for r in out]
     if len(set(ids)) != len(ids):
         seen: set[str] = set()

@@ -39,14 +39,19 @@ def tokenize_rows(tokenizer: Any, rows: list[dict[str, Any]], max_seq_len: int, 
     for i, row in enumerate(rows, start=1):
         answer = row.get("answer")
         if answer is None or str(answer) == "":
-            raise DataeffError(f"row {i}: empty answer", file=source, field="answer",
-                               fix="every training example needs a gold answer")
+            raise DataeffError(
+                f"row {i}: empty answer", file=source, field="answer", fix="every training example needs a gold answer"
+            )
         p = prompt_ids(tokenizer, row["prompt"], row.get("system"))
         c = completion_ids(tokenizer, str(answer))
         if len(c) >= max_seq_len:
-            raise DataeffError(f"row {i}: answer longer than max_seq_len={max_seq_len}", file=source,
-                               field="train.max_seq_len", fix="raise train.max_seq_len")
-        out.append(Example(p[-(max_seq_len - len(c)):], c))
+            raise DataeffError(
+                f"row {i}: answer longer than max_seq_len={max_seq_len}",
+                file=source,
+                field="train.max_seq_len",
+                fix="raise train.max_seq_len",
+            )
+        out.append(Example(p[-(max_seq_len - len(c)) :], c))
     return out
 
 
@@ -122,10 +127,8 @@ def layout_for(model: Any, num_processes: int = 1, sharded: bool = False) -> Lay
         return Layout(share_prefix=False)
     packs = getattr(model.config, "_attn_implementation", None) in ("sdpa", "eager")
     emb, out = model.get_input_embeddings(), model.get_output_embeddings()
-    tied = type(emb) is torch.nn.Embedding and out is not None and out.weight is emb.weight \
-        and emb.weight.requires_grad
-    return Layout(share_prefix=True, pair_cost=attention_pair_cost(model) if packs else None,
-                  sparse_embedding=tied)
+    tied = type(emb) is torch.nn.Embedding and out is not None and out.weight is emb.weight and emb.weight.requires_grad
+    return Layout(share_prefix=True, pair_cost=attention_pair_cost(model) if packs else None, sparse_embedding=tied)
 
 
 def collate(batch: list[Example], pad_id: int, layout: Layout = DEFAULT_LAYOUT) -> MicroBatch:
@@ -150,7 +153,7 @@ def collate(batch: list[Example], pad_id: int, layout: Layout = DEFAULT_LAYOUT) 
     ids, mask, positions, prefix = left_pad([e.prompt + e.completion for e in batch], pad_id, shared)
     targets = torch.full((len(batch), k), IGNORE, dtype=torch.long)
     for i, e in enumerate(batch):
-        targets[i, k - len(e.completion):] = torch.tensor(e.completion)
+        targets[i, k - len(e.completion) :] = torch.tensor(e.completion)
     keep = torch.arange(width - k - 1, width - 1)
     return MicroBatch(ids, mask, positions, keep, targets, prefix)
 
@@ -202,19 +205,24 @@ def answer_loss_sum(model: Any, batch: MicroBatch, device: Any, layout: Layout =
         inputs = {"inputs_embeds": F.embedding(ids, emb.weight, emb.padding_idx, sparse=True)}
     else:
         inputs = {"input_ids": ids}
-    out = model(**inputs, attention_mask=mask, position_ids=b.positions.to(device),
-                past_key_values=past, logits_to_keep=b.keep.to(device), use_cache=past is not None)
+    out = model(
+        **inputs,
+        attention_mask=mask,
+        position_ids=b.positions.to(device),
+        past_key_values=past,
+        logits_to_keep=b.keep.to(device),
+        use_cache=past is not None,
+    )
     logits = out.logits.float()
     tgt = b.targets.to(device)
-    loss = F.cross_entropy(logits.reshape(-1, logits.size(-1)), tgt.reshape(-1), ignore_index=IGNORE,
-                           reduction="sum")
+    loss = F.cross_entropy(logits.reshape(-1, logits.size(-1)), tgt.reshape(-1), ignore_index=IGNORE, reduction="sum")
     return loss, int((tgt != IGNORE).sum())
 
 
 def micro_batches(examples: list[Example], size: int) -> list[list[Example]]:
     """Split an effective batch into micro-batches of similar length (less padding)."""
     ordered = sorted(examples, key=lambda e: e.length)
-    return [ordered[i:i + size] for i in range(0, len(ordered), size)]
+    return [ordered[i : i + size] for i in range(0, len(ordered), size)]
 
 
 def rank_share(mbs: list[list[Example]], world: int, rank: int) -> list[tuple[list[Example], float]]:

@@ -42,8 +42,9 @@ class Checkpointer:
         self._barrier()
         pointer = self.directory / LATEST
         info = json.loads(pointer.read_text()) if pointer.is_file() else None
-        usable = info is not None and info.get("fingerprint") == self.fingerprint \
-            and (self.directory / info["dir"]).is_dir()
+        usable = (
+            info is not None and info.get("fingerprint") == self.fingerprint and (self.directory / info["dir"]).is_dir()
+        )
         leftover = self.directory.exists()
         # Every rank has looked before rank 0 may remove anything, so all decide alike.
         self._barrier()
@@ -90,8 +91,9 @@ class Checkpointer:
             (tmp / "trainer_state.json").write_text(state.to_json())
             shutil.rmtree(final, ignore_errors=True)
             tmp.rename(final)
-            atomic_write_json(self.directory / LATEST, {"dir": name, "step": state.step,
-                                                        "fingerprint": self.fingerprint})
+            atomic_write_json(
+                self.directory / LATEST, {"dir": name, "step": state.step, "fingerprint": self.fingerprint}
+            )
             for old in self.directory.glob("step-*"):
                 if old.name != name:
                     shutil.rmtree(old, ignore_errors=True)

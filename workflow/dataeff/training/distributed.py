@@ -24,13 +24,16 @@ def make_accelerator() -> Any:
     import torch
     from accelerate import Accelerator
 
-    acc = Accelerator(cpu=not torch.cuda.is_available(), step_scheduler_with_optimizer=False,
-                      mixed_precision="no")
+    acc = Accelerator(cpu=not torch.cuda.is_available(), step_scheduler_with_optimizer=False, mixed_precision="no")
     if is_sharded(acc):
         plugin = acc.state.fsdp_plugin
         if plugin.fsdp_version != 2:
-            raise DataeffError(f"FSDP version {plugin.fsdp_version} is not supported", file="config/fsdp.yaml",
-                               field="fsdp_config.fsdp_version", fix="set fsdp_version: 2")
+            raise DataeffError(
+                f"FSDP version {plugin.fsdp_version} is not supported",
+                file="config/fsdp.yaml",
+                field="fsdp_config.fsdp_version",
+                fix="set fsdp_version: 2",
+            )
     return acc
 
 

@@ -17,7 +17,7 @@ def batch_indices(n: int, batch_size: int, step: int, seed: int) -> list[int]:
     epoch, pos = divmod(step, per_epoch)
     g = torch.Generator().manual_seed(seed * 100003 + epoch)
     perm = torch.randperm(n, generator=g).tolist()
-    return perm[pos * batch_size:(pos + 1) * batch_size]
+    return perm[pos * batch_size : (pos + 1) * batch_size]
 
 
 def planned_steps(n: int, train_cfg: dict[str, Any]) -> int:

@@ -19,13 +19,27 @@ from dataeff.provenance import stable_hash
 NOT_FINGERPRINTED_FAMILY_KEYS = ("coefficients", "mem_mb", "runtime")
 
 
-def fingerprint(*, train_cfg: dict[str, Any], family_cfg: dict[str, Any], seed: int,
-                train_rows: list[dict[str, Any]], val_rows: list[dict[str, Any]], precision: str) -> str:
+def fingerprint(
+    *,
+    train_cfg: dict[str, Any],
+    family_cfg: dict[str, Any],
+    seed: int,
+    train_rows: list[dict[str, Any]],
+    val_rows: list[dict[str, Any]],
+    precision: str,
+) -> str:
     """Identity of a run: a checkpoint is resumed only by the run that wrote it (same settings,
     seed, data and precision used). Threads do not change the result, so raising them keeps it."""
-    return stable_hash({"train": {k: v for k, v in train_cfg.items() if k != "threads"},
-                        "family": {k: v for k, v in family_cfg.items() if k not in NOT_FINGERPRINTED_FAMILY_KEYS},
-                        "seed": seed, "train_rows": train_rows, "val_rows": val_rows, "precision": precision})
+    return stable_hash(
+        {
+            "train": {k: v for k, v in train_cfg.items() if k != "threads"},
+            "family": {k: v for k, v in family_cfg.items() if k not in NOT_FINGERPRINTED_FAMILY_KEYS},
+            "seed": seed,
+            "train_rows": train_rows,
+            "val_rows": val_rows,
+            "precision": precision,
+        }
+    )
 
 
 @dataclass

@@ -61,8 +61,12 @@ def train_step(ctx: StepContext, batch: list[Example], step: int) -> float:
     if world > 1:
         total = float(acc.reduce(torch.tensor(total, device=acc.device), "sum"))
     if not math.isfinite(total):
-        raise TrainingDivergedError(f"training loss became {total} at step {step + 1}", file=ctx.source,
-                                    field="train.learning_rate", fix="lower the learning rate")
+        raise TrainingDivergedError(
+            f"training loss became {total} at step {step + 1}",
+            file=ctx.source,
+            field="train.learning_rate",
+            fix="lower the learning rate",
+        )
     # The prepared model's parameters: under FSDP2 these are the DTensors the gradients live on.
     acc.clip_grad_norm_(model.parameters(), ctx.max_grad_norm)
     ctx.optimizer.step()

@@ -14,8 +14,9 @@ from typing import Any
 from dataeff.training.batches import Example, Layout, answer_loss_sum, collate, micro_batches, rank_share
 
 
-def validation_loss(accelerator: Any, model: Any, examples: list[Example], micro: int, pad_id: int,
-                    layout: Layout, precision: Any) -> float:
+def validation_loss(
+    accelerator: Any, model: Any, examples: list[Example], micro: int, pad_id: int, layout: Layout, precision: Any
+) -> float:
     """Mean answer-token cross-entropy over ``examples``, the same on every rank."""
     import torch
 
@@ -45,8 +46,9 @@ class BestWeights:
         self.state = state
 
     def capture(self, model: Any) -> None:
-        self.state = {n: _local(p).detach().to("cpu", copy=True)
-                      for n, p in model.named_parameters() if p.requires_grad}
+        self.state = {
+            n: _local(p).detach().to("cpu", copy=True) for n, p in model.named_parameters() if p.requires_grad
+        }
 
     def restore(self, model: Any) -> None:
         """Copy the kept weights back into ``model`` (no-op when nothing was kept)."""

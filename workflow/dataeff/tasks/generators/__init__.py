@@ -23,8 +23,11 @@ def check_difficulty(difficulty: str) -> str:
     if difficulty not in DIFFICULTIES:
         from dataeff.errors import DataeffError
 
-        raise DataeffError(f"unknown difficulty '{difficulty}'", field="data.difficulty",
-                           fix=f"choose one of {', '.join(DIFFICULTIES)}")
+        raise DataeffError(
+            f"unknown difficulty '{difficulty}'",
+            field="data.difficulty",
+            fix=f"choose one of {', '.join(DIFFICULTIES)}",
+        )
     return difficulty
 
 
@@ -38,9 +41,14 @@ def options_block(options: Sequence[str]) -> str:
     return "Options:\n" + "\n".join(f"{letter(i)} {o}" for i, o in enumerate(options))
 
 
-def collect(n: int, seed: int, sample: Callable[[random.Random, Any], Record], *,
-            balance: Sequence[Any] | None = None,
-            key: Callable[[Record], Hashable] | None = None) -> list[Record]:
+def collect(
+    n: int,
+    seed: int,
+    sample: Callable[[random.Random, Any], Record],
+    *,
+    balance: Sequence[Any] | None = None,
+    key: Callable[[Record], Hashable] | None = None,
+) -> list[Record]:
     """Draw ``n`` distinct records from ``sample(rng, target_label)``.
 
     With ``balance``, the target labels cycle through it (shuffled), so binary tasks are

@@ -21,12 +21,55 @@ from typing import Any
 
 from dataeff.tasks.generators import Record, check_difficulty, collect
 
-RELATIONS = ("schoolmate", "classmate", "close friend", "workmate", "neighbor", "cousin", "ancestor",
-             "admirer", "critic", "half-sibling", "great-grandchild", "stepsibling", "grandchild")
-PEOPLE = ("Sondra", "Pricilla", "Fernando", "Lesley", "Kenneth", "Tracy", "Leroy", "Jasper", "Carmen",
-          "Ida", "Rosa", "Owen", "Marisa", "Dorothy", "Gene", "Hugo", "Ruby", "Theo", "Wanda", "Zelda")
-CLUBS = ("FC Porto", "Real Betis", "AS Roma", "Celtic FC", "Ajax Amsterdam", "Olympique Lyon",
-         "SL Benfica", "Everton FC", "Hertha BSC", "FC Basel")
+RELATIONS = (
+    "schoolmate",
+    "classmate",
+    "close friend",
+    "workmate",
+    "neighbor",
+    "cousin",
+    "ancestor",
+    "admirer",
+    "critic",
+    "half-sibling",
+    "great-grandchild",
+    "stepsibling",
+    "grandchild",
+)
+PEOPLE = (
+    "Sondra",
+    "Pricilla",
+    "Fernando",
+    "Lesley",
+    "Kenneth",
+    "Tracy",
+    "Leroy",
+    "Jasper",
+    "Carmen",
+    "Ida",
+    "Rosa",
+    "Owen",
+    "Marisa",
+    "Dorothy",
+    "Gene",
+    "Hugo",
+    "Ruby",
+    "Theo",
+    "Wanda",
+    "Zelda",
+)
+CLUBS = (
+    "FC Porto",
+    "Real Betis",
+    "AS Roma",
+    "Celtic FC",
+    "Ajax Amsterdam",
+    "Olympique Lyon",
+    "SL Benfica",
+    "Everton FC",
+    "Hertha BSC",
+    "FC Basel",
+)
 CLUB_ROLES = ("fan", "supporter", "devotee", "follower", "critic", "expert", "member")
 INDIVIDUALS = ("Lesley", "Ernest", "Nadia", "Oliver", "Bianca", "Quentin", "Yvonne", "Maurice")
 
@@ -56,10 +99,17 @@ INDIV2: tuple[tuple[str, Fn], ...] = (
     ("{N} is {aA} or {aB}.", lambda a, b: a or b),
     ("{N} is neither {aA} nor {aB}.", lambda a, b: not (a or b)),
 )
-OPENERS = ("Consider the following argument.", "Here is an argument.", "Someone argues as follows.",
-           "Read the argument below.")
+OPENERS = (
+    "Consider the following argument.",
+    "Here is an argument.",
+    "Someone argues as follows.",
+    "Read the argument below.",
+)
 _SETTINGS = {  # predicates, (min, max) premises, 3-place forms allowed
-    "easy": (3, (2, 2), False), "medium": (3, (2, 3), True), "hard": (4, (3, 4), True)}
+    "easy": (3, (2, 2), False),
+    "medium": (3, (2, 3), True),
+    "hard": (4, (3, 4), True),
+}
 
 
 def _article(phrase: str) -> str:
@@ -89,12 +139,14 @@ def _mask(fn: Fn, idx: tuple[int, ...], k: int) -> int:
 
 def _text(form: tuple[str, Fn], preds: list[str], idx: tuple[int, ...], name: str = "") -> str:
     slots = dict(zip("ABC", idx, strict=False))
-    return form[0].format(N=name, **{x: preds[i] for x, i in slots.items()},
-                          **{f"a{x}": _article(preds[i]) for x, i in slots.items()})
+    return form[0].format(
+        N=name, **{x: preds[i] for x, i in slots.items()}, **{f"a{x}": _article(preds[i]) for x, i in slots.items()}
+    )
 
 
-def _instantiate(form: tuple[str, Fn], preds: list[str], idx: tuple[int, ...], k: int,
-                 name: str = "") -> tuple[str, int]:
+def _instantiate(
+    form: tuple[str, Fn], preds: list[str], idx: tuple[int, ...], k: int, name: str = ""
+) -> tuple[str, int]:
     """(sentence, truth-table bitmask over the 2^k predicate assignments)."""
     return _text(form, preds, idx, name), _mask(form[1], idx, k)
 

@@ -50,12 +50,11 @@ def _sample(rng: random.Random, target: Any, difficulty: str) -> Record:
         img = img + nrng.normal(0.0, sigma, img.shape)
         if difficulty == "hard":
             img = img * rng.uniform(0.7, 1.0)
-    canvas[dy:dy + 8, dx:dx + 8] = img
+    canvas[dy : dy + 8, dx : dx + 8] = img
     return {"image": render(np.clip(canvas, 0, 16)), "label": str(int(labels[i])), "source_index": i}
 
 
 def generate(n: int, seed: int, difficulty: str = "medium") -> list[Record]:
     """``n`` distinct ASCII digit images; label is the digit."""
     check_difficulty(difficulty)
-    return collect(n, seed, lambda rng, t: _sample(rng, t, difficulty),
-                   key=lambda r: (r["image"], r["label"]))
+    return collect(n, seed, lambda rng, t: _sample(rng, t, difficulty), key=lambda r: (r["image"], r["label"]))

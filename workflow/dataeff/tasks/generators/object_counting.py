@@ -14,25 +14,63 @@ from dataeff.tasks.generators import Record, check_difficulty, collect
 
 #: category (as asked) -> [(singular, plural)]
 CATEGORIES: dict[str, list[tuple[str, str]]] = {
-    "fruits": [("apple", "apples"), ("banana", "bananas"), ("peach", "peaches"), ("plum", "plums"),
-               ("grape", "grapes"), ("strawberry", "strawberries"), ("orange", "oranges"),
-               ("nectarine", "nectarines"), ("raspberry", "raspberries"), ("blackberry", "blackberries")],
-    "vegetables": [("carrot", "carrots"), ("potato", "potatoes"), ("onion", "onions"), ("yam", "yams"),
-                   ("stalk of celery", "stalks of celery"), ("head of broccoli", "heads of broccoli"),
-                   ("cabbage", "cabbages"), ("head of garlic", "heads of garlic"),
-                   ("lettuce head", "lettuce heads"),
-                   ("cauliflower", "cauliflowers")],
-    "musical instruments": [("piano", "pianos"), ("flute", "flutes"), ("trombone", "trombones"),
-                            ("violin", "violins"), ("drum", "drums"), ("clarinet", "clarinets"),
-                            ("accordion", "accordions"), ("trumpet", "trumpets")],
-    "animals": [("cat", "cats"), ("dog", "dogs"), ("rabbit", "rabbits"), ("snake", "snakes"),
-                ("goat", "goats"), ("cow", "cows"), ("pig", "pigs"), ("mouse", "mice"),
-                ("donkey", "donkeys"), ("frog", "frogs"), ("bear", "bears"), ("chicken", "chickens"),
-                ("duck", "ducks"), ("snail", "snails")],
+    "fruits": [
+        ("apple", "apples"),
+        ("banana", "bananas"),
+        ("peach", "peaches"),
+        ("plum", "plums"),
+        ("grape", "grapes"),
+        ("strawberry", "strawberries"),
+        ("orange", "oranges"),
+        ("nectarine", "nectarines"),
+        ("raspberry", "raspberries"),
+        ("blackberry", "blackberries"),
+    ],
+    "vegetables": [
+        ("carrot", "carrots"),
+        ("potato", "potatoes"),
+        ("onion", "onions"),
+        ("yam", "yams"),
+        ("stalk of celery", "stalks of celery"),
+        ("head of broccoli", "heads of broccoli"),
+        ("cabbage", "cabbages"),
+        ("head of garlic", "heads of garlic"),
+        ("lettuce head", "lettuce heads"),
+        ("cauliflower", "cauliflowers"),
+    ],
+    "musical instruments": [
+        ("piano", "pianos"),
+        ("flute", "flutes"),
+        ("trombone", "trombones"),
+        ("violin", "violins"),
+        ("drum", "drums"),
+        ("clarinet", "clarinets"),
+        ("accordion", "accordions"),
+        ("trumpet", "trumpets"),
+    ],
+    "animals": [
+        ("cat", "cats"),
+        ("dog", "dogs"),
+        ("rabbit", "rabbits"),
+        ("snake", "snakes"),
+        ("goat", "goats"),
+        ("cow", "cows"),
+        ("pig", "pigs"),
+        ("mouse", "mice"),
+        ("donkey", "donkeys"),
+        ("frog", "frogs"),
+        ("bear", "bears"),
+        ("chicken", "chickens"),
+        ("duck", "ducks"),
+        ("snail", "snails"),
+    ],
 }
 NUMBER_WORDS = ("zero", "one", "two", "three", "four", "five")
 _SETTINGS = {  # (min items, max items, max count each, distractor categories)
-    "easy": (2, 4, 2, 0), "medium": (3, 6, 3, 1), "hard": (5, 9, 5, 3)}
+    "easy": (2, 4, 2, 0),
+    "medium": (3, 6, 3, 1),
+    "hard": (5, 9, 5, 3),
+}
 
 
 def _phrase(count: int, noun: tuple[str, str]) -> str:

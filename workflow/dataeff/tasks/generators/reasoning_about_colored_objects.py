@@ -13,15 +13,56 @@ from typing import Any
 
 from dataeff.tasks.generators import Record, check_difficulty, collect, letter, options_block
 
-COLORS = ("red", "orange", "yellow", "green", "blue", "brown", "magenta", "fuchsia", "mauve", "teal",
-          "turquoise", "burgundy", "silver", "gold", "black", "grey", "purple", "pink")
-OBJECTS = ("pencil", "mug", "keychain", "teddy bear", "plate", "stress ball", "notebook", "pen",
-           "booklet", "sheet of paper", "envelope", "cup", "crayon", "phone charger", "fidget spinner",
-           "paperclip", "dog leash", "jug", "bracelet", "necklace", "scrunchie")
+COLORS = (
+    "red",
+    "orange",
+    "yellow",
+    "green",
+    "blue",
+    "brown",
+    "magenta",
+    "fuchsia",
+    "mauve",
+    "teal",
+    "turquoise",
+    "burgundy",
+    "silver",
+    "gold",
+    "black",
+    "grey",
+    "purple",
+    "pink",
+)
+OBJECTS = (
+    "pencil",
+    "mug",
+    "keychain",
+    "teddy bear",
+    "plate",
+    "stress ball",
+    "notebook",
+    "pen",
+    "booklet",
+    "sheet of paper",
+    "envelope",
+    "cup",
+    "crayon",
+    "phone charger",
+    "fidget spinner",
+    "paperclip",
+    "dog leash",
+    "jug",
+    "bracelet",
+    "necklace",
+    "scrunchie",
+)
 SURFACES = ("desk", "table", "floor", "nightstand")
 COUNTS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight")
-_SETTINGS = {"easy": (3, 3, ("color",)), "medium": (4, 5, ("color", "neighbor", "count")),
-             "hard": (6, 8, ("color", "neighbor", "count"))}
+_SETTINGS = {
+    "easy": (3, 3, ("color",)),
+    "medium": (4, 5, ("color", "neighbor", "count")),
+    "hard": (6, 8, ("color", "neighbor", "count")),
+}
 
 
 def _a(word: str) -> str:

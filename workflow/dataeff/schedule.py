@@ -4,10 +4,11 @@ The paper gives every budget the same step cap (500 steps x batch 32, 3.2 epochs
 budget) and stops early on validation loss (every 4 steps, patience 10). Whether a configuration
 measures data efficiency follows from a few numbers per budget: the optimizer updates it may run,
 the distinct examples those updates see, how often validation runs, and whether early stopping
-can end the run at all. This module derives them from the same rules as :mod:`dataeff.train`
-(``planned_steps``, ``batch_indices``: epochs are permutations, a batch never repeats an example
-within an epoch) and :mod:`dataeff.tasks.prepare` (nested budget subsets, validation capped at a
-fraction of the budget), so a test or a reader can check a configuration without training.
+can end the run at all. This module derives them from the training loop's own rules
+(:mod:`dataeff.training.schedule`: ``planned_steps``, ``validation_steps``, and ``batch_indices``,
+whose epochs are permutations, so a batch never repeats an example within an epoch) and
+:mod:`dataeff.tasks.prepare` (nested budget subsets, validation capped at a fraction of the budget),
+so a test or a reader can check a configuration without training.
 
 Standard library only: the Snakefile and ``snakemake -n`` may import it.
 """
@@ -19,14 +20,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
-
-def planned_steps(n: int, train_cfg: Mapping[str, Any]) -> int:
-    """Optimizer steps of a run over ``n`` examples: ``max_steps``, or fewer when
-    ``max_epochs`` ends first (the rule of :func:`dataeff.train.planned_steps`)."""
-    steps = int(train_cfg["max_steps"])
-    if train_cfg.get("max_epochs"):
-        steps = min(steps, math.ceil(train_cfg["max_epochs"] * n / train_cfg["batch_size"]))
-    return max(1, steps)
+# The training loop's own rules (standard library at import time), so this plan cannot drift from them.
+from dataeff.training.schedule import planned_steps, validation_steps
 
 
 def steps_per_epoch(n: int, batch_size: int) -> int:
@@ -52,12 +47,6 @@ def validation_size(budget: int, fraction: float, pool: int | None = None) -> in
     (the rule of :func:`dataeff.tasks.prepare.validation_subset`)."""
     k = max(1, math.ceil(fraction * budget))
     return min(k, pool) if pool is not None else k
-
-
-def validation_steps(steps: int, train_cfg: Mapping[str, Any]) -> list[int]:
-    """Steps after which validation loss is computed: every ``eval_every``, and the last."""
-    every = int(train_cfg["eval_every"])
-    return sorted(set(range(every, steps + 1, every)) | {steps})
 
 
 def earliest_stop(steps: int, train_cfg: Mapping[str, Any]) -> int | None:

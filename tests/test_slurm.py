@@ -22,6 +22,7 @@ import time
 from pathlib import Path
 
 import pytest
+import yaml
 
 from dataeff import cluster
 from dataeff.cost import format_table, gpu_hours_table
@@ -416,3 +417,19 @@ def test_cancelled_finetune_resumes_from_checkpoint(tmp_path, tiny_model_dir, sl
     ea = read(wd_slurm / "results" / "tiny" / TASK / "eval" / "n32.json")
     eb = read(wd_ref / "results" / "tiny" / TASK / "eval" / "n32.json")
     assert ea["accuracy"] == eb["accuracy"]
+
+
+def test_gpu_rule_list_matches_the_rules_that_ask_for_gpus():
+    """cluster.GPU_RULES (the profile check, docs and cost table) is exactly the set of rules whose
+    resources declare ``gpu``: a new GPU rule cannot be missed by the cluster checks."""
+    import re
+
+    rules_dir = Path(__file__).resolve().parents[1] / "workflow" / "rules"
+    declared = set()
+    for smk in rules_dir.glob("*.smk"):
+        for name, body in re.findall(r"^rule (\w+):\n(.*?)(?=^rule |\Z)", smk.read_text(), re.S | re.M):
+            if re.search(r"^\s+gpu=", body, re.M):
+                declared.add(name)
+    assert declared == set(cluster.GPU_RULES)
+    profile = yaml.safe_load((rules_dir.parents[1] / "profiles" / "slurm" / "config.yaml").read_text())
+    assert set(cluster.GPU_RULES) <= set(profile["set-resources"])

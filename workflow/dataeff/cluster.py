@@ -25,7 +25,7 @@ from typing import Any
 from dataeff.errors import DataeffError
 
 #: Rules that run as SLURM jobs and may need a GPU (the others are local rules).
-GPU_RULES = ("finetune", "evaluate", "coslow")
+GPU_RULES = ("finetune", "evaluate", "confidence", "coslow")
 #: The profile file that the messages point at.
 DEFAULT_PROFILE = "profiles/slurm/config.yaml"
 
@@ -167,9 +167,9 @@ def workflow_resources(workflow: Any) -> tuple[dict[str, Any], dict[str, dict[st
 
 def rule_gpus(config: Mapping[str, Any]) -> dict[str, int]:
     """GPUs each compute rule asks for at most: fine-tuning uses the family's ``gpus``,
-    evaluation and CoS-Low one GPU when the family has any."""
+    evaluation, the confidence pass and CoS-Low one GPU when the family has any."""
     most = max((int(f.get("gpus", 0) or 0) for f in config["families"].values()), default=0)
-    return {"finetune": most, "evaluate": min(1, most), "coslow": min(1, most)}
+    return {"finetune": most, **{rule: min(1, most) for rule in GPU_RULES if rule != "finetune"}}
 
 
 # -- checks -------------------------------------------------------------------------------------------

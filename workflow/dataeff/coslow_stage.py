@@ -30,7 +30,7 @@ from dataeff.selection import (
     select_low_confidence,
     validate_prompt_rows,
 )
-from dataeff.settings import coslow_settings
+from dataeff.settings import coslow_settings, top_level
 from dataeff.tasks.registry import task_max_new_tokens
 
 
@@ -133,7 +133,7 @@ def score_task_pool(
     rows = read_jsonl(train_path)
     validate_prompt_rows(rows, train_path)
     validate_labeled_rows(rows, train_path)
-    pool_seed = int(config.get("seed", 123))
+    pool_seed = int(top_level(config, "seed"))
     pool_idx = draw_pool(rows, int(settings["pool_size"]), pool_seed)
     if low_segment_size(len(pool_idx), low_fraction) < k:
         select_low_confidence([0.0] * len(pool_idx), k, pool_seed, low_fraction, train_path)  # raises

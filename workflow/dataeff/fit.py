@@ -457,10 +457,10 @@ def run_fit(
     from dataeff.config import max_budget as config_max_budget
     from dataeff.io import atomic_write_json, atomic_write_text
     from dataeff.provenance import file_hash, provenance
+    from dataeff.settings import section, top_level
 
-    analysis = (config or {}).get("analysis") or {}
-    n_boot = int(n_boot if n_boot is not None else analysis.get("bootstrap", 1000))
-    seed = int(seed if seed is not None else (config or {}).get("seed", 123))
+    n_boot = int(n_boot if n_boot is not None else section(config, "analysis")["bootstrap"])
+    seed = int(seed if seed is not None else top_level(config, "seed"))
     eff = read_efficiency(efficiency)
     if max_budget is None:
         found = {int(r["max_budget"]) for r in eff.values() if isinstance(r.get("max_budget"), int | float)}

@@ -19,6 +19,13 @@ def section(config: dict[str, Any] | None, name: str) -> dict[str, Any]:
     return _fill_defaults(dict((config or {}).get(name) or {}), node, root)
 
 
+def top_level(config: dict[str, Any] | None, key: str) -> Any:
+    """A top-level key of ``config`` (e.g. ``seed``), else its schema default."""
+    if config and key in config:
+        return config[key]
+    return schema()["properties"][key]["default"]
+
+
 def coslow_settings(config: dict[str, Any] | None) -> dict[str, Any]:
     """The ``coslow`` section (k, pool, confidence measure, LoRA) with schema defaults."""
     return section(config, "coslow")

@@ -58,16 +58,17 @@ def run(args: argparse.Namespace) -> int:
     from dataeff.fit import fit_table, read_efficiency, read_predictors
     from dataeff.plots.analysis import measured_curves, write_all
     from dataeff.published import published_coefficients
+    from dataeff.settings import section, top_level
 
     config = load_optional_config(args.config)
-    analysis = (config or {}).get("analysis") or {}
-    targets = args.targets or analysis.get("targets") or [0.5, 0.7, 0.9]
+    analysis = section(config, "analysis")
+    targets = args.targets or analysis["targets"]
     eff = read_efficiency(args.efficiency)
     table = fit_table(eff, read_predictors(args.predictors))
     coefs = _coefficients_from_file(args.coefficients, args.family)
     boot = coefs.get("bootstrap") or {}
-    n_boot = int(boot.get("n", analysis.get("bootstrap", 1000)))
-    seed = int(boot.get("seed", (config or {}).get("seed", 123)))
+    n_boot = int(boot.get("n", analysis["bootstrap"]))
+    seed = int(boot.get("seed", top_level(config, "seed")))
     max_budget = int(
         coefs.get("max_budget")
         or next((r["max_budget"] for r in eff.values() if r.get("max_budget")), DEFAULT_MAX_BUDGET)

@@ -27,6 +27,7 @@ from typing import Any
 from dataeff.errors import DataeffError
 from dataeff.io import atomic_path, strip_private
 from dataeff.provenance import file_hash, provenance, stable_hash
+from dataeff.settings import section
 from dataeff.tasks.registry import TaskSpec, carved_train_size
 
 log = logging.getLogger("dataeff")
@@ -363,11 +364,7 @@ def prepare_task(spec: TaskSpec, config: Mapping[str, Any], out_dir: str | os.Pa
 
     The whole directory appears at once (atomic rename) or not at all.
     """
-    data = dict(config.get("data") or {})
-    data.setdefault("generated_examples", 6000)
-    data.setdefault("difficulty", "medium")
-    data.setdefault("test_max", 5000)
-    data.setdefault("split_seed", 123)
+    data = section(dict(config), "data")  # schema defaults for keys a partial config leaves out
     seed = int(data["split_seed"])
     class_names: list[str] | None = None
     used: dict[str, str | None] = dict(spec.splits)

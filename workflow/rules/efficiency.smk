@@ -50,6 +50,7 @@ rule efficiency:
         results=lambda w: curve_dir(w.family),
         tasks=",".join(TASKS),
         curve=curve_args(),
+        out_dir=lambda w, output: os.path.dirname(output.overlay_pdf),
     shell:
         "python -m dataeff auc --config {params.cfg} --results {params.results} --family {wildcards.family} "
         "--tasks {params.tasks} {params.curve} --out {output.json} --tsv {output.tsv} > {log} 2>&1"
@@ -82,7 +83,8 @@ rule curves:
     params:
         results=lambda w: curve_dir(w.family),
         curve=curve_args(),
+        out_dir=lambda w, output: os.path.dirname(output.overlay_pdf),
     shell:
         "python -m dataeff curves --efficiency {input.efficiency} --results {params.results} "
-        "--family {wildcards.family} {params.curve} --out-dir results/{wildcards.family}/figures "
+        "--family {wildcards.family} {params.curve} --out-dir {params.out_dir} "
         "> {log} 2>&1"

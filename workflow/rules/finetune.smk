@@ -28,8 +28,10 @@ rule finetune:
         cfg=CONFIG_JSON,
         spec=lambda w: section_hash("train", "seed", "data", family=w.family),
         launch=launcher,
+        task_dir=lambda w, input: os.path.dirname(input.task[0]),
+        out_dir=lambda w, output: os.path.dirname(output.metrics),
     shell:
         "{params.launch} finetune --config {params.cfg} --family {wildcards.family} "
         "--task {wildcards.task} --budget {wildcards.budget} --model {input.model} "
-        "--task-dir data/tasks/{wildcards.task} --out-dir results/{wildcards.family}/{wildcards.task}/train/n{wildcards.budget} "
+        "--task-dir {params.task_dir} --out-dir {params.out_dir} "
         "--no-progress > {log} 2>&1"

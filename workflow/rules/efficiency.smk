@@ -18,9 +18,11 @@ rule aggregate:
     localrule: True
     conda:
         "../../envs/analysis.yaml"
+    params:
+        out_dir=lambda w, output: os.path.dirname(output[0]),
     shell:
         "python -m dataeff aggregate --family {wildcards.family} --evals {input.evals} "
-        "--out-dir results/{wildcards.family}/finetune_results > {log} 2>&1"
+        "--out-dir {params.out_dir} > {log} 2>&1"
 
 
 rule efficiency:
@@ -50,7 +52,6 @@ rule efficiency:
         results=lambda w: curve_dir(w.family),
         tasks=",".join(TASKS),
         curve=curve_args(),
-        out_dir=lambda w, output: os.path.dirname(output.overlay_pdf),
     shell:
         "python -m dataeff auc --config {params.cfg} --results {params.results} --family {wildcards.family} "
         "--tasks {params.tasks} {params.curve} --out {output.json} --tsv {output.tsv} > {log} 2>&1"

@@ -54,15 +54,15 @@ def run_readme(tmp_path, monkeypatch, capsys, model: str | None) -> dict:
     home = tmp_path / "somewhere"
     home.mkdir()
     monkeypatch.chdir(home)
-    gold = write_prompts(home / "prompts.csv", 200)
+    gold = write_prompts(home / "prompts.csv", 400)  # k = 32 needs >= 320 (bottom 10%)
     if model is not None:
         commands = [[model if i and c[i - 1] == "--model" else a for i, a in enumerate(c)] for c in commands]
     assert main(commands[0]) == 0
     out = capsys.readouterr()
     promised = next(c for c in comments if c.startswith("-> label the"))
-    assert promised.removeprefix("-> ").split(", then")[0] in out.out  # "label the `answer` field of the 16 ..."
+    assert promised.removeprefix("-> ").split(", then")[0] in out.out  # "label the `answer` field of the 32 ..."
     log = (home / "my_task" / "predict.log").read_text()
-    assert "confidence pass: 200/200 prompts (100%)" in out.err and "confidence pass: 200/200 prompts" in log
+    assert "confidence pass: 400/400 prompts (100%)" in out.err and "confidence pass: 400/400 prompts" in log
     annotate = home / "my_task" / "to_annotate.jsonl"
     rows = [json.loads(line) for line in annotate.read_text().splitlines()]
     annotate.write_text("".join(json.dumps(dict(r, answer=gold[r["id"]])) + "\n" for r in rows))
@@ -70,8 +70,8 @@ def run_readme(tmp_path, monkeypatch, capsys, model: str | None) -> dict:
     out = capsys.readouterr()
     pred = json.loads((home / "my_task" / "prediction.json").read_text())
     assert out.out.splitlines()[0] == pred["headline"]
-    assert "CoS-Low of the 16 labeled examples" in out.out and "sd " in out.out
-    assert pred["k"] == 16 and 1 <= pred["budget_low"] <= pred["budget"]
+    assert "CoS-Low of the 32 labeled examples" in out.out and "sd " in out.out
+    assert pred["k"] == 32 and 1 <= pred["budget_low"] <= pred["budget"]
     assert pred["budget_high"] is None or pred["budget"] <= pred["budget_high"]
     assert "not on this model" in pred["headline"] and pred["coslow_spread"]["sd"] >= 0
     assert sorted(p.name for p in home.iterdir()) == ["my_task", "prompts.csv"]

@@ -128,8 +128,13 @@ def plot_curve_grid(
     n = len(order)
     ncols = ncols or max(1, min(6, math.ceil(math.sqrt(n))))
     nrows = math.ceil(n / ncols)
+    # At least 7 inches wide, so the legend and title fit above a figure of one or two panels; the
+    # top band grows with the legend's rows.
+    width = max(2.1 * ncols + 0.8, 7.0)
+    legend_cols = 3 if width >= 9.5 else 2
+    top_band = 0.55 + 0.2 * math.ceil(6 / legend_cols)
     fig, axes = plt.subplots(
-        nrows, ncols, figsize=(2.1 * ncols + 0.8, 2.05 * nrows + 1.0), sharex=True, sharey=True, squeeze=False
+        nrows, ncols, figsize=(width, 2.05 * nrows + 0.6 + top_band), sharex=True, sharey=True, squeeze=False
     )
     xticks, xlabels = _ticks(curves, grid)
     for i, task in enumerate(order):
@@ -167,12 +172,12 @@ def plot_curve_grid(
     fig.legend(
         handles=handles,
         loc="upper center",
-        bbox_to_anchor=(0.5, 0.995 - 0.35 / fig.get_figheight()),
-        ncol=3 if ncols >= 4 else (2 if ncols >= 2 else 1),
+        bbox_to_anchor=(0.5, 1 - 0.4 / fig.get_figheight()),
+        ncol=legend_cols,
         frameon=False,
         fontsize=8,
     )
-    fig.tight_layout(rect=(0, 0, 1, 1 - 0.8 / fig.get_figheight()))
+    fig.tight_layout(rect=(0, 0, 1, 1 - top_band / fig.get_figheight()))
     return fig
 
 

@@ -55,10 +55,13 @@ def majority_rows(root: Path, tasks: list[str]) -> list[dict]:
 
 def write_status(root: Path, done: list[str], config: dict, family: str, path: Path) -> None:
     """A Markdown table: per task the accuracy at every budget, the AUC, CoS-Low (mean over seeds)
-    and each fine-tune's optimizer updates (best step / steps run)."""
+    and each fine-tune's optimizer updates (best step / steps run). The AUC under the majority
+    floor and under the paper's zero-shot rule side by side, with the majority-answer score."""
     budgets = sorted(config["budgets"])
-    eff = json.loads((path.parent / "efficiency.json").read_text())
-    eff = eff.get("tasks", eff)
+    effs = {}
+    for rule in ("majority", "zero_shot"):
+        here = path.parent if config["analysis"]["floor"] == rule else path.parent / rule
+        effs[rule] = json.loads((here / "efficiency.json").read_text())
     coslow = {}
     pred = root / f"{family}_predictors.tsv"
     if pred.is_file():
@@ -70,7 +73,9 @@ def write_status(root: Path, done: list[str], config: dict, family: str, path: P
     head = [
         "task",
         *[f"acc n={b}" for b in [0, *budgets]],
-        "AUC",
+        "majority answer",
+        "AUC (majority floor)",
+        "AUC (paper: zero-shot)",
         "CoS-Low",
         "updates: best / run at " + ", ".join(str(b) for b in budgets),
     ]
@@ -83,14 +88,16 @@ def write_status(root: Path, done: list[str], config: dict, family: str, path: P
             m = root / "raw" / task / f"train_n{b}.metrics.json"
             rec = json.loads(m.read_text()) if m.is_file() else {}
             steps.append(f"{rec.get('best_step', '?')}/{rec.get('steps_run', '?')}")
-        auc = eff.get(task, {}).get("auc")
+        aucs = [effs[rule].get(task, {}).get("auc") for rule in ("majority", "zero_shot")]
+        chance = (curve.get("chance") or {}).get("score")
         out.append(
             "| "
             + " | ".join(
                 [
                     task,
                     *[f"{a:.2f}" if a is not None else "-" for a in accs],
-                    f"{auc:.3f}" if auc is not None else "-",
+                    f"{chance:.2f}" if chance is not None else "-",
+                    *[f"{auc:.3f}" if auc is not None else "-" for auc in aucs],
                     f"{coslow[task]:.3f}" if task in coslow else "-",
                     ", ".join(steps),
                 ]
@@ -98,6 +105,26 @@ def write_status(root: Path, done: list[str], config: dict, family: str, path: P
             + " |"
         )
     path.write_text("\n".join(out) + "\n")
+
+
+def fit_one(config: dict, family: str, root: Path, done: list[str], floor: str, out: Path, args) -> None:
+    """``dataeff auc`` under one floor rule, then (3+ tasks) ``dataeff fit``, into ``out``."""
+    out.mkdir(parents=True, exist_ok=True)
+    py = [sys.executable, "-m", "dataeff"]
+    grid = ",".join(str(b) for b in sorted(config["budgets"]))
+    auc = [*py, "auc", "--results", str(root), "--family", family, "--tasks", ",".join(done)]
+    auc += ["--ceilings", str(root / "ceilings.json"), "--grid", grid, "--max-budget", str(config["max_budget"])]
+    auc += ["--floor", floor, "--out", str(out / "efficiency.json"), "--tsv", str(out / "efficiency.tsv")]
+    subprocess.run(auc, cwd=REPO, check=True)
+    if len(done) < 3:
+        return
+    boot = args.bootstrap if args.bootstrap is not None else config["analysis"]["bootstrap"]
+    fit = [*py, "fit", "--config", str(REPO / args.config), "--family", family]
+    fit += ["--efficiency", str(out / "efficiency.json"), "--predictors", str(root / f"{family}_predictors.tsv")]
+    fit += ["--bootstrap", str(boot), "--max-budget", str(config["max_budget"]), "--out-dir", str(out)]
+    subprocess.run(fit, cwd=REPO, check=True)
+    print(f"floor {floor}:")
+    print((out / "correlations.tsv").read_text())
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -116,57 +143,12 @@ def main(argv: list[str] | None = None) -> int:
     out = root / "analysis"
     out.mkdir(parents=True, exist_ok=True)
     print(f"{len(done)} of {len(config['tasks'])} tasks committed: {', '.join(done)}")
-    py = [sys.executable, "-m", "dataeff"]
-    grid = ",".join(str(b) for b in sorted(config["budgets"]))
-    subprocess.run(
-        [
-            *py,
-            "auc",
-            "--results",
-            str(root),
-            "--family",
-            family,
-            "--tasks",
-            ",".join(done),
-            "--ceilings",
-            str(root / "ceilings.json"),
-            "--grid",
-            grid,
-            "--max-budget",
-            str(config["max_budget"]),
-            "--out",
-            str(out / "efficiency.json"),
-            "--tsv",
-            str(out / "efficiency.tsv"),
-        ],
-        cwd=REPO,
-        check=True,
-    )
-    if len(done) >= 3:
-        boot = args.bootstrap if args.bootstrap is not None else config["analysis"]["bootstrap"]
-        subprocess.run(
-            [
-                *py,
-                "fit",
-                "--config",
-                str(REPO / args.config),
-                "--family",
-                family,
-                "--efficiency",
-                str(out / "efficiency.json"),
-                "--predictors",
-                str(root / f"{family}_predictors.tsv"),
-                "--bootstrap",
-                str(boot),
-                "--max-budget",
-                str(config["max_budget"]),
-                "--out-dir",
-                str(out),
-            ],
-            cwd=REPO,
-            check=True,
-        )
-        print((out / "correlations.tsv").read_text())
+    floor = config["analysis"]["floor"]
+    # The config's floor rule (majority: the study's) in analysis/, the other one beside it in
+    # analysis/{rule}/, so the finding can be read under both normalisations.
+    other = "zero_shot" if floor == "majority" else "majority"
+    for rule, dest in ((floor, out), (other, out / other)):
+        fit_one(config, family, root, done, rule, dest, args)
     write_status(root, done, config, family, out / "status.md")
     print((out / "status.md").read_text())
     rows = majority_rows(root, done)

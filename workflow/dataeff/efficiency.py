@@ -6,6 +6,12 @@ filled with 0, running maximum), normalised between its first point and the ceil
 a log2 budget axis scaled so that N_max sits at x = 1, and integrated with the trapezoidal rule.
 Higher AUC = the task reaches its ceiling with fewer labels.
 
+One departure is optional: with a ``floor`` (the score of always giving the majority answer,
+:mod:`dataeff.chance`) the curve is normalised from max(first point, floor) instead, and points
+below it count as 0. The paper's definition (no floor) credits a model that only learns the
+answer format (from 0 zero-shot to the majority share) with data efficiency; the floor removes
+that credit (``analysis.floor: majority``).
+
 The grid, N_max and the minimum budget are parameters so the same code serves the paper's grid
 (50..5000) and the pipeline's CPU-sized grid (e.g. 16..128). Everything here is pure
 computation; reading files lives in :mod:`dataeff.results`.
@@ -56,6 +62,7 @@ class Curve:
     max_budget: int
     seeds: dict[int, int] = field(default_factory=dict)
     flat: bool = False
+    floor: float | None = None
 
     def summary(self) -> dict[str, Any]:
         """The per-task record written to ``efficiency.json`` (JSON-serialisable)."""
@@ -70,6 +77,7 @@ class Curve:
             "filled": list(self.filled),
             "clamped": list(self.clamped),
             "flat": self.flat,
+            "floor": self.floor,
             "max_budget": self.max_budget,
             "curve": {
                 "budgets": list(self.budgets),
@@ -101,6 +109,7 @@ class Curve:
             n_points=int(record["n_points"]),
             max_budget=int(record["max_budget"]),
             flat=bool(record.get("flat", False)),
+            floor=record.get("floor"),
         )
 
 
@@ -186,13 +195,16 @@ def compute_curve(
     ceiling: float | None,
     grid: Sequence[int] = PAPER_GRID,
     max_budget: int | None = None,
+    floor: float | None = None,
 ) -> Curve:
     """Apply METHOD.md section 1 (rules 1 and 3-8) to one task's per-budget accuracies.
 
     ``points`` maps budget -> accuracy, or a sequence of per-seed accuracies (averaged first).
     ``ceiling`` is the human-level ceiling H_human, ``None`` when unknown. ``grid`` holds the
     positive budgets (n = 0 is implicit); ``max_budget`` is N_max (default: max of ``grid``).
-    The minimum kept budget is the smallest positive grid budget.
+    The minimum kept budget is the smallest positive grid budget. ``floor`` (``None``: the
+    paper's rule) raises the bottom of the normalisation to max(first point, floor); the
+    curve's ``min_acc`` is that bottom.
     """
     positive, n_max = resolve_grid(grid, max_budget)
     min_grid = positive[0]
@@ -232,11 +244,11 @@ def compute_curve(
     human = None if ceiling is None else float(ceiling)
     top = max_acc if human is None else max(human, max_acc)
 
-    # Rule 6: normalise between the first point and the ceiling.
-    first = cleaned[0]
+    # Rule 6: normalise between the first point (or the floor, when higher) and the ceiling.
+    first = cleaned[0] if floor is None else max(cleaned[0], float(floor))
     gap = top - first
     flat = gap <= 0
-    y = [0.0 if flat else (c - first) / gap for c in cleaned]
+    y = [0.0 if flat else max(0.0, (c - first) / gap) for c in cleaned]
 
     # Rule 7: log2 budget axis, N_max at x = 1, zero-shot at x = 0.
     log_max = math.log2(n_max)
@@ -263,6 +275,7 @@ def compute_curve(
         max_budget=n_max,
         seeds=seeds,
         flat=flat,
+        floor=None if floor is None else float(floor),
     )
 
 
@@ -284,12 +297,14 @@ def family_curves(
     *,
     ceilings_source: str | None = None,
     unknown_ceiling_ok: bool = False,
+    floors: Mapping[str, float | None] | None = None,
 ) -> dict[str, Curve]:
     """Curves for every task of one family, keyed by task and sorted by task name.
 
     A task absent from ``ceilings`` is an error (a typo would silently change its AUC) unless
     ``unknown_ceiling_ok``, in which case its ceiling is the best kept accuracy, as for a task
-    whose ceiling is listed as unknown (``None``).
+    whose ceiling is listed as unknown (``None``). ``floors`` (task -> floor) applies
+    :func:`compute_curve`'s floor per task; a task without one keeps the paper's rule.
     """
     curves: dict[str, Curve] = {}
     for task in sorted(results):
@@ -301,7 +316,8 @@ def family_curves(
                 fix='add {"score": <number or null>} for it (null = unknown)',
             )
         try:
-            curves[task] = compute_curve(results[task], ceilings.get(task), grid, max_budget)
+            floor = None if floors is None else floors.get(task)
+            curves[task] = compute_curve(results[task], ceilings.get(task), grid, max_budget, floor)
         except DataeffError as exc:
             raise DataeffError(f"task '{task}': {exc}") from None
     return curves
@@ -320,6 +336,7 @@ TSV_COLUMNS = (
     "filled",
     "clamped",
     "flat",
+    "floor",
 )
 
 

@@ -25,7 +25,7 @@ from dataeff.io import read_json
 #: File name suffix of the paper layout.
 SUFFIX = "_full_result_v2.json"
 #: Top-level keys of a paper-layout file that are not budgets (written by ``dataeff aggregate``).
-RESERVED_KEYS = frozenset({"provenance"})
+RESERVED_KEYS = frozenset({"provenance", "chance"})
 
 Points = dict[int, float | list[float]]
 
@@ -152,6 +152,23 @@ def read_family(
     """Per-task points of one family, and the files they came from."""
     files = find_result_files(results_dir, family, tasks)
     return {task: read_result_file(path, task) for task, path in files.items()}, files
+
+
+def read_floor(path: str | os.PathLike[str]) -> float:
+    """The majority-answer score (``"chance": {"score": ...}``, :mod:`dataeff.chance`) that
+    ``dataeff aggregate`` records in a paper-layout file, for ``analysis.floor: majority``."""
+    source = str(path)
+    data = read_json(path)
+    chance = data.get("chance") if isinstance(data, dict) else None
+    if not isinstance(chance, dict) or "score" not in chance:
+        raise DataeffError(
+            "no majority-answer score ('chance') in the file",
+            file=source,
+            field="chance",
+            fix="re-run dataeff aggregate on the task's evaluations (it reads their .predictions.jsonl), "
+            "or set analysis.floor: zero_shot (the paper's normalisation)",
+        )
+    return _number(chance["score"], source, "chance.score")
 
 
 def read_ceilings(path: str | os.PathLike[str]) -> dict[str, float | None]:

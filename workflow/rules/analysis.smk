@@ -27,9 +27,11 @@ rule reference_efficiency:
         results=lambda w: reference_root(),
         tasks=lambda w: ",".join(reference_task_list(w.family)),
         curve=curve_args(),
+        floor=config["analysis"]["floor"],
     shell:
         "python -m dataeff auc --config {params.cfg} --results {params.results} --family {wildcards.family} "
-        "--tasks {params.tasks} --ceilings {input.ceilings} {params.curve} --out {output} > {log} 2>&1"
+        "--tasks {params.tasks} --ceilings {input.ceilings} {params.curve} --floor {params.floor} --out {output} "
+        "> {log} 2>&1"
 
 
 rule combine_reference:

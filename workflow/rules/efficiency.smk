@@ -11,6 +11,10 @@
 rule aggregate:
     input:
         evals=lambda w: [f for task in TASKS for f in eval_files(w.family, task)],
+        # the gold answers the majority-answer floor is computed from (dataeff.chance)
+        predictions=lambda w: [
+            f.removesuffix(".json") + ".predictions.jsonl" for task in TASKS for f in eval_files(w.family, task)
+        ],
     output:
         expand("results/{{family}}/finetune_results/{{family}}_{task}_full_result_v2.json", task=TASKS),
     log:
@@ -52,9 +56,11 @@ rule efficiency:
         results=lambda w: curve_dir(w.family),
         tasks=",".join(TASKS),
         curve=curve_args(),
+        floor=config["analysis"]["floor"],
     shell:
         "python -m dataeff auc --config {params.cfg} --results {params.results} --family {wildcards.family} "
-        "--tasks {params.tasks} {params.curve} --out {output.json} --tsv {output.tsv} > {log} 2>&1"
+        "--tasks {params.tasks} {params.curve} --floor {params.floor} --out {output.json} --tsv {output.tsv} "
+        "> {log} 2>&1"
 
 
 rule curves:

@@ -1,7 +1,9 @@
 """``dataeff aggregate``: the pipeline's eval JSONs of one family -> the paper's result layout.
 
 Writes ``{out_dir}/{family}_{task}_full_result_v2.json`` = ``{"0": {"accuracy": ..}, "16": ..}``
-per task, so ``dataeff auc`` reads the pipeline's results and the paper's the same way.
+per task, so ``dataeff auc`` reads the pipeline's results and the paper's the same way. It also
+records the task's majority-answer score (``"chance"``, :mod:`dataeff.chance`), from the gold
+answers in the ``.predictions.jsonl`` beside each eval JSON, for ``analysis.floor: majority``.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from dataeff.chance import chance_of_evals
 from dataeff.io import atomic_write_json, read_json
 from dataeff.provenance import file_hash, provenance
 from dataeff.results import aggregate_evals, result_filename
@@ -56,6 +59,10 @@ def run(args: argparse.Namespace) -> int:
     for task, layout in tables.items():
         sources = sorted(src for entry in layout.values() for src in entry["sources"])
         prov = provenance(**_from_evals(sources, args.family, task), data_hash=file_hash(*sources))
-        atomic_write_json(out_dir / result_filename(args.family, task), {**layout, "provenance": prov})
+        record = {**layout, "provenance": prov}
+        chance = chance_of_evals(sources, metric=str(next(iter(layout.values()))["metric"]))
+        if chance is not None:
+            record["chance"] = chance
+        atomic_write_json(out_dir / result_filename(args.family, task), record)
     print(f"dataeff aggregate: {len(tables)} task(s) of '{args.family}' -> {out_dir}")
     return 0

@@ -17,7 +17,7 @@ from dataeff.efficiency import PAPER_GRID, Curve, efficiency_tsv, family_curves,
 from dataeff.errors import DataeffError
 from dataeff.io import atomic_write_json, atomic_write_text
 from dataeff.provenance import file_hash, provenance
-from dataeff.results import read_ceilings, read_family, validate_ceilings
+from dataeff.results import read_ceilings, read_family, read_floor, validate_ceilings
 
 
 def parse_grid(text: str) -> list[int]:
@@ -87,6 +87,22 @@ def resolve_ceilings(
     return dict(registry_ceilings(dict(config))), "task registry"
 
 
+#: Values of ``--floor`` / ``analysis.floor``.
+FLOOR_RULES = ("zero_shot", "majority")
+
+
+def resolve_floors(
+    rule: str | None, config: Mapping[str, Any] | None, files: Mapping[str, os.PathLike[str] | str]
+) -> tuple[str, dict[str, float] | None]:
+    """The floor rule (option, else config, else the paper's ``zero_shot``) and, for
+    ``majority``, each task's majority-answer score read from its curve file."""
+    if rule is None:
+        rule = ((config or {}).get("analysis") or {}).get("floor") or "zero_shot"
+    if rule == "zero_shot":
+        return rule, None
+    return rule, {task: read_floor(path) for task, path in files.items()}
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "auc", help="data-efficiency AUC per task of one family", description=__doc__.splitlines()[0]
@@ -110,6 +126,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--unknown-ceiling-ok",
         action="store_true",
         help="treat a task missing from the ceilings file as unknown (ceiling = best accuracy) instead of an error",
+    )
+    p.add_argument(
+        "--floor",
+        choices=FLOOR_RULES,
+        default=None,
+        help="bottom of the normalisation: zero_shot (the paper's: the first point) or majority "
+        "(max of the first point and the majority-answer score each curve file records); "
+        "default: the config's analysis.floor, else zero_shot",
     )
     p.add_argument("--out", required=True, help="output JSON: task -> {auc, zero_shot, max_acc, ceiling, ...}")
     p.add_argument("--tsv", default=None, help="also write the table as TSV")
@@ -166,10 +190,19 @@ def run(args: argparse.Namespace) -> int:
     ceilings, source = resolve_ceilings(args.ceilings, config)
     results, files = read_family(args.results, args.family, args.tasks)
     validate_ceilings(ceilings, results, source)
+    floor_rule, floors = resolve_floors(args.floor, config, files)
     curves = family_curves(
-        results, ceilings, grid, n_max, ceilings_source=source, unknown_ceiling_ok=args.unknown_ceiling_ok
+        results,
+        ceilings,
+        grid,
+        n_max,
+        ceilings_source=source,
+        unknown_ceiling_ok=args.unknown_ceiling_ok,
+        floors=floors,
     )
     records = efficiency_records(curves, args.family, grid, files, source, config)
+    for record in records.values():
+        record["floor_rule"] = floor_rule
     if args.tsv:
         atomic_write_text(args.tsv, efficiency_tsv(curves))
     atomic_write_json(args.out, records)

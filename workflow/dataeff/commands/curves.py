@@ -65,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
         grid, n_max = resolve_curve_arguments(args, config)
         results, _ = read_family(args.results, args.family, sorted(curves))
         for task, stored in curves.items():
-            fresh = compute_curve(results[task], stored.human_ceiling, grid, n_max)
+            fresh = compute_curve(results[task], stored.human_ceiling, grid, n_max, stored.floor)
             if not math.isclose(fresh.auc, stored.auc, rel_tol=0, abs_tol=1e-9):
                 raise DataeffError(
                     f"task '{task}': AUC {stored.auc:.6f} does not match {fresh.auc:.6f} "

@@ -77,7 +77,9 @@ def measured_curves(
         if not path.is_file():
             continue
         grid = rec.get("grid") or PAPER_GRID
-        c = compute_curve(read_result_file(path, task), rec.get("human_ceiling"), grid, rec.get("max_budget"))
+        c = compute_curve(
+            read_result_file(path, task), rec.get("human_ceiling"), grid, rec.get("max_budget"), rec.get("floor")
+        )
         out[task] = {"budgets": list(c.budgets), "x": list(c.x), "y": list(c.y), "max_budget": c.max_budget}
     return out
 

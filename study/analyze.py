@@ -127,11 +127,44 @@ def fit_one(config: dict, family: str, root: Path, done: list[str], floor: str, 
     print((out / "correlations.tsv").read_text())
 
 
+#: Fewer fitted tasks than this and the coefficients are not shipped: a slope from a handful of
+#: tasks is the noise of those tasks (the paper fitted 24-30 per family).
+MIN_SHIPPED_TASKS = 10
+
+
+def ship_coefficients(config: dict, family: str, analysis: Path, dest: Path) -> Path:
+    """Write the shipped coefficients (``dataeff/resources/coefficients/{family}.json``, the
+    format :mod:`dataeff.coefficients` documents) from the study's fit, with the model it was
+    fitted on, the floor rule its AUCs used, its leave-one-task-out error and CoS-Low range."""
+    from dataeff.io import atomic_write_json
+
+    fit = json.loads((analysis / "coefficients.json").read_text())
+    keep = ("slope", "intercept", "slope_se", "intercept_se", "resid_std", "n_tasks", "mean_x", "sxx")
+    record = {k: fit[k] for k in (*keep, "x_min", "x_max", "max_budget", "tasks", "pearson", "spearman")}
+    record.update(
+        family=family,
+        model=config["families"][family]["model"],
+        floor_rule=config["analysis"]["floor"],
+        loto={k: fit["loto"][k] for k in ("mae", "rmse", "max_abs_error", "n_folds")},
+        grid=sorted(config["budgets"]),
+        source=f"the CPU study (docs/STUDY.md, config/study.yaml): {fit['source']}",
+        provenance=fit.get("provenance"),
+    )
+    path = dest / f"{family}.json"
+    atomic_write_json(path, record)
+    return path
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--results", default="study/results/smollm2")
     ap.add_argument("--config", default="config/study.yaml")
     ap.add_argument("--bootstrap", type=int, default=None)
+    ap.add_argument(
+        "--ship",
+        action="store_true",
+        help=f"also write the fit to workflow/dataeff/resources/coefficients/ (at least {MIN_SHIPPED_TASKS} tasks)",
+    )
     args = ap.parse_args(argv)
     import numpy as np
     from scipy import stats
@@ -149,6 +182,12 @@ def main(argv: list[str] | None = None) -> int:
     other = "zero_shot" if floor == "majority" else "majority"
     for rule, dest in ((floor, out), (other, out / other)):
         fit_one(config, family, root, done, rule, dest, args)
+    if args.ship:
+        if len(done) < MIN_SHIPPED_TASKS:
+            print(f"not shipped: {len(done)} tasks, fewer than {MIN_SHIPPED_TASKS}")
+        else:
+            dest = REPO / "workflow" / "dataeff" / "resources" / "coefficients"
+            print(f"shipped {ship_coefficients(config, family, out, dest)}")
     write_status(root, done, config, family, out / "status.md")
     print((out / "status.md").read_text())
     rows = majority_rows(root, done)

@@ -117,7 +117,7 @@ def _config(model_dir: Path) -> dict:
             "threads": 1,
         },
         "eval": {"batch_size": 8, "max_new_tokens": 4, "threads": 1},
-        "analysis": {"bootstrap": 0},
+        "analysis": {"bootstrap": 0, "floor": "majority"},
     }
 
 
@@ -340,6 +340,25 @@ def test_results_files_are_traceable(reference: Path, model_dir: Path) -> None:
         json.loads(p.read_text())["provenance"]["model_revision"] for p in files if p.name != "efficiency.json"
     }
     assert len(revisions) == 1, revisions
+
+
+def test_majority_floor_comes_from_the_test_split(reference: Path) -> None:
+    """With ``analysis.floor: majority`` the AUC's floor is the score of always giving the most
+    common answer of the test split the evaluations scored, carried through aggregate and auc."""
+    from collections import Counter
+
+    from dataeff.evaluate import normalize
+
+    rows = [json.loads(line) for line in (reference / "data" / "tasks" / TASK / "test.jsonl").read_text().splitlines()]
+    counts = Counter(normalize(r["answer"]) for r in rows)
+    share = max(counts.values()) / len(rows)
+    curve = json.loads(
+        (reference / "results" / FAMILY / "finetune_results" / f"{FAMILY}_{TASK}_full_result_v2.json").read_text()
+    )
+    assert curve["chance"]["score"] == share and curve["chance"]["n_test"] == len(rows)
+    eff = json.loads((reference / TARGET).read_text())[TASK]
+    assert eff["floor_rule"] == "majority" and eff["floor"] == share
+    assert eff["min_acc"] == max(share, eff["zero_shot"])
 
 
 def test_stale_temporaries_are_removed(tmp_path: Path) -> None:

@@ -596,7 +596,7 @@ def get_task(name: str, config: Mapping[str, Any] | None = None) -> TaskSpec:
     if bigbench is not None:
         return bigbench
     try:
-        return REGISTRY[name]
+        return with_config_revision(REGISTRY[name], config)
     except KeyError:
         raise DataeffError(
             f"unknown task '{name}'",
@@ -604,6 +604,15 @@ def get_task(name: str, config: Mapping[str, Any] | None = None) -> TaskSpec:
             fix="see the known tasks with `dataeff prepare-task --list`, "
             "or define it under user_tasks or bigbench_tasks",
         ) from None
+
+
+def with_config_revision(spec: TaskSpec, config: Mapping[str, Any] | None) -> TaskSpec:
+    """``spec`` with the revision ``data.hub_revisions`` names for its Hub id, if any (the way
+    to pin a dataset the registry leaves unpinned, or to move a pin, without editing code)."""
+    pins = ((config or {}).get("data") or {}).get("hub_revisions") or {}
+    if spec.source != "hub" or spec.hub_id not in pins:
+        return spec
+    return dataclasses.replace(spec, revision=str(pins[spec.hub_id]))
 
 
 def carved_train_size(

@@ -21,6 +21,7 @@ FAMILIES = {
     "qwen": "qwen2.5-instruct.jinja",
     "mistral": "mistral-7b-instruct-v0.3.jinja",
 }
+MISTRAL_V03_2024 = "mistral-7b-instruct-v0.3-tool-use-2024.jinja"
 INSTRUCTION = "Classify the pair. Return only the digit (0 or 1), without explanations."
 INPUT = "PREMISE - A man sleeps. [SEP] HYPOTHESIS - A person rests."
 
@@ -71,6 +72,8 @@ def test_system_role_is_read_off_the_template():
     # v0.3 folds a system message into the user turn; v0.1 raises on it: neither has a system role.
     assert not chat.system_role_of_template(byte_tokenizer((TEMPLATES / FAMILIES["mistral"]).read_text()))
     assert not chat.system_role_of_template(byte_tokenizer((TEMPLATES / "mistral-7b-instruct-v0.1.jinja").read_text()))
+    # the earlier v0.3 tool-use template drops a system message altogether: no system role either
+    assert not chat.system_role_of_template(byte_tokenizer((TEMPLATES / MISTRAL_V03_2024).read_text()))
 
 
 def test_instruction_placed_as_the_authors_did(family_tok):
@@ -90,6 +93,18 @@ def test_instruction_placed_as_the_authors_did(family_tok):
         )
     else:  # no system role: instruction and input share the user turn, separated by a newline
         assert text == f"<s>[INST] {INSTRUCTION}\n{INPUT}[/INST]"
+
+
+def test_earlier_mistral_v03_template_that_drops_the_system_message_still_gets_the_instruction():
+    """Mistral-7B-Instruct-v0.3 was published with a template that ignores a system message (the
+    tool-use version public copies hold from 2024); an instruction placed in the system turn would
+    vanish without an error. It lands in the user turn, ahead of the input."""
+    tok = byte_tokenizer((TEMPLATES / MISTRAL_V03_2024).read_text(encoding="utf-8"))
+    dropped = tok.apply_chat_template(
+        [{"role": "system", "content": INSTRUCTION}, {"role": "user", "content": INPUT}], tokenize=False
+    )
+    assert INSTRUCTION not in dropped  # what system-turn placement would have given
+    assert chat.prompt_text(tok, INPUT, INSTRUCTION) == f"<s> [INST] {INSTRUCTION}\n{INPUT} [/INST]"
 
 
 def test_mistral_v01_template_that_raises_on_system_still_gets_the_instruction():

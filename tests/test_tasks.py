@@ -16,7 +16,7 @@ from dataeff.cli import main
 from dataeff.config import validate_config
 from dataeff.errors import DataeffError
 from dataeff.io import read_jsonl
-from dataeff.tasks import registry
+from dataeff.tasks import hub, registry
 from dataeff.tasks.prepare import (
     answer_text,
     budget_subset,
@@ -469,6 +469,12 @@ def test_hub_own_splits_test_cap_and_hidden_labels(tmp_path):
     meta = prepare_task(_hub_spec(d), validate_config(make_config(test_max=15)), tmp_path / "out")
     assert meta["sizes"] == {"train": 60, "validation": 20, "test": 15}
     assert meta["split_rule"] == "own splits" and meta["dropped_unlabelled"] == 20
+    load = meta["hub_load"]  # a local directory: its files are recorded, there is no Hub commit
+    assert load["local"] and load["resolved_revision"] is None and not load["pinned"]
+    assert {k: [Path(f).name for f in v] for k, v in load["data_files"].items()} == {
+        s: [f"{s}.parquet"] for s in ("train", "validation", "test")
+    }
+    assert set(load["fingerprints"]) == {"train", "validation", "test"} and all(load["fingerprints"].values())
 
 
 def test_hub_save_to_disk_class_label_names(tmp_path):
@@ -529,19 +535,119 @@ def test_mmlu_named_files_and_the_authors_55_subjects(tmp_path):
     assert {r["answer"] for r in test} == {"0", "1", "2", "3"} and meta["hub_data_files"]["dev"] == "all/dev-*"
 
 
-def test_hub_missing_dataset_offline(tmp_path, monkeypatch):
+def _offline(monkeypatch):
+    """The Hub unreachable, as the library sees it (HF_HUB_OFFLINE): nothing is downloaded."""
     import datasets
 
-    def offline(*args, **kwargs):
-        raise ConnectionError("Couldn't reach 'org/ds' on the Hub (OfflineModeIsEnabled)")
+    monkeypatch.setattr(datasets.config, "HF_HUB_OFFLINE", True)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setattr(hub, "_warned", set())
 
-    monkeypatch.setattr(datasets, "load_dataset", offline)
+
+def test_hub_missing_dataset_offline(tmp_path, monkeypatch):
+    _offline(monkeypatch)
     spec = _hub_spec("org/ds")
+    cfg = validate_config(make_config(hf_home=str(tmp_path / "hf")))
     with pytest.raises(DataeffError) as err:
-        prepare_task(spec, validate_config(make_config()), tmp_path / "out")
+        prepare_task(spec, cfg, tmp_path / "out")
     msg = str(err.value)
     assert "\n" not in msg and "cannot load dataset org/ds" in msg and "HF_HOME" in msg
     assert not (tmp_path / "out").exists()
+
+
+SHA_A = "0123456789abcdef0123456789abcdef01234567"
+
+
+def _hub_cache(tmp_path, hub_id, sha, rows):
+    """An HF datasets cache holding ``hub_id`` as a Hub load writes it (Parquet builder,
+    ``{org}___{name}/default/0.0.0/{commit}/``), so the library's offline path reads it back."""
+    from datasets.packaged_modules.parquet.parquet import Parquet
+
+    src = tmp_path / "src"
+    src.mkdir(exist_ok=True)
+    files = {}
+    for split, table in rows.items():
+        import datasets
+
+        files[split] = str(src / f"{split}.parquet")
+        datasets.Dataset.from_dict(table).to_parquet(files[split])
+    cache = tmp_path / "hf" / "datasets"
+    org, name = hub_id.split("/")
+    builder = Parquet(cache_dir=str(cache), dataset_name=name, config_name="default", data_files=files, hash=sha)
+    builder.download_and_prepare()
+    built = next((cache / name).glob("*/0.0.0/" + sha))
+    target = cache / f"{org}___{name}" / "default" / "0.0.0" / sha
+    target.parent.mkdir(parents=True)
+    built.rename(target)
+    return tmp_path / "hf"
+
+
+def _overruling_rows(n):
+    return {"train": {"sentence1": [f"s{i}" for i in range(n)], "label": [i % 2 for i in range(n)]}}
+
+
+def test_unpinned_hub_load_records_its_commit_warns_once_and_becomes_a_pin(tmp_path, monkeypatch, caplog, capsys):
+    """overruling (registry: no pinned revision) loaded through the library's Hub path from an
+    offline cache: meta.json records the commit the library resolved, one warning line names the
+    dataset and the pin, ``dataeff hub-pins`` turns the record into a config pin, and the pinned
+    load gives the same data; a pin the cache cannot honour is refused."""
+    _offline(monkeypatch)
+    hf_home = _hub_cache(tmp_path, "LawInformedAI/overruling", SHA_A, _overruling_rows(100))
+    spec = get_task("overruling")
+    assert spec.revision is None
+    cfg = validate_config(make_config(tasks=("overruling",), hf_home=str(hf_home), test_max=1000))
+    with caplog.at_level("WARNING", logger="dataeff"):
+        meta = prepare_task(spec, cfg, tmp_path / "tasks" / "overruling")
+        again = prepare_task(spec, cfg, tmp_path / "again")
+    load = meta["hub_load"]
+    assert load["resolved_revision"] == SHA_A and load["requested_revision"] is None and not load["pinned"]
+    assert load["builder"] == "Cache" and set(load["fingerprints"]) == {"train"} and not load["local"]
+    assert meta["sizes"] == {"train": 80, "validation": 10, "test": 10}
+    assert again["data_hash"] == meta["data_hash"]
+    warned = [r.getMessage() for r in caplog.records if "no pinned revision" in r.getMessage()]
+    assert len(warned) == 1 and "\n" not in warned[0]  # once per dataset, one line
+    assert (
+        "LawInformedAI/overruling" in warned[0]
+        and f"data.hub_revisions: {{LawInformedAI/overruling: {SHA_A}}}" in warned[0]
+    )
+
+    capsys.readouterr()
+    assert main(["hub-pins", str(tmp_path / "tasks")]) == 0
+    pins = yaml.safe_load(capsys.readouterr().out)
+    assert pins == {"data": {"hub_revisions": {"LawInformedAI/overruling": SHA_A}}}
+
+    pinned_cfg = validate_config(
+        make_config(tasks=("overruling",), hf_home=str(hf_home), test_max=1000, **pins["data"])
+    )
+    pinned_spec = get_task("overruling", pinned_cfg)
+    assert pinned_spec.revision == SHA_A
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="dataeff"):
+        monkeypatch.setattr(hub, "_warned", set())
+        pinned = prepare_task(pinned_spec, pinned_cfg, tmp_path / "pinned")
+    assert pinned["hub_load"]["pinned"] and pinned["hub_revision"] == SHA_A
+    assert pinned["data_hash"] == meta["data_hash"]
+    assert not [r for r in caplog.records if "no pinned revision" in r.getMessage()]
+
+    other = validate_config(make_config(hf_home=str(hf_home), hub_revisions={"LawInformedAI/overruling": "f" * 40}))
+    with pytest.raises(DataeffError) as err:
+        prepare_task(get_task("overruling", other), other, tmp_path / "refused")
+    assert "pinned to " + "f" * 40 in str(err.value) and SHA_A in str(err.value) and "\n" not in str(err.value)
+    assert not (tmp_path / "refused").exists()
+
+
+def test_hub_pins_refuses_two_commits_of_one_dataset(tmp_path, capsys):
+    """Recorded metadata of two glue tasks loaded at different commits cannot make one pin."""
+    for task, commit in (("mrpc", SHA_A), ("sst2", "a" * 40)):
+        d = tmp_path / task
+        d.mkdir()
+        meta = {"task": task, "source": "hub", "hub_id": "nyu-mll/glue", "hub_load": {"resolved_revision": commit}}
+        (d / "meta.json").write_text(json.dumps(meta))
+    assert main(["hub-pins", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "nyu-mll/glue was loaded at two commits" in err and "\n" not in err
+    with pytest.raises(DataeffError, match="hub_revisions"):
+        validate_config(make_config(hub_revisions={"nyu-mll/glue": "main"}))
 
 
 # ----------------------------------------------------------------- user tasks

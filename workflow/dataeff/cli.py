@@ -20,6 +20,7 @@ from dataeff.errors import DataeffError
 COMMANDS = (
     "prepare_model",
     "prepare_task",
+    "hub_pins",
     "finetune",
     "evaluate",
     "aggregate",

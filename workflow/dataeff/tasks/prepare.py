@@ -28,6 +28,7 @@ from dataeff.errors import DataeffError
 from dataeff.io import atomic_path, strip_private
 from dataeff.provenance import file_hash, provenance, stable_hash
 from dataeff.settings import section
+from dataeff.tasks.hub import load_hub
 from dataeff.tasks.registry import TaskSpec, carved_train_size
 
 log = logging.getLogger("dataeff")
@@ -258,41 +259,10 @@ def _generated_rows(spec: TaskSpec, data: Mapping[str, Any]) -> dict[str, list[d
     return {"train": records, "validation": None, "test": None}
 
 
-def _load_hub(spec: TaskSpec, data: Mapping[str, Any]) -> Any:
-    hf_home = data.get("hf_home")
-    if hf_home:
-        os.environ["HF_HOME"] = str(hf_home)
-    local = Path(spec.hub_id or "")
-    try:
-        import datasets
-
-        if local.is_dir() and ((local / "dataset_dict.json").is_file() or (local / "state.json").is_file()):
-            return datasets.load_from_disk(str(local))
-        kwargs: dict[str, Any] = {}
-        if hf_home:
-            kwargs["cache_dir"] = str(Path(hf_home) / "datasets")
-        if spec.revision and not local.is_dir():
-            kwargs["revision"] = spec.revision
-        if spec.data_files:  # named files: the repo's default patterns would merge or over-fetch
-            kwargs["data_files"] = dict(spec.data_files)
-        return datasets.load_dataset(spec.hub_id, spec.hub_config, **kwargs)
-    except DataeffError:
-        raise
-    except Exception as exc:  # network, offline cache miss, bad id: one clear line
-        reason = " ".join(str(exc).split())[:200] or type(exc).__name__
-        where = spec.hub_id + (f" (config {spec.hub_config})" if spec.hub_config else "")
-        raise DataeffError(
-            f"cannot load dataset {where} for task '{spec.name}': {reason}",
-            field="tasks",
-            fix="run `dataeff prepare-task` where the Hugging Face Hub is reachable, or set "
-            "data.hf_home / HF_HOME to a cache that holds the dataset",
-        ) from None
-
-
 def _hub_rows(
     spec: TaskSpec, data: Mapping[str, Any]
-) -> tuple[dict[str, list[dict[str, Any]] | None], list[str] | None, dict[str, str | None]]:
-    ds = _load_hub(spec, data)
+) -> tuple[dict[str, list[dict[str, Any]] | None], list[str] | None, dict[str, str | None], dict[str, Any]]:
+    ds, load = load_hub(spec, data)
     available = list(ds.keys()) if hasattr(ds, "keys") else ["train"]
     used: dict[str, str | None] = {}
     out: dict[str, list[dict[str, Any]] | None] = {}
@@ -320,7 +290,7 @@ def _hub_rows(
         for i, row in enumerate(rows):
             row["_id"] = f"{spec.name}-{name}-{i}"
         out[role] = _without_excluded(spec, rows)
-    return out, class_names, used
+    return out, class_names, used, load
 
 
 def _without_excluded(spec: TaskSpec, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -369,10 +339,11 @@ def prepare_task(spec: TaskSpec, config: Mapping[str, Any], out_dir: str | os.Pa
     class_names: list[str] | None = None
     used: dict[str, str | None] = dict(spec.splits)
     bigbench_meta: dict[str, Any] | None = None
+    hub_load: dict[str, Any] | None = None
     if spec.source == "generated":
         raw = _generated_rows(spec, data)
     elif spec.source == "hub":
-        raw, class_names, used = _hub_rows(spec, data)
+        raw, class_names, used, hub_load = _hub_rows(spec, data)
     elif spec.source == "user":
         from dataeff.tasks.user import read_user_rows
 
@@ -442,6 +413,7 @@ def prepare_task(spec: TaskSpec, config: Mapping[str, Any], out_dir: str | os.Pa
             "hub_config": spec.hub_config,
             "hub_revision": spec.revision,
             "hub_data_files": dict(spec.data_files) if spec.data_files else None,
+            "hub_load": hub_load,
             "excluded": {k: list(v) for k, v in spec.exclude.items()} or None,
             "prompt_style": spec.prompt_style,
             "field_labels": list(spec.field_labels) or None,

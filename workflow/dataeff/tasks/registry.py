@@ -208,6 +208,7 @@ _SPECS: tuple[TaskSpec, ...] = (
         0.83,
         splits=_TRAIN_ONLY,
         split_sizes={"train": 23516},
+        revision="4ba01c71687dd7c996597042449448ea312126cf",
     ),
     _posed(
         "anli",
@@ -221,7 +222,7 @@ _SPECS: tuple[TaskSpec, ...] = (
         split_sizes={"train": 16946, "validation": 1000, "test": 1000},
         revision="8e4813d81f46d313dac7892e1c28076917cfcdf9",
     ),
-    # PolyAI/banking77's main branch holds a loading script; its Parquet conversion loads as is.
+    # Pinned at a commit whose data are Parquet files (no loading script: loads on datasets 5.2).
     _posed(
         "banking77",
         "PolyAI/banking77",
@@ -232,7 +233,7 @@ _SPECS: tuple[TaskSpec, ...] = (
         0.607,
         splits=_TRAIN_TEST,
         split_sizes={"train": 10003, "test": 3080},
-        revision="refs/convert/parquet",
+        revision="1fb62b1bb4635df59a8e1b2f2bc5e0643b2856c8",
         validation_fraction=0.2,
     ),
     _gen("boolean_expressions", ("expression",), ("True", "False"), 1.0),
@@ -260,6 +261,7 @@ _SPECS: tuple[TaskSpec, ...] = (
         0.923,
         splits=_TRAIN_ONLY,
         split_sizes={"train": 34268},
+        revision="faa1b5a78dd926a899bcd4da289c2e3abe8061a9",
     ),
     _posed(
         "commonsense_qa",
@@ -284,6 +286,7 @@ _SPECS: tuple[TaskSpec, ...] = (
         0.9534,
         splits=_GLUE_TEST,
         split_sizes=None,
+        revision="b29ec2faf6ef73d634db9757f8741dee68f6c874",
         data_files={"train": "**/train_xl.csv", "validation": "**/dev.csv"},
     ),
     _gen("formal_fallacies_syllogisms_negation", ("argument",), ("valid", "invalid"), 0.8),
@@ -297,6 +300,7 @@ _SPECS: tuple[TaskSpec, ...] = (
         0.85,
         splits=_OWN,
         split_sizes={"train": 62445, "validation": 3451, "test": 3498},
+        revision="2fec9fd81f1dc971569a9b729c43f2f0e6436637",
     ),
     _gen("hyperbaton", ("question",), ("(A)", "(B)"), 1.0),
     _posed(
@@ -389,16 +393,19 @@ _SPECS: tuple[TaskSpec, ...] = (
         split_sizes={"train": 363846, "validation": 40430},
         revision=_GLUE_REV,
     ),
+    # main holds a loading script (datasets >= 4 refuses it); the Hub's Parquet conversion
+    # branch (config "default") loads as is. No commit of that branch could be verified.
     _posed(
         "quail",
         "textmachinelab/quail",
-        None,
+        "default",
         (("CONTEXT", "context"), ("QUESTION", "question"), ("CHOICES", "answers")),
         "correct_answer_id",
         _ids(4),
         0.6,
         splits=_GLUE_TEST,
         split_sizes={"train": 10246, "validation": 2164},
+        revision="refs/convert/parquet",
     ),
     _gen("reasoning_about_colored_objects", ("question",), None, 1.0),
     _posed(
@@ -596,7 +603,7 @@ def get_task(name: str, config: Mapping[str, Any] | None = None) -> TaskSpec:
     if bigbench is not None:
         return bigbench
     try:
-        return REGISTRY[name]
+        return with_config_revision(REGISTRY[name], config)
     except KeyError:
         raise DataeffError(
             f"unknown task '{name}'",
@@ -604,6 +611,15 @@ def get_task(name: str, config: Mapping[str, Any] | None = None) -> TaskSpec:
             fix="see the known tasks with `dataeff prepare-task --list`, "
             "or define it under user_tasks or bigbench_tasks",
         ) from None
+
+
+def with_config_revision(spec: TaskSpec, config: Mapping[str, Any] | None) -> TaskSpec:
+    """``spec`` with the revision ``data.hub_revisions`` names for its Hub id, if any (the way
+    to pin a dataset the registry leaves unpinned, or to move a pin, without editing code)."""
+    pins = ((config or {}).get("data") or {}).get("hub_revisions") or {}
+    if spec.source != "hub" or spec.hub_id not in pins:
+        return spec
+    return dataclasses.replace(spec, revision=str(pins[spec.hub_id]))
 
 
 def carved_train_size(

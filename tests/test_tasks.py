@@ -882,3 +882,17 @@ def test_evaluate_refuses_a_point_trained_on_fewer_examples_than_its_budget(tmp_
     err = capsys.readouterr().err
     assert rc != 0 and "trained on 50 examples, fewer than budget 64" in err and "split_sizes" in err
     assert not (tmp_path / "n64.json").exists()
+
+
+def test_every_task_source_has_one_loader_and_an_unknown_one_is_refused(tmp_path):
+    """Task sources share one protocol (``SOURCES``: spec -> SourceRows) and one writer."""
+    from dataclasses import replace
+
+    from dataeff.tasks.prepare import SOURCES, prepare_task
+
+    sources = {registry.REGISTRY[name].source for name in known_task_names()} | {"user"}
+    assert sources <= set(SOURCES), sources - set(SOURCES)
+    spec = replace(registry.REGISTRY["web_of_lies"], source="spreadsheet")
+    with pytest.raises(DataeffError, match="unknown task source 'spreadsheet'"):
+        prepare_task(spec, {"budgets": [8]}, tmp_path / "t")
+    assert not (tmp_path / "t").exists()

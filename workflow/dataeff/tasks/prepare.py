@@ -19,7 +19,8 @@ import math
 import os
 import random
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -249,19 +250,42 @@ def split_rows(
 # --------------------------------------------------------------------------- sources
 
 
-def _generated_rows(spec: TaskSpec, data: Mapping[str, Any]) -> dict[str, list[dict[str, Any]] | None]:
+# --------------------------------------------------------------------------- task sources
+
+
+@dataclass
+class SourceRows:
+    """What a task source yields, the one shape :func:`prepare_task` renders, splits and writes.
+
+    ``splits`` maps each split role to its raw records, ``None`` where the source has no such
+    split (it is then carved from train). ``used`` names the source split behind each role
+    (``None``: carved), ``class_names`` a dataset's label names (Hub class labels), and ``meta``
+    the source's own record for ``meta.json`` (``hub_load``, ``bigbench``).
+    """
+
+    splits: dict[str, list[dict[str, Any]] | None]
+    used: dict[str, str | None]
+    class_names: list[str] | None = None
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+def _train_only(records: list[dict[str, Any]], spec: TaskSpec, **meta: Any) -> SourceRows:
+    return SourceRows({"train": records, "validation": None, "test": None}, dict(spec.splits), meta=meta)
+
+
+def _generated_source(spec: TaskSpec, config: Mapping[str, Any], data: Mapping[str, Any]) -> SourceRows:
+    """Seeded generators written for the tests (``dataeff.tasks.generators``)."""
     module = importlib.import_module(spec.generator or f"dataeff.tasks.generators.{spec.name}")
     records = module.generate(
         int(data["generated_examples"]), int(data["split_seed"]), data.get("difficulty", "medium")
     )
     for i, rec in enumerate(records):
         rec["_id"] = f"{spec.name}-{i:06d}"
-    return {"train": records, "validation": None, "test": None}
+    return _train_only(records, spec)
 
 
-def _hub_rows(
-    spec: TaskSpec, data: Mapping[str, Any]
-) -> tuple[dict[str, list[dict[str, Any]] | None], list[str] | None, dict[str, str | None], dict[str, Any]]:
+def _hub_source(spec: TaskSpec, config: Mapping[str, Any], data: Mapping[str, Any]) -> SourceRows:
+    """A Hub dataset (or a local copy of one), its own splits where it has them."""
     ds, load = load_hub(spec, data)
     available = list(ds.keys()) if hasattr(ds, "keys") else ["train"]
     used: dict[str, str | None] = {}
@@ -290,7 +314,44 @@ def _hub_rows(
         for i, row in enumerate(rows):
             row["_id"] = f"{spec.name}-{name}-{i}"
         out[role] = _without_excluded(spec, rows)
-    return out, class_names, used, load
+    return SourceRows(out, used, class_names, {"hub_load": load})
+
+
+def _user_source(spec: TaskSpec, config: Mapping[str, Any], data: Mapping[str, Any]) -> SourceRows:
+    """A user's own labelled JSONL/CSV file (``user_tasks``)."""
+    from dataeff.tasks.user import read_user_rows
+
+    return _train_only(read_user_rows(spec, config), spec)
+
+
+def _bigbench_source(spec: TaskSpec, config: Mapping[str, Any], data: Mapping[str, Any]) -> SourceRows:
+    """A BIG-bench task from the pinned PyPI sdist (``dataeff.tasks.bigbench``)."""
+    from dataeff.tasks.bigbench import bigbench_records
+
+    records, bigbench_meta = bigbench_records(spec, data)
+    return _train_only(records, spec, bigbench=bigbench_meta)
+
+
+#: A task source: (spec, config, the config's filled ``data`` section) -> its records.
+TaskSource = Callable[[TaskSpec, Mapping[str, Any], Mapping[str, Any]], SourceRows]
+
+#: Every task source by the name a :class:`TaskSpec` gives in ``source``.
+SOURCES: dict[str, TaskSource] = {
+    "generated": _generated_source,
+    "hub": _hub_source,
+    "user": _user_source,
+    "bigbench": _bigbench_source,
+}
+
+
+def load_source(spec: TaskSpec, config: Mapping[str, Any], data: Mapping[str, Any]) -> SourceRows:
+    """The records of ``spec`` from its source."""
+    source = SOURCES.get(spec.source)
+    if source is None:
+        raise DataeffError(
+            f"unknown task source '{spec.source}'", field="source", fix=f"use one of {', '.join(SOURCES)}"
+        )
+    return source(spec, config, data)
 
 
 def _without_excluded(spec: TaskSpec, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -329,6 +390,22 @@ def _write_jsonl(path: Path, rows: list[dict[str, Any]]) -> None:
             fh.write(json.dumps(row, ensure_ascii=False) + "\n")
 
 
+def write_task_dir(
+    out: Path, splits: Mapping[str, list[dict[str, Any]]], describe: Callable[[str], dict[str, Any]]
+) -> dict[str, Any]:
+    """The one writer of a prepared task: ``{train,validation,test}.jsonl`` and ``meta.json``
+    (``describe(data_hash)``), the whole directory at once (atomic rename) or not at all."""
+    with atomic_path(out) as tmp:
+        tmp.mkdir(parents=True)
+        for role in SPLITS:
+            _write_jsonl(tmp / f"{role}.jsonl", splits[role])
+        meta = describe(file_hash(*(tmp / f"{r}.jsonl" for r in SPLITS)))
+        (tmp / "meta.json").write_text(
+            json.dumps(meta, indent=2, sort_keys=True, allow_nan=False) + "\n", encoding="utf-8"
+        )
+    return meta
+
+
 def prepare_task(spec: TaskSpec, config: Mapping[str, Any], out_dir: str | os.PathLike[str]) -> dict[str, Any]:
     """Write ``{out_dir}/{train,validation,test}.jsonl`` and ``meta.json``; return the meta.
 
@@ -336,32 +413,13 @@ def prepare_task(spec: TaskSpec, config: Mapping[str, Any], out_dir: str | os.Pa
     """
     data = section(dict(config), "data")  # schema defaults for keys a partial config leaves out
     seed = int(data["split_seed"])
-    class_names: list[str] | None = None
-    used: dict[str, str | None] = dict(spec.splits)
-    bigbench_meta: dict[str, Any] | None = None
-    hub_load: dict[str, Any] | None = None
-    if spec.source == "generated":
-        raw = _generated_rows(spec, data)
-    elif spec.source == "hub":
-        raw, class_names, used, hub_load = _hub_rows(spec, data)
-    elif spec.source == "user":
-        from dataeff.tasks.user import read_user_rows
-
-        raw = {"train": read_user_rows(spec, config), "validation": None, "test": None}
-    elif spec.source == "bigbench":
-        from dataeff.tasks.bigbench import bigbench_records
-
-        records, bigbench_meta = bigbench_records(spec, data)
-        raw = {"train": records, "validation": None, "test": None}
-    else:
-        raise DataeffError(
-            f"unknown task source '{spec.source}'", field="source", fix="use generated, hub, user or bigbench"
-        )
+    raw = load_source(spec, config, data)
+    class_names, used = raw.class_names, dict(raw.used)
 
     rendered: dict[str, list[dict[str, Any]] | None] = {}
     dropped = 0
     for role in SPLITS:
-        rows = raw.get(role)
+        rows = raw.splits.get(role)
         if rows is None:
             rendered[role] = None
             continue
@@ -400,20 +458,15 @@ def prepare_task(spec: TaskSpec, config: Mapping[str, Any], out_dir: str | os.Pa
             else None
         )
 
-    out = Path(out_dir)
-    with atomic_path(out) as tmp:
-        tmp.mkdir(parents=True)
-        for role, rows in zip(SPLITS, (train, validation, test), strict=True):
-            _write_jsonl(tmp / f"{role}.jsonl", rows)
-        data_hash = file_hash(*(tmp / f"{r}.jsonl" for r in SPLITS))
-        meta: dict[str, Any] = {
+    def describe(data_hash: str) -> dict[str, Any]:
+        return {
             "task": spec.name,
             "source": spec.source,
             "hub_id": spec.hub_id,
             "hub_config": spec.hub_config,
             "hub_revision": spec.revision,
             "hub_data_files": dict(spec.data_files) if spec.data_files else None,
-            "hub_load": hub_load,
+            "hub_load": raw.meta.get("hub_load"),
             "excluded": {k: list(v) for k, v in spec.exclude.items()} or None,
             "prompt_style": spec.prompt_style,
             "field_labels": list(spec.field_labels) or None,
@@ -431,13 +484,13 @@ def prepare_task(spec: TaskSpec, config: Mapping[str, Any], out_dir: str | os.Pa
             "template_hash": file_hash(spec.template_path) if spec.template_path else None,
             "system": instruction(spec) if spec.prompt_style == "instruction" and spec.template else spec.system,
             "budget_sizes": {str(b): n for b, n in actual.items()},
-            "bigbench": bigbench_meta,
+            "bigbench": raw.meta.get("bigbench"),
             "data_hash": data_hash,
             "provenance": provenance(config=dict(config), seed=seed, data_hash=data_hash),
         }
-        (tmp / "meta.json").write_text(
-            json.dumps(meta, indent=2, sort_keys=True, allow_nan=False) + "\n", encoding="utf-8"
-        )
+
+    out = Path(out_dir)
+    meta = write_task_dir(out, {"train": train, "validation": validation, "test": test}, describe)
     print(
         f"prepared {spec.name}: train {len(train)}, validation {len(validation)}, test {len(test)} ({rule}) -> {out}",
         file=sys.stderr,

@@ -65,7 +65,10 @@ def _on_grid(model: CurveModel, p: float) -> ShapeCurve:
 
 
 def test_a_perfect_prior_on_x_p_curves_covers_and_hits():
-    """Curves that are exactly x^p and a prior at the true AUC: every interval covers, no error."""
+    """Curves that are exactly x^p and a prior at the true AUC: every interval covers, no error.
+
+    (Not the ``library`` method: it predicts with the library's own curves, and none of these
+    three has the held-out task's exponent; see test_library_recovers_a_known_shape_...)."""
     model = CurveModel(128, GRID)
     shapes = _xp_family(model, (0.4, 1.5, 2.5))
     held = _on_grid(model, 0.8)
@@ -81,6 +84,7 @@ def test_a_perfect_prior_on_x_p_curves_covers_and_hits():
         level=0.8,
         measured=(0, 1, 2),
         sigma=0.05,
+        methods=("bayes", "bayes_xp", "measured_only"),
     )
     df = pd.DataFrame(rows, columns=list(TASK_COLUMNS))
     assert set(df["method"]) == {"bayes", "bayes_xp", "measured_only"} and len(df) == 2 * (3 + 2 + 2)
@@ -231,3 +235,36 @@ def test_shipped_paper_results_resolve_and_match_the_reference():
     if (PAPER / "finetune_results").is_dir():
         for f in files:
             assert f.read_bytes() == (PAPER / "finetune_results" / f.name).read_bytes(), f.name
+
+
+def test_paper_calibration_covers_70_to_90_percent_for_the_default_and_library_methods():
+    """The issue's target on the shipped 100 curves: stated 80% intervals cover 70-90% of held-out
+    tasks, pooled, for every target and 0, 1, 2 measured budgets (docs/PREDICTIONS.md)."""
+    from dataeff.calibration import settings
+
+    s = settings(None)
+    tasks = calibrate_published(
+        s["families"],
+        targets=s["targets"],
+        level=s["level"],
+        measured=(0, 1, 2),
+        neighbours=s["neighbours"],
+        seed=s["seed"],
+        sigma=s["update_sigma"],
+        bandwidth=s["shape_bandwidth"],
+        methods=("bayes", "library"),
+        library_sigma=s["library_sigma"],
+        library_jitter=s["library_jitter"],
+    )
+    assert tasks["task"].count() == 100 * 3 * 3 * 2
+    # test sizes are inferred for the count metrics (not for the 4 F1 tasks of llama)
+    assert tasks["test_size"].isna().groupby(tasks["task"] + tasks["source"]).all().sum() == 4
+    summary = summarise(tasks, s["level"], "all")
+    pooled = summary[summary["source"] == "all"]
+    assert len(pooled) == 2 * 3 * 3
+    assert pooled["coverage"].between(0.7, 0.9).all(), pooled[["method", "target", "measured", "coverage"]]
+    # two measured budgets help the default at every target (the halving target is not met:
+    # docs/PREDICTIONS.md gives the ratios)
+    bayes = pooled[pooled["method"] == "bayes"].set_index(["target", "measured"])["median_abs_error"]
+    for tau in s["targets"]:
+        assert bayes[(tau, 2)] < bayes[(tau, 0)]

@@ -23,8 +23,10 @@ Two sources:
   the OLS fit of the other tasks (its prediction interval), plus the held-out task's own
   CoS-Low seed spread as the single-draw noise.
 
-Two update methods are compared: "bayes" (prior x likelihood) and "measured_only" (the
-likelihood alone: x**p fitted to the measured points).
+Every update method of :mod:`dataeff.curve_update` is compared ("bayes", "bayes_xp",
+"measured_only", "library"). Each measured point carries the binomial noise of the task's test
+size, inferred from its accuracies (:func:`curve_noise`), as a practitioner passing
+``--test-size`` gets.
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ the exponent p of its grid-consistent x**p curve); each measured point is eviden
 accuracies are normalised between zero-shot and ceiling (running maximum, as METHOD.md
 section 1 cleans a curve) and placed at x = log(n) / log(N_max).
 
-Three update methods, compared leave-one-task-out by :mod:`dataeff.calibration`:
+Four update methods, compared leave-one-task-out by :mod:`dataeff.calibration`:
 
 * ``bayes`` (kept: best on held-out tasks, docs/PREDICTIONS.md): the components of the
   predictive mixture are (AUC, real curve shape) pairs (:class:`dataeff.interval.Predictive`);

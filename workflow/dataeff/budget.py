@@ -398,14 +398,20 @@ def predict_budget(
         )
     warnings.extend(pred.notes)
     p_mid = float(model.exponent(auc_mid))
+    shape_text = (
+        f"{shapes.source} as a library of real curves, each weighted by the prior of its AUC"
+        if method == "library"
+        else f"the curve-shape error of {shapes.source} (shapes of similar AUC weighted higher, "
+        f"bandwidth {default_shape_bandwidth():g})"
+    )
     method_text = (
         f"{out['interval_method']}; plus one CoS-Low draw (sd {sd_draw:.3g}, {sd_source}); "
-        f"plus the curve-shape error of {shapes.source} (shapes of similar AUC weighted "
-        f"higher, bandwidth {default_shape_bandwidth():g}); AUC limited to [{lo_att:.4f}, "
-        f"{hi_att:.4f}]"
+        f"plus {shape_text}; AUC limited to [{lo_att:.4f}, {hi_att:.4f}]"
     )
     if points:
         method_text += f"; updated with {len(points)} measured budget(s) (method {method}: {UPDATE_TEXT[method]})"
+        if test_size is not None:
+            method_text += f", each with the binomial noise of {test_size} test examples"
     out.update(
         {
             "predicted_auc": auc_mid,

@@ -383,6 +383,17 @@ def test_budget_command_with_measured_accuracies(tmp_path, capsys):
         ["budget", "--coslow", "0.3", "--family", "llama", "--target", "0.7", "--measured", "0:0.4,50:0.45"], capsys
     )
     assert rc == 2 and "--ceiling" in err and len(err.strip().splitlines()) == 1
+    # the library update with the test set's noise: a wider AUC interval than exact points give
+    common = ["budget", "--coslow", "0.3", "--family", "llama", "--target", "0.7", "--json"]
+    common += ["--measured", "0:0.4,50:0.45,100:0.55", "--ceiling", "0.9", "--update-method", "library"]
+    rc, out, _ = run_cli([*common, "--test-size", "50"], capsys)
+    noisy = json.loads(out)
+    rc2, out2, _ = run_cli(common, capsys)
+    exact = json.loads(out2)
+    assert rc == rc2 == 0 and noisy["update_method"] == "library" and noisy["test_size"] == 50
+    assert noisy["auc_high"] - noisy["auc_low"] > exact["auc_high"] - exact["auc_low"]
+    rc, _, err = run_cli([*common, "--test-size", "0"], capsys)
+    assert rc == 2 and "--test-size" in err and len(err.strip().splitlines()) == 1
 
 
 # --------------------------------------------------------------------------- predict
@@ -501,3 +512,66 @@ def test_budget_command_uses_the_familys_own_curves(tmp_path, capsys):
     data = json.loads(out)
     assert str(fam / "efficiency.json") in data["shape_source"] and data["shape_tasks"] == 3
     assert data["grid"] == grid and data["max_budget"] == 128
+
+
+def _library_shapes(model: CurveModel) -> tuple[ShapeSet, dict[str, object]]:
+    """Real-looking shapes a power law cannot take (late jumps) next to x^p curves."""
+    x = np.linspace(0.0, 1.0, 2001)
+    fns = {f"xp{p:g}": (lambda v, p=p: v**p) for p in (0.3, 0.6, 1.0, 1.5, 2.5, 4.0)}
+    fns.update({f"jump{s:g}": (lambda v, s=s: np.clip((v - s) / 0.15, 0.0, 1.0)) for s in (0.5, 0.65, 0.8)})
+    curves = tuple(ShapeCurve(name, tuple(x), tuple(fn(x)), float(np.trapezoid(fn(x), x))) for name, fn in fns.items())
+    return ShapeSet(curves, model, "synthetic library"), fns
+
+
+def test_library_update_recovers_a_known_shape_as_points_are_added():
+    """The held-out task follows a late jump (no x^p curve does); the library holds a task of the
+    same shape among power laws. With a confident, wrong prior (AUC 0.6 +- 0.05, the jump's is
+    0.28), each measured budget moves weight to the right shape, and the budget to the true one."""
+    from dataeff.curve_update import build_predictive
+    from dataeff.interval import auc_grid, prior_weights
+
+    model = CurveModel(5000, PAPER_GRID)
+    shapes, fns = _library_shapes(model)
+    truth = fns["jump0.65"]
+    names = [c.task for c in shapes.curves]
+    true_x = 0.65 + 0.9 * 0.15  # where the jump reaches 90% of the gap
+    grid = auc_grid(model)
+    prior = prior_weights(grid, 0.6, 0.05)
+    xs = [math.log(n) / math.log(5000) for n in (50, 100, 200, 500)]
+    weights, errors, covered = [], [], []
+    for k in range(5):
+        pts = [(x, float(truth(x))) for x in xs[:k]]
+        pred = build_predictive("library", model, grid, prior, shapes, pts, point_sd=None, sigma=0.05, bandwidth=0.05)
+        weights.append(float(pred.library_weights()[names.index("jump0.65")]))
+        s = pred.summary(0.9, 0.8)
+        errors.append(abs(5000 ** s["x_median"] / 5000**true_x - 1.0))
+        covered.append(s["x_low"] <= true_x <= s["x_high"])
+    assert weights[0] < 1e-6 and errors[0] > 0.5  # the prior is far off
+    assert all(a <= b + 1e-12 for a, b in zip(weights, weights[1:], strict=False)), weights
+    assert weights[-1] > 0.99 and errors[-1] < 0.1 and covered[-1], (weights, errors)
+
+
+def test_test_set_noise_by_hand_and_it_weakens_the_update():
+    from dataeff.curve_update import build_predictive, infer_test_size, measurement_sd
+    from dataeff.interval import auc_grid, prior_weights
+
+    model = CurveModel(5000, PAPER_GRID)
+    # sqrt(0.7 * 0.3 / 100 + 0.5 * 0.5 / 100) / (0.9 - 0.5)
+    assert measurement_sd({0: 0.5, 100: 0.7}, 0.9, 100, model) == pytest.approx([math.sqrt(0.0046) / 0.4])
+    assert measurement_sd({0: 0.5, 100: 0.7}, 0.9, None, model) == [0.0]
+    assert infer_test_size([65 / 249, 128 / 249, 0.0]) == 249
+    assert infer_test_size([0.123456789]) is None and infer_test_size([None]) is None
+    with pytest.raises(DataeffError, match="test size"):
+        measurement_sd({0: 0.5, 100: 0.7}, 0.9, 0, model)
+    # a prior at AUC 0.3, two points of a much faster curve: exact points pull the AUC up far more
+    # than points measured on 30 examples across a gap of 5 accuracy points
+    shapes = _xp_shapes(model)
+    grid = auc_grid(model)
+    prior = prior_weights(grid, 0.3, 0.05)
+    pts = [(math.log(n) / math.log(5000), 0.8) for n in (50, 100)]
+    auc = {}
+    for label, sd in (("exact", None), ("noisy", measurement_sd({0: 0.9, 50: 0.94, 100: 0.94}, 0.95, 30, model))):
+        pred = build_predictive("bayes", model, grid, prior, shapes, pts, point_sd=sd, sigma=0.05, bandwidth=0.05)
+        auc[label] = pred.auc_quantiles(0.8)[0]
+    assert sd[0] > 1.0  # the noise of one point exceeds the whole gap
+    assert auc["exact"] > 0.45 and abs(auc["noisy"] - 0.3) < 0.05, auc

@@ -65,7 +65,10 @@ def _on_grid(model: CurveModel, p: float) -> ShapeCurve:
 
 
 def test_a_perfect_prior_on_x_p_curves_covers_and_hits():
-    """Curves that are exactly x^p and a prior at the true AUC: every interval covers, no error."""
+    """Curves that are exactly x^p and a prior at the true AUC: every interval covers, no error.
+
+    (Not the ``library`` method: it predicts with the library's own curves, and none of these
+    three has the held-out task's exponent; see test_library_recovers_a_known_shape_...)."""
     model = CurveModel(128, GRID)
     shapes = _xp_family(model, (0.4, 1.5, 2.5))
     held = _on_grid(model, 0.8)
@@ -81,6 +84,7 @@ def test_a_perfect_prior_on_x_p_curves_covers_and_hits():
         level=0.8,
         measured=(0, 1, 2),
         sigma=0.05,
+        methods=("bayes", "bayes_xp", "measured_only"),
     )
     df = pd.DataFrame(rows, columns=list(TASK_COLUMNS))
     assert set(df["method"]) == {"bayes", "bayes_xp", "measured_only"} and len(df) == 2 * (3 + 2 + 2)
@@ -231,3 +235,96 @@ def test_shipped_paper_results_resolve_and_match_the_reference():
     if (PAPER / "finetune_results").is_dir():
         for f in files:
             assert f.read_bytes() == (PAPER / "finetune_results" / f.name).read_bytes(), f.name
+
+
+def test_paper_calibration_covers_70_to_90_percent_for_the_default_and_library_methods():
+    """The issue's target on the shipped 100 curves: stated 80% intervals cover 70-90% of held-out
+    tasks, pooled, for every target and 0, 1, 2 measured budgets (docs/PREDICTIONS.md)."""
+    from dataeff.calibration import settings
+
+    s = settings(None)
+    tasks = calibrate_published(
+        s["families"],
+        targets=s["targets"],
+        level=s["level"],
+        measured=(0, 1, 2),
+        neighbours=s["neighbours"],
+        seed=s["seed"],
+        sigma=s["update_sigma"],
+        bandwidth=s["shape_bandwidth"],
+        methods=("bayes", "library"),
+        library_sigma=s["library_sigma"],
+        library_jitter=s["library_jitter"],
+    )
+    assert tasks["task"].count() == 100 * 3 * 3 * 2
+    # test sizes are inferred for the count metrics (not for the 4 F1 tasks of llama)
+    assert tasks["test_size"].isna().groupby(tasks["task"] + tasks["source"]).all().sum() == 4
+    summary = summarise(tasks, s["level"], "all")
+    pooled = summary[summary["source"] == "all"]
+    assert len(pooled) == 2 * 3 * 3
+    assert pooled["coverage"].between(0.7, 0.9).all(), pooled[["method", "target", "measured", "coverage"]]
+    # two measured budgets help the default at every target (the halving target is not met:
+    # docs/PREDICTIONS.md gives the ratios)
+    bayes = pooled[pooled["method"] == "bayes"].set_index(["target", "measured"])["median_abs_error"]
+    for tau in s["targets"]:
+        assert bayes[(tau, 2)] < bayes[(tau, 0)]
+
+
+def test_calibration_rule_on_committed_results_runs_only_the_analysis(tmp_path):
+    """The `calibration` rule on a study family's committed results (curves in the paper's layout
+    plus `{family}_predictors.tsv`, as study/results/smollm2 ships them): six of the paper's llama
+    curves under study task names, CoS-Low stand-ins tied to their AUCs. Snakemake runs the AUC
+    and the calibration, and no CoS-Low or fine-tuning job."""
+    import os
+    import re
+    import subprocess
+    import sys
+
+    import yaml
+
+    from dataeff.config import REPO_ROOT
+    from dataeff.paper_data import PAPER_RESULTS_DIR, paper_curves
+
+    names = {
+        "hyperbaton": "hyperbaton",
+        "sports_understanding": "sports_understanding",
+        "object_counting": "object_counting",
+        "temporal_sequences": "temporal_sequences",
+        "reasoning_about_colored_objects": "reasoning_about_colored_objects",
+        "formal_fallacies": "formal_fallacies_syllogisms_negation",
+    }
+    results = tmp_path / "committed" / "smollm2"
+    results.mkdir(parents=True)
+    curves = paper_curves("llama")
+    lines = ["task\tcoslow_mean\tcoslow_std\tn_seeds"]
+    for i, (task, src) in enumerate(names.items()):
+        (results / f"smollm2_{task}_full_result_v2.json").write_bytes(
+            (PAPER_RESULTS_DIR / f"llama_{src}_full_result_v2.json").read_bytes()
+        )
+        coslow = (curves[src].auc - 0.31) / 0.545 + (-1) ** i * 0.03  # llama's published fit, off a little
+        lines.append(f"{task}\t{coslow:.5f}\t0.05\t3")
+    (results / "smollm2_predictors.tsv").write_text("\n".join(lines) + "\n")
+    config = yaml.safe_load((REPO_ROOT / "config" / "study.yaml").read_text())
+    config.update(tasks=list(names), budgets=[50, 100, 200, 500, 1000, 2500, 5000], max_budget=5000)
+    config["analysis"]["published_results"] = "committed/smollm2"
+    (tmp_path / "study.yaml").write_text(yaml.safe_dump(config))
+    env = {
+        **os.environ,
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+        "PYTHONPATH": str(REPO_ROOT / "workflow"),
+    }
+    target = "results/smollm2/calibration/calibration.tsv"
+    cmd = [sys.executable, "-m", "snakemake", "-s", str(REPO_ROOT / "Snakefile"), "--directory", str(tmp_path)]
+    cmd += ["--configfile", str(tmp_path / "study.yaml"), "--cores", "1", target]
+    out = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-3000:]
+    stats = dict(re.findall(r"^(\w+)\s+(\d+)$", out.stderr + out.stdout, flags=re.M))
+    assert {k for k in stats if k != "total"} == {"efficiency", "calibration"}, stats
+    tasks = pd.read_csv(tmp_path / "results" / "smollm2" / "calibration" / "tasks.tsv", sep="\t")
+    assert sorted(tasks["task"].unique()) == sorted(names)
+    assert set(tasks["method"]) == {"bayes", "bayes_xp", "measured_only", "library"}
+    assert set(tasks["measured"]) == {0, 1, 2} and set(tasks["target"]) == {0.5, 0.7, 0.9}
+    # the test size is read off the accuracies (hyperbaton: 5000 test examples, 4 decimals)
+    assert set(tasks.loc[tasks["task"] == "hyperbaton", "test_size"]) == {5000}
+    summary = pd.read_csv(tmp_path / "results" / "smollm2" / "calibration" / "calibration.tsv", sep="\t")
+    assert (summary["n_tasks"] == 6).all()

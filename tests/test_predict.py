@@ -452,6 +452,13 @@ def test_spread_measured_and_zero_shot_reach_the_budget():
     )
     assert pred == predict_budget(0.3, coefs, 0.7, None, 0.95, coslow_sd=0.05, measured={0: 0.4, 64: 0.7}, ceiling=0.9)
     assert pred["budget"] != predict_budget(0.3, coefs, 0.7, None, 0.95, coslow_sd=0.05)["budget"]
+    noisy = call_predict_budget(
+        0.3, coefs, 0.7, None, 0.95, coslow_sd=0.05, measured={64: 0.7}, zero_shot=0.4, ceiling=0.9, test_size=40
+    )
+    assert noisy == predict_budget(
+        0.3, coefs, 0.7, None, 0.95, coslow_sd=0.05, measured={0: 0.4, 64: 0.7}, ceiling=0.9, test_size=40
+    )
+    assert noisy["test_size"] == 40 and noisy["auc_high"] - noisy["auc_low"] > pred["auc_high"] - pred["auc_low"]
     beyond = predict_budget(-0.5, coefs, 0.95)
     assert beyond["status"] == "beyond_max" and beyond["budget"] is None
     assert headline(beyond, []).startswith("more than 5000 labels to reach 95% of the gap")

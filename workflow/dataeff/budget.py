@@ -44,6 +44,7 @@ UPDATE_TEXT = {
     "bayes": "CoS-Low prior x likelihood under real curve shapes",
     "bayes_xp": "CoS-Low prior x likelihood under x**p",
     "measured_only": "measured points alone, under real curve shapes",
+    "library": "CoS-Low prior x likelihood over the real curves themselves, unmoved",
 }
 
 
@@ -251,6 +252,7 @@ def predict_budget(
     family: str | None = None,
     method: str = DEFAULT_UPDATE,
     band: bool = False,
+    test_size: int | None = None,
 ) -> dict[str, Any]:
     """Predicted AUC and the labels needed to close ``target`` of the gap, with an interval.
 
@@ -260,7 +262,8 @@ def predict_budget(
     (``shapes``; default: the paper's published curves of the family, else all three
     families pooled), limited to the AUCs the grid can produce. ``measured`` (budget ->
     accuracy, 0 = zero-shot; needs ``ceiling``) updates it with the accuracies measured so far
-    (:mod:`dataeff.curve_update`; ``method`` "bayes" or "measured_only").
+    (:mod:`dataeff.curve_update`; ``method`` one of its METHODS). ``test_size`` (the number
+    of test examples behind each measured accuracy) adds each point's binomial noise.
 
     ``max_budget`` defaults to the coefficients' own N_max (the AUC's x axis was defined with
     it), else 5000; ``grid`` to the coefficients' recorded grid, else the paper's for N_max
@@ -275,13 +278,14 @@ def predict_budget(
     """
     from dataeff.curve_update import (
         METHODS,
+        build_predictive,
         default_shape_bandwidth,
         default_update_sigma,
         fitted_auc,
+        measurement_sd,
         normalise_measured,
-        update_weights,
     )
-    from dataeff.interval import Predictive, auc_grid, prior_weights
+    from dataeff.interval import auc_grid, prior_weights
     from dataeff.shape import paper_shape_set
 
     check_target(target)
@@ -339,11 +343,21 @@ def predict_budget(
     sigma_y = shapes.y_residual_sd()
 
     points: list[tuple[float, float]] = []
+    point_sd: list[float] | None = None
     if measured:
         points = normalise_measured(measured, ceiling, model)
-    sigma = default_update_sigma()
-    weights, pair_sigma = update_weights(method, a_grid, prior, model, points, sigma_y, sigma)
-    pred = Predictive(model, a_grid, weights, shapes, points, pair_sigma, default_shape_bandwidth())
+        point_sd = measurement_sd(measured, float(ceiling), test_size, model)  # type: ignore[arg-type]
+    pred = build_predictive(
+        method,
+        model,
+        a_grid,
+        prior,
+        shapes,
+        points,
+        point_sd=point_sd,
+        sigma=default_update_sigma(),
+        bandwidth=default_shape_bandwidth(),
+    )
     auc_mid, auc_lo, auc_hi = pred.auc_quantiles(level)
     s = pred.summary(target, level)
 
@@ -384,14 +398,20 @@ def predict_budget(
         )
     warnings.extend(pred.notes)
     p_mid = float(model.exponent(auc_mid))
+    shape_text = (
+        f"{shapes.source} as a library of real curves, each weighted by the prior of its AUC"
+        if method == "library"
+        else f"the curve-shape error of {shapes.source} (shapes of similar AUC weighted higher, "
+        f"bandwidth {default_shape_bandwidth():g})"
+    )
     method_text = (
         f"{out['interval_method']}; plus one CoS-Low draw (sd {sd_draw:.3g}, {sd_source}); "
-        f"plus the curve-shape error of {shapes.source} (shapes of similar AUC weighted "
-        f"higher, bandwidth {default_shape_bandwidth():g}); AUC limited to [{lo_att:.4f}, "
-        f"{hi_att:.4f}]"
+        f"plus {shape_text}; AUC limited to [{lo_att:.4f}, {hi_att:.4f}]"
     )
     if points:
         method_text += f"; updated with {len(points)} measured budget(s) (method {method}: {UPDATE_TEXT[method]})"
+        if test_size is not None:
+            method_text += f", each with the binomial noise of {test_size} test examples"
     out.update(
         {
             "predicted_auc": auc_mid,
@@ -421,6 +441,7 @@ def predict_budget(
             "measured_points": [{"x": x, "fraction": y} for x, y in points],
             "measured_reached": s["measured_reached"],
             "update_method": method if points else None,
+            "test_size": test_size if points else None,
             "interval_method": method_text,
             "coefficients_source": str(coefficients.get("source") or "user-supplied --slope/--intercept"),
         }

@@ -23,8 +23,10 @@ Two sources:
   the OLS fit of the other tasks (its prediction interval), plus the held-out task's own
   CoS-Low seed spread as the single-draw noise.
 
-Two update methods are compared: "bayes" (prior x likelihood) and "measured_only" (the
-likelihood alone: x**p fitted to the measured points).
+Every update method of :mod:`dataeff.curve_update` is compared ("bayes", "bayes_xp",
+"measured_only", "library"). Each measured point carries the binomial noise of the task's test
+size, inferred from its accuracies (:func:`curve_noise`), as a practitioner passing
+``--test-size`` gets.
 """
 
 from __future__ import annotations
@@ -39,9 +41,9 @@ import numpy as np
 import pandas as pd
 
 from dataeff.curve_model import CurveModel
-from dataeff.curve_update import METHODS, update_weights
+from dataeff.curve_update import METHODS, build_predictive, infer_test_size, measurement_sd
 from dataeff.errors import DataeffError
-from dataeff.interval import Predictive, auc_grid, prior_weights
+from dataeff.interval import auc_grid, prior_weights
 from dataeff.shape import ShapeCurve, ShapeSet, crossing_x
 
 TASK_COLUMNS = (
@@ -65,6 +67,7 @@ TASK_COLUMNS = (
     "pred_beyond",
     "covered",
     "abs_error",
+    "test_size",
 )
 SUMMARY_COLUMNS = (
     "source",
@@ -96,6 +99,8 @@ def settings(config: Mapping[str, Any] | None) -> dict[str, Any]:
         "coslow_sd": float(pick(analysis, props, "coslow_sd")),
         "update_sigma": float(pick(analysis, props, "update_sigma")),
         "shape_bandwidth": float(pick(analysis, props, "shape_bandwidth")),
+        "library_sigma": float(pick(analysis, props, "library_sigma")),
+        "library_jitter": float(pick(analysis, props, "library_jitter")),
         **{k: pick(cal, cal_props, k) for k in ("level", "measured", "neighbours", "seed", "families")},
     }
 
@@ -126,28 +131,60 @@ def evaluate_task(
     sigma: float,
     bandwidth: float | None = None,
     methods: Sequence[str] = METHODS,
+    point_sd: Sequence[float] | None = None,
+    test_size: int | None = None,
+    library_sigma: float | None = None,
+    library_jitter: float | None = None,
 ) -> list[dict[str, Any]]:
     """Rows of :data:`TASK_COLUMNS` for one held-out task (``shapes`` must exclude it).
 
-    With m = 0 every method is the prior alone, so only ``bayes`` is evaluated there.
+    ``point_sd``: the measurement sd of each positive budget's point (in curve order), from
+    the task's test size (:func:`dataeff.curve_update.measurement_sd`); None, no noise beyond
+    the methods' sigma. With m = 0 the methods that update the x**p prior are the prior alone,
+    so only ``bayes`` and ``library`` (another prior predictive: the library's crossings) are
+    evaluated there.
     """
     grid = auc_grid(model)
     prior = prior_weights(grid, prior_mean, prior_sd, prior_df)
-    curve_sd = shapes.y_residual_sd()
     positive = [(x, y) for x, y in zip(curve.x, curve.y, strict=True) if x > 0]
+    sds = list(point_sd) if point_sd is not None else [0.0] * len(positive)
     rows = []
     for method in methods:
         for m in measured:
-            if method != METHODS[0] and m == 0:
+            if method not in (METHODS[0], "library") and m == 0:
                 continue  # nothing measured: the same prior as the first method
-            points = positive[:m]
-            weights, pair_sigma = update_weights(method, grid, prior, model, points, curve_sd, sigma)
-            pred = Predictive(model, grid, weights, shapes, points, pair_sigma, bandwidth)
+            pred = build_predictive(
+                method,
+                model,
+                grid,
+                prior,
+                shapes,
+                positive[:m],
+                point_sd=sds[:m],
+                sigma=sigma,
+                bandwidth=bandwidth,
+                library_sigma=library_sigma,
+                library_jitter=library_jitter,
+            )
             for tau in targets:
                 s = pred.summary(tau, level)
                 truth = crossing_x(curve.x, curve.y, tau)
-                rows.append(_row(source, curve, prior_mean, prior_sd, method, m, tau, truth, s, model))
+                row = _row(source, curve, prior_mean, prior_sd, method, m, tau, truth, s, model)
+                rows.append({**row, "test_size": test_size})
     return rows
+
+
+def curve_noise(curve: Any, model: CurveModel) -> tuple[int | None, list[float]]:
+    """(inferred test size, measurement sd of each positive budget's normalised point) of a
+    :class:`dataeff.efficiency.Curve`; zeros when the test size cannot be inferred."""
+    test_size = infer_test_size(curve.raw)
+    positive = [(n, r) for n, x, r in zip(curve.budgets, curve.x, curve.raw, strict=True) if x > 0]
+    if test_size is None or curve.flat:
+        return test_size, [0.0] * len(positive)
+    measured = {0: float(curve.min_acc)}
+    measured.update({int(n): (float(r) if r is not None else float(curve.min_acc)) for n, r in positive})
+    sds = measurement_sd(measured, float(curve.ceiling), test_size, model)
+    return test_size, sds
 
 
 def _row(
@@ -231,8 +268,14 @@ def calibrate_published(
     sigma: float,
     bandwidth: float | None = None,
     methods: Sequence[str] = METHODS,
+    test_noise: bool = True,
+    library_sigma: float | None = None,
+    library_jitter: float | None = None,
 ) -> pd.DataFrame:
-    """Per-task rows for the paper's published curves of ``families`` (neighbour prior)."""
+    """Per-task rows for the paper's published curves of ``families`` (neighbour prior).
+
+    ``test_noise``: measured points carry the binomial noise of the task's test size, inferred
+    from its accuracies (:func:`curve_noise`); False, sigma alone (the update before it)."""
     from dataeff.efficiency import PAPER_GRID, PAPER_MAX_BUDGET
     from dataeff.paper_data import PAPER_FAMILIES, paper_curves
     from dataeff.shape import shape_set_from_curves
@@ -245,11 +288,13 @@ def calibrate_published(
                 field="families",
                 fix=f"use one of {', '.join(PAPER_FAMILIES)}",
             )
-        shapes = shape_set_from_curves(paper_curves(family), PAPER_MAX_BUDGET, PAPER_GRID, f"published {family} curves")
+        full = paper_curves(family)
+        shapes = shape_set_from_curves(full, PAPER_MAX_BUDGET, PAPER_GRID, f"published {family} curves")
         aucs = {c.task: c.auc for c in shapes.curves}
         for ti, curve in enumerate(shapes.curves):
             rng = np.random.default_rng([seed, fi, ti])
             mean, sd = neighbour_prior(aucs, curve.task, neighbours, rng)
+            test_size, point_sd = curve_noise(full[curve.task], shapes.model) if test_noise else (None, None)
             rows += evaluate_task(
                 curve,
                 source=f"paper/{family}",
@@ -264,6 +309,10 @@ def calibrate_published(
                 sigma=sigma,
                 bandwidth=bandwidth,
                 methods=methods,
+                point_sd=point_sd,
+                test_size=test_size,
+                library_sigma=library_sigma,
+                library_jitter=library_jitter,
             )
     return pd.DataFrame(rows, columns=list(TASK_COLUMNS))
 
@@ -281,9 +330,14 @@ def calibrate_study(
     bandwidth: float | None = None,
     source: str = "efficiency.json",
     methods: Sequence[str] = METHODS,
+    test_noise: bool = True,
+    library_sigma: float | None = None,
+    library_jitter: float | None = None,
 ) -> pd.DataFrame:
-    """Per-task rows for a family's own results: LOTO OLS prior with each task's CoS-Low spread."""
+    """Per-task rows for a family's own results: LOTO OLS prior with each task's CoS-Low spread
+    (and, with ``test_noise``, each point's binomial noise, as :func:`calibrate_published`)."""
     from dataeff.budget import predict_auc
+    from dataeff.efficiency import Curve
     from dataeff.fit import fit_table, ols_fit
     from dataeff.shape import shape_set_from_efficiency
 
@@ -309,6 +363,7 @@ def calibrate_study(
             float(r["coslow_std"]) if "coslow_std" in r and np.isfinite(r.get("coslow_std", np.nan)) else coslow_sd
         )
         sd = math.sqrt(p["auc_se"] ** 2 + (fit["slope"] * sd_draw) ** 2)
+        noise = curve_noise(Curve.from_summary(efficiency[task]), all_shapes.model) if test_noise else (None, None)
         rows += evaluate_task(
             by_task[task],
             source=family,
@@ -323,6 +378,10 @@ def calibrate_study(
             sigma=sigma,
             bandwidth=bandwidth,
             methods=methods,
+            point_sd=noise[1],
+            test_size=noise[0],
+            library_sigma=library_sigma,
+            library_jitter=library_jitter,
         )
     return pd.DataFrame(rows, columns=list(TASK_COLUMNS))
 
@@ -409,7 +468,7 @@ def plot_calibration(summary: pd.DataFrame, title: str):
     sources = list(dict.fromkeys(summary["source"]))
     targets = sorted(summary["target"].unique())
     fig, axes = plt.subplots(len(sources), 2, figsize=(9.0, 2.9 * len(sources) + 0.6), squeeze=False)
-    styles = {"bayes": "-", "bayes_xp": "--", "measured_only": ":"}
+    styles = {"bayes": "-", "bayes_xp": "--", "measured_only": ":", "library": "-."}
     for i, src in enumerate(sources):
         s = summary[summary["source"] == src]
         ax_c, ax_e = axes[i]

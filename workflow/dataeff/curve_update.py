@@ -6,7 +6,7 @@ the exponent p of its grid-consistent x**p curve); each measured point is eviden
 accuracies are normalised between zero-shot and ceiling (running maximum, as METHOD.md
 section 1 cleans a curve) and placed at x = log(n) / log(N_max).
 
-Three update methods, compared leave-one-task-out by :mod:`dataeff.calibration`:
+Four update methods, compared leave-one-task-out by :mod:`dataeff.calibration`:
 
 * ``bayes`` (kept: best on held-out tasks, docs/PREDICTIONS.md): the components of the
   predictive mixture are (AUC, real curve shape) pairs (:class:`dataeff.interval.Predictive`);
@@ -19,6 +19,14 @@ Three update methods, compared leave-one-task-out by :mod:`dataeff.calibration`:
   residuals added unweighted.
 * ``measured_only``: like ``bayes`` with a flat prior over the attainable AUCs: the measured
   points alone.
+* ``library``: the fitting tasks' real curves, unmoved, as a library of possible curves, each
+  weighted by the prior of its AUC times the likelihood of the measured points under it
+  (:mod:`dataeff.curve_library`).
+
+When the test set's size is known, each measured point also carries its binomial measurement
+noise (:func:`measurement_sd`), added in quadrature to the methods' sigma: a task whose gap
+between zero-shot and ceiling is a few points of accuracy has nearly uninformative normalised
+points, and the update should say so.
 
 Everything is computed on grids (one dimension of AUCs times the real shapes): exact, no
 sampling.
@@ -31,11 +39,14 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
+from dataeff.curve_library import LibraryPredictive
 from dataeff.curve_model import CurveModel
 from dataeff.errors import DataeffError
+from dataeff.interval import Predictive
+from dataeff.shape import ShapeSet
 
 #: Update methods (module docstring); the first is the default.
-METHODS = ("bayes", "bayes_xp", "measured_only")
+METHODS = ("bayes", "bayes_xp", "measured_only", "library")
 
 
 def default_update_sigma() -> float:
@@ -52,6 +63,95 @@ def default_shape_bandwidth() -> float:
     return float(schema()["properties"]["analysis"]["properties"]["shape_bandwidth"]["default"])
 
 
+def _analysis_default(key: str) -> float:
+    from dataeff.config import schema
+
+    return float(schema()["properties"]["analysis"]["properties"][key]["default"])
+
+
+def default_library_sigma() -> float:
+    """Likelihood sd of the ``library`` update (config schema ``analysis.library_sigma``)."""
+    return _analysis_default("library_sigma")
+
+
+def default_library_jitter() -> float:
+    """Smoothing sd of the ``library`` crossings (config schema ``analysis.library_jitter``)."""
+    return _analysis_default("library_jitter")
+
+
+def measurement_sd(
+    measured: Mapping[int, float], ceiling: float, test_size: int | None, model: CurveModel
+) -> list[float]:
+    """Per normalised point of :func:`normalise_measured` (same order): the binomial sd of its
+    accuracy and of the zero-shot accuracy it is measured from, over the gap, i.e.
+    sqrt(p(1-p)/n + p0(1-p0)/n) / (ceiling - p0). All zeros when the test size is unknown.
+    """
+    budgets = sorted(int(n) for n in measured if 0 < int(n) <= model.max_budget)
+    if test_size is None:
+        return [0.0] * len(budgets)
+    if isinstance(test_size, bool) or not isinstance(test_size, int) or test_size < 1:
+        raise DataeffError(
+            f"test size {test_size!r} is not a positive integer",
+            field="--test-size",
+            fix="give the number of test examples the accuracies were measured on",
+        )
+    zero = float(measured[0])
+    gap = max([float(ceiling), *(float(v) for v in measured.values())]) - zero
+    var0 = zero * (1.0 - zero) / test_size
+    return [math.sqrt(float(measured[n]) * (1.0 - float(measured[n])) / test_size + var0) / gap for n in budgets]
+
+
+def infer_test_size(accuracies: Sequence[float | None], smallest: int = 20, limit: int = 20000) -> int | None:
+    """The smallest n <= ``limit`` for which every accuracy is a whole count out of n, or None.
+
+    For curves that do not record their test size (the paper's published files, the raw
+    accuracies of ``efficiency.json``): an accuracy of 65/249 names 249. Metrics that are not
+    counts (F1) give None, and so does an n below ``smallest`` (too few distinct values to
+    tell); their points then carry no measurement noise. A mean over seeds names a multiple of
+    the test size, which understates the noise of one seed's accuracy.
+    """
+    values = [float(a) for a in accuracies if a is not None]
+    if not values:
+        return None
+    for n in range(smallest, limit + 1):
+        if all(abs(a * n - round(a * n)) < 1e-9 for a in values):
+            return n
+    return None
+
+
+def build_predictive(
+    method: str,
+    model: CurveModel,
+    grid: np.ndarray,
+    prior: np.ndarray,
+    shapes: ShapeSet,
+    points: Sequence[tuple[float, float]],
+    *,
+    point_sd: Sequence[float] | None,
+    sigma: float,
+    bandwidth: float | None,
+    library_sigma: float | None = None,
+    library_jitter: float | None = None,
+) -> Predictive:
+    """The predictive distribution of ``method`` (module docstring) for these measured points."""
+    if method == "library":
+        return LibraryPredictive(
+            model,
+            grid,
+            prior,
+            shapes,
+            points,
+            (library_sigma if library_sigma is not None else default_library_sigma()) if points else None,
+            None,
+            point_sd,
+            jitter=library_jitter if library_jitter is not None else default_library_jitter(),
+        )
+    weights, pair_sigma = update_weights(
+        method, grid, prior, model, points, shapes.y_residual_sd(), sigma, point_sd=point_sd
+    )
+    return Predictive(model, grid, weights, shapes, points, pair_sigma, bandwidth, point_sd)
+
+
 def update_weights(
     method: str,
     grid: np.ndarray,
@@ -60,6 +160,7 @@ def update_weights(
     points: Sequence[tuple[float, float]],
     curve_sd: float,
     sigma: float,
+    point_sd: Sequence[float] | None = None,
 ) -> tuple[np.ndarray, float | None]:
     """(AUC weights, pair-likelihood sigma) to build a :class:`dataeff.interval.Predictive`."""
     if method not in METHODS:
@@ -69,7 +170,10 @@ def update_weights(
     if not points:
         return prior, None
     if method == "bayes_xp":  # shape scatter and measurement noise, independent
-        return posterior_weights(grid, prior, model, points, math.hypot(curve_sd, sigma)), None
+        sds = list(point_sd) if point_sd is not None else [0.0] * len(points)
+        return posterior_weights(grid, prior, model, points, [math.hypot(curve_sd, sigma, sd) for sd in sds]), None
+    if method == "library":
+        return prior, None
     base = prior if method == "bayes" else np.full(len(grid), 1.0 / len(grid))
     return base, sigma
 
@@ -135,23 +239,29 @@ def normalise_measured(
 
 
 def log_likelihood(
-    grid: np.ndarray, model: CurveModel, points: Sequence[tuple[float, float]], sigma_y: float
+    grid: np.ndarray, model: CurveModel, points: Sequence[tuple[float, float]], sigma_y: float | Sequence[float]
 ) -> np.ndarray:
-    """Gaussian log likelihood of the points under the curve of each AUC in ``grid``."""
+    """Gaussian log likelihood of the points under the curve of each AUC in ``grid`` (``sigma_y``
+    one sd for every point, or one per point)."""
     p = model.exponent(grid)
+    sds = [float(sigma_y)] * len(points) if np.isscalar(sigma_y) else list(sigma_y)  # type: ignore[arg-type]
     ll = np.zeros(len(grid))
-    for x, y in points:
+    for (x, y), sd in zip(points, sds, strict=True):
         if x <= 0:
             continue
-        ll -= (y - x**p) ** 2 / (2.0 * sigma_y**2)
+        ll -= (y - x**p) ** 2 / (2.0 * sd**2)
     return ll
 
 
 def posterior_weights(
-    grid: np.ndarray, prior: np.ndarray, model: CurveModel, points: Sequence[tuple[float, float]], sigma_y: float
+    grid: np.ndarray,
+    prior: np.ndarray,
+    model: CurveModel,
+    points: Sequence[tuple[float, float]],
+    sigma_y: float | Sequence[float],
 ) -> np.ndarray:
     """prior * likelihood, normalised (computed in log space)."""
-    if not sigma_y > 0:
+    if not all(s > 0 for s in np.atleast_1d(sigma_y)):
         raise DataeffError(
             f"curve scatter sigma_y {sigma_y!r} must be positive",
             field="sigma_y",

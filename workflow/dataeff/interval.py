@@ -85,10 +85,12 @@ class Predictive:
     the log budget axis to AUC a_k (its crossing of every fraction f is x_model(a_k, f) +
     e_j(f)). Without measured points a pair weighs ``weights[k] / J``. With ``points`` and
     ``sigma`` the pair weights are multiplied by the likelihood of the measured (x, y) under
-    the moved shape, y ~ Normal(curve_kj(x), sigma): a Bayesian update of the task's AUC (its
-    x**p exponent) *and* of which real shape it follows. ``xp_sigma`` instead multiplies the
-    AUC weights by the likelihood under x**p itself (:func:`dataeff.curve_update.posterior_weights`
-    style), the shape residuals then staying unweighted.
+    the moved shape, y ~ Normal(curve_kj(x), s_i) with s_i = hypot(sigma, point_sd[i]): a
+    Bayesian update of the task's AUC (its x**p exponent) *and* of which real shape it follows.
+    ``point_sd`` is each point's measurement sd (binomial noise of the test set, in fractions of
+    the gap, :func:`dataeff.curve_update.measurement_sd`); omitted, sigma alone. Without
+    ``sigma`` (method ``bayes_xp``) the AUC weights come already updated under x**p itself
+    (:func:`dataeff.curve_update.posterior_weights`), the shape residuals staying unweighted.
     """
 
     model: CurveModel
@@ -98,6 +100,7 @@ class Predictive:
     points: Sequence[tuple[float, float]] = ()
     sigma: float | None = None
     bandwidth: float | None = None
+    point_sd: Sequence[float] | None = None
     notes: list[str] = field(default_factory=list)
     _pairs: np.ndarray | None = field(default=None, init=False, repr=False)
 
@@ -112,7 +115,8 @@ class Predictive:
         return k / k.sum(axis=1, keepdims=True)
 
     def __post_init__(self) -> None:
-        pts = [(x, y) for x, y in self.points if x > 0]
+        sds = list(self.point_sd) if self.point_sd is not None else [0.0] * len(self.points)
+        pts = [(x, y, math.hypot(self.sigma or 0.0, sd)) for (x, y), sd in zip(self.points, sds, strict=True) if x > 0]
         if not pts or self.sigma is None:
             if self.bandwidth:
                 self._pairs = self.weights[:, None] * self.shape_kernel()
@@ -124,7 +128,7 @@ class Predictive:
         xs = np.maximum.accumulate(np.maximum(xs, 0.0), axis=2)
         levels = np.concatenate([[0.0], LEVELS])
         loglik = np.zeros(xs.shape[:2])
-        for x, y in pts:
+        for x, y, sd in pts:
             idx = (xs <= x).sum(axis=2)  # levels reached by x: 0..L
             lo_i = np.clip(idx - 1, 0, len(LEVELS) - 1)
             hi_i = np.clip(idx, 0, len(LEVELS) - 1)
@@ -134,7 +138,7 @@ class Predictive:
             with np.errstate(invalid="ignore", divide="ignore"):
                 frac = np.where(x_hi > x_lo, (x - x_lo) / (x_hi - x_lo), 0.0)
             value = np.where(idx >= len(LEVELS), LEVELS[-1], f_lo + np.clip(frac, 0.0, 1.0) * (f_hi - f_lo))
-            loglik -= (y - value) ** 2 / (2.0 * self.sigma**2)
+            loglik -= (y - value) ** 2 / (2.0 * sd**2)
         with np.errstate(divide="ignore"):
             logw = np.log(self.weights)[:, None] + np.log(self.shape_kernel()) + loglik
         logw -= logw[np.isfinite(logw)].max()
@@ -171,7 +175,11 @@ class Predictive:
         base = self.model.x_for_target(self.model.exponent(self.grid), target)
         res = self.shapes.residuals(target)
         vals = np.maximum(base[:, None] + res[None, :], 0.0).ravel()
-        w = self.pair_weights().ravel()
+        return self._after_last(vals, self.pair_weights().ravel())
+
+    def _after_last(self, vals: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Keep only crossings after the last measured budget (the measured curve has not
+        reached the target there), renormalised."""
         after = self.last_x()
         if after > 0:
             keep = vals > after

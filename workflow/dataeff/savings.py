@@ -133,6 +133,7 @@ def savings_table(
 ) -> pd.DataFrame:
     """Per task and target: the held-out prediction (with 0, 1, 2 measured budgets) vs the loop."""
     from dataeff.budget import predict_budget
+    from dataeff.curve_update import infer_test_size
     from dataeff.shape import shape_set_from_curves
 
     rows = []
@@ -154,6 +155,8 @@ def savings_table(
             if "coslow_std" in row_t and np.isfinite(row_t.get("coslow_std", np.nan))
             else coslow_sd
         )
+        # each measured point's binomial noise, from the test size its accuracies name
+        test_size = infer_test_size((rec.get("curve") or {}).get("raw") or [])
         for tau in targets:
             preds = {}
             for m in (0, 1, 2):
@@ -171,6 +174,7 @@ def savings_table(
                     ceiling=rec.get("ceiling") if acc else None,
                     grid=grid,
                     shapes=shapes,
+                    test_size=test_size if acc else None,
                 )
             p0 = preds[0]
             loop_n, rounds, reached = loop_cost(curve, tau, n_max)

@@ -117,11 +117,12 @@ rule prediction_figures:
 
 # Calibration of the budget intervals, leave-one-task-out (dataeff.calibration): on a family's
 # own results (4 or more tasks, see calibration_targets) and on the paper's published curves
-# shipped with the package. Seconds to a minute; local.
+# shipped with the package. Seconds to a minute; local. It reads what the fit reads: committed
+# (published) curves and predictors when the config names them, so no CoS-Low is recomputed.
 rule calibration:
     input:
-        efficiency="results/{family}/efficiency.json",
-        predictors="results/{family}/predictors.tsv",
+        efficiency=analysis_input("efficiency.json"),
+        predictors=analysis_input("predictors.tsv"),
     output:
         tsv=_prediction_report("results/{family}/calibration/calibration.tsv", "calibration_table"),
         md="results/{family}/calibration/calibration.md",

@@ -109,9 +109,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     unc.add_argument(
         "--update-method",
         default=None,
-        choices=("bayes", "bayes_xp", "measured_only"),
+        choices=("bayes", "bayes_xp", "measured_only", "library"),
         help="how measured accuracies update the prediction (default bayes, the best on "
         "held-out tasks; docs/PREDICTIONS.md)",
+    )
+    unc.add_argument(
+        "--test-size",
+        type=int,
+        default=None,
+        metavar="N",
+        help="number of test examples behind each --measured accuracy: adds each point's "
+        "binomial noise to the update (recommended; without it the points count as exact up to "
+        "config analysis.update_sigma)",
     )
     p.add_argument("--config", default=None, help="pipeline config (default: the packaged default configuration)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
@@ -271,6 +280,7 @@ def run(args: argparse.Namespace) -> int:
         ceiling=args.ceiling,
         grid=_grid_for(args, coefs),
         method=args.update_method or DEFAULT_UPDATE,
+        test_size=args.test_size,
         band=bool(args.curve or args.plot),
         shapes=_own_shapes(args, coefs),
     )

@@ -52,6 +52,8 @@ def run(args: argparse.Namespace) -> int:
         "measured": s["measured"],
         "sigma": s["update_sigma"],
         "bandwidth": s["shape_bandwidth"],
+        "library_sigma": s["library_sigma"],
+        "library_jitter": s["library_jitter"],
     }
     if args.family:
         for flag in ("efficiency", "predictors"):

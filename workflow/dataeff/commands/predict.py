@@ -78,6 +78,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="N=ACC",
         help="an accuracy you measured after fine-tuning on N examples (repeatable)",
     )
+    p.add_argument(
+        "--test-size",
+        type=int,
+        default=None,
+        metavar="N",
+        help="number of test examples behind each --measured accuracy: adds each point's binomial noise",
+    )
     p.add_argument("--k", type=int, default=None, help="examples to label (default: config coslow.k)")
     p.add_argument("--seed", type=int, default=None, help="selection, LoRA and resampling seed (default: config seed)")
     p.add_argument("--max-budget", type=int, default=None, help="N_max (default: the coefficients' own)")
@@ -246,6 +253,7 @@ def call_predict_budget(
     measured: dict[int, float],
     zero_shot: float | None,
     ceiling: float | None,
+    test_size: int | None = None,
 ) -> dict[str, Any]:
     """:func:`dataeff.budget.predict_budget` with the CoS-Low spread and the budgets measured so far;
     the zero-shot accuracy counts as the measured point at budget 0."""
@@ -255,7 +263,15 @@ def call_predict_budget(
     if points and zero_shot is not None:
         points.setdefault(0, zero_shot)
     return predict_budget(
-        value, coefs, target, max_budget, level, coslow_sd=coslow_sd, measured=points or None, ceiling=ceiling
+        value,
+        coefs,
+        target,
+        max_budget,
+        level,
+        coslow_sd=coslow_sd,
+        measured=points or None,
+        ceiling=ceiling,
+        test_size=test_size if points else None,
     )
 
 
@@ -459,6 +475,7 @@ def run(args: argparse.Namespace) -> int:
         measured=measured,
         zero_shot=args.zero_shot,
         ceiling=args.ceiling,
+        test_size=args.test_size,
     )
     warnings = list(model_warnings)
     warnings += label_warnings(rows, float(settings["dominant_answer_share"]))

@@ -82,7 +82,9 @@ rule prediction_figures:
     input:
         efficiency=analysis_input("efficiency.json"),
         predictors=analysis_input("predictors.tsv"),
-        coefficients="results/{family}/coefficients.json",
+        coefficients=rules.fit.output.coefficients,
+        loto=rules.fit.output.loto,
+        correlations=rules.fit.output.correlations,
     output:
         correlations_png=_prediction_report("results/{family}/figures/correlations.png", "correlations"),
         correlations_pdf="results/{family}/figures/correlations.pdf",
@@ -105,11 +107,12 @@ rule prediction_figures:
         "../../envs/analysis.yaml"
     params:
         cfg=CONFIG_JSON,
-        spec=section_hash("analysis", "seed"),
+        spec=section_hash("analysis"),
     shell:
         "python -m dataeff figures --config {params.cfg} --family {wildcards.family} "
         "--efficiency {input.efficiency} --predictors {input.predictors} "
-        "--coefficients {input.coefficients} --compare-published "
+        "--coefficients {input.coefficients} --loto {input.loto} --correlations {input.correlations} "
+        "--compare-published "
         "--out-dir results/{wildcards.family}/figures > {log} 2>&1"
 
 

@@ -28,6 +28,7 @@ from dataeff.plots.style import PALETTE, save_figure  # isort: skip  (Agg backen
 import matplotlib.pyplot as plt  # isort: skip  (after the style module chose the backend)
 
 from dataeff.errors import DataeffError
+from dataeff.figure_names import PREDICTION_FIGURES, PREDICTION_TABLES
 from dataeff.fit import PREDICTOR_LABELS, PREDICTORS
 from dataeff.savings import (  # noqa: F401  (re-exported: the savings definitions used to live here)
     SAVINGS_COLUMNS,
@@ -38,9 +39,10 @@ from dataeff.savings import (  # noqa: F401  (re-exported: the savings definitio
     savings_table,
 )
 
-#: Output stems (figures, PNG + PDF) and tables written by :func:`write_all`.
-FIGURES = ("correlations", "loto", "predicted_curves", "zero_shot_vs_best", "zero_shot_vs_auc", "savings")
-TABLES = ("coefficients.csv", "savings.csv")
+#: Output stems of the figures (PNG + PDF) and of the ``.csv`` tables written by :func:`write_all`,
+#: the same names the rule ``prediction_figures`` declares (:mod:`dataeff.figure_names`).
+FIGURES = PREDICTION_FIGURES
+TABLES = PREDICTION_TABLES
 
 
 # --------------------------------------------------------------------------- measured curves
@@ -500,11 +502,13 @@ def write_all(
         "zero_shot_vs_auc": lambda: plot_zero_shot_vs_auc(table, family),
         "savings": lambda: plot_savings(savings, family),
     }
-    for stem, make in figs.items():
-        written += save_figure(make(), out / stem)
-    atomic_write_text(out / "coefficients.csv", coef_df.to_csv(index=False, float_format="%.6g", lineterminator="\n"))
-    atomic_write_text(out / "savings.csv", savings.to_csv(index=False, float_format="%.6g", lineterminator="\n"))
-    written += [out / "coefficients.csv", out / "savings.csv"]
+    for stem in FIGURES:  # the stems the rule declares; a stem without a drawing is a KeyError here
+        written += save_figure(figs[stem](), out / stem)
+    tables = {"coefficients": coef_df, "savings": savings}
+    for stem in TABLES:
+        path = out / f"{stem}.csv"
+        atomic_write_text(path, tables[stem].to_csv(index=False, float_format="%.6g", lineterminator="\n"))
+        written.append(path)
     return written
 
 

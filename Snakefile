@@ -6,6 +6,12 @@ from snakemake.utils import min_version
 
 min_version("9.0")
 
+
+# `snakemake --report report.zip` after a run: this page, then every output marked report(...)
+# in the rules with its caption from workflow/report/.
+report: "workflow/report/workflow.rst"
+
+
 # The configuration is config/config.yaml (the embedded default) unless --configfile names
 # another, which then replaces it rather than being merged into it (see common.smk).
 

@@ -90,6 +90,10 @@ def fit_and_draw(tmp_path: Path, eff: dict, family: str, extra=()) -> Path:
                 str(p),
                 "--coefficients",
                 str(out / "coefficients.json"),
+                "--loto",
+                str(out / "loto.tsv"),
+                "--correlations",
+                str(out / "correlations.tsv"),
                 "--out-dir",
                 str(figs),
                 *extra,
@@ -196,6 +200,10 @@ def test_figures_bad_input_writes_nothing(tmp_path, capsys):
             str(p),
             "--coefficients",
             str(coef),
+            "--loto",
+            str(tmp_path / "loto.tsv"),
+            "--correlations",
+            str(tmp_path / "correlations.tsv"),
             "--out-dir",
             str(out),
         ]
@@ -203,3 +211,66 @@ def test_figures_bad_input_writes_nothing(tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert rc == 2 and len(err.splitlines()) == 1 and "at least 3" in err
     assert not out.exists()
+
+
+def test_figures_draw_the_fit_tables_and_never_refit(tmp_path, monkeypatch):
+    """The correlation and leave-one-task-out figures carry the numbers of the loto.tsv and
+    correlations.tsv they are given: here tables edited to distinctive values, which a refit
+    of the efficiency and predictors tables could not produce."""
+    import dataeff.fit
+    import dataeff.plots.analysis as analysis
+
+    eff = synthetic_efficiency()
+    e, p = write_family(tmp_path / "results" / "toy", eff)
+    out = tmp_path / "results" / "toy"
+    fit_args = ["--efficiency", str(e), "--predictors", str(p), "--bootstrap", "50", "--seed", "1"]
+    assert main(["fit", "--family", "toy", *fit_args, "--out-dir", str(out)]) == 0
+    loto = pd.read_csv(out / "loto.tsv", sep="\t")
+    loto["predicted_auc"] = loto["actual_auc"] + 0.0432  # every task off by exactly 0.0432
+    loto["error"], loto["abs_error"] = 0.0432, 0.0432
+    loto.to_csv(out / "loto.tsv", sep="\t", index=False)
+    corr = pd.read_csv(out / "correlations.tsv", sep="\t")
+    corr.loc[corr["predictor"] == "coslow", ["pearson", "pearson_sd", "spearman", "spearman_sd"]] = [
+        0.1234,
+        0.0567,
+        -0.4321,
+        0.0789,
+    ]
+    corr.to_csv(out / "correlations.tsv", sep="\t", index=False)
+
+    def no_refit(*args, **kwargs):
+        raise AssertionError("the figures refitted the family")
+
+    monkeypatch.setattr(dataeff.fit, "fit_family", no_refit)
+    titles: dict[str, list[str]] = {}
+    save = analysis.save_figure
+
+    def record(fig, stem):
+        titles[Path(stem).name] = [ax.get_title() for ax in fig.axes]
+        return save(fig, stem)
+
+    monkeypatch.setattr(analysis, "save_figure", record)
+    figs = out / "figures"
+    tables = ["--loto", str(out / "loto.tsv"), "--correlations", str(out / "correlations.tsv")]
+    args = ["figures", "--family", "toy", "--efficiency", str(e), "--predictors", str(p)]
+    assert main([*args, "--coefficients", str(out / "coefficients.json"), *tables, "--out-dir", str(figs)]) == 0
+    check_outputs(figs)
+    assert titles["loto"] == ["toy: leave-one-task-out, MAE 0.043, RMSE 0.043"]
+    assert titles["correlations"][0] == "CoS-Low: r = 0.12 ± 0.06, ρ = -0.43 ± 0.08"
+
+
+def test_figures_refuse_a_loto_table_of_other_tasks(tmp_path, capsys):
+    eff = synthetic_efficiency()
+    e, p = write_family(tmp_path / "results" / "toy", eff)
+    out = tmp_path / "results" / "toy"
+    fit_args = ["--efficiency", str(e), "--predictors", str(p), "--bootstrap", "0"]
+    assert main(["fit", "--family", "toy", *fit_args, "--out-dir", str(out)]) == 0
+    loto = pd.read_csv(out / "loto.tsv", sep="\t")
+    loto.iloc[1:].to_csv(out / "loto.tsv", sep="\t", index=False)  # task0 dropped: a stale table
+    figs = out / "figures"
+    tables = ["--loto", str(out / "loto.tsv"), "--correlations", str(out / "correlations.tsv")]
+    args = ["figures", "--family", "toy", "--efficiency", str(e), "--predictors", str(p)]
+    rc = main([*args, "--coefficients", str(out / "coefficients.json"), *tables, "--out-dir", str(figs)])
+    err = capsys.readouterr().err.strip()
+    assert rc == 2 and len(err.splitlines()) == 1 and "loto.tsv" in err and "task0" in err
+    assert not figs.exists()

@@ -176,3 +176,14 @@ def test_default_dry_run_covers_every_stage() -> None:
     assert counts["evaluate"] == n_tasks * (n_budgets + 1)
     for rule in ("prepare_model", "prepare_task", "aggregate", "efficiency", "coslow", "fit"):
         assert counts.get(rule, 0) >= 1, rule
+
+
+def test_published_results_schedule_no_model_work() -> None:
+    """With analysis.published_results covering the family (curves and predictors), the default
+    target regenerates the AUCs, fit and figures and schedules no model, fine-tune, evaluation or
+    CoS-Low job (the configuration CI builds its --report from)."""
+    counts = _dry_run_counts(["--configfile", "tests/configs/report.yaml"])
+    for rule in ("prepare_model", "prepare_task", "finetune", "evaluate", "confidence", "coslow", "aggregate"):
+        assert counts.get(rule, 0) == 0, rule
+    for rule in ("efficiency", "curves", "fit", "prediction_figures"):
+        assert counts.get(rule) == 1, rule

@@ -31,6 +31,7 @@ Cosines and norms come from the Gram matrix: cos_ij = K_ij / sqrt(K_ii K_jj), |g
 from __future__ import annotations
 
 import contextlib
+import functools
 import statistics
 import warnings
 from collections.abc import Callable, Iterator, Sequence
@@ -209,6 +210,120 @@ def _answer_loss(model: Any, body: Any, head: Any, batch: list[tuple[list[int], 
     return (ce * weights).sum()
 
 
+@contextlib.contextmanager
+def _frozen(model: Any) -> Iterator[None]:
+    """Every weight without ``requires_grad`` inside the block: only the LoRA B gradients are
+    wanted, and they come from the hooks, so backward must not also compute (and store) the full
+    weight gradients of the base model. The flags are restored afterwards."""
+    frozen = [(p, p.requires_grad) for p in model.parameters()]
+    for p, _ in frozen:
+        p.requires_grad_(False)
+    try:
+        yield
+    finally:
+        for p, flag in frozen:
+            p.requires_grad_(flag)
+
+
+class GramAccumulator:
+    """The k x k Gram matrix (float64) of per-example LoRA B gradients, filled by the hooks it owns.
+
+    :meth:`hooked` registers a forward hook on each target linear layer of ``projections``
+    (``(name, module, A, scaling)`` from :func:`lora_projections`) and removes them on exit. The
+    forward hook stores ``u = A x``; a tensor hook on the layer's output receives ``dL/dy`` in
+    backward and forms each example's B gradient ``s * sum_t outer(dL/dy_t, u_t)``. With
+    ``fold`` (one batch holds every example) each layer's gradients are folded into the Gram
+    matrix at once and dropped; otherwise they are kept on the CPU per layer and folded by
+    :meth:`gram` once all batches are done. :meth:`begin_batch` names the examples (rows of the
+    Gram matrix) of the batch about to run. ``on_progress(done, total)`` is called as the hooks
+    fire: a forward through one target layer counts 1, its backward 2 (it costs about twice).
+    """
+
+    def __init__(
+        self,
+        k: int,
+        projections: Sequence[tuple[str, Any, Any, float]],
+        device: Any,
+        *,
+        fold: bool,
+        n_batches: int,
+        on_progress: Callable[[int, int], None] | None = None,
+    ) -> None:
+        import torch
+
+        self.device = device
+        self.projections = list(projections)
+        self.fold = fold
+        self.on_progress = on_progress
+        self.matrix = torch.zeros((k, k), dtype=torch.float64, device=device)
+        self.a_mats = {name: a.to(device=device) for name, _, a, _ in self.projections}
+        self.spill: dict[str, list[Any]] = {}  # layer -> per-batch gradients [b, params] (not fold)
+        self.rows: Any = None  # Gram rows of the batch in flight
+        self.done = 0
+        self.total = 3 * len(self.projections) * n_batches
+
+    @contextlib.contextmanager
+    def hooked(self) -> Iterator[GramAccumulator]:
+        """The forward hooks registered on every target layer inside the block, removed after."""
+        handles = [
+            mod.register_forward_hook(functools.partial(self._on_forward, name, scaling))
+            for name, mod, _, scaling in self.projections
+        ]
+        try:
+            yield self
+        finally:
+            for h in handles:
+                h.remove()
+
+    def begin_batch(self, rows: Sequence[int]) -> None:
+        """The examples (Gram rows) of the next forward/backward, in batch order."""
+        import torch
+
+        self.rows = torch.tensor(list(rows), device=self.device)
+
+    def _tick(self, units: int) -> None:
+        if self.on_progress is not None:
+            self.done += units
+            self.on_progress(self.done, self.total)
+
+    def _on_forward(self, name: str, scaling: float, mod: Any, inputs: Any, output: Any) -> None:
+        import torch
+
+        if not output.requires_grad or _in_backward():  # a checkpointed layer's recomputation
+            return
+        with torch.no_grad():
+            u = inputs[0].detach() @ self.a_mats[name].to(inputs[0].dtype).T  # [b, T, r]
+        output.register_hook(functools.partial(self._on_grad, name, scaling, u))
+        self._tick(1)
+
+    def _on_grad(self, name: str, scaling: float, u: Any, g: Any) -> None:
+        import torch
+
+        with torch.no_grad():
+            per = torch.einsum("bto,btr->bor", g.float(), u.float()).mul_(scaling)
+            per = per.reshape(per.shape[0], -1)
+            if self.fold:
+                idx = self.rows
+                self.matrix[idx[:, None], idx[None, :]] += (per @ per.T).double()
+            else:
+                self.spill.setdefault(name, []).append(per.cpu())
+        self._tick(2)
+
+    def gram(self, order: Sequence[int]) -> Any:
+        """The Gram matrix on the CPU; kept gradients (their rows in ``order``, the order the
+        batches ran) are folded in first."""
+        import torch
+
+        if self.spill:
+            inv = torch.tensor(list(order))
+            for chunks in self.spill.values():
+                g = torch.cat(chunks)  # rows in `order`
+                sub = (g @ g.T).double()
+                self.matrix[inv[:, None], inv[None, :]] += sub.to(self.device)
+            self.spill.clear()
+        return self.matrix.cpu()
+
+
 def lora_gram(
     model: Any,
     examples: Sequence[tuple[list[int], int]],
@@ -226,8 +341,8 @@ def lora_gram(
     batches are done. ``checkpointing`` None means on: keeping every layer's activations for
     all k examples costs more memory than the gradients themselves (SmolLM2, k=32, CPU: 4.8 GB
     extra without, 2.2 GB with, for 20% more time), and an 8B model's k=32 batch would not fit
-    a GPU without it. ``on_progress(done, total)`` is called as the hooks fire (a forward
-    through one target layer counts 1, its backward 2, as backward costs about twice).
+    a GPU without it. ``on_progress(done, total)`` is called as the hooks fire (see
+    :class:`GramAccumulator`).
     """
     import torch
 
@@ -236,71 +351,18 @@ def lora_gram(
     if checkpointing is None:
         checkpointing = True
     bs = k if not batch_size or batch_size >= k else batch_size
-    order = sorted(range(k), key=lambda i: -len(examples[i][0]))
-    gram = torch.zeros((k, k), dtype=torch.float64, device=device)
-    spill: dict[str, list[Any]] = {}
-    current: dict[str, Any] = {"idx": None}
-    a_mats = {name: a.to(device=device) for name, _, a, _ in projections}
-    work = {"done": 0, "total": 3 * len(projections) * len(range(0, k, bs))}
-
-    def tick(units: int) -> None:
-        if on_progress is not None:
-            work["done"] += units
-            on_progress(work["done"], work["total"])
-
-    def make_hook(name: str, scaling: float):
-        def fwd(mod, inputs, output):
-            if not output.requires_grad or _in_backward():
-                return
-            with torch.no_grad():
-                u = inputs[0].detach() @ a_mats[name].to(inputs[0].dtype).T  # [b, T, r]
-
-            def on_grad(g):
-                with torch.no_grad():
-                    per = torch.einsum("bto,btr->bor", g.float(), u.float()).mul_(scaling)
-                    per = per.reshape(per.shape[0], -1)
-                    if bs == k:
-                        idx = current["idx"]
-                        gram[idx[:, None], idx[None, :]] += (per @ per.T).double()
-                    else:
-                        spill.setdefault(name, []).append(per.cpu())
-                tick(2)
-                return None
-
-            output.register_hook(on_grad)
-            tick(1)
-
-        return fwd
-
+    order = sorted(range(k), key=lambda i: -len(examples[i][0]))  # longest first: less padding
+    batches = [order[start : start + bs] for start in range(0, k, bs)]
+    acc = GramAccumulator(k, projections, device, fold=bs == k, n_batches=len(batches), on_progress=on_progress)
     body = model.get_decoder() if hasattr(model, "get_decoder") else model.model
     head = model.get_output_embeddings()
-    handles = [mod.register_forward_hook(make_hook(name, s)) for name, mod, _, s in projections]
-    # Only the LoRA B gradients are wanted, and they come from the hooks: freeze every weight so
-    # backward does not also compute (and store) the full weight gradients of the base model.
-    frozen = [(p, p.requires_grad) for p in model.parameters()]
-    for p, _ in frozen:
-        p.requires_grad_(False)
-    try:
-        with _checkpointing(model, checkpointing), torch.enable_grad():
-            for start in range(0, k, bs):
-                idx = order[start : start + bs]
-                current["idx"] = torch.tensor(idx, device=device)
-                loss = _answer_loss(model, body, head, [examples[i] for i in idx], device)
-                loss.backward()
-                del loss
-    finally:
-        for h in handles:
-            h.remove()
-        for p, flag in frozen:
-            p.requires_grad_(flag)
-    if bs != k:
-        inv = torch.tensor(order)
-        for chunks in spill.values():
-            g = torch.cat(chunks)  # rows in `order`
-            sub = (g @ g.T).double()
-            gram[inv[:, None], inv[None, :]] += sub.to(device)
-        spill.clear()
-    return gram.cpu()
+    with acc.hooked(), _frozen(model), _checkpointing(model, checkpointing), torch.enable_grad():
+        for idx in batches:
+            acc.begin_batch(idx)
+            loss = _answer_loss(model, body, head, [examples[i] for i in idx], device)
+            loss.backward()
+            del loss
+    return acc.gram(order)
 
 
 # --------------------------------------------------------------------------- statistics

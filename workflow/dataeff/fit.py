@@ -340,6 +340,19 @@ def leave_one_task_out(
 # --------------------------------------------------------------------------- the family fit
 
 
+def require_tasks(tasks: list[str], family: str) -> None:
+    """Refuse a family with fewer than :data:`MIN_TASKS` tasks having both an AUC and CoS-Low
+    (the fit, and the figures drawn from it, need that many)."""
+    if len(tasks) < MIN_TASKS:
+        have = ", ".join(tasks) or "none"
+        raise DataeffError(
+            f"family '{family}': only {len(tasks)} task(s) with both an AUC and CoS-Low "
+            f"({have}); a fit needs at least {MIN_TASKS}",
+            field="tasks",
+            fix="list 3 or more tasks in config 'tasks' and run their fine-tuning and CoS-Low",
+        )
+
+
 def fit_family(
     table: pd.DataFrame,
     *,
@@ -354,14 +367,7 @@ def fit_family(
     tasks = table["task"].tolist()
     x = table["coslow_mean"].to_numpy(dtype=float)
     y = table["auc"].to_numpy(dtype=float)
-    if len(tasks) < MIN_TASKS:
-        have = ", ".join(tasks) or "none"
-        raise DataeffError(
-            f"family '{family}': only {len(tasks)} task(s) with both an AUC and CoS-Low "
-            f"({have}); a fit needs at least {MIN_TASKS}",
-            field="tasks",
-            fix="list 3 or more tasks in config 'tasks' and run their fine-tuning and CoS-Low",
-        )
+    require_tasks(tasks, family)
     fit = ols_fit(x, y, level)
     corr = correlations(x, y, n_boot, seed, level)
     loto, loto_summary = leave_one_task_out(tasks, x, y)
@@ -436,6 +442,36 @@ def json_safe(obj: Any) -> Any:
 def tsv_text(df: pd.DataFrame) -> str:
     """A table as TSV with ``NA`` for missing values and full float precision."""
     return df.to_csv(sep="\t", index=False, na_rep="NA", float_format="%.10g", lineterminator="\n")
+
+
+def _read_table(path: str | os.PathLike[str], columns: tuple[str, ...], key: str) -> pd.DataFrame:
+    """A TSV written by :func:`tsv_text`, with ``columns`` (``key`` as text, the rest numbers)."""
+    from dataeff.io import read_text
+
+    fix = "pass the file `dataeff fit` wrote, or re-run `dataeff fit`"
+    try:
+        df = pd.read_csv(
+            io.StringIO(read_text(path)), sep="\t", dtype={key: str}, keep_default_na=False, na_values=["NA"]
+        )
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as exc:
+        raise DataeffError(f"not a tab-separated table ({exc})".splitlines()[0], file=str(path), fix=fix) from None
+    missing = [c for c in columns if c not in df.columns]
+    if missing:
+        raise DataeffError(f"missing column '{missing[0]}'", file=str(path), field=missing[0], fix=fix)
+    for col in columns:
+        if col != key:
+            df[col] = pd.to_numeric(df[col], errors="coerce")
+    return df[list(columns)]
+
+
+def read_loto(path: str | os.PathLike[str]) -> pd.DataFrame:
+    """Read the ``loto.tsv`` that :func:`run_fit` wrote (columns :data:`LOTO_COLUMNS`)."""
+    return _read_table(path, LOTO_COLUMNS, "task")
+
+
+def read_correlations(path: str | os.PathLike[str]) -> pd.DataFrame:
+    """Read the ``correlations.tsv`` that :func:`run_fit` wrote (columns :data:`CORRELATION_COLUMNS`)."""
+    return _read_table(path, CORRELATION_COLUMNS, "predictor")
 
 
 def run_fit(

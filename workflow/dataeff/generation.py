@@ -140,6 +140,137 @@ def _prefill(model: Any, rows: list[list[int]], shared: int, pad_id: int, extra:
     return torch.cat(last), cache, mask
 
 
+@dataclass
+class _Stopping:
+    """When a row stops: at an id of ``ids`` (end of turn), and with ``newline`` at the first
+    newline once it has produced some non-whitespace text (tables of :func:`_token_tables`)."""
+
+    ids: set[int]
+    ids_t: Any  # ``ids`` as a tensor on the model's device
+    newline: bool
+    has_nl: list[bool]
+    before_nl: list[bool]
+    content: list[bool]
+
+
+@dataclass
+class _DecodeBatch:
+    """The decoding state of one batch: what each row generated, why it stopped, and which rows
+    are still in the model's cache (``alive[r]`` is the batch row of cache row ``r``; ``done[r]``
+    whether that cache row has stopped)."""
+
+    gen: list[list[int]]
+    probs: list[list[float]]
+    finish: list[str]
+    has_content: list[bool]
+    alive: list[int]
+    done: Any
+
+    @classmethod
+    def start(cls, n: int, device: Any) -> _DecodeBatch:
+        import torch
+
+        return cls(
+            gen=[[] for _ in range(n)],
+            probs=[[] for _ in range(n)],
+            finish=["length"] * n,
+            has_content=[False] * n,
+            alive=list(range(n)),
+            done=torch.zeros(n, dtype=torch.bool, device=device),
+        )
+
+    def accept(self, logits: Any, stopping: _Stopping, pad_id: int, scores: bool) -> Any:
+        """Append every running row's greedy token from ``logits`` ``[B, V]`` (and its
+        probability with ``scores``), mark the rows it stops; return the next input ids ``[B]``
+        (``pad_id`` for rows already stopped)."""
+        import torch
+
+        done = self.done
+        top_logit, nxt = logits.max(-1)
+        nxt = torch.where(done, torch.full_like(nxt, pad_id), nxt)
+        top_p = torch.exp(top_logit - torch.logsumexp(logits, -1)).tolist() if scores else None
+        tokens = nxt.tolist()
+        stops = (torch.isin(nxt, stopping.ids_t) & ~done).tolist()
+        was_done = done.tolist()
+        for r, tok in enumerate(tokens):
+            if was_done[r]:
+                continue
+            j = self.alive[r]
+            self.gen[j].append(tok)
+            if top_p is not None:
+                self.probs[j].append(top_p[r])
+            if stops[r]:
+                self.finish[j] = "stop"
+                done[r] = True
+            elif stopping.newline:
+                if stopping.has_nl[tok] and (self.has_content[j] or stopping.before_nl[tok]):
+                    self.finish[j] = "newline"
+                    done[r] = True
+                self.has_content[j] = self.has_content[j] or stopping.content[tok]
+        return nxt
+
+    def n_done(self) -> int:
+        return int(self.done.sum())
+
+    def drop_finished(self, nxt: Any, past: Any, step_mask: Any) -> tuple[Any, Any]:
+        """Once at least half the rows have stopped, drop them from the cache (in place), the
+        mask and the next ids, so decoding stops computing them; returns ``(nxt, step_mask)``."""
+        if 2 * self.n_done() < len(self.alive):
+            return nxt, step_mask
+        keep = (~self.done).nonzero().squeeze(1)
+        past.batch_select_indices(keep)
+        self.done = self.done[keep]
+        self.alive = [self.alive[k] for k in keep.tolist()]
+        return nxt[keep], step_mask[keep]
+
+    def result(self, j: int, tokenizer: Any, stopping: _Stopping, scores: bool) -> GenResult:
+        """Row ``j`` as a :class:`GenResult` (text without stop ids, cut at the stopping newline)."""
+        text = tokenizer.decode([t for t in self.gen[j] if t not in stopping.ids], skip_special_tokens=True)
+        if stopping.newline:
+            text = cut_at_newline(text)
+        return GenResult(
+            token_ids=self.gen[j], text=text, top_probs=self.probs[j] if scores else None, finish=self.finish[j]
+        )
+
+
+def _decode_step(model: Any, nxt: Any, past: Any, step_mask: Any) -> tuple[Any, Any, Any]:
+    """Run one token ``nxt`` ``[B]`` per row through the model on the cache ``past``; returns the
+    next logits ``[B, V]``, the cache and the mask grown by one position."""
+    import torch
+
+    step_mask = torch.cat([step_mask, torch.ones_like(step_mask[:, :1])], dim=1)
+    out = model(
+        input_ids=nxt[:, None],
+        attention_mask=step_mask,
+        position_ids=step_mask.sum(-1, keepdim=True) - 1,
+        past_key_values=past,
+        use_cache=True,
+        logits_to_keep=1,
+    )
+    return out.logits[:, -1, :].float(), out.past_key_values, step_mask
+
+
+def _decode(
+    model: Any,
+    batch: _DecodeBatch,
+    prefilled: tuple[Any, Any, Any],
+    stopping: _Stopping,
+    *,
+    pad_id: int,
+    max_new_tokens: int,
+    scores: bool,
+) -> None:
+    """Greedy-decode ``batch`` from its prefill (last logits, cache, mask: :func:`_prefill`)
+    until every row has stopped or ``max_new_tokens`` tokens are generated."""
+    logits, past, step_mask = prefilled
+    for step in range(max_new_tokens):
+        nxt = batch.accept(logits, stopping, pad_id, scores)
+        if batch.n_done() == len(batch.alive) or step == max_new_tokens - 1:
+            break
+        nxt, step_mask = batch.drop_finished(nxt, past, step_mask)
+        logits, past, step_mask = _decode_step(model, nxt, past, step_mask)
+
+
 def greedy_generate(
     model: Any,
     tokenizer: Any,
@@ -155,7 +286,8 @@ def greedy_generate(
 ) -> list[GenResult]:
     """Greedy-decode every prompt (token ids) in length-grouped, left-padded batches.
 
-    ``batch_size`` rows decode together; their prompts run in :func:`prefill_chunks`.
+    ``batch_size`` rows decode together; their prompts run in :func:`prefill_chunks`
+    (:func:`_prefill`), then :func:`_decode` generates from the merged cache.
     Returns one :class:`GenResult` per prompt, in input order. ``stop_ids`` defaults to
     :func:`dataeff.chat.stop_token_ids`. The model is used as is (eval mode, its device).
     """
@@ -168,9 +300,13 @@ def greedy_generate(
         raise ValueError("max_new_tokens must be at least 1")
     stop = set(stop_token_ids(tokenizer) if stop_ids is None else stop_ids)
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else (min(stop) if stop else 0)
-    has_nl, before_nl, content = _token_tables(tokenizer) if stop_at_newline else ([], [], [])
     device = next(model.parameters()).device
-    stop_t = torch.tensor(sorted(stop), dtype=torch.long, device=device)
+    stopping = _Stopping(
+        stop,
+        torch.tensor(sorted(stop), dtype=torch.long, device=device),
+        stop_at_newline,
+        *(_token_tables(tokenizer) if stop_at_newline else ([], [], [])),
+    )
 
     order = sorted(range(len(prompts)), key=lambda i: (-len(prompts[i]), i))
     results: list[GenResult | None] = [None] * len(prompts)
@@ -184,62 +320,12 @@ def greedy_generate(
         if any(len(r) == 0 for r in rows):
             raise ValueError("empty prompt")
         shared = shared_prefix_len(rows) if share_prefix else 0
-        gen: list[list[int]] = [[] for _ in rows]
-        probs: list[list[float]] = [[] for _ in rows]
-        finish = ["length"] * len(rows)
-        has_content = [False] * len(rows)
-        alive = list(range(len(rows)))  # batch row -> index into rows; finished rows get dropped
-        done = torch.zeros(len(rows), dtype=torch.bool, device=device)
+        batch = _DecodeBatch.start(len(rows), device)
         with torch.inference_mode():
-            logits, past, step_mask = _prefill(model, rows, shared, pad_id, max_new_tokens)
-            for step in range(max_new_tokens):
-                top_logit, nxt = logits.max(-1)
-                nxt = torch.where(done, torch.full_like(nxt, pad_id), nxt)
-                if return_scores:
-                    top_p = torch.exp(top_logit - torch.logsumexp(logits, -1)).tolist()
-                tokens = nxt.tolist()
-                stops = (torch.isin(nxt, stop_t) & ~done).tolist()
-                was_done = done.tolist()
-                for r, tok in enumerate(tokens):
-                    if was_done[r]:
-                        continue
-                    j = alive[r]
-                    gen[j].append(tok)
-                    if return_scores:
-                        probs[j].append(top_p[r])
-                    if stops[r]:
-                        finish[j] = "stop"
-                        done[r] = True
-                    elif stop_at_newline:
-                        if has_nl[tok] and (has_content[j] or before_nl[tok]):
-                            finish[j] = "newline"
-                            done[r] = True
-                        has_content[j] = has_content[j] or content[tok]
-                n_done = int(done.sum())
-                if n_done == len(alive) or step == max_new_tokens - 1:
-                    break
-                if 2 * n_done >= len(alive):  # at least half finished: stop computing them
-                    keep = (~done).nonzero().squeeze(1)
-                    past.batch_select_indices(keep)
-                    step_mask, nxt, done = step_mask[keep], nxt[keep], done[keep]
-                    alive = [alive[k] for k in keep.tolist()]
-                step_mask = torch.cat([step_mask, torch.ones_like(step_mask[:, :1])], dim=1)
-                out = model(
-                    input_ids=nxt[:, None],
-                    attention_mask=step_mask,
-                    position_ids=step_mask.sum(-1, keepdim=True) - 1,
-                    past_key_values=past,
-                    use_cache=True,
-                    logits_to_keep=1,
-                )
-                past = out.past_key_values
-                logits = out.logits[:, -1, :].float()
-        for j, i in enumerate(idx):
-            text_ids = [t for t in gen[j] if t not in stop]
-            text = tokenizer.decode(text_ids, skip_special_tokens=True)
-            if stop_at_newline:
-                text = cut_at_newline(text)
-            results[i] = GenResult(
-                token_ids=gen[j], text=text, top_probs=probs[j] if return_scores else None, finish=finish[j]
+            prefilled = _prefill(model, rows, shared, pad_id, max_new_tokens)
+            _decode(
+                model, batch, prefilled, stopping, pad_id=pad_id, max_new_tokens=max_new_tokens, scores=return_scores
             )
+        for j, i in enumerate(idx):
+            results[i] = batch.result(j, tokenizer, stopping, return_scores)
     return results  # type: ignore[return-value]

@@ -4,8 +4,9 @@
 # among the reference run's (rules reference_efficiency and combine_reference).
 # Both rules take seconds, so they run locally, never on a cluster node.
 #
-# analysis_targets(family) lists the final files of this stage; common.smk's all_targets()
-# calls it for every family.
+# analysis_targets(family) expands the outputs of `fit` and `prediction_figures` for one family;
+# common.smk's all_targets() calls it for every family. The figure outputs are built from
+# dataeff.figure_names, the stems the plotting code writes.
 
 
 rule reference_efficiency:
@@ -84,22 +85,12 @@ rule prediction_figures:
     input:
         efficiency=analysis_input("efficiency.json"),
         predictors=analysis_input("predictors.tsv"),
-        coefficients="results/{family}/coefficients.json",
+        coefficients=rules.fit.output.coefficients,
+        loto=rules.fit.output.loto,
+        correlations=rules.fit.output.correlations,
     output:
-        correlations_png=_prediction_report("results/{family}/figures/correlations.png", "correlations"),
-        correlations_pdf="results/{family}/figures/correlations.pdf",
-        loto_png=_prediction_report("results/{family}/figures/loto.png", "loto"),
-        loto_pdf="results/{family}/figures/loto.pdf",
-        curves_png=_prediction_report("results/{family}/figures/predicted_curves.png", "predicted_curves"),
-        curves_pdf="results/{family}/figures/predicted_curves.pdf",
-        zsb_png=_prediction_report("results/{family}/figures/zero_shot_vs_best.png", "zero_shot_vs_best"),
-        zsb_pdf="results/{family}/figures/zero_shot_vs_best.pdf",
-        zsa_png=_prediction_report("results/{family}/figures/zero_shot_vs_auc.png", "zero_shot_vs_auc"),
-        zsa_pdf="results/{family}/figures/zero_shot_vs_auc.pdf",
-        savings_png=_prediction_report("results/{family}/figures/savings.png", "savings"),
-        savings_pdf="results/{family}/figures/savings.pdf",
-        coefficients=_prediction_report("results/{family}/figures/coefficients.csv", "coefficients_table"),
-        savings=_prediction_report("results/{family}/figures/savings.csv", "savings_table"),
+        **figure_outputs(PREDICTION_FIGURES, _prediction_report),
+        **table_outputs(PREDICTION_TABLES, _prediction_report),
     log:
         "logs/{family}/prediction_figures.log",
     localrule: True
@@ -107,12 +98,14 @@ rule prediction_figures:
         "../../envs/analysis.yaml"
     params:
         cfg=CONFIG_JSON,
-        spec=section_hash("analysis", "seed"),
+        spec=section_hash("analysis"),
+        out_dir=lambda w, output: os.path.dirname(output.coefficients),
     shell:
         "python -m dataeff figures --config {params.cfg} --family {wildcards.family} "
         "--efficiency {input.efficiency} --predictors {input.predictors} "
-        "--coefficients {input.coefficients} --compare-published "
-        "--out-dir results/{wildcards.family}/figures > {log} 2>&1"
+        "--coefficients {input.coefficients} --loto {input.loto} --correlations {input.correlations} "
+        "--compare-published "
+        "--out-dir {params.out_dir} > {log} 2>&1"
 
 
 # Calibration of the budget intervals, leave-one-task-out (dataeff.calibration): on a family's

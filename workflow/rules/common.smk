@@ -7,6 +7,7 @@ import sys
 
 from dataeff.config import DEFAULT_CONFIG, deep_merge, max_budget, validate_config
 from dataeff.errors import DataeffError
+from dataeff.figure_names import CURVE_FIGURES, FIGURE_FORMATS, PREDICTION_FIGURES, PREDICTION_TABLES
 from dataeff.io import atomic_write_json
 from dataeff.paper_data import PAPER_FAMILIES, PAPER_RESULTS_DIR, resolve_results_dir
 from dataeff.provenance import stable_hash
@@ -252,53 +253,57 @@ def curve_args():
     return f"--grid {','.join(str(b) for b in BUDGETS)} --max-budget {N_MAX}"
 
 
+# ---- target lists: expanded from the rules' declared outputs, never restated ----
+def rule_outputs(name, **wildcards):
+    """The declared outputs of rule `name` with its wildcards filled in (every combination of the
+    values given). Called once all rules are defined (from `rule all`)."""
+    return expand([str(f) for f in getattr(rules, name).output], **wildcards)
+
+
+def figure_outputs(stems, report_png):
+    """Output keywords `{stem}_{format}` of a figure rule, one per stem of dataeff.figure_names
+    (the stems the plotting code writes) and format; `report_png(path, stem)` puts the PNG in the
+    report."""
+    outputs = {}
+    for stem in stems:
+        for fmt in FIGURE_FORMATS:
+            path = f"results/{{family}}/figures/{stem}.{fmt}"
+            outputs[f"{stem}_{fmt}"] = report_png(path, stem) if fmt == "png" else path
+    return outputs
+
+
+def table_outputs(stems, report_table):
+    """Output keywords `{stem}` of the `{stem}.csv` tables written beside a rule's figures, each
+    in the report with the caption `{stem}_table`."""
+    return {stem: report_table(f"results/{{family}}/figures/{stem}.csv", f"{stem}_table") for stem in stems}
+
+
 def efficiency_targets(family):
-    """Final files of the data-efficiency stage for one family."""
-    return [
-        f"results/{family}/efficiency.json",
-        f"results/{family}/efficiency.tsv",
-        f"results/{family}/figures/curves.png",
-        f"results/{family}/figures/curves.pdf",
-        f"results/{family}/figures/overlay.png",
-        f"results/{family}/figures/overlay.pdf",
-    ]
-
-
-# ---- analysis stage helpers ----
-ANALYSIS_FIGURES = ["correlations", "loto", "predicted_curves", "zero_shot_vs_best", "zero_shot_vs_auc", "savings"]
+    """Final files of the data-efficiency stage for one family: the AUC tables and curve figures."""
+    return rule_outputs("efficiency", family=family) + rule_outputs("curves", family=family)
 
 
 def analysis_targets(family):
     """Final files of the prediction stage for one family (fit outputs, figures, tables)."""
-    return [
-        f"results/{family}/coefficients.json",
-        f"results/{family}/loto.tsv",
-        f"results/{family}/correlations.tsv",
-        f"results/{family}/figures/coefficients.csv",
-        f"results/{family}/figures/savings.csv",
-    ] + [f"results/{family}/figures/{name}.{ext}" for name in ANALYSIS_FIGURES for ext in ("png", "pdf")]
+    return rule_outputs("fit", family=family) + rule_outputs("prediction_figures", family=family)
+
+
+def _efficiency_report(path, caption):
+    return report(path, caption=f"../report/{caption}.rst", category="Data efficiency", subcategory="{family}")
 
 
 # ---- calibration helpers ----
 PAPER_RESULT_FILES = sorted(
     str(p) for fam in PAPER_FAMILIES for p in PAPER_RESULTS_DIR.glob(f"{fam}_*_full_result_v2.json")
 )
-CALIBRATION_FILES = [
-    "calibration.tsv",
-    "calibration.md",
-    "calibration.json",
-    "tasks.tsv",
-    "calibration.png",
-    "calibration.pdf",
-]
 
 
 def calibration_targets():
     """The budget-interval calibration on the published curves, and on every family with at
     least 4 tasks (a leave-one-task-out fit needs 3 others)."""
-    targets = [f"results/paper/calibration/{name}" for name in CALIBRATION_FILES]
+    targets = rule_outputs("paper_calibration")
     if len(TASKS) >= 4:
-        targets += [f"results/{family}/calibration/{name}" for family in FAMILIES for name in CALIBRATION_FILES]
+        targets += rule_outputs("calibration", family=FAMILIES)
     return targets
 
 
@@ -309,7 +314,7 @@ def _prediction_report(path, caption):
 # ---- cost stage helpers ----
 def cost_targets(family):
     """Final files of the cost table for one family."""
-    return [f"results/{family}/gpu_hours.tsv", f"results/{family}/gpu_hours.json"]
+    return rule_outputs("gpu_hours", family=family)
 
 
 def cost_inputs(wildcards):

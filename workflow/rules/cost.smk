@@ -2,7 +2,8 @@
 # fine-tune, evaluation and CoS-Low job, as a task x budget table with totals. A local rule: it
 # reads the benchmark files the compute jobs wrote (results/benchmarks/...).
 #
-# cost_targets(family) lists its outputs; add them to all_targets() in common.smk.
+# cost_targets(family) expands its outputs; all_targets() in common.smk requests them for every family
+# that trains.
 
 
 rule gpu_hours:

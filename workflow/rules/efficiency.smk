@@ -34,12 +34,7 @@ rule efficiency:
         curves=curve_files,
     output:
         json="results/{family}/efficiency.json",
-        tsv=report(
-            "results/{family}/efficiency.tsv",
-            caption="../report/efficiency.rst",
-            category="Data efficiency",
-            subcategory="{family}",
-        ),
+        tsv=_efficiency_report("results/{family}/efficiency.tsv", "efficiency"),
     log:
         "logs/{family}/efficiency.log",
     localrule: True
@@ -68,20 +63,7 @@ rule curves:
         efficiency="results/{family}/efficiency.json",
         curves=curve_files,
     output:
-        curves_png=report(
-            "results/{family}/figures/curves.png",
-            caption="../report/curves.rst",
-            category="Data efficiency",
-            subcategory="{family}",
-        ),
-        curves_pdf="results/{family}/figures/curves.pdf",
-        overlay_png=report(
-            "results/{family}/figures/overlay.png",
-            caption="../report/overlay.rst",
-            category="Data efficiency",
-            subcategory="{family}",
-        ),
-        overlay_pdf="results/{family}/figures/overlay.pdf",
+        **figure_outputs(CURVE_FIGURES, _efficiency_report),
     log:
         "logs/{family}/curves.log",
     localrule: True

@@ -23,12 +23,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Write the prediction figures (PNG + PDF: correlations, loto, predicted_curves, "
         "zero_shot_vs_best, zero_shot_vs_auc, savings) and tables (coefficients.csv, "
         "savings.csv) of one family to --out-dir. Every per-task prediction comes from the "
-        "leave-one-task-out fit that did not see the task.",
+        "leave-one-task-out fit that did not see the task. The correlation and leave-one-task-out "
+        "figures draw the tables `dataeff fit` wrote (--loto, --correlations); nothing is refitted.",
     )
     p.add_argument("--family", required=True)
     p.add_argument("--efficiency", required=True, help="results/{family}/efficiency.json")
     p.add_argument("--predictors", required=True, help="results/{family}/predictors.tsv")
     p.add_argument("--coefficients", required=True, help="results/{family}/coefficients.json")
+    p.add_argument("--loto", required=True, help="results/{family}/loto.tsv (written by `dataeff fit`)")
+    p.add_argument("--correlations", required=True, help="results/{family}/correlations.tsv (written by `dataeff fit`)")
     p.add_argument("--out-dir", required=True, help="results/{family}/figures")
     p.add_argument(
         "--finetune-results",
@@ -55,20 +58,19 @@ def run(args: argparse.Namespace) -> int:
     from dataeff.calibration import default_level
     from dataeff.coefficients import _coefficients_from_file
     from dataeff.config import load_optional_config
-    from dataeff.fit import fit_table, read_efficiency, read_predictors
+    from dataeff.fit import fit_table, read_correlations, read_efficiency, read_loto, read_predictors, require_tasks
     from dataeff.plots.analysis import measured_curves, write_all
     from dataeff.published import published_coefficients
-    from dataeff.settings import section, top_level
+    from dataeff.settings import section
 
     config = load_optional_config(args.config)
     analysis = section(config, "analysis")
     targets = args.targets or analysis["targets"]
     eff = read_efficiency(args.efficiency)
     table = fit_table(eff, read_predictors(args.predictors))
+    require_tasks(table["task"].tolist(), args.family)
+    loto, correlations = read_loto(args.loto), read_correlations(args.correlations)
     coefs = _coefficients_from_file(args.coefficients, args.family)
-    boot = coefs.get("bootstrap") or {}
-    n_boot = int(boot.get("n", analysis["bootstrap"]))
-    seed = int(boot.get("seed", top_level(config, "seed")))
     max_budget = int(
         coefs.get("max_budget")
         or next((r["max_budget"] for r in eff.values() if r.get("max_budget")), DEFAULT_MAX_BUDGET)
@@ -83,15 +85,16 @@ def run(args: argparse.Namespace) -> int:
         table=table,
         curves=curves,
         coefficients=coefs,
+        loto=loto,
+        correlations=correlations,
         out_dir=args.out_dir,
         max_budget=max_budget,
         targets=targets,
-        n_boot=n_boot,
-        seed=seed,
         extra_coefficients=extra,
         efficiency=eff,
         level=level,
         coslow_sd=analysis.get("coslow_sd"),
+        loto_source=args.loto,
     )
     print(f"dataeff figures: {len(written)} files for '{args.family}' in {Path(args.out_dir)}")
     return 0

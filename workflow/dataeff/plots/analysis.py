@@ -28,6 +28,7 @@ from dataeff.plots.style import PALETTE, save_figure  # isort: skip  (Agg backen
 import matplotlib.pyplot as plt  # isort: skip  (after the style module chose the backend)
 
 from dataeff.errors import DataeffError
+from dataeff.figure_names import PREDICTION_FIGURES, PREDICTION_TABLES
 from dataeff.fit import PREDICTOR_LABELS, PREDICTORS
 from dataeff.savings import (  # noqa: F401  (re-exported: the savings definitions used to live here)
     SAVINGS_COLUMNS,
@@ -38,9 +39,10 @@ from dataeff.savings import (  # noqa: F401  (re-exported: the savings definitio
     savings_table,
 )
 
-#: Output stems (figures, PNG + PDF) and tables written by :func:`write_all`.
-FIGURES = ("correlations", "loto", "predicted_curves", "zero_shot_vs_best", "zero_shot_vs_auc", "savings")
-TABLES = ("coefficients.csv", "savings.csv")
+#: Output stems of the figures (PNG + PDF) and of the ``.csv`` tables written by :func:`write_all`,
+#: the same names the rule ``prediction_figures`` declares (:mod:`dataeff.figure_names`).
+FIGURES = PREDICTION_FIGURES
+TABLES = PREDICTION_TABLES
 
 
 # --------------------------------------------------------------------------- measured curves
@@ -395,42 +397,68 @@ def plot_savings(savings: pd.DataFrame, family: str) -> plt.Figure:
 # --------------------------------------------------------------------------- everything
 
 
+def correlations_by_predictor(corr_df: pd.DataFrame) -> dict[str, dict[str, Any]]:
+    """predictor -> {"pearson": {r, sd}, "spearman": {r, sd}, "slope", "intercept"}: the rows of
+    ``correlations.tsv`` in the shape :func:`plot_correlations` draws."""
+    return {
+        r["predictor"]: {
+            "pearson": {"r": _nn(r["pearson"]), "sd": _nn(r["pearson_sd"])},
+            "spearman": {"r": _nn(r["spearman"]), "sd": _nn(r["spearman_sd"])},
+            "slope": r["slope"],
+            "intercept": r["intercept"],
+        }
+        for _, r in corr_df.iterrows()
+    }
+
+
+def _check_same_tasks(table: pd.DataFrame, loto: pd.DataFrame, source: str) -> None:
+    """The fit's tables must describe the tasks being drawn: a stale loto.tsv would otherwise
+    put one fit's numbers beside another's points."""
+    want, have = set(table["task"]), set(loto["task"])
+    if want != have:
+        diff = sorted(want ^ have)
+        raise DataeffError(
+            f"its tasks differ from the efficiency and predictors tables' ({', '.join(diff[:5])})",
+            file=source,
+            field="task",
+            fix="re-run `dataeff fit` on the same efficiency.json and predictors.tsv",
+        )
+
+
 def write_all(
     *,
     family: str,
     table: pd.DataFrame,
     curves: Mapping[str, Mapping[str, Any]],
     coefficients: Mapping[str, Any],
+    loto: pd.DataFrame,
+    correlations: pd.DataFrame,
     out_dir: str | os.PathLike[str],
     max_budget: int,
-    targets: Sequence[float] = (0.5, 0.7, 0.9),
-    n_boot: int = 1000,
-    seed: int = 123,
+    targets: Sequence[float],
     extra_coefficients: Mapping[str, Mapping[str, Any]] | None = None,
     efficiency: Mapping[str, Mapping[str, Any]] | None = None,
     level: float = 0.8,
     coslow_sd: float | None = None,
+    loto_source: str = "loto.tsv",
 ) -> list[Path]:
-    """Compute every table, then write every figure (PNG + PDF) and table to ``out_dir``.
+    """Compute the savings and held-out predictions, then write every figure (PNG + PDF) and
+    table to ``out_dir``.
 
-    ``efficiency`` (the records of ``efficiency.json``) supplies zero-shot, ceiling and grid for
-    the held-out predictions and their updates; without it, records are rebuilt from ``curves``.
+    ``loto`` and ``correlations`` are the tables ``dataeff fit`` wrote (:func:`dataeff.fit.read_loto`,
+    :func:`dataeff.fit.read_correlations`): the figures draw them as they are and never refit,
+    so a figure cannot disagree with the table beside it. ``efficiency`` (the records of
+    ``efficiency.json``) supplies zero-shot, ceiling and grid for the held-out predictions and
+    their updates; without it, records are rebuilt from ``curves``.
     """
     from dataeff.budget import predict_budget
-    from dataeff.fit import fit_family
+    from dataeff.fit import require_tasks
     from dataeff.io import atomic_write_text
     from dataeff.savings import held_out_coefficients
 
-    _, loto, corr_df = fit_family(table, family=family, n_boot=n_boot, seed=seed, max_budget=max_budget)
-    corr = {
-        r["predictor"]: {
-            "pearson": {"r": r["pearson"], "sd": _nn(r["pearson_sd"])},
-            "spearman": {"r": r["spearman"], "sd": _nn(r["spearman_sd"])},
-            "slope": r["slope"],
-            "intercept": r["intercept"],
-        }
-        for _, r in corr_df.iterrows()
-    }
+    require_tasks(table["task"].tolist(), family)
+    _check_same_tasks(table, loto, loto_source)
+    corr = correlations_by_predictor(correlations)
     eff = dict(efficiency or {})
     savings = savings_table(table, eff, curves, targets, max_budget, coefficients, level, coslow_sd)
     if savings.empty:
@@ -476,11 +504,13 @@ def write_all(
         "zero_shot_vs_auc": lambda: plot_zero_shot_vs_auc(table, family),
         "savings": lambda: plot_savings(savings, family),
     }
-    for stem, make in figs.items():
-        written += save_figure(make(), out / stem)
-    atomic_write_text(out / "coefficients.csv", coef_df.to_csv(index=False, float_format="%.6g", lineterminator="\n"))
-    atomic_write_text(out / "savings.csv", savings.to_csv(index=False, float_format="%.6g", lineterminator="\n"))
-    written += [out / "coefficients.csv", out / "savings.csv"]
+    for stem in FIGURES:  # the stems the rule declares; a stem without a drawing is a KeyError here
+        written += save_figure(figs[stem](), out / stem)
+    tables = {"coefficients": coef_df, "savings": savings}
+    for stem in TABLES:
+        path = out / f"{stem}.csv"
+        atomic_write_text(path, tables[stem].to_csv(index=False, float_format="%.6g", lineterminator="\n"))
+        written.append(path)
     return written
 
 

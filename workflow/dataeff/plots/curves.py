@@ -21,6 +21,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
 from dataeff.efficiency import Curve
+from dataeff.figure_names import CURVE_FIGURES
 from dataeff.plots.style import CLAMPED_COLOR, CMAP, LINE_COLOR, POINT_COLOR, save_figure
 
 X_LABEL = "labeled training examples"
@@ -223,8 +224,10 @@ def write_curve_figures(
 ) -> list[Path]:
     """``curves.png/.pdf`` and ``overlay.png/.pdf`` in ``out_dir``; returns the paths written."""
     out = Path(out_dir)
-    paths = save_figure(plot_curve_grid(curves, family, grid=grid), out / "curves")
-    paths += save_figure(plot_overlay(curves, family, grid=grid), out / "overlay")
+    draw = {"curves": plot_curve_grid, "overlay": plot_overlay}
+    paths: list[Path] = []
+    for stem in CURVE_FIGURES:  # the stems the rule `curves` declares
+        paths += save_figure(draw[stem](curves, family, grid=grid), out / stem)
     return paths
 
 

@@ -20,6 +20,7 @@ matplotlib.use("Agg", force=True)
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
+from dataeff.figure_names import FIGURE_FORMATS  # noqa: E402
 from dataeff.io import atomic_path  # noqa: E402
 
 #: Colormap for continuous values (AUC): perceptually uniform and colour-blind safe.
@@ -71,9 +72,10 @@ def style() -> Iterator[None]:
 
 
 def save_figure(
-    fig: Figure, stem: str | os.PathLike[str], *, dpi: int = DPI, formats: tuple[str, ...] = ("png", "pdf")
+    fig: Figure, stem: str | os.PathLike[str], *, dpi: int = DPI, formats: tuple[str, ...] = FIGURE_FORMATS
 ) -> list[Path]:
-    """Write ``stem.png`` and ``stem.pdf`` atomically, close ``fig``, return the paths.
+    """Write ``stem.png`` and ``stem.pdf`` (:data:`~dataeff.figure_names.FIGURE_FORMATS`) atomically,
+    close ``fig``, return the paths.
 
     ``stem`` is the path without extension (an extension given by mistake is replaced).
     """

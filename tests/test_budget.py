@@ -575,3 +575,31 @@ def test_test_set_noise_by_hand_and_it_weakens_the_update():
         auc[label] = pred.auc_quantiles(0.8)[0]
     assert sd[0] > 1.0  # the noise of one point exceeds the whole gap
     assert auc["exact"] > 0.45 and abs(auc["noisy"] - 0.3) < 0.05, auc
+
+
+def test_majority_floor_coefficients_read_the_gap_from_the_majority_share(tmp_path, capsys):
+    """Coefficients fitted under ``analysis.floor: majority`` (SmolLM2's) start the gap at
+    max(zero-shot, majority share): the target accuracy and the measured zero-shot point move
+    there; coefficients fitted with the paper's rule ignore --majority, with a warning."""
+    from dataeff.budget import curve_start
+
+    fitted = {"slope": 0.5, "intercept": 0.1, "floor_rule": "majority"}
+    assert curve_start(0.0, 0.5, fitted) == (0.5, 0.5, [])
+    assert curve_start(0.6, 0.5, fitted) == (0.6, 0.5, [])
+    start, floor, warn = curve_start(0.0, None, fitted)
+    assert (start, floor) == (0.0, None) and "--majority" in warn[0]
+    assert curve_start(0.0, 0.5, {"slope": 0.5, "intercept": 0.1})[:2] == (0.0, None)
+
+    coefs = tmp_path / "c.json"
+    coefs.write_text(json.dumps({**fitted, "max_budget": 256, "model": "m"}))
+    base = ["budget", "--coslow", "0.5", "--coefficients", str(coefs), "--target", "0.5", "--json"]
+    base += ["--zero-shot", "0.0", "--ceiling", "1.0", "--measured", "0:0.0,16:0.5"]
+    rc, out, _ = run_cli([*base, "--majority", "0.5"], capsys)
+    floored = json.loads(out)
+    assert rc == 0 and floored["target_accuracy"] == pytest.approx(0.75)
+    # the measured 0.5 at 16 sits at the floor: no progress along the gap
+    assert floored["measured_points"][0]["fraction"] == pytest.approx(0.0)
+    rc, out, err = run_cli(base, capsys)
+    plain = json.loads(out)
+    assert rc == 0 and plain["target_accuracy"] == pytest.approx(0.5) and "--majority" in err
+    assert plain["measured_points"][0]["fraction"] == pytest.approx(0.5)

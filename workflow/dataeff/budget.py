@@ -124,6 +124,46 @@ def target_from_accuracy(accuracy: float, zero_shot: float, ceiling: float) -> f
     return tau
 
 
+def curve_start(
+    zero_shot: float | None, majority: float | None, coefficients: Mapping[str, Any]
+) -> tuple[float | None, float | None, list[str]]:
+    """The accuracy a predicted curve's gap starts from, the floor applied (``None``: none), and
+    warnings about it.
+
+    Coefficients fitted on AUCs normalised with the majority floor (``floor_rule: majority``,
+    :mod:`dataeff.chance`; SmolLM2's) measure the gap from max(zero-shot, the share of the most
+    common answer), so a target fraction and the measured points are read from there.
+    Coefficients fitted with the paper's rule measure it from zero-shot, and ``majority`` is
+    then not used. A measured zero-shot point is raised to the floor by the caller.
+    """
+    rule = coefficients.get("floor_rule") or "zero_shot"
+    if rule != "majority":
+        if majority is None:
+            return zero_shot, None, []
+        return (
+            zero_shot,
+            None,
+            ["--majority is not used: these coefficients were fitted on AUCs measured from the zero-shot accuracy"],
+        )
+    if majority is None:
+        return (
+            zero_shot,
+            None,
+            [
+                "these coefficients were fitted on AUCs measured from max(zero-shot, majority-answer share): "
+                "pass --majority SHARE (the share of your task's most common answer) so the target and the "
+                "measured budgets are read from there; without it they are read from the zero-shot accuracy"
+            ],
+        )
+    if not 0.0 <= majority <= 1.0:
+        raise DataeffError(
+            f"majority-answer share {majority} is outside [0, 1]",
+            field="--majority",
+            fix="give the share of the most common answer, e.g. 0.5 for a balanced yes/no task",
+        )
+    return (majority if zero_shot is None else max(zero_shot, majority)), majority, []
+
+
 def _num(coefs: dict[str, Any], key: str) -> float | None:
     value = coefs.get(key)
     if value is None:

@@ -77,6 +77,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--target-accuracy", type=_finite_float, help="absolute accuracy to reach (needs --zero-shot and --ceiling)"
     )
     tgt.add_argument("--zero-shot", type=_finite_float, help="the untuned model's accuracy")
+    tgt.add_argument(
+        "--majority",
+        type=_finite_float,
+        default=None,
+        metavar="SHARE",
+        help="share of the task's most common answer: with coefficients fitted under the majority "
+        "floor (smollm2) the gap starts at max(zero-shot, SHARE)",
+    )
     tgt.add_argument("--ceiling", type=_finite_float, help="best reachable accuracy (e.g. human level)")
     p.add_argument(
         "--max-budget", type=int, default=None, help="N_max of the AUC (default: the coefficients' own, else 5000)"
@@ -250,6 +258,7 @@ def run(args: argparse.Namespace) -> int:
         DEFAULT_UPDATE,
         check_coslow,
         check_max_budget,
+        curve_start,
         predict_budget,
         predicted_curve,
     )
@@ -261,8 +270,11 @@ def run(args: argparse.Namespace) -> int:
         raise DataeffError(f"level {args.level} is outside (0, 1)", field="--level", fix="e.g. 0.95")
     if args.max_budget is not None:
         check_max_budget(args.max_budget)
-    target = resolve_target(args)
     coefs = resolve_coefficients(args)
+    args.zero_shot, floor, floor_warnings = curve_start(args.zero_shot, args.majority, coefs)
+    if floor is not None and args.measured is not None and 0 in args.measured:
+        args.measured[0] = max(args.measured[0], floor)
+    target = resolve_target(args)
     if args.measured is not None and args.ceiling is None:
         raise DataeffError(
             "--measured needs --ceiling",
@@ -291,6 +303,7 @@ def run(args: argparse.Namespace) -> int:
         pred["curve"] = predicted_curve(pred)
     if args.plot:
         plot_predicted_budget(pred, args.plot)
+    pred["warnings"] = floor_warnings + pred["warnings"]
     for w in pred["warnings"]:
         print(f"dataeff: warning: {w}", file=sys.stderr)
     if args.json:

@@ -70,6 +70,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--target-accuracy", type=_finite_float, help="absolute accuracy to reach (needs --zero-shot and --ceiling)"
     )
     tgt.add_argument("--zero-shot", type=_finite_float, help="the untuned model's accuracy on your task")
+    tgt.add_argument(
+        "--majority",
+        type=_finite_float,
+        default=None,
+        metavar="SHARE",
+        help="share of your task's most common answer: with coefficients fitted under the majority "
+        "floor (smollm2) the gap starts at max(zero-shot, SHARE)",
+    )
     tgt.add_argument("--ceiling", type=_finite_float, help="best reachable accuracy (e.g. human level)")
     p.add_argument(
         "--measured",
@@ -380,6 +388,7 @@ def output_warning(record: dict[str, Any], share: float) -> list[str]:
 
 
 def run(args: argparse.Namespace) -> int:
+    from dataeff.budget import curve_start
     from dataeff.coefficients import check_model, lookup_coefficients
     from dataeff.commands.budget import describe, resolve_target
     from dataeff.config import load_optional_config
@@ -392,7 +401,6 @@ def run(args: argparse.Namespace) -> int:
     # Everything that can be wrong with the command is checked before the model loads.
     config = load_optional_config(args.config)
     settings = coslow_settings(config)
-    target = resolve_target(args)
     measured = parse_measured(args.measured)
     if measured and (args.ceiling is None or (0 not in measured and args.zero_shot is None)):
         raise DataeffError(
@@ -409,6 +417,10 @@ def run(args: argparse.Namespace) -> int:
     family = resolve_family(args, config)
     coefs = lookup_coefficients(family, args.coefficients, args.results_dir, config)
     model_warnings = check_model(coefs, args.model, config, force=args.force)
+    args.zero_shot, floor, floor_warnings = curve_start(args.zero_shot, args.majority, coefs)
+    if floor is not None and 0 in measured:
+        measured[0] = max(measured[0], floor)
+    target = resolve_target(args)
     inputs = selection_inputs(args, k, seed, settings)
     workdir = Path(args.workdir)
     check_workdir(workdir, inputs, args.redo)
@@ -477,7 +489,7 @@ def run(args: argparse.Namespace) -> int:
         ceiling=args.ceiling,
         test_size=args.test_size,
     )
-    warnings = list(model_warnings)
+    warnings = list(model_warnings) + floor_warnings
     warnings += label_warnings(rows, float(settings["dominant_answer_share"]))
     sel_path = sidecar_paths(annotate)[1]
     if sel_path.is_file():

@@ -155,6 +155,38 @@ def ship_coefficients(config: dict, family: str, analysis: Path, dest: Path) -> 
     return path
 
 
+def run_pipeline(config_path: Path, root: Path, done: list[str], dest: Path) -> None:
+    """The pipeline's own analysis of the committed tasks: the default target of the study config
+    restricted to ``done`` (curves and predictors from ``analysis.published_results``, so no
+    model, fine-tune or evaluation runs), in a scratch directory; its figures, fit tables and
+    calibration are copied to ``dest`` (``analysis/pipeline/``)."""
+    import shutil
+    import tempfile
+
+    import yaml
+
+    cfg = yaml.safe_load(config_path.read_text())
+    cfg["tasks"] = list(done)
+    cfg.setdefault("analysis", {}).update(published_results=str(root), ceilings=str(root / "ceilings.json"))
+    (family,) = list(cfg["families"])
+    with tempfile.TemporaryDirectory(prefix="dataeff-study-") as tmp:
+        work = Path(tmp)
+        (work / "config.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
+        snakemake = str(Path(sys.executable).with_name("snakemake"))
+        cmd = [snakemake, "-s", str(REPO / "Snakefile"), "--directory", str(work)]
+        cmd += ["--configfile", str(work / "config.yaml"), "--cores", "2"]
+        with open(work / "run.log", "w") as log:
+            proc = subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT, check=False)
+        if proc.returncode != 0:
+            print((work / "run.log").read_text()[-3000:])
+            raise SystemExit(f"the pipeline failed on the committed tasks (exit {proc.returncode})")
+        if dest.exists():
+            shutil.rmtree(dest)
+        results = work / "results" / family
+        shutil.copytree(results, dest, ignore=shutil.ignore_patterns("*.pdf", "reference", "finetune_results"))
+    print(f"pipeline analysis of {len(done)} tasks -> {dest}")
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--results", default="study/results/smollm2")
@@ -164,6 +196,12 @@ def main(argv: list[str] | None = None) -> int:
         "--ship",
         action="store_true",
         help=f"also write the fit to workflow/dataeff/resources/coefficients/ (at least {MIN_SHIPPED_TASKS} tasks)",
+    )
+    ap.add_argument(
+        "--pipeline",
+        action="store_true",
+        help="also run the pipeline's analysis (figures, fit, calibration) on the committed tasks "
+        "into {results}/analysis/pipeline/ (about two minutes; no training)",
     )
     args = ap.parse_args(argv)
     import numpy as np
@@ -188,6 +226,8 @@ def main(argv: list[str] | None = None) -> int:
         else:
             dest = REPO / "workflow" / "dataeff" / "resources" / "coefficients"
             print(f"shipped {ship_coefficients(config, family, out, dest)}")
+    if args.pipeline and len(done) >= 4:
+        run_pipeline(REPO / args.config, root, done, out / "pipeline")
     write_status(root, done, config, family, out / "status.md")
     print((out / "status.md").read_text())
     rows = majority_rows(root, done)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import os
 import textwrap
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -28,6 +28,15 @@ X_LABEL = "labeled training examples"
 #: Lower y limit of every panel; measured points further below are drawn on it as triangles.
 Y_MIN = -0.2
 Y_LABEL = "fraction of the gap from zero-shot to ceiling"
+#: The same with the majority floor (``analysis.floor: majority``, :mod:`dataeff.chance`).
+Y_LABEL_FLOOR = "fraction of the gap from max(zero-shot, majority answer) to ceiling"
+
+
+def _bottom(curves: Iterable[Curve]) -> tuple[str, str]:
+    """(axis label, tick label of y = 0): the zero-shot point, or the floor where one applies."""
+    if any(c.floor is not None for c in curves):
+        return Y_LABEL_FLOOR, "floor"
+    return Y_LABEL, "0-shot"
 
 
 def budget_label(n: int) -> str:
@@ -115,7 +124,7 @@ def draw_curve(ax: Axes, curve: Curve, xticks: Sequence[float], xlabels: Sequenc
     ax.set_xticks(list(xticks))
     ax.set_xticklabels(list(xlabels), rotation=90)
     ax.set_yticks([0.0, 0.5, 1.0])
-    ax.set_yticklabels(["0-shot", "0.5", "ceiling"])
+    ax.set_yticklabels([_bottom([curve])[1], "0.5", "ceiling"])
     ax.grid(True, axis="both")
 
 
@@ -151,7 +160,7 @@ def plot_curve_grid(
         if below >= n:
             axes[i // ncols][i % ncols].tick_params(labelbottom=True)
     fig.supxlabel(f"{X_LABEL} (log scale)", fontsize=10)
-    fig.supylabel(Y_LABEL, fontsize=10)
+    fig.supylabel(_bottom(curves.values())[0], fontsize=10)
     fig.suptitle(f"Data-efficiency curves, {family} ({n} tasks, least data-efficient first)", y=1.0)
     handles = [
         Line2D([], [], color=LINE_COLOR, lw=1.6, label="curve used for the AUC (running maximum)"),
@@ -202,9 +211,10 @@ def plot_overlay(curves: Mapping[str, Curve], family: str, *, grid: Sequence[int
     ax.set_xlim(-0.02, 1.02)
     ax.set_ylim(-0.03, 1.05)
     ax.set_yticks([0.0, 0.25, 0.5, 0.75, 1.0])
-    ax.set_yticklabels(["0-shot", "0.25", "0.5", "0.75", "ceiling"])
+    label, bottom = _bottom(curves.values())
+    ax.set_yticklabels([bottom, "0.25", "0.5", "0.75", "ceiling"])
     ax.set_xlabel(f"{X_LABEL} (log scale)")
-    ax.set_ylabel(Y_LABEL)
+    ax.set_ylabel(label)
 
     sm = plt.cm.ScalarMappable(norm=norm, cmap=cmap)
     cbar = fig.colorbar(sm, ax=ax, pad=0.02)

@@ -30,7 +30,10 @@ from dataeff.results import result_filename  # noqa: E402
 
 
 def majority_rows(root: Path, tasks: list[str]) -> list[dict]:
-    """(task, seed, coslow, picks, majority share) from raw/{task}/coslow_seed*.json and picks.json."""
+    """(task, seed, coslow, picks, majority share, share of same-answer pairs) from
+    raw/{task}/coslow_seed*.json and picks.json. CoS-Low is the median cosine over the k(k-1)/2
+    pairs; answer gradients cluster by answer, so when more than half of the pairs share an answer
+    the median falls in the same-answer cluster."""
     rows = []
     for task in tasks:
         picks_path = root / "raw" / task / "picks.json"
@@ -39,7 +42,10 @@ def majority_rows(root: Path, tasks: list[str]) -> list[dict]:
         picks = json.loads(picks_path.read_text())
         for seed, labels in sorted(picks["selected"].items()):
             rec = json.loads((root / "raw" / task / f"coslow_seed{seed}.json").read_text())
-            top = Counter(labels).most_common(1)[0][1]
+            counts = Counter(labels)
+            top = counts.most_common(1)[0][1]
+            k = len(labels)
+            same = sum(c * (c - 1) for c in counts.values()) / (k * (k - 1))
             rows.append(
                 {
                     "task": task,
@@ -48,9 +54,49 @@ def majority_rows(root: Path, tasks: list[str]) -> list[dict]:
                     "k": len(labels),
                     "distinct_answers": len(set(labels)),
                     "majority_share": top / len(labels),
+                    "same_answer_pairs": same,
                 }
             )
     return rows
+
+
+def _partial_r(x, y, z):
+    """Pearson r of x and y after removing from each its least-squares line on z."""
+    import numpy as np
+    from scipy import stats
+
+    design = np.column_stack([np.ones_like(z), z])
+    rx = x - design @ np.linalg.lstsq(design, x, rcond=None)[0]
+    ry = y - design @ np.linalg.lstsq(design, y, rcond=None)[0]
+    return float(stats.pearsonr(rx, ry)[0])
+
+
+def write_confound(rows: list[dict], efficiency: dict, path: Path) -> None:
+    """Does CoS-Low say more about AUC than the answer structure of its picks does? Per task: the
+    mean CoS-Low and the mean share of same-answer pairs among the picks over the seeds, and the
+    AUC; then r(CoS-Low, same-answer share) over (task, seed), r(CoS-Low, AUC) over tasks, the
+    same with the same-answer share partialled out, and r(same-answer share, AUC)."""
+    import numpy as np
+    from scipy import stats
+
+    tasks = sorted({r["task"] for r in rows if r["task"] in efficiency})
+    lines = ["measure\tn\tpearson_r\tnote"]
+    per = {t: [r for r in rows if r["task"] == t] for t in tasks}
+    cos = np.array([np.mean([r["coslow"] for r in per[t]]) for t in tasks])
+    same = np.array([np.mean([r["same_answer_pairs"] for r in per[t]]) for t in tasks])
+    auc = np.array([efficiency[t]["auc"] for t in tasks])
+    xs = np.array([r["same_answer_pairs"] for r in rows])
+    ys = np.array([r["coslow"] for r in rows])
+    if len(rows) >= 3 and np.ptp(xs) > 0:
+        r = stats.pearsonr(xs, ys)[0]
+        lines.append(f"coslow~same_answer_pairs\t{len(rows)}\t{r:.4f}\t(task, seed) pairs")
+    if len(tasks) >= 4 and np.ptp(same) > 0:
+        lines.append(f"auc~coslow\t{len(tasks)}\t{stats.pearsonr(cos, auc)[0]:.4f}\ttasks")
+        lines.append(f"auc~same_answer_pairs\t{len(tasks)}\t{stats.pearsonr(same, auc)[0]:.4f}\ttasks")
+        note = "tasks; both residualised on the same-answer share"
+        lines.append(f"auc~coslow|same_answer_pairs\t{len(tasks)}\t{_partial_r(cos, auc, same):.4f}\t{note}")
+    path.write_text("\n".join(lines) + "\n")
+    print(path.read_text())
 
 
 def write_status(root: Path, done: list[str], config: dict, family: str, path: Path) -> None:
@@ -232,9 +278,10 @@ def main(argv: list[str] | None = None) -> int:
     print((out / "status.md").read_text())
     rows = majority_rows(root, done)
     if rows:
-        lines = ["task\tseed\tcoslow\tk\tdistinct_answers\tmajority_share"]
+        lines = ["task\tseed\tcoslow\tk\tdistinct_answers\tmajority_share\tsame_answer_pairs"]
         lines += [
             f"{r['task']}\t{r['seed']}\t{r['coslow']!r}\t{r['k']}\t{r['distinct_answers']}\t{r['majority_share']!r}"
+            f"\t{r['same_answer_pairs']!r}"
             for r in rows
         ]
         (out / "majority_share.tsv").write_text("\n".join(lines) + "\n")
@@ -245,6 +292,7 @@ def main(argv: list[str] | None = None) -> int:
                 f"CoS-Low vs majority-label share of the picks over {len(rows)} (task, seed): "
                 f"Pearson r {stats.pearsonr(x, y)[0]:.3f}, Spearman {stats.spearmanr(x, y)[0]:.3f}"
             )
+        write_confound(rows, json.loads((out / "efficiency.json").read_text()), out / "confound.tsv")
     return 0
 
 

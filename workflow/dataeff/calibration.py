@@ -43,6 +43,7 @@ import pandas as pd
 from dataeff.curve_model import CurveModel
 from dataeff.curve_update import METHODS, build_predictive, infer_test_size, measurement_sd
 from dataeff.errors import DataeffError
+from dataeff.figure_names import CALIBRATION_FIGURE, CALIBRATION_FILES
 from dataeff.interval import auc_grid, prior_weights
 from dataeff.shape import ShapeCurve, ShapeSet, crossing_x
 
@@ -506,7 +507,8 @@ def write_calibration(
     provenance: Mapping[str, Any],
     pooled: str | None = None,
 ) -> list[Path]:
-    """Write tasks.tsv, calibration.tsv, calibration.md, calibration.json, calibration.png/.pdf.
+    """Write tasks.tsv, calibration.tsv, calibration.md, calibration.json, calibration.png/.pdf
+    (the names in :data:`dataeff.figure_names.CALIBRATION_FILES`, which the rules declare).
 
     Everything is computed (and the figure drawn) before the first file is written.
     """
@@ -524,7 +526,7 @@ def write_calibration(
     md = markdown_table(summary, title)
     fig = plot_calibration(summary, title)
     out = Path(out_dir)
-    written = [out / "tasks.tsv", out / "calibration.tsv", out / "calibration.md", out / "calibration.json"]
+    written = [out / CALIBRATION_FILES[key] for key in ("tasks", "tsv", "md", "json")]
     atomic_write_text(written[0], tsv_text(tasks))
     atomic_write_text(written[1], tsv_text(summary))
     atomic_write_text(written[2], md)
@@ -539,5 +541,5 @@ def write_calibration(
             }
         ),
     )
-    written += save_figure(fig, out / "calibration")
+    written += save_figure(fig, out / CALIBRATION_FIGURE)
     return written

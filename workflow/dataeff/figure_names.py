@@ -23,3 +23,12 @@ PREDICTION_FIGURES: tuple[str, ...] = (
 )
 #: ``stem.csv`` tables written beside the prediction figures.
 PREDICTION_TABLES: tuple[str, ...] = ("coefficients", "savings")
+#: Files written by :func:`dataeff.calibration.write_calibration` (rules ``calibration`` and
+#: ``paper_calibration``), by output keyword; its figure is ``CALIBRATION_FIGURE.{png,pdf}``.
+CALIBRATION_FILES: dict[str, str] = {
+    "tasks": "tasks.tsv",
+    "tsv": "calibration.tsv",
+    "md": "calibration.md",
+    "json": "calibration.json",
+}
+CALIBRATION_FIGURE = "calibration"

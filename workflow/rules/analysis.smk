@@ -117,12 +117,11 @@ rule calibration:
         efficiency=analysis_input("efficiency.json"),
         predictors=analysis_input("predictors.tsv"),
     output:
-        tsv=_prediction_report("results/{family}/calibration/calibration.tsv", "calibration_table"),
-        md="results/{family}/calibration/calibration.md",
-        json="results/{family}/calibration/calibration.json",
-        tasks="results/{family}/calibration/tasks.tsv",
-        png=_prediction_report("results/{family}/calibration/calibration.png", "calibration"),
-        pdf="results/{family}/calibration/calibration.pdf",
+        **calibration_outputs(
+            "results/{family}/calibration",
+            tsv=lambda path: _prediction_report(path, "calibration_table"),
+            png=lambda path: _prediction_report(path, "calibration"),
+        ),
     log:
         "logs/{family}/calibration.log",
     localrule: True
@@ -141,22 +140,15 @@ rule paper_calibration:
     input:
         PAPER_RESULT_FILES,
     output:
-        tsv=report(
-            "results/paper/calibration/calibration.tsv",
-            caption="../report/calibration_table.rst",
-            category="Prediction",
-            subcategory="paper",
+        **calibration_outputs(
+            "results/paper/calibration",
+            tsv=lambda path: report(
+                path, caption="../report/calibration_table.rst", category="Prediction", subcategory="paper"
+            ),
+            png=lambda path: report(
+                path, caption="../report/paper_calibration.rst", category="Prediction", subcategory="paper"
+            ),
         ),
-        md="results/paper/calibration/calibration.md",
-        json="results/paper/calibration/calibration.json",
-        tasks="results/paper/calibration/tasks.tsv",
-        png=report(
-            "results/paper/calibration/calibration.png",
-            caption="../report/paper_calibration.rst",
-            category="Prediction",
-            subcategory="paper",
-        ),
-        pdf="results/paper/calibration/calibration.pdf",
     log:
         "logs/paper/calibration.log",
     localrule: True

@@ -7,7 +7,14 @@ import sys
 
 from dataeff.config import DEFAULT_CONFIG, deep_merge, max_budget, validate_config
 from dataeff.errors import DataeffError
-from dataeff.figure_names import CURVE_FIGURES, FIGURE_FORMATS, PREDICTION_FIGURES, PREDICTION_TABLES
+from dataeff.figure_names import (
+    CALIBRATION_FIGURE,
+    CALIBRATION_FILES,
+    CURVE_FIGURES,
+    FIGURE_FORMATS,
+    PREDICTION_FIGURES,
+    PREDICTION_TABLES,
+)
 from dataeff.io import atomic_write_json
 from dataeff.paper_data import PAPER_FAMILIES, PAPER_RESULTS_DIR, resolve_results_dir
 from dataeff.provenance import stable_hash
@@ -305,6 +312,14 @@ def calibration_targets():
     if len(TASKS) >= 4:
         targets += rule_outputs("calibration", family=FAMILIES)
     return targets
+
+
+def calibration_outputs(folder, **wrap):
+    """Output keywords of a calibration rule: dataeff.figure_names.CALIBRATION_FILES and the
+    figure in every format, under `folder`; `wrap[key](path)` puts an output in the report."""
+    outputs = {key: f"{folder}/{name}" for key, name in CALIBRATION_FILES.items()}
+    outputs |= {fmt: f"{folder}/{CALIBRATION_FIGURE}.{fmt}" for fmt in FIGURE_FORMATS}
+    return {key: wrap[key](path) if key in wrap else path for key, path in outputs.items()}
 
 
 def _prediction_report(path, caption):

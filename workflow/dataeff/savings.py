@@ -102,14 +102,17 @@ def held_out_coefficients(
 
 
 def _accuracies(rec: Mapping[str, Any], m: int) -> dict[int, float] | None:
-    """Zero-shot and the first ``m`` grid budgets' cleaned accuracies of an efficiency record."""
+    """Zero-shot and the first ``m`` grid budgets' cleaned accuracies of an efficiency record,
+    read from the bottom of its normalisation (``min_acc``: the zero-shot point, or the majority
+    floor when one applies, :mod:`dataeff.chance`), as its AUC was."""
     curve = rec.get("curve") or {}
     budgets, cleaned = curve.get("budgets") or [], curve.get("cleaned") or []
     if not budgets or budgets[0] != 0:
         return None  # no zero-shot: the update needs it
-    out = {0: float(cleaned[0])}
+    bottom = float(rec.get("min_acc", cleaned[0]))
+    out = {0: bottom}
     for n, acc in list(zip(budgets, cleaned, strict=False))[1 : m + 1]:
-        out[int(n)] = float(acc)
+        out[int(n)] = max(float(acc), bottom)
     return out
 
 

@@ -195,6 +195,16 @@ def predict_auc(coslow: float, coefficients: dict[str, Any], level: float = DEFA
         df: int | None = int(n) - 2
         q = float(stats.t.ppf(0.5 + level / 2.0, df))
         method = f"OLS prediction interval (t, {int(n) - 2} df), includes task-to-task scatter"
+        # The OLS interval uses the fitted tasks' own residuals; a held-out task's error is what
+        # the fit's leave-one-task-out RMSE measured. The interval takes whichever is wider.
+        loto = coefficients.get("loto")
+        loto_rmse = _num(loto, "rmse") if isinstance(loto, dict) else None
+        if loto_rmse is not None and loto_rmse > se:
+            se = loto_rmse
+            method = (
+                f"leave-one-task-out error (RMSE {loto_rmse:.3f} AUC over {int(n)} tasks; t, {int(n) - 2} df), "
+                "wider than the OLS prediction interval"
+            )
     elif se_c is not None or se_i is not None:
         # Only the coefficients' +- is published, not the scatter of tasks around the line, which
         # dominates a new task's error. Use the paper's reported leave-one-task-out error (mean

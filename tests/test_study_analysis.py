@@ -1,0 +1,70 @@
+"""The CPU study's analysis script (study/analyze.py) on the committed results: the coefficients
+it ships answer `dataeff budget` with the model, floor rule and leave-one-task-out error of the
+fit, and the confound table holds what its name says."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import shutil
+
+import pytest
+
+from dataeff.budget import predict_auc
+from dataeff.cli import main
+from dataeff.config import REPO_ROOT, load_config
+
+STUDY = REPO_ROOT / "study" / "results" / "smollm2"
+
+
+def _analyze():
+    spec = importlib.util.spec_from_file_location("study_analyze", REPO_ROOT / "study" / "analyze.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_loto_error_widens_an_interval_narrower_than_it():
+    coefs = {"slope": -1.0, "intercept": 1.0, "resid_std": 0.01, "n_tasks": 10, "mean_x": 0.6, "sxx": 0.5}
+    narrow = predict_auc(0.6, coefs, 0.8)
+    wide = predict_auc(0.6, {**coefs, "loto": {"rmse": 0.2}}, 0.8)
+    assert narrow["auc_se"] < 0.2 and wide["auc_se"] == 0.2
+    assert "leave-one-task-out" in wide["interval_method"]
+    # a LOTO error below the OLS interval's leaves it as it was
+    assert predict_auc(0.6, {**coefs, "loto": {"rmse": 0.001}}, 0.8)["auc_se"] == narrow["auc_se"]
+
+
+@pytest.mark.skipif(not (STUDY / "analysis" / "coefficients.json").is_file(), reason="no committed study fit")
+def test_shipped_coefficients_answer_budget_with_model_floor_and_loto(tmp_path, capsys):
+    analyze = _analyze()
+    config = load_config(REPO_ROOT / "config" / "study.yaml")
+    analysis = tmp_path / "analysis"
+    analysis.mkdir()
+    shutil.copy(STUDY / "analysis" / "coefficients.json", analysis / "coefficients.json")
+    path = analyze.ship_coefficients(config, "smollm2", analysis, tmp_path)
+    shipped = json.loads(path.read_text())
+    fit = json.loads((analysis / "coefficients.json").read_text())
+    assert shipped["model"] == config["families"]["smollm2"]["model"]
+    assert shipped["floor_rule"] == config["analysis"]["floor"] == "majority"
+    assert shipped["loto"]["rmse"] == fit["loto"]["rmse"] and shipped["slope"] == fit["slope"]
+    assert shipped["max_budget"] == 256 and shipped["grid"] == [16, 32, 64, 128, 256]
+    argv = ["budget", "--coefficients", str(path), "--coslow", "0.6", "--target", "0.5", "--json"]
+    assert main([*argv, "--majority", "0.5", "--zero-shot", "0.0", "--ceiling", "1.0"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["auc_low"] <= out["predicted_auc"] <= out["auc_high"]
+    assert out["auc_se"] >= shipped["loto"]["rmse"] - 1e-12
+    assert out["target_accuracy"] == pytest.approx(0.75)
+
+
+@pytest.mark.skipif(not (STUDY / "raw").is_dir(), reason="no committed study results")
+def test_same_answer_pair_share_is_computed_from_the_picks():
+    analyze = _analyze()
+    tasks = sorted(p.name for p in (STUDY / "raw").iterdir() if (p / "picks.json").is_file())
+    rows = analyze.majority_rows(STUDY, tasks)
+    assert rows
+    for row in rows:
+        labels = json.loads((STUDY / "raw" / row["task"] / "picks.json").read_text())["selected"][str(row["seed"])]
+        k = len(labels)
+        pairs = sum(a == b for i, a in enumerate(labels) for b in labels[i + 1 :])
+        assert row["same_answer_pairs"] == pytest.approx(pairs / (k * (k - 1) / 2))
+        assert 0.0 <= row["same_answer_pairs"] <= 1.0 and row["k"] == k

@@ -55,6 +55,8 @@ def majority_rows(root: Path, tasks: list[str]) -> list[dict]:
                     "distinct_answers": len(set(labels)),
                     "majority_share": top / len(labels),
                     "same_answer_pairs": same,
+                    "cos_q1": float(rec["coslow_details"]["cosine_quartiles"]["q1"]),
+                    "cos_q3": float(rec["coslow_details"]["cosine_quartiles"]["q3"]),
                 }
             )
     return rows
@@ -278,12 +280,10 @@ def main(argv: list[str] | None = None) -> int:
     print((out / "status.md").read_text())
     rows = majority_rows(root, done)
     if rows:
-        lines = ["task\tseed\tcoslow\tk\tdistinct_answers\tmajority_share\tsame_answer_pairs"]
-        lines += [
-            f"{r['task']}\t{r['seed']}\t{r['coslow']!r}\t{r['k']}\t{r['distinct_answers']}\t{r['majority_share']!r}"
-            f"\t{r['same_answer_pairs']!r}"
-            for r in rows
-        ]
+        cols = ["task", "seed", "coslow", "k", "distinct_answers", "majority_share", "same_answer_pairs"]
+        cols += ["cos_q1", "cos_q3"]
+        lines = ["\t".join(cols)]
+        lines += ["\t".join(repr(r[c]) if isinstance(r[c], float) else str(r[c]) for c in cols) for r in rows]
         (out / "majority_share.tsv").write_text("\n".join(lines) + "\n")
         x = np.array([r["majority_share"] for r in rows])
         y = np.array([r["coslow"] for r in rows])

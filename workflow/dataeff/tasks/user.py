@@ -19,17 +19,18 @@ from typing import Any
 
 from dataeff.errors import DataeffError
 from dataeff.io import read_table
+from dataeff.settings import section
 from dataeff.tasks.registry import TaskSpec
 
 
-def split_sizes(n: int, test_max: int = 5000) -> tuple[int, int, int]:
+def split_sizes(n: int, test_max: int) -> tuple[int, int, int]:
     """(train, validation, test) sizes the 80/10/10 rule gives ``n`` examples."""
     n_test = min(round(0.1 * n), test_max)
     n_val = round(0.1 * n)
     return n - n_test - n_val, n_val, n_test
 
 
-def min_examples(largest_budget: int, test_max: int = 5000) -> int:
+def min_examples(largest_budget: int, test_max: int) -> int:
     """Smallest file size whose 80/10/10 split covers ``largest_budget`` with non-empty
     validation and test sets."""
     n = max(3, largest_budget)
@@ -98,7 +99,7 @@ def read_user_rows(spec: TaskSpec, config: Mapping[str, Any]) -> list[dict[str, 
         out.append({"_id": rid, prompt_field: prompt, label_field: label})
     budgets = list(config.get("budgets") or [])
     if budgets:
-        test_max = int((config.get("data") or {}).get("test_max", 5000))
+        test_max = int(section(dict(config), "data")["test_max"])  # the schema's default if unset
         need = min_examples(max(budgets), test_max)
         if len(out) < need:
             raise DataeffError(

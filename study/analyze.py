@@ -101,6 +101,37 @@ def write_confound(rows: list[dict], efficiency: dict, path: Path) -> None:
     print(path.read_text())
 
 
+#: The paper's Pearson r of CoS-Low with AUC for Llama-3.1-8B (Je & Raffel, reported mean and sd).
+PAPER_LLAMA_R = (0.675, 0.05)
+
+
+def write_finding(out: Path, other: str, path: Path) -> None:
+    """A Markdown table of every predictor's correlation with AUC (Pearson and Spearman with
+    bootstrap 95% intervals, leave-one-task-out MAE) under the config's floor, with the Pearson r
+    under the other floor rule beside it, and the paper's Llama value for comparison."""
+    import pandas as pd
+
+    main_t = pd.read_csv(out / "correlations.tsv", sep="\t").set_index("predictor")
+    other_t = pd.read_csv(out / other / "correlations.tsv", sep="\t").set_index("predictor")
+    head = "| predictor | tasks | Pearson r [95% CI] | Spearman ρ [95% CI] | LOTO MAE (AUC) "
+    head += f"| Pearson r, {other.replace('_', '-')} floor |"
+    lines = [head, "|---|---|---|---|---|---|"]
+    for name, r in main_t.iterrows():
+        lines.append(
+            f"| {name} | {int(r['n_tasks'])} | {r['pearson']:.2f} [{r['pearson_lo']:.2f}, {r['pearson_hi']:.2f}] "
+            f"| {r['spearman']:.2f} [{r['spearman_lo']:.2f}, {r['spearman_hi']:.2f}] | {r['loto_mae']:.3f} "
+            f"| {other_t.loc[name, 'pearson']:.2f} |"
+        )
+    aucs = [rec["auc"] for rec in json.loads((out / "efficiency.json").read_text()).values()]
+    held_out = [abs(a - (sum(aucs) - a) / (len(aucs) - 1)) for a in aucs]
+    lines.append(
+        f"| no predictor (the other tasks' mean AUC) | {len(aucs)} | - | - | {sum(held_out) / len(held_out):.3f} | - |"
+    )
+    mean, sd = PAPER_LLAMA_R
+    lines.append(f"\nThe paper's Llama-3.1-8B: CoS-Low Pearson r = {mean} ± {sd}.")
+    path.write_text("\n".join(lines) + "\n")
+
+
 def write_status(root: Path, done: list[str], config: dict, family: str, path: Path) -> None:
     """A Markdown table: per task the accuracy at every budget, the AUC, CoS-Low (mean over seeds)
     and each fine-tune's optimizer updates (best step / steps run). The AUC under the majority
@@ -274,6 +305,9 @@ def main(argv: list[str] | None = None) -> int:
         else:
             dest = REPO / "workflow" / "dataeff" / "resources" / "coefficients"
             print(f"shipped {ship_coefficients(config, family, out, dest)}")
+    if len(done) >= 3:
+        write_finding(out, other, out / "finding.md")
+        print((out / "finding.md").read_text())
     if args.pipeline and len(done) >= 4:
         run_pipeline(REPO / args.config, root, done, out / "pipeline")
     write_status(root, done, config, family, out / "status.md")

@@ -29,7 +29,9 @@ X_LABEL = "labeled training examples"
 Y_MIN = -0.2
 Y_LABEL = "fraction of the gap from zero-shot to ceiling"
 #: The same with the majority floor (``analysis.floor: majority``, :mod:`dataeff.chance`).
-Y_LABEL_FLOOR = "fraction of the gap from max(zero-shot, majority answer) to ceiling"
+Y_LABEL_FLOOR = "fraction of the gap from floor to ceiling"
+#: What "floor" means, added to the title of a figure that uses it.
+FLOOR_NOTE = "floor = max(zero-shot, majority answer)"
 
 
 def _bottom(curves: Iterable[Curve]) -> tuple[str, str]:
@@ -161,7 +163,10 @@ def plot_curve_grid(
             axes[i // ncols][i % ncols].tick_params(labelbottom=True)
     fig.supxlabel(f"{X_LABEL} (log scale)", fontsize=10)
     fig.supylabel(_bottom(curves.values())[0], fontsize=10)
-    fig.suptitle(f"Data-efficiency curves, {family} ({n} tasks, least data-efficient first)", y=1.0)
+    title = f"Data-efficiency curves, {family} ({n} tasks, least data-efficient first)"
+    if _bottom(curves.values())[1] == "floor":
+        title += f"\n{FLOOR_NOTE}"
+    fig.suptitle(title, y=1.0)
     handles = [
         Line2D([], [], color=LINE_COLOR, lw=1.6, label="curve used for the AUC (running maximum)"),
         Line2D([], [], color=POINT_COLOR, marker="o", ls="", ms=4, label="measured accuracy"),
@@ -224,6 +229,8 @@ def plot_overlay(curves: Mapping[str, Curve], family: str, *, grid: Sequence[int
     notes = [f"lowest AUC: {order[0]} ({curves[order[0]].auc:.3f})"]
     if len(order) > 1:
         notes.append(f"highest AUC: {order[-1]} ({curves[order[-1]].auc:.3f})")
+    if bottom == "floor":
+        notes.append(FLOOR_NOTE)
     ax.set_title(f"Data-efficiency curves of all {len(curves)} tasks, {family}\n" + "; ".join(notes), fontsize=9)
     fig.tight_layout()
     return fig

@@ -68,7 +68,7 @@ def test_bad_config_gives_one_line(base: dict, mutate, expected: str) -> None:
 
 def test_packaged_default_and_schema_are_the_repository_files() -> None:
     import dataeff
-    from dataeff.config import SCHEMA_PATH
+    from dataeff.settings import SCHEMA_PATH
 
     package = Path(dataeff.__file__).parent
     assert DEFAULT_CONFIG.parent == SCHEMA_PATH.parent == package / "resources"

@@ -30,14 +30,16 @@ from scipy import stats
 from dataeff.curve_model import CurveModel
 from dataeff.efficiency import PAPER_GRID, PAPER_MAX_BUDGET
 from dataeff.errors import DataeffError
+from dataeff.settings import section
 from dataeff.shape import ShapeSet
 
 #: Predicted AUCs are clipped into this range (the curve model needs 0 < a < 1).
 AUC_CLIP = (0.01, 0.99)
-DEFAULT_MAX_BUDGET = 5000
+DEFAULT_MAX_BUDGET = PAPER_MAX_BUDGET
 #: Mean absolute leave-one-task-out AUC error reported by the paper ("8.6% error").
 PAPER_LOTO_MAE = 0.086
-DEFAULT_LEVEL = 0.95
+#: Interval level when none is given (the schema's ``analysis.level``).
+DEFAULT_LEVEL: float = section(None, "analysis")["level"]
 #: The update method kept after the leave-one-task-out comparison (docs/PREDICTIONS.md).
 DEFAULT_UPDATE = "bayes"
 UPDATE_TEXT = {
@@ -251,9 +253,7 @@ def predict_auc(coslow: float, coefficients: dict[str, Any], level: float = DEFA
 def default_coslow_sd() -> float:
     """The single-draw CoS-Low spread used when none is given (config schema
     ``analysis.coslow_sd``: the root mean square of the measured 3-seed standard deviations)."""
-    from dataeff.config import schema
-
-    return float(schema()["properties"]["analysis"]["properties"]["coslow_sd"]["default"])
+    return float(section(None, "analysis")["coslow_sd"])
 
 
 def resolve_grid_for(

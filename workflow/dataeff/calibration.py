@@ -86,32 +86,28 @@ SUMMARY_COLUMNS = (
 )
 
 
+#: Spreads and noise levels of the budget model read from ``analysis`` (all floats).
+FLOAT_SETTINGS = ("coslow_sd", "update_sigma", "shape_bandwidth", "library_sigma", "library_jitter")
+
+
 def settings(config: Mapping[str, Any] | None) -> dict[str, Any]:
     """Calibration settings from ``config`` (validated, so filled), else the schema's defaults."""
-    from dataeff.config import schema
+    from dataeff.settings import section
 
-    props = schema()["properties"]["analysis"]["properties"]
-    analysis = dict((config or {}).get("analysis") or {})
-    cal = dict(analysis.get("calibration") or {})
-    pick = lambda d, node, key: d[key] if d.get(key) is not None else node[key]["default"]  # noqa: E731
-    cal_props = props["calibration"]["properties"]
+    analysis = section(dict(config or {}), "analysis")
+    cal = analysis["calibration"]
     return {
-        "targets": [float(t) for t in pick(analysis, props, "targets")],
-        "coslow_sd": float(pick(analysis, props, "coslow_sd")),
-        "update_sigma": float(pick(analysis, props, "update_sigma")),
-        "shape_bandwidth": float(pick(analysis, props, "shape_bandwidth")),
-        "library_sigma": float(pick(analysis, props, "library_sigma")),
-        "library_jitter": float(pick(analysis, props, "library_jitter")),
-        **{k: pick(cal, cal_props, k) for k in ("level", "measured", "neighbours", "seed", "families")},
+        "targets": [float(t) for t in analysis["targets"]],
+        **{k: float(analysis[k]) for k in FLOAT_SETTINGS},
+        **{k: cal[k] for k in ("level", "measured", "neighbours", "seed", "families")},
     }
 
 
 def default_level() -> float:
     """The stated level whose coverage is calibrated (config schema ``analysis.calibration.level``)."""
-    from dataeff.config import schema
+    from dataeff.settings import section
 
-    node = schema()["properties"]["analysis"]["properties"]["calibration"]["properties"]["level"]
-    return float(node["default"])
+    return float(section(None, "analysis")["calibration"]["level"])
 
 
 # --------------------------------------------------------------------------- one held-out task

@@ -16,59 +16,17 @@ from __future__ import annotations
 
 import copy
 import os
-from functools import cache
 from pathlib import Path
 from typing import Any
 
 import jsonschema
-import yaml
 
 from dataeff.errors import DataeffError
 from dataeff.io import read_json, read_yaml
+from dataeff.settings import DEFAULT_CONFIG, SCHEMA_HINT, fill_defaults, schema
 
 #: The source checkout (meaningful only when the package runs from one, as the pipeline does).
 REPO_ROOT = Path(__file__).resolve().parents[2]
-#: Package data: ``config.schema.yaml`` and ``default_config.yaml`` (see the module docstring).
-RESOURCES = Path(__file__).parent / "resources"
-SCHEMA_PATH = RESOURCES / "config.schema.yaml"
-DEFAULT_CONFIG = RESOURCES / "default_config.yaml"
-SCHEMA_HINT = "workflow/schemas/config.schema.yaml"
-
-
-@cache
-def schema() -> dict[str, Any]:
-    """The configuration JSON schema."""
-    return yaml.safe_load(SCHEMA_PATH.read_text(encoding="utf-8"))
-
-
-def _resolve(node: dict[str, Any], root: dict[str, Any]) -> dict[str, Any]:
-    ref = node.get("$ref")
-    if ref:
-        for part in ref.lstrip("#/").split("/"):
-            root = root[part]
-        return root
-    return node
-
-
-def _fill_defaults(instance: Any, node: dict[str, Any], root: dict[str, Any]) -> Any:
-    """Recursively insert schema defaults for missing keys (objects only)."""
-    node = _resolve(node, root)
-    if not isinstance(instance, dict):
-        return instance
-    for key, sub in node.get("properties", {}).items():
-        sub_r = _resolve(sub, root)
-        if key not in instance and "default" in sub_r:
-            instance[key] = copy.deepcopy(sub_r["default"])
-        if key in instance:
-            instance[key] = _fill_defaults(instance[key], sub_r, root)
-        elif sub_r.get("type") == "object" and "properties" in sub_r and key in {"lora"}:
-            instance[key] = _fill_defaults({}, sub_r, root)
-    extra = node.get("additionalProperties")
-    if isinstance(extra, dict):
-        for key, value in instance.items():
-            if key not in node.get("properties", {}):
-                instance[key] = _fill_defaults(value, extra, root)
-    return instance
 
 
 def _describe(error: jsonschema.ValidationError) -> str:
@@ -115,7 +73,7 @@ def validate_config(config: dict[str, Any], source: str = "config") -> dict[str,
     errors = sorted(validator.iter_errors(config), key=lambda e: (len(e.absolute_path), e.path))
     if errors:
         raise DataeffError(_describe(errors[0]), file=source)
-    _fill_defaults(config, root, root)
+    fill_defaults(config, root, root)
     from dataeff.tasks.registry import known_task_names  # local: avoid import cycle
 
     known = set(known_task_names()) | set(config.get("user_tasks", {})) | set(config.get("bigbench_tasks", {}))

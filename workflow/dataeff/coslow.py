@@ -408,7 +408,7 @@ def median_cosine_resamples(gram, draws) -> Any:
         return np.nanmedian(vals, axis=1)
 
 
-def coslow_spread(gram, *, resamples: int, seed: int, level: float = 0.95) -> dict[str, Any]:
+def coslow_spread(gram, *, resamples: int, seed: int, level: float | None = None) -> dict[str, Any]:
     """How much CoS-Low would move with another draw of the k labeled examples.
 
     Bootstrap over examples (not pairs: the k(k-1)/2 cosines share examples and are not
@@ -416,10 +416,13 @@ def coslow_spread(gram, *, resamples: int, seed: int, level: float = 0.95) -> di
     labeled examples are a random draw from the low-confidence segment, so the spread of the
     resampled medians estimates how CoS-Low varies between draws of that segment. Returns
     ``sd`` (of the resampled medians), the percentile interval ``low``/``high`` at ``level``,
-    and what was done.
+    and what was done. ``level`` defaults to the schema's ``analysis.level``.
     """
     import numpy as np
 
+    from dataeff.settings import section
+
+    level = float(level if level is not None else section(None, "analysis")["level"])
     k = int(np.asarray(gram).shape[0])
     rng = np.random.default_rng(seed)
     draws = rng.integers(0, k, size=(int(resamples), k))

@@ -51,22 +51,22 @@ METHODS = ("bayes", "bayes_xp", "measured_only", "library")
 
 def default_update_sigma() -> float:
     """Likelihood noise of the ``bayes`` update (config schema ``analysis.update_sigma``)."""
-    from dataeff.config import schema
+    from dataeff.settings import section
 
-    return float(schema()["properties"]["analysis"]["properties"]["update_sigma"]["default"])
+    return float(section(None, "analysis")["update_sigma"])
 
 
 def default_shape_bandwidth() -> float:
     """AUC bandwidth of the shape kernel (config schema ``analysis.shape_bandwidth``)."""
-    from dataeff.config import schema
+    from dataeff.settings import section
 
-    return float(schema()["properties"]["analysis"]["properties"]["shape_bandwidth"]["default"])
+    return float(section(None, "analysis")["shape_bandwidth"])
 
 
 def _analysis_default(key: str) -> float:
-    from dataeff.config import schema
+    from dataeff.settings import section
 
-    return float(schema()["properties"]["analysis"]["properties"][key]["default"])
+    return float(section(None, "analysis")[key])
 
 
 def default_library_sigma() -> float:

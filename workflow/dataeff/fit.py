@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from dataeff.errors import DataeffError
+from dataeff.settings import section, top_level
 
 #: predictor name -> column of predictors.tsv (the mean across CoS-Low seeds).
 PREDICTORS: dict[str, str] = {
@@ -53,7 +54,8 @@ CONFIG_KEYS = (
     "source",
 )
 MIN_TASKS = 3
-DEFAULT_LEVEL = 0.95
+#: Interval level when none is given (the schema's ``analysis.level``).
+DEFAULT_LEVEL: float = section(None, "analysis")["level"]
 
 LOTO_COLUMNS = ("task", "coslow", "actual_auc", "predicted_auc", "error", "abs_error", "slope", "intercept")
 CORRELATION_COLUMNS = (
@@ -357,8 +359,8 @@ def fit_family(
     table: pd.DataFrame,
     *,
     family: str,
-    n_boot: int = 1000,
-    seed: int = 123,
+    n_boot: int | None = None,
+    seed: int | None = None,
     max_budget: int | None = None,
     level: float = DEFAULT_LEVEL,
 ) -> tuple[dict[str, Any], pd.DataFrame, pd.DataFrame]:
@@ -368,6 +370,8 @@ def fit_family(
     x = table["coslow_mean"].to_numpy(dtype=float)
     y = table["auc"].to_numpy(dtype=float)
     require_tasks(tasks, family)
+    n_boot = int(n_boot if n_boot is not None else section(None, "analysis")["bootstrap"])
+    seed = int(seed if seed is not None else top_level(None, "seed"))
     fit = ols_fit(x, y, level)
     corr = correlations(x, y, n_boot, seed, level)
     loto, loto_summary = leave_one_task_out(tasks, x, y)
@@ -484,7 +488,7 @@ def run_fit(
     n_boot: int | None = None,
     seed: int | None = None,
     max_budget: int | None = None,
-    level: float = DEFAULT_LEVEL,
+    level: float | None = None,
 ) -> dict[str, Any]:
     """Read inputs, fit, and write coefficients.json, loto.tsv, correlations.tsv to ``out_dir``.
 
@@ -493,10 +497,10 @@ def run_fit(
     from dataeff.config import max_budget as config_max_budget
     from dataeff.io import atomic_write_json, atomic_write_text
     from dataeff.provenance import file_hash, provenance
-    from dataeff.settings import section, top_level
 
     n_boot = int(n_boot if n_boot is not None else section(config, "analysis")["bootstrap"])
     seed = int(seed if seed is not None else top_level(config, "seed"))
+    level = float(level if level is not None else section(config, "analysis")["level"])
     eff = read_efficiency(efficiency)
     if max_budget is None:
         found = {int(r["max_budget"]) for r in eff.values() if isinstance(r.get("max_budget"), int | float)}

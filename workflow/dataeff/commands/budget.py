@@ -48,6 +48,9 @@ def _grid(text: str) -> list[int]:
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
+    from dataeff.settings import section
+
+    default_level = section(None, "analysis")["level"]
     p = subparsers.add_parser(
         "budget",
         help="predict the labels needed to reach a target from CoS-Low",
@@ -97,7 +100,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "coefficients' recorded grid, the config's budgets for its N_max, or the paper's for "
         "N_max 5000)",
     )
-    p.add_argument("--level", type=_finite_float, default=0.95, help="interval level (default 0.95)")
+    p.add_argument(
+        "--level",
+        type=_finite_float,
+        default=default_level,
+        help=f"interval level (default {default_level}, the schema's analysis.level)",
+    )
     unc = p.add_argument_group("uncertainty and measured budgets")
     unc.add_argument(
         "--coslow-sd",

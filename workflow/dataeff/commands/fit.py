@@ -33,7 +33,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default=None,
         help="N_max of the AUC, recorded with the coefficients (default from efficiency.json/config)",
     )
-    p.add_argument("--level", type=float, default=0.95, help="confidence level of intervals (default 0.95)")
+    p.add_argument(
+        "--level", type=float, default=None, help="confidence level of intervals (default config analysis.level, 0.95)"
+    )
     p.set_defaults(func=run)
 
 
@@ -41,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
     from dataeff.errors import DataeffError
     from dataeff.fit import run_fit
 
-    if not 0.0 < args.level < 1.0:
+    if args.level is not None and not 0.0 < args.level < 1.0:
         raise DataeffError(f"level {args.level} is outside (0, 1)", field="--level", fix="e.g. 0.95")
     if args.bootstrap is not None and args.bootstrap < 0:
         raise DataeffError("bootstrap must be >= 0", field="--bootstrap", fix="e.g. 1000")

@@ -37,6 +37,9 @@ WORK_FILES = (
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
+    from dataeff.settings import section
+
+    default_level = section(None, "analysis")["level"]
     from dataeff.commands.budget import _finite_float
 
     p = subparsers.add_parser(
@@ -96,7 +99,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--k", type=int, default=None, help="examples to label (default: config coslow.k)")
     p.add_argument("--seed", type=int, default=None, help="selection, LoRA and resampling seed (default: config seed)")
     p.add_argument("--max-budget", type=int, default=None, help="N_max (default: the coefficients' own)")
-    p.add_argument("--level", type=_finite_float, default=0.95, help="interval level (default 0.95)")
+    p.add_argument(
+        "--level",
+        type=_finite_float,
+        default=default_level,
+        help=f"interval level (default {default_level}, the schema's analysis.level)",
+    )
     p.add_argument("--threads", type=int, default=None, help="torch threads")
     p.add_argument("--config", default=None, help="pipeline config (default: the packaged default configuration)")
     p.add_argument(

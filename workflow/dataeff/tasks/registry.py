@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from dataeff.errors import DataeffError
+from dataeff.settings import section
 
 #: Repository root (prompt template paths are relative to it).
 REPO_ROOT = Path(__file__).resolve().parents[3]
@@ -644,8 +645,8 @@ def pool_size(spec: TaskSpec, config: Mapping[str, Any]) -> int | None:
     ``data.generated_examples``, through the split rule. The workflow caps budgets at it so a
     budget above the pool runs once, at the pool size (METHOD.md section 4).
     """
-    data = config.get("data") or {}
-    test_max = int(data.get("test_max", 5000))
+    data = section(config, "data")
+    test_max = int(data["test_max"])
     has_val, has_test = spec.splits.get("validation") is not None, spec.splits.get("test") is not None
     if spec.split_sizes and spec.split_sizes.get("train") is not None:
         n = int(spec.split_sizes["train"])

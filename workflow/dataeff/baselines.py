@@ -1,4 +1,4 @@
-"""The baselines CoS-Low is compared with (METHOD.md section 2), computed by the same code.
+"""The baselines CoS-Low is compared with (docs/METHOD.md section 2), computed by the same code.
 
 All three use k examples drawn uniformly at random (seeded) from the pool instead of the
 low-confidence segment:

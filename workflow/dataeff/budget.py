@@ -1,8 +1,8 @@
 """From a CoS-Low value to a label budget, with an interval that says how sure we are.
 
-METHOD.md section 3. A family's fit AUC = slope * CoS-Low + intercept gives a predicted AUC
+docs/METHOD.md section 3. A family's fit AUC = slope * CoS-Low + intercept gives a predicted AUC
 ``a``; the normalised data-efficiency curve is modelled as y(x) = x**p on the log budget axis
-x = log(n) / log(N_max). METHOD.md takes p = (1 - a) / a, whose continuous area is ``a``
+x = log(n) / log(N_max). docs/METHOD.md takes p = (1 - a) / a, whose continuous area is ``a``
 (:func:`curve_exponent`, :func:`budget_for_target`). :func:`predict_budget` instead uses the
 exponent whose *trapezoid on the budget grid* is ``a`` (:mod:`dataeff.curve_model`), because
 that is how the AUCs the coefficients were fitted to are measured; and it limits ``a`` to the

@@ -5,7 +5,7 @@ template (its own or one in config). Prompts are rendered as text and tokenized 
 extra special tokens, which keeps the prompt/answer boundary exact: the answer tokens of a
 training example are exactly the tokens generation would produce after the prompt.
 
-Where the task instruction goes follows the paper (METHOD.md section 4): in the system turn
+Where the task instruction goes follows the paper (docs/METHOD.md section 4): in the system turn
 when the family's chat template has a system role of its own (Llama-3.1, Qwen2.5), else in
 the user turn as ``instruction + "\\n" + input`` (Mistral-v0.3, whose template either rejects a
 system message or folds it into the user turn). Which case applies is read off the template

@@ -1,4 +1,4 @@
-"""Confidence of the base model on unlabeled prompts (step 1 of CoS-Low, METHOD.md section 2).
+"""Confidence of the base model on unlabeled prompts (step 1 of CoS-Low, docs/METHOD.md section 2).
 
 Confidence is the mean, over the generated answer tokens, of the top softmax probability
 (the probability of the greedy token). End-of-turn, padding, special and whitespace-only

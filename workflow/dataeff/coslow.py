@@ -1,4 +1,4 @@
-"""CoS-Low: the median pairwise cosine of per-example LoRA gradients (METHOD.md section 2, step 3-4).
+"""CoS-Low: the median pairwise cosine of per-example LoRA gradients (docs/METHOD.md section 2, step 3-4).
 
 What is computed is exactly the textbook recipe (kept runnable in
 ``benchmarks/coslow_reference.py``): wrap the model in LoRA with a seeded initialisation, take

@@ -1,8 +1,8 @@
 """The x**p curve model, made consistent with how the empirical AUC is measured.
 
-METHOD.md section 3 models the normalised data-efficiency curve as y(x) = x**p with
+docs/METHOD.md section 3 models the normalised data-efficiency curve as y(x) = x**p with
 p = (1 - a) / a, the exponent whose *continuous* area is the predicted AUC ``a``. But the AUC
-the coefficients were fitted to (METHOD.md section 1) is a trapezoid on the budget grid: the
+the coefficients were fitted to (docs/METHOD.md section 1) is a trapezoid on the budget grid: the
 point (0, 0) for zero-shot, then the grid budgets. On the paper's grid the first segment spans
 x = 0 .. 0.459 (0 .. 50 labels), so a curve that reaches the ceiling at 50 labels has a
 trapezoid AUC of only 1 - 0.459 / 2 = 0.7703, and the continuous formula with a = 0.7 asks for

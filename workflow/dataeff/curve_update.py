@@ -3,7 +3,7 @@
 A practitioner who has fine-tuned at a few budgets (say 50 and 100 labels, or 16 and 32) knows
 part of the curve. The CoS-Low prediction is the prior over the task's AUC (equivalently, over
 the exponent p of its grid-consistent x**p curve); each measured point is evidence. Measured
-accuracies are normalised between zero-shot and ceiling (running maximum, as METHOD.md
+accuracies are normalised between zero-shot and ceiling (running maximum, as docs/METHOD.md
 section 1 cleans a curve) and placed at x = log(n) / log(N_max).
 
 Four update methods, compared leave-one-task-out by :mod:`dataeff.calibration`:

@@ -1,4 +1,4 @@
-"""Data-efficiency curves and their AUC, exactly as the paper defines them (METHOD.md section 1).
+"""Data-efficiency curves and their AUC, exactly as the paper defines them (docs/METHOD.md section 1).
 
 One model family x one task: accuracy after fine-tuning on n labeled examples for n = 0
 (zero-shot) and each budget of a grid. The curve is cleaned (range filter, missing budgets
@@ -116,7 +116,7 @@ class Curve:
 def pick_metric(
     metrics: Mapping[str, Any], task: str, *, source: str | None = None, budget: str | int | None = None
 ) -> float:
-    """The score of one result entry, chosen per METHOD.md rule 2.
+    """The score of one result entry, chosen per docs/METHOD.md rule 2.
 
     Entries written by ``dataeff aggregate`` name their metric (``"metric"``) and carry its
     value under ``"accuracy"``. Published entries: generation tasks use ``f1``; others use
@@ -197,7 +197,7 @@ def compute_curve(
     max_budget: int | None = None,
     floor: float | None = None,
 ) -> Curve:
-    """Apply METHOD.md section 1 (rules 1 and 3-8) to one task's per-budget accuracies.
+    """Apply docs/METHOD.md section 1 (rules 1 and 3-8) to one task's per-budget accuracies.
 
     ``points`` maps budget -> accuracy, or a sequence of per-seed accuracies (averaged first).
     ``ceiling`` is the human-level ceiling H_human, ``None`` when unknown. ``grid`` holds the

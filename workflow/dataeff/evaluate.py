@@ -1,4 +1,4 @@
-"""Evaluate a model on a task's test split, as the paper does (METHOD.md section 4).
+"""Evaluate a model on a task's test split, as the paper does (docs/METHOD.md section 4).
 
 Greedy decoding of the chat-formatted prompt; the answer is the first line of the reply,
 lower-cased with spaces and periods removed, compared by exact match with the gold label

@@ -1,4 +1,4 @@
-"""Per-family fit of AUC on CoS-Low, with honest uncertainty (METHOD.md section 3).
+"""Per-family fit of AUC on CoS-Low, with honest uncertainty (docs/METHOD.md section 3).
 
 For one model family: ordinary least squares AUC = slope * CoS-Low + intercept across tasks
 (statsmodels, with standard errors and confidence intervals), Pearson and Spearman correlation

@@ -158,7 +158,7 @@ class Predictive:
         for x, y in sorted(self.points):
             if x <= 0:
                 continue
-            best = max(best, y)  # the cleaned curve is a running maximum (METHOD.md rule 4)
+            best = max(best, y)  # the cleaned curve is a running maximum (docs/METHOD.md rule 4)
             xs.append(x)
             ys.append(best)
         cross = crossing_x(xs, ys, target)

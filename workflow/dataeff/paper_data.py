@@ -32,7 +32,7 @@ def resolve_results_dir(value: str | os.PathLike[str] | None) -> str | None:
 
 @cache
 def paper_curves(family: str) -> dict[str, Curve]:
-    """Task -> cleaned curve (METHOD.md section 1) of one published family, every task shipped.
+    """Task -> cleaned curve (docs/METHOD.md section 1) of one published family, every task shipped.
 
     Tasks whose human ceiling is unknown take their best accuracy as ceiling, as the paper did.
     """

@@ -66,7 +66,7 @@ def _number(value: Any, source: str, field: str) -> float:
 
 
 def read_result_file(path: str | os.PathLike[str], task: str) -> Points:
-    """Budget -> score of one paper-layout file (METHOD.md rule 2 picks the metric).
+    """Budget -> score of one paper-layout file (docs/METHOD.md rule 2 picks the metric).
 
     A budget entry with ``"accuracy_seeds"`` (several seeds, written by ``dataeff aggregate``)
     yields the list of per-seed scores, which :func:`~dataeff.efficiency.compute_curve`

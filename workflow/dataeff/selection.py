@@ -1,6 +1,6 @@
 """Pick the examples a person labels: k random draws from the least-confident decile.
 
-Step 2 of CoS-Low (METHOD.md section 2). The selection itself is pure (scores in, indices
+Step 2 of CoS-Low (docs/METHOD.md section 2). The selection itself is pure (scores in, indices
 out) so it can be tested on synthetic scores; :func:`run_select` adds the model, the files
 and the records.
 """

@@ -1,6 +1,6 @@
 """Fine-tune one model on one task at one data budget.
 
-The loop follows the paper's setup (METHOD.md section 4): loss on the assistant answer only,
+The loop follows the paper's setup (docs/METHOD.md section 4): loss on the assistant answer only,
 AdamW with a cosine schedule and warmup, a fixed effective batch, validation loss every N
 steps with early stopping and the best checkpoint kept. It is written on top of
 ``accelerate`` so the same code runs on a CPU, one GPU, or several GPUs with FSDP2

@@ -56,7 +56,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="predict the labels needed to reach a target from CoS-Low",
         description="Predict a task's data-efficiency AUC from its CoS-Low with a family's fitted "
         "coefficients, and the number of labeled examples needed to close TARGET of the gap "
-        "between zero-shot and ceiling (METHOD.md section 3), with an interval.",
+        "between zero-shot and ceiling (docs/METHOD.md section 3), with an interval.",
     )
     p.add_argument("--coslow", type=_finite_float, required=True, help="the task's CoS-Low value")
     who = p.add_argument_group("coefficients (one of)")

@@ -60,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
         if metrics_path.is_file():
             n_train = json.loads(metrics_path.read_text()).get("budget_actual")
     if n_train is not None and int(n_train) < args.budget:
-        # The workflow caps budgets at the training pool (METHOD.md section 4); a smaller
+        # The workflow caps budgets at the training pool (docs/METHOD.md section 4); a smaller
         # pool here means its recorded size is stale, and the point would sit at the wrong n.
         raise DataeffError(
             f"the model was trained on {n_train} examples, fewer than budget {args.budget}",

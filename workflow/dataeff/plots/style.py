@@ -9,8 +9,6 @@ figures as PNG (for the Snakemake report and quick viewing) plus PDF (for papers
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import matplotlib
@@ -62,13 +60,6 @@ RC = {
 def apply_style() -> None:
     """Apply the project style globally (idempotent)."""
     plt.rcParams.update(RC)
-
-
-@contextmanager
-def style() -> Iterator[None]:
-    """Apply the project style inside a ``with`` block only."""
-    with plt.rc_context(RC):
-        yield
 
 
 def save_figure(

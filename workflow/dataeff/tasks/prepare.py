@@ -1,6 +1,6 @@
 """Prepare a task: raw examples -> rendered prompts -> train/validation/test JSONL + meta.json.
 
-Splits follow METHOD.md section 4: the dataset's own splits where given; with no validation
+Splits follow docs/METHOD.md section 4: the dataset's own splits where given; with no validation
 and no test split, 80/10/10 of train; with a test but no validation split, validation = 10% of
 train (20% for the tasks whose ``validation_fraction`` says so); with validation but no test,
 test = 10% of train; test capped at ``data.test_max``.
@@ -105,7 +105,7 @@ def field_value(value: Any) -> str:
 
 
 def input_line(spec: TaskSpec, record: Mapping[str, Any]) -> str:
-    """The user turn of an instruction-style task (METHOD.md section 4): the value alone for
+    """The user turn of an instruction-style task (docs/METHOD.md section 4): the value alone for
     an unlabelled single field, else ``LABEL - value [SEP] LABEL - value ...``."""
     labels = spec.field_labels or ("",) * len(spec.input_fields)
     missing = [f for f in spec.input_fields if f not in record]
@@ -219,7 +219,7 @@ def split_rows(
     test_max: int,
     validation_fraction: float = 0.1,
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]], str]:
-    """Apply METHOD.md section 4 (see module docstring); returns (train, validation, test, rule).
+    """Apply docs/METHOD.md section 4 (see module docstring); returns (train, validation, test, rule).
 
     The sizes are :func:`dataeff.tasks.registry.carved_train_size`'s, so the workflow's
     recorded pool sizes and the prepared tasks agree."""

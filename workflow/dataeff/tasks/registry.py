@@ -1,4 +1,4 @@
-"""The 30 tasks of the paper (METHOD.md section 5) plus user-defined tasks from the config.
+"""The 30 tasks of the paper (docs/TASKS.md) plus user-defined tasks from the config.
 
 Each task is a :class:`TaskSpec`: where its data comes from (a generator, a Hub dataset or a
 user file), which fields feed the prompt template, how the raw label maps to the answer text
@@ -31,7 +31,7 @@ class TaskSpec:
 
     ``splits`` maps ``train``/``validation``/``test`` to the dataset's own split name, or to
     ``None`` when the dataset has no such (labelled) split; missing splits are carved out of
-    train by :func:`dataeff.tasks.prepare.prepare_task` (METHOD.md section 4).
+    train by :func:`dataeff.tasks.prepare.prepare_task` (docs/METHOD.md section 4).
 
     ``label_map`` maps the raw label value (int or str) to the answer text; when it is empty
     the prepare step uses the dataset's ``ClassLabel`` names, else ``str(raw)``. Rows whose
@@ -42,7 +42,7 @@ class TaskSpec:
     They are rendered as ``(A) ...`` lines into the template variable ``{options}``.
 
     ``prompt_style`` says what the prompt file is. ``"template"``: a ``str.format`` template of
-    the whole user turn. ``"instruction"`` (the authors' formulation, METHOD.md section 4): the
+    the whole user turn. ``"instruction"`` (the authors' formulation, docs/METHOD.md section 4): the
     task instruction, which :mod:`dataeff.chat` puts in the system turn (or ahead of the input
     in the user turn where the template has no system role); the user turn is then the input
     alone: one field's value, or ``LABEL - value [SEP] LABEL - value`` over ``input_fields``
@@ -140,7 +140,7 @@ def _hub(
     )
 
 
-# ---- the authors' formulation of the Hub tasks (METHOD.md sections 4-5) ----
+# ---- the authors' formulation of the Hub tasks (docs/METHOD.md section 4 and docs/TASKS.md) ----
 # Revisions are commit SHAs quoted in public material (see tests/fixtures/hub_datasets.json for
 # where each was read); ``None`` where no commit could be verified: the load then follows main.
 _GLUE_REV = "bcdcba79d07bc864c1c254ccfcedcce55bcc9a8c"  # nyu-mll/glue
@@ -465,7 +465,7 @@ _SPECS: tuple[TaskSpec, ...] = (
 
 # ---------------------------------------------------------------- BIG-bench source (real data)
 # The paper's 10 BIG-bench tasks from the bigbench 1.0.0 sdist (dataeff.tasks.bigbench), posed as
-# the authors posed them (METHOD.md section 5), with ``train_size`` = the authors' training pool
+# the authors posed them (docs/TASKS.md), with ``train_size`` = the authors' training pool
 # (their largest budget / off-grid point). The nine that also have a procedural generator above
 # use the real data when ``data.bigbench_paper_tasks`` is ``sdist`` (config/paper.yaml);
 # sports_understanding has no generator and always uses the real data.
@@ -626,7 +626,7 @@ def with_config_revision(spec: TaskSpec, config: Mapping[str, Any] | None) -> Ta
 def carved_train_size(
     n: int, has_validation: bool, has_test: bool, test_max: int, validation_fraction: float = 0.1
 ) -> int:
-    """Training rows left of ``n`` after the split rule of METHOD.md section 4 (the same
+    """Training rows left of ``n`` after the split rule of docs/METHOD.md section 4 (the same
     arithmetic as :func:`dataeff.tasks.prepare.split_rows`, which calls this)."""
     if not has_validation and not has_test:
         return n - min(round(0.1 * n), test_max) - round(0.1 * n)
@@ -643,7 +643,7 @@ def pool_size(spec: TaskSpec, config: Mapping[str, Any]) -> int | None:
     From the recorded size of the dataset's train split (``split_sizes``; an upper bound where
     rows without a gold label are dropped) or, for generated tasks, from
     ``data.generated_examples``, through the split rule. The workflow caps budgets at it so a
-    budget above the pool runs once, at the pool size (METHOD.md section 4).
+    budget above the pool runs once, at the pool size (docs/METHOD.md section 4).
     """
     data = section(config, "data")
     test_max = int(data["test_max"])

@@ -9,7 +9,7 @@ A config entry::
 Every problem with the file is reported as one line naming the file, the line and the field
 (missing or empty file, non-UTF-8, malformed JSONL line, missing or empty prompt/label, a
 label outside ``labels``, too few examples for the largest budget), before anything is
-written. The file is split 80/10/10 into train/validation/test (METHOD.md section 4).
+written. The file is split 80/10/10 into train/validation/test (docs/METHOD.md section 4).
 """
 
 from __future__ import annotations

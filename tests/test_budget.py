@@ -396,6 +396,21 @@ def test_budget_command_with_measured_accuracies(tmp_path, capsys):
     assert rc == 2 and "--test-size" in err and len(err.strip().splitlines()) == 1
 
 
+def test_budget_and_predict_read_measured_accuracies_the_same_way(capsys):
+    """`--measured` is one option of both commands: N=ACC or N:ACC, repeatable or comma-separated,
+    0 = zero-shot; the two spellings give the same prediction, and a bad item is one line."""
+    from dataeff.commands.options import parse_measured
+
+    assert parse_measured(["0=0.4", "50:0.45,100=0.55"]) == {0: 0.4, 50: 0.45, 100: 0.55}
+    base = ["budget", "--coslow", "0.3", "--family", "llama", "--target", "0.7", "--ceiling", "0.9", "--json"]
+    rc1, colon, _ = run_cli([*base, "--measured", "0:0.4,50:0.45,100:0.55"], capsys)
+    rc2, equals, _ = run_cli([*base, "--measured", "0=0.4", "--measured", "50=0.45", "--measured", "100=0.55"], capsys)
+    assert rc1 == rc2 == 0 and json.loads(colon) == json.loads(equals)
+    for bad in ("50", "50=1.2", "50=-0.1", "x:0.3"):
+        rc, out, err = run_cli([*base, "--measured", bad], capsys)
+        assert rc == 2 and out == "" and "is not N=ACCURACY" in err and len(err.strip().splitlines()) == 1
+
+
 # --------------------------------------------------------------------------- predict
 
 

@@ -8,33 +8,16 @@ import math
 import sys
 from typing import TYPE_CHECKING, Any
 
+from dataeff.commands.options import (
+    add_level_option,
+    add_measured_options,
+    add_target_options,
+    finite_float,
+    parse_measured,
+)
+
 if TYPE_CHECKING:
     from dataeff.shape import ShapeSet
-
-
-def _finite_float(text: str) -> float:
-    try:
-        return float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-
-
-def _measured(text: str) -> dict[int, float]:
-    """BUDGET:ACCURACY pairs, comma-separated: 0:0.41,50:0.55,100:0.62."""
-    out: dict[int, float] = {}
-    for part in text.replace(" ", "").split(","):
-        if not part:
-            continue
-        budget, sep, acc = part.partition(":")
-        try:
-            if not sep:
-                raise ValueError
-            out[int(budget)] = float(acc)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{part!r} is not BUDGET:ACCURACY (e.g. 0:0.41,50:0.55)") from None
-    if not out:
-        raise argparse.ArgumentTypeError("give at least the zero-shot accuracy, e.g. 0:0.41")
-    return out
 
 
 def _grid(text: str) -> list[int]:
@@ -48,9 +31,6 @@ def _grid(text: str) -> list[int]:
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    from dataeff.settings import section
-
-    default_level = section(None, "analysis")["level"]
     p = subparsers.add_parser(
         "budget",
         help="predict the labels needed to reach a target from CoS-Low",
@@ -58,7 +38,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "coefficients, and the number of labeled examples needed to close TARGET of the gap "
         "between zero-shot and ceiling (docs/METHOD.md section 3), with an interval.",
     )
-    p.add_argument("--coslow", type=_finite_float, required=True, help="the task's CoS-Low value")
+    p.add_argument("--coslow", type=finite_float, required=True, help="the task's CoS-Low value")
     who = p.add_argument_group("coefficients (one of)")
     who.add_argument(
         "--family",
@@ -66,29 +46,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "config families.FAMILY.coefficients, shipped fitted families, the paper "
         "(llama, mistral, qwen)",
     )
-    who.add_argument("--slope", type=_finite_float, help="slope c of AUC = c * CoS-Low + I")
-    who.add_argument("--intercept", type=_finite_float, help="intercept I")
-    who.add_argument("--slope-se", type=_finite_float, default=None, help="standard error of --slope")
-    who.add_argument("--intercept-se", type=_finite_float, default=None, help="standard error of --intercept")
+    who.add_argument("--slope", type=finite_float, help="slope c of AUC = c * CoS-Low + I")
+    who.add_argument("--intercept", type=finite_float, help="intercept I")
+    who.add_argument("--slope-se", type=finite_float, default=None, help="standard error of --slope")
+    who.add_argument("--intercept-se", type=finite_float, default=None, help="standard error of --intercept")
     who.add_argument("--coefficients", help="coefficients.json from `dataeff fit` (or a YAML/JSON entry)")
     p.add_argument(
         "--results-dir", default=None, help="a pipeline's results directory: use its DIR/FAMILY/coefficients.json"
     )
-    tgt = p.add_argument_group("target (one of)")
-    tgt.add_argument("--target", type=_finite_float, help="fraction of the zero-shot-to-ceiling gap, in (0, 1)")
-    tgt.add_argument(
-        "--target-accuracy", type=_finite_float, help="absolute accuracy to reach (needs --zero-shot and --ceiling)"
-    )
-    tgt.add_argument("--zero-shot", type=_finite_float, help="the untuned model's accuracy")
-    tgt.add_argument(
-        "--majority",
-        type=_finite_float,
-        default=None,
-        metavar="SHARE",
-        help="share of the task's most common answer: with coefficients fitted under the majority "
-        "floor (smollm2) the gap starts at max(zero-shot, SHARE)",
-    )
-    tgt.add_argument("--ceiling", type=_finite_float, help="best reachable accuracy (e.g. human level)")
+    add_target_options(p)
     p.add_argument(
         "--max-budget", type=int, default=None, help="N_max of the AUC (default: the coefficients' own, else 5000)"
     )
@@ -100,43 +66,22 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "coefficients' recorded grid, the config's budgets for its N_max, or the paper's for "
         "N_max 5000)",
     )
-    p.add_argument(
-        "--level",
-        type=_finite_float,
-        default=default_level,
-        help=f"interval level (default {default_level}, the schema's analysis.level)",
-    )
+    add_level_option(p)
     unc = p.add_argument_group("uncertainty and measured budgets")
     unc.add_argument(
         "--coslow-sd",
-        type=_finite_float,
+        type=finite_float,
         default=None,
         help="spread (sd) of this CoS-Low value over resamples of the 32 examples (default: "
         "config analysis.coslow_sd, the measured seed spread)",
     )
-    unc.add_argument(
-        "--measured",
-        type=_measured,
-        default=None,
-        metavar="BUDGET:ACC,...",
-        help="accuracies measured so far, e.g. 0:0.41,50:0.55,100:0.62 (0 = zero-shot; needs "
-        "--ceiling): the prediction is updated with them",
-    )
+    add_measured_options(unc)
     unc.add_argument(
         "--update-method",
         default=None,
         choices=("bayes", "bayes_xp", "measured_only", "library"),
         help="how measured accuracies update the prediction (default bayes, the best on "
         "held-out tasks; docs/PREDICTIONS.md)",
-    )
-    unc.add_argument(
-        "--test-size",
-        type=int,
-        default=None,
-        metavar="N",
-        help="number of test examples behind each --measured accuracy: adds each point's "
-        "binomial noise to the update (recommended; without it the points count as exact up to "
-        "config analysis.update_sigma)",
     )
     p.add_argument("--config", default=None, help="pipeline config (default: the packaged default configuration)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
@@ -279,6 +224,7 @@ def run(args: argparse.Namespace) -> int:
     if args.max_budget is not None:
         check_max_budget(args.max_budget)
     coefs = resolve_coefficients(args)
+    args.measured = parse_measured(args.measured) or None
     args.zero_shot, floor, floor_warnings = curve_start(args.zero_shot, args.majority, coefs)
     if floor is not None and args.measured is not None and 0 in args.measured:
         args.measured[0] = max(args.measured[0], floor)

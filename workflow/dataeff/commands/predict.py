@@ -21,6 +21,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from dataeff.commands.options import (
+    add_level_option,
+    add_measured_options,
+    add_target_options,
+    parse_measured,
+)
+
 TO_ANNOTATE = "to_annotate.jsonl"
 INPUTS = "inputs.json"
 LOG = "predict.log"
@@ -37,10 +44,6 @@ WORK_FILES = (
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    from dataeff.settings import section
-
-    default_level = section(None, "analysis")["level"]
-    from dataeff.commands.budget import _finite_float
 
     p = subparsers.add_parser(
         "predict",
@@ -67,44 +70,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--results-dir", default=None, help="a pipeline's results directory: use its DIR/FAMILY/coefficients.json"
     )
     p.add_argument("--force", action="store_true", help="use coefficients fitted on another model (the result says so)")
-    tgt = p.add_argument_group("target (one of)")
-    tgt.add_argument("--target", type=_finite_float, help="fraction of the zero-shot-to-ceiling gap, in (0, 1)")
-    tgt.add_argument(
-        "--target-accuracy", type=_finite_float, help="absolute accuracy to reach (needs --zero-shot and --ceiling)"
-    )
-    tgt.add_argument("--zero-shot", type=_finite_float, help="the untuned model's accuracy on your task")
-    tgt.add_argument(
-        "--majority",
-        type=_finite_float,
-        default=None,
-        metavar="SHARE",
-        help="share of your task's most common answer: with coefficients fitted under the majority "
-        "floor (smollm2) the gap starts at max(zero-shot, SHARE)",
-    )
-    tgt.add_argument("--ceiling", type=_finite_float, help="best reachable accuracy (e.g. human level)")
-    p.add_argument(
-        "--measured",
-        action="append",
-        default=[],
-        metavar="N=ACC",
-        help="an accuracy you measured after fine-tuning on N examples (repeatable)",
-    )
-    p.add_argument(
-        "--test-size",
-        type=int,
-        default=None,
-        metavar="N",
-        help="number of test examples behind each --measured accuracy: adds each point's binomial noise",
-    )
+    add_target_options(p, task="your task")
+    add_measured_options(p)
     p.add_argument("--k", type=int, default=None, help="examples to label (default: config coslow.k)")
     p.add_argument("--seed", type=int, default=None, help="selection, LoRA and resampling seed (default: config seed)")
     p.add_argument("--max-budget", type=int, default=None, help="N_max (default: the coefficients' own)")
-    p.add_argument(
-        "--level",
-        type=_finite_float,
-        default=default_level,
-        help=f"interval level (default {default_level}, the schema's analysis.level)",
-    )
+    add_level_option(p)
     p.add_argument("--threads", type=int, default=None, help="torch threads")
     p.add_argument("--config", default=None, help="pipeline config (default: the packaged default configuration)")
     p.add_argument(
@@ -115,27 +86,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 # --------------------------------------------------------------------------- inputs
-
-
-def parse_measured(items: list[str]) -> dict[int, float]:
-    """``["64=0.71", ...]`` -> {64: 0.71}; a malformed item is a one-line error."""
-    from dataeff.errors import DataeffError
-
-    out: dict[int, float] = {}
-    for item in items:
-        n_text, sep, acc_text = item.partition("=")
-        try:
-            n, acc = int(n_text), float(acc_text)
-        except ValueError:
-            n, acc = -1, float("nan")
-        if not sep or n < 1 or not 0.0 <= acc <= 1.0:
-            raise DataeffError(
-                f"'{item}' is not N=ACCURACY",
-                field="--measured",
-                fix="write the budget and the accuracy measured after fine-tuning on it, e.g. --measured 64=0.71",
-            )
-        out[n] = acc
-    return out
 
 
 def check_answers(path: Path) -> list[dict[str, Any]]:

@@ -103,13 +103,6 @@ def settings(config: Mapping[str, Any] | None) -> dict[str, Any]:
     }
 
 
-def default_level() -> float:
-    """The stated level whose coverage is calibrated (config schema ``analysis.calibration.level``)."""
-    from dataeff.settings import section
-
-    return float(section(None, "analysis")["calibration"]["level"])
-
-
 # --------------------------------------------------------------------------- one held-out task
 
 

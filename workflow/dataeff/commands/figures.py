@@ -55,7 +55,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from dataeff.budget import DEFAULT_MAX_BUDGET
-    from dataeff.calibration import default_level
     from dataeff.coefficients import _coefficients_from_file
     from dataeff.config import load_optional_config
     from dataeff.fit import fit_table, read_correlations, read_efficiency, read_loto, read_predictors, require_tasks
@@ -79,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
     extra = {}
     if args.compare_published and (pub := published_coefficients(args.family)):
         extra[f"{args.family} (published)"] = pub
-    level = float((analysis.get("calibration") or {}).get("level") or default_level())
+    level = float(analysis["calibration"]["level"])
     written = write_all(
         family=args.family,
         table=table,

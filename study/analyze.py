@@ -20,6 +20,7 @@ import json
 import subprocess
 import sys
 from collections import Counter
+from itertools import combinations
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -29,11 +30,25 @@ from dataeff.config import load_config  # noqa: E402
 from dataeff.results import result_filename  # noqa: E402
 
 
+def split_by_answer(pair_cosines: list[float], labels: list[str]) -> tuple[float, float]:
+    """Median cosine of the same-answer pairs and of the different-answer pairs (NaN where there
+    are none). ``pair_cosines`` are in the CoS-Low record's order: (i, j), i < j, row-major."""
+    import numpy as np
+
+    same, diff = [], []
+    for c, (i, j) in zip(pair_cosines, combinations(range(len(labels)), 2), strict=True):
+        (same if labels[i] == labels[j] else diff).append(c)
+    return tuple(float(np.median(v)) if v else float("nan") for v in (same, diff))
+
+
 def majority_rows(root: Path, tasks: list[str]) -> list[dict]:
     """(task, seed, coslow, picks, majority share, share of same-answer pairs) from
     raw/{task}/coslow_seed*.json and picks.json. CoS-Low is the median cosine over the k(k-1)/2
     pairs; answer gradients cluster by answer, so when more than half of the pairs share an answer
-    the median falls in the same-answer cluster."""
+    the median falls in the same-answer cluster. Records that carry every pair's cosine (those
+    written since the pair cosines were recorded) also give the median of the same-answer and of
+    the different-answer pairs (``cos_same``, ``cos_diff``; NaN otherwise): CoS-Low with the answer
+    structure held out of it."""
     rows = []
     for task in tasks:
         picks_path = root / "raw" / task / "picks.json"
@@ -46,6 +61,8 @@ def majority_rows(root: Path, tasks: list[str]) -> list[dict]:
             top = counts.most_common(1)[0][1]
             k = len(labels)
             same = sum(c * (c - 1) for c in counts.values()) / (k * (k - 1))
+            pairs = rec["coslow_details"].get("pair_cosines")
+            cos_same, cos_diff = split_by_answer(pairs, labels) if pairs else (float("nan"), float("nan"))
             rows.append(
                 {
                     "task": task,
@@ -57,6 +74,8 @@ def majority_rows(root: Path, tasks: list[str]) -> list[dict]:
                     "same_answer_pairs": same,
                     "cos_q1": float(rec["coslow_details"]["cosine_quartiles"]["q1"]),
                     "cos_q3": float(rec["coslow_details"]["cosine_quartiles"]["q3"]),
+                    "cos_same": cos_same,
+                    "cos_diff": cos_diff,
                 }
             )
     return rows
@@ -71,6 +90,10 @@ def _partial_r(x, y, z):
     rx = x - design @ np.linalg.lstsq(design, x, rcond=None)[0]
     ry = y - design @ np.linalg.lstsq(design, y, rcond=None)[0]
     return float(stats.pearsonr(rx, ry)[0])
+
+
+def _has(rows: list[dict], key: str) -> bool:
+    return any(r[key] == r[key] for r in rows)  # some value is not NaN
 
 
 def write_confound(rows: list[dict], efficiency: dict, path: Path) -> None:
@@ -97,6 +120,14 @@ def write_confound(rows: list[dict], efficiency: dict, path: Path) -> None:
         lines.append(f"auc~same_answer_pairs\t{len(tasks)}\t{stats.pearsonr(same, auc)[0]:.4f}\ttasks")
         note = "tasks; both residualised on the same-answer share"
         lines.append(f"auc~coslow|same_answer_pairs\t{len(tasks)}\t{_partial_r(cos, auc, same):.4f}\t{note}")
+    # CoS-Low of the different-answer pairs only, on the tasks whose records carry every pair
+    diff = np.array(
+        [np.nanmean([r["cos_diff"] for r in per[t]]) if _has(per[t], "cos_diff") else np.nan for t in tasks]
+    )
+    ok = np.isfinite(diff)
+    if ok.sum() >= 4 and np.ptp(diff[ok]) > 0:
+        r = stats.pearsonr(diff[ok], auc[ok])[0]
+        lines.append(f"auc~coslow_different_answer_pairs\t{int(ok.sum())}\t{r:.4f}\ttasks with pair cosines")
     path.write_text("\n".join(lines) + "\n")
     print(path.read_text())
 
@@ -315,7 +346,7 @@ def main(argv: list[str] | None = None) -> int:
     rows = majority_rows(root, done)
     if rows:
         cols = ["task", "seed", "coslow", "k", "distinct_answers", "majority_share", "same_answer_pairs"]
-        cols += ["cos_q1", "cos_q3"]
+        cols += ["cos_q1", "cos_q3", "cos_same", "cos_diff"]
         lines = ["\t".join(cols)]
         lines += ["\t".join(repr(r[c]) if isinstance(r[c], float) else str(r[c]) for c in cols) for r in rows]
         (out / "majority_share.tsv").write_text("\n".join(lines) + "\n")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import statistics
 import sys
 from pathlib import Path
 
@@ -49,6 +50,8 @@ def test_value_symmetric_bounded_and_seeded(tiny):
     assert rev["value"] == pytest.approx(a["value"], abs=1e-6)
     assert -1 <= a["cosine_quartiles"]["min"] <= a["value"] <= a["cosine_quartiles"]["max"] <= 1
     assert a["n_pairs"] == 15 and a["k"] == 6
+    # every pair's cosine is recorded (5 decimals) and CoS-Low is their median
+    assert len(a["pair_cosines"]) == 15 and statistics.median(a["pair_cosines"]) == pytest.approx(a["value"], abs=1e-5)
     g = torch.randn(5, 7, dtype=torch.float64)
     cos = pairwise_cosines(g @ g.T)
     assert all(-1 <= x <= 1 for x in cos) and len(cos) == 10
@@ -195,6 +198,9 @@ def test_coslow_task_and_summary(tiny_model_dir, tmp_path, monkeypatch):
         assert {"coslow", "cos_sim_k", "grad_norm_k", "conf_avg_k"} <= set(res) and res["pool_size"] == 20
         assert res["seed"] == seed and -1 <= res["coslow"] <= 1
         assert sum(res["answer_counts"].values()) == res["k"] and 0 < res["majority_label_share"] <= 1
+        pairs = res["coslow_details"]["pair_cosines"]
+        assert len(pairs) == res["k"] * (res["k"] - 1) // 2
+        assert statistics.median(pairs) == pytest.approx(res["coslow"], abs=1e-5)
         outs.append(str(out))
         chosen.append(res["random_ids"])
     assert chosen[0] != chosen[1]  # seeds draw different random baseline examples

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import math
 import shutil
 
 import pytest
@@ -68,3 +69,16 @@ def test_same_answer_pair_share_is_computed_from_the_picks():
         pairs = sum(a == b for i, a in enumerate(labels) for b in labels[i + 1 :])
         assert row["same_answer_pairs"] == pytest.approx(pairs / (k * (k - 1) / 2))
         assert 0.0 <= row["same_answer_pairs"] <= 1.0 and row["k"] == k
+
+
+def test_pair_cosines_split_by_answer():
+    """Same-answer and different-answer medians come from the pairs in the record's order (i < j,
+    row-major), so a swapped pairing would put a cosine in the wrong group."""
+    analyze = _analyze()
+    labels = ["a", "a", "b", "b"]
+    # pairs (0,1) (0,2) (0,3) (1,2) (1,3) (2,3): same-answer are (0,1) and (2,3)
+    cosines = [0.9, 0.1, 0.2, 0.3, 0.4, 0.8]
+    same, diff = analyze.split_by_answer(cosines, labels)
+    assert same == pytest.approx(0.85) and diff == pytest.approx(0.25)
+    same, diff = analyze.split_by_answer([0.5, 0.6, 0.7], ["x", "y", "z"])
+    assert math.isnan(same) and diff == pytest.approx(0.6)

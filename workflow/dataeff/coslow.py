@@ -484,6 +484,9 @@ def gradient_stats(
         "n_pairs": len(cos),
         "cosine_quartiles": quartiles(cos),
         "mean_cosine": sum(cos) / len(cos),
+        # every pair's cosine (i < j, row-major; 5 decimals): with the picks' answers they split
+        # CoS-Low into same-answer and different-answer pairs (study/analyze.py)
+        "pair_cosines": [round(c, 5) for c in cos],
         "grad_norms": norms,
         "mean_grad_norm": sum(norms) / len(norms),
         "seed": seed,

@@ -220,7 +220,8 @@ def run_coslow_task(
         "grad_norm_k": base["grad_norm_k"],
         "conf_avg_k": base["conf_avg_k"],
         "coslow_details": {
-            key: stats[key] for key in ("cosine_quartiles", "mean_cosine", "mean_grad_norm", "grad_norms", "n_pairs")
+            key: stats[key]
+            for key in ("cosine_quartiles", "mean_cosine", "mean_grad_norm", "grad_norms", "n_pairs", "pair_cosines")
         },
         "cos_sim_k_quartiles": base["cos_sim_k_quartiles"],
         "conf_low_mean": sum(confidences[i] for i in sel["selected"]) / k,

@@ -16,6 +16,7 @@ figures once every task is committed; this script answers before that.
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import subprocess
 import sys
@@ -246,9 +247,16 @@ def ship_coefficients(config: dict, family: str, analysis: Path, dest: Path) -> 
     """Write the shipped coefficients (``dataeff/resources/coefficients/{family}.json``, the
     format :mod:`dataeff.coefficients` documents) from the study's fit, with the model it was
     fitted on, the floor rule its AUCs used, its leave-one-task-out error and CoS-Low range."""
+    import numpy as np
+
     from dataeff.io import atomic_write_json
 
     fit = json.loads((analysis / "coefficients.json").read_text())
+    eff = json.loads((analysis / "efficiency.json").read_text())
+    predictors = [r for r in csv.DictReader((analysis.parent / f"{family}_predictors.tsv").open(), delimiter="\t")]
+    sds = [
+        float(r["coslow_std"]) for r in predictors if r["task"] in fit["tasks"] and r["coslow_std"] not in ("", "nan")
+    ]
     keep = ("slope", "intercept", "slope_se", "intercept_se", "resid_std", "n_tasks", "mean_x", "sxx")
     record = {k: fit[k] for k in (*keep, "x_min", "x_max", "max_budget", "tasks", "pearson", "spearman")}
     record.update(
@@ -259,6 +267,11 @@ def ship_coefficients(config: dict, family: str, analysis: Path, dest: Path) -> 
         grid=sorted(config["budgets"]),
         source=f"the CPU study (docs/STUDY.md, config/study.yaml): {fit['source']}",
         provenance=fit.get("provenance"),
+        # the single-draw CoS-Low spread on this model: root mean square of the 3-seed sds
+        coslow_sd=float(np.sqrt(np.mean(np.square(sds)))),
+        coslow_sd_source=f"root mean square of the seed-to-seed CoS-Low sd over the {len(sds)} fitted tasks",
+        # the fitted tasks' normalised curves: the shape error of this model's own curves
+        curves={t: {k: eff[t]["curve"][k] for k in ("x", "y")} | {"auc": eff[t]["auc"]} for t in fit["tasks"]},
     )
     path = dest / f"{family}.json"
     atomic_write_json(path, record)

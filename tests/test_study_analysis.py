@@ -41,8 +41,10 @@ def test_shipped_coefficients_answer_budget_with_model_floor_and_loto(tmp_path, 
     config = load_config(REPO_ROOT / "config" / "study.yaml")
     analysis = tmp_path / "analysis"
     analysis.mkdir()
-    shutil.copy(STUDY / "analysis" / "coefficients.json", analysis / "coefficients.json")
-    path = analyze.ship_coefficients(config, "smollm2", analysis, tmp_path)
+    for name in ("coefficients.json", "efficiency.json"):
+        shutil.copy(STUDY / "analysis" / name, analysis / name)
+    shutil.copy(STUDY / "smollm2_predictors.tsv", tmp_path / "smollm2_predictors.tsv")
+    path = analyze.ship_coefficients(config, "smollm2", analysis, tmp_path / "ship")
     shipped = json.loads(path.read_text())
     fit = json.loads((analysis / "coefficients.json").read_text())
     assert shipped["model"] == config["families"]["smollm2"]["model"]
@@ -55,6 +57,17 @@ def test_shipped_coefficients_answer_budget_with_model_floor_and_loto(tmp_path, 
     assert out["auc_low"] <= out["predicted_auc"] <= out["auc_high"]
     assert out["auc_se"] >= shipped["loto"]["rmse"] - 1e-12
     assert out["target_accuracy"] == pytest.approx(0.75)
+    # the single-draw spread and the curve shapes are SmolLM2's own, measured in the study
+    sds = [float(line.split("\t")[2]) for line in (tmp_path / "smollm2_predictors.tsv").read_text().splitlines()[1:]]
+    assert shipped["coslow_sd"] == pytest.approx(math.sqrt(sum(s * s for s in sds) / len(sds)))
+    assert out["coslow_sd"] == pytest.approx(shipped["coslow_sd"])
+    assert set(shipped["curves"]) == set(fit["tasks"]) and out["shape_tasks"] == len(fit["tasks"])
+    assert "smollm2's own curves" in out["shape_source"]
+    eff = json.loads((analysis / "efficiency.json").read_text())
+    task = fit["tasks"][0]
+    assert (
+        shipped["curves"][task]["y"] == eff[task]["curve"]["y"] and shipped["curves"][task]["auc"] == eff[task]["auc"]
+    )
 
 
 @pytest.mark.skipif(not (STUDY / "raw").is_dir(), reason="no committed study results")

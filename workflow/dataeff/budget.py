@@ -336,7 +336,7 @@ def predict_budget(
         normalise_measured,
     )
     from dataeff.interval import auc_grid, prior_weights
-    from dataeff.shape import paper_shape_set
+    from dataeff.shape import coefficient_shapes, paper_shape_set
 
     check_target(target)
     if not (isinstance(level, int | float) and 0.0 < level < 1.0):
@@ -366,7 +366,10 @@ def predict_budget(
     lo_att, hi_att = model.auc_range()
 
     # (a) the fit's error and (b) the single-draw CoS-Low noise.
-    if coslow_sd is None:
+    if coslow_sd is None and isinstance(coefficients.get("coslow_sd"), int | float):
+        sd_draw = float(coefficients["coslow_sd"])
+        sd_source = "the seed-to-seed spread measured on the coefficients' own tasks"
+    elif coslow_sd is None:
         sd_draw, sd_source = default_coslow_sd(), "default (config schema analysis.coslow_sd)"
     else:
         if not (math.isfinite(coslow_sd) and coslow_sd >= 0):
@@ -389,7 +392,7 @@ def predict_budget(
     # (c) the curve-shape error.
     fam = family or _published_family(coefficients)
     if shapes is None:
-        shapes = paper_shape_set(fam)
+        shapes = coefficient_shapes(coefficients) or paper_shape_set(fam)
     sigma_y = shapes.y_residual_sd()
 
     points: list[tuple[float, float]] = []

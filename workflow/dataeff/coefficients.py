@@ -24,8 +24,17 @@ written by ``dataeff fit``) is one JSON object:
     the CoS-Low range of the fitted tasks; predictions outside it extrapolate.
 ``max_budget``
     N_max of the AUCs fitted.
-``loto`` (``{"mae": ...}``) or ``loto_mae``
-    leave-one-task-out mean absolute AUC error.
+``loto`` (``{"mae": ..., "rmse": ...}``) or ``loto_mae``
+    leave-one-task-out AUC error; an RMSE wider than the OLS interval's error replaces it.
+``grid``, ``floor_rule``
+    the positive budgets the AUCs were measured on, and their floor (``majority``: the gap starts
+    at max(zero-shot, the majority answer's share); ``dataeff budget --majority``).
+``coslow_sd``
+    the single-draw CoS-Low spread measured on this model (used when none is given).
+``curves``
+    task -> normalised ``x``, ``y`` and ``auc`` of the fitted tasks: the curve-shape error of a
+    prediction then comes from this model's own curves, not the paper's
+    (:func:`dataeff.shape.coefficient_shapes`).
 ``source``, ``provenance``
     where the numbers come from (tasks, seeds, config hash, package versions).
 """

@@ -167,6 +167,22 @@ def paper_shape_set(family: str | None = None) -> ShapeSet:
     )
 
 
+def coefficient_shapes(coefficients: Mapping[str, Any]) -> ShapeSet | None:
+    """The curves a fitted family ships with its coefficients (``curves``: task -> its normalised
+    ``x``, ``y`` and ``auc``, on the coefficients' ``grid`` and ``max_budget``), so a prediction
+    for that model carries the shape error of that model's own curves rather than the paper's;
+    None when the coefficients carry fewer than two curves."""
+    from types import SimpleNamespace
+
+    curves = coefficients.get("curves")
+    if not isinstance(curves, Mapping) or len(curves) < 2 or not coefficients.get("max_budget"):
+        return None
+    family = coefficients.get("family", "this family")
+    source = f"{family}'s own curves shipped with its coefficients ({len(curves)} tasks)"
+    as_curves = {t: SimpleNamespace(x=c["x"], y=c["y"], auc=c["auc"]) for t, c in curves.items()}
+    return shape_set_from_curves(as_curves, int(coefficients["max_budget"]), coefficients.get("grid"), source)
+
+
 def family_shapes(
     family: str | None, results_dir: str | os.PathLike[str] = "results", max_budget: int | None = None
 ) -> ShapeSet | None:

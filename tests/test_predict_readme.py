@@ -49,6 +49,8 @@ def write_prompts(path: Path, n: int) -> dict[str, str]:
 
 
 def run_readme(tmp_path, monkeypatch, capsys, model: str | None) -> dict:
+    """The README's two commands, verbatim; with ``model`` another model replaces ``--model``
+    and, not being SmolLM2, uses SmolLM2's coefficients only with ``--force``."""
     commands, comments = readme_commands()
     assert len(commands) == 2 and commands[0] == commands[1]
     home = tmp_path / "somewhere"
@@ -57,6 +59,7 @@ def run_readme(tmp_path, monkeypatch, capsys, model: str | None) -> dict:
     gold = write_prompts(home / "prompts.csv", 400)  # k = 32 needs >= 320 (bottom 10%)
     if model is not None:
         commands = [[model if i and c[i - 1] == "--model" else a for i, a in enumerate(c)] for c in commands]
+        commands = [[*c, "--family", "smollm2", "--force"] for c in commands]
     assert main(commands[0]) == 0
     out = capsys.readouterr()
     promised = next(c for c in comments if c.startswith("-> label the"))
@@ -73,7 +76,8 @@ def run_readme(tmp_path, monkeypatch, capsys, model: str | None) -> dict:
     assert "CoS-Low of the 32 labeled examples" in out.out and "sd " in out.out
     assert pred["k"] == 32 and 1 <= pred["budget_low"] <= pred["budget"]
     assert pred["budget_high"] is None or pred["budget"] <= pred["budget_high"]
-    assert "not on this model" in pred["headline"] and pred["coslow_spread"]["sd"] >= 0
+    assert ("not on this model" in pred["headline"]) == (model is not None) and pred["coslow_spread"]["sd"] >= 0
+    assert pred["family"] == "smollm2" and not [w for w in pred["warnings"] if "--majority" in w]
     assert sorted(p.name for p in home.iterdir()) == ["my_task", "prompts.csv"]
     return pred
 

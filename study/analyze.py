@@ -6,9 +6,10 @@ Reads only the committed directory (curves, predictors, ceilings, raw/*/picks.js
 ``{results}/analysis/``: ``efficiency.json`` (AUC per task, the project's ``dataeff auc``),
 ``coefficients.json``, ``correlations.tsv``, ``loto.tsv`` (``dataeff fit``: Pearson and Spearman r
 of CoS-Low and of each baseline with AUC, bootstrap intervals, leave-one-task-out error) and
-``majority_share.tsv``: per task and seed, CoS-Low against the share of the 32 low-confidence
-picks whose gold answer is the most common among them (answer gradients cluster by label, so a
-CoS-Low that tracks label balance measures the picks' labels, not the task). Prints a summary.
+``majority_share.tsv`` (and the figure ``confound.png``): per task and seed, CoS-Low against the
+share of the 32 low-confidence picks whose gold answer is the most common among them (answer
+gradients cluster by label, so a CoS-Low that tracks label balance measures the picks' labels,
+not the task). Prints a summary.
 The full pipeline (``snakemake --configfile config/study.yaml``) gives the same fit and the
 figures once every task is committed; this script answers before that.
 """
@@ -131,6 +132,47 @@ def write_confound(rows: list[dict], efficiency: dict, path: Path) -> None:
         lines.append(f"auc~coslow_different_answer_pairs\t{int(ok.sum())}\t{r:.4f}\ttasks with pair cosines")
     path.write_text("\n".join(lines) + "\n")
     print(path.read_text())
+
+
+def plot_confound(rows: list[dict], efficiency: dict, stem: Path) -> None:
+    """The finding in one figure. Left: per task, mean CoS-Low over the seeds against the AUC,
+    coloured by how many different answers the 32 picks had (mean over seeds), with the fitted
+    line. Right: per (task, seed), CoS-Low against the share of the 496 pairs whose two picks
+    share an answer. Written as ``stem.png`` and ``stem.pdf``."""
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    from dataeff.plots.style import save_figure
+
+    tasks = sorted({r["task"] for r in rows if r["task"] in efficiency})
+    per = {t: [r for r in rows if r["task"] == t] for t in tasks}
+    cos = np.array([np.mean([r["coslow"] for r in per[t]]) for t in tasks])
+    auc = np.array([efficiency[t]["auc"] for t in tasks])
+    answers = np.array([np.mean([r["distinct_answers"] for r in per[t]]) for t in tasks])
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.6))
+    colour = np.log2(answers)
+    sc = left.scatter(cos, auc, c=colour, cmap="viridis", vmin=1, vmax=5, s=45, zorder=3)
+    for t, x, y in zip(tasks, cos, auc, strict=True):
+        left.annotate(t, (x, y), xytext=(4, 3), textcoords="offset points", fontsize=7)
+    if len(tasks) >= 3:
+        slope, intercept = np.polyfit(cos, auc, 1)
+        xs = np.linspace(cos.min(), cos.max(), 50)
+        left.plot(xs, slope * xs + intercept, color="#888888", lw=1, zorder=2)
+    bar = fig.colorbar(sc, ax=left, ticks=[1, 2, 3, 4, 5])
+    bar.ax.set_yticklabels(["2", "4", "8", "16", "32"])
+    bar.set_label("different answers among the 32 picks")
+    left.set_xlim(cos.min() - 0.03, cos.max() + 0.12)  # room for the labels of the right-most tasks
+    left.set_xlabel("CoS-Low (mean of 3 seeds)")
+    left.set_ylabel("AUC above the majority floor")
+    left.set_title(f"{len(tasks)} tasks")
+    same = np.array([r["same_answer_pairs"] for r in rows])
+    draws = np.array([r["coslow"] for r in rows])
+    right.scatter(same, draws, c=np.log2([r["distinct_answers"] for r in rows]), cmap="viridis", vmin=1, vmax=5, s=25)
+    right.set_xlabel("share of pick pairs with the same answer")
+    right.set_ylabel("CoS-Low of one draw")
+    right.set_title(f"{len(rows)} (task, seed) draws")
+    fig.suptitle("SmolLM2-135M: CoS-Low against AUC and against the answer structure of its picks")
+    save_figure(fig, stem)
 
 
 #: The paper's Pearson r of CoS-Low with AUC for Llama-3.1-8B (Je & Raffel, reported mean and sd).
@@ -370,7 +412,9 @@ def main(argv: list[str] | None = None) -> int:
                 f"CoS-Low vs majority-label share of the picks over {len(rows)} (task, seed): "
                 f"Pearson r {stats.pearsonr(x, y)[0]:.3f}, Spearman {stats.spearmanr(x, y)[0]:.3f}"
             )
-        write_confound(rows, json.loads((out / "efficiency.json").read_text()), out / "confound.tsv")
+        efficiency = json.loads((out / "efficiency.json").read_text())
+        write_confound(rows, efficiency, out / "confound.tsv")
+        plot_confound(rows, efficiency, out / "confound")
     return 0
 
 

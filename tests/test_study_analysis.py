@@ -58,7 +58,8 @@ def test_shipped_coefficients_answer_budget_with_model_floor_and_loto(tmp_path, 
     assert out["auc_se"] >= shipped["loto"]["rmse"] - 1e-12
     assert out["target_accuracy"] == pytest.approx(0.75)
     # the single-draw spread and the curve shapes are SmolLM2's own, measured in the study
-    sds = [float(line.split("\t")[2]) for line in (tmp_path / "smollm2_predictors.tsv").read_text().splitlines()[1:]]
+    lines = [line.split("\t") for line in (tmp_path / "smollm2_predictors.tsv").read_text().splitlines()[1:]]
+    sds = [float(cells[2]) for cells in lines if cells[0] in fit["tasks"]]
     assert shipped["coslow_sd"] == pytest.approx(math.sqrt(sum(s * s for s in sds) / len(sds)))
     assert out["coslow_sd"] == pytest.approx(shipped["coslow_sd"])
     assert set(shipped["curves"]) == set(fit["tasks"]) and out["shape_tasks"] == len(fit["tasks"])
@@ -95,3 +96,17 @@ def test_pair_cosines_split_by_answer():
     assert same == pytest.approx(0.85) and diff == pytest.approx(0.25)
     same, diff = analyze.split_by_answer([0.5, 0.6, 0.7], ["x", "y", "z"])
     assert math.isnan(same) and diff == pytest.approx(0.6)
+
+
+@pytest.mark.skipif(not (STUDY / "raw").is_dir(), reason="no committed study results")
+def test_committed_pair_cosines_are_the_recorded_coslow():
+    """Every committed CoS-Low record that carries pair cosines (written by the stage, or added by
+    study/pair_cosines.py) has all k(k-1)/2 of them, and their median is the recorded CoS-Low."""
+    import statistics
+
+    records = [json.loads(p.read_text()) for p in sorted((STUDY / "raw").glob("*/coslow_seed*.json"))]
+    with_pairs = [r for r in records if "pair_cosines" in r["coslow_details"]]
+    for rec in with_pairs:
+        pairs = rec["coslow_details"]["pair_cosines"]
+        assert len(pairs) == rec["k"] * (rec["k"] - 1) // 2
+        assert statistics.median(pairs) == pytest.approx(rec["coslow"], abs=1e-4)

@@ -1,8 +1,11 @@
-"""The package has no import cycle, counting imports inside functions too.
+"""The package has no import cycle, counting imports inside functions too, and its coupling is
+visible at the top of each module.
 
 A cycle hidden in function-level imports still couples two modules both ways; it is how the
 CoS-Low, selection and baselines modules were once tangled. Layers: core numerics, selection,
-baselines, then the stage that uses them all.
+baselines, then the stage that uses them all. A package module is imported inside a function only
+when it pulls in a heavy library (torch, numpy, pandas, matplotlib, ...) that the command line
+and ``snakemake -n`` must not pay for; every other package import sits at the module's top.
 """
 
 from __future__ import annotations
@@ -31,6 +34,55 @@ def import_graph() -> dict[str, set[str]]:
                 targets = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
             graph[name].update(t for t in targets if t in modules and t != name)
     return graph
+
+
+#: Third-party libraries whose import a module may defer to the function that needs them.
+HEAVY = {
+    "torch", "transformers", "matplotlib", "pandas", "scipy", "numpy", "peft", "accelerate",
+    "datasets", "statsmodels", "sklearn", "huggingface_hub", "gguf", "safetensors",
+}  # fmt: skip
+
+
+def _top_level_imports(path: Path) -> set[str]:
+    """Modules and ``module.name`` targets imported at the top level of ``path`` (any depth of
+    ``if``/``try`` blocks, not inside functions or classes)."""
+    out: set[str] = set()
+
+    def visit(body: list[ast.stmt]) -> None:
+        for node in body:
+            if isinstance(node, ast.Import):
+                out.update(a.name for a in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                out.add(node.module)
+                out.update(f"{node.module}.{a.name}" for a in node.names)
+            elif isinstance(node, ast.If) and "TYPE_CHECKING" not in ast.unparse(node.test):
+                visit(node.body + node.orelse)
+            elif isinstance(node, ast.Try):
+                visit(node.body + node.orelse + node.finalbody)
+
+    visit(ast.parse(path.read_text(encoding="utf-8")).body)
+    return out
+
+
+def heavy_modules() -> set[str]:
+    """Package modules that import a :data:`HEAVY` library when imported (directly, through
+    another package module, or through a parent package)."""
+    modules = {_module_name(p): p for p in PKG.rglob("*.py")}
+    direct = {m: _top_level_imports(p) for m, p in modules.items()}
+    heavy = {m for m, imps in direct.items() if any(i.split(".")[0] in HEAVY for i in imps)}
+    while True:
+        grown = {
+            m
+            for m, imps in direct.items()
+            if m not in heavy
+            and (
+                any(i in heavy or i.rsplit(".", 1)[0] in heavy for i in imps if i.startswith("dataeff"))
+                or any(".".join(m.split(".")[:k]) in heavy for k in range(1, m.count(".") + 1))
+            )
+        }
+        if not grown:
+            return heavy
+        heavy |= grown
 
 
 def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
@@ -76,3 +128,22 @@ def test_package_has_no_import_cycle():
     graph = import_graph()
     assert "dataeff.coslow_stage" in graph and "dataeff.selection" in graph["dataeff.coslow_stage"]
     assert cycles(graph) == []
+
+
+def test_light_package_modules_are_imported_at_the_top():
+    modules = {_module_name(p): p for p in PKG.rglob("*.py")}
+    heavy = heavy_modules()
+    assert {"dataeff.fit", "dataeff.plots.style", "dataeff.budget"} <= heavy
+    assert not {"dataeff.errors", "dataeff.io", "dataeff.config", "dataeff.settings"} & heavy
+    deferred = []
+    for name, path in modules.items():
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for fn in ast.walk(tree):
+            if not isinstance(fn, ast.FunctionDef | ast.AsyncFunctionDef):
+                continue
+            for node in ast.walk(fn):
+                if isinstance(node, ast.ImportFrom) and node.level == 0 and (node.module or "").startswith("dataeff"):
+                    target = node.module if node.module in modules else node.module.rsplit(".", 1)[0]
+                    if target != name and target not in heavy:
+                        deferred.append(f"{path.relative_to(PKG)}:{node.lineno} {node.module}")
+    assert deferred == [], "import these at the top of the module (they are light):\n" + "\n".join(deferred)

@@ -30,6 +30,7 @@ from scipy import stats
 from dataeff.curve_model import CurveModel
 from dataeff.efficiency import PAPER_GRID, PAPER_MAX_BUDGET
 from dataeff.errors import DataeffError
+from dataeff.published import PUBLISHED_COEFFICIENTS
 from dataeff.settings import section
 from dataeff.shape import ShapeSet
 
@@ -271,7 +272,6 @@ def resolve_grid_for(
 
 
 def _published_family(coefficients: dict[str, Any]) -> str | None:
-    from dataeff.published import PUBLISHED_COEFFICIENTS
 
     for fam, entry in PUBLISHED_COEFFICIENTS.items():
         if coefficients.get("source") == entry["source"]:

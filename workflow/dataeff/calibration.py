@@ -42,9 +42,13 @@ import pandas as pd
 
 from dataeff.curve_model import CurveModel
 from dataeff.curve_update import METHODS, build_predictive, infer_test_size, measurement_sd
+from dataeff.efficiency import PAPER_GRID, PAPER_MAX_BUDGET, Curve
 from dataeff.errors import DataeffError
 from dataeff.figure_names import CALIBRATION_FIGURE, CALIBRATION_FILES
 from dataeff.interval import auc_grid, prior_weights
+from dataeff.io import atomic_write_json, atomic_write_text
+from dataeff.paper_data import PAPER_FAMILIES, paper_curves
+from dataeff.settings import section
 from dataeff.shape import ShapeCurve, ShapeSet, crossing_x
 
 TASK_COLUMNS = (
@@ -92,7 +96,6 @@ FLOAT_SETTINGS = ("coslow_sd", "update_sigma", "shape_bandwidth", "library_sigma
 
 def settings(config: Mapping[str, Any] | None) -> dict[str, Any]:
     """Calibration settings from ``config`` (validated, so filled), else the schema's defaults."""
-    from dataeff.settings import section
 
     analysis = section(dict(config or {}), "analysis")
     cal = analysis["calibration"]
@@ -266,8 +269,6 @@ def calibrate_published(
 
     ``test_noise``: measured points carry the binomial noise of the task's test size, inferred
     from its accuracies (:func:`curve_noise`); False, sigma alone (the update before it)."""
-    from dataeff.efficiency import PAPER_GRID, PAPER_MAX_BUDGET
-    from dataeff.paper_data import PAPER_FAMILIES, paper_curves
     from dataeff.shape import shape_set_from_curves
 
     rows: list[dict[str, Any]] = []
@@ -327,7 +328,6 @@ def calibrate_study(
     """Per-task rows for a family's own results: LOTO OLS prior with each task's CoS-Low spread
     (and, with ``test_noise``, each point's binomial noise, as :func:`calibrate_published`)."""
     from dataeff.budget import predict_auc
-    from dataeff.efficiency import Curve
     from dataeff.fit import fit_table, ols_fit
     from dataeff.shape import shape_set_from_efficiency
 
@@ -502,7 +502,6 @@ def write_calibration(
     Everything is computed (and the figure drawn) before the first file is written.
     """
     from dataeff.fit import json_safe, tsv_text
-    from dataeff.io import atomic_write_json, atomic_write_text
     from dataeff.plots.style import save_figure
 
     if tasks.empty:

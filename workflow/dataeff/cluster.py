@@ -23,6 +23,8 @@ from pathlib import Path
 from typing import Any
 
 from dataeff.errors import DataeffError
+from dataeff.io import read_yaml
+from dataeff.memory import check_memory
 
 #: Rules that run as SLURM jobs and may need a GPU (the others are local rules).
 GPU_RULES = ("finetune", "evaluate", "confidence", "coslow")
@@ -127,7 +129,6 @@ def _set_resources(value: Any) -> dict[str, dict[str, Any]]:
 
 def load_profile(path: str | os.PathLike[str]) -> tuple[dict[str, Any], str]:
     """A Snakemake profile (directory with config.yaml/profile.yaml, or the file) and its file."""
-    from dataeff.io import read_yaml
 
     p = Path(path)
     if p.is_dir():
@@ -295,7 +296,6 @@ def preflight(config: Mapping[str, Any], workflow: Any, *, results: str = "resul
         config, defaults, per_rule, no_account=no_account, profile_file=f"your SLURM profile ({DEFAULT_PROFILE})"
     )
     problems += check_models(config, results=results)
-    from dataeff.memory import check_memory  # fine-tunes and CoS-Low passes that cannot fit their GPUs
 
     problems += check_memory(config, results=results)
     if problems:

@@ -50,6 +50,8 @@ from typing import Any
 
 from dataeff.budget import _num
 from dataeff.errors import DataeffError
+from dataeff.io import read_json, read_yaml
+from dataeff.published import published_coefficients
 
 #: Fitted families shipped as package data, one ``FAMILY.json`` each (format above).
 SHIPPED_DIR = Path(__file__).parent / "resources" / "coefficients"
@@ -63,7 +65,6 @@ PAPER_MODELS = {
 
 
 def _coefficients_from_file(path: str | os.PathLike[str], family: str | None) -> dict[str, Any]:
-    from dataeff.io import read_json, read_yaml
 
     p = Path(path)
     data = read_json(p) if p.suffix.lower() == ".json" else read_yaml(p)
@@ -105,7 +106,6 @@ def lookup_coefficients(
 ) -> dict[str, Any]:
     """Coefficients for ``family`` (search order in the module docstring), with ``model``
     filled in where the source does not record it but the configuration or the paper does."""
-    from dataeff.published import published_coefficients
 
     entry = ((config or {}).get("families") or {}).get(family) or {}
     found: dict[str, Any] | None = None

@@ -13,7 +13,8 @@ import math
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-from dataeff.generation import GenResult
+from dataeff.chat import non_content_token_ids, prompt_ids
+from dataeff.generation import GenResult, greedy_generate, whitespace_token_ids
 
 MEASURES = ("mean_prob", "perplexity")
 
@@ -43,8 +44,6 @@ def perplexity(probs: Iterable[float]) -> float:
 
 def excluded_token_ids(tokenizer: Any) -> set[int]:
     """Special, padding, end-of-turn and whitespace-only token ids."""
-    from dataeff.chat import non_content_token_ids
-    from dataeff.generation import whitespace_token_ids
 
     return non_content_token_ids(tokenizer) | whitespace_token_ids(tokenizer)
 
@@ -87,8 +86,6 @@ def confidence_pass(
     prompts; the batches are the ones :func:`~dataeff.generation.greedy_generate` forms
     (longest prompts first), decoded one call at a time, so the results are the same.
     """
-    from dataeff.chat import prompt_ids
-    from dataeff.generation import greedy_generate
 
     prompts = [prompt_ids(tokenizer, r["prompt"], r.get("system")) for r in rows]
     if on_progress is None:

@@ -24,6 +24,7 @@ import jsonschema
 from dataeff.errors import DataeffError
 from dataeff.io import read_json, read_yaml
 from dataeff.settings import DEFAULT_CONFIG, SCHEMA_HINT, fill_defaults, schema
+from dataeff.tasks.registry import known_task_names
 
 #: The source checkout (meaningful only when the package runs from one, as the pipeline does).
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -74,7 +75,6 @@ def validate_config(config: dict[str, Any], source: str = "config") -> dict[str,
     if errors:
         raise DataeffError(_describe(errors[0]), file=source)
     fill_defaults(config, root, root)
-    from dataeff.tasks.registry import known_task_names  # local: avoid import cycle
 
     known = set(known_task_names()) | set(config.get("user_tasks", {})) | set(config.get("bigbench_tasks", {}))
     for task in config["tasks"]:

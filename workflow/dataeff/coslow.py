@@ -37,8 +37,10 @@ import warnings
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
+from dataeff.chat import answer_ids, prompt_ids
 from dataeff.errors import DataeffError
 from dataeff.lora import lora_settings, peft_config
+from dataeff.settings import section
 
 # --------------------------------------------------------------------------- examples
 
@@ -69,7 +71,6 @@ def encode_examples(
     tokenizer: Any, rows: Sequence[dict[str, Any]], *, max_len: int | None = None, source: str = "examples"
 ) -> list[tuple[list[int], int]]:
     """``(prompt_ids + answer_ids, len(prompt_ids))`` per row, checked against the context length."""
-    from dataeff.chat import answer_ids, prompt_ids
 
     out = []
     for i, r in enumerate(rows):
@@ -419,8 +420,6 @@ def coslow_spread(gram, *, resamples: int, seed: int, level: float | None = None
     and what was done. ``level`` defaults to the schema's ``analysis.level``.
     """
     import numpy as np
-
-    from dataeff.settings import section
 
     level = float(level if level is not None else section(None, "analysis")["level"])
     k = int(np.asarray(gram).shape[0])

@@ -43,6 +43,7 @@ from dataeff.curve_library import LibraryPredictive
 from dataeff.curve_model import CurveModel
 from dataeff.errors import DataeffError
 from dataeff.interval import Predictive
+from dataeff.settings import section
 from dataeff.shape import ShapeSet
 
 #: Update methods (module docstring); the first is the default.
@@ -51,20 +52,17 @@ METHODS = ("bayes", "bayes_xp", "measured_only", "library")
 
 def default_update_sigma() -> float:
     """Likelihood noise of the ``bayes`` update (config schema ``analysis.update_sigma``)."""
-    from dataeff.settings import section
 
     return float(section(None, "analysis")["update_sigma"])
 
 
 def default_shape_bandwidth() -> float:
     """AUC bandwidth of the shape kernel (config schema ``analysis.shape_bandwidth``)."""
-    from dataeff.settings import section
 
     return float(section(None, "analysis")["shape_bandwidth"])
 
 
 def _analysis_default(key: str) -> float:
-    from dataeff.settings import section
 
     return float(section(None, "analysis")[key])
 

@@ -12,7 +12,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+from dataeff.chat import prompt_ids, stop_token_ids
 from dataeff.errors import DataeffError
+from dataeff.generation import greedy_generate
+from dataeff.models import family_load_kwargs, load_model
 
 
 def normalize(text: str) -> str:
@@ -41,7 +44,6 @@ def load_for_eval(
     threads: int | None = None,
 ):
     """Load a fine-tuned model directory, a LoRA adapter on top of the base, or the base."""
-    from dataeff.models import family_load_kwargs, load_model
 
     kwargs = family_load_kwargs(family_cfg)
     path = Path(model_ref)
@@ -65,8 +67,6 @@ def predict(
     progress: bool = True,
 ) -> list[str]:
     """Greedy answers (raw text) for ``rows`` (``prompt`` and optional ``system``)."""
-    from dataeff.chat import prompt_ids, stop_token_ids
-    from dataeff.generation import greedy_generate
 
     ids = [prompt_ids(tokenizer, r["prompt"], r.get("system")) for r in rows]
     results = greedy_generate(

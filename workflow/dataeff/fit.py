@@ -24,7 +24,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from dataeff.config import max_budget as config_max_budget
 from dataeff.errors import DataeffError
+from dataeff.io import atomic_write_json, atomic_write_text, read_json, read_text
+from dataeff.provenance import file_hash, provenance
 from dataeff.settings import section, top_level
 
 #: predictor name -> column of predictors.tsv (the mean across CoS-Low seeds).
@@ -114,14 +117,12 @@ def efficiency_records(data: Any, source: str | None = None) -> dict[str, dict[s
 
 def read_efficiency(path: str | os.PathLike[str]) -> dict[str, dict[str, Any]]:
     """Read ``results/{family}/efficiency.json`` into task -> record."""
-    from dataeff.io import read_json
 
     return efficiency_records(read_json(path), str(path))
 
 
 def read_predictors(path: str | os.PathLike[str]) -> pd.DataFrame:
     """Read ``predictors.tsv``; require ``task`` and a finite ``coslow_mean`` in every row."""
-    from dataeff.io import read_text
 
     text = read_text(path)
     try:
@@ -450,7 +451,6 @@ def tsv_text(df: pd.DataFrame) -> str:
 
 def _read_table(path: str | os.PathLike[str], columns: tuple[str, ...], key: str) -> pd.DataFrame:
     """A TSV written by :func:`tsv_text`, with ``columns`` (``key`` as text, the rest numbers)."""
-    from dataeff.io import read_text
 
     fix = "pass the file `dataeff fit` wrote, or re-run `dataeff fit`"
     try:
@@ -494,9 +494,6 @@ def run_fit(
 
     Everything is computed before anything is written, so a bad input writes nothing.
     """
-    from dataeff.config import max_budget as config_max_budget
-    from dataeff.io import atomic_write_json, atomic_write_text
-    from dataeff.provenance import file_hash, provenance
 
     n_boot = int(n_boot if n_boot is not None else section(config, "analysis")["bootstrap"])
     seed = int(seed if seed is not None else top_level(config, "seed"))

@@ -29,6 +29,9 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
+from dataeff.chat import stop_token_ids
+from dataeff.prefix import left_pad, repeated, run_prefix, shared_prefix_len
+
 
 @dataclass
 class GenResult:
@@ -116,7 +119,6 @@ def _prefill(model: Any, rows: list[list[int]], shared: int, pad_id: int, extra:
     import torch
 
     from dataeff.kvcache import merge_chunks
-    from dataeff.prefix import left_pad, repeated, run_prefix
 
     device = next(model.parameters()).device
     base = run_prefix(model, torch.tensor([rows[0][:shared]], device=device)) if shared else None
@@ -292,9 +294,6 @@ def greedy_generate(
     :func:`dataeff.chat.stop_token_ids`. The model is used as is (eval mode, its device).
     """
     import torch
-
-    from dataeff.chat import stop_token_ids
-    from dataeff.prefix import shared_prefix_len
 
     if max_new_tokens < 1:
         raise ValueError("max_new_tokens must be at least 1")

@@ -37,6 +37,8 @@ from pathlib import Path
 from typing import Any
 
 from dataeff.errors import DataeffError
+from dataeff.io import read_yaml
+from dataeff.precision import resolve_precision
 
 GB = 1e9
 CUDA_OVERHEAD_BYTES = 1.5e9
@@ -230,7 +232,6 @@ def family_shape(family_cfg: Mapping[str, Any], name: str, results: str | Path =
 
 def fsdp_settings(path: str | Path = "config/fsdp.yaml") -> dict[str, Any]:
     """The FSDP options that change memory (activation checkpointing, CPU offload)."""
-    from dataeff.io import read_yaml
 
     p = Path(path)
     cfg = (read_yaml(p) or {}).get("fsdp_config", {}) if p.is_file() else {}
@@ -246,8 +247,6 @@ def check_memory(
     """One error per GPU family whose fine-tune or CoS-Low pass cannot fit its GPUs
     (``config`` validated and filled by :mod:`dataeff.config`)."""
     from functools import partial
-
-    from dataeff.precision import resolve_precision
 
     problems: list[DataeffError] = []
     train = config["train"]

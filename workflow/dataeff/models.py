@@ -23,6 +23,7 @@ from typing import Any
 
 from dataeff.errors import DataeffError
 from dataeff.io import atomic_path, atomic_write_json
+from dataeff.provenance import file_hash
 
 
 def gguf_location(spec: str) -> tuple[Path, str]:
@@ -114,7 +115,6 @@ def prepare_model(family_cfg: dict[str, Any], out_dir: str | os.PathLike[str]) -
 def _local_revision(path: Path) -> str:
     """Content hash of a local model directory (config and weights), so that results of a
     local model are traceable to the exact weights although it has no Hub revision."""
-    from dataeff.provenance import file_hash
 
     files = [path / "config.json", *sorted(path.glob("*.safetensors")), *sorted(path.glob("*.bin"))]
     return f"sha256:{file_hash(*files)}"

@@ -11,7 +11,8 @@ import os
 from functools import cache
 from pathlib import Path
 
-from dataeff.efficiency import PAPER_GRID, PAPER_MAX_BUDGET, Curve
+from dataeff.efficiency import PAPER_GRID, PAPER_MAX_BUDGET, Curve, family_curves
+from dataeff.results import read_ceilings, read_family
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 PAPER_RESULTS_DIR = DATA_DIR / "paper_results"
@@ -36,8 +37,6 @@ def paper_curves(family: str) -> dict[str, Curve]:
 
     Tasks whose human ceiling is unknown take their best accuracy as ceiling, as the paper did.
     """
-    from dataeff.efficiency import family_curves
-    from dataeff.results import read_ceilings, read_family
 
     points, _ = read_family(PAPER_RESULTS_DIR, family)
     return family_curves(

@@ -22,6 +22,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from dataeff.errors import DataeffError
+
 POLICIES = ("bf16", "fp32", "autocast_bf16")
 
 #: CPU feature flags (``/proc/cpuinfo``) that give native bf16 matmuls: x86 AVX512-BF16 and AMX,
@@ -103,7 +105,6 @@ def resolve_precision(requested: str, device: str, support: tuple[bool, str] | N
 
     ``support`` (native bf16, evidence) is looked up when not given; tests pass it.
     """
-    from dataeff.errors import DataeffError
 
     if requested not in (*POLICIES, "auto"):
         raise DataeffError(

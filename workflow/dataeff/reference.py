@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from dataeff.errors import DataeffError
+from dataeff.results import result_filename
 
 #: Suffix that marks this run's own tasks in the combined tables and every figure.
 MARK = "*"
@@ -30,7 +31,6 @@ def predictors_path(root: str | os.PathLike[str], family: str) -> Path:
 def reference_tasks(root: str | os.PathLike[str], family: str, exclude: Iterable[str] = ()) -> list[str]:
     """Tasks of the reference directory with both a curve file and a predictors row, except
     ``exclude`` (this run's own tasks), sorted. Standard library only (the Snakefile calls it)."""
-    from dataeff.results import result_filename
 
     path = predictors_path(root, family)
     if not path.is_file():

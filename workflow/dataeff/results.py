@@ -20,7 +20,7 @@ from typing import Any
 
 from dataeff.efficiency import pick_metric
 from dataeff.errors import DataeffError
-from dataeff.io import read_json
+from dataeff.io import atomic_write_json, read_json
 
 #: File name suffix of the paper layout.
 SUFFIX = "_full_result_v2.json"
@@ -214,7 +214,6 @@ def write_ceilings(path: str | os.PathLike[str], ceilings: Mapping[str, float | 
 
     Lets a pipeline rule pass registry ceilings to ``dataeff auc --ceilings``.
     """
-    from dataeff.io import atomic_write_json
 
     atomic_write_json(path, {t: {"score": None if v is None else float(v)} for t, v in ceilings.items()})
 

@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from dataeff.efficiency import Curve
 from dataeff.shape import crossing_x
 
 SAVINGS_COLUMNS = (
@@ -146,7 +147,6 @@ def savings_table(
         n_max = int(curve.get("max_budget") or max_budget)
         grid = rec.get("grid") or [b for b in curve["budgets"] if b > 0]
         coefs = held_out_coefficients(table, task, coefficients, n_max, grid)
-        from dataeff.efficiency import Curve
 
         others = {t: Curve.from_summary(efficiency[t]) for t in tasks if t != task and "curve" in efficiency[t]}
         shapes = (

@@ -20,6 +20,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from dataeff.config import load_config
+
 # The training loop's own rules (standard library at import time), so this plan cannot drift from them.
 from dataeff.training.schedule import planned_steps, validation_steps
 
@@ -169,8 +171,6 @@ def format_table(plans: Sequence[BudgetPlan]) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m dataeff.schedule [CONFIG]``: print the schedule table and any problems."""
     import sys
-
-    from dataeff.config import load_config
 
     args = list(sys.argv[1:] if argv is None else argv)
     config = load_config(args[0] if args else None)

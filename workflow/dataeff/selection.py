@@ -12,7 +12,12 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from dataeff.confidence import MEASURES, confidence_pass, ranking_score
 from dataeff.errors import DataeffError
+from dataeff.io import atomic_write_json, atomic_write_jsonl, read_table, strip_private
+from dataeff.model_ref import load_model_ref
+from dataeff.provenance import file_hash, provenance
+from dataeff.settings import coslow_settings
 
 
 def low_segment_size(n: int, low_fraction: float) -> int:
@@ -101,7 +106,6 @@ def read_prompts(path: str, prompt_field: str = "prompt") -> list[dict[str, Any]
     fields are kept (``id`` and ``system`` are used when present; an empty CSV ``system`` cell
     means none). A missing or empty prompt is a one-line error naming the line and the field.
     """
-    from dataeff.io import read_table
 
     rows = read_table(path)
     if not rows:
@@ -176,7 +180,6 @@ def select_rows(
     Returns ``{"selected": [indices], "low": [indices], "scores": [per-row dicts], "threshold"}``.
     The pool size is checked before the (slow) confidence pass.
     """
-    from dataeff.confidence import MEASURES, confidence_pass, ranking_score
 
     if measure not in MEASURES:
         raise DataeffError(
@@ -229,10 +232,6 @@ def run_select(
     ``<stem>.selection.json`` (seed, k, model, measure, thresholds, the base model's most
     common answer and its share, provenance). Returns the record.
     """
-    from dataeff.io import atomic_write_json, atomic_write_jsonl, strip_private
-    from dataeff.model_ref import load_model_ref
-    from dataeff.provenance import file_hash, provenance
-    from dataeff.settings import coslow_settings
 
     settings = coslow_settings(config)
     batch_size = batch_size or settings["batch_size"]

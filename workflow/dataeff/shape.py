@@ -31,7 +31,10 @@ from typing import Any
 import numpy as np
 
 from dataeff.curve_model import CurveModel
+from dataeff.efficiency import PAPER_GRID, PAPER_MAX_BUDGET, Curve
 from dataeff.errors import DataeffError
+from dataeff.io import read_json
+from dataeff.paper_data import PAPER_FAMILIES, paper_curves
 
 
 def crossing_x(x: Sequence[float], y: Sequence[float], target: float) -> float:
@@ -123,7 +126,6 @@ def shape_set_from_efficiency(
     records: Mapping[str, Mapping[str, Any]], source: str, tasks: Iterable[str] | None = None
 ) -> ShapeSet:
     """From ``efficiency.json`` records (each with its ``curve`` block, ``grid``, ``max_budget``)."""
-    from dataeff.efficiency import Curve
 
     keep = set(tasks) if tasks is not None else None
     curves: dict[str, Any] = {}
@@ -156,8 +158,6 @@ def shape_set_from_efficiency(
 
 def paper_shape_set(family: str | None = None) -> ShapeSet:
     """The published curves of ``family`` (llama, mistral, qwen), or of all three pooled."""
-    from dataeff.efficiency import PAPER_GRID, PAPER_MAX_BUDGET
-    from dataeff.paper_data import PAPER_FAMILIES, paper_curves
 
     fams = [family] if family in PAPER_FAMILIES else list(PAPER_FAMILIES)
     curves = {f"{fam}/{task}": c for fam in fams for task, c in paper_curves(fam).items()}
@@ -188,7 +188,6 @@ def family_shapes(
 ) -> ShapeSet | None:
     """The family's own curves from ``results/{family}/efficiency.json`` when it exists (and its
     N_max is ``max_budget``, if given), else None (callers then use :func:`paper_shape_set`)."""
-    from dataeff.io import read_json
 
     if not family:
         return None

@@ -22,6 +22,9 @@ from pathlib import Path
 from typing import Any
 
 from dataeff.io import atomic_write_json, atomic_write_text
+from dataeff.lora import peft_config
+from dataeff.models import family_load_kwargs, load_model, pick_dtype
+from dataeff.precision import resolve_precision
 from dataeff.training.batches import (
     DEFAULT_LAYOUT,
     IGNORE,
@@ -37,6 +40,8 @@ from dataeff.training.batches import (
     rank_share,
     tokenize_rows,
 )
+from dataeff.training.checkpoint import Checkpointer
+from dataeff.training.distributed import is_sharded, make_accelerator, save_model
 from dataeff.training.schedule import (
     batch_indices,
     data_coverage,
@@ -44,6 +49,9 @@ from dataeff.training.schedule import (
     planned_steps,
     validation_steps,
 )
+from dataeff.training.state import TrainState, fingerprint
+from dataeff.training.step import StepContext, train_step
+from dataeff.training.validation import BestWeights, validation_loss
 
 __all__ = [
     "DEFAULT_LAYOUT",
@@ -130,14 +138,6 @@ def finetune(
     from tqdm.auto import tqdm
     from transformers import get_scheduler
 
-    from dataeff.models import load_model, pick_dtype
-    from dataeff.precision import resolve_precision
-    from dataeff.training.checkpoint import Checkpointer
-    from dataeff.training.distributed import is_sharded, make_accelerator, save_model
-    from dataeff.training.state import TrainState, fingerprint
-    from dataeff.training.step import StepContext, train_step
-    from dataeff.training.validation import BestWeights, validation_loss
-
     accelerator = make_accelerator()
     set_seed(seed)
     device = accelerator.device
@@ -148,8 +148,6 @@ def finetune(
     method = train_cfg["method"]
     if method == "lora":
         from peft import get_peft_model
-
-        from dataeff.lora import peft_config
 
         model = get_peft_model(model, peft_config(train_cfg.get("lora")))
     model.train()
@@ -310,7 +308,6 @@ def _metrics(
 
 def _fsdp_record(accelerator: Any) -> dict[str, Any] | None:
     """The FSDP settings the run used (None without FSDP)."""
-    from dataeff.training.distributed import is_sharded
 
     if not is_sharded(accelerator):
         return None
@@ -324,7 +321,6 @@ def _fsdp_record(accelerator: Any) -> dict[str, Any] | None:
 
 
 def _family_kwargs(family_cfg: dict[str, Any]) -> dict[str, Any]:
-    from dataeff.models import family_load_kwargs
 
     return family_load_kwargs(family_cfg)
 

@@ -13,11 +13,14 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from dataeff.config import load_optional_config
+from dataeff.config import max_budget as config_max_budget
 from dataeff.efficiency import PAPER_GRID, Curve, efficiency_tsv, family_curves, resolve_grid
 from dataeff.errors import DataeffError
-from dataeff.io import atomic_write_json, atomic_write_text
+from dataeff.io import atomic_write_json, atomic_write_text, read_json
 from dataeff.provenance import file_hash, provenance
 from dataeff.results import read_ceilings, read_family, read_floor, validate_ceilings
+from dataeff.tasks.registry import ceilings as registry_ceilings
 
 
 def parse_grid(text: str) -> list[int]:
@@ -61,8 +64,6 @@ def resolve_curve_arguments(args: argparse.Namespace, config: Mapping[str, Any] 
         grid = sorted(config["budgets"]) if config is not None else list(PAPER_GRID)
     max_budget = args.max_budget
     if max_budget is None and config is not None:
-        from dataeff.config import max_budget as config_max_budget
-
         max_budget = config_max_budget(dict(config))
     return resolve_grid(grid, max_budget)
 
@@ -82,7 +83,6 @@ def resolve_ceilings(
             field="--ceilings",
             fix='pass --ceilings FILE ({task: {"score": number or null}}) or --config',
         )
-    from dataeff.tasks.registry import ceilings as registry_ceilings  # lazy: heavy, optional
 
     return dict(registry_ceilings(dict(config))), "task registry"
 
@@ -144,7 +144,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def _origin(path: os.PathLike[str] | str, family: str, config: Mapping[str, Any] | None) -> dict[str, Any]:
     """Seed, model and model revision behind a curve file: its own provenance (written by
     ``dataeff aggregate``), else the config's family entry (published curves carry none)."""
-    from dataeff.io import read_json
 
     data = read_json(path)
     prov = data.get("provenance") if isinstance(data, dict) else None
@@ -183,7 +182,6 @@ def efficiency_records(
 
 
 def run(args: argparse.Namespace) -> int:
-    from dataeff.config import load_optional_config
 
     config = load_optional_config(args.config, default=False)
     grid, n_max = resolve_curve_arguments(args, config)

@@ -15,6 +15,8 @@ from dataeff.commands.options import (
     finite_float,
     parse_measured,
 )
+from dataeff.config import load_optional_config, max_budget
+from dataeff.errors import DataeffError
 
 if TYPE_CHECKING:
     from dataeff.shape import ShapeSet
@@ -93,7 +95,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def resolve_coefficients(args: argparse.Namespace) -> dict[str, Any]:
     """Coefficients from --slope/--intercept or a --family/--coefficients lookup."""
     from dataeff.coefficients import _coefficients_from_file, lookup_coefficients
-    from dataeff.errors import DataeffError
 
     if (args.slope is None) != (args.intercept is None):
         raise DataeffError(
@@ -110,8 +111,6 @@ def resolve_coefficients(args: argparse.Namespace) -> dict[str, Any]:
             "source": "user-supplied --slope/--intercept",
         }
     if args.family:
-        from dataeff.config import load_optional_config
-
         return lookup_coefficients(args.family, args.coefficients, args.results_dir, load_optional_config(args.config))
     if args.coefficients:
         return _coefficients_from_file(args.coefficients, None)
@@ -124,7 +123,6 @@ def resolve_coefficients(args: argparse.Namespace) -> dict[str, Any]:
 
 def resolve_target(args: argparse.Namespace) -> float:
     from dataeff.budget import check_target, target_from_accuracy
-    from dataeff.errors import DataeffError
 
     if args.target_accuracy is not None:
         if args.target is not None:
@@ -197,7 +195,6 @@ def _grid_for(args: argparse.Namespace, coefs: dict[str, Any]) -> list[int] | No
         return args.grid
     if coefs.get("grid"):
         return None  # predict_budget reads it from the coefficients
-    from dataeff.config import load_optional_config, max_budget
 
     config = load_optional_config(args.config)
     n_max = args.max_budget or coefs.get("max_budget")
@@ -215,7 +212,6 @@ def run(args: argparse.Namespace) -> int:
         predict_budget,
         predicted_curve,
     )
-    from dataeff.errors import DataeffError
     from dataeff.plots.curves import plot_predicted_budget
 
     check_coslow(args.coslow)

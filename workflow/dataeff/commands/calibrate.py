@@ -5,6 +5,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from dataeff.config import load_optional_config
+from dataeff.errors import DataeffError
+from dataeff.provenance import file_hash, provenance
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
@@ -40,9 +44,6 @@ def run(args: argparse.Namespace) -> int:
         settings,
         write_calibration,
     )
-    from dataeff.config import load_optional_config
-    from dataeff.errors import DataeffError
-    from dataeff.provenance import file_hash, provenance
 
     config = load_optional_config(args.config)
     s = settings(config)

@@ -6,6 +6,7 @@ import argparse
 import shlex
 import sys
 
+from dataeff import cluster
 from dataeff.commands._common import add_config_arg, config_from
 
 
@@ -42,7 +43,6 @@ def _srun_args(defaults: dict, per_rule: dict) -> list[str]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from dataeff import cluster
 
     config = config_from(args)
     problems = cluster.check_models(config, results=args.results)

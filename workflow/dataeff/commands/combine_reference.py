@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import argparse
 
+from dataeff.io import atomic_write_json, atomic_write_text, read_json, read_text
+from dataeff.reference import combine
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
@@ -25,8 +28,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from dataeff.fit import efficiency_records
-    from dataeff.io import atomic_write_json, atomic_write_text, read_json, read_text
-    from dataeff.reference import combine
 
     own = efficiency_records(read_json(args.efficiency), args.efficiency)
     ref = efficiency_records(read_json(args.ref_efficiency), args.ref_efficiency)

@@ -5,6 +5,10 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from dataeff.config import load_optional_config
+from dataeff.coslow_stage import run_coslow
+from dataeff.progress import Progress
+
 
 def register(subparsers: Any) -> None:
     p = subparsers.add_parser("coslow", help="CoS-Low of the labeled low-confidence examples", description=__doc__)
@@ -18,9 +22,6 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from dataeff.config import load_optional_config
-    from dataeff.coslow_stage import run_coslow
-    from dataeff.progress import Progress
 
     res = run_coslow(
         args.model,

@@ -8,6 +8,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from dataeff.config import load_config
+from dataeff.coslow_stage import run_coslow_task, score_task_pool, summarize_predictors
 from dataeff.errors import DataeffError
 
 
@@ -33,7 +35,6 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from dataeff.coslow_stage import run_coslow_task, score_task_pool, summarize_predictors
 
     if args.summarize:
         if not args.inputs:
@@ -41,7 +42,6 @@ def run(args: argparse.Namespace) -> int:
         table = summarize_predictors(args.inputs, args.out, family=args.family)
         print(f"{len(table)} tasks -> {args.out}")
         return 0
-    from dataeff.config import load_config
 
     if args.score:
         missing = [f"--{n}" for n in ("config", "family", "task", "train", "model") if getattr(args, n) is None]

@@ -11,6 +11,7 @@ import argparse
 from pathlib import Path
 
 from dataeff.commands._common import add_config_arg, config_from
+from dataeff.cost import format_table, gpu_hours_table
 from dataeff.errors import DataeffError
 from dataeff.io import atomic_write_json, atomic_write_text
 from dataeff.provenance import provenance
@@ -29,7 +30,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from dataeff.cost import format_table, gpu_hours_table
 
     config = config_from(args)
     if args.family not in config["families"]:

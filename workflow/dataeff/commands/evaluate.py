@@ -9,8 +9,11 @@ from pathlib import Path
 from dataeff.commands._common import add_config_arg, config_from, setup_logging
 from dataeff.config import family
 from dataeff.errors import DataeffError
+from dataeff.evaluate import evaluate_rows, load_for_eval
 from dataeff.io import atomic_write_json, atomic_write_jsonl, read_jsonl, strip_private
+from dataeff.models import resolve_model_path
 from dataeff.provenance import file_hash, provenance
+from dataeff.tasks.registry import task_max_new_tokens
 
 #: Fields of the evaluation summary that depend on the machine, written to the sidecar
 #: ``n{budget}.timing.json`` instead of the result.
@@ -34,7 +37,6 @@ def register(sub: argparse._SubParsersAction) -> None:
 def base_revision(base_model: str, info: dict) -> str | None:
     """Revision of the family's base model: a fine-tuned directory has none of its own, so the
     result records the revision of the weights it was fine-tuned from."""
-    from dataeff.models import resolve_model_path
 
     try:
         return resolve_model_path(base_model)[1].get("revision") or info.get("revision")
@@ -43,8 +45,6 @@ def base_revision(base_model: str, info: dict) -> str | None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from dataeff.evaluate import evaluate_rows, load_for_eval
-    from dataeff.tasks.registry import task_max_new_tokens
 
     setup_logging()
     config = config_from(args)

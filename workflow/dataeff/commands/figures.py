@@ -5,6 +5,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from dataeff.config import load_optional_config
+from dataeff.published import published_coefficients
+from dataeff.settings import section
+
 
 def _targets(text: str) -> list[float]:
     try:
@@ -56,11 +60,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from dataeff.budget import DEFAULT_MAX_BUDGET
     from dataeff.coefficients import _coefficients_from_file
-    from dataeff.config import load_optional_config
     from dataeff.fit import fit_table, read_correlations, read_efficiency, read_loto, read_predictors, require_tasks
     from dataeff.plots.analysis import measured_curves, write_all
-    from dataeff.published import published_coefficients
-    from dataeff.settings import section
 
     config = load_optional_config(args.config)
     analysis = section(config, "analysis")

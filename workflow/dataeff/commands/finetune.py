@@ -11,6 +11,8 @@ from dataeff.config import family
 from dataeff.errors import DataeffError
 from dataeff.io import read_jsonl, strip_private
 from dataeff.provenance import file_hash, provenance
+from dataeff.tasks.prepare import budget_subset, validation_subset
+from dataeff.train import finetune, write_metrics
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -27,8 +29,6 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from dataeff.tasks.prepare import budget_subset, validation_subset
-    from dataeff.train import finetune, write_metrics
 
     setup_logging()
     config = config_from(args)

@@ -5,6 +5,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from dataeff.config import load_optional_config
+from dataeff.errors import DataeffError
+
 
 def _fmt(v: float | None) -> str:
     return "NA" if v is None else f"{v:.3f}"
@@ -40,14 +43,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from dataeff.errors import DataeffError
     from dataeff.fit import run_fit
 
     if args.level is not None and not 0.0 < args.level < 1.0:
         raise DataeffError(f"level {args.level} is outside (0, 1)", field="--level", fix="e.g. 0.95")
     if args.bootstrap is not None and args.bootstrap < 0:
         raise DataeffError("bootstrap must be >= 0", field="--bootstrap", fix="e.g. 1000")
-    from dataeff.config import load_optional_config
 
     config = load_optional_config(args.config)
     rec = run_fit(

@@ -12,6 +12,8 @@ import argparse
 import sys
 from typing import Any
 
+from dataeff.tasks.hub import pins_from_meta, pins_yaml
+
 
 def register(subparsers: Any) -> None:
     """Add the ``hub-pins`` parser."""
@@ -26,7 +28,6 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Print the pins (stdout) and a one-line summary (stderr)."""
-    from dataeff.tasks.hub import pins_from_meta, pins_yaml
 
     pins = pins_from_meta(args.paths)
     if not pins:

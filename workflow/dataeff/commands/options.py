@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 
 from dataeff.errors import DataeffError
+from dataeff.settings import section
 
 MEASURED_EXAMPLE = "--measured 0=0.41 --measured 64=0.55 (or 0:0.41,64:0.55)"
 
@@ -44,7 +45,6 @@ def add_target_options(parser: argparse.ArgumentParser, task: str = "the task") 
 
 def add_level_option(parser: argparse.ArgumentParser) -> None:
     """``--level`` of the budget interval, defaulting to the schema's ``analysis.level``."""
-    from dataeff.settings import section
 
     default = section(None, "analysis")["level"]
     parser.add_argument(

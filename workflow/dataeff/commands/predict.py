@@ -21,12 +21,23 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from dataeff.commands.budget import _n, describe, resolve_target
 from dataeff.commands.options import (
     add_level_option,
     add_measured_options,
     add_target_options,
     parse_measured,
 )
+from dataeff.config import load_optional_config
+from dataeff.coslow_stage import run_coslow
+from dataeff.errors import DataeffError
+from dataeff.io import atomic_write_json, read_json, read_jsonl
+from dataeff.model_ref import family_model_json, model_cache_dir
+from dataeff.models import prepare_model
+from dataeff.progress import Progress
+from dataeff.provenance import file_hash, provenance, stable_hash
+from dataeff.selection import most_common_share, normalize_answer, run_select, sidecar_paths
+from dataeff.settings import coslow_settings
 
 TO_ANNOTATE = "to_annotate.jsonl"
 INPUTS = "inputs.json"
@@ -90,8 +101,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def check_answers(path: Path) -> list[dict[str, Any]]:
     """Rows of the annotation file; a missing or empty ``answer`` is a one-line error."""
-    from dataeff.errors import DataeffError
-    from dataeff.io import read_jsonl
 
     rows = read_jsonl(path)
     for row in rows:
@@ -117,8 +126,6 @@ def check_answers(path: Path) -> list[dict[str, Any]]:
 def selection_inputs(args: argparse.Namespace, k: int, seed: int, settings: dict[str, Any]) -> dict[str, Any]:
     """What the selection and CoS-Low depend on, in a form that compares across runs and
     directories (file contents, not paths)."""
-    from dataeff.errors import DataeffError
-    from dataeff.provenance import file_hash
 
     prompts = Path(args.prompts)
     if not prompts.is_file():
@@ -141,9 +148,6 @@ def selection_inputs(args: argparse.Namespace, k: int, seed: int, settings: dict
 
 def check_workdir(workdir: Path, inputs: dict[str, Any], redo: bool) -> None:
     """Refuse (one line) a work directory made for other inputs; ``redo`` clears it instead."""
-    from dataeff.errors import DataeffError
-    from dataeff.io import read_json
-    from dataeff.provenance import stable_hash
 
     if redo:
         for name in WORK_FILES:
@@ -174,7 +178,6 @@ def check_workdir(workdir: Path, inputs: dict[str, Any], redo: bool) -> None:
 
 
 def resolve_family(args: argparse.Namespace, config: dict[str, Any]) -> str:
-    from dataeff.errors import DataeffError
 
     if args.family:
         return args.family
@@ -191,9 +194,6 @@ def ensure_family_model(model: str, config: dict[str, Any], progress: Any) -> No
     """A config family's model is prepared once (into the user's model cache) when neither the
     pipeline's ``results/models`` nor the cache has it, so ``--model smollm2`` works anywhere."""
     import time
-
-    from dataeff.model_ref import family_model_json, model_cache_dir
-    from dataeff.models import prepare_model
 
     families = config.get("families") or {}
     if model not in families or family_model_json(model) is not None:
@@ -280,8 +280,6 @@ def headline(pred: dict[str, Any], quals: list[str]) -> str:
     elif status == "unreachable":
         text = f"{reach} is not reachable with these coefficients"
     else:
-        from dataeff.commands.budget import _n
-
         span = f"{_n(pred['budget_low'], pred['max_budget'])}–{_n(pred['budget_high'], pred['max_budget'])}"
         text = f"label about {pred['budget']} examples (range {span}) to reach {reach}"
     if pred.get("reason") and status != "reachable":
@@ -305,8 +303,6 @@ def same_answer_pairs(rows: list[dict[str, Any]]) -> float:
     """Fraction of the k(k-1)/2 pairs whose two answers are the same (normalised)."""
     from collections import Counter
 
-    from dataeff.selection import normalize_answer
-
     k = len(rows)
     counts = Counter(normalize_answer(r["answer"]) for r in rows)
     return sum(c * (c - 1) for c in counts.values()) / (k * (k - 1)) if k > 1 else 0.0
@@ -317,7 +313,6 @@ def label_warnings(rows: list[dict[str, Any]], share: float) -> list[str]:
     or more: answer gradients cluster by label, so the median cosine is then a same-answer
     cosine and CoS-Low jumps (measured on SmolLM2 and a binary BIG-bench task, k = 16: 0.42
     for an 8/8 split, 0.67 for 10/6, 0.91 for 11/5)."""
-    from dataeff.selection import most_common_share
 
     top = most_common_share([r["answer"] for r in rows])
     pairs = same_answer_pairs(rows)
@@ -348,13 +343,6 @@ def output_warning(record: dict[str, Any], share: float) -> list[str]:
 def run(args: argparse.Namespace) -> int:
     from dataeff.budget import curve_start
     from dataeff.coefficients import check_model, lookup_coefficients
-    from dataeff.commands.budget import describe, resolve_target
-    from dataeff.config import load_optional_config
-    from dataeff.errors import DataeffError
-    from dataeff.io import atomic_write_json, read_json, read_jsonl
-    from dataeff.progress import Progress
-    from dataeff.provenance import file_hash, provenance, stable_hash
-    from dataeff.settings import coslow_settings
 
     # Everything that can be wrong with the command is checked before the model loads.
     config = load_optional_config(args.config)
@@ -387,8 +375,6 @@ def run(args: argparse.Namespace) -> int:
     note = Progress("predict", log=log)
 
     if not annotate.is_file():
-        from dataeff.selection import run_select, sidecar_paths
-
         ensure_family_model(args.model, config, note)
         record = run_select(
             args.model,
@@ -420,8 +406,6 @@ def run(args: argparse.Namespace) -> int:
             file=str(annotate),
             fix="CoS-Low needs at least 2 labeled examples; pass --redo to select again",
         )
-    from dataeff.coslow_stage import run_coslow
-    from dataeff.selection import sidecar_paths
 
     ensure_family_model(args.model, config, note)
     cos_rec = run_coslow(

@@ -11,6 +11,13 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from dataeff.config import load_config
+from dataeff.errors import DataeffError
+from dataeff.io import atomic_write_json
+from dataeff.tasks.bigbench import catalog, fetch_sdist
+from dataeff.tasks.prepare import prepare_task
+from dataeff.tasks.registry import REGISTRY, get_task, known_task_names
+
 
 def register(subparsers: Any) -> None:
     """Add the ``prepare-task`` parser."""
@@ -36,8 +43,6 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Prepare one task, or list the registry."""
-    from dataeff.errors import DataeffError
-    from dataeff.tasks.registry import REGISTRY, known_task_names
 
     if args.list:
         print(f"{'task':40s} {'source':10s} {'ceiling':>8s}  hub")
@@ -55,9 +60,6 @@ def run(args: argparse.Namespace) -> int:
         raise DataeffError(
             "give --task NAME (or --list)", field="--task", fix="see the tasks with `dataeff prepare-task --list`"
         )
-    from dataeff.config import load_config
-    from dataeff.tasks.prepare import prepare_task
-    from dataeff.tasks.registry import get_task
 
     config = load_config(args.config)
     spec = get_task(args.task, config)
@@ -69,10 +71,6 @@ def run(args: argparse.Namespace) -> int:
 def _bigbench(args: argparse.Namespace) -> int:
     """``--fetch-bigbench`` and ``--bigbench-catalog``."""
     import sys
-
-    from dataeff.config import load_config
-    from dataeff.io import atomic_write_json
-    from dataeff.tasks.bigbench import catalog, fetch_sdist
 
     data = load_config(args.config)["data"]
     if args.fetch_bigbench:

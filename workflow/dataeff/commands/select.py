@@ -5,6 +5,11 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from dataeff.config import load_optional_config
+from dataeff.progress import Progress
+from dataeff.selection import run_select
+from dataeff.settings import coslow_settings
+
 
 def register(subparsers: Any) -> None:
     p = subparsers.add_parser(
@@ -26,10 +31,6 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from dataeff.config import load_optional_config
-    from dataeff.progress import Progress
-    from dataeff.selection import run_select
-    from dataeff.settings import coslow_settings
 
     config = load_optional_config(args.config)
     settings = coslow_settings(config)

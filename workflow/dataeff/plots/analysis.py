@@ -27,9 +27,12 @@ from dataeff.plots.style import PALETTE, save_figure  # isort: skip  (Agg backen
 
 import matplotlib.pyplot as plt  # isort: skip  (after the style module chose the backend)
 
+from dataeff.efficiency import PAPER_GRID, compute_curve
 from dataeff.errors import DataeffError
 from dataeff.figure_names import PREDICTION_FIGURES, PREDICTION_TABLES
 from dataeff.fit import PREDICTOR_LABELS, PREDICTORS
+from dataeff.io import atomic_write_text
+from dataeff.results import read_result_file, result_filename
 from dataeff.savings import (  # noqa: F401  (re-exported: the savings definitions used to live here)
     SAVINGS_COLUMNS,
     fraction_at,
@@ -72,8 +75,6 @@ def measured_curves(
             continue
         if finetune_results is None or family is None:
             continue
-        from dataeff.efficiency import PAPER_GRID, compute_curve
-        from dataeff.results import read_result_file, result_filename
 
         path = Path(finetune_results) / result_filename(family, task)
         if not path.is_file():
@@ -453,7 +454,6 @@ def write_all(
     """
     from dataeff.budget import predict_budget
     from dataeff.fit import require_tasks
-    from dataeff.io import atomic_write_text
     from dataeff.savings import held_out_coefficients
 
     require_tasks(table["task"].tolist(), family)

@@ -21,6 +21,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
 from dataeff.efficiency import Curve
+from dataeff.errors import DataeffError
 from dataeff.figure_names import CURVE_FIGURES
 from dataeff.plots.style import CLAMPED_COLOR, CMAP, LINE_COLOR, POINT_COLOR, save_figure
 
@@ -255,7 +256,6 @@ def plot_predicted_budget(prediction: Mapping, out: str | os.PathLike[str]) -> N
     import numpy as np
 
     from dataeff.budget import predicted_curve
-    from dataeff.errors import DataeffError
 
     out = Path(out)
     suffix = out.suffix.lower().lstrip(".")

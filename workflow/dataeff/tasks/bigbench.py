@@ -40,6 +40,8 @@ from typing import Any
 
 from dataeff.errors import DataeffError
 from dataeff.io import atomic_path
+from dataeff.tasks import bigbench_generators as gen
+from dataeff.tasks.registry import BIGBENCH_PAPER
 
 log = logging.getLogger("dataeff")
 
@@ -594,7 +596,6 @@ def _paper_json_records(
 def _generated(
     name: str, files: Mapping[str, Path], n: int, rng: random.Random, real: list[dict[str, Any]]
 ) -> list[dict[str, Any]]:
-    from dataeff.tasks import bigbench_generators as gen
 
     if name not in GENERATED_TASKS:
         return []
@@ -619,7 +620,6 @@ def _generated(
 def _paper_records(
     spec_name: str, bb: Mapping[str, Any], source: BigbenchSource, seed: int, test_max: int
 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    from dataeff.tasks.registry import BIGBENCH_PAPER
 
     task = bb["task"]
     # One pass extracts the folders of all the paper tasks, so the other nine read the cache.

@@ -29,8 +29,10 @@ from dataeff.errors import DataeffError
 from dataeff.io import atomic_path, strip_private
 from dataeff.provenance import file_hash, provenance, stable_hash
 from dataeff.settings import section
+from dataeff.tasks.bigbench import bigbench_records
 from dataeff.tasks.hub import load_hub
 from dataeff.tasks.registry import TaskSpec, carved_train_size
+from dataeff.tasks.user import read_user_rows
 
 log = logging.getLogger("dataeff")
 
@@ -319,14 +321,12 @@ def _hub_source(spec: TaskSpec, config: Mapping[str, Any], data: Mapping[str, An
 
 def _user_source(spec: TaskSpec, config: Mapping[str, Any], data: Mapping[str, Any]) -> SourceRows:
     """A user's own labelled JSONL/CSV file (``user_tasks``)."""
-    from dataeff.tasks.user import read_user_rows
 
     return _train_only(read_user_rows(spec, config), spec)
 
 
 def _bigbench_source(spec: TaskSpec, config: Mapping[str, Any], data: Mapping[str, Any]) -> SourceRows:
     """A BIG-bench task from the pinned PyPI sdist (``dataeff.tasks.bigbench``)."""
-    from dataeff.tasks.bigbench import bigbench_records
 
     records, bigbench_meta = bigbench_records(spec, data)
     return _train_only(records, spec, bigbench=bigbench_meta)

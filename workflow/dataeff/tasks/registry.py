@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from dataeff.errors import DataeffError
+from dataeff.io import read_json
 from dataeff.settings import section
 
 #: Repository root (prompt template paths are relative to it).
@@ -680,8 +681,6 @@ def ceilings(config: Mapping[str, Any]) -> dict[str, float | None]:
     out = {t: get_task(t, config).ceiling for t in config["tasks"]}
     path = (config.get("analysis") or {}).get("ceilings")
     if path:
-        from dataeff.io import read_json
-
         table = read_json(path)
         if not isinstance(table, dict):
             raise DataeffError('expected a JSON object task -> {"score": x}', file=str(path))

@@ -13,7 +13,9 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from dataeff.chat import completion_ids, prompt_ids
 from dataeff.errors import DataeffError
+from dataeff.prefix import left_pad, prefix_cache, shared_prefix_len
 
 IGNORE = -100
 
@@ -33,7 +35,6 @@ class Example:
 def tokenize_rows(tokenizer: Any, rows: list[dict[str, Any]], max_seq_len: int, source: str) -> list[Example]:
     """Tokenize ``{"prompt", "answer", "system"?}`` rows; the prompt is cut from the left
     when an example is longer than ``max_seq_len`` (the answer is never cut)."""
-    from dataeff.chat import completion_ids, prompt_ids
 
     out = []
     for i, row in enumerate(rows, start=1):
@@ -143,8 +144,6 @@ def collate(batch: list[Example], pad_id: int, layout: Layout = DEFAULT_LAYOUT) 
     """
     import torch
 
-    from dataeff.prefix import left_pad, shared_prefix_len
-
     shared = shared_prefix_len([e.prompt for e in batch]) if layout.share_prefix else 0
     own = [len(e.prompt) + len(e.completion) - shared for e in batch]
     if layout.pair_cost is not None and len(batch) > 1 and _packing_pays(shared, own, layout.pair_cost):
@@ -190,8 +189,6 @@ def answer_loss_sum(model: Any, batch: MicroBatch, device: Any, layout: Layout =
     that predict them (``logits_to_keep``)."""
     import torch
     import torch.nn.functional as F
-
-    from dataeff.prefix import prefix_cache
 
     b = batch
     past = prefix_cache(model, b.prefix.to(device), b.ids.shape[0]) if b.prefix is not None else None

@@ -13,6 +13,8 @@ import random
 from collections.abc import Callable, Hashable, Sequence
 from typing import Any
 
+from dataeff.errors import DataeffError
+
 DIFFICULTIES = ("easy", "medium", "hard")
 
 Record = dict[str, Any]
@@ -21,8 +23,6 @@ Record = dict[str, Any]
 def check_difficulty(difficulty: str) -> str:
     """Return ``difficulty`` or raise a one-line error listing the allowed values."""
     if difficulty not in DIFFICULTIES:
-        from dataeff.errors import DataeffError
-
         raise DataeffError(
             f"unknown difficulty '{difficulty}'",
             field="data.difficulty",

@@ -74,8 +74,13 @@ def run_readme(tmp_path, monkeypatch, capsys, model: str | None) -> dict:
     pred = json.loads((home / "my_task" / "prediction.json").read_text())
     assert out.out.splitlines()[0] == pred["headline"]
     assert "CoS-Low of the 32 labeled examples" in out.out and "sd " in out.out
-    assert pred["k"] == 32 and 1 <= pred["budget_low"] <= pred["budget"]
-    assert pred["budget_high"] is None or pred["budget"] <= pred["budget_high"]
+    assert pred["k"] == 32 and pred["budget_low"] >= 1
+    if pred["budget"] is None:  # most of SmolLM2's own curves never reach 70% of the gap by 256
+        assert pred["status"] == "beyond_max" and pred["budget_high"] is None
+        assert pred["headline"].startswith("More than 256 labels")
+    else:
+        assert pred["budget_low"] <= pred["budget"]
+        assert pred["budget_high"] is None or pred["budget"] <= pred["budget_high"]
     assert ("not on this model" in pred["headline"]) == (model is not None) and pred["coslow_spread"]["sd"] >= 0
     assert pred["family"] == "smollm2" and not [w for w in pred["warnings"] if "--majority" in w]
     assert sorted(p.name for p in home.iterdir()) == ["my_task", "prompts.csv"]

@@ -71,14 +71,15 @@ def _section_hash(keys, family):
     return stable_hash(parts)
 
 
-def family_resource(key, default):
-    """Resource callable reading a per-family value (gpus, mem_mb, runtime)."""
-    return lambda wildcards, attempt: config["families"][wildcards.family].get(key, default)
+def family_resource(key):
+    """Resource callable reading a per-family value (gpus, mem_mb, runtime); the validated
+    config holds it, with the schema's default where the family leaves it out."""
+    return lambda wildcards, attempt: config["families"][wildcards.family][key]
 
 
-def scaled_resource(key, default):
+def scaled_resource(key):
     """Like family_resource but growing with each retry (runtime and memory on a cluster)."""
-    return lambda wildcards, attempt: int(config["families"][wildcards.family].get(key, default) * attempt)
+    return lambda wildcards, attempt: int(config["families"][wildcards.family][key] * attempt)
 
 
 def model_ref(family):

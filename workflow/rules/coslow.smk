@@ -18,8 +18,8 @@ rule confidence:
     threads: config["eval"]["threads"]
     resources:
         gpu=lambda w: min(1, config["families"][w.family].get("gpus", 0)),
-        mem_mb=scaled_resource("mem_mb", 16000),
-        runtime=scaled_resource("runtime", 120),
+        mem_mb=scaled_resource("mem_mb"),
+        runtime=scaled_resource("runtime"),
     params:
         config=CONFIG_JSON,
         sections=lambda w: section_hash("coslow", "seed", family=w.family),
@@ -45,8 +45,8 @@ rule coslow:
     threads: config["eval"]["threads"]
     resources:
         gpu=lambda w: min(1, config["families"][w.family].get("gpus", 0)),
-        mem_mb=scaled_resource("mem_mb", 16000),
-        runtime=scaled_resource("runtime", 120),
+        mem_mb=scaled_resource("mem_mb"),
+        runtime=scaled_resource("runtime"),
     params:
         config=CONFIG_JSON,
         sections=lambda w: section_hash("coslow", family=w.family),

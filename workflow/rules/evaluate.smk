@@ -22,7 +22,7 @@ rule evaluate:
     threads: config["eval"]["threads"]
     resources:
         gpu=lambda w: min(1, config["families"][w.family].get("gpus", 0)),
-        mem_mb=scaled_resource("mem_mb", 16000),
+        mem_mb=scaled_resource("mem_mb"),
         runtime=lambda w, attempt: 30 * attempt,
     params:
         cfg=CONFIG_JSON,

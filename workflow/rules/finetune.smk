@@ -21,9 +21,9 @@ rule finetune:
         "../../envs/train.yaml"
     threads: config["train"]["threads"]
     resources:
-        gpu=family_resource("gpus", 0),
-        mem_mb=scaled_resource("mem_mb", 16000),
-        runtime=scaled_resource("runtime", 120),
+        gpu=family_resource("gpus"),
+        mem_mb=scaled_resource("mem_mb"),
+        runtime=scaled_resource("runtime"),
     params:
         cfg=CONFIG_JSON,
         spec=lambda w: section_hash("train", "seed", "data", family=w.family),

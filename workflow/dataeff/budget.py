@@ -272,7 +272,6 @@ def resolve_grid_for(
 
 
 def _published_family(coefficients: dict[str, Any]) -> str | None:
-
     for fam, entry in PUBLISHED_COEFFICIENTS.items():
         if coefficients.get("source") == entry["source"]:
             return fam

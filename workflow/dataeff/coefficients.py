@@ -65,7 +65,6 @@ PAPER_MODELS = {
 
 
 def _coefficients_from_file(path: str | os.PathLike[str], family: str | None) -> dict[str, Any]:
-
     p = Path(path)
     data = read_json(p) if p.suffix.lower() == ".json" else read_yaml(p)
     if isinstance(data, dict) and "slope" not in data and family and isinstance(data.get(family), dict):

@@ -63,7 +63,6 @@ def default_shape_bandwidth() -> float:
 
 
 def _analysis_default(key: str) -> float:
-
     return float(section(None, "analysis")[key])
 
 

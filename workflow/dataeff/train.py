@@ -321,7 +321,6 @@ def _fsdp_record(accelerator: Any) -> dict[str, Any] | None:
 
 
 def _family_kwargs(family_cfg: dict[str, Any]) -> dict[str, Any]:
-
     return family_load_kwargs(family_cfg)
 
 

@@ -182,7 +182,6 @@ def efficiency_records(
 
 
 def run(args: argparse.Namespace) -> int:
-
     config = load_optional_config(args.config, default=False)
     grid, n_max = resolve_curve_arguments(args, config)
     ceilings, source = resolve_ceilings(args.ceilings, config)

@@ -43,7 +43,6 @@ def _srun_args(defaults: dict, per_rule: dict) -> list[str]:
 
 
 def run(args: argparse.Namespace) -> int:
-
     config = config_from(args)
     problems = cluster.check_models(config, results=args.results)
     if not args.models_only:

@@ -22,7 +22,6 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-
     res = run_coslow(
         args.model,
         args.annotated,

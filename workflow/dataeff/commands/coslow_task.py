@@ -35,7 +35,6 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-
     if args.summarize:
         if not args.inputs:
             raise DataeffError("--summarize needs --inputs", field="inputs", fix="list the per-seed JSON files")

@@ -30,7 +30,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-
     config = config_from(args)
     if args.family not in config["families"]:
         raise DataeffError(

@@ -45,7 +45,6 @@ def base_revision(base_model: str, info: dict) -> str | None:
 
 
 def run(args: argparse.Namespace) -> int:
-
     setup_logging()
     config = config_from(args)
     fam = family(config, args.family, args.config or "config")

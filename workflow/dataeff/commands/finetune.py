@@ -29,7 +29,6 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-
     setup_logging()
     config = config_from(args)
     fam = family(config, args.family, args.config or "config")

@@ -55,7 +55,6 @@ WORK_FILES = (
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-
     p = subparsers.add_parser(
         "predict",
         help="unlabeled prompts -> k examples to label -> CoS-Low -> label budget",
@@ -178,7 +177,6 @@ def check_workdir(workdir: Path, inputs: dict[str, Any], redo: bool) -> None:
 
 
 def resolve_family(args: argparse.Namespace, config: dict[str, Any]) -> str:
-
     if args.family:
         return args.family
     if args.model in (config.get("families") or {}):

@@ -31,7 +31,6 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-
     config = load_optional_config(args.config)
     settings = coslow_settings(config)
     record = run_select(

@@ -596,7 +596,6 @@ def _paper_json_records(
 def _generated(
     name: str, files: Mapping[str, Path], n: int, rng: random.Random, real: list[dict[str, Any]]
 ) -> list[dict[str, Any]]:
-
     if name not in GENERATED_TASKS:
         return []
     exclude = {r["input"] for r in real}
@@ -620,7 +619,6 @@ def _generated(
 def _paper_records(
     spec_name: str, bb: Mapping[str, Any], source: BigbenchSource, seed: int, test_max: int
 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-
     task = bb["task"]
     # One pass extracts the folders of all the paper tasks, so the other nine read the cache.
     task_files([s.bigbench["task"] for s in BIGBENCH_PAPER.values() if s.bigbench], source)

@@ -77,7 +77,7 @@ def run_readme(tmp_path, monkeypatch, capsys, model: str | None) -> dict:
     assert pred["k"] == 32 and pred["budget_low"] >= 1
     if pred["budget"] is None:  # most of SmolLM2's own curves never reach 70% of the gap by 256
         assert pred["status"] == "beyond_max" and pred["budget_high"] is None
-        assert pred["headline"].startswith("More than 256 labels")
+        assert pred["headline"].startswith("more than 256 labels to reach 70% of the gap")
     else:
         assert pred["budget_low"] <= pred["budget"]
         assert pred["budget_high"] is None or pred["budget"] <= pred["budget_high"]

@@ -157,7 +157,9 @@ def describe(pred: dict[str, Any], zero_shot: float | None = None, ceiling: floa
     )
     if pred.get("measured_points"):
         head += f", updated with {len(pred['measured_points'])} measured budget(s)"
-    goal = f"labels to reach {pred['target']:.0%} of the gap between zero-shot and ceiling"
+    # with coefficients fitted under the majority floor the gap starts at max(zero-shot, majority)
+    start = "zero-shot" if pred.get("floor") is None else "max(zero-shot, majority share)"
+    goal = f"labels to reach {pred['target']:.0%} of the gap between {start} and ceiling"
     if pred["status"] == "reachable":
         lines = [head, f"{goal}: about {pred['budget']} (range {span}; N_max {n_max})"]
     elif pred["status"] == "beyond_max":
@@ -169,7 +171,7 @@ def describe(pred: dict[str, Any], zero_shot: float | None = None, ceiling: floa
         lines.append(f"  {pred['reason']}")
     if zero_shot is not None and ceiling is not None:
         acc = zero_shot + pred["target"] * (ceiling - zero_shot)
-        lines.append(f"  = accuracy {acc:.3f} (zero-shot {zero_shot:.3f}, ceiling {ceiling:.3f})")
+        lines.append(f"  = accuracy {acc:.3f} ({start} {zero_shot:.3f}, ceiling {ceiling:.3f})")
     lines.append(
         f"coefficients: slope {pred['slope']:.4g}, intercept {pred['intercept']:.4g} ({pred['coefficients_source']})"
     )
@@ -254,6 +256,7 @@ def run(args: argparse.Namespace) -> int:
     if args.plot:
         plot_predicted_budget(pred, args.plot)
     pred["warnings"] = floor_warnings + pred["warnings"]
+    pred["floor"] = floor  # the majority share the gap starts from (None: the zero-shot accuracy)
     for w in pred["warnings"]:
         print(f"dataeff: warning: {w}", file=sys.stderr)
     if args.json:

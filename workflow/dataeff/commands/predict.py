@@ -270,7 +270,8 @@ def qualifiers(
 
 def headline(pred: dict[str, Any], quals: list[str]) -> str:
     status = pred.get("status", "reachable")
-    reach = f"{pred['target']:.0%} of the gap between zero-shot and ceiling"
+    start = "zero-shot" if pred.get("floor") is None else "max(zero-shot, majority share)"
+    reach = f"{pred['target']:.0%} of the gap between {start} and ceiling"
     if pred.get("target_accuracy") is not None:
         reach += f" (accuracy {pred['target_accuracy']:.3f})"
     if status == "beyond_max":
@@ -438,6 +439,7 @@ def run(args: argparse.Namespace) -> int:
         pred["coslow_spread"] = spread
         pred.update(spread_budgets(spread, coefs, target, args.max_budget, args.level))
     pred["warnings"] = warnings + pred["warnings"]
+    pred["floor"] = floor  # the majority share the gap starts from (None: the zero-shot accuracy)
     if args.zero_shot is not None and args.ceiling is not None:
         pred["zero_shot"], pred["ceiling"] = args.zero_shot, args.ceiling
         pred["target_accuracy"] = args.zero_shot + target * (args.ceiling - args.zero_shot)

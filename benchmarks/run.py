@@ -2,8 +2,9 @@
 
     python benchmarks/run.py [--quick] [--repeats 3] [--threads 2] [--out results/benchmark.md]
 
-1. fine-tuning throughput: the project's loop (dataeff.train pieces: left padding, length-grouped
-   micro-batches, logits of the answer positions only) vs a plain ``transformers.Trainer``
+1. fine-tuning throughput: the project's optimizer step (``dataeff.training.step.train_step``, the
+   step ``finetune()`` runs: left padding or packing, length-grouped micro-batches, logits of the
+   answer positions only) vs a plain ``transformers.Trainer``
    (right padding by DataCollatorForSeq2Seq, labels -100 on the prompt, full logits), same model,
    examples, order, batch, micro batch, sequence length, lr, schedule; steady-state step time
    (the first, warm-up, step excluded; model load and tokenisation excluded); plus the fraction
@@ -85,56 +86,53 @@ def _step_plan(examples: list, n_steps: int, batch: int, seed: int) -> list[list
     return [batch_indices(len(examples), batch, step, seed) for step in range(n_steps)]
 
 
-def _schedule(optimizer: Any, cfg: dict[str, Any], total: int):
-    from transformers import get_scheduler
+def _accelerator(device: str) -> Any:
+    """A one-process Accelerator on ``device``, configured as ``finetune()`` configures its own
+    (:func:`dataeff.training.distributed.make_accelerator`). accelerate keeps its state in a
+    process-wide singleton, reset here because the benchmark moves from the CPU to the GPU."""
+    from accelerate import Accelerator
+    from accelerate.state import AcceleratorState
 
-    return get_scheduler(
-        cfg["lr_scheduler"],
-        optimizer,
-        num_warmup_steps=int(round(cfg["warmup_ratio"] * total)),
-        num_training_steps=total,
-    )
+    AcceleratorState._reset_state(reset_partial_state=True)
+    return Accelerator(cpu=not device.startswith("cuda"), step_scheduler_with_optimizer=False, mixed_precision="no")
 
 
 def train_project(
-    model: Any, tok: Any, examples: list, plan: list[list[int]], cfg: dict[str, Any], device: str, autocast: Any = None
+    model: Any, tok: Any, examples: list, plan: list[list[int]], cfg: dict[str, Any], device: str, precision: Any
 ) -> dict[str, Any]:
-    """The loop of ``dataeff.train.finetune`` (without validation and checkpoints): per step,
-    length-grouped micro-batches, packed or left-padded (whichever costs less), answer-only
-    loss on the answer positions' logits, sparse lookup gradient for tied embeddings, AdamW.
-    ``autocast``: a context factory the forward runs under (a precision policy's), as in finetune()."""
-    import contextlib
+    """The project's own optimizer step (:func:`dataeff.training.step.train_step`, the one
+    ``finetune()`` runs on every rank) on one process over the batches of ``plan``, with the
+    project's optimizer and schedule; no validation and no checkpoints, which the Trainer
+    baseline does not do either. ``precision``: a :mod:`dataeff.precision` policy."""
+    from dataeff.train import build_optimizer, build_scheduler, layout_for
+    from dataeff.training.step import StepContext, train_step
 
-    import torch
-
-    from dataeff.train import answer_loss_sum, build_optimizer, collate, layout_for, micro_batches
-
+    acc = _accelerator(device)
     model.train()
     model.config.use_cache = False
-    params = [p for p in model.parameters() if p.requires_grad]
-    optimizer = build_optimizer(params, cfg)
-    scheduler = _schedule(optimizer, cfg, len(plan))
-    pad_id = tok.pad_token_id
-    layout = layout_for(model)  # as finetune() on one process
+    optimizer = build_optimizer([p for p in model.parameters() if p.requires_grad], cfg)
+    scheduler = build_scheduler(optimizer, cfg, len(plan))
+    model, optimizer, scheduler = acc.prepare(model, optimizer, scheduler)
+    ctx = StepContext(
+        accelerator=acc,
+        model=model,
+        optimizer=optimizer,
+        scheduler=scheduler,
+        layout=layout_for(acc.unwrap_model(model)),
+        precision=precision,
+        pad_id=tok.pad_token_id,
+        micro_batch_size=cfg["micro_batch_size"],
+        max_grad_norm=cfg["max_grad_norm"],
+        sharded=False,
+        source="benchmark",
+    )
     ends, losses = [], []
     sync(device)
-    for idx in plan:
-        batch = [examples[i] for i in idx]
-        n_answer = sum(len(e.completion) for e in batch)
-        total = 0.0
-        for mb in micro_batches(batch, cfg["micro_batch_size"]):
-            with (autocast or contextlib.nullcontext)():
-                loss, _ = answer_loss_sum(model, collate(mb, pad_id, layout), device, layout)
-            loss = loss / n_answer
-            loss.backward()
-            total += float(loss)
-        torch.nn.utils.clip_grad_norm_(params, cfg["max_grad_norm"])
-        optimizer.step()
-        scheduler.step()
-        optimizer.zero_grad(set_to_none=True)
+    for step, idx in enumerate(plan):
+        losses.append(train_step(ctx, [examples[i] for i in idx], step))
         sync(device)
         ends.append(time.perf_counter())
-        losses.append(total)
+    acc.free_memory()  # the accelerator holds the model and optimizer; the next run loads afresh
     return {"ends": ends, "losses": losses, "optimizer": "fused torch.optim.AdamW (dataeff.train.build_optimizer)"}
 
 
@@ -237,8 +235,10 @@ def bench_training(
     import torch
 
     from dataeff.models import load_tokenizer, resolve_model_path
+    from dataeff.precision import resolve_precision
     from dataeff.train import tokenize_rows
 
+    fp32 = resolve_precision("fp32", device)
     model_path, _ = resolve_model_path(model_ref)
     tok = load_tokenizer(model_ref)
     examples = tokenize_rows(tok, rows, cfg["max_seq_len"], "benchmark")
@@ -258,7 +258,7 @@ def bench_training(
             n_params = sum(p.numel() for p in model.parameters() if p.requires_grad)
             with tempfile.TemporaryDirectory() as tmp:
                 if kind == "project":
-                    res = train_project(model, tok, examples, plan, cfg, device)
+                    res = train_project(model, tok, examples, plan, cfg, device, fp32)
                 else:
                     res = train_trainer(model, model_path, examples, plan, cfg, device, tmp)
             if len(res["ends"]) != len(plan):
@@ -319,7 +319,7 @@ def bench_precision(
     warmup = 1
     plan = _step_plan(examples, warmup + steps, cfg["batch_size"], seed=0)
     tokens = sum(examples[i].length for idx in plan[warmup:] for i in idx)
-    kinds = {"fp32": None, policy.used: policy.autocast} if policy.used != "fp32" else {"fp32": None}
+    kinds = {"fp32": resolve_precision("fp32", device), policy.used: policy}
     runs: dict[str, list[float]] = {k: [] for k in kinds}
     first_loss: dict[str, float] = {}
     for r in range(repeats):
@@ -327,7 +327,7 @@ def bench_precision(
         for kind in order:
             torch.manual_seed(0)
             model, _ = _load(model_ref, device)
-            res = train_project(model, tok, examples, plan, cfg, device, autocast=kinds[kind])
+            res = train_project(model, tok, examples, plan, cfg, device, kinds[kind])
             seconds = res["ends"][-1] - res["ends"][warmup - 1]
             runs[kind].append(seconds)
             first_loss[kind] = res["losses"][0]
@@ -604,9 +604,10 @@ def _met(ok: bool | None) -> str:
     return "n/a" if ok is None else ("yes" if ok else "**no**")
 
 
-def build_table(res: dict[str, Any], args: argparse.Namespace) -> str:
+def _header(res: dict[str, Any], quick: bool) -> list[str]:
+    """The title, the command, the machine and the table's column heads."""
     m = res["machine"]
-    lines = [
+    return [
         "# dataeff performance benchmark",
         "",
         f"Command: `{res['command']}`  ",
@@ -614,12 +615,17 @@ def build_table(res: dict[str, Any], args: argparse.Namespace) -> str:
         f"Machine: {m['cpu']}, {m['cores']} cores ({m['usable_cores']} usable), torch {m['torch']}, "
         f"transformers {m['transformers']}, torch threads {m['torch_threads']}, GPU: {m['gpu'] or 'none'}  ",
         f"Model: {res['model']}; timings are medians of {res['repeats']} repeats"
-        + (" (QUICK MODE: tiny random model, numbers meaningless)" if args.quick else ""),
+        + (" (QUICK MODE: tiny random model, numbers meaningless)" if quick else ""),
         "",
         "| # | measurement | dataeff | plain baseline | ratio | target | met |",
         "|---|---|---|---|---|---|---|",
     ]
-    row = lines.append
+
+
+def _training_rows(res: dict[str, Any]) -> list[str]:
+    """Rows 1: fine-tuning throughput and compute utilisation, per device."""
+    rows: list[str] = []
+    row = rows.append
     for dev, tr in res["train"].items():
         p, t = tr["project"], tr["trainer"]
         setup = (
@@ -644,6 +650,13 @@ def build_table(res: dict[str, Any], args: argparse.Namespace) -> str:
             f"({mm['n']}^2 {mm['dtype']} matmul, same run; Trainer reaches {t['utilisation']:.1%}) "
             f"| {p['utilisation']:.1%} | report | - |"
         )
+    return rows
+
+
+def _precision_rows(res: dict[str, Any]) -> list[str]:
+    """Rows 1: bf16 autocast against fp32 in the same loop, per device."""
+    rows: list[str] = []
+    row = rows.append
     for dev, pr in res.get("precision", {}).items():
         used = pr["policy"]["used"]
         if pr["ratio"] is None:
@@ -657,6 +670,13 @@ def build_table(res: dict[str, Any], args: argparse.Namespace) -> str:
             f"| {_fmt(pr[used]['tokens_per_s'], 1)} | {_fmt(pr['fp32']['tokens_per_s'], 1)} (fp32, same loop) "
             f"| {pr['ratio']:.2f}x | report | - |"
         )
+    return rows
+
+
+def _eval_rows(res: dict[str, Any]) -> list[str]:
+    """Rows 2: batched evaluation against one ``generate`` per example, per device."""
+    rows: list[str] = []
+    row = rows.append
     for dev, ev in res["eval"].items():
         row(
             f"| 2 | evaluation examples/s ({dev}; n={ev['n']}, batch {ev['batch_size']}, "
@@ -665,6 +685,13 @@ def build_table(res: dict[str, Any], args: argparse.Namespace) -> str:
             f"{ev['same_answers']}/{ev['n']}) | {ev['speedup']:.2f}x | >= {TARGETS['eval']}x "
             f"| {_met(ev['speedup'] >= TARGETS['eval'])} |"
         )
+    return rows
+
+
+def _coslow_rows(res: dict[str, Any]) -> list[str]:
+    """Rows 3: CoS-Low time, memory and value against the reference; the selection pass."""
+    rows: list[str] = []
+    row = rows.append
     cs = res.get("coslow")
     if cs:
         c, s = cs["coslow"], cs["selection"]
@@ -690,6 +717,13 @@ def build_table(res: dict[str, Any], args: argparse.Namespace) -> str:
             f"{s['same_tokens']}/{s['n']}) | {s['speedup']:.2f}x | >= {TARGETS['selection']}x "
             f"| {_met(s['speedup'] >= TARGETS['selection'])} |"
         )
+    return rows
+
+
+def _dryrun_rows(res: dict[str, Any]) -> list[str]:
+    """Rows 4: ``snakemake -n`` on the paper grid and on 10x its tasks."""
+    rows: list[str] = []
+    row = rows.append
     d = res.get("dryrun")
     if d:
         one, ten = d["1x"], d["10x"]
@@ -706,6 +740,13 @@ def build_table(res: dict[str, Any], args: argparse.Namespace) -> str:
             f"for timing noise) "
             f"| {_met(d['time_ratio'] <= d['job_ratio'] * 1.1)} |"
         )
+    return rows
+
+
+def _default_run_rows(res: dict[str, Any]) -> list[str]:
+    """Row 5: the embedded default end to end (the last recorded measurement)."""
+    rows: list[str] = []
+    row = rows.append
     dr = res.get("default_run")
     if dr:
         row(
@@ -717,7 +758,12 @@ def build_table(res: dict[str, Any], args: argparse.Namespace) -> str:
             "| 5 | embedded default end to end | not measured (run the README command) | - | - "
             f"| <= {TARGETS['default_min']:.0f} min | n/a |"
         )
-    notes = []
+    return rows
+
+
+def _notes(res: dict[str, Any]) -> list[str]:
+    """What the table cannot hold: first-step losses (the loops must agree), raw runs, accuracies."""
+    notes: list[str] = []
     for dev, tr in res["train"].items():
         fl = tr["first_step_loss"]
         if "project" in fl and "trainer" in fl:
@@ -739,6 +785,15 @@ def build_table(res: dict[str, Any], args: argparse.Namespace) -> str:
             f"- evaluation ({dev}): accuracy dataeff {ev['accuracy']['project']:.3f}, "
             f"per-example generate {ev['accuracy']['generate']:.3f}"
         )
+    return notes
+
+
+def build_table(res: dict[str, Any], args: argparse.Namespace) -> str:
+    """The Markdown report: one row per measurement, each a ratio against its baseline."""
+    lines = _header(res, args.quick)
+    for section in (_training_rows, _precision_rows, _eval_rows, _coslow_rows, _dryrun_rows, _default_run_rows):
+        lines += section(res)
+    notes = _notes(res)
     if notes:
         lines += ["", "Notes:", *notes]
     return "\n".join(lines) + "\n"
@@ -747,7 +802,8 @@ def build_table(res: dict[str, Any], args: argparse.Namespace) -> str:
 # --------------------------------------------------------------------------- main
 
 
-def main(argv: list[str] | None = None) -> int:
+def _parser() -> argparse.ArgumentParser:
+    """The command line (see the module docstring)."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument(
         "--quick", action="store_true", help="tiny random model, 2 steps, 1 repeat: checks the script, not the speed"
@@ -779,30 +835,17 @@ def main(argv: list[str] | None = None) -> int:
         help="with --default-run: run it in this repository (its data/, results/ pipeline "
         "output, .snakemake/ and logs/ are removed first) instead of a scratch copy",
     )
-    args = ap.parse_args(argv)
+    return ap
 
+
+def _measure_devices(res: dict[str, Any], args: argparse.Namespace, cfg: dict[str, Any], n_eval: int) -> None:
+    """Sections 1-3 into ``res``: training, precision and evaluation per device, then CoS-Low.
+    The model is the prepared one, or with ``--quick`` a tiny random copy of its architecture."""
     import torch
 
-    from dataeff.config import load_config
-
-    torch.set_num_threads(args.threads)
-    repeats = 1 if args.quick else max(1, args.repeats)
-    steps = args.steps or (2 if args.quick else 6)
-    cfg = load_config(REPO / args.config)
-    n_eval = args.n_eval or (4 if args.quick else len(TASKS) * int(cfg["data"]["test_max"]))
+    repeats, steps = res["repeats"], res["steps"]
     train_cfg, eval_cfg = dict(cfg["train"]), dict(cfg["eval"])
     devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() and not args.cpu_only else [])
-
-    res: dict[str, Any] = {
-        "command": " ".join(["python", "benchmarks/run.py", *(sys.argv[1:] if argv is None else argv)]),
-        "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
-        "machine": machine(args.threads),
-        "repeats": repeats,
-        "train": {},
-        "precision": {},
-        "eval": {},
-        "matmul": {},
-    }
     with tempfile.TemporaryDirectory(prefix="dataeff-bench-") as tmp:
         model_ref = args.model
         if args.quick:
@@ -830,13 +873,36 @@ def main(argv: list[str] | None = None) -> int:
                 args.threads,
                 int(cfg["coslow"]["batch_size"]),
             )
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+
+    import torch
+
+    from dataeff.config import load_config
+    from dataeff.io import atomic_write_json, atomic_write_text
+
+    torch.set_num_threads(args.threads)
+    cfg = load_config(REPO / args.config)
+    n_eval = args.n_eval or (4 if args.quick else len(TASKS) * int(cfg["data"]["test_max"]))
+    res: dict[str, Any] = {
+        "command": " ".join(["python", "benchmarks/run.py", *(sys.argv[1:] if argv is None else argv)]),
+        "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
+        "machine": machine(args.threads),
+        "repeats": 1 if args.quick else max(1, args.repeats),
+        "steps": args.steps or (2 if args.quick else 6),
+        "train": {},
+        "precision": {},
+        "eval": {},
+        "matmul": {},
+    }
+    _measure_devices(res, args, cfg, n_eval)
     if "dryrun" not in args.skip:
         grid = REPO / (args.config if args.quick else args.grid)
         log(f"snakemake -n on {grid.name} and 10x its tasks")
-        res["dryrun"] = bench_dryrun(grid, repeats)
+        res["dryrun"] = bench_dryrun(grid, res["repeats"])
     if args.default_run and not args.quick:
-        from dataeff.io import atomic_write_json
-
         atomic_write_json(DEFAULT_RUN_FILE, run_default(cores=args.threads, here=args.here))
     res["default_run"] = default_run_seconds()
 
@@ -844,8 +910,6 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.out)
     if not out.is_absolute():
         out = REPO / out
-    from dataeff.io import atomic_write_json, atomic_write_text
-
     atomic_write_text(out, table)
     atomic_write_json(out.with_suffix(".json"), res)
     print(table)

@@ -62,3 +62,8 @@ def test_quick_benchmark_writes_every_row(tmp_path, smollm2_dir):
     assert proc.stdout.rstrip().endswith(table.rstrip().splitlines()[-1])
     raw = json.loads(out.with_suffix(".json").read_text())
     assert raw["repeats"] == 1 and raw["train"]["cpu"]["trainer"]["seconds"] > 0
+    # The benchmarked step is the pipeline's own (dataeff.training.step.train_step): on the same
+    # first batch it computes the Trainer's answer-token mean loss (fp32; summation order differs).
+    first = raw["train"]["cpu"]["first_step_loss"]
+    assert first["project"] == pytest.approx(first["trainer"], rel=1e-5)
+    assert raw["precision"]["cpu"]["first_step_loss"]["fp32"] == pytest.approx(first["project"], rel=1e-6)

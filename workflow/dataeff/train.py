@@ -88,6 +88,19 @@ def build_optimizer(params: list[Any], train_cfg: dict[str, Any]):
     return torch.optim.AdamW(params, lr=train_cfg["learning_rate"], weight_decay=train_cfg["weight_decay"], fused=True)
 
 
+def build_scheduler(optimizer: Any, train_cfg: dict[str, Any], steps: int):
+    """The learning-rate schedule over ``steps`` optimizer steps, warm-up as a share of them
+    (so a small budget that runs fewer steps warms up for proportionally fewer)."""
+    from transformers import get_scheduler
+
+    return get_scheduler(
+        train_cfg["lr_scheduler"],
+        optimizer,
+        num_warmup_steps=int(round(train_cfg["warmup_ratio"] * steps)),
+        num_training_steps=steps,
+    )
+
+
 def evaluate_loss(
     model: Any,
     examples: list[Example],
@@ -136,7 +149,6 @@ def finetune(
     """
     from accelerate.utils import set_seed
     from tqdm.auto import tqdm
-    from transformers import get_scheduler
 
     accelerator = make_accelerator()
     set_seed(seed)
@@ -157,12 +169,7 @@ def finetune(
     val = tokenize_rows(tokenizer, val_rows, train_cfg["max_seq_len"], source.replace("train", "validation"))
     steps = planned_steps(len(train), train_cfg)
     optimizer = build_optimizer([p for p in model.parameters() if p.requires_grad], train_cfg)
-    scheduler = get_scheduler(
-        train_cfg["lr_scheduler"],
-        optimizer,
-        num_warmup_steps=int(round(train_cfg["warmup_ratio"] * steps)),
-        num_training_steps=steps,
-    )
+    scheduler = build_scheduler(optimizer, train_cfg, steps)
     model, optimizer, scheduler = accelerator.prepare(model, optimizer, scheduler)
 
     fp = fingerprint(

@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -339,11 +340,40 @@ def output_warning(record: dict[str, Any], share: float) -> list[str]:
 # --------------------------------------------------------------------------- run
 
 
-def run(args: argparse.Namespace) -> int:
+@dataclass
+class Request:
+    """A ``predict`` command, checked: everything that can be wrong with it is found before a
+    model loads, on the first run and the second alike."""
+
+    config: dict[str, Any]
+    settings: dict[str, Any]
+    measured: dict[int, float]
+    k: int
+    seed: int
+    family: str
+    coefs: dict[str, Any]
+    model_warnings: list[str]
+    zero_shot: float | None
+    floor: float | None
+    floor_warnings: list[str]
+    target: float
+    inputs: dict[str, Any]
+    workdir: Path
+
+    @property
+    def annotate(self) -> Path:
+        return self.workdir / TO_ANNOTATE
+
+    @property
+    def log(self) -> Path:
+        return self.workdir / LOG
+
+
+def check_request(args: argparse.Namespace) -> Request:
+    """The command's settings, coefficients, target and work directory, each validated."""
     from dataeff.budget import curve_start
     from dataeff.coefficients import check_model, lookup_coefficients
 
-    # Everything that can be wrong with the command is checked before the model loads.
     config = load_optional_config(args.config)
     settings = coslow_settings(config)
     measured = parse_measured(args.measured)
@@ -362,131 +392,172 @@ def run(args: argparse.Namespace) -> int:
     family = resolve_family(args, config)
     coefs = lookup_coefficients(family, args.coefficients, args.results_dir, config)
     model_warnings = check_model(coefs, args.model, config, force=args.force)
-    args.zero_shot, floor, floor_warnings = curve_start(args.zero_shot, args.majority, coefs)
+    zero_shot, floor, floor_warnings = curve_start(args.zero_shot, args.majority, coefs)
     if floor is not None and 0 in measured:
         measured[0] = max(measured[0], floor)
     target = resolve_target(args)
     inputs = selection_inputs(args, k, seed, settings)
     workdir = Path(args.workdir)
     check_workdir(workdir, inputs, args.redo)
-    annotate = workdir / TO_ANNOTATE
-    log = workdir / LOG
-    note = Progress("predict", log=log)
+    return Request(
+        config=config,
+        settings=settings,
+        measured=measured,
+        k=k,
+        seed=seed,
+        family=family,
+        coefs=coefs,
+        model_warnings=list(model_warnings),
+        zero_shot=zero_shot,
+        floor=floor,
+        floor_warnings=list(floor_warnings),
+        target=target,
+        inputs=inputs,
+        workdir=workdir,
+    )
 
-    if not annotate.is_file():
-        ensure_family_model(args.model, config, note)
-        record = run_select(
-            args.model,
-            args.prompts,
-            k,
-            seed,
-            str(annotate),
-            config,
-            low_fraction=float(settings["low_fraction"]),
-            measure=str(settings["confidence"]),
-            threads=args.threads,
-            prompt_field=args.prompt_field,
-            on_progress=Progress("confidence pass", "prompts", log=log).update,
-        )
-        atomic_write_json(workdir / INPUTS, {"hash": stable_hash(inputs), "inputs": inputs})
-        for w in output_warning(record, float(settings["same_output_share"])):
-            note.message(f"warning: {w}")
-        n = len(read_jsonl(annotate))
-        print(
-            f"label the `answer` field of the {n} examples in {annotate}, then run the same command again "
-            f"(selection details: {sidecar_paths(annotate)[1]})"
-        )
-        return 0
 
-    rows = check_answers(annotate)
+def select_examples(args: argparse.Namespace, req: Request) -> None:
+    """First run: the confidence pass over the prompts and the k low-confidence picks to label."""
+    note = Progress("predict", log=req.log)
+    ensure_family_model(args.model, req.config, note)
+    record = run_select(
+        args.model,
+        args.prompts,
+        req.k,
+        req.seed,
+        str(req.annotate),
+        req.config,
+        low_fraction=float(req.settings["low_fraction"]),
+        measure=str(req.settings["confidence"]),
+        threads=args.threads,
+        prompt_field=args.prompt_field,
+        on_progress=Progress("confidence pass", "prompts", log=req.log).update,
+    )
+    atomic_write_json(req.workdir / INPUTS, {"hash": stable_hash(req.inputs), "inputs": req.inputs})
+    for w in output_warning(record, float(req.settings["same_output_share"])):
+        note.message(f"warning: {w}")
+    n = len(read_jsonl(req.annotate))
+    print(
+        f"label the `answer` field of the {n} examples in {req.annotate}, then run the same command again "
+        f"(selection details: {sidecar_paths(req.annotate)[1]})"
+    )
+
+
+def labeled_rows(req: Request) -> list[dict[str, Any]]:
+    """The annotated picks, every answer filled (at least two: CoS-Low is a median over pairs)."""
+    rows = check_answers(req.annotate)
     if len(rows) < 2:
         raise DataeffError(
             f"only {len(rows)} example(s)",
-            file=str(annotate),
+            file=str(req.annotate),
             fix="CoS-Low needs at least 2 labeled examples; pass --redo to select again",
         )
+    return rows
 
-    ensure_family_model(args.model, config, note)
-    cos_rec = run_coslow(
-        args.model,
-        str(annotate),
-        seed,
-        str(workdir / "coslow.json"),
-        config,
-        threads=args.threads,
-        on_progress=Progress("gradient pass", "units", log=log).update,
-    )
-    value = cos_rec["value"]
+
+def prediction(
+    args: argparse.Namespace, req: Request, rows: list[dict[str, Any]], cos_rec: dict[str, Any]
+) -> dict[str, Any]:
+    """The budget and its interval from CoS-Low of the labeled picks, with every warning,
+    qualifier and the provenance ``prediction.json`` records."""
     spread = cos_rec.get("spread")
     pred = call_predict_budget(
-        value,
-        coefs,
-        target,
+        cos_rec["value"],
+        req.coefs,
+        req.target,
         args.max_budget,
         args.level,
         coslow_sd=spread["sd"] if spread else None,
-        measured=measured,
-        zero_shot=args.zero_shot,
+        measured=req.measured,
+        zero_shot=req.zero_shot,
         ceiling=args.ceiling,
         test_size=args.test_size,
     )
-    warnings = list(model_warnings) + floor_warnings
+    settings = req.settings
+    warnings = req.model_warnings + req.floor_warnings
     warnings += label_warnings(rows, float(settings["dominant_answer_share"]))
-    sel_path = sidecar_paths(annotate)[1]
+    sel_path = sidecar_paths(req.annotate)[1]
     if sel_path.is_file():
         warnings += output_warning(read_json(sel_path), float(settings["same_output_share"]))
     if spread:
         pred["coslow_spread"] = spread
-        pred.update(spread_budgets(spread, coefs, target, args.max_budget, args.level))
+        pred.update(spread_budgets(spread, req.coefs, req.target, args.max_budget, args.level))
     pred["warnings"] = warnings + pred["warnings"]
-    pred["floor"] = floor  # the majority share the gap starts from (None: the zero-shot accuracy)
-    if args.zero_shot is not None and args.ceiling is not None:
-        pred["zero_shot"], pred["ceiling"] = args.zero_shot, args.ceiling
-        pred["target_accuracy"] = args.zero_shot + target * (args.ceiling - args.zero_shot)
-    quals = qualifiers(pred, coefs, model_warnings, float(settings["unstable_budget_factor"]))
+    pred["floor"] = req.floor  # the majority share the gap starts from (None: the zero-shot accuracy)
+    if req.zero_shot is not None and args.ceiling is not None:
+        pred["zero_shot"], pred["ceiling"] = req.zero_shot, args.ceiling
+        pred["target_accuracy"] = req.zero_shot + req.target * (args.ceiling - req.zero_shot)
+    quals = qualifiers(pred, req.coefs, req.model_warnings, float(settings["unstable_budget_factor"]))
     pred.update(
         {
             "headline": headline(pred, quals),
             "qualifiers": quals,
-            "family": family,
+            "family": req.family,
             "model": args.model,
-            "coefficients_model": coefs.get("model"),
+            "coefficients_model": req.coefs.get("model"),
             "k": len(rows),
-            "seed": seed,
-            "annotated": str(annotate),
-            "measured": {str(n): acc for n, acc in sorted(measured.items())},
-            "inputs": inputs,
+            "seed": req.seed,
+            "annotated": str(req.annotate),
+            "measured": {str(n): acc for n, acc in sorted(req.measured.items())},
+            "inputs": req.inputs,
             "cosine_quartiles": cos_rec["cosine_quartiles"],
             "same_answer_pair_fraction": same_answer_pairs(rows),
         }
     )
     pred["provenance"] = provenance(
-        config=config,
-        seed=seed,
+        config=req.config,
+        seed=req.seed,
         model=args.model,
         model_revision=cos_rec.get("model_revision"),
-        data_hash=file_hash(annotate),
+        data_hash=file_hash(req.annotate),
     )
-    atomic_write_json(workdir / "prediction.json", pred)
+    return pred
+
+
+def print_prediction(pred: dict[str, Any], req: Request, args: argparse.Namespace) -> None:
+    """The headline, CoS-Low with its spread, the budget and what to do next (or the JSON)."""
     for w in pred["warnings"]:
         print(f"dataeff: warning: {w}", file=sys.stderr)
     if args.json:
         print(json.dumps(pred, indent=2, sort_keys=True))
-        return 0
+        return
     print(pred["headline"])
+    spread, k = pred.get("coslow_spread"), pred["k"]
     sd = (
         (
-            f", sd {spread['sd']:.3f} over resamples of the {len(rows)} examples, {spread['level']:.0%} interval "
+            f", sd {spread['sd']:.3f} over resamples of the {k} examples, {spread['level']:.0%} interval "
             f"{spread['low']:.3f}–{spread['high']:.3f}; the draw alone moves the budget between "
             f"{pred['budget_at_coslow_high']} and {pred['budget_at_coslow_low']}"
         )
         if spread
         else ""
     )
-    print(f"CoS-Low of the {len(rows)} labeled examples: {value:.4f}{sd}")
-    print(describe(pred, args.zero_shot, args.ceiling))
+    print(f"CoS-Low of the {k} labeled examples: {pred['coslow']:.4f}{sd}")
+    print(describe(pred, req.zero_shot, args.ceiling))
     print(
         f"next: label that many examples (a random sample of your prompts), then fine-tune on them. "
-        f"Details: {workdir / 'prediction.json'}"
+        f"Details: {req.workdir / 'prediction.json'}"
     )
+
+
+def run(args: argparse.Namespace) -> int:
+    req = check_request(args)
+    if not req.annotate.is_file():
+        select_examples(args, req)
+        return 0
+    rows = labeled_rows(req)
+    ensure_family_model(args.model, req.config, Progress("predict", log=req.log))
+    cos_rec = run_coslow(
+        args.model,
+        str(req.annotate),
+        req.seed,
+        str(req.workdir / "coslow.json"),
+        req.config,
+        threads=args.threads,
+        on_progress=Progress("gradient pass", "units", log=req.log).update,
+    )
+    pred = prediction(args, req, rows, cos_rec)
+    atomic_write_json(req.workdir / "prediction.json", pred)
+    print_prediction(pred, req, args)
     return 0

@@ -326,7 +326,6 @@ def predict_budget(
     N_max ("more than N_max").
     """
     from dataeff.curve_update import (
-        METHODS,
         build_predictive,
         default_shape_bandwidth,
         default_update_sigma,
@@ -337,47 +336,15 @@ def predict_budget(
     from dataeff.interval import auc_grid, prior_weights
     from dataeff.shape import coefficient_shapes, paper_shape_set
 
-    check_target(target)
-    if not (isinstance(level, int | float) and 0.0 < level < 1.0):
-        raise DataeffError(f"level {level!r} is outside (0, 1)", field="--level", fix="e.g. 0.8 or 0.95")
-    if method not in METHODS:
-        raise DataeffError(
-            f"unknown update method {method!r}", field="--update-method", fix=f"use one of {', '.join(METHODS)}"
-        )
-    fitted_n_max = _num(coefficients, "max_budget")
-    if max_budget is None:
-        max_budget = int(fitted_n_max) if fitted_n_max else DEFAULT_MAX_BUDGET
-    check_max_budget(max_budget)
+    _check_options(target, level, method)
+    max_budget, grid_used, model, grid_warnings = _curve_model(coefficients, max_budget, grid)
     out = predict_auc(coslow, coefficients, level)
     warnings = out["warnings"]
-    if fitted_n_max and int(fitted_n_max) != int(max_budget):
-        warnings.append(
-            f"these coefficients were fitted with N_max = {int(fitted_n_max)}; "
-            f"budgets on a different N_max ({max_budget}) are extrapolated"
-        )
-    grid_used = resolve_grid_for(coefficients, max_budget, grid)
-    model = CurveModel.for_budgets(max_budget, grid_used)
-    if grid_used is None:
-        warnings.append(
-            "the budget grid of these coefficients is unknown: the continuous x**p curve is "
-            "used, which is not consistent with a trapezoid AUC on a grid (pass --grid)"
-        )
+    warnings += grid_warnings
     lo_att, hi_att = model.auc_range()
 
     # (a) the fit's error and (b) the single-draw CoS-Low noise.
-    if coslow_sd is None and isinstance(coefficients.get("coslow_sd"), int | float):
-        sd_draw = float(coefficients["coslow_sd"])
-        sd_source = "the seed-to-seed spread measured on the coefficients' own tasks"
-    elif coslow_sd is None:
-        sd_draw, sd_source = default_coslow_sd(), "default (config schema analysis.coslow_sd)"
-    else:
-        if not (math.isfinite(coslow_sd) and coslow_sd >= 0):
-            raise DataeffError(
-                f"coslow_sd {coslow_sd!r} is not a non-negative number",
-                field="--coslow-sd",
-                fix="give the spread of CoS-Low over resamples, e.g. 0.05",
-            )
-        sd_draw, sd_source = float(coslow_sd), "given"
+    sd_draw, sd_source = _draw_sd(coefficients, coslow_sd)
     sd_total = math.sqrt(out["auc_se"] ** 2 + (out["slope"] * sd_draw) ** 2)
     a_grid = auc_grid(model)
     raw = out["predicted_auc_raw"]
@@ -413,52 +380,17 @@ def predict_budget(
     auc_mid, auc_lo, auc_hi = pred.auc_quantiles(level)
     s = pred.summary(target, level)
 
-    status, reason = "reachable", ""
     x_med = s["x_median"]
-    if not s["measured_reached"] and raw <= 0.0 and not points:
-        status = "unreachable"
-        reason = (
-            f"these coefficients predict an AUC of {raw:.3f} <= 0 at CoS-Low {out['coslow']:.4g}: "
-            "no gain from fine-tuning, so no budget reaches the target"
-        )
-    elif x_med > 1.0 + 1e-12:
-        status = "beyond_max"
-        reason = (
-            f"more than N_max = {max_budget} labels: {s['prob_beyond_max']:.0%} of the predictive "
-            f"distribution lies beyond N_max ({_count_never(shapes, target)} of the {len(shapes)} "
-            "real curves behind the shape error never reach this target)"
-        )
-    elif s["measured_reached"]:
-        reason = "the measured accuracies already reach the target; read off between the measured budgets"
-    elif s["x_high"] > 1.0 + 1e-12:
-        reason = (
-            f"the interval's upper end is beyond N_max = {max_budget}: {s['prob_beyond_max']:.0%} "
-            "chance that N_max labels do not suffice"
-        )
+    status, reason = _status(s, raw, out["coslow"], bool(points), max_budget, shapes, target)
     budget = _ceil_budget(x_med, model) if status == "reachable" else None
     low = _ceil_budget(s["x_low"], model) if status != "unreachable" else None
     high = _ceil_budget(s["x_high"], model) if status != "unreachable" else None
-    if budget is not None and model.min_budget and budget < model.min_budget:
-        warnings.append(
-            f"{budget} labels is below the smallest budget of the grid ({model.min_budget}), "
-            f"where no curve was measured: read it as at most {model.min_budget}"
-        )
-    elif low is not None and model.min_budget and low < model.min_budget:
-        warnings.append(
-            f"the interval's lower end ({low}) is below the smallest budget of the grid "
-            f"({model.min_budget}), where no curve was measured: read it as at most {model.min_budget}"
-        )
+    warnings.extend(_below_grid(budget, low, model.min_budget))
     warnings.extend(pred.notes)
     p_mid = float(model.exponent(auc_mid))
-    shape_text = (
-        f"{shapes.source} as a library of real curves, each weighted by the prior of its AUC"
-        if method == "library"
-        else f"the curve-shape error of {shapes.source} (shapes of similar AUC weighted higher, "
-        f"bandwidth {default_shape_bandwidth():g})"
-    )
     method_text = (
         f"{out['interval_method']}; plus one CoS-Low draw (sd {sd_draw:.3g}, {sd_source}); "
-        f"plus {shape_text}; AUC limited to [{lo_att:.4f}, {hi_att:.4f}]"
+        f"plus {_shape_text(shapes, method)}; AUC limited to [{lo_att:.4f}, {hi_att:.4f}]"
     )
     if points:
         method_text += f"; updated with {len(points)} measured budget(s) (method {method}: {UPDATE_TEXT[method]})"
@@ -502,17 +434,136 @@ def predict_budget(
         out["prior_auc"] = float(np.clip(raw, lo_att, hi_att))
         out["measured_only_auc"] = fitted_auc(a_grid, model, points)
     if band:
-        out["band"] = [
-            {
-                "fraction": r["fraction"],
-                "budget_low": float(model.to_budget(min(r["x_low"], 1.0))),
-                "budget": float(model.to_budget(min(r["x_median"], 1.0))),
-                "budget_high": float(model.to_budget(min(r["x_high"], 1.0))),
-                "beyond_max": bool(r["x_high"] > 1.0 + 1e-12),
-            }
-            for r in pred.band(level)
-        ]
+        out["band"] = _band(pred, model, level)
     return out
+
+
+def _curve_model(
+    coefficients: dict[str, Any], max_budget: int | None, grid: Sequence[int] | None
+) -> tuple[int, tuple[int, ...] | None, CurveModel, list[str]]:
+    """N_max, the budget grid and the curve model the AUC is read on, with a warning where
+    they differ from what the coefficients were fitted with or the grid is unknown."""
+    warnings: list[str] = []
+    fitted_n_max = _num(coefficients, "max_budget")
+    if max_budget is None:
+        max_budget = int(fitted_n_max) if fitted_n_max else DEFAULT_MAX_BUDGET
+    check_max_budget(max_budget)
+    if fitted_n_max and int(fitted_n_max) != int(max_budget):
+        warnings.append(
+            f"these coefficients were fitted with N_max = {int(fitted_n_max)}; "
+            f"budgets on a different N_max ({max_budget}) are extrapolated"
+        )
+    grid_used = resolve_grid_for(coefficients, max_budget, grid)
+    if grid_used is None:
+        warnings.append(
+            "the budget grid of these coefficients is unknown: the continuous x**p curve is "
+            "used, which is not consistent with a trapezoid AUC on a grid (pass --grid)"
+        )
+    return max_budget, grid_used, CurveModel.for_budgets(max_budget, grid_used), warnings
+
+
+def _check_options(target: float, level: float, method: str) -> None:
+    """The target, the interval level and the update method, each in one clear line."""
+    from dataeff.curve_update import METHODS
+
+    check_target(target)
+    if not (isinstance(level, int | float) and 0.0 < level < 1.0):
+        raise DataeffError(f"level {level!r} is outside (0, 1)", field="--level", fix="e.g. 0.8 or 0.95")
+    if method not in METHODS:
+        raise DataeffError(
+            f"unknown update method {method!r}", field="--update-method", fix=f"use one of {', '.join(METHODS)}"
+        )
+
+
+def _draw_sd(coefficients: dict[str, Any], coslow_sd: float | None) -> tuple[float, str]:
+    """The sd of one CoS-Low draw and where it comes from: given, else the coefficients' own
+    tasks' seed spread, else the schema's default."""
+    if coslow_sd is None and isinstance(coefficients.get("coslow_sd"), int | float):
+        return float(coefficients["coslow_sd"]), "the seed-to-seed spread measured on the coefficients' own tasks"
+    if coslow_sd is None:
+        return default_coslow_sd(), "default (config schema analysis.coslow_sd)"
+    if not (math.isfinite(coslow_sd) and coslow_sd >= 0):
+        raise DataeffError(
+            f"coslow_sd {coslow_sd!r} is not a non-negative number",
+            field="--coslow-sd",
+            fix="give the spread of CoS-Low over resamples, e.g. 0.05",
+        )
+    return float(coslow_sd), "given"
+
+
+def _status(
+    s: dict[str, Any],
+    raw: float,
+    coslow: float,
+    measured: bool,
+    max_budget: int,
+    shapes: ShapeSet,
+    target: float,
+) -> tuple[str, str]:
+    """ "reachable", "beyond_max" or "unreachable", and the reason in words (see predict_budget)."""
+    if not s["measured_reached"] and raw <= 0.0 and not measured:
+        return "unreachable", (
+            f"these coefficients predict an AUC of {raw:.3f} <= 0 at CoS-Low {coslow:.4g}: "
+            "no gain from fine-tuning, so no budget reaches the target"
+        )
+    if s["x_median"] > 1.0 + 1e-12:
+        return "beyond_max", (
+            f"more than N_max = {max_budget} labels: {s['prob_beyond_max']:.0%} of the predictive "
+            f"distribution lies beyond N_max ({_count_never(shapes, target)} of the {len(shapes)} "
+            "real curves behind the shape error never reach this target)"
+        )
+    if s["measured_reached"]:
+        return "reachable", "the measured accuracies already reach the target; read off between the measured budgets"
+    if s["x_high"] > 1.0 + 1e-12:
+        return "reachable", (
+            f"the interval's upper end is beyond N_max = {max_budget}: {s['prob_beyond_max']:.0%} "
+            "chance that N_max labels do not suffice"
+        )
+    return "reachable", ""
+
+
+def _below_grid(budget: int | None, low: int | None, min_budget: int | None) -> list[str]:
+    """A warning where the budget (or the interval's lower end) falls below the grid's first
+    budget, where no curve was ever measured."""
+    if not min_budget:
+        return []
+    if budget is not None and budget < min_budget:
+        return [
+            f"{budget} labels is below the smallest budget of the grid ({min_budget}), "
+            f"where no curve was measured: read it as at most {min_budget}"
+        ]
+    if low is not None and low < min_budget:
+        return [
+            f"the interval's lower end ({low}) is below the smallest budget of the grid "
+            f"({min_budget}), where no curve was measured: read it as at most {min_budget}"
+        ]
+    return []
+
+
+def _shape_text(shapes: ShapeSet, method: str) -> str:
+    """How the curve-shape error enters the interval, for the headline's method."""
+    from dataeff.curve_update import default_shape_bandwidth
+
+    if method == "library":
+        return f"{shapes.source} as a library of real curves, each weighted by the prior of its AUC"
+    return (
+        f"the curve-shape error of {shapes.source} (shapes of similar AUC weighted higher, "
+        f"bandwidth {default_shape_bandwidth():g})"
+    )
+
+
+def _band(pred: Any, model: CurveModel, level: float) -> list[dict[str, Any]]:
+    """The predicted curve's band as budgets per fraction of the gap (for the figure)."""
+    return [
+        {
+            "fraction": r["fraction"],
+            "budget_low": float(model.to_budget(min(r["x_low"], 1.0))),
+            "budget": float(model.to_budget(min(r["x_median"], 1.0))),
+            "budget_high": float(model.to_budget(min(r["x_high"], 1.0))),
+            "beyond_max": bool(r["x_high"] > 1.0 + 1e-12),
+        }
+        for r in pred.band(level)
+    ]
 
 
 def _count_never(shapes: ShapeSet, target: float) -> int:

@@ -205,16 +205,11 @@ def _grid_for(args: argparse.Namespace, coefs: dict[str, Any]) -> list[int] | No
     return None
 
 
-def run(args: argparse.Namespace) -> int:
-    from dataeff.budget import (
-        DEFAULT_UPDATE,
-        check_coslow,
-        check_max_budget,
-        curve_start,
-        predict_budget,
-        predicted_curve,
-    )
-    from dataeff.plots.curves import plot_predicted_budget
+def check_inputs(args: argparse.Namespace) -> tuple[dict[str, Any], float | None, list[str], float]:
+    """Every option checked before anything is computed; returns the coefficients, the majority
+    floor (None: the curve starts at the zero-shot accuracy), its warnings and the target.
+    ``args.measured`` and ``args.zero_shot`` are replaced by their parsed, floored values."""
+    from dataeff.budget import check_coslow, check_max_budget, curve_start
 
     check_coslow(args.coslow)
     if not (math.isfinite(args.level) and 0.0 < args.level < 1.0):
@@ -233,6 +228,30 @@ def run(args: argparse.Namespace) -> int:
             field="--ceiling",
             fix="pass the task's ceiling (human-level accuracy, or 1.0 if unknown)",
         )
+    return coefs, floor, list(floor_warnings), target
+
+
+def print_budget(pred: dict[str, Any], args: argparse.Namespace) -> None:
+    """Warnings to stderr; the JSON, or the budget in words with the curve table if asked."""
+    for w in pred["warnings"]:
+        print(f"dataeff: warning: {w}", file=sys.stderr)
+    if args.json:
+        print(json.dumps(pred, indent=2, sort_keys=True))
+        return
+    print(describe(pred, args.zero_shot, args.ceiling))
+    if args.curve:
+        print("budget\tpredicted_fraction\tlow\thigh")
+        for row in pred["curve"]:  # the band of the interval at each budget (fit, CoS-Low draw, shape)
+            print(f"{row['budget']}\t{row['fraction']:.4f}\t{row['fraction_low']:.4f}\t{row['fraction_high']:.4f}")
+    if args.plot:
+        print(f"wrote {args.plot}")
+
+
+def run(args: argparse.Namespace) -> int:
+    from dataeff.budget import DEFAULT_UPDATE, predict_budget, predicted_curve
+    from dataeff.plots.curves import plot_predicted_budget
+
+    coefs, floor, floor_warnings, target = check_inputs(args)
     pred = predict_budget(
         args.coslow,
         coefs,
@@ -257,16 +276,5 @@ def run(args: argparse.Namespace) -> int:
         plot_predicted_budget(pred, args.plot)
     pred["warnings"] = floor_warnings + pred["warnings"]
     pred["floor"] = floor  # the majority share the gap starts from (None: the zero-shot accuracy)
-    for w in pred["warnings"]:
-        print(f"dataeff: warning: {w}", file=sys.stderr)
-    if args.json:
-        print(json.dumps(pred, indent=2, sort_keys=True))
-        return 0
-    print(describe(pred, args.zero_shot, args.ceiling))
-    if args.curve:
-        print("budget\tpredicted_fraction\tlow\thigh")
-        for row in pred["curve"]:  # the band of the interval at each budget (fit, CoS-Low draw, shape)
-            print(f"{row['budget']}\t{row['fraction']:.4f}\t{row['fraction_low']:.4f}\t{row['fraction_high']:.4f}")
-    if args.plot:
-        print(f"wrote {args.plot}")
+    print_budget(pred, args)
     return 0

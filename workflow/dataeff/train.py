@@ -148,22 +148,14 @@ def finetune(
     from values reduced across ranks, so all ranks take it together.
     """
     from accelerate.utils import set_seed
-    from tqdm.auto import tqdm
 
     accelerator = make_accelerator()
     set_seed(seed)
     device = accelerator.device
     sharded = is_sharded(accelerator)
     precision = resolve_precision(family_cfg.get("precision", "auto"), str(device))
-    load_kwargs = _family_kwargs(family_cfg) | {"dtype": precision.weights_dtype}
-    model, tokenizer, info = load_model(model_ref, device=str(device), threads=train_cfg.get("threads"), **load_kwargs)
     method = train_cfg["method"]
-    if method == "lora":
-        from peft import get_peft_model
-
-        model = get_peft_model(model, peft_config(train_cfg.get("lora")))
-    model.train()
-    model.config.use_cache = False
+    model, tokenizer, info = _trainable_model(model_ref, family_cfg, train_cfg, precision, str(device))
 
     train = tokenize_rows(tokenizer, train_rows, train_cfg["max_seq_len"], source)
     val = tokenize_rows(tokenizer, val_rows, train_cfg["max_seq_len"], source.replace("train", "validation"))
@@ -186,52 +178,22 @@ def finetune(
     if resumed is not None:
         state, best = resumed[0], BestWeights(resumed[1])
 
-    micro, eff, patience = train_cfg["micro_batch_size"], train_cfg["batch_size"], int(train_cfg["patience"])
-    layout = layout_for(accelerator.unwrap_model(model), accelerator.num_processes, sharded=sharded)
     ctx = StepContext(
         accelerator=accelerator,
         model=model,
         optimizer=optimizer,
         scheduler=scheduler,
-        layout=layout,
+        layout=layout_for(accelerator.unwrap_model(model), accelerator.num_processes, sharded=sharded),
         precision=precision,
         pad_id=tokenizer.pad_token_id,
-        micro_batch_size=micro,
+        micro_batch_size=train_cfg["micro_batch_size"],
         max_grad_norm=train_cfg["max_grad_norm"],
         sharded=sharded,
         source=source,
     )
-    evals = set(validation_steps(steps, train_cfg))
-    bar = tqdm(
-        total=steps,
-        initial=state.step,
-        desc="fine-tune",
-        disable=not (progress and accelerator.is_main_process),
-        mininterval=2,
+    _train_loop(
+        ctx, state, best, checkpointer, train, val, steps, train_cfg, seed, progress and accelerator.is_main_process
     )
-    start = time.perf_counter()
-    while state.step < steps:
-        batch = [train[i] for i in batch_indices(len(train), eff, state.step, seed)]
-        loss = train_step(ctx, batch, state.step)
-        state.step += 1
-        state.tokens += sum(e.length for e in batch)
-        state.answer_tokens += sum(len(e.completion) for e in batch)
-        record: dict[str, Any] = {"step": state.step, "loss": loss, "lr": scheduler.get_last_lr()[0]}
-        if state.step in evals:
-            record["val_loss"] = validation_loss(accelerator, model, val, micro, ctx.pad_id, layout, precision)
-            if state.observe_validation(record["val_loss"]):
-                best.capture(model)
-        state.history.append(record)
-        bar.update(1)
-        bar.set_postfix(loss=f"{loss:.3f}", val=f"{state.best_loss:.3f}")
-        if state.should_stop(patience):
-            break
-        if state.step % train_cfg["checkpoint_every"] == 0 and state.step < steps:
-            state.train_seconds += time.perf_counter() - start
-            start = time.perf_counter()
-            checkpointer.save(state, best.state)
-    bar.close()
-    state.train_seconds += time.perf_counter() - start
     if state.stop_reason is None:
         state.stop_reason = "max_steps" if steps == int(train_cfg["max_steps"]) else "max_epochs"
 
@@ -255,6 +217,70 @@ def finetune(
         str(save_dtype).removeprefix("torch."),
         accelerator,
     )
+
+
+def _trainable_model(
+    model_ref: str, family_cfg: dict[str, Any], train_cfg: dict[str, Any], precision: Any, device: str
+) -> tuple[Any, Any, dict[str, Any]]:
+    """The model in the precision policy's weight dtype, wrapped in LoRA adapters when the
+    method is ``lora``, in training mode without a KV cache; its tokenizer and load record."""
+    load_kwargs = _family_kwargs(family_cfg) | {"dtype": precision.weights_dtype}
+    model, tokenizer, info = load_model(model_ref, device=device, threads=train_cfg.get("threads"), **load_kwargs)
+    if train_cfg["method"] == "lora":
+        from peft import get_peft_model
+
+        model = get_peft_model(model, peft_config(train_cfg.get("lora")))
+    model.train()
+    model.config.use_cache = False
+    return model, tokenizer, info
+
+
+def _train_loop(
+    ctx: StepContext,
+    state: TrainState,
+    best: BestWeights,
+    checkpointer: Checkpointer,
+    train: list[Example],
+    val: list[Example],
+    steps: int,
+    train_cfg: dict[str, Any],
+    seed: int,
+    show_progress: bool,
+) -> None:
+    """Steps from ``state.step`` up to ``steps``: validation on the schedule's steps (the best
+    weights kept), early stopping after ``patience`` evaluations without improvement, and a
+    checkpoint every ``checkpoint_every`` steps. Updates ``state`` and ``best`` in place; every
+    decision is taken from values reduced across ranks, so all ranks leave the loop together."""
+    from tqdm.auto import tqdm
+
+    acc, model = ctx.accelerator, ctx.model
+    evals = set(validation_steps(steps, train_cfg))
+    bar = tqdm(total=steps, initial=state.step, desc="fine-tune", disable=not show_progress, mininterval=2)
+    start = time.perf_counter()
+    while state.step < steps:
+        batch = [train[i] for i in batch_indices(len(train), train_cfg["batch_size"], state.step, seed)]
+        loss = train_step(ctx, batch, state.step)
+        state.step += 1
+        state.tokens += sum(e.length for e in batch)
+        state.answer_tokens += sum(len(e.completion) for e in batch)
+        record: dict[str, Any] = {"step": state.step, "loss": loss, "lr": ctx.scheduler.get_last_lr()[0]}
+        if state.step in evals:
+            record["val_loss"] = validation_loss(
+                acc, model, val, ctx.micro_batch_size, ctx.pad_id, ctx.layout, ctx.precision
+            )
+            if state.observe_validation(record["val_loss"]):
+                best.capture(model)
+        state.history.append(record)
+        bar.update(1)
+        bar.set_postfix(loss=f"{loss:.3f}", val=f"{state.best_loss:.3f}")
+        if state.should_stop(int(train_cfg["patience"])):
+            break
+        if state.step % train_cfg["checkpoint_every"] == 0 and state.step < steps:
+            state.train_seconds += time.perf_counter() - start
+            start = time.perf_counter()
+            checkpointer.save(state, best.state)
+    bar.close()
+    state.train_seconds += time.perf_counter() - start
 
 
 def _metrics(

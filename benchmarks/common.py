@@ -127,3 +127,53 @@ def tiny_model(dest: Path, source: str | os.PathLike[str] = DEFAULT_MODEL) -> Pa
     from dataeff.models import build_tiny_model
 
     return build_tiny_model(source, dest)
+
+
+def _accelerator(device: str) -> Any:
+    """A one-process Accelerator on ``device``, configured as ``finetune()`` configures its own
+    (:func:`dataeff.training.distributed.make_accelerator`). accelerate keeps its state in a
+    process-wide singleton, reset here because the benchmark moves from the CPU to the GPU."""
+    from accelerate import Accelerator
+    from accelerate.state import AcceleratorState
+
+    AcceleratorState._reset_state(reset_partial_state=True)
+    return Accelerator(cpu=not device.startswith("cuda"), step_scheduler_with_optimizer=False, mixed_precision="no")
+
+
+def train_project(
+    model: Any, tok: Any, examples: list, plan: list[list[int]], cfg: dict[str, Any], device: str, precision: Any
+) -> dict[str, Any]:
+    """The project's own optimizer step (:func:`dataeff.training.step.train_step`, the one
+    ``finetune()`` runs on every rank) on one process over the batches of ``plan``, with the
+    project's optimizer and schedule; no validation and no checkpoints, which the Trainer
+    baseline does not do either. ``precision``: a :mod:`dataeff.precision` policy."""
+    from dataeff.train import build_optimizer, build_scheduler, layout_for
+    from dataeff.training.step import StepContext, train_step
+
+    acc = _accelerator(device)
+    model.train()
+    model.config.use_cache = False
+    optimizer = build_optimizer([p for p in model.parameters() if p.requires_grad], cfg)
+    scheduler = build_scheduler(optimizer, cfg, len(plan))
+    model, optimizer, scheduler = acc.prepare(model, optimizer, scheduler)
+    ctx = StepContext(
+        accelerator=acc,
+        model=model,
+        optimizer=optimizer,
+        scheduler=scheduler,
+        layout=layout_for(acc.unwrap_model(model)),
+        precision=precision,
+        pad_id=tok.pad_token_id,
+        micro_batch_size=cfg["micro_batch_size"],
+        max_grad_norm=cfg["max_grad_norm"],
+        sharded=False,
+        source="benchmark",
+    )
+    ends, losses = [], []
+    sync(device)
+    for step, idx in enumerate(plan):
+        losses.append(train_step(ctx, [examples[i] for i in idx], step))
+        sync(device)
+        ends.append(time.perf_counter())
+    acc.free_memory()  # the accelerator holds the model and optimizer; the next run loads afresh
+    return {"ends": ends, "losses": losses, "optimizer": "fused torch.optim.AdamW (dataeff.train.build_optimizer)"}

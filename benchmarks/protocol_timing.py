@@ -6,9 +6,10 @@
 The study (config/study.yaml) runs two one-thread jobs at a time (``snakemake --cores 2``), so
 its wall time is the sum of these unit costs over every job divided by two. Measured here:
 
-* one optimizer step of the project's loop (``dataeff.train`` pieces: collate, answer-only loss,
-  fused AdamW) at batch ``--batch`` for each micro-batch size and prompt length, fp32 and under
-  ``torch.autocast("cpu", dtype=torch.bfloat16)``, first (warm-up) step excluded;
+* one optimizer step of the pipeline's own step (``dataeff.training.step.train_step``: collate,
+  answer-only loss, clipping, fused AdamW) at batch ``--batch`` for each micro-batch size and
+  prompt length, fp32 and under the ``autocast_bf16`` precision policy (bf16 matmuls, fp32
+  weights), first (warm-up) step excluded;
 * one validation-loss pass (``dataeff.train.evaluate_loss``), per example;
 * one test evaluation (``dataeff.evaluate.evaluate_rows``, greedy, the pipeline's batch) per
   example at several ``max_new_tokens``;
@@ -21,7 +22,6 @@ BIG-bench-like instruction), answers a few tokens, as in the study's tasks.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import statistics
 import sys
@@ -33,7 +33,7 @@ HERE = Path(__file__).resolve().parent
 if str(HERE) not in sys.path:
     sys.path.insert(0, str(HERE))
 
-from common import DEFAULT_MODEL, machine  # noqa: E402
+from common import DEFAULT_MODEL, machine, train_project  # noqa: E402
 
 _TEXT = (
     "Determine whether the following argument is deductively valid given the explicitly stated "
@@ -67,36 +67,29 @@ def make_rows(tok: Any, n: int, length: int, seed: int = 0) -> list[dict[str, An
     return rows
 
 
-def time_steps(model: Any, tok: Any, examples: list, batch: int, micro: int, steps: int, bf16: bool) -> float:
-    """Median seconds of one optimizer step (warm-up step excluded)."""
-    import torch
+def time_steps(
+    model: Any, tok: Any, examples: list, batch: int, micro: int, steps: int, bf16: bool
+) -> tuple[float, str]:
+    """Median seconds of one optimizer step of the pipeline's own step (warm-up step excluded),
+    fp32 or under the ``autocast_bf16`` precision policy, on consecutive batches of
+    ``examples``; and the policy used (fp32 where this CPU has no bf16)."""
+    from dataeff.precision import resolve_precision
 
-    from dataeff.train import answer_loss_sum, build_optimizer, collate, layout_for, micro_batches
-
-    model.train()
-    model.config.use_cache = False
-    params = [p for p in model.parameters() if p.requires_grad]
-    opt = build_optimizer(params, {"learning_rate": 1e-5, "weight_decay": 0.0})
-    layout = layout_for(model)
-    times = []
-    for s in range(steps + 1):
-        batch_ex = examples[(s * batch) % len(examples) :][:batch]
-        n_answer = sum(len(e.completion) for e in batch_ex)
-        t0 = time.perf_counter()
-        for mb in micro_batches(batch_ex, micro):
-            ctx = torch.autocast("cpu", dtype=torch.bfloat16) if bf16 else contextlib.nullcontext()
-            with ctx:
-                loss, _ = answer_loss_sum(model, collate(mb, tok.pad_token_id, layout), "cpu", layout)
-            (loss / n_answer).backward()
-        torch.nn.utils.clip_grad_norm_(params, 1.0)
-        opt.step()
-        opt.zero_grad(set_to_none=True)
-        if s:
-            times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+    cfg = {
+        "learning_rate": 1e-5,
+        "weight_decay": 0.0,
+        "lr_scheduler": "constant",
+        "warmup_ratio": 0.0,
+        "micro_batch_size": micro,
+        "max_grad_norm": 1.0,
+    }
+    plan = [[(s * batch + i) % len(examples) for i in range(batch)] for s in range(steps + 1)]
+    precision = resolve_precision("autocast_bf16" if bf16 else "fp32", "cpu")
+    ends = train_project(model, tok, examples, plan, cfg, "cpu", precision)["ends"]
+    return statistics.median(b - a for a, b in zip(ends, ends[1:], strict=False)), precision.used
 
 
-def main(argv: list[str] | None = None) -> int:
+def _parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--model", default=str(DEFAULT_MODEL))
     ap.add_argument("--threads", type=int, default=1)
@@ -110,14 +103,80 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--pool", type=int, default=64)
     ap.add_argument("--skip", default="", help="comma list of parts to skip: train,val,eval,confidence")
     ap.add_argument("--out", default="results/protocol_timing.json")
-    args = ap.parse_args(argv)
+    return ap
+
+
+def _time_training(args: argparse.Namespace, examples: list, length: int, mean_len: float) -> list[dict[str, Any]]:
+    """One optimizer step per micro-batch size, fp32 and bf16 autocast, each on a fresh model."""
+    import torch
+
+    from dataeff.models import load_model
+
+    recs = []
+    for micro in (int(x) for x in args.micro.split(",")):
+        for bf16 in (False, True):
+            torch.manual_seed(0)
+            model, tok, _ = load_model(args.model, threads=args.threads)
+            s, used = time_steps(model, tok, examples, args.batch, micro, args.steps, bf16)
+            recs.append(
+                {
+                    "length": length,
+                    "mean_tokens": mean_len,
+                    "micro": micro,
+                    "precision": used,
+                    "step_seconds": round(s, 3),
+                    "tokens_per_s": round(args.batch * mean_len / s, 1),
+                }
+            )
+            log(json.dumps(recs[-1]))
+    return recs
+
+
+def _time_validation(args: argparse.Namespace, model: Any, tok: Any, examples: list, length: int) -> dict[str, Any]:
+    """The validation-loss pass per example (one untimed warm-up call)."""
+    from dataeff.train import evaluate_loss, layout_for
+
+    layout = layout_for(model)
+    val = examples[: args.val]
+    evaluate_loss(model, val[:4], 8, tok.pad_token_id, "cpu", layout)
+    t = time.perf_counter()
+    evaluate_loss(model, val, 8, tok.pad_token_id, "cpu", layout)
+    return {"length": length, "n": len(val), "seconds_per_example": round((time.perf_counter() - t) / len(val), 4)}
+
+
+def _time_evaluation(args: argparse.Namespace, model: Any, tok: Any, rows: list, length: int) -> list[dict[str, Any]]:
+    """Greedy test evaluation per example at each ``--new-tokens``, the pipeline's batch."""
+    from dataeff.evaluate import evaluate_rows
+
+    recs = []
+    for mnt in (int(x) for x in args.new_tokens.split(",")):
+        t = time.perf_counter()
+        test = rows[: args.test]
+        evaluate_rows(model, tok, test, metric="accuracy", batch_size=len(test), max_new_tokens=mnt, progress=False)
+        secs = (time.perf_counter() - t) / len(test)
+        recs.append({"length": length, "n": len(test), "max_new_tokens": mnt, "seconds_per_example": round(secs, 4)})
+        log(json.dumps(recs[-1]))
+    return recs
+
+
+def _time_confidence(args: argparse.Namespace, model: Any, tok: Any, rows: list, length: int) -> dict[str, Any]:
+    """CoS-Low's confidence pass per prompt of the pool."""
+    from dataeff.confidence import confidence_pass
+
+    t = time.perf_counter()
+    confidence_pass(model, tok, rows[: args.pool], max_new_tokens=30, batch_size=64)
+    secs = (time.perf_counter() - t) / args.pool
+    return {"length": length, "n": args.pool, "max_new_tokens": 30, "seconds_per_example": round(secs, 4)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
 
     import torch
 
-    from dataeff.confidence import confidence_pass
-    from dataeff.evaluate import evaluate_rows
+    from dataeff.io import atomic_write_json
     from dataeff.models import load_model
-    from dataeff.train import evaluate_loss, layout_for, tokenize_rows
+    from dataeff.train import tokenize_rows
 
     torch.set_num_threads(args.threads)
     skip = set(filter(None, args.skip.split(",")))
@@ -138,65 +197,17 @@ def main(argv: list[str] | None = None) -> int:
         examples = tokenize_rows(tok, rows, 2048, "timing")
         mean_len = statistics.mean(e.length for e in examples)
         if "train" not in skip:
-            for micro in (int(x) for x in args.micro.split(",")):
-                for bf16 in (False, True):
-                    torch.manual_seed(0)
-                    model, tok, _ = load_model(args.model, threads=args.threads)
-                    s = time_steps(model, tok, examples, args.batch, micro, args.steps, bf16)
-                    rec = {
-                        "length": length,
-                        "mean_tokens": mean_len,
-                        "micro": micro,
-                        "precision": "bf16-autocast" if bf16 else "fp32",
-                        "step_seconds": round(s, 3),
-                        "tokens_per_s": round(args.batch * mean_len / s, 1),
-                    }
-                    out["train"].append(rec)
-                    log(json.dumps(rec))
+            out["train"] += _time_training(args, examples, length, mean_len)
         model, tok, _ = load_model(args.model, threads=args.threads)
         if "val" not in skip:
-            layout = layout_for(model)
-            val = examples[: args.val]
-            evaluate_loss(model, val[:4], 8, tok.pad_token_id, "cpu", layout)
-            t = time.perf_counter()
-            evaluate_loss(model, val, 8, tok.pad_token_id, "cpu", layout)
-            per = (time.perf_counter() - t) / len(val)
-            rec = {"length": length, "n": len(val), "seconds_per_example": round(per, 4)}
-            out["val"].append(rec)
-            log(json.dumps(rec))
+            out["val"].append(_time_validation(args, model, tok, examples, length))
+            log(json.dumps(out["val"][-1]))
         if "eval" not in skip:
-            for mnt in (int(x) for x in args.new_tokens.split(",")):
-                t = time.perf_counter()
-                evaluate_rows(
-                    model,
-                    tok,
-                    rows[: args.test],
-                    metric="accuracy",
-                    batch_size=args.test,
-                    max_new_tokens=mnt,
-                    progress=False,
-                )
-                rec = {
-                    "length": length,
-                    "n": args.test,
-                    "max_new_tokens": mnt,
-                    "seconds_per_example": round((time.perf_counter() - t) / args.test, 4),
-                }
-                out["eval"].append(rec)
-                log(json.dumps(rec))
+            out["eval"] += _time_evaluation(args, model, tok, rows, length)
         if "confidence" not in skip:
-            t = time.perf_counter()
-            confidence_pass(model, tok, rows[: args.pool], max_new_tokens=30, batch_size=64)
-            rec = {
-                "length": length,
-                "n": args.pool,
-                "max_new_tokens": 30,
-                "seconds_per_example": round((time.perf_counter() - t) / args.pool, 4),
-            }
-            out["confidence"].append(rec)
-            log(json.dumps(rec))
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(out, indent=2) + "\n")
+            out["confidence"].append(_time_confidence(args, model, tok, rows, length))
+            log(json.dumps(out["confidence"][-1]))
+    atomic_write_json(Path(args.out), out)
     print(json.dumps(out, indent=2))
     return 0
 

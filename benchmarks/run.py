@@ -51,6 +51,7 @@ from common import (  # noqa: E402
     sync,
     task_rows,
     tiny_model,
+    train_project,
 )
 
 TARGETS = {
@@ -84,56 +85,6 @@ def _step_plan(examples: list, n_steps: int, batch: int, seed: int) -> list[list
     from dataeff.train import batch_indices
 
     return [batch_indices(len(examples), batch, step, seed) for step in range(n_steps)]
-
-
-def _accelerator(device: str) -> Any:
-    """A one-process Accelerator on ``device``, configured as ``finetune()`` configures its own
-    (:func:`dataeff.training.distributed.make_accelerator`). accelerate keeps its state in a
-    process-wide singleton, reset here because the benchmark moves from the CPU to the GPU."""
-    from accelerate import Accelerator
-    from accelerate.state import AcceleratorState
-
-    AcceleratorState._reset_state(reset_partial_state=True)
-    return Accelerator(cpu=not device.startswith("cuda"), step_scheduler_with_optimizer=False, mixed_precision="no")
-
-
-def train_project(
-    model: Any, tok: Any, examples: list, plan: list[list[int]], cfg: dict[str, Any], device: str, precision: Any
-) -> dict[str, Any]:
-    """The project's own optimizer step (:func:`dataeff.training.step.train_step`, the one
-    ``finetune()`` runs on every rank) on one process over the batches of ``plan``, with the
-    project's optimizer and schedule; no validation and no checkpoints, which the Trainer
-    baseline does not do either. ``precision``: a :mod:`dataeff.precision` policy."""
-    from dataeff.train import build_optimizer, build_scheduler, layout_for
-    from dataeff.training.step import StepContext, train_step
-
-    acc = _accelerator(device)
-    model.train()
-    model.config.use_cache = False
-    optimizer = build_optimizer([p for p in model.parameters() if p.requires_grad], cfg)
-    scheduler = build_scheduler(optimizer, cfg, len(plan))
-    model, optimizer, scheduler = acc.prepare(model, optimizer, scheduler)
-    ctx = StepContext(
-        accelerator=acc,
-        model=model,
-        optimizer=optimizer,
-        scheduler=scheduler,
-        layout=layout_for(acc.unwrap_model(model)),
-        precision=precision,
-        pad_id=tok.pad_token_id,
-        micro_batch_size=cfg["micro_batch_size"],
-        max_grad_norm=cfg["max_grad_norm"],
-        sharded=False,
-        source="benchmark",
-    )
-    ends, losses = [], []
-    sync(device)
-    for step, idx in enumerate(plan):
-        losses.append(train_step(ctx, [examples[i] for i in idx], step))
-        sync(device)
-        ends.append(time.perf_counter())
-    acc.free_memory()  # the accelerator holds the model and optimizer; the next run loads afresh
-    return {"ends": ends, "losses": losses, "optimizer": "fused torch.optim.AdamW (dataeff.train.build_optimizer)"}
 
 
 def train_trainer(

@@ -67,3 +67,29 @@ def test_quick_benchmark_writes_every_row(tmp_path, smollm2_dir):
     first = raw["train"]["cpu"]["first_step_loss"]
     assert first["project"] == pytest.approx(first["trainer"], rel=1e-5)
     assert raw["precision"]["cpu"]["first_step_loss"]["fp32"] == pytest.approx(first["project"], rel=1e-6)
+
+
+def test_protocol_timing_records_every_unit_cost(tmp_path, tiny_model_dir):
+    """``benchmarks/protocol_timing.py`` (the unit costs behind docs/STUDY.md's wall-time
+    estimate) runs the pipeline's own step and passes, and writes one record per unit."""
+    out = tmp_path / "timing.json"
+    proc = subprocess.run(
+        [
+            sys.executable,
+            str(REPO / "benchmarks" / "protocol_timing.py"),
+            *("--model", str(tiny_model_dir), "--lengths", "24", "--batch", "4", "--micro", "2,4"),
+            *("--steps", "2", "--val", "4", "--test", "4", "--pool", "4", "--new-tokens", "2"),
+            *("--out", str(out)),
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    rec = json.loads(out.read_text())
+    assert [r["micro"] for r in rec["train"]] == [2, 2, 4, 4]
+    assert [r["precision"] for r in rec["train"][::2]] == ["fp32", "fp32"]
+    assert {r["precision"] for r in rec["train"][1::2]} <= {"autocast_bf16", "fp32"}  # fp32: no CPU bf16
+    assert all(r["step_seconds"] > 0 for r in rec["train"])
+    assert len(rec["val"]) == 1 and len(rec["eval"]) == 1 and len(rec["confidence"]) == 1

@@ -16,6 +16,7 @@ from dataeff.commands.options import (
     parse_measured,
 )
 from dataeff.config import load_optional_config, max_budget
+from dataeff.efficiency import PAPER_MAX_BUDGET
 from dataeff.errors import DataeffError
 
 if TYPE_CHECKING:
@@ -200,7 +201,7 @@ def _grid_for(args: argparse.Namespace, coefs: dict[str, Any]) -> list[int] | No
 
     config = load_optional_config(args.config)
     n_max = args.max_budget or coefs.get("max_budget")
-    if config and config.get("budgets") and n_max and max_budget(config) == int(n_max) != 5000:
+    if config and config.get("budgets") and n_max and max_budget(config) == int(n_max) != PAPER_MAX_BUDGET:
         return sorted(int(b) for b in config["budgets"])
     return None
 

@@ -147,15 +147,13 @@ def train_project(
     ``finetune()`` runs on every rank) on one process over the batches of ``plan``, with the
     project's optimizer and schedule; no validation and no checkpoints, which the Trainer
     baseline does not do either. ``precision``: a :mod:`dataeff.precision` policy."""
-    from dataeff.train import build_optimizer, build_scheduler, layout_for
+    from dataeff.train import layout_for, prepare_training
     from dataeff.training.step import StepContext, train_step
 
     acc = _accelerator(device)
     model.train()
     model.config.use_cache = False
-    optimizer = build_optimizer([p for p in model.parameters() if p.requires_grad], cfg)
-    scheduler = build_scheduler(optimizer, cfg, len(plan))
-    model, optimizer, scheduler = acc.prepare(model, optimizer, scheduler)
+    model, optimizer, scheduler = prepare_training(acc, model, cfg, len(plan))
     ctx = StepContext(
         accelerator=acc,
         model=model,

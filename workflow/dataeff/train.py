@@ -101,6 +101,14 @@ def build_scheduler(optimizer: Any, train_cfg: dict[str, Any], steps: int):
     )
 
 
+def prepare_training(accelerator: Any, model: Any, train_cfg: dict[str, Any], steps: int) -> tuple[Any, Any, Any]:
+    """The model, its AdamW over the trainable parameters and the schedule over ``steps``,
+    prepared by ``accelerator`` (wrapped for DDP or sharded for FSDP2, moved to its device)."""
+    optimizer = build_optimizer([p for p in model.parameters() if p.requires_grad], train_cfg)
+    scheduler = build_scheduler(optimizer, train_cfg, steps)
+    return accelerator.prepare(model, optimizer, scheduler)
+
+
 def evaluate_loss(
     model: Any,
     examples: list[Example],
@@ -160,9 +168,7 @@ def finetune(
     train = tokenize_rows(tokenizer, train_rows, train_cfg["max_seq_len"], source)
     val = tokenize_rows(tokenizer, val_rows, train_cfg["max_seq_len"], source.replace("train", "validation"))
     steps = planned_steps(len(train), train_cfg)
-    optimizer = build_optimizer([p for p in model.parameters() if p.requires_grad], train_cfg)
-    scheduler = build_scheduler(optimizer, train_cfg, steps)
-    model, optimizer, scheduler = accelerator.prepare(model, optimizer, scheduler)
+    model, optimizer, scheduler = prepare_training(accelerator, model, train_cfg, steps)
 
     fp = fingerprint(
         train_cfg=train_cfg,

@@ -110,3 +110,49 @@ def test_committed_pair_cosines_are_the_recorded_coslow():
         pairs = rec["coslow_details"]["pair_cosines"]
         assert len(pairs) == rec["k"] * (rec["k"] - 1) // 2
         assert statistics.median(pairs) == pytest.approx(rec["coslow"], abs=1e-4)
+
+
+def _picks():
+    spec = importlib.util.spec_from_file_location("study_picks", REPO_ROOT / "study" / "picks.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_states_gold_needs_the_gold_answer_alone():
+    """A generation that lists the options is no answer; whole words only ("valid" is not in
+    "invalid"), case-insensitive."""
+    picks = _picks()
+    two = {"valid", "invalid"}
+    assert picks.states_gold("The argument is Valid.", "valid", two)
+    assert not picks.states_gold("The argument is invalid.", "valid", two)
+    assert not picks.states_gold("Options: valid or invalid", "valid", two)
+    assert picks.states_gold("18 + 21 = 39", "39", {"39", "40", "21"}) is False  # 21 is an answer too
+    assert picks.states_gold("The answer is 39.", "39", {"39", "40", "21"})
+
+
+@pytest.mark.skipif(not (STUDY / "raw").is_dir(), reason="no committed study results")
+def test_picks_profile_counts_every_seed_and_pick(tmp_path):
+    """picks.tsv has one row per committed task, built from all k picks and k random examples of
+    every seed; the picks' mean confidence is below the random examples' on every task (they are
+    the pool's bottom decile), and each share is recomputed here from the raw records."""
+    picks = _picks()
+    tasks = sorted(p.name for p in (STUDY / "raw").iterdir() if (p / "picks.json").is_file())
+    rows = picks.write_picks(STUDY, tasks, tmp_path)
+    assert [r["task"] for r in rows] == tasks
+    assert (tmp_path / "picks.tsv").read_text().count("\n") == len(tasks) + 1
+    for row in rows:
+        raw = STUDY / "raw" / row["task"]
+        scores = {s["id"]: s for s in json.loads((raw / "confidence.json").read_text())["scores"]}
+        labels = json.loads((raw / "picks.json").read_text())
+        answers = picks.answer_set(raw, labels)
+        hits, conf = [], []
+        for seed in labels["selected"]:
+            rec = json.loads((raw / f"coslow_seed{seed}.json").read_text())
+            for i, gold in zip(rec["selected_ids"], labels["selected"][seed], strict=True):
+                hits.append(picks.states_gold(scores[i]["generated"], gold, answers))
+                conf.append(scores[i]["confidence"])
+        assert row["seeds"] == len(labels["selected"])
+        assert row["states_gold_picks"] == pytest.approx(sum(hits) / len(hits))
+        assert row["conf_picks"] == pytest.approx(sum(conf) / len(conf))
+        assert row["conf_picks"] < row["conf_random"]

@@ -138,6 +138,25 @@ def write_confound(rows: list[dict], efficiency: dict, path: Path) -> None:
     print(path.read_text())
 
 
+def _label_heights(xs, ys, widths, gap: float) -> list[float]:
+    """Heights for point labels that do not overlap: from the lowest point up, a label (from just
+    right of its marker to its width further) moves up past any marker or label already placed that it would
+    cover within ``gap`` of its height."""
+    dot = 0.01 * (max(xs) - min(xs) + 0.15) / 0.75  # half a marker's width in x units
+    placed: list[tuple[float, float, float]] = [
+        (float(x) - dot, float(x) + dot, float(y)) for x, y in zip(xs, ys, strict=True)
+    ]
+    heights = [0.0] * len(xs)
+    for i in sorted(range(len(xs)), key=lambda i: (ys[i], xs[i])):
+        x0, x1, h = float(xs[i]) + 1.2 * dot, float(xs[i]) + 1.2 * dot + widths[i], float(ys[i])
+        for p0, p1, ph in sorted(placed, key=lambda p: p[2]):
+            if x0 < p1 and p0 < x1 and abs(h - ph) < gap:
+                h = ph + gap
+        placed.append((x0, x1, h))
+        heights[i] = h
+    return heights
+
+
 def plot_confound(rows: list[dict], efficiency: dict, stem: Path) -> None:
     """The finding in one figure. Left: per task, mean CoS-Low over the seeds against the AUC,
     coloured by how many different answers the 32 picks had (mean over seeds), with the fitted
@@ -156,8 +175,18 @@ def plot_confound(rows: list[dict], efficiency: dict, stem: Path) -> None:
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.6))
     colour = np.log2(answers)
     sc = left.scatter(cos, auc, c=colour, cmap="viridis", vmin=1, vmax=5, s=45, zorder=3)
-    for t, x, y in zip(tasks, cos, auc, strict=True):
-        left.annotate(t, (x, y), xytext=(4, 3), textcoords="offset points", fontsize=7)
+    span = float(np.ptp(auc)) or 1.0
+    char = 0.0118 * (cos.max() - cos.min() + 0.15) / 0.75  # x units per character at font size 7
+    widths = [char * len(t) for t in tasks]
+    for t, x, y, y_text in zip(tasks, cos, auc, _label_heights(cos, auc, widths, 0.045 * span), strict=True):
+        moved = abs(y_text - y) > 1e-9
+        left.annotate(
+            t,
+            (x, y),
+            xytext=(x + 0.013 * (cos.max() - cos.min() + 0.15) / 0.75, y_text - 0.012 * span),
+            fontsize=7,
+            arrowprops={"arrowstyle": "-", "color": "0.6", "lw": 0.5} if moved else None,
+        )
     if len(tasks) >= 3:
         slope, intercept = np.polyfit(cos, auc, 1)
         xs = np.linspace(cos.min(), cos.max(), 50)

@@ -10,7 +10,8 @@ of CoS-Low and of each baseline with AUC, bootstrap intervals, leave-one-task-ou
 share of the 32 low-confidence picks whose gold answer is the most common among them (answer
 gradients cluster by label, so a CoS-Low that tracks label balance measures the picks' labels,
 not the task), and ``picks.tsv``/``picks.md`` (``study/picks.py``: the picks against random
-examples of the same pool, as the untuned model answers them). Prints a summary.
+examples of the same pool, as the untuned model answers them) and ``timing.tsv``/``timing.md``
+(``study/timing.py``: CPU and wall time of every job). Prints a summary.
 The full pipeline (``snakemake --configfile config/study.yaml``) gives the same fit and the
 figures once every task is committed; this script answers before that.
 """
@@ -34,6 +35,7 @@ from dataeff.results import result_filename  # noqa: E402
 
 sys.path.insert(0, str(REPO / "study"))
 from picks import write_picks  # noqa: E402
+from timing import write_timing  # noqa: E402
 
 
 def split_by_answer(pair_cosines: list[float], labels: list[str]) -> tuple[float, float]:
@@ -432,6 +434,8 @@ def main(argv: list[str] | None = None) -> int:
     write_status(root, done, config, family, out / "status.md")
     print((out / "status.md").read_text())
     write_picks(root, done, out)  # what the low-confidence picks look like (picks.tsv, picks.md)
+    write_timing(root, done, out)  # what the jobs cost (timing.tsv, timing.md)
+    print((out / "timing.md").read_text())
     rows = majority_rows(root, done)
     if rows:
         cols = ["task", "seed", "coslow", "k", "distinct_answers", "majority_share", "same_answer_pairs"]

@@ -53,6 +53,19 @@ def task_targets(config: dict, family: str, task: str) -> list[str]:
     return evals + seeds
 
 
+def copy_benchmarks(family: str, task: str, raw: Path) -> int:
+    """Snakemake's per-job ``benchmark`` files of the task (wall and CPU seconds, memory) into
+    ``raw/benchmarks/``, so the study's cost is read from committed files (study/timing.py);
+    returns how many were copied (none where the jobs ran without them)."""
+    src = REPO / "results" / "benchmarks" / family / task
+    files = sorted(src.glob("*.tsv")) if src.is_dir() else []
+    if files:
+        (raw / "benchmarks").mkdir(exist_ok=True)
+        for f in files:
+            shutil.copy2(f, raw / "benchmarks" / f.name)
+    return len(files)
+
+
 def harvest(config: dict, family: str, task: str, out: Path) -> None:
     """Copy one finished task into the results directory (see module docstring)."""
     py = [sys.executable, "-m", "dataeff"]
@@ -74,6 +87,7 @@ def harvest(config: dict, family: str, task: str, out: Path) -> None:
         shutil.copy2(REPO / f"results/{family}/{task}/coslow/seed{s}.json", raw / f"coslow_seed{s}.json")
     shutil.copy2(REPO / f"results/{family}/{task}/coslow/confidence.json", raw / "confidence.json")
     shutil.copy2(REPO / f"data/tasks/{task}/meta.json", raw / "task_meta.json")
+    copy_benchmarks(family, task, raw)
     answers = {r["id"]: r["answer"] for r in read_jsonl(REPO / f"data/tasks/{task}/train.jsonl")}
     picks: dict[str, dict[str, list[str]]] = {"selected": {}, "random": {}}
     for s in config["coslow"]["seeds"]:

@@ -156,3 +156,25 @@ def test_picks_profile_counts_every_seed_and_pick(tmp_path):
         assert row["states_gold_picks"] == pytest.approx(sum(hits) / len(hits))
         assert row["conf_picks"] == pytest.approx(sum(conf) / len(conf))
         assert row["conf_picks"] < row["conf_random"]
+
+
+@pytest.mark.skipif(not (STUDY / "raw").is_dir(), reason="no committed study results")
+def test_timing_counts_every_job_of_a_task(tmp_path):
+    """Every task with benchmark files ran 5 fine-tunes, 6 evaluations, 1 confidence pass and 3
+    CoS-Low seeds, and timing.tsv's CPU minutes are the sum of the files' cpu_time."""
+    import csv
+
+    spec = importlib.util.spec_from_file_location("study_timing", REPO_ROOT / "study" / "timing.py")
+    timing = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(timing)
+    tasks = sorted(p.name for p in (STUDY / "raw").iterdir() if p.is_dir())
+    totals = timing.write_timing(STUDY, tasks, tmp_path)
+    rows = list(csv.DictReader((tmp_path / "timing.tsv").open(), delimiter="\t"))
+    assert totals["tasks"] == len(rows) > 0
+    for row in rows:
+        files = sorted((STUDY / "raw" / row["task"] / "benchmarks").glob("*.tsv"))
+        stages = [f.stem.split("_")[0] for f in files]
+        assert {s: stages.count(s) for s in set(stages)} == {"finetune": 5, "evaluate": 6, "confidence": 1, "coslow": 3}
+        cpu = sum(float(list(csv.DictReader(f.open(), delimiter="\t"))[-1]["cpu_time"]) for f in files)
+        assert float(row["cpu_min"]) == pytest.approx(cpu / 60, abs=0.06)
+    assert totals["cpu_hours"] == pytest.approx(sum(float(r["cpu_min"]) for r in rows) / 60, abs=0.01)

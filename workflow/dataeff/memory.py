@@ -30,7 +30,6 @@ optimizer state exactly; activations against the bytes autograd saves, within 15
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -323,18 +322,3 @@ def _fixes(replan: Any, gpus: int, precision: str, limit: float) -> str:
     fixes.append("fsdp_offload_params: true in config/fsdp.yaml (CPU offload of parameters and optimizer state)")
     fixes.append("a smaller train.micro_batch_size or train.max_seq_len")
     return "; ".join(fixes)
-
-
-def peak_tensor_bytes(*tensors: Any) -> int:
-    """Bytes of distinct storages among ``tensors`` (used by tests and scripts/gpu_check.py)."""
-    seen: dict[int, int] = {}
-    for t in tensors:
-        if t is None:
-            continue
-        st = t.untyped_storage()
-        seen[st.data_ptr()] = max(seen.get(st.data_ptr(), 0), st.nbytes())
-    return sum(seen.values())
-
-
-def gb(x: float) -> float:
-    return round(x / GB, 3) if math.isfinite(x) else x

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 from dataeff.config import load_config
@@ -79,9 +79,6 @@ class BudgetPlan:
     max_epochs: float
     validations: int
     early_stopping_possible: bool
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 def budget_plan(budget: int, config: Mapping[str, Any], pool: int | None = None) -> BudgetPlan:

@@ -110,37 +110,6 @@ def _gen(name: str, input_fields: tuple[str, ...], labels: tuple[str, ...] | Non
     )
 
 
-def _hub(
-    name: str,
-    hub_id: str,
-    hub_config: str | None,
-    input_fields: tuple[str, ...],
-    label_field: str,
-    label_map: dict[Any, str],
-    ceiling: float,
-    *,
-    splits: dict[str, str | None] | None = None,
-    labels: tuple[str, ...] | None = None,
-    options_fields: tuple[str, ...] = (),
-) -> TaskSpec:
-    if labels is None and label_map:
-        labels = tuple(dict.fromkeys(label_map.values()))
-    return TaskSpec(
-        name=name,
-        source="hub",
-        hub_id=hub_id,
-        hub_config=hub_config,
-        splits=dict(splits or {"train": "train", "validation": "validation", "test": "test"}),
-        input_fields=input_fields,
-        label_field=label_field,
-        labels=labels,
-        label_map=label_map,
-        template=f"prompts/{name}.txt",
-        ceiling=ceiling,
-        options_fields=options_fields,
-    )
-
-
 # ---- the authors' formulation of the Hub tasks (docs/METHOD.md section 4 and docs/TASKS.md) ----
 # Revisions are commit SHAs quoted in public material (see tests/fixtures/hub_datasets.json for
 # where each was read); ``None`` where no commit could be verified: the load then follows main.

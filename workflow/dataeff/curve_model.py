@@ -60,10 +60,6 @@ class CurveModel:
         return cls(int(max_budget), tuple(int(b) for b in grid) if grid else None)
 
     @property
-    def grid_consistent(self) -> bool:
-        return self.grid is not None
-
-    @property
     def min_budget(self) -> int | None:
         """The smallest grid budget: below it nothing was measured when the AUC was defined."""
         return self.grid[0] if self.grid else None

@@ -8,7 +8,7 @@ reaches ``tau`` on the grid, the loop labels all N_max examples and fails**: suc
 counted as "never reached", with no labels saved, not as a task that spent N_max labels.
 
 The prediction asks for its central budget up front from CoS-Low (32 labels, not counted),
-with the held-out fit that did not see the task (:func:`loto_predictions`). Whether it
+with the held-out fit that did not see the task (:func:`held_out_coefficients`). Whether it
 actually suffices is read off the measured curve (log-linear interpolation between grid
 budgets). A prediction of "more than N_max" asks for no budget. The same prediction updated
 with the first one and two measured grid budgets (:mod:`dataeff.curve_update`) shows what those
@@ -72,15 +72,6 @@ def needed_budget(curve: Mapping[str, Any], target: float, max_budget: int) -> f
     """Smallest n where the measured curve (log-linear between points) reaches ``target``."""
     x = crossing_x(curve["x"], curve["y"], target)
     return float(max_budget**x) if math.isfinite(x) else None
-
-
-def loto_predictions(table: pd.DataFrame) -> pd.DataFrame:
-    """Leave-one-task-out predicted AUC per task (see :func:`dataeff.fit.leave_one_task_out`)."""
-    from dataeff.fit import leave_one_task_out
-
-    t = table.sort_values("task")
-    loto, _ = leave_one_task_out(t["task"].tolist(), t["coslow_mean"].to_numpy(float), t["auc"].to_numpy(float))
-    return loto
 
 
 def held_out_coefficients(

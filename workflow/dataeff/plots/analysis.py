@@ -33,14 +33,7 @@ from dataeff.figure_names import PREDICTION_FIGURES, PREDICTION_TABLES
 from dataeff.fit import PREDICTOR_LABELS, PREDICTORS
 from dataeff.io import atomic_write_text
 from dataeff.results import read_result_file, result_filename
-from dataeff.savings import (  # noqa: F401  (re-exported: the savings definitions used to live here)
-    SAVINGS_COLUMNS,
-    fraction_at,
-    loop_cost,
-    loto_predictions,
-    needed_budget,
-    savings_table,
-)
+from dataeff.savings import savings_table
 
 #: Output stems of the figures (PNG + PDF) and of the ``.csv`` tables written by :func:`write_all`,
 #: the same names the rule ``prediction_figures`` declares (:mod:`dataeff.figure_names`).

@@ -406,24 +406,18 @@ def write_task_dir(
     return meta
 
 
-def prepare_task(spec: TaskSpec, config: Mapping[str, Any], out_dir: str | os.PathLike[str]) -> dict[str, Any]:
-    """Write ``{out_dir}/{train,validation,test}.jsonl`` and ``meta.json``; return the meta.
-
-    The whole directory appears at once (atomic rename) or not at all.
-    """
-    data = section(dict(config), "data")  # schema defaults for keys a partial config leaves out
-    seed = int(data["split_seed"])
-    raw = load_source(spec, config, data)
-    class_names, used = raw.class_names, dict(raw.used)
-
+def _render_splits(spec: TaskSpec, raw: Any) -> tuple[dict[str, list[dict[str, Any]] | None], dict[str, Any], int]:
+    """Every split of the source rendered as prompt/answer rows; a validation or test split
+    with no labelled example is dropped (it is then carved from train). Returns the rows per
+    split, the source splits used, and how many unlabelled rows were dropped."""
     rendered: dict[str, list[dict[str, Any]] | None] = {}
-    dropped = 0
+    used, dropped = dict(raw.used), 0
     for role in SPLITS:
         rows = raw.splits.get(role)
         if rows is None:
             rendered[role] = None
             continue
-        rendered[role], d = _render_all(spec, rows, class_names)
+        rendered[role], d = _render_all(spec, rows, raw.class_names)
         dropped += d
         if role != "train" and not rendered[role]:
             log.warning("%s: the %s split has no labelled examples; carving it from train", spec.name, role)
@@ -435,6 +429,30 @@ def prepare_task(spec: TaskSpec, config: Mapping[str, Any], out_dir: str | os.Pa
             field=spec.label_field,
             fix="check the label field and label map",
         )
+    return rendered, used, dropped
+
+
+def _answer_space(spec: TaskSpec, class_names: Any, rows: list[dict[str, Any]]) -> list[str] | None:
+    """The task's answers: the spec's, else the source's class names, else (generated tasks)
+    every answer of the rows, shortest first; None for an open answer space."""
+    if spec.labels is not None:
+        return list(spec.labels)
+    if class_names:
+        return list(class_names)
+    if spec.source == "generated":
+        return sorted({r["answer"] for r in rows}, key=lambda s: (len(s), s))
+    return None
+
+
+def prepare_task(spec: TaskSpec, config: Mapping[str, Any], out_dir: str | os.PathLike[str]) -> dict[str, Any]:
+    """Write ``{out_dir}/{train,validation,test}.jsonl`` and ``meta.json``; return the meta.
+
+    The whole directory appears at once (atomic rename) or not at all.
+    """
+    data = section(dict(config), "data")  # schema defaults for keys a partial config leaves out
+    seed = int(data["split_seed"])
+    raw = load_source(spec, config, data)
+    rendered, used, dropped = _render_splits(spec, raw)
     train, validation, test, rule = split_rows(
         rendered["train"] or [],
         rendered["validation"],
@@ -445,18 +463,8 @@ def prepare_task(spec: TaskSpec, config: Mapping[str, Any], out_dir: str | os.Pa
     )
     budgets = list(config.get("budgets") or [])
     actual = check_budget(len(train), budgets) if budgets else {}
-
-    labels: list[str] | None
-    if spec.labels is not None:
-        labels = list(spec.labels)
-    elif class_names:
-        labels = list(class_names)
-    else:
-        labels = (
-            sorted({r["answer"] for r in train + validation + test}, key=lambda s: (len(s), s))
-            if spec.source == "generated"
-            else None
-        )
+    labels = _answer_space(spec, raw.class_names, train + validation + test)
+    generated = spec.source == "generated"
 
     def describe(data_hash: str) -> dict[str, Any]:
         return {
@@ -475,8 +483,8 @@ def prepare_task(spec: TaskSpec, config: Mapping[str, Any], out_dir: str | os.Pa
             "sizes": {"train": len(train), "validation": len(validation), "test": len(test)},
             "dropped_unlabelled": dropped,
             "split_seed": seed,
-            "difficulty": data["difficulty"] if spec.source == "generated" else None,
-            "generated_examples": int(data["generated_examples"]) if spec.source == "generated" else None,
+            "difficulty": data["difficulty"] if generated else None,
+            "generated_examples": int(data["generated_examples"]) if generated else None,
             "labels": labels,
             "metric": spec.metric,
             "ceiling": spec.ceiling,

@@ -11,7 +11,8 @@ share of the 32 low-confidence picks whose gold answer is the most common among 
 gradients cluster by label, so a CoS-Low that tracks label balance measures the picks' labels,
 not the task), and ``picks.tsv``/``picks.md`` (``study/picks.py``: the picks against random
 examples of the same pool, as the untuned model answers them) and ``timing.tsv``/``timing.md``
-(``study/timing.py``: CPU and wall time of every job). Prints a summary.
+(``study/timing.py``: CPU and wall time of every job), ``noise.json``/``noise.md``
+(``study/noise.py``: the correlation's interval with the measurement noise added). Prints a summary.
 The full pipeline (``snakemake --configfile config/study.yaml``) gives the same fit and the
 figures once every task is committed; this script answers before that.
 """
@@ -35,6 +36,7 @@ from dataeff.published import PUBLISHED_PEARSON_LLAMA  # noqa: E402
 from dataeff.results import result_filename  # noqa: E402
 
 sys.path.insert(0, str(REPO / "study"))
+from noise import write_noise  # noqa: E402
 from picks import write_picks  # noqa: E402
 from timing import write_timing  # noqa: E402
 
@@ -441,6 +443,9 @@ def main(argv: list[str] | None = None) -> int:
     print((out / "status.md").read_text())
     write_picks(root, done, out)  # what the low-confidence picks look like (picks.tsv, picks.md)
     write_timing(root, done, out)  # what the jobs cost (timing.tsv, timing.md)
+    if len(done) >= 3:
+        write_noise(root, config, done, out)  # r with the measurement noise added (noise.json, noise.md)
+        print((out / "noise.md").read_text())
     print((out / "timing.md").read_text())
     rows = majority_rows(root, done)
     if rows:

@@ -178,3 +178,39 @@ def test_timing_counts_every_job_of_a_task(tmp_path):
         cpu = sum(float(list(csv.DictReader(f.open(), delimiter="\t"))[-1]["cpu_time"]) for f in files)
         assert float(row["cpu_min"]) == pytest.approx(cpu / 60, abs=0.06)
     assert totals["cpu_hours"] == pytest.approx(sum(float(r["cpu_min"]) for r in rows) / 60, abs=0.01)
+
+
+def _noise():
+    spec = importlib.util.spec_from_file_location("study_noise", REPO_ROOT / "study" / "noise.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.skipif(not (STUDY / "raw").is_dir(), reason="no committed study results")
+def test_noise_bootstrap_starts_from_the_finding_and_vanishes_without_noise():
+    """The measured r is the fit's (same AUCs through the pipeline's compute_curve, same 3-seed
+    CoS-Low means); with test sets so large and seeds so alike that there is no noise, the
+    noise-only interval collapses onto it; the same seed gives the same interval."""
+    import csv
+
+    noise = _noise()
+    config = load_config(REPO_ROOT / "config" / "study.yaml")
+    tasks = sorted(json.loads((STUDY / "analysis" / "efficiency.json").read_text()))
+    ms = [noise.task_measurements(STUDY, "smollm2", t) for t in tasks]
+    args = (sorted(config["budgets"]), int(config["max_budget"]), config["analysis"]["floor"])
+    rec = noise.noise_bootstrap(ms, *args, n_boot=40, seed=7)
+    corr = {r["predictor"]: r for r in csv.DictReader((STUDY / "analysis" / "correlations.tsv").open(), delimiter="\t")}
+    assert rec["r"] == pytest.approx(float(corr["coslow"]["pearson"]), abs=1e-6)
+    assert rec == noise.noise_bootstrap(ms, *args, n_boot=40, seed=7)
+    exact = [
+        m
+        | {
+            "points": {b: (p, 10**9) for b, (p, _) in m["points"].items()},
+            "floor": (m["floor"][0], 10**9) if m["floor"] else None,
+            "coslow": [sum(m["coslow"]) / len(m["coslow"])] * 3,
+        }
+        for m in ms
+    ]
+    still = noise.noise_bootstrap(exact, *args, n_boot=20, seed=7)["noise_only"]
+    assert still["low"] == pytest.approx(rec["r"], abs=2e-3) and still["high"] == pytest.approx(rec["r"], abs=2e-3)

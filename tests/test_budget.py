@@ -409,6 +409,11 @@ def test_budget_and_predict_read_measured_accuracies_the_same_way(capsys):
     for bad in ("50", "50=1.2", "50=-0.1", "x:0.3"):
         rc, out, err = run_cli([*base, "--measured", bad], capsys)
         assert rc == 2 and out == "" and "is not N=ACCURACY" in err and len(err.strip().splitlines()) == 1
+    # --zero-shot counts as the measured point at budget 0 (as in predict), with or without a floor
+    for floor in ([], ["--majority", "0.5"]):
+        rc3, split, _ = run_cli([*base, *floor, "--zero-shot", "0.4", "--measured", "50=0.45,100=0.55"], capsys)
+        rc4, joined, _ = run_cli([*base, *floor, "--zero-shot", "0.4", "--measured", "0=0.4,50=0.45,100=0.55"], capsys)
+        assert rc3 == rc4 == 0 and json.loads(split) == json.loads(joined)
 
 
 # --------------------------------------------------------------------------- predict

@@ -222,6 +222,8 @@ def check_inputs(args: argparse.Namespace) -> tuple[dict[str, Any], float | None
     args.zero_shot, floor, floor_warnings = curve_start(args.zero_shot, args.majority, coefs)
     if floor is not None and args.measured is not None and 0 in args.measured:
         args.measured[0] = max(args.measured[0], floor)
+    if args.measured is not None and 0 not in args.measured and args.zero_shot is not None:
+        args.measured[0] = args.zero_shot  # --zero-shot is the measured point at budget 0, as in predict
     target = resolve_target(args)
     if args.measured is not None and args.ceiling is None:
         raise DataeffError(

@@ -16,13 +16,16 @@ gold answer of the task's test set and of the picks).
 
 from __future__ import annotations
 
-import argparse
 import json
 import re
 import statistics
+import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "study"))
+
+from committed import run_on_committed  # noqa: E402
 
 #: Columns of ``analysis/picks.tsv``.
 COLUMNS = (
@@ -146,16 +149,7 @@ def write_picks(root: Path, tasks: list[str], out: Path) -> list[dict]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--results", default="study/results/smollm2")
-    args = ap.parse_args(argv)
-    root = REPO / args.results
-    tasks = sorted(p.name for p in (root / "raw").iterdir() if p.is_dir())
-    out = root / "analysis"
-    out.mkdir(parents=True, exist_ok=True)
-    write_picks(root, tasks, out)
-    print((out / "picks.md").read_text())
-    return 0
+    return run_on_committed(__doc__, write_picks, "picks.md", argv)
 
 
 if __name__ == "__main__":

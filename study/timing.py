@@ -12,11 +12,15 @@ before the benchmark files were kept are listed without numbers.
 
 from __future__ import annotations
 
-import argparse
 import csv
+import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "study"))
+
+from committed import run_on_committed  # noqa: E402
+
 STAGES = ("finetune", "evaluate", "confidence", "coslow")
 
 
@@ -73,16 +77,7 @@ def write_timing(root: Path, tasks: list[str], out: Path) -> dict[str, float]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--results", default="study/results/smollm2")
-    args = ap.parse_args(argv)
-    root = REPO / args.results
-    tasks = sorted(p.name for p in (root / "raw").iterdir() if p.is_dir())
-    out = root / "analysis"
-    out.mkdir(parents=True, exist_ok=True)
-    write_timing(root, tasks, out)
-    print((out / "timing.md").read_text())
-    return 0
+    return run_on_committed(__doc__, write_timing, "timing.md", argv)
 
 
 if __name__ == "__main__":

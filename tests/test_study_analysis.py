@@ -18,8 +18,9 @@ from dataeff.config import REPO_ROOT, load_config
 STUDY = REPO_ROOT / "study" / "results" / "smollm2"
 
 
-def _analyze():
-    spec = importlib.util.spec_from_file_location("study_analyze", REPO_ROOT / "study" / "analyze.py")
+def _study(name: str):
+    """The study script ``study/{name}.py`` as a module (the study is scripts, not a package)."""
+    spec = importlib.util.spec_from_file_location(f"study_{name}", REPO_ROOT / "study" / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -37,7 +38,7 @@ def test_loto_error_widens_an_interval_narrower_than_it():
 
 @pytest.mark.skipif(not (STUDY / "analysis" / "coefficients.json").is_file(), reason="no committed study fit")
 def test_shipped_coefficients_answer_budget_with_model_floor_and_loto(tmp_path, capsys):
-    analyze = _analyze()
+    analyze = _study("analyze")
     config = load_config(REPO_ROOT / "config" / "study.yaml")
     analysis = tmp_path / "analysis"
     analysis.mkdir()
@@ -73,7 +74,7 @@ def test_shipped_coefficients_answer_budget_with_model_floor_and_loto(tmp_path, 
 
 @pytest.mark.skipif(not (STUDY / "raw").is_dir(), reason="no committed study results")
 def test_same_answer_pair_share_is_computed_from_the_picks():
-    analyze = _analyze()
+    analyze = _study("analyze")
     tasks = sorted(p.name for p in (STUDY / "raw").iterdir() if (p / "picks.json").is_file())
     rows = analyze.majority_rows(STUDY, tasks)
     assert rows
@@ -88,7 +89,7 @@ def test_same_answer_pair_share_is_computed_from_the_picks():
 def test_pair_cosines_split_by_answer():
     """Same-answer and different-answer medians come from the pairs in the record's order (i < j,
     row-major), so a swapped pairing would put a cosine in the wrong group."""
-    analyze = _analyze()
+    analyze = _study("analyze")
     labels = ["a", "a", "b", "b"]
     # pairs (0,1) (0,2) (0,3) (1,2) (1,3) (2,3): same-answer are (0,1) and (2,3)
     cosines = [0.9, 0.1, 0.2, 0.3, 0.4, 0.8]
@@ -112,17 +113,10 @@ def test_committed_pair_cosines_are_the_recorded_coslow():
         assert statistics.median(pairs) == pytest.approx(rec["coslow"], abs=1e-4)
 
 
-def _picks():
-    spec = importlib.util.spec_from_file_location("study_picks", REPO_ROOT / "study" / "picks.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_states_gold_needs_the_gold_answer_alone():
     """A generation that lists the options is no answer; whole words only ("valid" is not in
     "invalid"), case-insensitive."""
-    picks = _picks()
+    picks = _study("picks")
     two = {"valid", "invalid"}
     assert picks.states_gold("The argument is Valid.", "valid", two)
     assert not picks.states_gold("The argument is invalid.", "valid", two)
@@ -136,7 +130,7 @@ def test_picks_profile_counts_every_seed_and_pick(tmp_path):
     """picks.tsv has one row per committed task, built from all k picks and k random examples of
     every seed; the picks' mean confidence is below the random examples' on every task (they are
     the pool's bottom decile), and each share is recomputed here from the raw records."""
-    picks = _picks()
+    picks = _study("picks")
     tasks = sorted(p.name for p in (STUDY / "raw").iterdir() if (p / "picks.json").is_file())
     rows = picks.write_picks(STUDY, tasks, tmp_path)
     assert [r["task"] for r in rows] == tasks
@@ -164,9 +158,7 @@ def test_timing_counts_every_job_of_a_task(tmp_path):
     CoS-Low seeds, and timing.tsv's CPU minutes are the sum of the files' cpu_time."""
     import csv
 
-    spec = importlib.util.spec_from_file_location("study_timing", REPO_ROOT / "study" / "timing.py")
-    timing = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(timing)
+    timing = _study("timing")
     tasks = sorted(p.name for p in (STUDY / "raw").iterdir() if p.is_dir())
     totals = timing.write_timing(STUDY, tasks, tmp_path)
     rows = list(csv.DictReader((tmp_path / "timing.tsv").open(), delimiter="\t"))
@@ -180,13 +172,6 @@ def test_timing_counts_every_job_of_a_task(tmp_path):
     assert totals["cpu_hours"] == pytest.approx(sum(float(r["cpu_min"]) for r in rows) / 60, abs=0.01)
 
 
-def _noise():
-    spec = importlib.util.spec_from_file_location("study_noise", REPO_ROOT / "study" / "noise.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.mark.skipif(not (STUDY / "raw").is_dir(), reason="no committed study results")
 def test_noise_bootstrap_starts_from_the_finding_and_vanishes_without_noise():
     """The measured r is the fit's (same AUCs through the pipeline's compute_curve, same 3-seed
@@ -194,7 +179,7 @@ def test_noise_bootstrap_starts_from_the_finding_and_vanishes_without_noise():
     noise-only interval collapses onto it; the same seed gives the same interval."""
     import csv
 
-    noise = _noise()
+    noise = _study("noise")
     config = load_config(REPO_ROOT / "config" / "study.yaml")
     tasks = sorted(json.loads((STUDY / "analysis" / "efficiency.json").read_text()))
     ms = [noise.task_measurements(STUDY, "smollm2", t) for t in tasks]

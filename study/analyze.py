@@ -36,6 +36,7 @@ from dataeff.published import PUBLISHED_PEARSON_LLAMA  # noqa: E402
 from dataeff.results import result_filename  # noqa: E402
 
 sys.path.insert(0, str(REPO / "study"))
+from committed import committed_tasks  # noqa: E402
 from noise import write_noise  # noqa: E402
 from picks import write_picks  # noqa: E402
 from timing import write_timing  # noqa: E402
@@ -418,7 +419,7 @@ def main(argv: list[str] | None = None) -> int:
     config = load_config(REPO / args.config)
     (family,) = list(config["families"])
     root = REPO / args.results
-    done = [t for t in config["tasks"] if (root / result_filename(family, t)).is_file()]
+    done = committed_tasks(root, config)
     out = root / "analysis"
     out.mkdir(parents=True, exist_ok=True)
     print(f"{len(done)} of {len(config['tasks'])} tasks committed: {', '.join(done)}")

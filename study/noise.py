@@ -29,6 +29,9 @@ from dataeff.config import load_config  # noqa: E402
 from dataeff.efficiency import compute_curve  # noqa: E402
 from dataeff.results import result_filename  # noqa: E402
 
+sys.path.insert(0, str(REPO / "study"))
+from committed import committed_tasks  # noqa: E402
+
 
 def task_measurements(root: Path, family: str, task: str) -> dict:
     """Accuracies with their test sizes, the majority share, the ceiling and the CoS-Low seeds
@@ -127,9 +130,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--bootstrap", type=int, default=2000)
     args = ap.parse_args(argv)
     config = load_config(REPO / args.config)
-    (family,) = list(config["families"])
     root = REPO / args.results
-    tasks = [t for t in config["tasks"] if (root / result_filename(family, t)).is_file()]
+    tasks = committed_tasks(root, config)
     out = root / "analysis"
     out.mkdir(parents=True, exist_ok=True)
     write_noise(root, config, tasks, out, args.bootstrap)

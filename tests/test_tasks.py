@@ -157,6 +157,8 @@ def test_registry_has_the_30_tasks_with_ceilings():
             assert spec.generator == f"dataeff.tasks.generators.{name}"
         elif spec.source == "bigbench":  # tests/test_bigbench.py covers it
             assert spec.bigbench["task"] == name and spec.bigbench["paper"]
+        elif spec.source == "bbh":  # tests/test_shipped_data.py covers it
+            assert spec.bbh["task"] == name and spec.bbh["paper"]
         elif name in HUB_FIELDS:
             assert spec.source == "hub" and spec.hub_id and spec.splits["train"]
         if spec.label_map and spec.labels:
@@ -170,7 +172,9 @@ def test_registry_split_conventions():
     assert mmlu.exclude == {"subject": ("high_school_statistics", "world_religions")}
     assert dict(get_task("anli").splits) == {"train": "train_r1", "validation": "dev_r1", "test": "test_r1"}
     assert get_task("mnli").splits["validation"] == "validation_matched"
-    assert get_task("sports_understanding").source == "bigbench"  # the Hub mirror is a loading script
+    # The Hub mirror is a loading script and the BIG-bench sdist was withdrawn: the shipped BBH file
+    sports = get_task("sports_understanding")
+    assert sports.source == "bbh" and sports.bbh == {"task": "sports_understanding", "paper": True}
     assert get_task("mrpc").splits["test"] == "test"  # the labelled GLUE test split
     for name in ("boolq", "rte", "wic"):
         assert (get_task(name).hub_id, get_task(name).hub_config) == ("aps/super_glue", name)

@@ -24,6 +24,7 @@ import jsonschema
 from dataeff.errors import DataeffError
 from dataeff.io import read_json, read_yaml
 from dataeff.settings import DEFAULT_CONFIG, SCHEMA_HINT, fill_defaults, schema
+from dataeff.tasks.bbh import shipped_tasks
 from dataeff.tasks.registry import known_task_names
 
 #: The source checkout (meaningful only when the package runs from one, as the pipeline does).
@@ -76,16 +77,35 @@ def validate_config(config: dict[str, Any], source: str = "config") -> dict[str,
         raise DataeffError(_describe(errors[0]), file=source)
     fill_defaults(config, root, root)
 
-    known = set(known_task_names()) | set(config.get("user_tasks", {})) | set(config.get("bigbench_tasks", {}))
+    known = (
+        set(known_task_names()) | set(config["user_tasks"]) | set(config["bigbench_tasks"]) | set(config["bbh_tasks"])
+    )
     for task in config["tasks"]:
         if task not in known:
             raise DataeffError(
                 f"unknown task '{task}'",
                 file=source,
                 field="tasks",
-                fix="use a registry task (dataeff prepare-task --list) or define it in user_tasks or bigbench_tasks",
+                fix="use a registry task (dataeff prepare-task --list) or define it in user_tasks, "
+                "bigbench_tasks or bbh_tasks",
             )
+    _check_bbh_files(config, source)
     return config
+
+
+def _check_bbh_files(config: dict[str, Any], source: str) -> None:
+    """Every ``bbh_tasks`` entry names a task whose file the data folder holds (one line if not)."""
+    if not config["bbh_tasks"]:
+        return
+    shipped = shipped_tasks(config["data"])
+    for name, entry in config["bbh_tasks"].items():
+        if entry["task"] not in shipped:
+            raise DataeffError(
+                f"BBH task '{entry['task']}' is not in the data folder",
+                file=source,
+                field=f"bbh_tasks.{name}.task",
+                fix=f"use one of {', '.join(shipped)} (data/bbh/PROVENANCE.json)",
+            )
 
 
 def load_config(path: str | os.PathLike[str] | None = None, overrides: dict[str, Any] | None = None) -> dict[str, Any]:

@@ -18,6 +18,7 @@ from dataeff.figure_names import (
 from dataeff.io import atomic_write_json
 from dataeff.paper_data import PAPER_FAMILIES, PAPER_RESULTS_DIR, resolve_results_dir
 from dataeff.provenance import stable_hash
+from dataeff.tasks.bbh import bbh_dir
 from dataeff.tasks.registry import get_task, pool_size
 
 if not workflow.overwrite_configfiles:
@@ -346,9 +347,14 @@ def cost_inputs(wildcards):
     return files
 
 
-def bigbench_sdist(wildcards):
-    """The BIG-bench sdist, for the tasks this configuration takes from it (none otherwise)."""
-    from dataeff.tasks.registry import get_task
-
+def task_data_files(wildcards):
+    """Files in the repository or a user's copy that a task's data is read from, so a changed
+    file re-prepares the task: the shipped BBH file, or a user's BIG-bench sdist (none for a
+    checkout, read in place, or for other sources)."""
     spec = get_task(wildcards.task, config)
-    return [config["data"]["bigbench_sdist"]] if spec.source == "bigbench" else []
+    data = config["data"]
+    if spec.source == "bbh":
+        return [str(bbh_dir(data) / f"{spec.bbh['task']}.json.gz")]
+    if spec.source == "bigbench" and data.get("bigbench_sdist") and not data.get("bigbench_checkout"):
+        return [data["bigbench_sdist"]]
+    return []

@@ -18,24 +18,9 @@ rule prepare_model:
         "--out-dir results/models/{wildcards.family} > {log} 2>&1"
 
 
-rule fetch_bigbench:
-    # pip download --no-deps bigbench==1.0.0 (see docs/BIGBENCH.md), sha256 checked.
-    output:
-        config["data"]["bigbench_sdist"],
-    log:
-        "logs/fetch_bigbench.log",
-    localrule: True
-    conda:
-        "../../envs/analysis.yaml"
-    params:
-        cfg=CONFIG_JSON,
-    shell:
-        "python -m dataeff prepare-task --config {params.cfg} --fetch-bigbench > {log} 2>&1"
-
-
 rule prepare_task:
     input:
-        bigbench_sdist,
+        task_data_files,
     output:
         task_files("{task}"),
     log:
@@ -45,7 +30,7 @@ rule prepare_task:
         "../../envs/analysis.yaml"
     params:
         cfg=CONFIG_JSON,
-        spec=lambda w: section_hash("data", "user_tasks", "bigbench_tasks"),
+        spec=lambda w: section_hash("data", "user_tasks", "bigbench_tasks", "bbh_tasks"),
         out_dir="data/tasks/{task}",
     shell:
         "python -m dataeff prepare-task --config {params.cfg} --task {wildcards.task} "

@@ -1,9 +1,9 @@
 """``dataeff prepare-task``: write a task's train/validation/test JSONL and meta.json.
 
 ``dataeff prepare-task --config FILE --task NAME --out-dir data/tasks/NAME`` prepares one
-task (generated, Hub, BIG-bench or user file); ``dataeff prepare-task --list`` prints the registry.
-``--fetch-bigbench`` downloads the pinned BIG-bench sdist (``data.bigbench_sdist``) once;
-``--bigbench-catalog FILE`` writes the usable-example counts of every BIG-bench JSON task.
+task (generated, Hub, shipped BIG-Bench Hard, a user's BIG-bench copy, or a user file);
+``dataeff prepare-task --list`` prints the registry. ``--bigbench-catalog FILE`` writes the
+usable-example counts of every BIG-bench JSON task of a user's sdist (``data.bigbench_sdist``).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import Any
 from dataeff.config import load_config
 from dataeff.errors import DataeffError
 from dataeff.io import atomic_write_json
-from dataeff.tasks.bigbench import catalog, fetch_sdist
+from dataeff.tasks.bigbench import catalog
 from dataeff.tasks.prepare import prepare_task
 from dataeff.tasks.registry import REGISTRY, get_task, known_task_names
 
@@ -28,11 +28,6 @@ def register(subparsers: Any) -> None:
     p.add_argument("--task", help="task name (registry or user_tasks)")
     p.add_argument("--out-dir", help="output directory (default data/tasks/TASK)")
     p.add_argument("--list", action="store_true", help="list the registry tasks and exit")
-    p.add_argument(
-        "--fetch-bigbench",
-        action="store_true",
-        help="download the pinned bigbench 1.0.0 sdist to data.bigbench_sdist (checks its sha256)",
-    )
     p.add_argument(
         "--bigbench-catalog",
         metavar="FILE",
@@ -52,9 +47,11 @@ def run(args: argparse.Namespace) -> int:
             hub = (s.hub_id or "") + (f" ({s.hub_config})" if s.hub_config else "")
             if s.bigbench:
                 hub = f"bigbench {s.bigbench['task']} (train {s.bigbench['train_size']})"
+            if s.bbh:
+                hub = f"BIG-Bench Hard {s.bbh['task']} (data/bbh)"
             print(f"{name:40s} {s.source:10s} {ceiling:>8s}  {hub}")
         return 0
-    if args.fetch_bigbench or args.bigbench_catalog:
+    if args.bigbench_catalog:
         return _bigbench(args)
     if not args.task:
         raise DataeffError(
@@ -69,22 +66,18 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _bigbench(args: argparse.Namespace) -> int:
-    """``--fetch-bigbench`` and ``--bigbench-catalog``."""
+    """``--bigbench-catalog`` (needs a user's sdist, ``data.bigbench_sdist``)."""
     import sys
 
     data = load_config(args.config)["data"]
-    if args.fetch_bigbench:
-        path = fetch_sdist(data)
-        print(f"BIG-bench sdist ready: {path} (sha256 {data['bigbench_sha256']})", file=sys.stderr)
-    if args.bigbench_catalog:
-        entries = catalog(data)
-        atomic_write_json(
-            args.bigbench_catalog,
-            {
-                "sdist_sha256": data["bigbench_sha256"],
-                "max_target_words": data["bigbench_max_target_words"],
-                "tasks": entries,
-            },
-        )
-        print(f"{len(entries)} BIG-bench task files -> {args.bigbench_catalog}", file=sys.stderr)
+    entries = catalog(data)
+    atomic_write_json(
+        args.bigbench_catalog,
+        {
+            "sdist_sha256": data["bigbench_sha256"],
+            "max_target_words": data["bigbench_max_target_words"],
+            "tasks": entries,
+        },
+    )
+    print(f"{len(entries)} BIG-bench task files -> {args.bigbench_catalog}", file=sys.stderr)
     return 0

@@ -1,17 +1,20 @@
-"""BIG-bench tasks read from the PyPI sdist ``bigbench==1.0.0``, without installing it.
+"""BIG-bench JSON tasks from a user's own copy: a google/BIG-bench checkout or the 1.0.0 sdist.
 
-The package ships every task as ``<root>/bigbench/benchmark_tasks/<task>/task.json`` (subtasks
-in subfolders), plus ``vocab.json``/``task.py``/``generate_task.py`` for a few tasks. Installing
-it pulls TensorFlow (and even ``--no-deps`` builds 1.8 GB), so this module instead:
+Nothing the project needs by default comes from here. The PyPI sdist ``bigbench==1.0.0`` that
+the project used to download was withdrawn from the package index (2026-12-07); the real task
+data the default, the paper grid and the tests use now ships in the repository
+(:mod:`dataeff.tasks.bbh`, ``data/bbh``). This module serves users who still have BIG-bench:
 
-* checks the sdist's sha256 against the pinned ``data.bigbench_sha256`` (a changed file would
-  silently change every task);
-* streams the gzip once (``tarfile.open(path, "r|gz")``; ``getmember`` on a gzip would index the
-  whole archive first) and keeps only the wanted tasks' files, stopping as soon as the last
-  wanted task directory has been passed (the sdist stores each task directory contiguously);
-* caches each task directory under ``data.bigbench_cache/<sdist sha256[:16]>/<task>/`` with a
-  ``MANIFEST.json`` of file sha256s, written atomically, so later calls read a few files,
-  verify their hashes and never touch the sdist (offline, and quick).
+* a git checkout of google/BIG-bench: ``data.bigbench_checkout`` names its root, and each task
+  is read from ``<root>/bigbench/benchmark_tasks/<task>/`` (subtasks in subfolders);
+* the sdist file: ``data.bigbench_sdist`` names it, and its sha256 must be the pinned
+  ``data.bigbench_sha256`` (a changed file would silently change every task). The gzip is
+  streamed once (``tarfile.open(path, "r|gz")``; ``getmember`` would index the whole archive)
+  keeping only the wanted tasks' files, and each task directory is cached under
+  ``data.bigbench_cache/<sha256[:16]>/<task>/`` with a ``MANIFEST.json`` of file sha256s, so
+  later calls read a few files, verify their hashes and never touch the sdist.
+
+With neither set, asking for a BIG-bench task is a one-line error that names both keys.
 
 :func:`load_bigbench_task` turns a JSON task into rows ``{"id", "input", "target"[, "options"]}``:
 multiple-choice examples with exactly one correct option (``target`` = that option's text,
@@ -28,10 +31,7 @@ import json
 import logging
 import random
 import re
-import subprocess
-import sys
 import tarfile
-import tempfile
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -57,32 +57,32 @@ NON_ENGLISH_KEYWORDS = frozenset({"non-English", "multilingual", "translation", 
 
 @dataclass(frozen=True)
 class BigbenchSource:
-    """Where the sdist is, what its sha256 must be, where extracted tasks are cached."""
+    """Where a user's BIG-bench copy is: a checkout root, or the sdist (pinned sha256) and the
+    folder its extracted tasks are cached in. Neither is needed by anything dataeff ships."""
 
-    sdist: Path
+    sdist: Path | None
     sha256: str
     cache_dir: Path
     max_target_words: int
+    checkout: Path | None = None
 
     @classmethod
     def from_data(cls, data: Mapping[str, Any]) -> BigbenchSource:
         """The source described by a config's (schema-filled) ``data`` section."""
-        missing = [
-            k
-            for k in ("bigbench_sdist", "bigbench_sha256", "bigbench_cache", "bigbench_max_target_words")
-            if data.get(k) is None
-        ]
+        missing = [k for k in ("bigbench_sha256", "bigbench_cache", "bigbench_max_target_words") if data.get(k) is None]
         if missing:
             raise DataeffError(
                 f"missing {', '.join(missing)}",
                 field="data",
                 fix="pass the data section of a config loaded with dataeff.config.load_config",
             )
+        sdist, checkout = data.get("bigbench_sdist"), data.get("bigbench_checkout")
         return cls(
-            Path(data["bigbench_sdist"]),
+            Path(sdist) if sdist else None,
             str(data["bigbench_sha256"]).lower(),
             Path(data["bigbench_cache"]),
             int(data["bigbench_max_target_words"]),
+            Path(checkout) if checkout else None,
         )
 
     @property
@@ -106,16 +106,22 @@ def sha256_of(path: str | Path) -> str:
 _VERIFIED: dict[tuple[str, int, int], str] = {}
 
 
+#: What a user without a BIG-bench copy is told (the sdist was withdrawn from the index).
+NOT_SHIPPED_FIX = (
+    "set data.bigbench_checkout to the root of a google/BIG-bench checkout, or data.bigbench_sdist "
+    "to your copy of bigbench-1.0.0.tar.gz (the package index withdrew it); the shipped BIG-Bench "
+    "Hard tasks (bbh_tasks, data/bbh) need neither"
+)
+
+
 def verify_sdist(source: BigbenchSource) -> None:
     """Raise a one-line error unless the sdist exists and has the pinned sha256."""
     path = source.sdist
+    if path is None:
+        raise DataeffError("no BIG-bench copy is configured", field="data.bigbench_sdist", fix=NOT_SHIPPED_FIX)
     if not path.is_file():
         raise DataeffError(
-            "BIG-bench sdist not found",
-            file=str(path),
-            field="data.bigbench_sdist",
-            fix="run `snakemake fetch_bigbench` (pip download --no-deps bigbench==1.0.0) "
-            "or point data.bigbench_sdist at the downloaded bigbench-1.0.0.tar.gz",
+            "BIG-bench sdist not found", file=str(path), field="data.bigbench_sdist", fix=NOT_SHIPPED_FIX
         )
     st = path.stat()
     key = (str(path.resolve()), st.st_size, st.st_mtime_ns)
@@ -125,75 +131,45 @@ def verify_sdist(source: BigbenchSource) -> None:
             f"sha256 {digest} differs from the pinned {source.sha256}",
             file=str(path),
             field="data.bigbench_sha256",
-            fix="download bigbench==1.0.0 again (the file is corrupt or another version)",
+            fix="use the bigbench 1.0.0 sdist (the file is corrupt or another version)",
         )
     _VERIFIED[key] = digest
 
 
-#: The pip requirement whose sdist ``data.bigbench_sha256`` pins.
-REQUIREMENT = "bigbench==1.0.0"
-_SIMPLE_INDEX = "https://pypi.org/simple/bigbench/"
-
-
-def fetch_sdist(data: Mapping[str, Any]) -> Path:
-    """Put the pinned sdist at ``data.bigbench_sdist`` (``pip download --no-deps bigbench==1.0.0``).
-
-    Nothing is downloaded when a file with the pinned sha256 is already there. pip 26 refuses to
-    download this sdist (its metadata declares a direct URL dependency on bleurt); then the file
-    pip would have fetched is downloaded from the URL pip's index lists for the pinned sha256.
-    The result is checked and moved into place atomically.
-    """
-    source = BigbenchSource.from_data(data)
-    if source.sdist.is_file():
-        verify_sdist(source)
-        return source.sdist
-    source.sdist.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=source.sdist.parent, prefix=".bigbench-download.") as tmp:
-        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:", REQUIREMENT, "-d", tmp]
-        proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
-        sys.stderr.write(proc.stdout + proc.stderr)
-        got = sorted(Path(tmp).glob("bigbench-*.tar.gz"))
-        if not got:
-            if "direct URL dependencies" not in proc.stderr:
-                reason = (proc.stderr.strip().splitlines() or ["no file"])[-1]
-                raise DataeffError(
-                    f"pip download {REQUIREMENT} failed: {reason}",
-                    field="data.bigbench_sdist",
-                    fix="run it where the package index is reachable, or download "
-                    "bigbench-1.0.0.tar.gz by hand to data.bigbench_sdist",
-                )
-            got = [_download_from_registry(source, Path(tmp))]
-        digest = sha256_of(got[0])
-        if digest != source.sha256:
-            raise DataeffError(
-                f"downloaded sdist has sha256 {digest}, not the pinned {source.sha256}",
-                field="data.bigbench_sha256",
-                fix="check the package index",
-            )
-        got[0].replace(source.sdist)
-    return source.sdist
-
-
-def _download_from_registry(source: BigbenchSource, folder: Path) -> Path:
-    """The pinned sdist, by the URL the registry's simple index (PEP 691 JSON, pip's own index)
-    lists for the file with the pinned sha256."""
-    import urllib.request
-
-    req = urllib.request.Request(_SIMPLE_INDEX, headers={"Accept": "application/vnd.pypi.simple.v1+json"})
-    with urllib.request.urlopen(req, timeout=60) as resp:  # noqa: S310 (fixed https URL)
-        index = json.load(resp)
-    files = [f for f in index.get("files", []) if (f.get("hashes") or {}).get("sha256") == source.sha256]
-    if not files:
+def _checkout_files(source: BigbenchSource, tasks: Iterable[str]) -> dict[str, dict[str, Path]]:
+    """The kept files of each task in a google/BIG-bench checkout (read in place, no cache)."""
+    assert source.checkout is not None
+    root = source.checkout / "bigbench" / "benchmark_tasks"
+    if not root.is_dir():
         raise DataeffError(
-            f"the package index lists no bigbench file with sha256 {source.sha256}",
-            field="data.bigbench_sha256",
-            fix="check data.bigbench_sha256",
+            "not a google/BIG-bench checkout (no bigbench/benchmark_tasks folder)",
+            file=str(source.checkout),
+            field="data.bigbench_checkout",
+            fix="point data.bigbench_checkout at the repository's root folder",
         )
-    out = folder / Path(files[0]["filename"]).name
-    with urllib.request.urlopen(files[0]["url"], timeout=600) as resp, open(out, "wb") as fh:  # noqa: S310
-        while block := resp.read(1 << 20):
-            fh.write(block)
+    out: dict[str, dict[str, Path]] = {}
+    for task in tasks:
+        folder = root / task
+        if not folder.is_dir():
+            names = sorted(p.name for p in root.iterdir() if p.is_dir())
+            close = difflib.get_close_matches(task, names, n=3)
+            hint = f"did you mean {', '.join(close)}? " if close else ""
+            raise DataeffError(
+                f"no BIG-bench task named '{task}' in the checkout",
+                file=str(root),
+                field="task",
+                fix=f"{hint}use a folder name under bigbench/benchmark_tasks",
+            )
+        files = {p.name: p for p in folder.iterdir() if p.is_file() and p.name in _KEPT}
+        for sub in sorted(p for p in folder.iterdir() if p.is_dir()):
+            files |= {f"{sub.name}/{p.name}": p for p in sub.iterdir() if p.is_file() and p.name in _KEPT}
+        out[task] = files
     return out
+
+
+def file_hashes(files: Mapping[str, Path]) -> dict[str, str]:
+    """sha256 of every file of a task (recorded in a prepared task's meta.json)."""
+    return {rel: sha256_of(path) for rel, path in sorted(files.items())}
 
 
 def _check_name(name: str, what: str = "task") -> str:
@@ -295,6 +271,8 @@ def task_files(tasks: Iterable[str], source: BigbenchSource) -> dict[str, dict[s
     one-line error suggesting the closest task names.
     """
     names = sorted({_check_name(t) for t in tasks})
+    if source.checkout is not None:
+        return _checkout_files(source, names)
     out: dict[str, dict[str, Path]] = {}
     missing: set[str] = set()
     for task in names:
@@ -664,7 +642,10 @@ def _config_records(
         else:
             instruction = f"{description}. Reply with the answer only, without explanation."
             body = row["input"].strip()
-        records.append({"_id": row["id"], "instruction": instruction, "body": body, "label": row["target"]})
+        record = {"_id": row["id"], "instruction": instruction, "body": body, "label": row["target"]}
+        if "options" in row:
+            record["n_options"] = len(row["options"])
+        records.append(record)
     return records, {
         "json_examples_usable": usable,
         "json_examples_dropped": dropped,
@@ -681,7 +662,7 @@ def bigbench_records(spec: Any, data: Mapping[str, Any]) -> tuple[list[dict[str,
     fewer examples, the task's generator adds distinct ones (never an input of the JSON, so never
     a test example), and where it holds none or no generator exists, all usable examples are used.
     Config tasks (``bigbench_tasks``) use every usable example (or ``examples`` of them).
-    Deterministic given ``data.split_seed`` and the pinned sdist.
+    Deterministic given ``data.split_seed`` and the task files (their sha256s are recorded).
     """
     source = BigbenchSource.from_data(data)
     bb = spec.bigbench or {}
@@ -690,12 +671,18 @@ def bigbench_records(spec: Any, data: Mapping[str, Any]) -> tuple[list[dict[str,
         records, meta = _paper_records(spec.name, bb, source, seed, int(data["test_max"]))
     else:
         records, meta = _config_records(bb, source, data, seed)
+    where = (
+        {"checkout": str(source.checkout)}
+        if source.checkout
+        else {"sdist": source.sdist.name if source.sdist else None}
+    )
     meta.update(
         {
             "task": bb.get("task"),
             "subtasks": list(bb.get("subtasks") or ()),
-            "sdist": source.sdist.name,
-            "sdist_sha256": source.sha256,
+            **where,
+            "sdist_sha256": None if source.checkout else source.sha256,
+            "files_sha256": file_hashes(task_files([str(bb.get("task"))], source)[str(bb.get("task"))]),
             "seed": seed,
         }
     )

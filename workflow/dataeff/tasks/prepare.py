@@ -29,6 +29,7 @@ from dataeff.errors import DataeffError
 from dataeff.io import atomic_path, strip_private
 from dataeff.provenance import file_hash, provenance, stable_hash
 from dataeff.settings import section
+from dataeff.tasks.bbh import config_records, paper_records
 from dataeff.tasks.bigbench import bigbench_records
 from dataeff.tasks.hub import load_hub
 from dataeff.tasks.registry import TaskSpec, carved_train_size
@@ -171,6 +172,8 @@ def render(spec: TaskSpec, record: Mapping[str, Any], class_names: Sequence[str]
     prompt = _prompt(spec, record)
     rid = record.get("_id") or record.get("id") or stable_hash(strip_private(dict(record)))
     row: dict[str, Any] = {"id": str(rid), "prompt": prompt, "answer": answer}
+    if record.get("n_options"):  # the example lists its own options: the fair chance floor uses it
+        row["n_options"] = int(record["n_options"])
     system = instruction(spec) if spec.prompt_style == "instruction" and spec.template else spec.system
     if system:
         row["system"] = system
@@ -332,6 +335,16 @@ def _bigbench_source(spec: TaskSpec, config: Mapping[str, Any], data: Mapping[st
     return _train_only(records, spec, bigbench=bigbench_meta)
 
 
+def _bbh_source(spec: TaskSpec, config: Mapping[str, Any], data: Mapping[str, Any]) -> SourceRows:
+    """A BIG-Bench Hard task shipped in ``data/bbh`` (``dataeff.tasks.bbh``), sha256 checked."""
+    bbh = dict(spec.bbh or {})
+    if bbh.get("paper"):
+        records, meta = paper_records(str(bbh["task"]), data)
+        return _train_only(records, spec, bbh=meta)
+    train, test, meta = config_records(bbh, data)
+    return SourceRows({"train": train, "validation": None, "test": test}, dict(spec.splits), meta={"bbh": meta})
+
+
 #: A task source: (spec, config, the config's filled ``data`` section) -> its records.
 TaskSource = Callable[[TaskSpec, Mapping[str, Any], Mapping[str, Any]], SourceRows]
 
@@ -341,6 +354,7 @@ SOURCES: dict[str, TaskSource] = {
     "hub": _hub_source,
     "user": _user_source,
     "bigbench": _bigbench_source,
+    "bbh": _bbh_source,
 }
 
 
@@ -493,6 +507,7 @@ def prepare_task(spec: TaskSpec, config: Mapping[str, Any], out_dir: str | os.Pa
             "system": instruction(spec) if spec.prompt_style == "instruction" and spec.template else spec.system,
             "budget_sizes": {str(b): n for b, n in actual.items()},
             "bigbench": raw.meta.get("bigbench"),
+            "bbh": raw.meta.get("bbh"),
             "data_hash": data_hash,
             "provenance": provenance(config=dict(config), seed=seed, data_hash=data_hash),
         }

@@ -24,6 +24,7 @@ wildcard_constraints:
 
 
 include: "workflow/rules/common.smk"
+include: "workflow/rules/settings.smk"
 include: "workflow/rules/prepare.smk"
 include: "workflow/rules/finetune.smk"
 include: "workflow/rules/evaluate.smk"

@@ -7,6 +7,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
+# --gpu: the same pins with the CUDA build of torch, then flash-attn built against it
+# (scripts/setup_gpu.sh, requirements-gpu.lock; docs/GPU.md).
+if [ "${1:-}" = "--gpu" ]; then exec bash scripts/setup_gpu.sh; fi
 
 if ! "$PY" -c "import venv, ensurepip" >/dev/null 2>&1; then
     echo "setup: installing python3-venv (apt-get)"

@@ -37,9 +37,16 @@ from dataeff.results import result_filename  # noqa: E402
 
 sys.path.insert(0, str(REPO / "study"))
 from committed import committed_tasks  # noqa: E402
+from floor import write_floors  # noqa: E402
 from noise import write_noise  # noqa: E402
 from picks import write_picks  # noqa: E402
+from robustness import NO_PREDICTOR, PICK_PREDICTORS, write_robustness  # noqa: E402
 from timing import write_timing  # noqa: E402
+
+#: The floor rules the AUC is computed under (docs/METHOD.md section 1): the config's in
+#: ``analysis/``, each other one in ``analysis/{rule}/``.
+FLOOR_RULES = ("fair", "majority", "zero_shot")
+FLOOR_WORDS = {"fair": "fair floor", "majority": "majority floor", "zero_shot": "paper: zero-shot"}
 
 
 def split_by_answer(pair_cosines: list[float], labels: list[str]) -> tuple[float, float]:
@@ -163,7 +170,7 @@ def _label_heights(xs, ys, widths, gap: float) -> list[float]:
     return heights
 
 
-def plot_confound(rows: list[dict], efficiency: dict, stem: Path) -> None:
+def plot_confound(rows: list[dict], efficiency: dict, stem: Path, floor_rule: str = "fair") -> None:
     """The finding in one figure. Left: per task, mean CoS-Low over the seeds against the AUC,
     coloured by how many different answers the 32 picks had (mean over seeds), with the fitted
     line. Right: per (task, seed), CoS-Low against the share of the 496 pairs whose two picks
@@ -202,7 +209,7 @@ def plot_confound(rows: list[dict], efficiency: dict, stem: Path) -> None:
     bar.set_label("different answers among the 32 picks")
     left.set_xlim(cos.min() - 0.03, cos.max() + 0.12)  # room for the labels of the right-most tasks
     left.set_xlabel("CoS-Low (mean of 3 seeds)")
-    left.set_ylabel("AUC above the majority floor")
+    left.set_ylabel(f"AUC above the {FLOOR_WORDS[floor_rule]}")
     left.set_title(f"{len(tasks)} tasks")
     same = np.array([r["same_answer_pairs"] for r in rows])
     draws = np.array([r["coslow"] for r in rows])
@@ -222,41 +229,79 @@ def _paper_r(predictor: str) -> str:
     return f"{mean:.3f} ± {sd:.3f}"
 
 
-def write_finding(out: Path, other: str, path: Path) -> None:
-    """A Markdown table of every predictor's correlation with AUC (Pearson and Spearman with
-    bootstrap 95% intervals, leave-one-task-out MAE) under the config's floor, with the Pearson r
-    under the other floor rule beside it, and the paper's Llama value for comparison."""
+def _ci(rec: dict | None, fmt: str = "{:.2f}") -> str:
+    """``value [lo, hi]`` of a correlation (``r``) or error (``value``) record; ``-`` when absent."""
+    if not rec or rec.get("r", rec.get("value")) is None:
+        return "-"
+    value = rec.get("r", rec.get("value"))
+    if rec.get("lo") is None:
+        return fmt.format(value)
+    return f"{fmt.format(value)} [{fmt.format(rec['lo'])}, {fmt.format(rec['hi'])}]"
+
+
+def write_finding(out: Path, others: list[str], rec: dict, path: Path) -> None:
+    """The finding as Markdown, from :func:`robustness.write_robustness`'s record: per predictor
+    Pearson and Spearman r with bootstrap 95% intervals, leave-one-task-out MAE and RMSE with
+    theirs and the MAE's difference from no predictor's, r inside the many-answer and the other
+    tasks, and Pearson r under the other floor rules; then CoS-Low's leave-two-tasks-out range."""
     import pandas as pd
 
-    main_t = pd.read_csv(out / "correlations.tsv", sep="\t").set_index("predictor")
-    other_t = pd.read_csv(out / other / "correlations.tsv", sep="\t").set_index("predictor")
-    head = "| predictor | tasks | Pearson r [95% CI] | Spearman ρ [95% CI] | LOTO MAE (AUC) "
-    head += f"| Pearson r, {other.replace('_', '-')} floor | the paper's Llama-3.1-8B r |"
-    lines = [head, "|---|---|---|---|---|---|---|"]
-    for name, r in main_t.iterrows():
-        lines.append(
-            f"| {name} | {int(r['n_tasks'])} | {r['pearson']:.2f} [{r['pearson_lo']:.2f}, {r['pearson_hi']:.2f}] "
-            f"| {r['spearman']:.2f} [{r['spearman_lo']:.2f}, {r['spearman_hi']:.2f}] | {r['loto_mae']:.3f} "
-            f"| {other_t.loc[name, 'pearson']:.2f} | {_paper_r(name)} |"
-        )
-    aucs = [rec["auc"] for rec in json.loads((out / "efficiency.json").read_text()).values()]
-    held_out = [abs(a - (sum(aucs) - a) / (len(aucs) - 1)) for a in aucs]
-    lines.append(
-        f"| no predictor (the other tasks' mean AUC) | {len(aucs)} | - | - "
-        f"| {sum(held_out) / len(held_out):.3f} | - | - |"
+    other_r = {}
+    for rule in others:
+        table = pd.read_csv(out / rule / "correlations.tsv", sep="\t").set_index("predictor")
+        other_r[rule] = table["pearson"].to_dict()
+    what = {"coslow": "CoS-Low (the paper's)", **PICK_PREDICTORS, NO_PREDICTOR: NO_PREDICTOR}
+    head = "| predictor | Pearson r [95% CI] | Spearman ρ [95% CI] | LOTO MAE [95% CI] | LOTO RMSE [95% CI] "
+    head += "| MAE minus no predictor's [95% CI] | r, many-answer tasks | r, other tasks "
+    head += "".join(
+        f"| r, {'zero-shot floor (paper)' if rule == 'zero_shot' else FLOOR_WORDS[rule]} " for rule in others
     )
+    head += "| the paper's Llama-3.1-8B r |"
+    lines = [head, "|" + "---|" * (9 + len(others))]
+    many = few = None
+    for name, r in rec["predictors"].items():
+        loto = r["loto"]
+        within = r.get("within") or {}
+        many = many or (within.get("many_answers") or {}).get("n")
+        few = few or (within.get("few_answers") or {}).get("n")
+        cells = [
+            what.get(name, name),
+            _ci(r.get("pearson")),
+            _ci(r.get("spearman")),
+            _ci(loto["mae"], "{:.3f}"),
+            _ci(loto["rmse"], "{:.3f}"),
+            "-" if name == NO_PREDICTOR else _ci(loto["mae_minus_baseline"], "{:+.3f}"),
+            _ci((within.get("many_answers") or {}).get("pearson")),
+            _ci((within.get("few_answers") or {}).get("pearson")),
+            *[f"{other_r[rule][name]:.2f}" if name in other_r[rule] else "-" for rule in others],
+            _paper_r(name),
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+    two = rec["leave_two_out"]
+    boot = rec["bootstrap"]
+    lines += [
+        "",
+        f"{rec['predictors']['coslow']['tasks']} tasks, AUC under the {FLOOR_WORDS[rec['floor_rule']]}; "
+        f"intervals: {boot['n']} bootstrap resamples of the tasks (seed {boot['seed']}), the same draws for "
+        f"every predictor; many-answer tasks: more than {rec['many_answers_threshold']} different answers among "
+        f"the 32 picks ({many} tasks), the others {few}.",
+        f"Leave two tasks out (all {two['pairs']} pairs): r(CoS-Low, AUC) from {two['min']:.2f} (without "
+        f"{' and '.join(two['min_dropped'])}) to {two['max']:.2f} (without {' and '.join(two['max_dropped'])}), "
+        f"median {two['median']:.2f}, negative for {two['share_negative']:.0%} of the pairs.",
+    ]
     mean, sd = PUBLISHED_PEARSON_LLAMA["coslow"]
-    lines.append(f"\nThe paper's Llama-3.1-8B: CoS-Low Pearson r = {mean} ± {sd} (30 tasks, its zero-shot floor).")
+    lines.append(f"The paper's Llama-3.1-8B: CoS-Low Pearson r = {mean} ± {sd} (30 tasks, its zero-shot floor).")
     path.write_text("\n".join(lines) + "\n")
 
 
 def write_status(root: Path, done: list[str], config: dict, family: str, path: Path) -> None:
-    """A Markdown table: per task the accuracy at every budget, the AUC, CoS-Low (mean over seeds)
-    and each fine-tune's optimizer updates (best step / steps run). The AUC under the majority
-    floor and under the paper's zero-shot rule side by side, with the majority-answer score."""
+    """A Markdown table: per task the accuracy at every budget, the chance floor and the AUC
+    under each floor rule (the config's first), CoS-Low (mean over seeds) and each fine-tune's
+    optimizer updates (best step / steps run)."""
     budgets = sorted(config["budgets"])
+    rules = [config["analysis"]["floor"], *[r for r in FLOOR_RULES if r != config["analysis"]["floor"]]]
     effs = {}
-    for rule in ("majority", "zero_shot"):
+    for rule in rules:
         here = path.parent if config["analysis"]["floor"] == rule else path.parent / rule
         effs[rule] = json.loads((here / "efficiency.json").read_text())
     coslow = {}
@@ -271,8 +316,8 @@ def write_status(root: Path, done: list[str], config: dict, family: str, path: P
         "task",
         *[f"acc n={b}" for b in [0, *budgets]],
         "majority answer",
-        "AUC (majority floor)",
-        "AUC (paper: zero-shot)",
+        "options guess",
+        *[f"AUC ({FLOOR_WORDS[rule]})" for rule in rules],
         "CoS-Low",
         "updates: best / run at " + ", ".join(str(b) for b in budgets),
     ]
@@ -285,17 +330,19 @@ def write_status(root: Path, done: list[str], config: dict, family: str, path: P
             m = root / "raw" / task / f"train_n{b}.metrics.json"
             rec = json.loads(m.read_text()) if m.is_file() else {}
             steps.append(f"{rec.get('best_step', '?')}/{rec.get('steps_run', '?')}")
-        aucs = [effs[rule].get(task, {}).get("auc") for rule in ("majority", "zero_shot")]
-        chance = (curve.get("chance") or {}).get("score")
+        aucs = [effs[rule].get(task, {}).get("auc") for rule in rules]
+        chance = curve.get("chance") or {}
+        number = lambda v, f="{:.2f}": "-" if v is None else f.format(v)  # noqa: E731
         out.append(
             "| "
             + " | ".join(
                 [
                     task,
-                    *[f"{a:.2f}" if a is not None else "-" for a in accs],
-                    f"{chance:.2f}" if chance is not None else "-",
-                    *[f"{auc:.3f}" if auc is not None else "-" for auc in aucs],
-                    f"{coslow[task]:.3f}" if task in coslow else "-",
+                    *[number(a) for a in accs],
+                    number(chance.get("score")),
+                    number(chance.get("options_guess")),
+                    *[number(a, "{:.3f}") for a in aucs],
+                    number(coslow.get(task), "{:.3f}"),
                     ", ".join(steps),
                 ]
             )
@@ -329,6 +376,34 @@ def fit_one(config: dict, family: str, root: Path, done: list[str], floor: str, 
 MIN_SHIPPED_TASKS = 10
 
 
+def out_of_sample_record(robust: dict) -> dict:
+    """Whether the fitted line predicts a held-out task's AUC better than the other tasks' mean
+    does (leave-one-task-out MAE and RMSE both lower), with both errors and, when it does not,
+    the ``note`` that ``dataeff budget`` and ``dataeff predict`` put in their headline."""
+    fit, mean = robust["predictors"]["coslow"]["loto"], robust["predictors"][NO_PREDICTOR]["loto"]
+    diff = fit["mae_minus_baseline"]
+    beats = fit["mae"]["value"] < mean["mae"]["value"] and fit["rmse"]["value"] < mean["rmse"]["value"]
+    level = robust["bootstrap"]["level"]
+    rec = {
+        "beats_mean": bool(beats),
+        "loto_mae": fit["mae"]["value"],
+        "loto_rmse": fit["rmse"]["value"],
+        "mean_loto_mae": mean["mae"]["value"],
+        "mean_loto_rmse": mean["rmse"]["value"],
+        "mae_difference": diff,
+        "rule": "leave-one-task-out MAE and RMSE of the fitted line both below those of the other tasks' mean AUC",
+        "tasks": robust["predictors"]["coslow"]["tasks"],
+    }
+    if not beats:
+        rec["note"] = (
+            f"CoS-Low predicts this model's AUC no better than the mean AUC of its {rec['tasks']} fitted tasks: "
+            f"held-out RMSE {rec['loto_rmse']:.3f} against {rec['mean_loto_rmse']:.3f} for the mean, MAE "
+            f"{rec['loto_mae']:.3f} against {rec['mean_loto_mae']:.3f} (difference {diff['value']:+.3f}, "
+            f"{level:.0%} interval {diff['lo']:+.3f} to {diff['hi']:+.3f})"
+        )
+    return rec
+
+
 def ship_coefficients(config: dict, family: str, analysis: Path, dest: Path) -> Path:
     """Write the shipped coefficients (``dataeff/resources/coefficients/{family}.json``, the
     format :mod:`dataeff.coefficients` documents) from the study's fit, with the model it was
@@ -359,6 +434,9 @@ def ship_coefficients(config: dict, family: str, analysis: Path, dest: Path) -> 
         # the fitted tasks' normalised curves: the shape error of this model's own curves
         curves={t: {k: eff[t]["curve"][k] for k in ("x", "y")} | {"auc": eff[t]["auc"]} for t in fit["tasks"]},
     )
+    robust = analysis / "robustness.json"
+    if robust.is_file():
+        record["out_of_sample"] = out_of_sample_record(json.loads(robust.read_text()))
     path = dest / f"{family}.json"
     atomic_write_json(path, record)
     return path
@@ -424,20 +502,23 @@ def main(argv: list[str] | None = None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     print(f"{len(done)} of {len(config['tasks'])} tasks committed: {', '.join(done)}")
     floor = config["analysis"]["floor"]
-    # The config's floor rule (majority: the study's) in analysis/, the other one beside it in
-    # analysis/{rule}/, so the finding can be read under both normalisations.
-    other = "zero_shot" if floor == "majority" else "majority"
-    for rule, dest in ((floor, out), (other, out / other)):
+    # Each task's chance floor (majority score, options guess) into its curve file first.
+    write_floors(root, done, out, family)
+    # The config's floor rule (fair: the study's) in analysis/, each other one beside it in
+    # analysis/{rule}/, so the finding can be read under every normalisation.
+    others = [rule for rule in FLOOR_RULES if rule != floor]
+    for rule, dest in ((floor, out), *((rule, out / rule) for rule in others)):
         fit_one(config, family, root, done, rule, dest, args)
+    if len(done) >= 4:
+        rec = write_robustness(root, config, done, out)
+        write_finding(out, others, rec, out / "finding.md")
+        print((out / "finding.md").read_text())
     if args.ship:
         if len(done) < MIN_SHIPPED_TASKS:
             print(f"not shipped: {len(done)} tasks, fewer than {MIN_SHIPPED_TASKS}")
         else:
             dest = REPO / "workflow" / "dataeff" / "resources" / "coefficients"
             print(f"shipped {ship_coefficients(config, family, out, dest)}")
-    if len(done) >= 3:
-        write_finding(out, other, out / "finding.md")
-        print((out / "finding.md").read_text())
     if args.pipeline and len(done) >= 4:
         run_pipeline(REPO / args.config, root, done, out / "pipeline")
     write_status(root, done, config, family, out / "status.md")
@@ -464,7 +545,7 @@ def main(argv: list[str] | None = None) -> int:
             )
         efficiency = json.loads((out / "efficiency.json").read_text())
         write_confound(rows, efficiency, out / "confound.tsv")
-        plot_confound(rows, efficiency, out / "confound")
+        plot_confound(rows, efficiency, out / "confound", floor)
     return 0
 
 

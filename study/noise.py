@@ -2,7 +2,8 @@
 
 The bootstrap intervals of ``finding.md`` resample tasks only; every AUC and CoS-Low is taken as
 exact. Both are measured: each accuracy on 100 test rows (binomial noise, standard error up to
-0.05), the majority floor on the same rows, and CoS-Low as the mean of 3 seeds. Here every
+0.05), the majority share on the same rows (the options guess of the fair floor is fixed by the
+options the rows list: no noise), and CoS-Low as the mean of 3 seeds. Here every
 replicate resamples the tasks *and* redraws each task's measurements from their noise (each
 accuracy and the majority share as Binomial(n_test, p) / n_test, CoS-Low as the seeds' mean plus
 Normal noise with the seeds' standard error; each redrawn independently, an approximation since
@@ -11,6 +12,16 @@ the accuracies and the share are counted on the same test rows), recomputes each
 second run keeps the tasks fixed and redraws only the noise: how far r moves from test noise
 alone. The seed comes from the study config and is recorded in the output.
 
+Training-seed noise (each budget fine-tuned once, seed 123, as in the paper) is in neither
+interval unless it was measured: replicate fine-tunes of a (task, budget) with other training
+seeds, evaluated on the same test rows, go in ``raw/{task}/s{seed}/eval_n{budget}.json`` (the eval
+JSON ``dataeff evaluate`` writes, its ``.predictions.jsonl`` beside it; the layout
+``study/seeds.py`` harvests). Where they exist, :func:`seed_replicates` reads them with the
+committed evaluation (``raw/{task}/eval_n{budget}.json``, its own seed) as one more replicate, the
+seed-to-seed sd of the accuracy joins every draw as Normal noise, and :func:`training_share`
+reports the share of each task's AUC variance that is training noise (against the test noise of
+the same curve). Where none exist the record says "not measured": nothing is assumed.
+
     python study/noise.py [--results study/results/smollm2] [--config config/study.yaml]
 """
 
@@ -18,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import statistics
 import sys
 from pathlib import Path
@@ -27,15 +39,54 @@ sys.path.insert(0, str(REPO / "workflow"))
 
 from dataeff.config import load_config  # noqa: E402
 from dataeff.efficiency import compute_curve  # noqa: E402
+from dataeff.errors import DataeffError  # noqa: E402
 from dataeff.results import result_filename  # noqa: E402
 
 sys.path.insert(0, str(REPO / "study"))
 from committed import committed_tasks  # noqa: E402
 
+#: Where the replicate fine-tunes of a task are evaluated, relative to ``raw/{task}/``.
+SEEDS_LAYOUT = "s{seed}/eval_n{budget}.json"
+#: Monte Carlo draws behind :func:`training_share`.
+SHARE_DRAWS = 4000
+
+
+def seed_replicates(root: Path, task: str) -> dict[int, list[float]]:
+    """Budget -> accuracies of every training seed evaluated there: the committed evaluation
+    (``raw/{task}/eval_n{budget}.json``) and each replicate ``raw/{task}/s{seed}/eval_n{budget}.json``
+    (a seed counted once); only budgets above 0 with at least two seeds. A replicate scored on
+    another number of test rows than the others is an error."""
+    raw = root / "raw" / task
+    by_budget: dict[int, dict[int, tuple[float, int, Path]]] = {}
+    paths = [p for p in raw.glob("eval_n*.json") if ".predictions" not in p.name]
+    paths += [p for p in raw.glob("s*/eval_n*.json") if re.fullmatch(r"s\d+", p.parent.name)]
+    for path in sorted(paths):
+        match = re.fullmatch(r"eval_n(\d+)\.json", path.name)
+        if match is None or int(match.group(1)) == 0:
+            continue  # zero-shot: no training, no training noise
+        rec = json.loads(path.read_text())
+        seed = int(path.parent.name[1:]) if path.parent != raw else int(rec["seed"])
+        by_budget.setdefault(int(match.group(1)), {}).setdefault(
+            seed, (float(rec["accuracy"]), int(rec["n_test"]), path)
+        )
+    out: dict[int, list[float]] = {}
+    for budget, seeds in sorted(by_budget.items()):
+        sizes = {n for _, n, _ in seeds.values()}
+        if len(sizes) > 1:
+            raise DataeffError(
+                f"budget {budget}: the seeds' evaluations scored {sorted(sizes)} test rows",
+                file=str(raw),
+                fix="evaluate every replicate on the task's one test split",
+            )
+        if len(seeds) >= 2:
+            out[budget] = [acc for _, (acc, _, _) in sorted(seeds.items())]
+    return out
+
 
 def task_measurements(root: Path, family: str, task: str) -> dict:
-    """Accuracies with their test sizes, the majority share, the ceiling and the CoS-Low seeds
-    of one committed task."""
+    """Accuracies with their test sizes, the chance floor's parts (majority share with its test
+    size, the options guess), the ceiling, the CoS-Low seeds and the training-seed sd per budget
+    (only where replicates were measured) of one committed task."""
     result = json.loads((root / result_filename(family, task)).read_text())
     points = {int(b): (float(v["accuracy"]), int(v["n_test"])) for b, v in result.items() if b.isdigit()}
     chance = result.get("chance") or {}
@@ -43,25 +94,50 @@ def task_measurements(root: Path, family: str, task: str) -> dict:
     seeds = [
         float(json.loads(p.read_text())["coslow"]) for p in sorted((root / "raw" / task).glob("coslow_seed*.json"))
     ]
+    replicates = seed_replicates(root, task)
     return {
         "task": task,
         "points": points,
         "floor": (float(chance["score"]), int(chance["n_test"])) if chance else None,
+        "guess": chance.get("options_guess"),
         "ceiling": float(ceiling) if ceiling is not None else None,
         "coslow": seeds,
+        "train_sd": {b: statistics.stdev(v) for b, v in replicates.items()},
+        "train_seeds": {b: len(v) for b, v in replicates.items()},
     }
 
 
-def _auc(m: dict, grid: list[int], max_budget: int, floor_rule: str, rng) -> float:
-    """One draw of the task's AUC: accuracies and floor redrawn from their binomial noise
-    (``rng`` None: as measured)."""
+def _floor(m: dict, floor_rule: str, draw) -> float | None:
+    """The task's chance floor under ``floor_rule`` with the majority share drawn by ``draw``
+    (the options guess is fixed by the test rows' options: no sampling noise)."""
+    if floor_rule not in ("majority", "fair") or not m["floor"]:
+        return None
+    majority = draw(*m["floor"])
+    if floor_rule == "fair":
+        if m.get("guess") is None:
+            raise DataeffError(f"task '{m['task']}': no options guess for the fair floor", field="chance.options_guess")
+        return max(majority, float(m["guess"]))
+    return majority
+
+
+def _auc(
+    m: dict, grid: list[int], max_budget: int, floor_rule: str, rng, test: bool = True, train: bool = True
+) -> float:
+    """One draw of the task's AUC: accuracies (and the majority share) redrawn from their
+    binomial test noise (``test``) and, where measured, the training-seed noise (``train``;
+    ``rng`` None: as measured)."""
 
     def draw(p: float, n: int) -> float:
-        return p if rng is None else float(rng.binomial(n, p)) / n
+        return p if rng is None or not test else float(rng.binomial(n, p)) / n
 
-    points = {b: draw(p, n) for b, (p, n) in m["points"].items()}
-    floor = draw(*m["floor"]) if floor_rule == "majority" and m["floor"] else None
-    return compute_curve(points, m["ceiling"], grid, max_budget, floor=floor).auc
+    def trained(b: int, p: float) -> float:
+        sd = m.get("train_sd", {}).get(b)
+        if rng is None or not train or not sd:
+            return p
+        return min(1.0, max(0.0, p + float(rng.normal(0.0, sd))))
+
+    points = {b: draw(trained(b, p), n) for b, (p, n) in m["points"].items()}
+    return compute_curve(points, m["ceiling"], grid, max_budget, floor=_floor(m, floor_rule, draw)).auc
 
 
 def _coslow(m: dict, rng) -> float:
@@ -70,6 +146,29 @@ def _coslow(m: dict, rng) -> float:
     if rng is None or len(m["coslow"]) < 2:
         return mean
     return mean + rng.normal(0.0, statistics.stdev(m["coslow"]) / len(m["coslow"]) ** 0.5)
+
+
+def training_share(m: dict, grid: list[int], max_budget: int, floor_rule: str, draws: int, seed: int) -> dict:
+    """The share of the task's AUC variance that is training-seed noise: the AUC's variance
+    with only the training noise drawn, over that plus its variance with only the test noise
+    drawn ("not measured" without replicates)."""
+    import numpy as np
+
+    if not m.get("train_sd"):
+        return {"measured": False}
+    rng = np.random.default_rng(seed)
+    train = np.var([_auc(m, grid, max_budget, floor_rule, rng, test=False) for _ in range(draws)])
+    test = np.var([_auc(m, grid, max_budget, floor_rule, rng, train=False) for _ in range(draws)])
+    total = train + test
+    return {
+        "measured": True,
+        "budgets": sorted(m["train_sd"]),
+        "seeds": {str(b): m["train_seeds"][b] for b in sorted(m["train_seeds"])},
+        "accuracy_sd": {str(b): m["train_sd"][b] for b in sorted(m["train_sd"])},
+        "auc_sd_training": float(np.sqrt(train)),
+        "auc_sd_test": float(np.sqrt(test)),
+        "share_training": float(train / total) if total > 0 else None,
+    }
 
 
 def noise_bootstrap(
@@ -104,22 +203,51 @@ def noise_bootstrap(
 
 
 def write_noise(root: Path, config: dict, tasks: list[str], out: Path, n_boot: int = 2000) -> dict:
-    """``out/noise.json`` and a sentence in ``out/noise.md``; returns the record."""
+    """``out/noise.json`` and sentences in ``out/noise.md``; returns the record."""
     (family,) = list(config["families"])
+    seed = int(config["seed"])
     measurements = [task_measurements(root, family, t) for t in tasks]
     grid = sorted(int(b) for b in config["budgets"])
-    rec = noise_bootstrap(
-        measurements, grid, int(config["max_budget"]), config["analysis"]["floor"], n_boot, int(config["seed"])
-    )
+    floor_rule = config["analysis"]["floor"]
+    rec = noise_bootstrap(measurements, grid, int(config["max_budget"]), floor_rule, n_boot, seed)
+    shares = {
+        m["task"]: training_share(m, grid, int(config["max_budget"]), floor_rule, SHARE_DRAWS, seed)
+        for m in measurements
+    }
+    measured = [t for t, v in shares.items() if v["measured"]]
+    rec["training_noise"] = {
+        "layout": f"raw/{{task}}/{SEEDS_LAYOUT}",
+        "tasks_measured": measured,
+        "per_task": shares,
+    }
     (out / "noise.json").write_text(json.dumps(rec, indent=2) + "\n")
     both, alone = rec["tasks_and_noise"], rec["noise_only"]
-    (out / "noise.md").write_text(
+    text = (
         f"With the measurement noise added (every accuracy and majority share redrawn from Binomial(n_test, p), "
-        f"CoS-Low from its 3 seeds' standard error; {rec['n_boot']} replicates, seed {rec['seed']}), "
+        f"CoS-Low from its 3 seeds' standard error; AUC under the {floor_rule} floor; {rec['n_boot']} replicates, "
+        f"seed {rec['seed']}), "
         f"r(CoS-Low, AUC) = {rec['r']:.2f} over {rec['tasks']} tasks has the 95% interval "
         f"[{both['low']:.2f}, {both['high']:.2f}] with tasks resampled too ({both['share_negative']:.1%} of "
         f"replicates negative), and [{alone['low']:.2f}, {alone['high']:.2f}] from the noise alone.\n"
     )
+    if not measured:
+        text += (
+            f"\nTraining-seed noise: **not measured**. Every budget was fine-tuned once (seed {seed}); no task has "
+            f"replicate fine-tunes ({rec['training_noise']['layout']}), so the intervals above hold test noise and "
+            "CoS-Low's seed noise only, and the share of an AUC's spread that is training noise is unknown.\n"
+        )
+    else:
+        parts = [
+            f"{t} {shares[t]['share_training']:.0%} (AUC sd {shares[t]['auc_sd_training']:.3f} from training, "
+            f"{shares[t]['auc_sd_test']:.3f} from the test rows; budgets {', '.join(map(str, shares[t]['budgets']))})"
+            for t in measured
+        ]
+        text += (
+            f"\nTraining-seed noise, measured on {len(measured)} of {len(tasks)} tasks from replicate fine-tunes "
+            f"({rec['training_noise']['layout']}) and included in the draws above; share of the AUC's variance that is "
+            f"training noise: {'; '.join(parts)}. Not measured on the others.\n"
+        )
+    (out / "noise.md").write_text(text)
     return rec
 
 

@@ -1,10 +1,12 @@
 """Fine-tune the tiny model once; run by tests/test_multiprocess.py and tests/test_fsdp.py under
 ``torch.distributed.run`` (several processes) and directly (one process), so results compare.
 
-Usage: ``_mp_finetune.py MODEL_DIR OUT_DIR [--fsdp] [--kill-after-checkpoint STEP]``. With
-``--fsdp`` accelerate's FSDP2 path runs on CPU (tests/_fsdp_cpu.py). With
+Usage: ``_mp_finetune.py MODEL_DIR OUT_DIR [--fsdp] [--kill-after-checkpoint STEP] [--best-at STEP]``.
+With ``--fsdp`` accelerate's FSDP2 path runs on CPU (tests/_fsdp_cpu.py). With
 ``--kill-after-checkpoint`` every rank SIGKILLs itself right after the checkpoint of that step is
-complete, as a job killed by a time limit would die.
+complete, as a job killed by a time limit would die. With ``--best-at`` the validation losses the
+loop decides on rise after that step (the real loss plus the steps past it), so the best weights
+are those of an earlier step than the last, whatever the tiny model's losses do.
 """
 
 from __future__ import annotations
@@ -20,7 +22,9 @@ STEPS = 6
 CHECKPOINT_EVERY = 2
 
 
-def main(model_dir: str, out_dir: str, fsdp: bool = False, kill_after: int | None = None) -> None:
+def main(
+    model_dir: str, out_dir: str, fsdp: bool = False, kill_after: int | None = None, best_at: int | None = None
+) -> None:
     from _coslow_helpers import labeled_rows
 
     if fsdp:
@@ -39,6 +43,16 @@ def main(model_dir: str, out_dir: str, fsdp: bool = False, kill_after: int | Non
             return path
 
         checkpoint.Checkpointer.save = save_then_die
+    if best_at is not None:
+        from dataeff.training.state import TrainState
+
+        observe = TrainState.observe_validation
+
+        def rising_after_best(self, loss):
+            # every rank adds the same amount, so all still take the same decisions
+            return observe(self, loss + max(0, self.step - best_at))
+
+        TrainState.observe_validation = rising_after_best
 
     from dataeff.config import load_config
     from dataeff.train import finetune, write_metrics
@@ -74,11 +88,26 @@ def main(model_dir: str, out_dir: str, fsdp: bool = False, kill_after: int | Non
 
     if not dist.is_initialized() or dist.get_rank() == 0:
         write_metrics(out / "metrics.json", metrics)
-        (out / "world.json").write_text(json.dumps({"world": dist.get_world_size() if dist.is_initialized() else 1}))
+        world = {"world": dist.get_world_size() if dist.is_initialized() else 1}
+        if dist.is_initialized():  # the timeout the default process group really runs with
+            import torch
+
+            backend = dist.distributed_c10d._get_default_group()._get_backend(torch.device("cpu"))
+            world["timeout_s"] = backend.options._timeout.total_seconds()
+        (out / "world.json").write_text(json.dumps(world))
 
 
 if __name__ == "__main__":
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     argv = sys.argv[1:]
-    kill = int(argv[argv.index("--kill-after-checkpoint") + 1]) if "--kill-after-checkpoint" in argv else None
-    main(argv[0], argv[1], fsdp="--fsdp" in argv, kill_after=kill)
+
+    def value(flag: str) -> int | None:
+        return int(argv[argv.index(flag) + 1]) if flag in argv else None
+
+    main(
+        argv[0],
+        argv[1],
+        fsdp="--fsdp" in argv,
+        kill_after=value("--kill-after-checkpoint"),
+        best_at=value("--best-at"),
+    )

@@ -399,6 +399,63 @@ def test_predict_family_without_coefficients(tmp_path: Path, capsys) -> None:
     )
 
 
+@pytest.mark.parametrize("below", [False, True], ids=["workdir_is_a_file", "workdir_under_a_file"])
+def test_predict_workdir_naming_a_file(below: bool, tmp_path: Path, capsys) -> None:
+    """``--workdir`` naming an existing file (or a path under one) used to end in FileExistsError:
+    one line naming the file and the fix, the file untouched, nothing written beside it."""
+    prompts = tmp_path / "prompts.jsonl"
+    prompts.write_text(_jsonl([{"prompt": f"p{i}"} for i in range(40)]), encoding="utf-8")
+    taken = tmp_path / "notes.txt"
+    taken.write_text("mine\n", encoding="utf-8")
+    workdir = taken / "run" if below else taken
+    code, out, err = run_cli(
+        capsys,
+        ["predict", "--model", "unused-model", "--prompts", str(prompts), "--family", "llama", "--force",
+         "--target", "0.5", "--workdir", str(workdir)],
+    )  # fmt: skip
+    fix = "whose parent is a directory" if below else f"e.g. --workdir {tmp_path / 'notes_work'}"
+    msg = assert_one_line_error(code, err, file=taken, field="field '--workdir'", fix=fix)
+    assert ("cannot be made under it" if below else "is a file, not a directory") in msg
+    assert taken.read_text(encoding="utf-8") == "mine\n" and sorted(p.name for p in tmp_path.iterdir()) == [
+        "notes.txt",
+        "prompts.jsonl",
+    ]
+    assert out == ""
+
+
+@pytest.mark.parametrize(
+    "edit, field, needle",
+    [
+        ({"prompt": "p2, reworded"}, "field 'prompt'", "the prompt text was edited since it was picked"),
+        ({"id": "line9"}, "field 'id'", "is not one of the examples picked"),
+    ],
+    ids=["edited_prompt", "unknown_id"],
+)
+def test_predict_edited_pick(edit: dict[str, str], field: str, needle: str, tmp_path: Path, capsys) -> None:
+    """A picked example changed in to_annotate.jsonl (same id, other prompt text; or an id that
+    was not picked) is refused before the model loads: CoS-Low would be that of other text."""
+    wd = tmp_path / "wd"
+    wd.mkdir()
+    annotate = wd / "to_annotate.jsonl"
+    rows = [{"id": "line1", "prompt": "p1", "answer": "yes"}, {"id": "line2", "prompt": "p2", "answer": "no"}]
+    annotate.write_text(_jsonl([rows[0], dict(rows[1], **edit)]), encoding="utf-8")
+    code, _, err = _predict(capsys, wd)
+    msg = assert_one_line_error(
+        code,
+        err,
+        file=annotate,
+        field=field,
+        fix="or pass --redo to select again",
+        absent=(wd / "prediction.json", wd / "coslow.json"),
+    )
+    assert needle in msg and "line 2 (id 'line" in msg and str(wd / "prompts.jsonl") in msg
+
+    # the same rows as picked pass this check (the model, which does not exist here, is next)
+    from dataeff.commands.predict import check_picks
+
+    check_picks([dict(r, _line=i + 1) for i, r in enumerate(rows)], annotate, str(wd / "prompts.jsonl"), "prompt")
+
+
 @pytest.mark.parametrize(
     "rows, field, fix",
     [

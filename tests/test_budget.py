@@ -10,6 +10,7 @@ import pytest
 from scipy import stats
 
 from dataeff.budget import (
+    DEFAULT_CURVE_MODEL,
     budget_for_target,
     curve_exponent,
     curve_fraction,
@@ -77,17 +78,20 @@ def test_published_coefficients_carry_the_papers_task_scatter():
 def test_published_coefficients_give_sensible_budgets():
     budgets = []
     for coslow in (0.0, 0.2, 0.4, 0.6):
-        b = predict_budget(coslow, PUBLISHED_COEFFICIENTS["llama"], 0.7)
+        b = predict_budget(coslow, PUBLISHED_COEFFICIENTS["llama"], 0.7, curve_model="grid")
         assert b["status"] == "reachable" and 1 <= b["budget_low"] <= b["budget"]
         assert b["budget_high"] is None or b["budget"] <= b["budget_high"] <= 5000  # None: more than N_max
         assert b["max_budget"] == 5000
         budgets.append(b["budget"])
     assert budgets == sorted(budgets, reverse=True)  # higher CoS-Low, more data-efficient, fewer labels
     # Higher targets need more labels.
-    t = [predict_budget(0.3, PUBLISHED_COEFFICIENTS["mistral"], tau)["budget"] for tau in (0.5, 0.7, 0.9)]
+    t = [
+        predict_budget(0.3, PUBLISHED_COEFFICIENTS["mistral"], tau, curve_model="grid")["budget"]
+        for tau in (0.5, 0.7, 0.9)
+    ]
     assert t == sorted(t)
     # CoS-Low 0.3 with Llama: AUC = 0.4735 (the median of a discretised prior: within a cell width).
-    b = predict_budget(0.3, PUBLISHED_COEFFICIENTS["llama"], 0.7)
+    b = predict_budget(0.3, PUBLISHED_COEFFICIENTS["llama"], 0.7, curve_model="grid")
     assert b["predicted_auc"] == pytest.approx(0.4735, abs=2e-3)
     # The curve's own budget is the grid-consistent x^p curve's, not the continuous formula's.
     model = CurveModel(5000, PAPER_GRID)
@@ -96,7 +100,7 @@ def test_published_coefficients_give_sensible_budgets():
 
 
 def test_out_of_range_auc_is_clipped_to_the_attainable_range_with_a_warning():
-    b = predict_budget(2.0, {"slope": 0.5, "intercept": 0.3}, 0.5)
+    b = predict_budget(2.0, {"slope": 0.5, "intercept": 0.3}, 0.5, curve_model="grid")
     assert b["predicted_auc"] == pytest.approx(max_possible_auc(), abs=2e-3)
     assert b["auc_high"] <= max_possible_auc() + 1e-12
     assert any("attainable" in w for w in b["warnings"])
@@ -245,7 +249,8 @@ def _xp_shapes(model: CurveModel, exponents=(0.3, 0.6, 1.0, 1.7, 3.0), plateau: 
 
 
 def test_issue_example_is_limited_and_wider_than_before(capsys):
-    rc, out, _ = run_cli(["budget", "--coslow", "0.65", "--family", "llama", "--target", "0.9", "--json"], capsys)
+    argv = ["budget", "--coslow", "0.65", "--family", "llama", "--target", "0.9", "--json", "--curve-model", "grid"]
+    rc, out, _ = run_cli(argv, capsys)
     assert rc == 0
     new = json.loads(out)
     assert new["auc_high"] <= max_possible_auc() + 1e-12 < 0.876
@@ -311,6 +316,7 @@ def test_update_recovers_a_known_exponent_as_points_are_added():
                 measured=measured,
                 ceiling=ceiling if k else None,
                 method=method,
+                curve_model="grid",  # the synthetic curves are grid-consistent x^p
             )
             errors.append(abs(math.log(b["exponent"] / p_true)))
             budget_errors.append(abs(math.log(b["budget"] / true_budget)))
@@ -525,6 +531,8 @@ def test_budget_command_uses_the_familys_own_curves(tmp_path, capsys):
             "--json",
             "--results-dir",
             str(tmp_path / "results"),
+            "--curve-model",
+            "grid",
         ],
         capsys,
     )
@@ -623,3 +631,101 @@ def test_majority_floor_coefficients_read_the_gap_from_the_majority_share(tmp_pa
     plain = json.loads(out)
     assert rc == 0 and plain["target_accuracy"] == pytest.approx(0.5) and "--majority" in err
     assert plain["measured_points"][0]["fraction"] == pytest.approx(0.5)
+
+
+# --------------------------------------------------------------------------- the paper's curve model
+
+
+def test_paper_curve_model_reproduces_the_papers_readme_example(capsys):
+    """The paper's README example: CoS-Low 0.65, slope 0.54, intercept 0.31, tau 0.9. Its formula
+    N_max ** (tau ** (a / (1 - a))) with a = 0.661 and N_max = 5000 gives 1028 labels; the
+    grid-consistent model reads the same AUC elsewhere (fewer labels)."""
+    base = ["budget", "--coslow", "0.65", "--slope", "0.54", "--intercept", "0.31", "--target", "0.9", "--json"]
+    rc, out, _ = run_cli([*base, "--curve-model", "paper"], capsys)
+    paper = json.loads(out)
+    a = 0.54 * 0.65 + 0.31
+    assert rc == 0 and paper["budget"] == 1028 == round(5000 ** (0.9 ** (a / (1 - a))))
+    assert paper["budget_formula"] == pytest.approx(budget_for_target(a, 0.9, 5000), rel=1e-12)
+    assert paper["curve_model"] == "paper" and paper["grid"] is None
+    assert paper["budget_low"] <= 1028 and (paper["budget_high"] is None or paper["budget_high"] >= 1028)
+    rc, out, _ = run_cli([*base, "--curve-model", "grid"], capsys)
+    grid = json.loads(out)
+    assert rc == 0 and grid["curve_model"] == "grid" and grid["budget"] < 1028
+    rc, out, _ = run_cli(base, capsys)
+    assert json.loads(out)["budget"] == (1028 if DEFAULT_CURVE_MODEL == "paper" else grid["budget"])
+    # the words say which model gave the number
+    assert run_cli(base[:-1] + ["--curve-model", "paper"], capsys)[1].splitlines()[1].count("about 1028") == 1
+
+
+def test_curve_models_compared_on_a_curve_with_a_known_crossing():
+    """One real-looking curve by hand: the budget each model gives at its true AUC against the
+    budget where it reaches the target, on the log axis."""
+    from dataeff.curve_check import log_errors, model_for
+    from dataeff.efficiency import compute_curve
+
+    grid = (16, 32, 64, 128, 256)
+    # y = 0, 0.5, 0.75, 1, 1, 1 at x = 0, 4/8, 5/8, 6/8, 7/8, 1: reaches 0.75 exactly at 32 labels
+    curve = compute_curve({0: 0.0, 16: 0.5, 32: 0.75, 64: 1.0, 128: 1.0, 256: 1.0}, 1.0, grid)
+    for name in ("paper", "grid"):
+        model = model_for(name, 256, grid)
+        errors, never = log_errors({"t": curve}, 0.75, model)
+        predicted = model.budget(curve.auc, 0.75)
+        assert never == [] and errors["t"] == pytest.approx(math.log(predicted / 32), abs=1e-9)
+    paper = model_for("paper", 256, grid)
+    assert paper.budget(curve.auc, 0.75) == pytest.approx(budget_for_target(curve.auc, 0.75, 256))
+    # a curve that never gets there is counted apart, not as an error
+    flat = compute_curve({0: 0.0, 16: 0.2, 32: 0.2, 64: 0.2, 128: 0.2, 256: 0.2}, 1.0, grid)
+    assert log_errors({"f": flat}, 0.5, paper) == ({}, ["f"])
+
+
+def test_curve_model_table_in_the_docs_is_the_measurement_and_sets_the_default():
+    """docs/PREDICTIONS.md shows dataeff.curve_check's table on the paper's 100 published curves,
+    and the default curve model is the one it measures better overall."""
+    from dataeff.config import REPO_ROOT
+    from dataeff.curve_check import markdown, paper_comparison
+
+    result = paper_comparison()
+    assert result["curves"] == 100
+    assert markdown(result) in (REPO_ROOT / "docs" / "PREDICTIONS.md").read_text()
+    assert result["better"] == DEFAULT_CURVE_MODEL
+
+
+def test_fair_floor_coefficients_read_the_gap_from_the_majority_share_or_a_guess(capsys):
+    """Coefficients fitted under ``analysis.floor: fair`` (SmolLM2's) start the gap at
+    max(zero-shot, majority share, 1/K) for K options per example; under the majority floor
+    --options is not used, and under the paper's rule neither is."""
+    from dataeff.budget import curve_start, gap_start
+
+    fair = {"slope": 0.5, "intercept": 0.1, "floor_rule": "fair"}
+    assert curve_start(0.0, 0.05, fair, 3) == (pytest.approx(1 / 3), pytest.approx(1 / 3), [])
+    assert curve_start(0.0, 0.6, fair, 3)[:2] == (0.6, 0.6)
+    assert curve_start(0.5, 0.05, fair, 4)[:2] == (0.5, 0.25)
+    start, floor, warn = curve_start(0.0, None, fair, 4)
+    assert (start, floor) == (0.25, 0.25) and "--majority" in warn[0]
+    assert gap_start(fair, 0.05, 3) == "max(zero-shot, majority share 0.05, 1/3 options)"
+    majority = {**fair, "floor_rule": "majority"}
+    start, floor, warn = curve_start(0.0, 0.05, majority, 3)
+    assert (start, floor) == (0.05, 0.05) and "--options is not used" in warn[0]
+    start, floor, warn = curve_start(0.0, 0.05, {"slope": 0.5, "intercept": 0.1}, 3)
+    assert (start, floor) == (0.0, None) and "--majority and --options are not used" in warn[0]
+    with pytest.raises(DataeffError, match="options"):
+        curve_start(0.0, 0.5, fair, 1)
+    rc, out, err = run_cli(
+        ["budget", "--coslow", "0.5", "--slope", "0.5", "--intercept", "0.1", "--target", "0.5", "--options", "3"],
+        capsys,
+    )
+    # coefficients given on the command line follow the paper's rule: no chance floor
+    assert rc == 0 and "--options is not used" in err and "zero-shot accuracy" in err
+
+
+def test_headline_says_when_the_coefficients_do_not_beat_the_mean():
+    """Coefficients whose held-out error is no better than the fitted tasks' mean carry a note
+    (``out_of_sample``) that the budget's first line repeats; coefficients that beat it do not."""
+    from dataeff.commands.budget import describe
+
+    coefs = {"slope": -0.4, "intercept": 0.4, "max_budget": 256, "grid": [16, 32, 64, 128, 256]}
+    note = "CoS-Low predicts this model's AUC no better than the mean"
+    worse = predict_budget(0.5, {**coefs, "out_of_sample": {"beats_mean": False, "note": note}}, 0.5)
+    assert worse["out_of_sample_note"] == note and describe(worse).splitlines()[0].endswith(f"[{note}]")
+    better = predict_budget(0.5, {**coefs, "out_of_sample": {"beats_mean": True}}, 0.5)
+    assert "out_of_sample_note" not in better and "[" not in describe(better).splitlines()[0]

@@ -115,3 +115,103 @@ def test_aggregate_records_chance_and_auc_applies_the_floor(tmp_path, capsys):
     assert rc == 2 and len(err.strip().splitlines()) == 1
     assert "fam_t_full_result_v2.json" in err and "chance" in err and "analysis.floor: zero_shot" in err
     assert not (tmp_path / "x.json").exists()
+
+
+# --------------------------------------------------------------------------- the fair floor
+
+
+def test_options_are_counted_from_both_layouts_the_project_writes():
+    """The BIG-bench JSON layout (``OPTIONS - a | b | c``, written with the task loader's own
+    separator) and the lettered lines of registry tasks (written by ``format_options``)."""
+    from types import SimpleNamespace
+
+    from dataeff.evaluate import options_in_prompt
+    from dataeff.tasks.bigbench import OPTION_SEPARATOR
+    from dataeff.tasks.prepare import format_options
+
+    body = f"QUESTION - Alice swaps balls with Bob. [SEP] OPTIONS - {OPTION_SEPARATOR.join(['red', 'blue', 'pink'])}"
+    assert options_in_prompt(f"Track the objects. Reply with one of the options.\n\n{body}") == 3
+    assert options_in_prompt("OPTIONS - plausible | implausible") == 2
+    lettered = format_options(SimpleNamespace(options_fields=("a", "b", "c", "d")), dict(a="w", b="x", c="y", d="z"))
+    assert options_in_prompt(f"Which one?\n{lettered}") == 4
+    # no options, or letters that do not run on from A: no guess is credited
+    assert options_in_prompt("Give the past tense of 'weep'.") is None
+    assert options_in_prompt("(B) late\n(C) later") is None
+    assert options_in_prompt("(A) one\n(C) three") == 1
+
+
+def test_options_guess_is_the_mean_of_one_over_k():
+    from dataeff.chance import options_guess_score
+
+    assert options_guess_score([3, 3, 3]) == pytest.approx(1 / 3)
+    assert options_guess_score([2, 4, None, None]) == pytest.approx((0.5 + 0.25) / 4)
+    with pytest.raises(DataeffError):
+        options_guess_score([3, 0])
+
+
+def _eval_with_options(root: Path, budget: int, acc: float, golds: dict[str, str], k: int | None) -> str:
+    path = _eval_with_predictions(root, budget, acc, golds)
+    pred = Path(path).with_name(f"n{budget}.predictions.jsonl")
+    rows = [json.loads(line) | {"n_options": k} for line in pred.read_text().splitlines()]
+    pred.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return path
+
+
+def test_fair_floor_is_the_guess_where_every_answer_is_different(tmp_path):
+    """tracking_shuffled_objects-like: every gold answer differs (M = 0.1) but each example lists
+    three options, so a uniform guess scores 1/3; a binary task keeps its majority share."""
+    golds = {f"t:{i}": f"object{i}" for i in range(10)}
+    chance = chance_of_evals([_eval_with_options(tmp_path, b, 0.3, golds, 3) for b in (0, 16)], "accuracy")
+    assert chance["score"] == pytest.approx(0.1)
+    assert chance["options_guess"] == pytest.approx(1 / 3) and chance["fair_score"] == pytest.approx(1 / 3)
+    assert "recorded by the evaluation" in chance["options_source"]
+    binary = {f"t:{i}": ("yes" if i < 6 else "no") for i in range(10)}
+    chance = chance_of_evals([_eval_with_options(tmp_path / "b", 0, 0.0, binary, 2)], "accuracy")
+    assert chance["options_guess"] == 0.5 and chance["fair_score"] == pytest.approx(0.6)
+    # evaluations without n_options: the guess is unknown, unless the counts come another way
+    old = [_eval_with_predictions(tmp_path / "old", 0, 0.0, golds)]
+    assert chance_of_evals(old, "accuracy")["fair_score"] is None
+    given = chance_of_evals(old, "accuracy", {i: 4 for i in golds}, "the task's format")
+    assert given["fair_score"] == pytest.approx(0.25) and given["options_source"] == "the task's format"
+
+
+def test_auc_under_the_fair_floor_and_a_file_without_it(tmp_path, capsys):
+    golds = {f"t:{i}": f"object{i}" for i in range(12)}
+    accs = {0: 0.0, 16: 0.25, 32: 0.3333, 64: 0.5, 128: 0.5, 256: 0.75}
+    evals = [_eval_with_options(tmp_path, b, a, golds, 3) for b, a in accs.items()]
+    out_dir = tmp_path / "agg"
+    assert main(["aggregate", "--family", "fam", "--evals", *evals, "--out-dir", str(out_dir)]) == 0
+    ceilings = tmp_path / "c.json"
+    ceilings.write_text(json.dumps({"t": {"score": 1.0}}))
+    base = [
+        "auc",
+        "--results",
+        str(out_dir),
+        "--family",
+        "fam",
+        "--ceilings",
+        str(ceilings),
+        "--grid",
+        "16,32,64,128,256",
+    ]
+    for rule, floor in (("majority", 1 / 12), ("fair", 1 / 3)):
+        out = tmp_path / f"{rule}.json"
+        assert main([*base, "--floor", rule, "--out", str(out)]) == 0
+        rec = json.loads(out.read_text())["t"]
+        assert rec["floor"] == pytest.approx(floor)
+        assert rec["auc"] == pytest.approx(compute_curve(accs, 1.0, GRID, floor=floor).auc, abs=1e-12)
+        # efficiency.json keeps the floor's parts beside the floor it used
+        assert rec["chance"]["score"] == pytest.approx(1 / 12) and rec["chance"]["options_guess"] == pytest.approx(
+            1 / 3
+        )
+    # below the guess, 0.25 at budget 16 is no progress under the fair floor
+    assert json.loads((tmp_path / "fair.json").read_text())["t"]["curve"]["y"][1] == 0.0
+    # a curve file whose evaluations did not record the options: one line saying so
+    result_path = out_dir / "fam_t_full_result_v2.json"
+    result = json.loads(result_path.read_text())
+    result["chance"]["fair_score"] = None
+    result_path.write_text(json.dumps(result))
+    capsys.readouterr()
+    assert main([*base, "--floor", "fair", "--out", str(tmp_path / "x.json")]) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "fair_score" in err and "analysis.floor: majority" in err

@@ -121,8 +121,9 @@ def _config(model_dir: Path) -> dict:
     }
 
 
-def _workdir(root: Path, model_dir: Path) -> Path:
-    """A working copy of the pipeline (Snakefile, rules, schemas, config, prompts, envs)."""
+def _workdir(root: Path, model_dir: Path, config: dict | None = None) -> Path:
+    """A working copy of the pipeline (Snakefile, rules, schemas, config, prompts, envs) with
+    ``config`` (default: this module's) as config/test.yaml; tests/test_rerun.py uses it too."""
     root.mkdir(parents=True)
     shutil.copy(REPO / "Snakefile", root / "Snakefile")
     for sub in ("config", "prompts", "envs"):
@@ -130,7 +131,7 @@ def _workdir(root: Path, model_dir: Path) -> Path:
     for sub in ("rules", "schemas", "report"):
         if (REPO / "workflow" / sub).is_dir():
             shutil.copytree(REPO / "workflow" / sub, root / "workflow" / sub)
-    (root / "config" / "test.yaml").write_text(yaml.safe_dump(_config(model_dir)), encoding="utf-8")
+    (root / "config" / "test.yaml").write_text(yaml.safe_dump(config or _config(model_dir)), encoding="utf-8")
     return root
 
 

@@ -136,3 +136,68 @@ def test_cluster_preflight_refuses_before_submission(monkeypatch, tmp_path):
     cfg["families"]["mistral"]["gpu_mem_gb"] = 40
     with pytest.raises(DataeffError, match="family mistral: fine-tune"):
         cluster.preflight(cfg, object(), results=str(tmp_path))
+
+
+def test_coslow_plan_counts_the_lora_tensors_exactly():
+    """The A matrices the hooks hold on the GPU and the per-example B gradients kept in host
+    memory between micro-batches, against the tensors dataeff.coslow really builds."""
+    from dataeff.coslow import lora_projections
+    from dataeff.lora import lora_settings
+    from dataeff.memory import ModelShape, plan_coslow
+
+    model, cfg = _model(False)
+    lora = lora_settings(None)
+    projections = lora_projections(model, 0, lora)
+    plan = plan_coslow(ModelShape.from_config(cfg), dtype="float32", seq_len=64, k=5, micro_batch=2)
+    assert plan.parts["lora A"] == sum(a.numel() * 4 for _, _, a, _ in projections)
+    b_params = sum(a.shape[0] * mod.out_features for _, mod, a, _ in projections)
+    assert plan.host["per-example gradients"] == 5 * b_params * 4
+    assert plan.parts["weights"] == sum(p.numel() * 4 for p in model.parameters())
+    one_batch = plan_coslow(ModelShape.from_config(cfg), dtype="float32", seq_len=64, k=5)
+    assert one_batch.host == {} and one_batch.parts["activations"] > plan.parts["activations"]
+
+
+def test_preflight_plans_the_coslow_pass_that_runs(tmp_path):
+    """The CoS-Low figure is the pass dataeff.coslow runs (coslow.grad_batch_size examples at
+    coslow.max_seq_len tokens), not one example: Qwen2.5-14B at k=32 in one batch of 2048-token
+    examples cannot fit 80 GB, in micro-batches of 8 it does."""
+    import copy
+
+    from dataeff.config import load_config
+    from dataeff.memory import KNOWN_SHAPES, check_memory, plan_coslow, plan_coslow_settings
+
+    cfg = load_config("config/paper.yaml")
+    qwen = KNOWN_SHAPES["Qwen/Qwen2.5-14B-Instruct"]
+    plan = plan_coslow_settings(qwen, cfg["coslow"], dtype="bfloat16")
+    assert plan.what == "CoS-Low gradients (bfloat16, k=32 in micro-batches of 8, 2048 tokens)"
+    assert plan == plan_coslow(qwen, dtype="bfloat16", seq_len=2048, k=32, micro_batch=8)
+    assert 45e9 < plan.total < 55e9 and 17e9 < plan.host["per-example gradients"] < 18e9
+    one_batch = copy.deepcopy(cfg)
+    one_batch["coslow"]["grad_batch_size"] = 32
+    problems = check_memory(one_batch, results=tmp_path)
+    assert len(problems) == 1 and "family qwen: CoS-Low gradients" in str(problems[0])
+    assert "k=32 in micro-batches of 32, 2048 tokens" in str(problems[0])
+    assert "coslow.grad_batch_size" in str(problems[0])
+    shorter = copy.deepcopy(one_batch)
+    shorter["coslow"]["max_seq_len"] = 1024
+    assert check_memory(shorter, results=tmp_path) == []  # 32 x 1024 tokens fits 80 GB
+
+
+def test_setup_peak_is_part_of_the_figure():
+    """Loading and sharding is planned too: under FSDP2 with rank-0 loading each GPU holds its
+    shard plus the tensor being broadcast (never the whole model, as when every rank moved the
+    model to its GPU before sharding); one GPU holds the model once. The figure is the larger
+    of the set-up and the step."""
+    from dataeff.memory import KNOWN_SHAPES, Plan, plan_finetune, setup_bytes
+
+    qwen = KNOWN_SHAPES["Qwen/Qwen2.5-14B-Instruct"]
+    common = dict(precision="bf16", seq_len=2048, micro_batch=4, activation_checkpointing=True)
+    two = plan_finetune(qwen, gpus=2, **common)
+    assert two.setup == {"weight shard": qwen.params * 2 / 2, "tensor in flight": 152064 * 5120 * 2 * 1.5}
+    assert two.setup_peak < qwen.params * 2  # no GPU ever holds a full copy
+    assert "set-up peak 17.1" in two.summary()
+    assert setup_bytes(qwen, weight_bytes=2, shards=1) == {"weights": qwen.params * 2}
+    lora = plan_finetune(qwen, gpus=8, method="lora", lora_params=0, **common)
+    assert lora.tensors == max(lora.step, lora.setup_peak)
+    plan = Plan("x", parts={"weights": 1e9}, setup={"weights": 3e9})
+    assert plan.tensors == 3e9 and plan.total == 3e9 * 1.1 + 1.5e9

@@ -330,11 +330,19 @@ def test_headline_states_clipping_and_extrapolation():
     from dataeff.commands.predict import headline, qualifiers
 
     coefs = dict(PUBLISHED_COEFFICIENTS["mistral"], x_min=0.1, x_max=0.6)
-    pred = predict_budget(0.94, coefs, 0.7)  # mistral: AUC 0.797 * 0.94 + 0.357 = 1.11
+    pred = predict_budget(0.94, coefs, 0.7, curve_model="grid")  # mistral: AUC 0.797 * 0.94 + 0.357 = 1.11
     quals = qualifiers(pred, coefs, [])
     text = headline(pred, quals)
     assert "[predicted AUC 1.106 clipped to 0.77]" in text  # the paper grid's attainable maximum, 0.7703
     assert "[extrapolated: CoS-Low 0.940 is outside the fitted range 0.100–0.600]" in text
+    # the paper's curve model has no grid: the AUC is clipped only where x**p needs it, below 1
+    paper = predict_budget(0.94, coefs, 0.7, curve_model="paper")
+    assert "[predicted AUC 1.106 clipped to 0.99]" in headline(paper, qualifiers(paper, coefs, []))
+    # coefficients that do not beat the mean out of sample say so in the headline
+    note = "CoS-Low predicts this model's AUC no better than the mean AUC of its 20 fitted tasks"
+    weak = dict(coefs, out_of_sample={"beats_mean": False, "note": note})
+    pred_weak = predict_budget(0.5, weak, 0.7)
+    assert f"[{note}]" in headline(pred_weak, qualifiers(pred_weak, weak, []))
     pred = dict(
         predict_budget(0.41, coefs, 0.7),
         budget_at_coslow_high=6,
@@ -465,3 +473,36 @@ def test_spread_measured_and_zero_shot_reach_the_budget():
     late = predict_budget(0.0, coefs, 0.95)
     assert late["status"] == "reachable" and late["budget_high"] is None
     assert f"(range {late['budget_low']}–more than 5000)" in headline(late, [])
+
+
+def test_budgets_beyond_n_max_are_words_never_none(tmp_path, capsys):
+    """Issue 27: with SmolLM2's coefficients (N_max 256) both ends of the CoS-Low interval can lie
+    beyond N_max; predict printed "moves the budget between None and None". Every printed budget
+    or range says "more than 256" instead, in predict's lines, its qualifiers and budget's text."""
+    from types import SimpleNamespace
+
+    from dataeff.budget import predict_budget
+    from dataeff.commands.budget import range_words
+    from dataeff.commands.predict import draw_words, headline, print_prediction, qualifiers, spread_budgets
+    from dataeff.config import load_optional_config
+
+    coefs = lookup_coefficients("smollm2", None, None, load_optional_config(None))
+    spread = {"sd": 0.05, "level": 0.95, "low": 0.55, "high": 0.75, "resamples": 1000, "seed": 1}
+    pred = predict_budget(0.65, coefs, 0.7)
+    pred.update(spread_budgets(spread, coefs, 0.7, None, 0.95), coslow_spread=spread, k=16)
+    assert pred["max_budget"] == 256 and pred["budget_at_coslow_high"] is pred["budget_at_coslow_low"] is None
+    pred["headline"] = headline(pred, qualifiers(pred, coefs, [], 4.0))
+    print_prediction(pred, SimpleNamespace(workdir=tmp_path, zero_shot=None), SimpleNamespace(json=False, ceiling=None))
+    out = capsys.readouterr().out
+    assert "the budget is more than 256 at both ends of that interval" in out and "None" not in out
+
+    # one end beyond N_max, either way round (SmolLM2's slope is negative): in words, smaller end first
+    for ends in ((20, None), (None, 20)):
+        one = dict(pred, budget_at_coslow_high=ends[0], budget_at_coslow_low=ends[1])
+        assert draw_words(one) == "the draw alone moves the budget between 20 and more than 256"
+        assert "and the budget over 20–more than 256]" in headline(one, qualifiers(one, coefs, [], 4.0))
+    assert range_words(None, None, 256) == "more than 256" and range_words(7, 9, 256) == "7–9"
+
+    rc = main(["budget", "--model", "smollm2", "--coslow", "0.65", "--target", "0.7", "--majority", "0.5", "--curve"])
+    out = capsys.readouterr()
+    assert rc == 0 and "more than N_max = 256" in out.out and "None" not in out.out + out.err

@@ -28,7 +28,7 @@ def readme_commands() -> tuple[list[list[str]], list[str]]:
     marker = text.index("<!-- practitioner-commands")
     block = re.search(r"```bash\n(.*?)```", text[marker:], re.S)
     assert block is not None, "no ```bash block after the practitioner-commands marker"
-    lines = block.group(1).splitlines()
+    lines = block.group(1).replace("\\\n", " ").splitlines()  # join shell continuation lines
     commands = [shlex.split(line)[1:] for line in lines if line.startswith("dataeff ")]
     comments = [line.lstrip("# ") for line in lines if line.startswith("#")]
     return commands, comments

@@ -94,9 +94,10 @@ def test_the_default_tasks_prepare_offline_and_deterministically(tmp_path):
     config = load_config(path)
     for task in config["tasks"]:
         meta = _prepare(path, task, tmp_path / task)
-        assert meta["source"] == "bbh" and meta["bbh"]["commit"] == json.loads(
-            (SHIPPED_DIR / "PROVENANCE.json").read_text()
-        )["commit"]
+        assert (
+            meta["source"] == "bbh"
+            and meta["bbh"]["commit"] == json.loads((SHIPPED_DIR / "PROVENANCE.json").read_text())["commit"]
+        )
         assert meta["sizes"]["train"] >= max(config["budgets"]), task  # the largest budget fits
         rows = {s: (tmp_path / task / f"{s}.jsonl").read_text().splitlines() for s in ("train", "validation", "test")}
         prompts = {s: {json.loads(r)["prompt"] for r in rows[s]} for s in rows}

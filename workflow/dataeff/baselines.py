@@ -27,15 +27,27 @@ def random_baselines(
     seed: int,
     lora_cfg: dict[str, Any] | None = None,
     source: str = "pool",
+    batch_size: int | None = None,
+    max_seq_len: int | None = None,
 ) -> dict[str, Any]:
     """``cos_sim_k``, ``grad_norm_k`` and ``conf_avg_k`` on k random labeled ``rows`` (seeded).
 
     ``confidences[i]`` is the confidence of ``rows[i]`` from the selection pass. The LoRA
     initialisation uses the same seed as CoS-Low, so the two differ only in which examples
-    they look at.
+    they look at; ``batch_size`` and ``max_seq_len`` are the gradient pass's, as for CoS-Low
+    (:func:`dataeff.coslow.gradient_pass_settings`).
     """
     idx = random_indices(len(rows), k, seed)
-    stats = gradient_stats(model, tokenizer, [rows[i] for i in idx], seed=seed, lora_cfg=lora_cfg, source=source)
+    stats = gradient_stats(
+        model,
+        tokenizer,
+        [rows[i] for i in idx],
+        seed=seed,
+        lora_cfg=lora_cfg,
+        source=source,
+        batch_size=batch_size,
+        max_seq_len=max_seq_len,
+    )
     conf = [float(confidences[i]) for i in idx]
     return {
         "cos_sim_k": stats["value"],

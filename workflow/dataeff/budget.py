@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -43,6 +44,18 @@ PAPER_LOTO_MAE = 0.086
 DEFAULT_LEVEL: float = section(None, "analysis")["level"]
 #: The update method kept after the leave-one-task-out comparison (docs/PREDICTIONS.md).
 DEFAULT_UPDATE = "bayes"
+#: How a predicted AUC becomes a curve (``--curve-model``): ``paper``, METHOD.md section 3's
+#: x**p with p = (1 - a) / a, so n* = N_max ** (tau ** (a / (1 - a))); ``grid``, the x**p whose
+#: trapezoid on the AUC's budget grid is ``a`` (:mod:`dataeff.curve_model`).
+CURVE_MODELS = {
+    "paper": "the paper's x**p, p = (1 - a)/a: n* = N_max^(tau^(a/(1 - a)))",
+    "grid": "grid-consistent x**p (trapezoid on the AUC's grid = a)",
+}
+#: The default curve model: the one whose budgets, given each real curve's true AUC, fall nearer
+#: to where the paper's 100 published curves reach 50/70/90% of their gap (lower mean over the
+#: three targets of the median |ln(predicted / true budget)|: 0.52 against 0.59;
+#: :mod:`dataeff.curve_check`, docs/PREDICTIONS.md section 1).
+DEFAULT_CURVE_MODEL = "paper"
 UPDATE_TEXT = {
     "bayes": "CoS-Low prior x likelihood under real curve shapes",
     "bayes_xp": "CoS-Low prior x likelihood under x**p",
@@ -127,44 +140,89 @@ def target_from_accuracy(accuracy: float, zero_shot: float, ceiling: float) -> f
     return tau
 
 
-def curve_start(
-    zero_shot: float | None, majority: float | None, coefficients: Mapping[str, Any]
-) -> tuple[float | None, float | None, list[str]]:
-    """The accuracy a predicted curve's gap starts from, the floor applied (``None``: none), and
-    warnings about it.
+#: The floor rules coefficients can be fitted under (``floor_rule``; ``analysis.floor``) and what
+#: the gap of a predicted curve starts from under each, in words.
+FLOOR_START = {
+    "zero_shot": "zero-shot",
+    "majority": "max(zero-shot, majority share)",
+    "fair": "max(zero-shot, majority share, 1/options)",
+}
 
-    Coefficients fitted on AUCs normalised with the majority floor (``floor_rule: majority``,
-    :mod:`dataeff.chance`; SmolLM2's) measure the gap from max(zero-shot, the share of the most
-    common answer), so a target fraction and the measured points are read from there.
-    Coefficients fitted with the paper's rule measure it from zero-shot, and ``majority`` is
-    then not used. A measured zero-shot point is raised to the floor by the caller.
+
+def curve_start(
+    zero_shot: float | None,
+    majority: float | None,
+    coefficients: Mapping[str, Any],
+    options: int | None = None,
+) -> tuple[float | None, float | None, list[str]]:
+    """The accuracy a predicted curve's gap starts from, the chance floor applied (``None``:
+    none), and warnings about it.
+
+    Coefficients fitted on AUCs normalised with a chance floor read the gap from there
+    (:mod:`dataeff.chance`): ``floor_rule: majority`` from max(zero-shot, the share of the most
+    common answer, ``majority``), ``fair`` (SmolLM2's) from max(zero-shot, that share, 1 /
+    ``options``, the score of a uniform guess when every example lists ``options`` options).
+    Coefficients fitted with the paper's rule measure it from zero-shot, and neither is used. A
+    measured zero-shot point is raised to the floor by the caller.
     """
     rule = coefficients.get("floor_rule") or "zero_shot"
-    if rule != "majority":
-        if majority is None:
-            return zero_shot, None, []
-        return (
-            zero_shot,
-            None,
-            ["--majority is not used: these coefficients were fitted on AUCs measured from the zero-shot accuracy"],
-        )
-    if majority is None:
-        return (
-            zero_shot,
-            None,
-            [
-                "these coefficients were fitted on AUCs measured from max(zero-shot, majority-answer share): "
-                "pass --majority SHARE (the share of your task's most common answer) so the target and the "
-                "measured budgets are read from there; without it they are read from the zero-shot accuracy"
-            ],
-        )
-    if not 0.0 <= majority <= 1.0:
+    if majority is not None and not 0.0 <= majority <= 1.0:
         raise DataeffError(
             f"majority-answer share {majority} is outside [0, 1]",
             field="--majority",
             fix="give the share of the most common answer, e.g. 0.5 for a balanced yes/no task",
         )
-    return (majority if zero_shot is None else max(zero_shot, majority)), majority, []
+    if options is not None and (isinstance(options, bool) or not isinstance(options, int) or options < 2):
+        raise DataeffError(
+            f"number of options {options!r} is not an integer of at least 2",
+            field="--options",
+            fix="give how many options each example lists, e.g. 3 (leave it out for free-form answers)",
+        )
+    unused = [name for name, value in (("--majority", majority), ("--options", options)) if value is not None]
+    if rule == "majority" and options is not None:
+        unused = ["--options"]
+    elif rule not in FLOOR_START or rule == "zero_shot":
+        if not unused:
+            return zero_shot, None, []
+        return (
+            zero_shot,
+            None,
+            [
+                f"{' and '.join(unused)} {'is' if len(unused) == 1 else 'are'} not used: these coefficients were "
+                "fitted on AUCs measured from the "
+                "zero-shot accuracy"
+            ],
+        )
+    else:
+        unused = []
+    warnings = [f"{u} is not used: these coefficients were fitted under the majority floor" for u in unused]
+    parts = [majority] if majority is not None else []
+    if rule == "fair" and options is not None:
+        parts.append(1.0 / options)
+    if majority is None:
+        need = "--majority SHARE (the share of your task's most common answer)"
+        if rule == "fair":
+            need += " and, where every example lists its options, --options K"
+        warnings.append(
+            f"these coefficients were fitted on AUCs measured from {FLOOR_START[rule]}: pass {need} so the "
+            "target and the measured budgets are read from there; without it they are read from "
+            + ("1/K" if parts else "the zero-shot accuracy")
+        )
+    if not parts:
+        return zero_shot, None, warnings
+    floor = max(parts)
+    return (floor if zero_shot is None else max(zero_shot, floor)), floor, warnings
+
+
+def gap_start(coefficients: Mapping[str, Any], majority: float | None, options: int | None) -> str:
+    """What the gap of a prediction is read from, in words (as :func:`curve_start` applies it)."""
+    rule = coefficients.get("floor_rule") or "zero_shot"
+    parts = []
+    if rule in ("majority", "fair") and majority is not None:
+        parts.append(f"majority share {majority:g}")
+    if rule == "fair" and options is not None:
+        parts.append(f"1/{options} options")
+    return f"max(zero-shot, {', '.join(parts)})" if parts else "zero-shot"
 
 
 def _num(coefs: dict[str, Any], key: str) -> float | None:
@@ -302,6 +360,7 @@ def predict_budget(
     method: str = DEFAULT_UPDATE,
     band: bool = False,
     test_size: int | None = None,
+    curve_model: str = DEFAULT_CURVE_MODEL,
 ) -> dict[str, Any]:
     """Predicted AUC and the labels needed to close ``target`` of the gap, with an interval.
 
@@ -317,6 +376,13 @@ def predict_budget(
     ``max_budget`` defaults to the coefficients' own N_max (the AUC's x axis was defined with
     it), else 5000; ``grid`` to the coefficients' recorded grid, else the paper's for N_max
     5000, else none (the continuous x**p formula, with a warning).
+
+    ``curve_model`` (:data:`CURVE_MODELS`): ``paper`` reads every budget on the continuous x**p
+    of METHOD.md section 3, the shapes' residuals measured against it too, and with no measured
+    budgets its central ``budget`` is exactly the paper's N_max ** (tau ** (a / (1 - a))) at the
+    predicted AUC a (rounded; ``budget_formula`` unrounded), the interval the mixture's (widened
+    to hold it); ``grid`` reads them on the grid-consistent curve, the central budget the
+    mixture's median. The status (reachable, more than N_max) is the mixture's under both.
 
     The result keeps ``budget``, ``budget_low``, ``budget_high`` and ``warnings`` and adds
     ``status``: "reachable" (budget is the median of the predictive distribution),
@@ -336,12 +402,14 @@ def predict_budget(
     from dataeff.interval import auc_grid, prior_weights
     from dataeff.shape import coefficient_shapes, paper_shape_set
 
-    _check_options(target, level, method)
-    max_budget, grid_used, model, grid_warnings = _curve_model(coefficients, max_budget, grid)
+    _check_options(target, level, method, curve_model)
+    max_budget, grid_used, model, grid_warnings = _curve_model(coefficients, max_budget, grid, curve_model)
     out = predict_auc(coslow, coefficients, level)
     warnings = out["warnings"]
     warnings += grid_warnings
     lo_att, hi_att = model.auc_range()
+    if curve_model == "paper":  # the formula needs 0 < a < 1: the predicted AUC is clipped as predict_auc does
+        lo_att, hi_att = max(lo_att, AUC_CLIP[0]), min(hi_att, AUC_CLIP[1])
 
     # (a) the fit's error and (b) the single-draw CoS-Low noise.
     sd_draw, sd_source = _draw_sd(coefficients, coslow_sd)
@@ -359,6 +427,9 @@ def predict_budget(
     fam = family or _published_family(coefficients)
     if shapes is None:
         shapes = coefficient_shapes(coefficients) or paper_shape_set(fam)
+    if curve_model == "paper" and shapes.model != model:
+        # the shape error of real curves around the curve the budget is read on
+        shapes = replace(shapes, model=model)
     sigma_y = shapes.y_residual_sd()
 
     points: list[tuple[float, float]] = []
@@ -385,6 +456,14 @@ def predict_budget(
     budget = _ceil_budget(x_med, model) if status == "reachable" else None
     low = _ceil_budget(s["x_low"], model) if status != "unreachable" else None
     high = _ceil_budget(s["x_high"], model) if status != "unreachable" else None
+    formula = None
+    if curve_model == "paper" and status != "unreachable":
+        formula = budget_for_target(min(max(raw, AUC_CLIP[0]), AUC_CLIP[1]), target, max_budget)
+        if status == "reachable" and not points:
+            # the paper's number itself, the interval widened to hold it where the mixture's does not
+            budget = max(1, int(round(formula)))
+            low = min(low, budget) if low is not None else None
+            high = max(high, budget) if high is not None else None
     warnings.extend(_below_grid(budget, low, model.min_budget))
     warnings.extend(pred.notes)
     p_mid = float(model.exponent(auc_mid))
@@ -396,6 +475,11 @@ def predict_budget(
         method_text += f"; updated with {len(points)} measured budget(s) (method {method}: {UPDATE_TEXT[method]})"
         if test_size is not None:
             method_text += f", each with the binomial noise of {test_size} test examples"
+    oos = coefficients.get("out_of_sample")
+    if isinstance(oos, Mapping) and oos.get("beats_mean") is False:
+        out["out_of_sample_note"] = str(
+            oos.get("note") or "CoS-Low does not beat the fitted tasks' mean AUC out of sample"
+        )
     out.update(
         {
             "predicted_auc": auc_mid,
@@ -406,12 +490,18 @@ def predict_budget(
             "coslow_sd_source": sd_source,
             "attainable_auc": [lo_att, hi_att],
             "grid": list(grid_used) if grid_used else None,
-            "curve_model": "grid-consistent x**p" if grid_used else "continuous x**p",
+            "curve_model": curve_model,
+            "curve_model_text": CURVE_MODELS[curve_model]
+            if curve_model == "paper" or grid_used
+            else "continuous x**p (grid unknown)",
+            "budget_formula": formula,
             "target": target,
             "max_budget": int(max_budget),
             "exponent": p_mid,
             "x_star": x_med if math.isfinite(x_med) else None,
-            "budget_exact": float(model.to_budget(x_med)) if budget is not None else None,
+            "budget_exact": (formula if formula is not None and not points else float(model.to_budget(x_med)))
+            if budget is not None
+            else None,
             "budget": budget,
             "budget_low": low,
             "budget_high": high,
@@ -439,10 +529,14 @@ def predict_budget(
 
 
 def _curve_model(
-    coefficients: dict[str, Any], max_budget: int | None, grid: Sequence[int] | None
+    coefficients: dict[str, Any],
+    max_budget: int | None,
+    grid: Sequence[int] | None,
+    curve_model: str = DEFAULT_CURVE_MODEL,
 ) -> tuple[int, tuple[int, ...] | None, CurveModel, list[str]]:
     """N_max, the budget grid and the curve model the AUC is read on, with a warning where
-    they differ from what the coefficients were fitted with or the grid is unknown."""
+    they differ from what the coefficients were fitted with or (grid model) the grid is
+    unknown. The paper's curve model needs no grid: it is returned as None."""
     warnings: list[str] = []
     fitted_n_max = _num(coefficients, "max_budget")
     if max_budget is None:
@@ -453,6 +547,8 @@ def _curve_model(
             f"these coefficients were fitted with N_max = {int(fitted_n_max)}; "
             f"budgets on a different N_max ({max_budget}) are extrapolated"
         )
+    if curve_model == "paper":
+        return max_budget, None, CurveModel(int(max_budget), None), warnings
     grid_used = resolve_grid_for(coefficients, max_budget, grid)
     if grid_used is None:
         warnings.append(
@@ -462,11 +558,15 @@ def _curve_model(
     return max_budget, grid_used, CurveModel.for_budgets(max_budget, grid_used), warnings
 
 
-def _check_options(target: float, level: float, method: str) -> None:
-    """The target, the interval level and the update method, each in one clear line."""
+def _check_options(target: float, level: float, method: str, curve_model: str = DEFAULT_CURVE_MODEL) -> None:
+    """The target, the interval level, the update method and the curve model, each in one clear line."""
     from dataeff.curve_update import METHODS
 
     check_target(target)
+    if curve_model not in CURVE_MODELS:
+        raise DataeffError(
+            f"unknown curve model {curve_model!r}", field="--curve-model", fix=f"use one of {', '.join(CURVE_MODELS)}"
+        )
     if not (isinstance(level, int | float) and 0.0 < level < 1.0):
         raise DataeffError(f"level {level!r} is outside (0, 1)", field="--level", fix="e.g. 0.8 or 0.95")
     if method not in METHODS:

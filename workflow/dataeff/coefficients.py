@@ -28,7 +28,11 @@ written by ``dataeff fit``) is one JSON object:
     leave-one-task-out AUC error; an RMSE wider than the OLS interval's error replaces it.
 ``grid``, ``floor_rule``
     the positive budgets the AUCs were measured on, and their floor (``majority``: the gap starts
-    at max(zero-shot, the majority answer's share); ``dataeff budget --majority``).
+    at max(zero-shot, the majority answer's share), ``dataeff budget --majority``; ``fair``: at
+    max(zero-shot, that share, 1 / options), ``--majority`` and ``--options``).
+``out_of_sample``
+    whether the fitted line beats the fitted tasks' mean AUC leave-one-task-out (``beats_mean``,
+    with both errors); when it does not, its ``note`` is put in the headline of every prediction.
 ``coslow_sd``
     the single-draw CoS-Low spread measured on this model (used when none is given).
 ``curves``

@@ -30,6 +30,12 @@ from dataeff.tasks.registry import known_task_names
 #: The source checkout (meaningful only when the package runs from one, as the pipeline does).
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
+#: Top-level key that marks a pipeline job's settings file (written by the workflow from
+#: :func:`dataeff.job_settings.job_settings`, value ``{"rule": NAME}``): the resolved settings that
+#: job's rule reads and nothing else, so that changing any other setting leaves the job's input
+#: unchanged. The key is removed on loading; the rest validates as a partial configuration.
+JOB_SETTINGS_KEY = "job_settings"
+
 
 def _describe(error: jsonschema.ValidationError) -> str:
     path = ".".join(str(p) for p in error.absolute_path) or "(top level)"
@@ -66,12 +72,16 @@ def _describe(error: jsonschema.ValidationError) -> str:
     return f"key '{path}': {error.message} (see {SCHEMA_HINT} for what is allowed)"
 
 
-def validate_config(config: dict[str, Any], source: str = "config") -> dict[str, Any]:
-    """Validate ``config`` (in place, filling defaults) and check cross-field rules."""
+def validate_config(config: dict[str, Any], source: str = "config", *, partial: bool = False) -> dict[str, Any]:
+    """Validate ``config`` (in place, filling defaults) and check cross-field rules.
+
+    ``partial``: a pipeline job's settings file (:data:`JOB_SETTINGS_KEY`), which holds only the
+    settings its rule reads, so the keys the schema requires of a whole configuration (families,
+    tasks, budgets) may be absent; whatever it holds is checked as usual."""
     if not isinstance(config, dict):
         raise DataeffError("expected a mapping of keys at the top level", file=source)
     root = schema()
-    validator = jsonschema.Draft202012Validator(root)
+    validator = jsonschema.Draft202012Validator({**root, "required": []} if partial else root)
     errors = sorted(validator.iter_errors(config), key=lambda e: (len(e.absolute_path), e.path))
     if errors:
         raise DataeffError(_describe(errors[0]), file=source)
@@ -80,7 +90,7 @@ def validate_config(config: dict[str, Any], source: str = "config") -> dict[str,
     known = (
         set(known_task_names()) | set(config["user_tasks"]) | set(config["bigbench_tasks"]) | set(config["bbh_tasks"])
     )
-    for task in config["tasks"]:
+    for task in config.get("tasks", []):
         if task not in known:
             raise DataeffError(
                 f"unknown task '{task}'",
@@ -109,12 +119,14 @@ def _check_bbh_files(config: dict[str, Any], source: str) -> None:
 
 
 def load_config(path: str | os.PathLike[str] | None = None, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Read, merge ``overrides`` into, and validate a YAML configuration file."""
+    """Read, merge ``overrides`` into, and validate a YAML configuration file (or a pipeline job's
+    settings file, see :data:`JOB_SETTINGS_KEY`)."""
     path = Path(path) if path else DEFAULT_CONFIG
     config = (read_json(path) if path.suffix == ".json" else read_yaml(path)) or {}
+    partial = isinstance(config, dict) and config.pop(JOB_SETTINGS_KEY, None) is not None
     if overrides:
         config = deep_merge(config, overrides)
-    return validate_config(config, str(path))
+    return validate_config(config, str(path), partial=partial)
 
 
 def load_optional_config(path: str | os.PathLike[str] | None, *, default: bool = True) -> dict[str, Any] | None:

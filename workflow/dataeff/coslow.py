@@ -15,15 +15,26 @@ computed is different, for speed and memory:
   ``dL/dy`` during one batched backward pass; per-example B gradients are then one einsum.
   Because examples in a batch do not interact, summing their losses gives each example's own
   gradient at its own rows.
-* Each layer's per-example gradients are folded into a k x k Gram matrix (float64) as soon as
-  they arrive and dropped, so the k full gradients never exist at once: memory is one layer's
-  gradients, not k copies of all of them (an 8B model's 32 gradients would be ~11 GB in fp32).
+* With all k examples in one batch, each layer's per-example gradients are folded into a k x k
+  Gram matrix (float64) as soon as they arrive and dropped, so the k full gradients never exist at
+  once (an 8B model's 32 gradients would be ~11 GB in fp32). In micro-batches (below) they wait
+  in host memory instead, not on the GPU.
 * Logits are computed only at the answer positions (the body's hidden states there, then the
   output head), not over the whole prompt; the last token (which only predicts end-of-turn,
   excluded from the loss) is not fed at all; sequences are right-padded, so no attention mask
   is needed and pad positions receive zero gradient.
 * On a GPU (or on request) decoder layers are activation-checkpointed, so the activation
   memory of k sequences stays small; the hooks ignore the recomputation.
+* The k examples run in micro-batches of ``coslow.grad_batch_size`` (schema default 8), each
+  example at most ``coslow.max_seq_len`` tokens (a longer prompt is cut from the left, as
+  fine-tuning cuts it; the answer never is). Activations then scale with one micro-batch, not
+  with k: Qwen2.5-14B at k = 32 and 2048 tokens would need about 96 GB of one GPU in one batch,
+  50 GB in micro-batches of 8. Examples of different micro-batches never share a backward pass,
+  so each one's gradient is the same as in one batch; the cross-batch Gram entries need the
+  earlier micro-batches' gradients, which are kept in host memory (k x LoRA parameters x 4
+  bytes: 17.7 GB for the 14B model at r = 64) and folded once all have run.
+  ``dataeff.memory.plan_coslow`` plans exactly this pass (micro-batch x capped length), and the
+  cluster preflight checks it.
 
 Cosines and norms come from the Gram matrix: cos_ij = K_ij / sqrt(K_ii K_jj), |g_i| = sqrt(K_ii).
 """
@@ -68,26 +79,63 @@ def validate_labeled_rows(rows: Sequence[dict[str, Any]], source: str = "example
 
 
 def encode_examples(
-    tokenizer: Any, rows: Sequence[dict[str, Any]], *, max_len: int | None = None, source: str = "examples"
+    tokenizer: Any,
+    rows: Sequence[dict[str, Any]],
+    *,
+    max_len: int | None = None,
+    max_seq_len: int | None = None,
+    source: str = "examples",
 ) -> list[tuple[list[int], int]]:
-    """``(prompt_ids + answer_ids, len(prompt_ids))`` per row, checked against the context length."""
+    """``(prompt_ids + answer_ids, len(prompt_ids))`` per row (:func:`encode_capped` without
+    the count of cut prompts)."""
+    return encode_capped(tokenizer, rows, max_len=max_len, max_seq_len=max_seq_len, source=source)[0]
 
-    out = []
+
+def encode_capped(
+    tokenizer: Any,
+    rows: Sequence[dict[str, Any]],
+    *,
+    max_len: int | None = None,
+    max_seq_len: int | None = None,
+    source: str = "examples",
+) -> tuple[list[tuple[list[int], int]], int]:
+    """Encoded examples and how many prompts were cut.
+
+    ``max_seq_len`` (``coslow.max_seq_len``) caps prompt + answer: a longer prompt keeps its
+    last tokens, as :func:`dataeff.training.batches.tokenize_rows` cuts a training prompt, so the
+    memory of the gradient pass is bounded whatever the data (the preflight plans for this
+    length). An answer that alone reaches the cap, and an example still longer than the model's
+    context ``max_len``, are errors: cutting either would change what is measured.
+    """
+
+    out, cut = [], 0
     for i, r in enumerate(rows):
+        line = r.get("_line", i + 1)
         p = prompt_ids(tokenizer, r["prompt"], r.get("system"))
         a = answer_ids(tokenizer, r["answer"])
         if not a:
-            raise DataeffError(f"line {r.get('_line', i + 1)}: answer has no tokens", file=source, field="answer")
+            raise DataeffError(f"line {line}: answer has no tokens", file=source, field="answer")
+        if max_seq_len is not None and len(p) + len(a) > max_seq_len:
+            if len(a) >= max_seq_len:
+                raise DataeffError(
+                    f"line {line}: answer is {len(a)} tokens, not shorter than coslow.max_seq_len={max_seq_len}",
+                    file=source,
+                    field="coslow.max_seq_len",
+                    fix="raise coslow.max_seq_len or shorten the answer",
+                )
+            p = p[len(p) + len(a) - max_seq_len :]
+            cut += 1
         if max_len is not None and len(p) + len(a) > max_len:
             raise DataeffError(
-                f"line {r.get('_line', i + 1)}: prompt + answer is {len(p) + len(a)} tokens, longer"
+                f"line {line}: prompt + answer is {len(p) + len(a)} tokens, longer"
                 f" than the model's context of {max_len}",
                 file=source,
                 field="prompt",
-                fix="shorten the prompt or use a model with a longer context",
+                fix="shorten the prompt, set coslow.max_seq_len to at most the context (prompts are then cut"
+                " from the left) or use a model with a longer context",
             )
         out.append((p + a, len(p)))
-    return out
+    return out, cut
 
 
 def context_length(model: Any) -> int | None:
@@ -336,13 +384,15 @@ def lora_gram(
 ):
     """k x k Gram matrix (float64, CPU) of the per-example LoRA gradients.
 
-    ``batch_size`` None (default) runs all k examples in one forward/backward, so each layer's
-    gradients are folded into the Gram matrix and dropped at once. A smaller batch trades that
-    for less activation memory: the per-layer gradients are then kept (on CPU) until all
-    batches are done. ``checkpointing`` None means on: keeping every layer's activations for
-    all k examples costs more memory than the gradients themselves (SmolLM2, k=32, CPU: 4.8 GB
-    extra without, 2.2 GB with, for 20% more time), and an 8B model's k=32 batch would not fit
-    a GPU without it. ``on_progress(done, total)`` is called as the hooks fire (see
+    ``batch_size`` None runs all k examples in one forward/backward, so each layer's gradients
+    are folded into the Gram matrix and dropped at once. A smaller batch (the pipeline's
+    ``coslow.grad_batch_size``) trades that for activation memory of one micro-batch: the
+    per-layer gradients are then kept on the CPU until all micro-batches are done, and give the
+    same Gram matrix to float tolerance (tests/test_coslow.py measures it). Examples run longest
+    first, so a micro-batch pads little. ``checkpointing`` None means on: keeping every layer's
+    activations for all k examples costs more memory than the gradients themselves (SmolLM2,
+    k=32, CPU: 4.8 GB extra without, 2.2 GB with, for 20% more time), and an 8B model's k=32
+    batch would not fit a GPU without it. ``on_progress(done, total)`` is called as the hooks fire (see
     :class:`GramAccumulator`).
     """
     import torch
@@ -446,6 +496,14 @@ def quartiles(values: Sequence[float]) -> dict[str, float]:
     return dict(zip(("min", "q1", "median", "q3", "max"), (float(x) for x in q), strict=True))
 
 
+def gradient_pass_settings(config: dict[str, Any] | None) -> dict[str, int]:
+    """``batch_size`` and ``max_seq_len`` of the gradient pass from ``coslow`` (schema defaults
+    without a config): the keyword arguments :func:`gradient_stats` takes, and what
+    :func:`dataeff.memory.plan_coslow` plans for."""
+    settings = section(config, "coslow")
+    return {"batch_size": int(settings["grad_batch_size"]), "max_seq_len": int(settings["max_seq_len"])}
+
+
 def gradient_stats(
     model: Any,
     tokenizer: Any,
@@ -454,15 +512,25 @@ def gradient_stats(
     seed: int,
     lora_cfg: dict[str, Any] | None = None,
     batch_size: int | None = None,
+    max_seq_len: int | None = None,
     checkpointing: bool | None = None,
     source: str = "examples",
     spread_resamples: int = 0,
     on_progress: Callable[[int, int], None] | None = None,
 ) -> dict[str, Any]:
     """Median pairwise cosine, quartiles and per-example gradient norms of ``rows``; with
-    ``spread_resamples`` > 0 also its bootstrap spread (:func:`coslow_spread`, key ``spread``)."""
+    ``spread_resamples`` > 0 also its bootstrap spread (:func:`coslow_spread`, key ``spread``).
+
+    ``batch_size`` (examples per forward/backward) and ``max_seq_len`` (cap on prompt + answer)
+    default to the schema's ``coslow.grad_batch_size`` and ``coslow.max_seq_len``, so every caller
+    runs the pass the preflight planned; what was used is recorded under ``gradient_pass``."""
     validate_labeled_rows(rows, source)
-    examples = encode_examples(tokenizer, rows, max_len=context_length(model), source=source)
+    defaults = gradient_pass_settings(None)
+    batch_size = int(batch_size or defaults["batch_size"])
+    max_seq_len = int(max_seq_len or defaults["max_seq_len"])
+    examples, cut = encode_capped(
+        tokenizer, rows, max_len=context_length(model), max_seq_len=max_seq_len, source=source
+    )
     lora = dict(lora_settings(None), **(lora_cfg or {}))
     was_training = model.training
     model.eval()
@@ -491,6 +559,12 @@ def gradient_stats(
         "seed": seed,
         "lora": {k: (list(v) if isinstance(v, (list, tuple)) else v) for k, v in lora.items()},
         "n_lora_modules": len(projections),
+        "gradient_pass": {
+            "micro_batch": min(batch_size, len(rows)),
+            "max_seq_len": max_seq_len,
+            "prompts_cut": cut,
+            "longest_tokens": max(len(t) for t, _ in examples),
+        },
     }
 
 

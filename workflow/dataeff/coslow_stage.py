@@ -17,7 +17,7 @@ from typing import Any
 from dataeff.baselines import random_baselines
 from dataeff.confidence import confidence_pass, ranking_score
 from dataeff.config import family as family_cfg
-from dataeff.coslow import coslow_from_rows, validate_labeled_rows
+from dataeff.coslow import coslow_from_rows, gradient_pass_settings, validate_labeled_rows
 from dataeff.errors import DataeffError
 from dataeff.evaluate import normalize
 from dataeff.io import atomic_write_json, atomic_write_text, read_json, read_jsonl
@@ -43,13 +43,16 @@ def run_coslow(
     *,
     threads: int | None = None,
     on_progress: Callable[[int, int], None] | None = None,
+    on_message: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
     """CoS-Low of a labeled file; writes ``out`` (JSON with value, quartiles, spread, settings,
-    provenance)."""
+    provenance). ``model`` is resolved as ``select`` and ``predict`` resolve it
+    (:func:`dataeff.model_ref.resolve_model`: a config family is prepared on first use, after
+    the labels are checked; ``on_message`` says so)."""
 
     rows = read_jsonl(annotated)
     validate_labeled_rows(rows, annotated)
-    mdl, tok, info = load_model_ref(model, config, threads=threads)
+    mdl, tok, info = load_model_ref(model, config, threads=threads, note=on_message)
     stats = coslow_from_rows(
         mdl,
         tok,
@@ -59,6 +62,7 @@ def run_coslow(
         source=annotated,
         spread_resamples=int(coslow_settings(config)["spread_resamples"]),
         on_progress=on_progress,
+        **gradient_pass_settings(config),
     )
     result = {
         **stats,
@@ -109,6 +113,13 @@ def draw_pool(rows: Sequence[dict[str, Any]], pool_size: int, seed: int) -> list
     return random_indices(len(rows), pool_size, seed)
 
 
+def task_low_fraction(settings: dict[str, Any], task: str) -> float:
+    """The bottom share of the pool that ``task``'s picks come from: ``low_fraction_by_task``
+    where it names the task (a pool too small for k in its bottom decile, such as BBH's 160),
+    else ``low_fraction`` (the paper's decile, and what the practitioner's ``predict`` uses)."""
+    return float((settings.get("low_fraction_by_task") or {}).get(task, settings["low_fraction"]))
+
+
 def score_task_pool(
     config: dict[str, Any],
     family: str,
@@ -128,7 +139,7 @@ def score_task_pool(
 
     family_cfg(config, family)
     settings = coslow_settings(config)
-    k, low_fraction = int(settings["k"]), float(settings["low_fraction"])
+    k, low_fraction = int(settings["k"]), task_low_fraction(settings, task)
     train_path = str(train)
     rows = read_jsonl(train_path)
     validate_prompt_rows(rows, train_path)
@@ -198,7 +209,7 @@ def run_coslow_task(
         )
     pool = [rows[i] for i in pool_idx]
     rank = [ranking_score(sc, settings["confidence"]) for sc in scored["scores"]]
-    selected, low = select_low_confidence(rank, k, seed, float(settings["low_fraction"]), train_path)
+    selected, low = select_low_confidence(rank, k, seed, task_low_fraction(settings, task), train_path)
     sel = {
         "selected": selected,
         "low": low,
@@ -207,9 +218,12 @@ def run_coslow_task(
     }
     model, tok, info = load_model_ref(model, config, family=family, threads=threads)
     chosen = [pool[i] for i in sel["selected"]]
-    stats = coslow_from_rows(model, tok, chosen, seed=seed, lora_cfg=lora, source=train_path)
+    grad_pass = gradient_pass_settings(config)
+    stats = coslow_from_rows(model, tok, chosen, seed=seed, lora_cfg=lora, source=train_path, **grad_pass)
     confidences = [s["confidence"] for s in sel["scores"]]
-    base = random_baselines(model, tok, pool, confidences, k=k, seed=seed, lora_cfg=lora, source=train_path)
+    base = random_baselines(
+        model, tok, pool, confidences, k=k, seed=seed, lora_cfg=lora, source=train_path, **grad_pass
+    )
     result = {
         "family": family,
         "task": task,
@@ -229,10 +243,11 @@ def run_coslow_task(
         "pool_size": len(pool),
         "pool_seed": scored["pool_seed"],
         "pool_source": scored["pool_source"],
-        "low_fraction": settings["low_fraction"],
+        "low_fraction": task_low_fraction(settings, task),
         "measure": settings["confidence"],
         "threshold": sel["threshold"],
         "lora": stats["lora"],
+        "gradient_pass": stats["gradient_pass"],
         "selected_ids": [str(pool[i].get("id", pool_idx[i])) for i in sel["selected"]],
         "random_ids": [str(pool[i].get("id", pool_idx[i])) for i in base["random_indices"]],
         "model_revision": info.get("revision"),

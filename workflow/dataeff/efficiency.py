@@ -6,11 +6,12 @@ filled with 0, running maximum), normalised between its first point and the ceil
 a log2 budget axis scaled so that N_max sits at x = 1, and integrated with the trapezoidal rule.
 Higher AUC = the task reaches its ceiling with fewer labels.
 
-One departure is optional: with a ``floor`` (the score of always giving the majority answer,
-:mod:`dataeff.chance`) the curve is normalised from max(first point, floor) instead, and points
-below it count as 0. The paper's definition (no floor) credits a model that only learns the
-answer format (from 0 zero-shot to the majority share) with data efficiency; the floor removes
-that credit (``analysis.floor: majority``).
+One departure is optional: with a ``floor`` (a chance score, :mod:`dataeff.chance`: always
+giving the majority answer, or under ``analysis.floor: fair`` the larger of that and a uniform
+guess among each example's options) the curve is normalised from max(first point, floor)
+instead, and points below it count as 0. The paper's definition (no floor) credits a model that
+only learns the answer format (from 0 zero-shot to the majority share) with data efficiency; the
+floor removes that credit.
 
 The grid, N_max and the minimum budget are parameters so the same code serves the paper's grid
 (50..5000) and the pipeline's CPU-sized grid (e.g. 16..128). Everything here is pure

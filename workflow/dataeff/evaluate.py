@@ -8,6 +8,7 @@ normalised the same way. Budget 0 (zero-shot) is the same evaluation on the untu
 from __future__ import annotations
 
 import os
+import re
 import time
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,38 @@ def normalize(text: str) -> str:
     """First line, lower-cased, spaces and periods removed."""
     first = str(text).strip().split("\n", 1)[0]
     return first.lower().replace(" ", "").replace(".", "")
+
+
+#: How BIG-bench JSON tasks list an example's options (:mod:`dataeff.tasks.bigbench`):
+#: ``... [SEP] OPTIONS - a | b | c``, the last field of the user turn.
+_OPTIONS_FIELD = "OPTIONS - "
+_OPTION_SEPARATOR = " | "
+#: How registry tasks with ``options_fields`` list them (:mod:`dataeff.tasks.prepare`): one
+#: ``(A) text`` line per option.
+_LETTER_LINE = re.compile(r"^\(([A-Z])\) ", re.MULTILINE)
+
+
+def options_in_prompt(prompt: str) -> int | None:
+    """Number of options an example lists in its prompt, or None when it lists none.
+
+    Two layouts are recognised, the two the project writes: a field ``OPTIONS - a | b | c``
+    (counted by its separators) and lettered lines ``(A) ...``, ``(B) ...`` (counted while the
+    letters run on from A). Anything else (an exact-match task, a free-form list) is None, so
+    the options guess credits it nothing.
+    """
+    text = str(prompt)
+    at = text.rfind(_OPTIONS_FIELD)
+    if at >= 0 and (at == 0 or text[at - 1].isspace()):
+        field = text[at + len(_OPTIONS_FIELD) :].split(" [SEP] ", 1)[0].split("\n", 1)[0]
+        options = [o for o in field.split(_OPTION_SEPARATOR) if o.strip()]
+        return len(options) or None
+    letters = [m.group(1) for m in _LETTER_LINE.finditer(text)]
+    count = 0
+    for letter in letters:
+        if letter != chr(ord("A") + count):
+            break
+        count += 1
+    return count or None
 
 
 def score(predictions: list[str], golds: list[str], metric: str = "accuracy") -> float:
@@ -105,6 +138,9 @@ def evaluate_rows(
             "parsed": normalize(t),
             "gold": normalize(g),
             "correct": normalize(t) == normalize(g),
+            # what a uniform guess among the example's own options would score (dataeff.chance):
+            # the count the prepared row carries, else the one its prompt lists
+            "n_options": r.get("n_options") or options_in_prompt(r.get("prompt", "")),
         }
         for i, (r, t, g) in enumerate(zip(rows, texts, golds, strict=True))
     ]

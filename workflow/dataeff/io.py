@@ -104,6 +104,45 @@ def atomic_write_jsonl(path: str | os.PathLike[str], rows: Iterable[dict[str, An
     atomic_write_text(path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
 
 
+def check_output_path(path: str | os.PathLike[str], field: str, *, directory: bool = False) -> Path:
+    """Refuse, in one line and before any work, an output a command could not write as asked.
+
+    ``directory``: ``path`` is a directory the command fills (made if missing), so an existing
+    file there is an error. Otherwise ``path`` is a file the command writes, and an existing
+    directory there is an error (:func:`atomic_path` would replace it, and so delete what it
+    holds). Either way no part of the path above it may be a file, or making the directories
+    fails half-way with ``FileExistsError``/``NotADirectoryError``. Returns ``path``.
+    """
+    p = Path(path)
+    if p.exists():
+        if directory and not p.is_dir():
+            raise DataeffError(
+                "is a file, not a directory",
+                file=str(p),
+                field=field,
+                fix=f"name a directory for the command's files instead, e.g. {field} {p.with_name(p.stem + '_work')}, "
+                "which is made if missing",
+            )
+        if not directory and p.is_dir():
+            raise DataeffError(
+                "is a directory, not a file",
+                file=str(p),
+                field=field,
+                fix=f"name the file to write, not a directory: {field} never replaces a directory",
+            )
+    for parent in p.absolute().parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise DataeffError(
+                    f"is a file, so {p} cannot be made under it",
+                    file=str(parent),
+                    field=field,
+                    fix=f"give {field} a path whose parent is a directory or does not exist yet",
+                )
+            break
+    return p
+
+
 def read_text(path: str | os.PathLike[str]) -> str:
     """Read a UTF-8 text file, with clear errors for missing, empty or non-UTF-8 files."""
     p = Path(path)

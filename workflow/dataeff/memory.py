@@ -21,7 +21,17 @@ a bytes per activation (2 with bf16 compute, 4 in fp32), micro-batch B, sequence
   recomputed in backward;
 * logits at the answer positions only (``logits_to_keep``): ``B x answer x vocab`` in fp32, three
   copies (logits, their float copy, the softmax gradient);
-* a fixed 1.5 GB for the CUDA context and kernels' workspace and 10% for allocator fragmentation.
+* a fixed 1.5 GB for the CUDA context and kernels' workspace and 10% for allocator fragmentation;
+* the set-up peak (:func:`setup_bytes`): under FSDP2 with ``fsdp_cpu_ram_efficient_loading``
+  (:func:`dataeff.train.load_placement`) each GPU holds its shard plus the one full tensor being
+  broadcast and its scattered pieces, never the whole model; one GPU without FSDP holds the
+  model once. A plan's figure is the larger of that and the step's parts.
+
+CoS-Low's gradient pass (:func:`plan_coslow`) is planned as :mod:`dataeff.coslow` runs it: frozen
+weights, one micro-batch of ``coslow.grad_batch_size`` examples at ``coslow.max_seq_len`` tokens,
+plus what its hooks keep (each LoRA target's ``A x`` for every token, one layer's output gradient
+in fp32) and the seeded A matrices; the per-example gradients of earlier micro-batches are kept in
+host memory, reported beside the plan, not in the GPU's figure.
 
 ``tests/test_memory.py`` checks the parts against measured tensors on CPU (weights, gradients and
 optimizer state exactly; activations against the bytes autograd saves, within 15%).
@@ -38,6 +48,7 @@ from typing import Any
 from dataeff.errors import DataeffError
 from dataeff.io import read_yaml
 from dataeff.precision import resolve_precision
+from dataeff.settings import section
 
 GB = 1e9
 CUDA_OVERHEAD_BYTES = 1.5e9
@@ -93,6 +104,25 @@ class ModelShape:
     def params(self) -> int:
         return self.layers * self.layer_params + self.embedding_params + self.hidden
 
+    def linear_shapes(self) -> dict[str, tuple[int, int]]:
+        """``(in_features, out_features)`` of each projection of a decoder layer, by the module
+        names LoRA targets."""
+        h, kv, i = self.hidden, self.kv_dim, self.intermediate
+        return {
+            "q_proj": (h, h),
+            "k_proj": (h, kv),
+            "v_proj": (h, kv),
+            "o_proj": (h, h),
+            "gate_proj": (h, i),
+            "up_proj": (h, i),
+            "down_proj": (i, h),
+        }
+
+    @property
+    def largest_tensor(self) -> int:
+        """Elements of the largest single weight (the embedding, or an MLP projection)."""
+        return max(self.vocab * self.hidden, self.intermediate * self.hidden)
+
     def activation_values_per_token_layer(self, frozen: bool = False) -> int:
         """Values autograd keeps per token in one decoder layer. With frozen weights the
         projections keep no inputs (their input gradient needs only the weight)."""
@@ -112,15 +142,30 @@ KNOWN_SHAPES: dict[str, ModelShape] = {
 
 @dataclass
 class Plan:
-    """Bytes per GPU by component, and what they were computed for."""
+    """Bytes per GPU by component, and what they were computed for.
+
+    ``parts`` are held at once during the step (forward/backward); ``setup`` at once while the
+    model is loaded and sharded, before any of the step's memory exists; ``host`` is host memory
+    the pass keeps (not on the GPU, not in the totals)."""
 
     what: str
     parts: dict[str, float] = field(default_factory=dict)
     overhead: bool = True
+    setup: dict[str, float] = field(default_factory=dict)
+    host: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def step(self) -> float:
+        return sum(self.parts.values())
+
+    @property
+    def setup_peak(self) -> float:
+        return sum(self.setup.values())
 
     @property
     def tensors(self) -> float:
-        return sum(self.parts.values())
+        """Peak tensor bytes per GPU: the larger of the set-up and the step."""
+        return max(self.step, self.setup_peak)
 
     @property
     def total(self) -> float:
@@ -129,7 +174,25 @@ class Plan:
 
     def summary(self) -> str:
         parts = ", ".join(f"{k} {v / GB:.1f}" for k, v in self.parts.items() if v >= 0.05 * GB)
-        return f"{self.total / GB:.1f} GB per GPU ({parts} GB)"
+        extra = f"; set-up peak {self.setup_peak / GB:.1f}" if self.setup else ""
+        return f"{self.total / GB:.1f} GB per GPU ({parts}{extra} GB)"
+
+
+def setup_bytes(shape: ModelShape, *, weight_bytes: int, shards: int, ram_efficient: bool = True) -> dict[str, float]:
+    """Bytes per GPU while the model is loaded and sharded, by part.
+
+    One GPU (``shards`` 1): the model, loaded into host memory and moved over once. FSDP2:
+    the shard, plus with ``ram_efficient`` (accelerate broadcasts the full state dict from the
+    main process one tensor at a time, ``fsdp2_load_full_state_dict``) the tensor in flight and
+    its scattered pieces, at most the largest weight; without it ``fully_shard`` moves one
+    wrapped module at a time to the GPU before sharding it, at most the larger of a decoder
+    layer and the embedding.
+    """
+    w = weight_bytes
+    if shards <= 1:
+        return {"weights": shape.params * w}
+    in_flight = shape.largest_tensor if ram_efficient else max(shape.layer_params, shape.largest_tensor)
+    return {"weight shard": shape.params * w / shards, "tensor in flight": in_flight * w * (1 + 1 / shards)}
 
 
 def _bytes(dtype: str) -> int:
@@ -170,9 +233,12 @@ def plan_finetune(
     method: str = "full",
     lora_params: int = 0,
     sharded: bool | None = None,
+    ram_efficient_loading: bool = True,
 ) -> Plan:
-    """Per-GPU bytes of one fine-tuning step. ``precision``: the policy used (bf16, fp32,
-    autocast_bf16); ``sharded`` defaults to FSDP when ``gpus > 1``."""
+    """Per-GPU bytes of one fine-tuning step and of the set-up before it (:func:`setup_bytes`).
+    ``precision``: the policy used (bf16, fp32, autocast_bf16); ``sharded`` defaults to FSDP
+    when ``gpus > 1``; ``ram_efficient_loading``: config/fsdp.yaml's
+    ``fsdp_cpu_ram_efficient_loading``."""
     shards = max(1, gpus) if (sharded if sharded is not None else gpus > 1) else 1
     w = 2 if precision == "bf16" else 4
     n = shape.params
@@ -189,20 +255,53 @@ def plan_finetune(
     tokens = micro_batch * seq_len
     plan.parts["activations"] = activation_bytes(shape, tokens, precision, activation_checkpointing)
     plan.parts["logits"] = micro_batch * ANSWER_TOKENS * shape.vocab * 4 * 3
+    plan.setup = setup_bytes(shape, weight_bytes=w, shards=shards, ram_efficient=ram_efficient_loading)
     return plan
 
 
-def plan_coslow(shape: ModelShape, *, dtype: str, seq_len: int, k: int, checkpointing: bool = True) -> Plan:
-    """Per-GPU bytes of CoS-Low's gradient pass: frozen weights in the evaluation dtype and the
-    activations of the k labeled examples in one batch (decoder layers checkpointed on a GPU);
-    the LoRA gradients are folded into a k x k matrix layer by layer (:mod:`dataeff.coslow`)."""
+def plan_coslow(
+    shape: ModelShape,
+    *,
+    dtype: str,
+    seq_len: int,
+    k: int,
+    micro_batch: int | None = None,
+    checkpointing: bool = True,
+    lora_r: int | None = None,
+    lora_targets: tuple[str, ...] | list[str] | None = None,
+) -> Plan:
+    """Per-GPU bytes of CoS-Low's gradient pass as :func:`dataeff.coslow.lora_gram` runs it.
+
+    Frozen weights in the evaluation dtype; the activations of one micro-batch of
+    ``micro_batch`` examples (None: all k at once) at ``seq_len`` tokens, decoder layers
+    checkpointed; what the hooks keep until each layer's backward: ``A x`` (r values per token
+    per target, in the compute dtype) for every layer, and for the layer in backward its output
+    gradient as an fp32 copy beside the gradient itself; the seeded A matrices (fp32). With
+    micro-batches the earlier ones' per-example B gradients (fp32) wait in host memory
+    (``plan.host``). Logits only at the answer positions. ``lora_r`` and ``lora_targets``
+    default to the schema's ``coslow.lora``.
+    """
+    lora = section(None, "coslow")["lora"]
+    lora_r = int(lora["r"] if lora_r is None else lora_r)
+    lora_targets = lora["target_modules"] if lora_targets is None else lora_targets
     b = _bytes(dtype)
-    plan = Plan(f"CoS-Low gradients ({dtype}, k={k}, {seq_len} tokens)")
+    mb = min(k, micro_batch or k)
+    tokens = mb * seq_len
+    linears = shape.linear_shapes()
+    targets = [linears[t] for t in lora_targets if t in linears]
+    widest = max((out for _, out in targets), default=0)
+    plan = Plan(f"CoS-Low gradients ({dtype}, k={k} in micro-batches of {mb}, {seq_len} tokens)")
     plan.parts["weights"] = shape.params * b
+    plan.parts["lora A"] = shape.layers * lora_r * sum(i for i, _ in targets) * 4
     plan.parts["activations"] = activation_bytes(
-        shape, k * seq_len, "bf16" if b == 2 else "fp32", checkpointing, frozen=True
+        shape, tokens, "bf16" if b == 2 else "fp32", checkpointing, frozen=True
     )
-    plan.parts["logits"] = k * ANSWER_TOKENS * shape.vocab * 4 * 3
+    plan.parts["A x"] = tokens * shape.layers * len(targets) * lora_r * b
+    plan.parts["gradient hook"] = tokens * (widest * (4 + b) + lora_r * 4) + 2 * mb * widest * lora_r * 4
+    plan.parts["logits"] = mb * ANSWER_TOKENS * shape.vocab * 4 * 3
+    plan.setup = setup_bytes(shape, weight_bytes=b, shards=1)
+    if mb < k:
+        plan.host["per-example gradients"] = k * shape.layers * lora_r * sum(o for _, o in targets) * 4
     return plan
 
 
@@ -230,13 +329,15 @@ def family_shape(family_cfg: Mapping[str, Any], name: str, results: str | Path =
 
 
 def fsdp_settings(path: str | Path = "config/fsdp.yaml") -> dict[str, Any]:
-    """The FSDP options that change memory (activation checkpointing, CPU offload)."""
+    """The FSDP options that change memory (activation checkpointing, CPU offload, how the
+    weights are loaded)."""
 
     p = Path(path)
     cfg = (read_yaml(p) or {}).get("fsdp_config", {}) if p.is_file() else {}
     return {
         "activation_checkpointing": bool(cfg.get("fsdp_activation_checkpointing", False)),
         "offload": bool(cfg.get("fsdp_offload_params", False)),
+        "ram_efficient_loading": bool(cfg.get("fsdp_cpu_ram_efficient_loading", False)),
     }
 
 
@@ -268,14 +369,14 @@ def check_memory(
             micro_batch=int(train["micro_batch_size"]),
             method=train["method"],
             lora_params=shape.layers * r * 2 * (4 * shape.hidden + 3 * shape.intermediate),
+            ram_efficient_loading=fsdp["ram_efficient_loading"],
         )
         finetune = replan(
             precision=used, gpus=gpus, activation_checkpointing=fsdp["activation_checkpointing"] and gpus > 1
         )
-        # CoS-Low's prompts are not known before the data is prepared, and its activations scale
-        # with their length; what must fit whatever they are is the model with one example at the
-        # longest length training allows (the k-example batch at that length is in docs/GPU.md).
-        cos = plan_coslow(shape, dtype=_eval_dtype(fam), seq_len=int(train["max_seq_len"]), k=1)
+        # CoS-Low's pass as it runs: micro-batches of coslow.grad_batch_size examples, each cut to
+        # coslow.max_seq_len tokens whatever the data (dataeff.coslow.encode_capped).
+        cos = plan_coslow_settings(shape, config.get("coslow"), dtype=_eval_dtype(fam))
         if finetune.total > limit:
             problems.append(
                 DataeffError(
@@ -290,10 +391,25 @@ def check_memory(
                 DataeffError(
                     f"family {name}: {cos.what} needs about {cos.summary()}, more than its {limit / GB:.0f} GB GPUs",
                     field=f"families.{name}",
-                    fix="a smaller coslow.k or train.max_seq_len, or GPUs with more memory",
+                    fix="a smaller coslow.grad_batch_size or coslow.max_seq_len, or GPUs with more memory",
                 )
             )
     return problems
+
+
+def plan_coslow_settings(shape: ModelShape, coslow: Mapping[str, Any] | None, *, dtype: str) -> Plan:
+    """:func:`plan_coslow` for a ``coslow`` config section (schema defaults filled in): the
+    micro-batch, length cap, k and LoRA rank and targets the pass will use."""
+    settings = section({"coslow": dict(coslow or {})}, "coslow")
+    return plan_coslow(
+        shape,
+        dtype=dtype,
+        seq_len=int(settings["max_seq_len"]),
+        k=int(settings["k"]),
+        micro_batch=int(settings["grad_batch_size"]),
+        lora_r=int(settings["lora"]["r"]),
+        lora_targets=tuple(settings["lora"]["target_modules"]),
+    )
 
 
 def _eval_dtype(fam: Mapping[str, Any]) -> str:

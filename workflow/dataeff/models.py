@@ -15,6 +15,7 @@ Every prepared model is described by ``results/models/{family}/model.json``, whi
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import json
 import os
@@ -228,6 +229,14 @@ def load_tokenizer(ref: str | os.PathLike[str], pad_token: str | None = None, ch
     return tok
 
 
+#: Where :func:`load_model` leaves the weights: ``device`` (loaded, then moved to ``device``:
+#: evaluation, CoS-Low, one-process training), ``cpu`` (loaded into host memory and left there:
+#: the FSDP rank that accelerate streams the weights from, one tensor at a time) or ``empty``
+#: (host tensors allocated but never written, and no weight file read: the other FSDP ranks,
+#: which receive their shards from that rank). See :func:`dataeff.train.load_placement`.
+PLACEMENTS = ("device", "cpu", "empty")
+
+
 def load_model(
     ref: str | os.PathLike[str],
     *,
@@ -237,26 +246,41 @@ def load_model(
     pad_token: str | None = None,
     chat_template: str | None = None,
     threads: int | None = None,
+    placement: str = "device",
 ):
-    """Load ``(model, tokenizer, info)`` for evaluation or training, in eval mode on ``device``."""
+    """Load ``(model, tokenizer, info)`` for evaluation or training, in eval mode.
+
+    ``placement`` (:data:`PLACEMENTS`) says where the weights go. Under FSDP every rank used to
+    move the whole model to its GPU before sharding: a full bf16 copy plus the shard on each
+    GPU (29.5 GB + 14.8 GB for Qwen2.5-14B on 2 GPUs) and a full read of the shared cache on every
+    rank. With ``cpu`` on the rank that broadcasts and ``empty`` elsewhere, each GPU holds its
+    shard plus one tensor in flight during set-up (``dataeff.memory.setup_bytes``).
+    ``dtype`` and ``attn_implementation`` are resolved for ``device`` whatever the placement.
+    """
     import torch
     from transformers import AutoModelForCausalLM
 
+    if placement not in PLACEMENTS:
+        raise ValueError(f"placement must be one of {PLACEMENTS}, not {placement!r}")
     if threads:
         torch.set_num_threads(threads)
     device = pick_device(device)
     path, info = resolve_model_path(ref)
     tokenizer = load_tokenizer(ref, pad_token=pad_token, chat_template=chat_template)
+    kwargs = {"dtype": pick_dtype(dtype, device), "attn_implementation": pick_attention(attn_implementation, device)}
     try:
-        model = AutoModelForCausalLM.from_pretrained(
-            path, dtype=pick_dtype(dtype, device), attn_implementation=pick_attention(attn_implementation, device)
+        model = (
+            _empty_model(path, **kwargs)
+            if placement == "empty"
+            else AutoModelForCausalLM.from_pretrained(path, **kwargs)
         )
     except OSError as exc:
         raise DataeffError(
             f"cannot load model from '{path}': {str(exc).splitlines()[0]}",
             fix="prepare the model first or set HF_HOME to the cache that has it",
         ) from None
-    model.to(device)
+    if placement == "device":
+        model.to(device)
     model.eval()
     if model.generation_config is not None:
         model.generation_config.pad_token_id = tokenizer.pad_token_id
@@ -265,9 +289,40 @@ def load_model(
         path=path,
         dtype=str(next(model.parameters()).dtype).removeprefix("torch."),
         device=device,
+        placement=placement,
         attn_implementation=model.config._attn_implementation,
     )
     return model, tokenizer, info
+
+
+def _empty_model(path: str, **kwargs: Any):
+    """The model of ``path`` with uninitialised parameters in host memory and real buffers.
+
+    Built from ``config.json`` alone: no weight file is read and no parameter is written, so the
+    pages of its (large) tensors are reserved but not resident. Buffers are computed as usual,
+    because the non-persistent ones (rotary ``inv_freq``) are in no state dict and the rank that
+    broadcasts the weights never sends them. Not the meta device: accelerate (1.15) maps the
+    optimizer's parameters to their shards by ``data_ptr``, and every meta tensor's is 0.
+    """
+    import torch
+    from accelerate import init_empty_weights
+    from transformers import AutoConfig, AutoModelForCausalLM, GenerationConfig
+
+    config = AutoConfig.from_pretrained(path)
+    with init_empty_weights(include_buffers=False):
+        model = AutoModelForCausalLM.from_config(config, **kwargs)
+    allocated: dict[int, Any] = {}  # tied parameters stay one tensor
+    for module in model.modules():
+        for name, param in list(module._parameters.items()):
+            if param is not None and param.is_meta:
+                if id(param) not in allocated:
+                    empty = torch.empty(param.shape, dtype=param.dtype, device="cpu")
+                    allocated[id(param)] = torch.nn.Parameter(empty, requires_grad=param.requires_grad)
+                module._parameters[name] = allocated[id(param)]
+    model.tie_weights()  # init_empty_weights leaves tied embeddings as two meta tensors
+    with contextlib.suppress(OSError):  # no generation_config.json: keep the one from the config
+        model.generation_config = GenerationConfig.from_pretrained(path)
+    return model
 
 
 def family_load_kwargs(family_cfg: dict[str, Any]) -> dict[str, Any]:

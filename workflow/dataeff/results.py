@@ -154,9 +154,10 @@ def read_family(
     return {task: read_result_file(path, task) for task, path in files.items()}, files
 
 
-def read_floor(path: str | os.PathLike[str]) -> float:
-    """The majority-answer score (``"chance": {"score": ...}``, :mod:`dataeff.chance`) that
-    ``dataeff aggregate`` records in a paper-layout file, for ``analysis.floor: majority``."""
+def read_floor(path: str | os.PathLike[str], rule: str = "majority") -> float:
+    """The chance floor of one task that ``dataeff aggregate`` records in a paper-layout file
+    (``"chance"``, :mod:`dataeff.chance`): for ``analysis.floor: majority`` the majority-answer
+    score (``chance.score``), for ``fair`` max(that, the options guess) (``chance.fair_score``)."""
     source = str(path)
     data = read_json(path)
     chance = data.get("chance") if isinstance(data, dict) else None
@@ -168,7 +169,18 @@ def read_floor(path: str | os.PathLike[str]) -> float:
             fix="re-run dataeff aggregate on the task's evaluations (it reads their .predictions.jsonl), "
             "or set analysis.floor: zero_shot (the paper's normalisation)",
         )
-    return _number(chance["score"], source, "chance.score")
+    if rule == "majority":
+        return _number(chance["score"], source, "chance.score")
+    if chance.get("fair_score") is None:
+        raise DataeffError(
+            f"no fair floor in the file: each test example's number of options is unknown "
+            f"({chance.get('options_source') or 'evaluated before dataeff recorded n_options'})",
+            file=source,
+            field="chance.fair_score",
+            fix="re-run the task's evaluations (they now record each example's options) and dataeff aggregate, "
+            "or set analysis.floor: majority",
+        )
+    return _number(chance["fair_score"], source, "chance.fair_score")
 
 
 def read_ceilings(path: str | os.PathLike[str]) -> dict[str, float | None]:

@@ -223,6 +223,7 @@ def run_select(
     threads: int | None = None,
     prompt_field: str = "prompt",
     on_progress: Callable[[int, int], None] | None = None,
+    on_message: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
     """Choose the k prompts a person should label; write them, every confidence, and a record.
 
@@ -230,7 +231,9 @@ def run_select(
     rows with ``id``, ``prompt`` and an empty ``answer``), ``<stem>.confidences.jsonl`` (every
     prompt: id, confidence, perplexity, generated text, in_low, selected) and
     ``<stem>.selection.json`` (seed, k, model, measure, thresholds, the base model's most
-    common answer and its share, provenance). Returns the record.
+    common answer and its share, provenance). Returns the record. ``model`` is resolved by
+    :func:`dataeff.model_ref.resolve_model` (a config family is prepared on first use, after the
+    prompts are checked; ``on_message`` says so).
     """
 
     settings = coslow_settings(config)
@@ -239,7 +242,7 @@ def run_select(
     rows = read_prompts(prompts, prompt_field)
     if low_segment_size(len(rows), low_fraction) < k:
         select_low_confidence([0.0] * len(rows), k, seed, low_fraction, prompts)
-    mdl, tok, info = load_model_ref(model, config, threads=threads)
+    mdl, tok, info = load_model_ref(model, config, threads=threads, note=on_message)
     sel = select_rows(
         mdl,
         tok,

@@ -157,18 +157,21 @@ def finetune(
     """
     from accelerate.utils import set_seed
 
-    accelerator = make_accelerator()
+    accelerator = make_accelerator(train_cfg.get("process_group_timeout_minutes"))
     set_seed(seed)
     device = accelerator.device
     sharded = is_sharded(accelerator)
     precision = resolve_precision(family_cfg.get("precision", "auto"), str(device))
     method = train_cfg["method"]
-    model, tokenizer, info = _trainable_model(model_ref, family_cfg, train_cfg, precision, str(device))
+    model, tokenizer, info = _trainable_model(
+        model_ref, family_cfg, train_cfg, precision, str(device), load_placement(accelerator)
+    )
 
     train = tokenize_rows(tokenizer, train_rows, train_cfg["max_seq_len"], source)
     val = tokenize_rows(tokenizer, val_rows, train_cfg["max_seq_len"], source.replace("train", "validation"))
     steps = planned_steps(len(train), train_cfg)
     model, optimizer, scheduler = prepare_training(accelerator, model, train_cfg, steps)
+    setup_peak = peak_gpu_bytes(accelerator)
 
     fp = fingerprint(
         train_cfg=train_cfg,
@@ -210,7 +213,8 @@ def finetune(
     if accelerator.is_main_process:
         atomic_write_text(out / "train_log.jsonl", "".join(json.dumps(r) + "\n" for r in state.history))
     checkpointer.remove()
-    return _metrics(
+    peak = peak_gpu_bytes(accelerator)
+    metrics = _metrics(
         state,
         train_cfg,
         steps,
@@ -223,15 +227,55 @@ def finetune(
         str(save_dtype).removeprefix("torch."),
         accelerator,
     )
+    # the largest rank's peak: to set against dataeff.memory's plan (set-up included)
+    metrics["gpu_memory"] = None if peak is None else {"setup_peak_bytes": setup_peak, "peak_bytes": peak}
+    return metrics
+
+
+def peak_gpu_bytes(accelerator: Any) -> int | None:
+    """The most GPU memory any rank's tensors have held so far (``max_memory_allocated``, the
+    maximum over ranks: a collective every rank enters); None without CUDA."""
+    import torch
+
+    if accelerator.device.type != "cuda":
+        return None
+    peak = torch.tensor([torch.cuda.max_memory_allocated(accelerator.device)], device=accelerator.device)
+    return int(accelerator.reduce(peak, reduction="max").item())
+
+
+def load_placement(accelerator: Any) -> str:
+    """Where this rank loads the pretrained weights (:data:`dataeff.models.PLACEMENTS`).
+
+    One process: onto its device. FSDP2: never onto the GPU whole, since ``accelerator.prepare``
+    shards it there. With ``fsdp_cpu_ram_efficient_loading`` (config/fsdp.yaml) accelerate moves
+    the model to the meta device, applies ``fully_shard`` and broadcasts the full state dict from
+    the main process one tensor at a time, each rank keeping its shard: the main process loads
+    into host memory and every other rank builds an unwritten model without reading a weight
+    file. Without it every rank loads into host memory and ``fully_shard`` moves one wrapped
+    module at a time to the GPU and shards it.
+    """
+    if not is_sharded(accelerator):
+        return "device"
+    if accelerator.state.fsdp_plugin.cpu_ram_efficient_loading and not accelerator.is_main_process:
+        return "empty"
+    return "cpu"
 
 
 def _trainable_model(
-    model_ref: str, family_cfg: dict[str, Any], train_cfg: dict[str, Any], precision: Any, device: str
+    model_ref: str,
+    family_cfg: dict[str, Any],
+    train_cfg: dict[str, Any],
+    precision: Any,
+    device: str,
+    placement: str = "device",
 ) -> tuple[Any, Any, dict[str, Any]]:
     """The model in the precision policy's weight dtype, wrapped in LoRA adapters when the
-    method is ``lora``, in training mode without a KV cache; its tokenizer and load record."""
+    method is ``lora``, in training mode without a KV cache; its tokenizer and load record.
+    ``placement``: :func:`load_placement`."""
     load_kwargs = _family_kwargs(family_cfg) | {"dtype": precision.weights_dtype}
-    model, tokenizer, info = load_model(model_ref, device=device, threads=train_cfg.get("threads"), **load_kwargs)
+    model, tokenizer, info = load_model(
+        model_ref, device=device, threads=train_cfg.get("threads"), placement=placement, **load_kwargs
+    )
     if train_cfg["method"] == "lora":
         from peft import get_peft_model
 

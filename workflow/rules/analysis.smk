@@ -16,6 +16,7 @@ rule reference_efficiency:
             for t in reference_task_list(w.family)
         ],
         ceilings=lambda w: os.path.join(reference_root(), "ceilings.json"),
+        settings=settings_file("reference_efficiency"),
     output:
         "results/{family}/reference/efficiency.json",
     log:
@@ -24,13 +25,12 @@ rule reference_efficiency:
     conda:
         "../../envs/analysis.yaml"
     params:
-        cfg=CONFIG_JSON,
         results=lambda w: reference_root(),
         tasks=lambda w: ",".join(reference_task_list(w.family)),
         curve=curve_args(),
         floor=config["analysis"]["floor"],
     shell:
-        "python -m dataeff auc --config {params.cfg} --results {params.results} --family {wildcards.family} "
+        "python -m dataeff auc --config {input.settings} --results {params.results} --family {wildcards.family} "
         "--tasks {params.tasks} --ceilings {input.ceilings} {params.curve} --floor {params.floor} --out {output} "
         "> {log} 2>&1"
 
@@ -62,6 +62,7 @@ rule fit:
     input:
         efficiency=analysis_input("efficiency.json"),
         predictors=analysis_input("predictors.tsv"),
+        settings=settings_file("fit"),
     output:
         coefficients="results/{family}/coefficients.json",
         loto=_prediction_report("results/{family}/loto.tsv", "loto_table"),
@@ -72,11 +73,9 @@ rule fit:
     conda:
         "../../envs/analysis.yaml"
     params:
-        cfg=CONFIG_JSON,
-        spec=section_hash("analysis", "seed", "budgets", "max_budget"),
         max_budget=N_MAX,
     shell:
-        "python -m dataeff fit --config {params.cfg} --family {wildcards.family} --efficiency {input.efficiency} "
+        "python -m dataeff fit --config {input.settings} --family {wildcards.family} --efficiency {input.efficiency} "
         "--predictors {input.predictors} --max-budget {params.max_budget} "
         "--out-dir results/{wildcards.family} > {log} 2>&1"
 
@@ -88,6 +87,7 @@ rule prediction_figures:
         coefficients=rules.fit.output.coefficients,
         loto=rules.fit.output.loto,
         correlations=rules.fit.output.correlations,
+        settings=settings_file("prediction_figures"),
     output:
         **figure_outputs(PREDICTION_FIGURES, _prediction_report),
         **table_outputs(PREDICTION_TABLES, _prediction_report),
@@ -97,11 +97,9 @@ rule prediction_figures:
     conda:
         "../../envs/analysis.yaml"
     params:
-        cfg=CONFIG_JSON,
-        spec=section_hash("analysis"),
         out_dir=lambda w, output: os.path.dirname(output.coefficients),
     shell:
-        "python -m dataeff figures --config {params.cfg} --family {wildcards.family} "
+        "python -m dataeff figures --config {input.settings} --family {wildcards.family} "
         "--efficiency {input.efficiency} --predictors {input.predictors} "
         "--coefficients {input.coefficients} --loto {input.loto} --correlations {input.correlations} "
         "--compare-published "
@@ -116,6 +114,7 @@ rule calibration:
     input:
         efficiency=analysis_input("efficiency.json"),
         predictors=analysis_input("predictors.tsv"),
+        settings=settings_file("calibration"),
     output:
         **calibration_outputs(
             "results/{family}/calibration",
@@ -128,17 +127,16 @@ rule calibration:
     conda:
         "../../envs/analysis.yaml"
     params:
-        cfg=CONFIG_JSON,
-        spec=section_hash("analysis"),
         out_dir=lambda w, output: os.path.dirname(output.tsv),
     shell:
-        "python -m dataeff calibrate --config {params.cfg} --family {wildcards.family} "
+        "python -m dataeff calibrate --config {input.settings} --family {wildcards.family} "
         "--efficiency {input.efficiency} --predictors {input.predictors} --out-dir {params.out_dir} > {log} 2>&1"
 
 
 rule paper_calibration:
     input:
         PAPER_RESULT_FILES,
+        settings=settings_file("paper_calibration"),
     output:
         **calibration_outputs(
             "results/paper/calibration",
@@ -155,10 +153,8 @@ rule paper_calibration:
     conda:
         "../../envs/analysis.yaml"
     params:
-        cfg=CONFIG_JSON,
-        spec=section_hash("analysis"),
         families=" ".join(config["analysis"]["calibration"]["families"]),
         out_dir=lambda w, output: os.path.dirname(output.tsv),
     shell:
-        "python -m dataeff calibrate --config {params.cfg} --paper {params.families} --out-dir {params.out_dir} "
+        "python -m dataeff calibrate --config {input.settings} --paper {params.families} --out-dir {params.out_dir} "
         "> {log} 2>&1"

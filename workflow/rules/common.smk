@@ -1,9 +1,14 @@
-# Shared helpers for all the rule files (validated config, target lists, resources).
-# Nothing here imports torch, so `snakemake -n` stays fast.
+# Shared helpers for all the rule files (validated config, target lists, resources, the settings
+# each job reads). Nothing here imports torch, so `snakemake -n` stays fast. Parsing only declares:
+# it writes no file, sets no environment variable and prints nothing (what a job needs comes from a
+# rule, settings.smk, or from the shell prefix below; notes are printed when a run starts).
 import functools
 import json
 import os
+import shlex
 import sys
+
+from snakemake.exceptions import WorkflowError
 
 from dataeff.config import DEFAULT_CONFIG, deep_merge, max_budget, validate_config
 from dataeff.errors import DataeffError
@@ -15,7 +20,8 @@ from dataeff.figure_names import (
     PREDICTION_FIGURES,
     PREDICTION_TABLES,
 )
-from dataeff.io import atomic_write_json
+from dataeff.job_settings import RULES as SETTINGS_RULES
+from dataeff.job_settings import job_settings
 from dataeff.paper_data import PAPER_FAMILIES, PAPER_RESULTS_DIR, resolve_results_dir
 from dataeff.provenance import stable_hash
 from dataeff.tasks.bbh import bbh_dir
@@ -34,42 +40,83 @@ try:
 except DataeffError as _err:
     sys.exit(f"dataeff: error: {_err}")
 
-# Rules call `python -m dataeff`. The directory of the interpreter running Snakemake (e.g.
-# .venv/bin) goes first on PATH, so no virtual environment has to be activated; with
-# --sdm conda the rule's environment comes first instead. PYTHONPATH lets either find the
-# package in workflow/ even where it is not installed.
-os.environ.update(
-    PATH=os.pathsep.join([os.path.dirname(sys.executable), os.environ.get("PATH", "")]),
-    PYTHONPATH=os.pathsep.join(
-        p for p in (os.path.join(workflow.basedir, "workflow"), os.environ.get("PYTHONPATH")) if p
-    ),
-)
+
+def job_environment():
+    """The shell prefix of every job (exports, not this process's environment, so parsing changes
+    nothing; a SLURM job re-parses the workflow and gets the same prefix).
+
+    Rules call `python -m dataeff`: the directory of the interpreter running Snakemake (e.g.
+    .venv/bin) goes first on PATH, so no virtual environment has to be activated, except with
+    --sdm conda, where the rule's activated environment comes first. PYTHONPATH lets either find
+    the package in workflow/ even where it is not installed. data.hf_home becomes HF_HOME (and its
+    datasets/ folder HF_DATASETS_CACHE, where tasks/hub.py would put it): one Hugging Face cache for
+    the local prepare rules, which download, and the SLURM jobs, which run offline (profiles/slurm
+    precommand). It is a location, not a setting any result depends on, so no job's settings file
+    holds it and moving the cache re-runs nothing."""
+    from snakemake.settings.types import DeploymentMethod
+
+    exports = []
+    if DeploymentMethod.CONDA not in workflow.deployment_settings.deployment_method:
+        exports.append(f'PATH={shlex.quote(os.path.dirname(sys.executable))}:"$PATH"')
+    package = shlex.quote(os.path.join(workflow.basedir, "workflow"))
+    exports.append(f"PYTHONPATH={package}${{PYTHONPATH:+:$PYTHONPATH}}")
+    if config["data"].get("hf_home"):
+        home = os.path.abspath(os.path.expanduser(config["data"]["hf_home"]))
+        exports += [f"HF_HOME={shlex.quote(home)}", f"HF_DATASETS_CACHE={shlex.quote(os.path.join(home, 'datasets'))}"]
+    # Snakemake's own prefix under bash, which shell.prefix replaces
+    strict = ["set -euo pipefail"] if os.path.basename(shell.get_executable() or "bash") == "bash" else []
+    return "".join(f"{command}; " for command in [*strict, *(f"export {e}" for e in exports)])
+
+
+# shell.prefix formats its argument like a rule's shell command: braces are doubled to stay literal.
+shell.prefix(job_environment().replace("{", "{{").replace("}", "}}"))
 
 FAMILIES = list(config["families"])
 TASKS = list(config["tasks"])
 BUDGETS = sorted(config["budgets"])
 N_MAX = max_budget(config)
 
-# The validated configuration, content-addressed so every job (local or on a cluster node)
-# reads exactly what this invocation resolved, overrides included.
-CONFIG_HASH = stable_hash(config)
-CONFIG_JSON = f".snakemake/dataeff/config-{CONFIG_HASH}.json"
-if not os.path.exists(CONFIG_JSON):
-    atomic_write_json(CONFIG_JSON, config)
-
-
-def section_hash(*keys, family=None):
-    """Hash of the config sections a rule depends on, passed as a param so that changing
-    them (and only them) re-runs the rule. Cached: thousands of jobs share a handful of values."""
-    return _section_hash(keys, family)
+# ---- the settings each job reads (dataeff.job_settings; written by rule job_settings) ----
+# A job reads the resolved settings (overrides included) its rule depends on, and nothing else,
+# from results/settings/RULE-HASH.json, named by the hash of its content. Its input path changes
+# exactly when those settings change, which is what re-runs it; other settings leave it alone.
+SETTINGS_DIR = "results/settings"
+_SETTINGS = {}  # file name (RULE-HASH) -> settings, filled as jobs ask for their files
 
 
 @functools.lru_cache(maxsize=None)
-def _section_hash(keys, family):
-    parts = {k: config.get(k) for k in keys}
-    if family is not None:
-        parts["family"] = {k: v for k, v in config["families"][family].items() if k != "coefficients"}
-    return stable_hash(parts)
+def _settings_name(rule, family, task):
+    settings = job_settings(config, rule, family, task)
+    name = f"{rule}-{stable_hash(settings)}"
+    _SETTINGS[name] = settings
+    return name
+
+
+def settings_file(rule):
+    """Input function: the settings file of a job of `rule`. `ancient`: the file's content is
+    fixed by its name, so its age must not re-run anything (the workflow writes it when a job
+    first asks for it, after the outputs of an earlier run that had the same settings)."""
+
+    def pick(wildcards):
+        name = _settings_name(rule, wildcards.get("family"), wildcards.get("task"))
+        return ancient(f"{SETTINGS_DIR}/{name}.json")
+
+    return pick
+
+
+def settings_text(name):
+    """The JSON text of settings file `name` (RULE-HASH). Jobs ask for their files while the DAG is
+    built, before rule job_settings needs one; a file asked for directly is searched among every
+    rule, family and task of the configuration."""
+    if name not in _SETTINGS:
+        for rule_name in SETTINGS_RULES:
+            wildcards = workflow.get_rule(rule_name).wildcard_names
+            for family in FAMILIES if "family" in wildcards else [None]:
+                for task in TASKS if "task" in wildcards else [None]:
+                    _settings_name(rule_name, family, task)
+    if name not in _SETTINGS:
+        raise WorkflowError(f"{SETTINGS_DIR}/{name}.json is not the settings of any job of this configuration")
+    return json.dumps(_SETTINGS[name], indent=1, sort_keys=True)
 
 
 def family_resource(key):
@@ -124,14 +171,6 @@ try:
     TASK_POOL = {task: _training_pool(task) for task in TASKS}
 except DataeffError as _err:
     sys.exit(f"dataeff: error: {_err}")
-_unknown_pools = [t for t in TASKS if TASK_POOL[t] is None]
-if _unknown_pools:
-    print(
-        f"dataeff: note: training pool not known before preparation for {', '.join(_unknown_pools)}; "
-        "a budget above a pool fails at evaluation (record the task's split_sizes, or prepare it "
-        "and re-run so the budget runs at the pool size)",
-        file=sys.stderr,
-    )
 
 
 def task_budgets(task):
@@ -172,14 +211,18 @@ def launcher(wildcards, resources):
     return "python -m dataeff"
 
 
-# One Hugging Face cache for the local prepare rules (which download) and the SLURM jobs (which run
-# offline, see profiles/slurm precommand): sbatch passes this process's environment to the jobs.
-if config["data"].get("hf_home"):
-    os.environ.update(HF_HOME=os.path.abspath(os.path.expanduser(config["data"]["hf_home"])))
-
-
 def preflight_check():
-    """Before anything is submitted to SLURM: account, GPU partitions and prepared models."""
+    """When a run starts (onstart: not while parsing, not in a dry run): a note on the tasks whose
+    training pool is unknown; before anything is submitted to SLURM: account, GPU partitions and
+    prepared models."""
+    unknown = [t for t in TASKS if TASK_POOL[t] is None]
+    if unknown:
+        print(
+            f"dataeff: note: training pool not known before preparation for {', '.join(unknown)}; "
+            "a budget above a pool fails at evaluation (record the task's split_sizes, or prepare it "
+            "and re-run so the budget runs at the pool size)",
+            file=sys.stderr,
+        )
     if workflow.executor_plugin is not None and workflow.executor_plugin.name == "slurm":
         from dataeff.cluster import preflight
 

@@ -7,6 +7,7 @@ rule confidence:
     input:
         model="results/models/{family}/model.json",
         task=task_files("{task}"),
+        settings=settings_file("confidence"),
     output:
         "results/{family}/{task}/coslow/confidence.json",
     log:
@@ -20,11 +21,8 @@ rule confidence:
         gpu=lambda w: min(1, config["families"][w.family].get("gpus", 0)),
         mem_mb=scaled_resource("mem_mb"),
         runtime=scaled_resource("runtime"),
-    params:
-        config=CONFIG_JSON,
-        sections=lambda w: section_hash("coslow", "seed", family=w.family),
     shell:
-        "python -m dataeff coslow-task --score --config {params.config} --family {wildcards.family} "
+        "python -m dataeff coslow-task --score --config {input.settings} --family {wildcards.family} "
         "--task {wildcards.task} --train {input.task[0]} --model {input.model} --threads {threads} "
         "--out {output} > {log} 2>&1"
 
@@ -34,6 +32,7 @@ rule coslow:
         scores="results/{family}/{task}/coslow/confidence.json",
         model="results/models/{family}/model.json",
         task=task_files("{task}"),
+        settings=settings_file("coslow"),
     output:
         "results/{family}/{task}/coslow/seed{seed}.json",
     log:
@@ -47,11 +46,8 @@ rule coslow:
         gpu=lambda w: min(1, config["families"][w.family].get("gpus", 0)),
         mem_mb=scaled_resource("mem_mb"),
         runtime=scaled_resource("runtime"),
-    params:
-        config=CONFIG_JSON,
-        sections=lambda w: section_hash("coslow", family=w.family),
     shell:
-        "python -m dataeff coslow-task --config {params.config} --family {wildcards.family} --task {wildcards.task}"
+        "python -m dataeff coslow-task --config {input.settings} --family {wildcards.family} --task {wildcards.task}"
         " --seed {wildcards.seed} --scores {input.scores} --train {input.task[0]} --model {input.model}"
         " --threads {threads} --out {output} > {log} 2>&1"
 

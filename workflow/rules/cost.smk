@@ -9,6 +9,7 @@
 rule gpu_hours:
     input:
         cost_inputs,
+        settings=settings_file("gpu_hours"),
     output:
         tsv="results/{family}/gpu_hours.tsv",
         json="results/{family}/gpu_hours.json",
@@ -17,8 +18,6 @@ rule gpu_hours:
     localrule: True
     conda:
         "../../envs/analysis.yaml"
-    params:
-        cfg=CONFIG_JSON,
     shell:
-        "python -m dataeff cost --config {params.cfg} --family {wildcards.family} --benchmarks results/benchmarks "
+        "python -m dataeff cost --config {input.settings} --family {wildcards.family} --benchmarks results/benchmarks "
         "--out {output.tsv} --json {output.json} > {log} 2>&1"

@@ -32,6 +32,7 @@ rule aggregate:
 rule efficiency:
     input:
         curves=curve_files,
+        settings=settings_file("efficiency"),
     output:
         json="results/{family}/efficiency.json",
         tsv=_efficiency_report("results/{family}/efficiency.tsv", "efficiency"),
@@ -41,19 +42,12 @@ rule efficiency:
     conda:
         "../../envs/analysis.yaml"
     params:
-        cfg=CONFIG_JSON,
-        spec=stable_hash(
-            [
-                section_hash("budgets", "max_budget", "tasks", "user_tasks"),
-                {k: config["analysis"].get(k) for k in ("published_results", "ceilings")},
-            ]
-        ),
         results=lambda w: curve_dir(w.family),
         tasks=",".join(TASKS),
         curve=curve_args(),
         floor=config["analysis"]["floor"],
     shell:
-        "python -m dataeff auc --config {params.cfg} --results {params.results} --family {wildcards.family} "
+        "python -m dataeff auc --config {input.settings} --results {params.results} --family {wildcards.family} "
         "--tasks {params.tasks} {params.curve} --floor {params.floor} --out {output.json} --tsv {output.tsv} "
         "> {log} 2>&1"
 

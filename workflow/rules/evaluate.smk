@@ -7,6 +7,7 @@ rule evaluate:
         base="results/models/{family}/model.json",
         model=eval_model_input,
         task=task_files("{task}"),
+        settings=settings_file("evaluate"),
     output:
         result="results/{family}/{task}/eval/n{budget}.json",
         predictions="results/{family}/{task}/eval/n{budget}.predictions.jsonl",
@@ -25,10 +26,8 @@ rule evaluate:
         mem_mb=scaled_resource("mem_mb"),
         runtime=lambda w, attempt: 30 * attempt,
     params:
-        cfg=CONFIG_JSON,
-        spec=lambda w: section_hash("eval", "seed", family=w.family),
         model_arg=lambda w: "" if int(w.budget) == 0 else f"--model results/{w.family}/{w.task}/train/n{w.budget}/model",
     shell:
-        "python -m dataeff evaluate --config {params.cfg} --family {wildcards.family} --task {wildcards.task} "
+        "python -m dataeff evaluate --config {input.settings} --family {wildcards.family} --task {wildcards.task} "
         "--budget {wildcards.budget} --base-model {input.base} {params.model_arg} "
         "--task-dir data/tasks/{wildcards.task} --out {output.result} --no-progress > {log} 2>&1"

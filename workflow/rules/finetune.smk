@@ -9,6 +9,7 @@ rule finetune:
     input:
         model="results/models/{family}/model.json",
         task=task_files("{task}"),
+        settings=settings_file("finetune"),
     output:
         metrics="results/{family}/{task}/train/n{budget}/metrics.json",
         model=finetuned_model_output("results/{family}/{task}/train/n{budget}/model"),
@@ -25,13 +26,11 @@ rule finetune:
         mem_mb=scaled_resource("mem_mb"),
         runtime=scaled_resource("runtime"),
     params:
-        cfg=CONFIG_JSON,
-        spec=lambda w: section_hash("train", "seed", "data", family=w.family),
         launch=launcher,
         task_dir=lambda w, input: os.path.dirname(input.task[0]),
         out_dir=lambda w, output: os.path.dirname(output.metrics),
     shell:
-        "{params.launch} finetune --config {params.cfg} --family {wildcards.family} "
+        "{params.launch} finetune --config {input.settings} --family {wildcards.family} "
         "--task {wildcards.task} --budget {wildcards.budget} --model {input.model} "
         "--task-dir {params.task_dir} --out-dir {params.out_dir} "
         "--no-progress > {log} 2>&1"

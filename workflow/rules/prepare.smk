@@ -3,6 +3,8 @@
 
 
 rule prepare_model:
+    input:
+        settings=settings_file("prepare_model"),
     output:
         "results/models/{family}/model.json",
     log:
@@ -10,17 +12,15 @@ rule prepare_model:
     localrule: True
     conda:
         "../../envs/train.yaml"
-    params:
-        cfg=CONFIG_JSON,
-        spec=lambda w: section_hash(family=w.family),
     shell:
-        "python -m dataeff prepare-model --config {params.cfg} --family {wildcards.family} "
+        "python -m dataeff prepare-model --config {input.settings} --family {wildcards.family} "
         "--out-dir results/models/{wildcards.family} > {log} 2>&1"
 
 
 rule prepare_task:
     input:
         task_data_files,
+        settings=settings_file("prepare_task"),
     output:
         task_files("{task}"),
     log:
@@ -29,9 +29,7 @@ rule prepare_task:
     conda:
         "../../envs/analysis.yaml"
     params:
-        cfg=CONFIG_JSON,
-        spec=lambda w: section_hash("data", "user_tasks", "bigbench_tasks", "bbh_tasks"),
         out_dir="data/tasks/{task}",
     shell:
-        "python -m dataeff prepare-task --config {params.cfg} --task {wildcards.task} "
+        "python -m dataeff prepare-task --config {input.settings} --task {wildcards.task} "
         "--out-dir {params.out_dir} > {log} 2>&1"

@@ -2,8 +2,10 @@
 
 Writes ``{out_dir}/{family}_{task}_full_result_v2.json`` = ``{"0": {"accuracy": ..}, "16": ..}``
 per task, so ``dataeff auc`` reads the pipeline's results and the paper's the same way. It also
-records the task's majority-answer score (``"chance"``, :mod:`dataeff.chance`), from the gold
-answers in the ``.predictions.jsonl`` beside each eval JSON, for ``analysis.floor: majority``.
+records the task's chance scores (``"chance"``, :mod:`dataeff.chance`: the majority-answer score,
+the expected score of a uniform guess among each example's options, and their maximum), from the
+gold answers and option counts in the ``.predictions.jsonl`` beside each eval JSON, for
+``analysis.floor: majority`` and ``fair``.
 """
 
 from __future__ import annotations

@@ -88,19 +88,33 @@ def resolve_ceilings(
 
 
 #: Values of ``--floor`` / ``analysis.floor``.
-FLOOR_RULES = ("zero_shot", "majority")
+FLOOR_RULES = ("zero_shot", "majority", "fair")
 
 
 def resolve_floors(
     rule: str | None, config: Mapping[str, Any] | None, files: Mapping[str, os.PathLike[str] | str]
 ) -> tuple[str, dict[str, float] | None]:
     """The floor rule (option, else config, else the paper's ``zero_shot``) and, for
-    ``majority``, each task's majority-answer score read from its curve file."""
+    ``majority`` and ``fair``, each task's floor read from its curve file."""
     if rule is None:
         rule = ((config or {}).get("analysis") or {}).get("floor") or "zero_shot"
     if rule == "zero_shot":
         return rule, None
-    return rule, {task: read_floor(path) for task, path in files.items()}
+    return rule, {task: read_floor(path, rule) for task, path in files.items()}
+
+
+#: The chance scores a curve file records (:mod:`dataeff.chance`) that ``efficiency.json`` repeats
+#: beside the floor it used, so the floor can be checked against its parts.
+CHANCE_KEYS = ("score", "majority_share", "n_answers", "options_guess", "options_source", "fair_score", "n_test")
+
+
+def chance_parts(path: os.PathLike[str] | str) -> dict[str, Any] | None:
+    """The curve file's chance record, restricted to :data:`CHANCE_KEYS` (None: it has none)."""
+    data = read_json(path)
+    chance = data.get("chance") if isinstance(data, dict) else None
+    if not isinstance(chance, dict):
+        return None
+    return {k: chance.get(k) for k in CHANCE_KEYS if k in chance}
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -131,9 +145,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--floor",
         choices=FLOOR_RULES,
         default=None,
-        help="bottom of the normalisation: zero_shot (the paper's: the first point) or majority "
-        "(max of the first point and the majority-answer score each curve file records); "
-        "default: the config's analysis.floor, else zero_shot",
+        help="bottom of the normalisation: zero_shot (the paper's: the first point), majority "
+        "(max of the first point and the majority-answer score each curve file records) or fair "
+        "(max of the first point, the majority score and a uniform guess among each example's "
+        "options); default: the config's analysis.floor, else zero_shot",
     )
     p.add_argument("--out", required=True, help="output JSON: task -> {auc, zero_shot, max_acc, ceiling, ...}")
     p.add_argument("--tsv", default=None, help="also write the table as TSV")
@@ -198,8 +213,9 @@ def run(args: argparse.Namespace) -> int:
         floors=floors,
     )
     records = efficiency_records(curves, args.family, grid, files, source, config)
-    for record in records.values():
+    for task, record in records.items():
         record["floor_rule"] = floor_rule
+        record["chance"] = chance_parts(files[task])  # the floor's parts: zero-shot, majority, options guess
     if args.tsv:
         atomic_write_text(args.tsv, efficiency_tsv(curves))
     atomic_write_json(args.out, records)

@@ -9,8 +9,10 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 from dataeff.commands.options import (
+    add_curve_model_option,
     add_level_option,
     add_measured_options,
+    add_model_option,
     add_target_options,
     finite_float,
     parse_measured,
@@ -18,6 +20,7 @@ from dataeff.commands.options import (
 from dataeff.config import load_optional_config, max_budget
 from dataeff.efficiency import PAPER_MAX_BUDGET
 from dataeff.errors import DataeffError
+from dataeff.model_ref import coefficient_family
 
 if TYPE_CHECKING:
     from dataeff.shape import ShapeSet
@@ -47,8 +50,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--family",
         help="look up: --coefficients FILE, --results-dir DIR/FAMILY/coefficients.json, "
         "config families.FAMILY.coefficients, shipped fitted families, the paper "
-        "(llama, mistral, qwen)",
+        "(llama, mistral, qwen); default: --model when it is a config family",
     )
+    add_model_option(
+        who,
+        required=False,
+        help="the model CoS-Low was measured with, named as in select, coslow and predict (a config family "
+        "such as smollm2, a model directory or a Hub id; nothing is loaded): --family defaults to it when it "
+        "is a config family, and coefficients fitted on another model are refused unless --force",
+    )
+    who.add_argument("--force", action="store_true", help="use coefficients fitted on another --model")
     who.add_argument("--slope", type=finite_float, help="slope c of AUC = c * CoS-Low + I")
     who.add_argument("--intercept", type=finite_float, help="intercept I")
     who.add_argument("--slope-se", type=finite_float, default=None, help="standard error of --slope")
@@ -70,6 +81,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "N_max 5000)",
     )
     add_level_option(p)
+    add_curve_model_option(p)
     unc = p.add_argument_group("uncertainty and measured budgets")
     unc.add_argument(
         "--coslow-sd",
@@ -94,7 +106,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def resolve_coefficients(args: argparse.Namespace) -> dict[str, Any]:
-    """Coefficients from --slope/--intercept or a --family/--coefficients lookup."""
+    """Coefficients from --slope/--intercept or a --family/--coefficients lookup; ``--family``
+    defaults to ``--model`` as in ``predict`` (:func:`dataeff.model_ref.coefficient_family`), and
+    ``args.family`` is set to the family used."""
     from dataeff.coefficients import _coefficients_from_file, lookup_coefficients
 
     if (args.slope is None) != (args.intercept is None):
@@ -111,8 +125,10 @@ def resolve_coefficients(args: argparse.Namespace) -> dict[str, Any]:
             "intercept_se": args.intercept_se,
             "source": "user-supplied --slope/--intercept",
         }
+    config = load_optional_config(args.config)
+    args.family = coefficient_family(args.model, args.family, config)
     if args.family:
-        return lookup_coefficients(args.family, args.coefficients, args.results_dir, load_optional_config(args.config))
+        return lookup_coefficients(args.family, args.coefficients, args.results_dir, config)
     if args.coefficients:
         return _coefficients_from_file(args.coefficients, None)
     raise DataeffError(
@@ -144,25 +160,45 @@ def resolve_target(args: argparse.Namespace) -> float:
     return check_target(args.target)
 
 
-def _n(v: int | None, n_max: int) -> str:
+def budget_words(v: int | None, n_max: int) -> str:
+    """A budget as a person reads it: the number, or "more than N_max" for an end that lies beyond
+    N_max (None in the JSON), so no printed line ever says "None"."""
     return f"more than {n_max}" if v is None else str(v)
+
+
+def ordered_budgets(a: int | None, b: int | None) -> tuple[int | None, int | None]:
+    """Two budgets, the smaller first; an end beyond N_max (None) counts as the larger."""
+    low, high = sorted((a, b), key=lambda v: (v is None, v or 0))
+    return low, high
+
+
+def range_words(a: int | None, b: int | None, n_max: int) -> str:
+    """Two budgets as a range, the smaller first: "40–more than 256"; when both lie beyond
+    N_max, "more than 256" once."""
+    if a is None and b is None:
+        return budget_words(None, n_max)
+    low, high = ordered_budgets(a, b)
+    return f"{low}–{budget_words(high, n_max)}"
 
 
 def describe(pred: dict[str, Any], zero_shot: float | None = None, ceiling: float | None = None) -> str:
     """Human-readable summary of a :func:`dataeff.budget.predict_budget` result."""
     n_max = pred["max_budget"]
-    span = f"{_n(pred['budget_low'], n_max)}–{_n(pred['budget_high'], n_max)}"
+    span = range_words(pred["budget_low"], pred["budget_high"], n_max)
     head = (
         f"predicted AUC {pred['predicted_auc']:.3f} ({pred['level']:.0%} interval "
         f"{pred['auc_low']:.3f}–{pred['auc_high']:.3f}) at CoS-Low {pred['coslow']:.4f}"
     )
     if pred.get("measured_points"):
         head += f", updated with {len(pred['measured_points'])} measured budget(s)"
-    # with coefficients fitted under the majority floor the gap starts at max(zero-shot, majority)
-    start = "zero-shot" if pred.get("floor") is None else "max(zero-shot, majority share)"
+    if pred.get("out_of_sample_note"):
+        head += f" [{pred['out_of_sample_note']}]"
+    # with coefficients fitted under a chance floor the gap starts at max(zero-shot, that floor)
+    start = pred.get("gap_start") or "zero-shot"
     goal = f"labels to reach {pred['target']:.0%} of the gap between {start} and ceiling"
     if pred["status"] == "reachable":
-        lines = [head, f"{goal}: about {pred['budget']} (range {span}; N_max {n_max})"]
+        model = f", curve model {pred['curve_model']}" if pred.get("curve_model") else ""
+        lines = [head, f"{goal}: about {pred['budget']} (range {span}; N_max {n_max}{model})"]
     elif pred["status"] == "beyond_max":
         where = f"range {span}" if pred["budget_low"] is not None else "the whole interval lies beyond"
         lines = [head, f"{goal}: more than N_max = {n_max} ({where})"]
@@ -207,10 +243,12 @@ def _grid_for(args: argparse.Namespace, coefs: dict[str, Any]) -> list[int] | No
 
 
 def check_inputs(args: argparse.Namespace) -> tuple[dict[str, Any], float | None, list[str], float]:
-    """Every option checked before anything is computed; returns the coefficients, the majority
-    floor (None: the curve starts at the zero-shot accuracy), its warnings and the target.
-    ``args.measured`` and ``args.zero_shot`` are replaced by their parsed, floored values."""
+    """Every option checked before anything is computed; returns the coefficients, the chance
+    floor (None: the curve starts at the zero-shot accuracy), the warnings (the floor's, and with
+    ``--model`` the model check's, as in ``predict``) and the target. ``args.measured`` and
+    ``args.zero_shot`` are replaced by their parsed, floored values."""
     from dataeff.budget import check_coslow, check_max_budget, curve_start
+    from dataeff.coefficients import check_model
 
     check_coslow(args.coslow)
     if not (math.isfinite(args.level) and 0.0 < args.level < 1.0):
@@ -218,8 +256,11 @@ def check_inputs(args: argparse.Namespace) -> tuple[dict[str, Any], float | None
     if args.max_budget is not None:
         check_max_budget(args.max_budget)
     coefs = resolve_coefficients(args)
+    model_warnings = (
+        check_model(coefs, args.model, load_optional_config(args.config), force=args.force) if args.model else []
+    )
     args.measured = parse_measured(args.measured) or None
-    args.zero_shot, floor, floor_warnings = curve_start(args.zero_shot, args.majority, coefs)
+    args.zero_shot, floor, floor_warnings = curve_start(args.zero_shot, args.majority, coefs, args.options)
     if floor is not None and args.measured is not None and 0 in args.measured:
         args.measured[0] = max(args.measured[0], floor)
     if args.measured is not None and 0 not in args.measured and args.zero_shot is not None:
@@ -231,7 +272,7 @@ def check_inputs(args: argparse.Namespace) -> tuple[dict[str, Any], float | None
             field="--ceiling",
             fix="pass the task's ceiling (human-level accuracy, or 1.0 if unknown)",
         )
-    return coefs, floor, list(floor_warnings), target
+    return coefs, floor, list(model_warnings) + list(floor_warnings), target
 
 
 def print_budget(pred: dict[str, Any], args: argparse.Namespace) -> None:
@@ -251,7 +292,7 @@ def print_budget(pred: dict[str, Any], args: argparse.Namespace) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from dataeff.budget import DEFAULT_UPDATE, predict_budget, predicted_curve
+    from dataeff.budget import DEFAULT_CURVE_MODEL, DEFAULT_UPDATE, gap_start, predict_budget, predicted_curve
     from dataeff.plots.curves import plot_predicted_budget
 
     coefs, floor, floor_warnings, target = check_inputs(args)
@@ -269,6 +310,7 @@ def run(args: argparse.Namespace) -> int:
         test_size=args.test_size,
         band=bool(args.curve or args.plot),
         shapes=_own_shapes(args, coefs),
+        curve_model=args.curve_model or DEFAULT_CURVE_MODEL,
     )
     if args.zero_shot is not None and args.ceiling is not None:
         pred["zero_shot"], pred["ceiling"] = args.zero_shot, args.ceiling
@@ -278,6 +320,9 @@ def run(args: argparse.Namespace) -> int:
     if args.plot:
         plot_predicted_budget(pred, args.plot)
     pred["warnings"] = floor_warnings + pred["warnings"]
-    pred["floor"] = floor  # the majority share the gap starts from (None: the zero-shot accuracy)
+    pred["floor"] = floor  # the chance floor the gap starts from (None: the zero-shot accuracy)
+    pred["gap_start"] = gap_start(coefs, args.majority, args.options) if floor is not None else "zero-shot"
+    # which model and family the number is for, recorded as predict records them
+    pred.update(family=args.family, model=args.model, coefficients_model=coefs.get("model"))
     print_budget(pred, args)
     return 0

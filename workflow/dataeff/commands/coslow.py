@@ -5,14 +5,16 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from dataeff.commands.options import add_model_option
 from dataeff.config import load_optional_config
 from dataeff.coslow_stage import run_coslow
+from dataeff.io import check_output_path
 from dataeff.progress import Progress
 
 
 def register(subparsers: Any) -> None:
     p = subparsers.add_parser("coslow", help="CoS-Low of the labeled low-confidence examples", description=__doc__)
-    p.add_argument("--model", required=True, help="family name, model directory or model.json, or Hub id")
+    add_model_option(p)
     p.add_argument("--annotated", required=True, help="JSONL with 'prompt' and a non-empty 'answer' per line")
     p.add_argument("--seed", type=int, required=True, help="seed of the LoRA initialisation")
     p.add_argument("--out", required=True, help="result JSON")
@@ -22,14 +24,17 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    config = load_optional_config(args.config)
+    check_output_path(args.out, "--out")
     res = run_coslow(
         args.model,
         args.annotated,
         args.seed,
         args.out,
-        load_optional_config(args.config),
+        config,
         threads=args.threads,
         on_progress=Progress("gradient pass", "units").update,
+        on_message=Progress("coslow").message,
     )
     q = res["cosine_quartiles"]
     spread = res.get("spread")

@@ -1,4 +1,5 @@
-"""Options that ``dataeff budget`` and ``dataeff predict`` share, defined once.
+"""Options that ``dataeff budget`` and ``dataeff predict`` (and, for ``--model``, ``select`` and
+``coslow``) share, defined once.
 
 Both commands end in the same prediction (:func:`dataeff.budget.predict_budget`), so a target and
 the accuracies measured so far are written the same way in both: a practitioner who moves from
@@ -24,6 +25,18 @@ def finite_float(text: str) -> float:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
 
 
+MODEL_HELP = (
+    "base model: a family of the config (e.g. smollm2; prepared once into ~/.cache/dataeff/models, "
+    "or $DATAEFF_CACHE/models, on first use), a model directory or model.json, or a Hub id"
+)
+
+
+def add_model_option(parser: argparse._ActionsContainer, *, required: bool = True, help: str = MODEL_HELP) -> None:
+    """``--model``, written the same in ``select``, ``coslow``, ``predict`` and ``budget`` and
+    resolved the same (:mod:`dataeff.model_ref`), so a name one command accepts no other refuses."""
+    parser.add_argument("--model", required=required, default=None, help=help)
+
+
 def add_target_options(parser: argparse.ArgumentParser, task: str = "the task") -> None:
     """``--target`` / ``--target-accuracy`` and the accuracies that set the gap they are read in."""
     tgt = parser.add_argument_group("target (one of)")
@@ -37,8 +50,16 @@ def add_target_options(parser: argparse.ArgumentParser, task: str = "the task") 
         type=finite_float,
         default=None,
         metavar="SHARE",
-        help=f"share of {task}'s most common answer: with coefficients fitted under the majority "
-        "floor (smollm2) the gap starts at max(zero-shot, SHARE)",
+        help=f"share of {task}'s most common answer: with coefficients fitted under a chance floor "
+        "(majority or fair; smollm2) the gap starts at max(zero-shot, SHARE)",
+    )
+    tgt.add_argument(
+        "--options",
+        type=int,
+        default=None,
+        metavar="K",
+        help=f"how many options each example of {task} lists (multiple choice): with coefficients "
+        "fitted under the fair floor (smollm2) the gap starts at max(zero-shot, --majority, 1/K)",
     )
     tgt.add_argument("--ceiling", type=finite_float, help="best reachable accuracy (e.g. human level)")
 
@@ -49,6 +70,21 @@ def add_level_option(parser: argparse.ArgumentParser) -> None:
     default = section(None, "analysis")["level"]
     parser.add_argument(
         "--level", type=finite_float, default=default, help=f"interval level (default {default}, analysis.level)"
+    )
+
+
+def add_curve_model_option(parser: argparse._ActionsContainer) -> None:
+    """``--curve-model``: how a predicted AUC becomes a curve, and so a budget
+    (:data:`dataeff.budget.CURVE_MODELS`; the default is the one measured nearer to real curves,
+    docs/PREDICTIONS.md section 1)."""
+    # the names are repeated here so that building the command line stays light (no numpy)
+    parser.add_argument(
+        "--curve-model",
+        choices=("paper", "grid"),
+        default=None,
+        help="paper: the paper's formula N_max^(tau^(a/(1-a))) at the predicted AUC a (the default: nearer "
+        "to real curves on the paper's 100 published ones); grid: the x**p whose trapezoid on the AUC's "
+        "budget grid is a (docs/PREDICTIONS.md)",
     )
 
 

@@ -22,22 +22,23 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from dataeff.commands.budget import _n, describe, resolve_target
+from dataeff.commands.budget import budget_words, describe, ordered_budgets, range_words, resolve_target
 from dataeff.commands.options import (
+    add_curve_model_option,
     add_level_option,
     add_measured_options,
+    add_model_option,
     add_target_options,
     parse_measured,
 )
 from dataeff.config import load_optional_config
 from dataeff.coslow_stage import run_coslow
 from dataeff.errors import DataeffError
-from dataeff.io import atomic_write_json, read_json, read_jsonl
-from dataeff.model_ref import family_model_json, model_cache_dir
-from dataeff.models import prepare_model
+from dataeff.io import atomic_write_json, check_output_path, read_json, read_jsonl
+from dataeff.model_ref import coefficient_family
 from dataeff.progress import Progress
 from dataeff.provenance import file_hash, provenance, stable_hash
-from dataeff.selection import most_common_share, normalize_answer, run_select, sidecar_paths
+from dataeff.selection import most_common_share, normalize_answer, read_prompts, row_id, run_select, sidecar_paths
 from dataeff.settings import coslow_settings
 
 TO_ANNOTATE = "to_annotate.jsonl"
@@ -62,11 +63,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="From unlabeled prompts to a label budget. Run it twice: once to get the examples to "
         "label, and again after labeling them (same command).",
     )
-    p.add_argument(
-        "--model",
-        required=True,
-        help="base model: a family of the config (e.g. smollm2), a model directory, or a Hub id",
-    )
+    add_model_option(p)
     p.add_argument("--prompts", required=True, help="unlabeled prompts, JSONL or CSV")
     p.add_argument("--prompt-field", default="prompt", help="key (JSONL) or column (CSV) of the prompt text")
     p.add_argument("--workdir", required=True, help="directory for to_annotate.jsonl and the results")
@@ -87,6 +84,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=None, help="selection, LoRA and resampling seed (default: config seed)")
     p.add_argument("--max-budget", type=int, default=None, help="N_max (default: the coefficients' own)")
     add_level_option(p)
+    add_curve_model_option(p)
     p.add_argument("--threads", type=int, default=None, help="torch threads")
     p.add_argument("--config", default=None, help="pipeline config (default: the packaged default configuration)")
     p.add_argument(
@@ -178,30 +176,54 @@ def check_workdir(workdir: Path, inputs: dict[str, Any], redo: bool) -> None:
 
 
 def resolve_family(args: argparse.Namespace, config: dict[str, Any]) -> str:
-    if args.family:
-        return args.family
-    if args.model in (config.get("families") or {}):
-        return args.model
-    raise DataeffError(
-        "no --family given",
-        field="--family",
-        fix="name the family whose coefficients to use (e.g. the one fitted on your model)",
-    )
+    """``--family``, else ``--model`` when it is a config family (:func:`coefficient_family`,
+    as in ``budget``); predict cannot go on without coefficients, so none is a one-line error."""
+    family = coefficient_family(args.model, args.family, config)
+    if family is None:
+        raise DataeffError(
+            "no --family given",
+            field="--family",
+            fix="name the family whose coefficients to use (e.g. the one fitted on your model)",
+        )
+    return family
 
 
-def ensure_family_model(model: str, config: dict[str, Any], progress: Any) -> None:
-    """A config family's model is prepared once (into the user's model cache) when neither the
-    pipeline's ``results/models`` nor the cache has it, so ``--model smollm2`` works anywhere."""
-    import time
-
-    families = config.get("families") or {}
-    if model not in families or family_model_json(model) is not None:
-        return
-    out = model_cache_dir() / model
-    progress.message(f"preparing model '{model}' ({families[model]['model']}) once into {out}")
-    start = time.monotonic()
-    prepare_model(families[model], out)
-    progress.message(f"model prepared in {time.monotonic() - start:.0f} s")
+def check_picks(rows: list[dict[str, Any]], annotate: Path, prompts: str, prompt_field: str) -> None:
+    """Every labeled row must be one of the picked examples, its prompt (and system text) as it was
+    picked: CoS-Low is the cosine of the gradients of exactly those prompts, so an edited or
+    swapped prompt would silently give the CoS-Low of other examples. The record is the prompts
+    file (``check_workdir`` has already matched its content to the hash taken when picking) and
+    the ids the selection wrote beside ``annotate``."""
+    selection = sidecar_paths(annotate)[1]
+    record = read_json(selection) if selection.is_file() else None
+    chosen = record.get("selected_ids") if isinstance(record, dict) else None
+    chosen = {str(i) for i in chosen} if isinstance(chosen, list) else None
+    picked: dict[str, list[tuple[str, str | None]]] = {}
+    for i, row in enumerate(read_prompts(prompts, prompt_field)):
+        rid = row_id(row, i)
+        if chosen is None or rid in chosen:
+            picked.setdefault(rid, []).append((row["prompt"], row.get("system") or None))
+    for row in rows:
+        where = f"line {row.get('_line')} (id {row.get('id')!r})"
+        versions = picked.get(str(row.get("id")))
+        if versions is None:
+            raise DataeffError(
+                f"{where} is not one of the examples picked from {prompts}",
+                file=str(annotate),
+                field="id",
+                fix="restore the picked example there and fill in only its 'answer', or pass --redo to "
+                "select again, which discards the labels",
+            )
+        if (row.get("prompt"), row.get("system") or None) not in versions:
+            changed = "prompt" if row.get("prompt") not in {text for text, _ in versions} else "system"
+            raise DataeffError(
+                f"{where}: the {changed} text was edited since it was picked from {prompts}, and CoS-Low "
+                "would be computed on the edited text",
+                file=str(annotate),
+                field=changed,
+                fix=f"restore the {changed} as it was picked and fill in only 'answer', or pass --redo to "
+                "select again, which discards the labels",
+            )
 
 
 # --------------------------------------------------------------------------- the budget
@@ -219,10 +241,11 @@ def call_predict_budget(
     zero_shot: float | None,
     ceiling: float | None,
     test_size: int | None = None,
+    curve_model: str | None = None,
 ) -> dict[str, Any]:
     """:func:`dataeff.budget.predict_budget` with the CoS-Low spread and the budgets measured so far;
     the zero-shot accuracy counts as the measured point at budget 0."""
-    from dataeff.budget import predict_budget
+    from dataeff.budget import DEFAULT_CURVE_MODEL, predict_budget
 
     points = dict(measured)
     if points and zero_shot is not None:
@@ -237,6 +260,7 @@ def call_predict_budget(
         measured=points or None,
         ceiling=ceiling,
         test_size=test_size if points else None,
+        curve_model=curve_model or DEFAULT_CURVE_MODEL,
     )
 
 
@@ -245,17 +269,24 @@ def qualifiers(
 ) -> list[str]:
     """What limits the headline number, stated in the headline itself. The number is called
     unstable when the CoS-Low interval alone moves the budget by more than ``unstable_factor``
-    (config ``coslow.unstable_budget_factor``)."""
+    (config ``coslow.unstable_budget_factor``): either way round (a negative slope, SmolLM2's,
+    gives more labels at the higher CoS-Low), and an end beyond N_max counts as more than N_max."""
     out = []
-    lo, hi = pred.get("budget_at_coslow_high"), pred.get("budget_at_coslow_low")
-    if unstable_factor and lo and hi and hi > unstable_factor * lo:
-        sp = pred["coslow_spread"]
-        out.append(
-            f"unstable: another draw of the labeled examples moves CoS-Low over "
-            f"{sp['low']:.2f}–{sp['high']:.2f} and the budget over {lo}–{hi}"
-        )
+    if unstable_factor and "budget_at_coslow_high" in pred:
+        ends = (pred["budget_at_coslow_high"], pred["budget_at_coslow_low"])
+        n_max = int(pred["max_budget"])
+        few = min((b for b in ends if b is not None), default=None)
+        many = max(ends) if None not in ends else n_max + 1  # beyond N_max: at least N_max + 1
+        if few and many > unstable_factor * few:
+            sp = pred["coslow_spread"]
+            out.append(
+                f"unstable: another draw of the labeled examples moves CoS-Low over "
+                f"{sp['low']:.2f}–{sp['high']:.2f} and the budget over {range_words(*ends, n_max)}"
+            )
     if model_warnings and coefs.get("model"):
         out.append(f"coefficients fitted on {coefs['model']}, not on this model")
+    if pred.get("out_of_sample_note"):
+        out.append(pred["out_of_sample_note"])
     x = pred["coslow"]
     x_min, x_max = coefs.get("x_min"), coefs.get("x_max")
     if x_min is not None and x_max is not None and not float(x_min) <= x <= float(x_max):
@@ -271,7 +302,7 @@ def qualifiers(
 
 def headline(pred: dict[str, Any], quals: list[str]) -> str:
     status = pred.get("status", "reachable")
-    start = "zero-shot" if pred.get("floor") is None else "max(zero-shot, majority share)"
+    start = pred.get("gap_start") or "zero-shot"
     reach = f"{pred['target']:.0%} of the gap between {start} and ceiling"
     if pred.get("target_accuracy") is not None:
         reach += f" (accuracy {pred['target_accuracy']:.3f})"
@@ -280,22 +311,29 @@ def headline(pred: dict[str, Any], quals: list[str]) -> str:
     elif status == "unreachable":
         text = f"{reach} is not reachable with these coefficients"
     else:
-        span = f"{_n(pred['budget_low'], pred['max_budget'])}–{_n(pred['budget_high'], pred['max_budget'])}"
-        text = f"label about {pred['budget']} examples (range {span}) to reach {reach}"
+        n_max = pred["max_budget"]
+        span = range_words(pred["budget_low"], pred["budget_high"], n_max)
+        text = f"label about {budget_words(pred['budget'], n_max)} examples (range {span}) to reach {reach}"
     if pred.get("reason") and status != "reachable":
         text += f": {pred['reason']}"
     return text + "".join(f" [{q}]" for q in quals)
 
 
 def spread_budgets(
-    spread: dict[str, Any], coefs: dict[str, Any], target: float, max_budget: int | None, level: float
+    spread: dict[str, Any],
+    coefs: dict[str, Any],
+    target: float,
+    max_budget: int | None,
+    level: float,
+    curve_model: str | None = None,
 ) -> dict[str, int]:
     """Budgets at the two ends of the CoS-Low interval: how far the draw of examples alone
     moves the answer (higher CoS-Low, fewer labels)."""
-    from dataeff.budget import predict_budget
+    from dataeff.budget import DEFAULT_CURVE_MODEL, predict_budget
 
-    lo = predict_budget(spread["high"], coefs, target, max_budget, level)["budget"]
-    hi = predict_budget(spread["low"], coefs, target, max_budget, level)["budget"]
+    model = curve_model or DEFAULT_CURVE_MODEL
+    lo = predict_budget(spread["high"], coefs, target, max_budget, level, curve_model=model)["budget"]
+    hi = predict_budget(spread["low"], coefs, target, max_budget, level, curve_model=model)["budget"]
     return {"budget_at_coslow_high": lo, "budget_at_coslow_low": hi}
 
 
@@ -392,12 +430,12 @@ def check_request(args: argparse.Namespace) -> Request:
     family = resolve_family(args, config)
     coefs = lookup_coefficients(family, args.coefficients, args.results_dir, config)
     model_warnings = check_model(coefs, args.model, config, force=args.force)
-    zero_shot, floor, floor_warnings = curve_start(args.zero_shot, args.majority, coefs)
+    zero_shot, floor, floor_warnings = curve_start(args.zero_shot, args.majority, coefs, args.options)
     if floor is not None and 0 in measured:
         measured[0] = max(measured[0], floor)
     target = resolve_target(args)
     inputs = selection_inputs(args, k, seed, settings)
-    workdir = Path(args.workdir)
+    workdir = check_output_path(args.workdir, "--workdir", directory=True)
     check_workdir(workdir, inputs, args.redo)
     return Request(
         config=config,
@@ -420,7 +458,6 @@ def check_request(args: argparse.Namespace) -> Request:
 def select_examples(args: argparse.Namespace, req: Request) -> None:
     """First run: the confidence pass over the prompts and the k low-confidence picks to label."""
     note = Progress("predict", log=req.log)
-    ensure_family_model(args.model, req.config, note)
     record = run_select(
         args.model,
         args.prompts,
@@ -433,6 +470,7 @@ def select_examples(args: argparse.Namespace, req: Request) -> None:
         threads=args.threads,
         prompt_field=args.prompt_field,
         on_progress=Progress("confidence pass", "prompts", log=req.log).update,
+        on_message=note.message,
     )
     atomic_write_json(req.workdir / INPUTS, {"hash": stable_hash(req.inputs), "inputs": req.inputs})
     for w in output_warning(record, float(req.settings["same_output_share"])):
@@ -444,8 +482,9 @@ def select_examples(args: argparse.Namespace, req: Request) -> None:
     )
 
 
-def labeled_rows(req: Request) -> list[dict[str, Any]]:
-    """The annotated picks, every answer filled (at least two: CoS-Low is a median over pairs)."""
+def labeled_rows(args: argparse.Namespace, req: Request) -> list[dict[str, Any]]:
+    """The annotated picks, every answer filled (at least two: CoS-Low is a median over pairs),
+    each still the example that was picked (:func:`check_picks`)."""
     rows = check_answers(req.annotate)
     if len(rows) < 2:
         raise DataeffError(
@@ -453,6 +492,7 @@ def labeled_rows(req: Request) -> list[dict[str, Any]]:
             file=str(req.annotate),
             fix="CoS-Low needs at least 2 labeled examples; pass --redo to select again",
         )
+    check_picks(rows, req.annotate, args.prompts, args.prompt_field)
     return rows
 
 
@@ -461,6 +501,8 @@ def prediction(
 ) -> dict[str, Any]:
     """The budget and its interval from CoS-Low of the labeled picks, with every warning,
     qualifier and the provenance ``prediction.json`` records."""
+    from dataeff.budget import gap_start
+
     spread = cos_rec.get("spread")
     pred = call_predict_budget(
         cos_rec["value"],
@@ -473,6 +515,7 @@ def prediction(
         zero_shot=req.zero_shot,
         ceiling=args.ceiling,
         test_size=args.test_size,
+        curve_model=args.curve_model,
     )
     settings = req.settings
     warnings = req.model_warnings + req.floor_warnings
@@ -482,9 +525,10 @@ def prediction(
         warnings += output_warning(read_json(sel_path), float(settings["same_output_share"]))
     if spread:
         pred["coslow_spread"] = spread
-        pred.update(spread_budgets(spread, req.coefs, req.target, args.max_budget, args.level))
+        pred.update(spread_budgets(spread, req.coefs, req.target, args.max_budget, args.level, args.curve_model))
     pred["warnings"] = warnings + pred["warnings"]
-    pred["floor"] = req.floor  # the majority share the gap starts from (None: the zero-shot accuracy)
+    pred["floor"] = req.floor  # the chance floor the gap starts from (None: the zero-shot accuracy)
+    pred["gap_start"] = gap_start(req.coefs, args.majority, args.options) if req.floor is not None else "zero-shot"
     if req.zero_shot is not None and args.ceiling is not None:
         pred["zero_shot"], pred["ceiling"] = req.zero_shot, args.ceiling
         pred["target_accuracy"] = req.zero_shot + req.target * (args.ceiling - req.zero_shot)
@@ -515,6 +559,17 @@ def prediction(
     return pred
 
 
+def draw_words(pred: dict[str, Any]) -> str:
+    """How far the draw of the labeled examples alone moves the budget, in words: the budgets at
+    the two ends of the CoS-Low interval, smaller first, an end beyond N_max as "more than N_max"."""
+    ends = (pred.get("budget_at_coslow_high"), pred.get("budget_at_coslow_low"))
+    n_max = int(pred["max_budget"])
+    if ends == (None, None):
+        return f"the budget is more than {n_max} at both ends of that interval"
+    low, high = ordered_budgets(*ends)
+    return f"the draw alone moves the budget between {low} and {budget_words(high, n_max)}"
+
+
 def print_prediction(pred: dict[str, Any], req: Request, args: argparse.Namespace) -> None:
     """The headline, CoS-Low with its spread, the budget and what to do next (or the JSON)."""
     for w in pred["warnings"]:
@@ -527,8 +582,7 @@ def print_prediction(pred: dict[str, Any], req: Request, args: argparse.Namespac
     sd = (
         (
             f", sd {spread['sd']:.3f} over resamples of the {k} examples, {spread['level']:.0%} interval "
-            f"{spread['low']:.3f}–{spread['high']:.3f}; the draw alone moves the budget between "
-            f"{pred['budget_at_coslow_high']} and {pred['budget_at_coslow_low']}"
+            f"{spread['low']:.3f}–{spread['high']:.3f}; {draw_words(pred)}"
         )
         if spread
         else ""
@@ -546,8 +600,7 @@ def run(args: argparse.Namespace) -> int:
     if not req.annotate.is_file():
         select_examples(args, req)
         return 0
-    rows = labeled_rows(req)
-    ensure_family_model(args.model, req.config, Progress("predict", log=req.log))
+    rows = labeled_rows(args, req)
     cos_rec = run_coslow(
         args.model,
         str(req.annotate),
@@ -556,6 +609,7 @@ def run(args: argparse.Namespace) -> int:
         req.config,
         threads=args.threads,
         on_progress=Progress("gradient pass", "units", log=req.log).update,
+        on_message=Progress("predict", log=req.log).message,
     )
     pred = prediction(args, req, rows, cos_rec)
     atomic_write_json(req.workdir / "prediction.json", pred)

@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from dataeff.commands.options import add_model_option
 from dataeff.config import load_optional_config
+from dataeff.io import check_output_path
 from dataeff.progress import Progress
 from dataeff.selection import run_select
 from dataeff.settings import coslow_settings
@@ -15,7 +17,7 @@ def register(subparsers: Any) -> None:
     p = subparsers.add_parser(
         "select", help="pick the low-confidence prompts to label (CoS-Low step 1-2)", description=__doc__
     )
-    p.add_argument("--model", required=True, help="family name, model directory or model.json, or Hub id")
+    add_model_option(p)
     p.add_argument("--prompts", required=True, help="unlabeled prompts: JSONL or CSV (optional 'system', 'id')")
     p.add_argument("--prompt-field", default="prompt", help="key (JSONL) or column (CSV) of the prompt text")
     p.add_argument("--k", type=int, default=None, help="examples to label (default: config coslow.k)")
@@ -33,6 +35,7 @@ def register(subparsers: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     config = load_optional_config(args.config)
     settings = coslow_settings(config)
+    check_output_path(args.out, "--out")
     record = run_select(
         args.model,
         args.prompts,
@@ -47,6 +50,7 @@ def run(args: argparse.Namespace) -> int:
         threads=args.threads,
         prompt_field=args.prompt_field,
         on_progress=Progress("confidence pass", "prompts").update,
+        on_message=Progress("select").message,
     )
     print(
         f"selected {record['k']} of {record['n_prompts']} prompts (bottom {record['low_fraction']:g} by "

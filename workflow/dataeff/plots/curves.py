@@ -29,10 +29,11 @@ X_LABEL = "labeled training examples"
 #: Lower y limit of every panel; measured points further below are drawn on it as triangles.
 Y_MIN = -0.2
 Y_LABEL = "fraction of the gap from zero-shot to ceiling"
-#: The same with the majority floor (``analysis.floor: majority``, :mod:`dataeff.chance`).
+#: The same with a chance floor (``analysis.floor: majority`` or ``fair``, :mod:`dataeff.chance`).
 Y_LABEL_FLOOR = "fraction of the gap from floor to ceiling"
-#: What "floor" means, added to the title of a figure that uses it.
-FLOOR_NOTE = "floor = max(zero-shot, majority answer)"
+#: What "floor" means, added to the title of a figure that uses it (the curves do not say which
+#: chance score: the majority answer's, or under ``fair`` the larger of it and a guess among the options).
+FLOOR_NOTE = "floor = max(zero-shot, chance: majority answer or a guess among the options)"
 
 
 def _bottom(curves: Iterable[Curve]) -> tuple[str, str]:

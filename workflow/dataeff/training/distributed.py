@@ -15,16 +15,32 @@ from dataeff.errors import DataeffError
 from dataeff.io import atomic_path
 
 
-def make_accelerator() -> Any:
+def make_accelerator(process_group_timeout_minutes: float | None = None) -> Any:
     """An Accelerator for this process. ``mixed_precision="no"``: the precision policy
     (:mod:`dataeff.precision`) decides the weights' dtype and the autocast; accelerate's "bf16"
     would upcast bf16 weights to fp32 master weights (16 bytes per parameter with AdamW).
     ``step_scheduler_with_optimizer=False``: accelerate otherwise steps a prepared scheduler once
-    per process, so N GPUs would run the learning-rate schedule N times too fast."""
+    per process, so N GPUs would run the learning-rate schedule N times too fast.
+
+    ``process_group_timeout_minutes`` (``train.process_group_timeout_minutes``) becomes the
+    timeout of the process group accelerate creates: the other ranks wait in a barrier while rank
+    0 alone writes the model or deletes a checkpoint, longer than NCCL's 10-minute default for the
+    largest models. None keeps torch's default (a single process creates no group)."""
+    from datetime import timedelta
+
     import torch
     from accelerate import Accelerator
+    from accelerate.utils import InitProcessGroupKwargs
 
-    acc = Accelerator(cpu=not torch.cuda.is_available(), step_scheduler_with_optimizer=False, mixed_precision="no")
+    handlers = []
+    if process_group_timeout_minutes is not None:
+        handlers.append(InitProcessGroupKwargs(timeout=timedelta(minutes=process_group_timeout_minutes)))
+    acc = Accelerator(
+        cpu=not torch.cuda.is_available(),
+        step_scheduler_with_optimizer=False,
+        mixed_precision="no",
+        kwargs_handlers=handlers,
+    )
     if is_sharded(acc):
         plugin = acc.state.fsdp_plugin
         if plugin.fsdp_version != 2:

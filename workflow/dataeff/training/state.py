@@ -17,6 +17,8 @@ from dataeff.provenance import stable_hash
 
 #: Family keys that describe the cluster, not the training run: changing them keeps a checkpoint.
 NOT_FINGERPRINTED_FAMILY_KEYS = ("coefficients", "mem_mb", "runtime")
+#: Train keys that do not change the result (threads, how long ranks wait for each other).
+NOT_FINGERPRINTED_TRAIN_KEYS = ("threads", "process_group_timeout_minutes")
 
 
 def fingerprint(
@@ -29,10 +31,11 @@ def fingerprint(
     precision: str,
 ) -> str:
     """Identity of a run: a checkpoint is resumed only by the run that wrote it (same settings,
-    seed, data and precision used). Threads do not change the result, so raising them keeps it."""
+    seed, data and precision used). Threads and the process-group timeout do not change the
+    result, so changing them keeps it."""
     return stable_hash(
         {
-            "train": {k: v for k, v in train_cfg.items() if k != "threads"},
+            "train": {k: v for k, v in train_cfg.items() if k not in NOT_FINGERPRINTED_TRAIN_KEYS},
             "family": {k: v for k, v in family_cfg.items() if k not in NOT_FINGERPRINTED_FAMILY_KEYS},
             "seed": seed,
             "train_rows": train_rows,

@@ -40,7 +40,7 @@ from committed import committed_tasks  # noqa: E402
 from floor import write_floors  # noqa: E402
 from noise import write_noise  # noqa: E402
 from picks import write_picks  # noqa: E402
-from robustness import NO_PREDICTOR, PICK_PREDICTORS, write_robustness  # noqa: E402
+from robustness import NO_PREDICTOR, PICK_PREDICTORS, ci_text, write_robustness  # noqa: E402
 from timing import write_timing  # noqa: E402
 
 #: The floor rules the AUC is computed under (docs/METHOD.md section 1): the config's in
@@ -229,16 +229,6 @@ def _paper_r(predictor: str) -> str:
     return f"{mean:.3f} ± {sd:.3f}"
 
 
-def _ci(rec: dict | None, fmt: str = "{:.2f}") -> str:
-    """``value [lo, hi]`` of a correlation (``r``) or error (``value``) record; ``-`` when absent."""
-    if not rec or rec.get("r", rec.get("value")) is None:
-        return "-"
-    value = rec.get("r", rec.get("value"))
-    if rec.get("lo") is None:
-        return fmt.format(value)
-    return f"{fmt.format(value)} [{fmt.format(rec['lo'])}, {fmt.format(rec['hi'])}]"
-
-
 def write_finding(out: Path, others: list[str], rec: dict, path: Path) -> None:
     """The finding as Markdown, from :func:`robustness.write_robustness`'s record: per predictor
     Pearson and Spearman r with bootstrap 95% intervals, leave-one-task-out MAE and RMSE with
@@ -266,13 +256,13 @@ def write_finding(out: Path, others: list[str], rec: dict, path: Path) -> None:
         few = few or (within.get("few_answers") or {}).get("n")
         cells = [
             what.get(name, name),
-            _ci(r.get("pearson")),
-            _ci(r.get("spearman")),
-            _ci(loto["mae"], "{:.3f}"),
-            _ci(loto["rmse"], "{:.3f}"),
-            "-" if name == NO_PREDICTOR else _ci(loto["mae_minus_baseline"], "{:+.3f}"),
-            _ci((within.get("many_answers") or {}).get("pearson")),
-            _ci((within.get("few_answers") or {}).get("pearson")),
+            ci_text(r.get("pearson")),
+            ci_text(r.get("spearman")),
+            ci_text(loto["mae"], "{:.3f}"),
+            ci_text(loto["rmse"], "{:.3f}"),
+            "-" if name == NO_PREDICTOR else ci_text(loto["mae_minus_baseline"], "{:+.3f}"),
+            ci_text((within.get("many_answers") or {}).get("pearson")),
+            ci_text((within.get("few_answers") or {}).get("pearson")),
             *[f"{other_r[rule][name]:.2f}" if name in other_r[rule] else "-" for rule in others],
             _paper_r(name),
         ]

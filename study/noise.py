@@ -202,12 +202,40 @@ def noise_bootstrap(
     return out
 
 
+#: The training-seed replicates run on shipped BBH tasks (study/seeds.py, study/seed_noise.py).
+SEED_REPLICATES = Path("study/results/bbh_seeds/analysis/seed_noise.json")
+#: Fewest replicated tasks whose pooled seed-to-seed sd stands in for the study's own.
+MIN_TRANSFER_TASKS = 4
+
+
+def transfer_training_sd(measurements: list[dict], grid: list[int], path: Path) -> dict | None:
+    """Give every task without replicates of its own the accuracy sd between training seeds that
+    study/seeds.py measured on shipped BBH tasks (root mean square over tasks, per budget), matched
+    by the budget's rank on the doubling grid (the study's 16..256 against BBH's 10..160: the same
+    protocol, scaled). The study's own tasks cannot be fine-tuned again, so this is the measured
+    training noise of the same model and protocol on other real tasks; it is recorded as such."""
+    if not path.is_file():
+        return None
+    pooled = json.loads(path.read_text())["pooled"]
+    if int(pooled["tasks"]) < MIN_TRANSFER_TASKS:
+        return None
+    by_rank = [pooled["accuracy_seed_sd_by_budget"][b] for b in sorted(pooled["accuracy_seed_sd_by_budget"], key=int)]
+    if len(by_rank) != len(grid):
+        return None
+    for m in measurements:
+        if not m["train_sd"]:
+            m["train_sd"] = {b: float(sd) for b, sd in zip(grid, by_rank, strict=True)}
+            m["train_seeds"] = {b: 0 for b in grid}  # 0: transferred, not this task's own seeds
+    return {"file": str(path), "tasks": int(pooled["tasks"]), "accuracy_sd_by_rank": by_rank}
+
+
 def write_noise(root: Path, config: dict, tasks: list[str], out: Path, n_boot: int = 2000) -> dict:
     """``out/noise.json`` and sentences in ``out/noise.md``; returns the record."""
     (family,) = list(config["families"])
     seed = int(config["seed"])
     measurements = [task_measurements(root, family, t) for t in tasks]
     grid = sorted(int(b) for b in config["budgets"])
+    transferred = transfer_training_sd(measurements, grid, REPO / SEED_REPLICATES)
     floor_rule = config["analysis"]["floor"]
     rec = noise_bootstrap(measurements, grid, int(config["max_budget"]), floor_rule, n_boot, seed)
     shares = {
@@ -216,6 +244,7 @@ def write_noise(root: Path, config: dict, tasks: list[str], out: Path, n_boot: i
     }
     measured = [t for t, v in shares.items() if v["measured"]]
     rec["training_noise"] = {
+        "transferred_from": transferred,
         "layout": f"raw/{{task}}/{SEEDS_LAYOUT}",
         "tasks_measured": measured,
         "per_task": shares,
@@ -242,10 +271,17 @@ def write_noise(root: Path, config: dict, tasks: list[str], out: Path, n_boot: i
             f"{shares[t]['auc_sd_test']:.3f} from the test rows; budgets {', '.join(map(str, shares[t]['budgets']))})"
             for t in measured
         ]
+        if transferred:
+            sds = ", ".join(f"{v:.3f}" for v in transferred["accuracy_sd_by_rank"])
+            text += (
+                f"\nTraining-seed noise: the study's tasks cannot be fine-tuned again, so each accuracy's seed-to-seed "
+                f"sd is the one measured with the same model and protocol on {transferred['tasks']} shipped BBH tasks "
+                f"(study/seeds.py), per budget by rank: {sds}."
+            )
         text += (
-            f"\nTraining-seed noise, measured on {len(measured)} of {len(tasks)} tasks from replicate fine-tunes "
+            f"\nTraining-seed noise on {len(measured)} of {len(tasks)} tasks (own or transferred replicates) "
             f"({rec['training_noise']['layout']}) and included in the draws above; share of the AUC's variance that is "
-            f"training noise: {'; '.join(parts)}. Not measured on the others.\n"
+            f"training noise: {'; '.join(parts)}.\n"
         )
     (out / "noise.md").write_text(text)
     return rec

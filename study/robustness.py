@@ -252,7 +252,8 @@ def _order(name: str) -> tuple[int, str]:
     return (order.index(name), name) if name in order else (len(order), name)
 
 
-def _ci(rec: dict[str, Any] | None, fmt: str = "{:.2f}") -> str:
+def ci_text(rec: dict[str, Any] | None, fmt: str = "{:.2f}") -> str:
+    """``value [lo, hi]`` of a correlation (``r``) or error (``value``) record; ``-`` when absent."""
     if not rec or rec.get("r", rec.get("value")) is None:
         return "-"
     v = rec.get("r", rec.get("value"))
@@ -310,7 +311,7 @@ def main(argv: list[str] | None = None) -> int:
     root = REPO / args.results
     rec = write_robustness(root, config, committed_tasks(root, config), root / "analysis")
     for name, r in rec["predictors"].items():
-        print(f"{name}: r {_ci(r.get('pearson'))}, LOTO MAE {_ci(r['loto']['mae'], '{:.3f}')}")
+        print(f"{name}: r {ci_text(r.get('pearson'))}, LOTO MAE {ci_text(r['loto']['mae'], '{:.3f}')}")
     return 0
 
 

@@ -79,6 +79,16 @@ def test_floor_removes_the_credit_for_learning_only_the_answer_format():
     assert min(below.y) == 0.0 and below.y[1] == 0.0 and below.y[3] == pytest.approx(0.2)
 
 
+def _auc_args(tmp_path, results_dir) -> list[str]:
+    """``dataeff auc`` on the aggregated curve of task ``t`` (ceiling 1.0) on the test grid."""
+    ceilings = tmp_path / "c.json"
+    ceilings.write_text(json.dumps({"t": {"score": 1.0}}))
+    return ["auc", "--results", str(results_dir), "--family", "fam", "--ceilings", str(ceilings)] + [
+        "--grid",
+        "16,32,64,128,256",
+    ]
+
+
 def test_aggregate_records_chance_and_auc_applies_the_floor(tmp_path, capsys):
     golds = {f"t:{i}": ("plausible" if i % 2 else "implausible") for i in range(10)}
     accs = {0: 0.0, 16: 0.5, 32: 0.6, 64: 0.5, 128: 0.5, 256: 0.5}
@@ -87,19 +97,7 @@ def test_aggregate_records_chance_and_auc_applies_the_floor(tmp_path, capsys):
     assert main(["aggregate", "--family", "fam", "--evals", *evals, "--out-dir", str(out_dir)]) == 0
     result = json.loads((out_dir / "fam_t_full_result_v2.json").read_text())
     assert result["chance"]["score"] == pytest.approx(0.5) and result["chance"]["n_test"] == 10
-    ceilings = tmp_path / "c.json"
-    ceilings.write_text(json.dumps({"t": {"score": 1.0}}))
-    base = [
-        "auc",
-        "--results",
-        str(out_dir),
-        "--family",
-        "fam",
-        "--ceilings",
-        str(ceilings),
-        "--grid",
-        "16,32,64,128,256",
-    ]
+    base = _auc_args(tmp_path, out_dir)
     for rule, floor in (("zero_shot", None), ("majority", 0.5)):
         out = tmp_path / f"{rule}.json"
         assert main([*base, "--floor", rule, "--out", str(out)]) == 0
@@ -181,19 +179,7 @@ def test_auc_under_the_fair_floor_and_a_file_without_it(tmp_path, capsys):
     evals = [_eval_with_options(tmp_path, b, a, golds, 3) for b, a in accs.items()]
     out_dir = tmp_path / "agg"
     assert main(["aggregate", "--family", "fam", "--evals", *evals, "--out-dir", str(out_dir)]) == 0
-    ceilings = tmp_path / "c.json"
-    ceilings.write_text(json.dumps({"t": {"score": 1.0}}))
-    base = [
-        "auc",
-        "--results",
-        str(out_dir),
-        "--family",
-        "fam",
-        "--ceilings",
-        str(ceilings),
-        "--grid",
-        "16,32,64,128,256",
-    ]
+    base = _auc_args(tmp_path, out_dir)
     for rule, floor in (("majority", 1 / 12), ("fair", 1 / 3)):
         out = tmp_path / f"{rule}.json"
         assert main([*base, "--floor", rule, "--out", str(out)]) == 0

@@ -500,18 +500,28 @@ BIGBENCH_PAPER: dict[str, TaskSpec] = {
 }
 
 
-def bigbench_spec(name: str, entry: Mapping[str, Any]) -> TaskSpec:
-    """The :class:`TaskSpec` of a ``bigbench_tasks`` config entry (any BIG-bench JSON task)."""
+def _json_task_spec(name: str, entry: Mapping[str, Any], **source: Any) -> TaskSpec:
+    """A task posed by the generic JSON-task prompt (instruction, blank line, body): a
+    ``bigbench_tasks`` or ``bbh_tasks`` entry; ``source`` names the source and its settings."""
     return TaskSpec(
         name=name,
-        source="bigbench",
-        splits=dict(_TRAIN_ONLY),
         input_fields=("instruction", "body"),
         label_field="label",
         labels=None,
         template="prompts/bigbench/json_task.txt",
         ceiling=entry.get("ceiling"),
         system=entry.get("system"),
+        **source,
+    )
+
+
+def bigbench_spec(name: str, entry: Mapping[str, Any]) -> TaskSpec:
+    """The :class:`TaskSpec` of a ``bigbench_tasks`` config entry (any BIG-bench JSON task)."""
+    return _json_task_spec(
+        name,
+        entry,
+        source="bigbench",
+        splits=dict(_TRAIN_ONLY),
         bigbench={
             "task": entry["task"],
             "subtasks": (entry["subtask"],) if entry.get("subtask") else (),
@@ -521,27 +531,21 @@ def bigbench_spec(name: str, entry: Mapping[str, Any]) -> TaskSpec:
     )
 
 
-def bbh_spec(name: str, entry: Mapping[str, Any], config: Mapping[str, Any] | None = None) -> TaskSpec:
+def bbh_spec(name: str, entry: Mapping[str, Any]) -> TaskSpec:
     """The :class:`TaskSpec` of a ``bbh_tasks`` config entry (a BIG-Bench Hard task in data/bbh).
 
     Its own test split (``test`` examples, seeded), validation carved from the rest
     (``validation_fraction``); the pool size is known from the shipped file itself."""
-    test = int(entry.get("test") or 50)
-    return TaskSpec(
-        name=name,
+    return _json_task_spec(
+        name,
+        entry,
         source="bbh",
         splits=dict(_TRAIN_TEST),
-        input_fields=("instruction", "body"),
-        label_field="label",
-        labels=None,
-        template="prompts/bigbench/json_task.txt",
-        ceiling=entry.get("ceiling"),
-        system=entry.get("system"),
         validation_fraction=float(entry.get("validation_fraction") or 0.2),
         bbh={
             "task": entry["task"],
             "paper": False,
-            "test": test,
+            "test": int(entry.get("test") or 50),
             "instruction": entry.get("instruction"),
         },
     )
@@ -568,7 +572,7 @@ def _bigbench_hook(name: str, config: Mapping[str, Any] | None) -> TaskSpec | No
     config = config or {}
     entry = (config.get("bbh_tasks") or {}).get(name)
     if entry is not None:
-        return bbh_spec(name, entry, config)
+        return bbh_spec(name, entry)
     entry = (config.get("bigbench_tasks") or {}).get(name)
     if entry is not None:
         return bigbench_spec(name, entry)

@@ -26,13 +26,13 @@ import json
 import math
 import statistics
 import sys
-from collections import Counter
 from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "workflow"))
 
+from dataeff.chance import majority_score, options_guess_score  # noqa: E402
 from dataeff.config import load_config  # noqa: E402
 from dataeff.efficiency import compute_curve  # noqa: E402
 from dataeff.tasks.bbh import option_letters, read_bbh  # noqa: E402
@@ -80,14 +80,13 @@ def task_runs(root: Path, task: str, budgets: list[int]) -> dict[str, Any] | Non
 
 def chance_scores(task_file: str, ids: list[str], gold: list[str]) -> dict[str, float]:
     """The majority share M of the test answers and the uniform guess among each example's own
-    listed options (0 for an example that lists none), over the test rows."""
-    majority = Counter(gold).most_common(1)[0][1] / len(gold)
+    listed options (0 for an example that lists none), over the test rows: the pipeline's own
+    :mod:`dataeff.chance` rules, with the options counted from the shipped BBH inputs."""
     inputs = {r["id"]: r["input"] for r in read_bbh(task_file)}
-    shares = []
-    for rid in ids:
-        n = len(option_letters(inputs[rid]))
-        shares.append(1.0 / n if n else 0.0)
-    return {"majority": majority, "uniform_options": statistics.fmean(shares)}
+    return {
+        "majority": majority_score(gold)["score"],
+        "uniform_options": options_guess_score([len(option_letters(inputs[rid])) or None for rid in ids]),
+    }
 
 
 def _floor(rule: str, chance: dict[str, float]) -> float:

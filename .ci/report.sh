@@ -25,7 +25,7 @@ import sys
 import zipfile
 from pathlib import PurePosixPath
 
-from dataeff.figure_names import CURVE_FIGURES, PREDICTION_FIGURES
+from dataeff.core.names import CURVE_FIGURES, PREDICTION_FIGURES
 
 with zipfile.ZipFile(sys.argv[1]) as z:
     names = {PurePosixPath(n).name for n in z.namelist()}

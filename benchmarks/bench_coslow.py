@@ -55,7 +55,7 @@ def example_rows(n: int, seed: int = 0) -> list[dict[str, str]]:
 
 def _tiny_model(dest: Path) -> Path:
     """A 2-layer random Llama with SmolLM2's tokenizer (the quick benchmark's model)."""
-    from dataeff.models import build_tiny_model
+    from dataeff.modeling.loading import build_tiny_model
 
     return build_tiny_model(DEFAULT_MODEL, dest)
 
@@ -101,7 +101,7 @@ def _worker(kind: str, model_ref: str, payload: dict[str, Any], threads: int, qu
     if str(HERE) not in sys.path:
         sys.path.insert(0, str(HERE))
     torch.set_num_threads(threads)
-    from dataeff.models import load_model
+    from dataeff.modeling.loading import load_model
 
     model, tok, _ = load_model(model_ref)
     gc.collect()
@@ -109,7 +109,7 @@ def _worker(kind: str, model_ref: str, payload: dict[str, Any], threads: int, qu
         with PeakRSS() as mem:
             t0 = time.perf_counter()
             if kind == "fast":
-                from dataeff.coslow import coslow_from_rows
+                from dataeff.coslow.gradients import coslow_from_rows
 
                 value = coslow_from_rows(model, tok, payload["rows"], seed=payload["seed"])["value"]
             elif kind == "reference":
@@ -129,8 +129,8 @@ def _worker(kind: str, model_ref: str, payload: dict[str, Any], threads: int, qu
 def _selection_pass(kind: str, model: Any, tok: Any, payload: dict[str, Any]) -> list[list[int]]:
     import torch
 
-    from dataeff.chat import prompt_ids, stop_token_ids
-    from dataeff.generation import greedy_generate
+    from dataeff.inference.generation import greedy_generate
+    from dataeff.modeling.chat import prompt_ids, stop_token_ids
 
     prompts = [prompt_ids(tok, r["prompt"]) for r in payload["rows"]]
     if kind == "batched":

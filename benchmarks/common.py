@@ -124,7 +124,7 @@ def task_rows(n_per_task: int, seed: int = 0, difficulty: str = "easy") -> list[
 
 def tiny_model(dest: Path, source: str | os.PathLike[str] = DEFAULT_MODEL) -> Path:
     """A 2-layer random Llama with SmolLM2's tokenizer (as tests/conftest.py builds it)."""
-    from dataeff.models import build_tiny_model
+    from dataeff.modeling.loading import build_tiny_model
 
     return build_tiny_model(source, dest)
 
@@ -146,8 +146,8 @@ def train_project(
     """The project's own optimizer step (:func:`dataeff.training.step.train_step`, the one
     ``finetune()`` runs on every rank) on one process over the batches of ``plan``, with the
     project's optimizer and schedule; no validation and no checkpoints, which the Trainer
-    baseline does not do either. ``precision``: a :mod:`dataeff.precision` policy."""
-    from dataeff.train import layout_for, prepare_training
+    baseline does not do either. ``precision``: a :mod:`dataeff.modeling.precision` policy."""
+    from dataeff.training.finetune import layout_for, prepare_training
     from dataeff.training.step import StepContext, train_step
 
     acc = _accelerator(device)
@@ -174,4 +174,8 @@ def train_project(
         sync(device)
         ends.append(time.perf_counter())
     acc.free_memory()  # the accelerator holds the model and optimizer; the next run loads afresh
-    return {"ends": ends, "losses": losses, "optimizer": "fused torch.optim.AdamW (dataeff.train.build_optimizer)"}
+    return {
+        "ends": ends,
+        "losses": losses,
+        "optimizer": "fused torch.optim.AdamW (dataeff.training.finetune.build_optimizer)",
+    }

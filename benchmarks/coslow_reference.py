@@ -1,7 +1,7 @@
 """The plain CoS-Low reference: one example at a time, every LoRA gradient kept.
 
 This is the recipe of METHOD.md section 2 written the obvious way, kept as the yardstick the
-fast implementation (:mod:`dataeff.coslow`) is checked and timed against:
+fast implementation (:mod:`dataeff.coslow.gradients`) is checked and timed against:
 
 * wrap the model with peft LoRA (``torch.manual_seed(seed)`` first, the same settings);
 * for each example: forward the whole sequence (logits at every position), mean cross-entropy
@@ -30,8 +30,8 @@ def reference_gradients(
     import torch
     from peft import get_peft_model
 
-    from dataeff.coslow import encode_examples
-    from dataeff.lora import peft_config
+    from dataeff.coslow.gradients import encode_examples
+    from dataeff.modeling.lora import peft_config
 
     examples = encode_examples(tokenizer, rows)
     torch.manual_seed(seed)

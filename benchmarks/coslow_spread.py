@@ -29,7 +29,7 @@ import numpy as np
 
 def _by_majority_share(gram, answers, k, n_draws, rng) -> list[dict]:
     """Mean and sd of CoS-Low over draws of ``k``, grouped by the share of the most common answer."""
-    from dataeff.coslow import median_cosine_resamples
+    from dataeff.coslow.gradients import median_cosine_resamples
 
     n = len(answers)
     draws = np.stack([rng.choice(n, k, replace=False) for _ in range(n_draws)])
@@ -65,18 +65,18 @@ def main() -> None:
     ap.add_argument("--save-gram", default=None, help="also save the Gram matrix (.npy) for further analysis")
     args = ap.parse_args()
 
-    from dataeff.config import load_optional_config
-    from dataeff.coslow import (
+    from dataeff.core.io import read_jsonl
+    from dataeff.coslow.gradients import (
         coslow_spread,
         encode_examples,
         lora_gram,
         lora_projections,
         median_cosine_resamples,
     )
-    from dataeff.io import read_jsonl
-    from dataeff.lora import lora_settings
-    from dataeff.model_ref import load_model_ref
-    from dataeff.selection import read_prompts, row_id
+    from dataeff.coslow.selection import read_prompts, row_id
+    from dataeff.modeling.lora import lora_settings
+    from dataeff.modeling.resolve import load_model_ref
+    from dataeff.pipeline.config import load_optional_config
 
     config = load_optional_config(None)
     with open(args.gold, encoding="utf-8") as fh:

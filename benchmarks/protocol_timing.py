@@ -10,10 +10,10 @@ its wall time is the sum of these unit costs over every job divided by two. Meas
   answer-only loss, clipping, fused AdamW) at batch ``--batch`` for each micro-batch size and
   prompt length, fp32 and under the ``autocast_bf16`` precision policy (bf16 matmuls, fp32
   weights), first (warm-up) step excluded;
-* one validation-loss pass (``dataeff.train.evaluate_loss``), per example;
-* one test evaluation (``dataeff.evaluate.evaluate_rows``, greedy, the pipeline's batch) per
+* one validation-loss pass (``dataeff.training.validation.validation_loss``), per example;
+* one test evaluation (``dataeff.inference.evaluate.evaluate_rows``, greedy, the pipeline's batch) per
   example at several ``max_new_tokens``;
-* the confidence pass of CoS-Low (``dataeff.confidence.confidence_pass``) per prompt.
+* the confidence pass of CoS-Low (``dataeff.inference.confidence.confidence_pass``) per prompt.
 
 Prompts are real chat-formatted text cut to the requested token length (the words of a
 BIG-bench-like instruction), answers a few tokens, as in the study's tasks.
@@ -52,7 +52,7 @@ def make_rows(tok: Any, n: int, length: int, seed: int = 0) -> list[dict[str, An
     """``n`` rows whose chat-formatted prompt is about ``length`` tokens (varying by +-20%)."""
     import random
 
-    from dataeff.chat import prompt_ids
+    from dataeff.modeling.chat import prompt_ids
 
     rng = random.Random(seed)
     words = (_TEXT * 20).split()
@@ -73,7 +73,7 @@ def time_steps(
     """Median seconds of one optimizer step of the pipeline's own step (warm-up step excluded),
     fp32 or under the ``autocast_bf16`` precision policy, on consecutive batches of
     ``examples``; and the policy used (fp32 where this CPU has no bf16)."""
-    from dataeff.precision import resolve_precision
+    from dataeff.modeling.precision import resolve_precision
 
     cfg = {
         "learning_rate": 1e-5,
@@ -110,7 +110,7 @@ def _time_training(args: argparse.Namespace, examples: list, length: int, mean_l
     """One optimizer step per micro-batch size, fp32 and bf16 autocast, each on a fresh model."""
     import torch
 
-    from dataeff.models import load_model
+    from dataeff.modeling.loading import load_model
 
     recs = []
     for micro in (int(x) for x in args.micro.split(",")):
@@ -134,19 +134,20 @@ def _time_training(args: argparse.Namespace, examples: list, length: int, mean_l
 
 def _time_validation(args: argparse.Namespace, model: Any, tok: Any, examples: list, length: int) -> dict[str, Any]:
     """The validation-loss pass per example (one untimed warm-up call)."""
-    from dataeff.train import evaluate_loss, layout_for
+    from dataeff.training.finetune import layout_for
+    from dataeff.training.validation import validation_loss
 
     layout = layout_for(model)
     val = examples[: args.val]
-    evaluate_loss(model, val[:4], 8, tok.pad_token_id, "cpu", layout)
+    validation_loss(None, model, val[:4], 8, tok.pad_token_id, layout)
     t = time.perf_counter()
-    evaluate_loss(model, val, 8, tok.pad_token_id, "cpu", layout)
+    validation_loss(None, model, val, 8, tok.pad_token_id, layout)
     return {"length": length, "n": len(val), "seconds_per_example": round((time.perf_counter() - t) / len(val), 4)}
 
 
 def _time_evaluation(args: argparse.Namespace, model: Any, tok: Any, rows: list, length: int) -> list[dict[str, Any]]:
     """Greedy test evaluation per example at each ``--new-tokens``, the pipeline's batch."""
-    from dataeff.evaluate import evaluate_rows
+    from dataeff.inference.evaluate import evaluate_rows
 
     recs = []
     for mnt in (int(x) for x in args.new_tokens.split(",")):
@@ -161,7 +162,7 @@ def _time_evaluation(args: argparse.Namespace, model: Any, tok: Any, rows: list,
 
 def _time_confidence(args: argparse.Namespace, model: Any, tok: Any, rows: list, length: int) -> dict[str, Any]:
     """CoS-Low's confidence pass per prompt of the pool."""
-    from dataeff.confidence import confidence_pass
+    from dataeff.inference.confidence import confidence_pass
 
     t = time.perf_counter()
     confidence_pass(model, tok, rows[: args.pool], max_new_tokens=30, batch_size=64)
@@ -174,9 +175,9 @@ def main(argv: list[str] | None = None) -> int:
 
     import torch
 
-    from dataeff.io import atomic_write_json
-    from dataeff.models import load_model
-    from dataeff.train import tokenize_rows
+    from dataeff.core.io import atomic_write_json
+    from dataeff.modeling.loading import load_model
+    from dataeff.training.finetune import tokenize_rows
 
     torch.set_num_threads(args.threads)
     skip = set(filter(None, args.skip.split(",")))

@@ -9,7 +9,7 @@
    examples, order, batch, micro batch, sequence length, lr, schedule; steady-state step time
    (the first, warm-up, step excluded; model load and tokenisation excluded); plus the fraction
    of a measured large-matmul rate the loop reaches (6 x trainable parameters x tokens / time);
-2. evaluation: ``dataeff.evaluate.evaluate_rows`` (batched) vs one ``model.generate`` per example;
+2. evaluation: ``dataeff.inference.evaluate.evaluate_rows`` (batched) vs one ``model.generate`` per example;
 3. CoS-Low vs the one-example-at-a-time reference, and the batched selection pass vs one
    ``generate`` per prompt (``benchmarks/bench_coslow.py``);
 4. ``snakemake -n`` on the paper's grid, and on a grid with 10x the tasks (scaling);
@@ -74,7 +74,7 @@ def log(msg: str) -> None:
 
 
 def _load(model_ref: str, device: str):
-    from dataeff.models import load_model
+    from dataeff.modeling.loading import load_model
 
     model, tok, _ = load_model(model_ref, device=device)
     return model, tok
@@ -82,7 +82,7 @@ def _load(model_ref: str, device: str):
 
 def _step_plan(examples: list, n_steps: int, batch: int, seed: int) -> list[list[int]]:
     """The effective batch (example indices) of every step: the project's own data order."""
-    from dataeff.train import batch_indices
+    from dataeff.training.finetune import batch_indices
 
     return [batch_indices(len(examples), batch, step, seed) for step in range(n_steps)]
 
@@ -185,9 +185,9 @@ def bench_training(
     """Steady-state throughput of both loops; a fresh copy of the model for every run."""
     import torch
 
-    from dataeff.models import load_tokenizer, resolve_model_path
-    from dataeff.precision import resolve_precision
-    from dataeff.train import tokenize_rows
+    from dataeff.modeling.loading import load_tokenizer, resolve_model_path
+    from dataeff.modeling.precision import resolve_precision
+    from dataeff.training.finetune import tokenize_rows
 
     fp32 = resolve_precision("fp32", device)
     model_path, _ = resolve_model_path(model_ref)
@@ -254,15 +254,15 @@ def bench_training(
 def bench_precision(
     model_ref: str, device: str, cfg: dict[str, Any], rows: list[dict[str, Any]], steps: int, repeats: int
 ) -> dict[str, Any]:
-    """The project's loop in fp32 and under bf16 autocast (``dataeff.precision``'s
+    """The project's loop in fp32 and under bf16 autocast (``dataeff.modeling.precision``'s
     ``autocast_bf16`` policy: fp32 master weights and AdamW state, bf16 matmuls), side by side in
     one run: same model, examples, order and settings, runs alternated. Reports the ratio and
     the first-step losses (they should agree to bf16 rounding)."""
     import torch
 
-    from dataeff.models import load_tokenizer
-    from dataeff.precision import resolve_precision
-    from dataeff.train import tokenize_rows
+    from dataeff.modeling.loading import load_tokenizer
+    from dataeff.modeling.precision import resolve_precision
+    from dataeff.training.finetune import tokenize_rows
 
     policy = resolve_precision("autocast_bf16", device)
     tok = load_tokenizer(model_ref)
@@ -307,7 +307,7 @@ def generate_one_by_one(model: Any, tok: Any, rows: list[dict[str, Any]], max_ne
     """The plain way: one greedy ``model.generate`` per example, stopping at end of turn."""
     import torch
 
-    from dataeff.chat import prompt_ids, stop_token_ids
+    from dataeff.modeling.chat import prompt_ids, stop_token_ids
 
     device = next(model.parameters()).device
     stops = stop_token_ids(tok)
@@ -338,7 +338,7 @@ def _by_task(rows: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
 def bench_eval(
     model_ref: str, device: str, eval_cfg: dict[str, Any], rows: list[dict[str, Any]], repeats: int
 ) -> dict[str, Any]:
-    from dataeff.evaluate import evaluate_rows, normalize, score
+    from dataeff.inference.evaluate import evaluate_rows, normalize, score
 
     model, tok = _load(model_ref, device)
     mnt, bs = eval_cfg["max_new_tokens"], eval_cfg["batch_size"]
@@ -831,8 +831,8 @@ def main(argv: list[str] | None = None) -> int:
 
     import torch
 
-    from dataeff.config import load_config
-    from dataeff.io import atomic_write_json, atomic_write_text
+    from dataeff.core.io import atomic_write_json, atomic_write_text
+    from dataeff.pipeline.config import load_config
 
     torch.set_num_threads(args.threads)
     cfg = load_config(REPO / args.config)

@@ -19,15 +19,15 @@ failed), written as soon as it finishes so a timeout keeps what ran:
   to answer "no"; the fine-tune teaches "yes" and validates on "no", so validation loss rises from
   the first evaluation on and the best step comes before the end: the run must save that step's
   weights, not the last. Reports the set-up and overall peak GPU memory (metrics.json) against
-  dataeff.memory's plan;
+  dataeff.modeling.memory's plan;
 * ``evaluate_saved``: ``dataeff evaluate`` (the evaluate rule's line) on the saved model, bf16
   generation with the chosen attention; and that model's validation loss recomputed on one GPU,
   which must be the best step's (metrics.json), not the last step's;
-* ``generation_bf16``: batched greedy generation (dataeff.generation) in bf16 with the chosen
+* ``generation_bf16``: batched greedy generation (dataeff.inference.generation) in bf16 with the chosen
   attention, against one prompt at a time;
-* ``coslow_8b``: CoS-Low's gradient pass (dataeff.coslow.lora_gram) on the Llama-3.1-8B-shaped
+* ``coslow_8b``: CoS-Low's gradient pass (dataeff.coslow.gradients.lora_gram) on the Llama-3.1-8B-shaped
   model, 32 examples in micro-batches of coslow.grad_batch_size at 1024 and 2048 tokens: peak
-  memory against dataeff.memory.plan_coslow, and at 1024 tokens the micro-batched Gram matrix
+  memory against dataeff.modeling.memory.plan_coslow, and at 1024 tokens the micro-batched Gram matrix
   against the one-batch one (bf16);
 * ``planner_vs_measured``: one bf16 fine-tuning step of the 8B-shaped model on one GPU with
   activation checkpointing: peak memory against the planner's estimate.
@@ -171,10 +171,10 @@ def rows(n: int, seed: int = 0, answer: str | None = None, filler: int = 0) -> l
 
 
 def attention_choice(cpu: bool) -> dict[str, Any]:
-    """What attention the project picks here (``dataeff.models.pick_attention``) and why."""
+    """What attention the project picks here (``dataeff.modeling.loading.pick_attention``) and why."""
     import importlib.util
 
-    from dataeff.models import flash_attention_usable, pick_attention
+    from dataeff.modeling.loading import flash_attention_usable, pick_attention
 
     installed = importlib.util.find_spec("flash_attn") is not None
     usable = (not cpu) and flash_attention_usable()
@@ -209,10 +209,10 @@ def check_train_step_precision(args) -> dict[str, Any]:
     import torch
     from transformers import get_scheduler
 
-    from dataeff.precision import resolve_precision
-    from dataeff.train import build_optimizer, layout_for
+    from dataeff.modeling.precision import resolve_precision
     from dataeff.training.batches import Example
     from dataeff.training.distributed import make_accelerator
+    from dataeff.training.finetune import build_optimizer, layout_for
     from dataeff.training.step import StepContext, train_step
 
     shape = TINY if args.tiny else SMALL
@@ -335,7 +335,7 @@ def _fit_to_no(model_dir: Path, settings: dict[str, Any], device: str) -> dict[s
     import torch
     from transformers import AutoTokenizer
 
-    from dataeff.chat import completion_ids, prompt_ids
+    from dataeff.modeling.chat import completion_ids, prompt_ids
 
     shape = settings["shape"]
     model = build_model(shape, model_dir, torch.float32, device, seed=1)
@@ -413,7 +413,7 @@ def _write_config(path: Path, model_dir: Path, settings: dict[str, Any]) -> Path
 def check_finetune_launch(args) -> dict[str, Any]:
     import torch
 
-    from dataeff.memory import ModelShape, plan_finetune
+    from dataeff.modeling.memory import ModelShape, plan_finetune
 
     settings = finetune_settings(args)
     work = Path(args.workdir) / "finetune"
@@ -495,10 +495,10 @@ def check_evaluate_saved(args) -> dict[str, Any]:
     """The evaluate rule's command on the saved model, then its validation loss on one GPU."""
     import torch
 
-    from dataeff.models import load_model
-    from dataeff.precision import resolve_precision
-    from dataeff.train import evaluate_loss
+    from dataeff.modeling.loading import load_model
+    from dataeff.modeling.precision import resolve_precision
     from dataeff.training.batches import tokenize_rows
+    from dataeff.training.finetune import evaluate_loss
 
     settings = finetune_settings(args)
     work = Path(args.workdir) / "finetune"
@@ -560,8 +560,8 @@ def check_generation_bf16(args) -> dict[str, Any]:
     import torch
     from transformers import AutoTokenizer
 
-    from dataeff.generation import greedy_generate
-    from dataeff.models import load_model
+    from dataeff.inference.generation import greedy_generate
+    from dataeff.modeling.loading import load_model
 
     work = Path(args.workdir) / "gen"
     device = "cpu" if args.cpu else "cuda"
@@ -586,9 +586,9 @@ def check_coslow_8b(args) -> dict[str, Any]:
 
     import torch
 
-    from dataeff.coslow import gradient_pass_settings, lora_gram, lora_projections, pairwise_cosines
-    from dataeff.lora import lora_settings
-    from dataeff.memory import ModelShape, plan_coslow
+    from dataeff.coslow.gradients import gradient_pass_settings, lora_gram, lora_projections, pairwise_cosines
+    from dataeff.modeling.lora import lora_settings
+    from dataeff.modeling.memory import ModelShape, plan_coslow
 
     shape = TINY if args.tiny else LLAMA_8B
     device = "cpu" if args.cpu else "cuda"
@@ -638,11 +638,11 @@ def check_planner_vs_measured(args) -> dict[str, Any]:
     import torch
     from transformers import get_scheduler
 
-    from dataeff.memory import ModelShape, plan_finetune
-    from dataeff.precision import resolve_precision
-    from dataeff.train import build_optimizer, layout_for
+    from dataeff.modeling.memory import ModelShape, plan_finetune
+    from dataeff.modeling.precision import resolve_precision
     from dataeff.training.batches import Example
     from dataeff.training.distributed import make_accelerator
+    from dataeff.training.finetune import build_optimizer, layout_for
     from dataeff.training.step import StepContext, train_step
 
     if args.cpu:

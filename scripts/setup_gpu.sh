@@ -46,7 +46,7 @@ done
 python - <<'PY'
 import torch
 
-from dataeff.models import flash_attention_usable
+from dataeff.modeling.loading import flash_attention_usable
 
 print(f"setup --gpu: torch {torch.__version__}, CUDA {torch.version.cuda}, GPU visible: {torch.cuda.is_available()}")
 print(f"setup --gpu: flash-attention usable: {flash_attention_usable()}")

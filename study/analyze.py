@@ -31,9 +31,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "workflow"))
 
-from dataeff.config import load_config  # noqa: E402
-from dataeff.published import PUBLISHED_PEARSON_LLAMA  # noqa: E402
-from dataeff.results import result_filename  # noqa: E402
+from dataeff.efficiency.results import result_filename  # noqa: E402
+from dataeff.pipeline.config import load_config  # noqa: E402
+from dataeff.prediction.published import PUBLISHED_PEARSON_LLAMA  # noqa: E402
 
 sys.path.insert(0, str(REPO / "study"))
 from committed import committed_tasks  # noqa: E402
@@ -396,11 +396,11 @@ def out_of_sample_record(robust: dict) -> dict:
 
 def ship_coefficients(config: dict, family: str, analysis: Path, dest: Path) -> Path:
     """Write the shipped coefficients (``dataeff/resources/coefficients/{family}.json``, the
-    format :mod:`dataeff.coefficients` documents) from the study's fit, with the model it was
+    format :mod:`dataeff.prediction.coefficients` documents) from the study's fit, with the model it was
     fitted on, the floor rule its AUCs used, its leave-one-task-out error and CoS-Low range."""
     import numpy as np
 
-    from dataeff.io import atomic_write_json
+    from dataeff.core.io import atomic_write_json
 
     fit = json.loads((analysis / "coefficients.json").read_text())
     eff = json.loads((analysis / "efficiency.json").read_text())

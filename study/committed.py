@@ -11,8 +11,8 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "workflow"))
 
-from dataeff.config import load_config  # noqa: E402
-from dataeff.results import result_filename  # noqa: E402
+from dataeff.efficiency.results import result_filename  # noqa: E402
+from dataeff.pipeline.config import load_config  # noqa: E402
 
 
 def committed_tasks(root: Path, config: dict) -> list[str]:

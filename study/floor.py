@@ -2,13 +2,13 @@
 
     python study/floor.py [--results study/results/smollm2] [--config config/study.yaml]
 
-``analysis.floor: fair`` (docs/METHOD.md section 1, :mod:`dataeff.chance`) normalises each curve
+``analysis.floor: fair`` (docs/METHOD.md section 1, :mod:`dataeff.efficiency.chance`) normalises each curve
 from max(zero-shot, the majority-answer score, the expected score of a uniform guess among each
 test example's own options). The study's evaluations ran before ``dataeff evaluate`` recorded
 each example's number of options, and its predictions files keep no prompts; the per-task
 counts are in ``{results}/options.json``, each with the record it rests on. This script maps
 them onto every test row (by its gold answer where a task's count depends on it), recomputes
-the chance record of each committed curve file with :func:`dataeff.chance.chance_of_evals` from
+the chance record of each committed curve file with :func:`dataeff.efficiency.chance.chance_of_evals` from
 the raw predictions, checks that the majority score is the one already recorded, and writes the
 record back into the curve file, so ``dataeff auc --floor fair`` (and the pipeline) read it from
 there like any curve ``dataeff aggregate`` wrote.
@@ -25,10 +25,10 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "workflow"))
 
-from dataeff.chance import chance_of_evals, predictions_path  # noqa: E402
-from dataeff.errors import DataeffError  # noqa: E402
-from dataeff.io import atomic_write_json, read_jsonl  # noqa: E402
-from dataeff.results import result_filename  # noqa: E402
+from dataeff.core.errors import DataeffError  # noqa: E402
+from dataeff.core.io import atomic_write_json, read_jsonl  # noqa: E402
+from dataeff.efficiency.chance import chance_of_evals, predictions_path  # noqa: E402
+from dataeff.efficiency.results import result_filename  # noqa: E402
 
 sys.path.insert(0, str(REPO / "study"))
 from committed import run_on_committed  # noqa: E402

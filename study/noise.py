@@ -8,7 +8,7 @@ replicate resamples the tasks *and* redraws each task's measurements from their 
 accuracy and the majority share as Binomial(n_test, p) / n_test, CoS-Low as the seeds' mean plus
 Normal noise with the seeds' standard error; each redrawn independently, an approximation since
 the accuracies and the share are counted on the same test rows), recomputes each AUC with the pipeline's own
-:func:`dataeff.efficiency.compute_curve` under the study's floor rule, and takes Pearson r. A
+:func:`dataeff.efficiency.auc.compute_curve` under the study's floor rule, and takes Pearson r. A
 second run keeps the tasks fixed and redraws only the noise: how far r moves from test noise
 alone. The seed comes from the study config and is recorded in the output.
 
@@ -37,10 +37,10 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "workflow"))
 
-from dataeff.config import load_config  # noqa: E402
-from dataeff.efficiency import compute_curve  # noqa: E402
-from dataeff.errors import DataeffError  # noqa: E402
-from dataeff.results import result_filename  # noqa: E402
+from dataeff.core.errors import DataeffError  # noqa: E402
+from dataeff.efficiency.auc import compute_curve  # noqa: E402
+from dataeff.efficiency.results import result_filename  # noqa: E402
+from dataeff.pipeline.config import load_config  # noqa: E402
 
 sys.path.insert(0, str(REPO / "study"))
 from committed import committed_tasks  # noqa: E402

@@ -31,8 +31,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "workflow"))
 
-from dataeff.config import load_config  # noqa: E402
-from dataeff.io import atomic_write_json, read_json, read_jsonl  # noqa: E402
+from dataeff.core.io import atomic_write_json, read_json, read_jsonl  # noqa: E402
+from dataeff.pipeline.config import load_config  # noqa: E402
 
 #: Largest accepted difference between the recomputed and the recorded CoS-Low.
 TOLERANCE = 1e-4
@@ -50,7 +50,7 @@ def pending(root: Path, tasks: list[str]) -> list[Path]:
 
 def train_rows(config: dict, task: str, data_hash: str, scratch: Path) -> dict[str, dict]:
     """id -> row of the task's training split, the one whose hash the CoS-Low record recorded."""
-    from dataeff.provenance import file_hash
+    from dataeff.core.provenance import file_hash
     from dataeff.tasks.prepare import prepare_task
     from dataeff.tasks.registry import get_task
 
@@ -70,8 +70,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--tasks", default=None, help="comma-separated tasks (default: every committed task)")
     ap.add_argument("--threads", type=int, default=1)
     args = ap.parse_args(argv)
-    from dataeff.coslow import coslow_from_rows
-    from dataeff.model_ref import load_model_ref
+    from dataeff.coslow.gradients import coslow_from_rows
+    from dataeff.modeling.resolve import load_model_ref
 
     config = load_config(REPO / args.config)
     (family,) = list(config["families"])

@@ -7,7 +7,7 @@ hundreds), and CoS-Low measures the answer structure of its picks (``confound.ts
 module asks what is left once that is taken seriously, from the committed files alone:
 
 * **out of sample**: every predictor's leave-one-task-out (LOTO) MAE and RMSE of the AUC (the
-  line refitted without the task, :func:`dataeff.fit.leave_one_task_out`), against *no
+  line refitted without the task, :func:`dataeff.prediction.fit.leave_one_task_out`), against *no
   predictor* (the other tasks' mean AUC), with percentile bootstrap intervals over tasks and the
   paired difference, resampled with the same task draws;
 * **within the answer structure**: Pearson and Spearman r inside the many-answer tasks (more
@@ -20,7 +20,7 @@ module asks what is left once that is taken seriously, from the committed files 
   averaged over 200 seeded subsamples); and ``same_answer_share`` (the share of same-answer
   pairs: the answer structure alone), each the mean over CoS-Low's 3 seeds.
 
-Correlations and their intervals come from :func:`dataeff.fit.correlations` with the study's
+Correlations and their intervals come from :func:`dataeff.prediction.fit.correlations` with the study's
 seed and bootstrap count, so CoS-Low's match ``correlations.tsv``. Writes
 ``{results}/analysis/robustness.json`` and ``robustness.tsv``.
 """
@@ -41,8 +41,8 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "workflow"))
 
-from dataeff.config import load_config  # noqa: E402
-from dataeff.fit import correlations, leave_one_task_out  # noqa: E402
+from dataeff.pipeline.config import load_config  # noqa: E402
+from dataeff.prediction.fit import correlations, leave_one_task_out  # noqa: E402
 
 #: A task whose 32 picks hold more than this many different answers (mean over seeds) is a
 #: many-answer task; the others have at most 8 (ten of them exactly two).

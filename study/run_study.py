@@ -36,9 +36,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "workflow"))
 
-from dataeff.config import load_config  # noqa: E402
-from dataeff.io import atomic_write_json, read_json, read_jsonl  # noqa: E402
-from dataeff.results import result_filename, write_ceilings  # noqa: E402
+from dataeff.core.io import atomic_write_json, read_json, read_jsonl  # noqa: E402
+from dataeff.efficiency.results import result_filename, write_ceilings  # noqa: E402
+from dataeff.pipeline.config import load_config  # noqa: E402
 from dataeff.tasks.registry import ceilings as task_ceilings  # noqa: E402
 
 

@@ -32,9 +32,9 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "workflow"))
 
-from dataeff.chance import majority_score, options_guess_score  # noqa: E402
-from dataeff.config import load_config  # noqa: E402
-from dataeff.efficiency import compute_curve  # noqa: E402
+from dataeff.efficiency.auc import compute_curve  # noqa: E402
+from dataeff.efficiency.chance import majority_score, options_guess_score  # noqa: E402
+from dataeff.pipeline.config import load_config  # noqa: E402
 from dataeff.tasks.bbh import option_letters, read_bbh  # noqa: E402
 from dataeff.tasks.registry import get_task  # noqa: E402
 
@@ -81,7 +81,7 @@ def task_runs(root: Path, task: str, budgets: list[int]) -> dict[str, Any] | Non
 def chance_scores(task_file: str, ids: list[str], gold: list[str]) -> dict[str, float]:
     """The majority share M of the test answers and the uniform guess among each example's own
     listed options (0 for an example that lists none), over the test rows: the pipeline's own
-    :mod:`dataeff.chance` rules, with the options counted from the shipped BBH inputs."""
+    :mod:`dataeff.efficiency.chance` rules, with the options counted from the shipped BBH inputs."""
     inputs = {r["id"]: r["input"] for r in read_bbh(task_file)}
     return {
         "majority": majority_score(gold)["score"],

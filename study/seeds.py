@@ -35,7 +35,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "workflow"))
 
-from dataeff.config import load_config  # noqa: E402
+from dataeff.pipeline.config import load_config  # noqa: E402
 
 OUT = REPO / "study" / "results" / "bbh_seeds"
 #: Settings a fine-tune or an evaluation of a BBH task reads (what --reuse must find equal).

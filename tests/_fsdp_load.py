@@ -1,4 +1,4 @@
-"""Load and shard a model as dataeff.train.finetune does, under accelerate's FSDP2 on CPU
+"""Load and shard a model as dataeff.training.finetune.finetune does, under accelerate's FSDP2 on CPU
 processes (tests/_fsdp_cpu.py); run by tests/test_fsdp_loading.py under torch.distributed.run.
 
 Usage: ``_fsdp_load.py MODEL_DIR OUT_DIR``. Each rank writes ``rank{R}.json``: where it loaded the
@@ -22,10 +22,10 @@ def main(model_dir: str, out_dir: str) -> None:
     from _fsdp_cpu import allow_fsdp_on_cpu
 
     allow_fsdp_on_cpu()
-    from dataeff.config import load_config
-    from dataeff.precision import resolve_precision
-    from dataeff.train import _trainable_model, load_placement, prepare_training
+    from dataeff.modeling.precision import resolve_precision
+    from dataeff.pipeline.config import load_config
     from dataeff.training.distributed import make_accelerator
+    from dataeff.training.finetune import load_placement, prepare_training, trainable_model
 
     reads = []
     original = AutoModelForCausalLM.from_pretrained.__func__
@@ -45,7 +45,7 @@ def main(model_dir: str, out_dir: str) -> None:
     from accelerate import init_empty_weights  # noqa: F401
     from transformers import AutoConfig
 
-    from dataeff.models import load_tokenizer
+    from dataeff.modeling.loading import load_tokenizer
 
     load_tokenizer(model_dir)
     small = AutoConfig.from_pretrained(model_dir)
@@ -54,7 +54,7 @@ def main(model_dir: str, out_dir: str) -> None:
     AutoModelForCausalLM.from_config(small)
     proc = psutil.Process()
     before = proc.memory_info().rss
-    model, _, info = _trainable_model(model_dir, {"precision": "bf16"}, train_cfg, precision, "cpu", placement)
+    model, _, info = trainable_model(model_dir, {"precision": "bf16"}, train_cfg, precision, "cpu", placement)
     grown = proc.memory_info().rss - before
     full = sum(p.numel() for p in model.parameters())
     model, optimizer, _ = prepare_training(acc, model, train_cfg, steps=2)

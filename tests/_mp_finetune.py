@@ -54,8 +54,8 @@ def main(
 
         TrainState.observe_validation = rising_after_best
 
-    from dataeff.config import load_config
-    from dataeff.train import finetune, write_metrics
+    from dataeff.pipeline.config import load_config
+    from dataeff.training.finetune import finetune, write_metrics
 
     train_cfg = dict(load_config(Path(__file__).resolve().parents[1] / "config" / "config.yaml")["train"])
     # 12 examples, batch 6 in micro-batches of 2: 3 micro-batches a step, so with 2 processes

@@ -20,7 +20,7 @@ def _smollm2_path(tmp_path_factory) -> Path:
     prepared = REPO / "results" / "models" / "smollm2"
     if (prepared / "model.json").is_file():
         return prepared
-    from dataeff.models import prepare_model
+    from dataeff.modeling.loading import prepare_model
 
     cache = Path(os.environ.get("DATAEFF_TEST_CACHE", tmp_path_factory.getbasetemp() / "models")) / "smollm2"
     if not (cache / "model.json").is_file():
@@ -37,7 +37,7 @@ def smollm2_dir(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory) -> Path:
     """A randomly initialised 2-layer Llama (hidden 64) saved with SmolLM2's tokenizer."""
-    from dataeff.models import build_tiny_model
+    from dataeff.modeling.loading import build_tiny_model
 
     out = tmp_path_factory.mktemp("tiny") / "model"
     build_tiny_model(_smollm2_path(tmp_path_factory), out)

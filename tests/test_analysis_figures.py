@@ -12,7 +12,7 @@ import pytest
 
 from dataeff.cli import main
 from dataeff.plots.analysis import FIGURES, measured_curves
-from dataeff.savings import loop_cost, needed_budget
+from dataeff.prediction.savings import loop_cost, needed_budget
 
 HEADER = (
     "task\tcoslow_mean\tcoslow_std\tcos_sim_k_mean\tcos_sim_k_std\tgrad_norm_k_mean\t"
@@ -27,7 +27,7 @@ def _isolated(tmp_path, monkeypatch):
 
 def synthetic_efficiency(n_tasks: int = 6, grid=(16, 32, 64, 128), seed: int = 0) -> dict:
     """efficiency.json records as `dataeff auc` writes them, from power-law-ish curves."""
-    from dataeff.efficiency import compute_curve
+    from dataeff.efficiency.auc import compute_curve
 
     rng = np.random.default_rng(seed)
     out = {}
@@ -131,7 +131,7 @@ def test_figures_from_synthetic_family(tmp_path):
 
 def test_figures_from_paper_llama_subset(tmp_path):
     """From the shipped published curves; tasks that never reach a target are counted as such."""
-    from dataeff.paper_data import paper_curves
+    from dataeff.efficiency.published_curves import paper_curves
 
     tasks = ["anli", "boolq", "circa", "mnli", "rte", "sst2", "web_of_lies", "wic"]
     curves = paper_curves("llama")
@@ -217,8 +217,8 @@ def test_figures_draw_the_fit_tables_and_never_refit(tmp_path, monkeypatch):
     """The correlation and leave-one-task-out figures carry the numbers of the loto.tsv and
     correlations.tsv they are given: here tables edited to distinctive values, which a refit
     of the efficiency and predictors tables could not produce."""
-    import dataeff.fit
     import dataeff.plots.analysis as analysis
+    import dataeff.prediction.fit
 
     eff = synthetic_efficiency()
     e, p = write_family(tmp_path / "results" / "toy", eff)
@@ -241,7 +241,7 @@ def test_figures_draw_the_fit_tables_and_never_refit(tmp_path, monkeypatch):
     def no_refit(*args, **kwargs):
         raise AssertionError("the figures refitted the family")
 
-    monkeypatch.setattr(dataeff.fit, "fit_family", no_refit)
+    monkeypatch.setattr(dataeff.prediction.fit, "fit_family", no_refit)
     titles: dict[str, list[str]] = {}
     save = analysis.save_figure
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from dataeff.cli import main
-from dataeff.efficiency import max_possible_auc
+from dataeff.efficiency.auc import max_possible_auc
 
 PAPER = Path(__file__).resolve().parents[2] / "shared" / "paper"
 RESULTS = PAPER / "finetune_results"

@@ -337,9 +337,9 @@ def _predict(capsys, workdir: Path, family: str = "llama") -> tuple[int, str, st
     if (workdir / "to_annotate.jsonl").is_file():
         from dataeff.cli import build_parser
         from dataeff.commands.predict import selection_inputs
-        from dataeff.config import load_optional_config
-        from dataeff.provenance import stable_hash
-        from dataeff.settings import coslow_settings
+        from dataeff.core.provenance import stable_hash
+        from dataeff.core.schema import coslow_settings
+        from dataeff.pipeline.config import load_optional_config
 
         (workdir / "prompts.jsonl").write_text(_jsonl([{"prompt": "p1"}, {"prompt": "p2"}]), encoding="utf-8")
         config = load_optional_config(None)
@@ -584,7 +584,7 @@ def test_debug_shows_the_traceback(tmp_path: Path) -> None:
 def test_diverging_loss_stops_training(tmp_path: Path, tiny_model_dir: Path) -> None:
     """A learning rate that blows the weights up ends the job with a NaN/inf-loss error and
     leaves no metrics.json (so the pipeline never evaluates a diverged model)."""
-    from dataeff.config import validate_config
+    from dataeff.pipeline.config import validate_config
     from dataeff.tasks.prepare import prepare_task
     from dataeff.tasks.registry import get_task
 

@@ -17,8 +17,8 @@ from typing import Any
 
 import pytest
 
-from dataeff.config import load_config
-from dataeff.errors import DataeffError
+from dataeff.core.errors import DataeffError
+from dataeff.pipeline.config import load_config
 from dataeff.tasks import bigbench
 from dataeff.tasks.bigbench import BigbenchSource, example_row, load_bigbench_task, task_files
 
@@ -174,7 +174,7 @@ def test_catalog_counts_usable_examples(fake_sdist):
 
 
 def test_config_entry_prepares_any_json_task(fake_sdist, tmp_path):
-    from dataeff.config import validate_config
+    from dataeff.pipeline.config import validate_config
     from dataeff.tasks.prepare import prepare_task
     from dataeff.tasks.registry import get_task
 
@@ -222,7 +222,7 @@ def test_paper_switch_selects_the_source():
 
 # --------------------------------------------------------------------------- generators + solvers
 
-from dataeff.tasks import bigbench_generators as gen  # noqa: E402
+from dataeff.tasks.generators import bigbench_rules as gen  # noqa: E402
 
 _TOKENS = ("True", "False", "and", "or", "not", "(", ")")
 
@@ -345,7 +345,7 @@ def checkout(tmp_path: Path) -> Path:
 
 
 def test_checkout_serves_json_tasks_in_place(checkout, tmp_path):
-    from dataeff.config import validate_config
+    from dataeff.pipeline.config import validate_config
     from dataeff.tasks.prepare import prepare_task
     from dataeff.tasks.registry import get_task
 

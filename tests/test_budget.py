@@ -9,7 +9,10 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from dataeff.budget import (
+from dataeff.cli import main
+from dataeff.core.errors import DataeffError
+from dataeff.efficiency.auc import PAPER_GRID, max_possible_auc
+from dataeff.prediction.budget import (
     DEFAULT_CURVE_MODEL,
     budget_for_target,
     curve_exponent,
@@ -18,13 +21,10 @@ from dataeff.budget import (
     predict_budget,
     target_from_accuracy,
 )
-from dataeff.cli import main
-from dataeff.coefficients import lookup_coefficients
-from dataeff.curve_model import CurveModel
-from dataeff.efficiency import PAPER_GRID, max_possible_auc
-from dataeff.errors import DataeffError
-from dataeff.published import PUBLISHED_COEFFICIENTS
-from dataeff.shape import ShapeCurve, ShapeSet
+from dataeff.prediction.coefficients import lookup_coefficients
+from dataeff.prediction.curve_model import CurveModel
+from dataeff.prediction.published import PUBLISHED_COEFFICIENTS
+from dataeff.prediction.shape import ShapeCurve, ShapeSet
 
 
 @pytest.fixture(autouse=True)
@@ -427,7 +427,7 @@ def test_budget_and_predict_read_measured_accuracies_the_same_way(capsys):
 
 def test_predict_two_step_flow(tmp_path, capsys, tiny_model_dir):
     """Both runs of ``predict`` through the real selection and CoS-Low stages (tiny model)."""
-    from dataeff.coslow_stage import run_coslow
+    from dataeff.coslow.stage import run_coslow
 
     prompts = tmp_path / "prompts.jsonl"
     prompts.write_text("".join(json.dumps({"prompt": f"Is {i} even? Answer yes or no."}) + "\n" for i in range(50)))
@@ -506,7 +506,7 @@ def test_predict_unknown_family_fails_before_selection(tmp_path, capsys):
 def test_budget_command_uses_the_familys_own_curves(tmp_path, capsys):
     """With results/FAMILY/efficiency.json on the coefficients' N_max, the shape error comes from
     the family's own curves, not the paper's."""
-    from dataeff.efficiency import compute_curve
+    from dataeff.efficiency.auc import compute_curve
 
     fam = tmp_path / "results" / "mine"
     fam.mkdir(parents=True)
@@ -555,8 +555,8 @@ def test_library_update_recovers_a_known_shape_as_points_are_added():
     """The held-out task follows a late jump (no x^p curve does); the library holds a task of the
     same shape among power laws. With a confident, wrong prior (AUC 0.6 +- 0.05, the jump's is
     0.28), each measured budget moves weight to the right shape, and the budget to the true one."""
-    from dataeff.curve_update import build_predictive
-    from dataeff.interval import auc_grid, prior_weights
+    from dataeff.prediction.curve_update import build_predictive
+    from dataeff.prediction.interval import auc_grid, prior_weights
 
     model = CurveModel(5000, PAPER_GRID)
     shapes, fns = _library_shapes(model)
@@ -580,8 +580,8 @@ def test_library_update_recovers_a_known_shape_as_points_are_added():
 
 
 def test_test_set_noise_by_hand_and_it_weakens_the_update():
-    from dataeff.curve_update import build_predictive, infer_test_size, measurement_sd
-    from dataeff.interval import auc_grid, prior_weights
+    from dataeff.prediction.curve_update import build_predictive, infer_test_size, measurement_sd
+    from dataeff.prediction.interval import auc_grid, prior_weights
 
     model = CurveModel(5000, PAPER_GRID)
     # sqrt(0.7 * 0.3 / 100 + 0.5 * 0.5 / 100) / (0.9 - 0.5)
@@ -609,7 +609,7 @@ def test_majority_floor_coefficients_read_the_gap_from_the_majority_share(tmp_pa
     """Coefficients fitted under ``analysis.floor: majority`` (SmolLM2's) start the gap at
     max(zero-shot, majority share): the target accuracy and the measured zero-shot point move
     there; coefficients fitted with the paper's rule ignore --majority, with a warning."""
-    from dataeff.budget import curve_start
+    from dataeff.prediction.budget import curve_start
 
     fitted = {"slope": 0.5, "intercept": 0.1, "floor_rule": "majority"}
     assert curve_start(0.0, 0.5, fitted) == (0.5, 0.5, [])
@@ -660,8 +660,8 @@ def test_paper_curve_model_reproduces_the_papers_readme_example(capsys):
 def test_curve_models_compared_on_a_curve_with_a_known_crossing():
     """One real-looking curve by hand: the budget each model gives at its true AUC against the
     budget where it reaches the target, on the log axis."""
-    from dataeff.curve_check import log_errors, model_for
-    from dataeff.efficiency import compute_curve
+    from dataeff.efficiency.auc import compute_curve
+    from dataeff.prediction.curve_check import log_errors, model_for
 
     grid = (16, 32, 64, 128, 256)
     # y = 0, 0.5, 0.75, 1, 1, 1 at x = 0, 4/8, 5/8, 6/8, 7/8, 1: reaches 0.75 exactly at 32 labels
@@ -679,10 +679,10 @@ def test_curve_models_compared_on_a_curve_with_a_known_crossing():
 
 
 def test_curve_model_table_in_the_docs_is_the_measurement_and_sets_the_default():
-    """docs/PREDICTIONS.md shows dataeff.curve_check's table on the paper's 100 published curves,
+    """docs/PREDICTIONS.md shows dataeff.prediction.curve_check's table on the paper's 100 published curves,
     and the default curve model is the one it measures better overall."""
-    from dataeff.config import REPO_ROOT
-    from dataeff.curve_check import markdown, paper_comparison
+    from dataeff.core.config import REPO_ROOT
+    from dataeff.prediction.curve_check import markdown, paper_comparison
 
     result = paper_comparison()
     assert result["curves"] == 100
@@ -694,7 +694,7 @@ def test_fair_floor_coefficients_read_the_gap_from_the_majority_share_or_a_guess
     """Coefficients fitted under ``analysis.floor: fair`` (SmolLM2's) start the gap at
     max(zero-shot, majority share, 1/K) for K options per example; under the majority floor
     --options is not used, and under the paper's rule neither is."""
-    from dataeff.budget import curve_start, gap_start
+    from dataeff.prediction.budget import curve_start, gap_start
 
     fair = {"slope": 0.5, "intercept": 0.1, "floor_rule": "fair"}
     assert curve_start(0.0, 0.05, fair, 3) == (pytest.approx(1 / 3), pytest.approx(1 / 3), [])

@@ -1,4 +1,4 @@
-"""The majority-answer floor (dataeff.chance, ``analysis.floor: majority``): its score on known
+"""The majority-answer floor (dataeff.efficiency.chance, ``analysis.floor: majority``): its score on known
 gold answers, its path from evaluations through ``aggregate`` to ``auc``, and the AUC it gives a
 curve that only learned the answer format."""
 
@@ -9,16 +9,16 @@ from pathlib import Path
 
 import pytest
 
-from dataeff.chance import chance_of_evals, majority_score
 from dataeff.cli import main
-from dataeff.efficiency import compute_curve
-from dataeff.errors import DataeffError
+from dataeff.core.errors import DataeffError
+from dataeff.efficiency.auc import compute_curve
+from dataeff.efficiency.chance import chance_of_evals, majority_score
 
 GRID = (16, 32, 64, 128, 256)
 
 
 def test_majority_score_normalises_like_the_scorer():
-    # "Plausible." and "plausible" are the same answer to dataeff.evaluate.normalize.
+    # "Plausible." and "plausible" are the same answer to dataeff.inference.evaluate.normalize.
     golds = ["Plausible.", "plausible", "implausible", "plausible", "implausible"]
     s = majority_score(golds)
     assert s["majority_answer"] == "plausible"
@@ -123,7 +123,7 @@ def test_options_are_counted_from_both_layouts_the_project_writes():
     separator) and the lettered lines of registry tasks (written by ``format_options``)."""
     from types import SimpleNamespace
 
-    from dataeff.evaluate import options_in_prompt
+    from dataeff.inference.evaluate import options_in_prompt
     from dataeff.tasks.bigbench import OPTION_SEPARATOR
     from dataeff.tasks.prepare import format_options
 
@@ -139,7 +139,7 @@ def test_options_are_counted_from_both_layouts_the_project_writes():
 
 
 def test_options_guess_is_the_mean_of_one_over_k():
-    from dataeff.chance import options_guess_score
+    from dataeff.efficiency.chance import options_guess_score
 
     assert options_guess_score([3, 3, 3]) == pytest.approx(1 / 3)
     assert options_guess_score([2, 4, None, None]) == pytest.approx((0.5 + 0.25) / 4)

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from dataeff import chat
+from dataeff.modeling import chat
 from dataeff.tasks.prepare import instruction, render
 from dataeff.tasks.registry import REGISTRY, get_task
-from dataeff.train import tokenize_rows
+from dataeff.training.finetune import tokenize_rows
 
 TEMPLATES = Path(__file__).parent / "fixtures" / "chat_templates"
 FAMILIES = {
@@ -129,7 +129,8 @@ def test_all_stages_build_prompts_through_chat_prompt_ids():
     chat.prompt_ids(tokenizer, row["prompt"], row.get("system")): one definition of the prompt."""
     import inspect
 
-    from dataeff import confidence, coslow, evaluate
+    from dataeff.coslow import gradients as coslow
+    from dataeff.inference import confidence, evaluate
     from dataeff.training import batches
 
     for module in (batches, evaluate, confidence, coslow):

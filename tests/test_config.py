@@ -13,11 +13,12 @@ from pathlib import Path
 import pytest
 import yaml
 
-from dataeff.budget import predict_budget
-from dataeff.config import DEFAULT_CONFIG, REPO_ROOT, load_config, max_budget, validate_config
-from dataeff.errors import DataeffError
-from dataeff.io import read_yaml
-from dataeff.published import PUBLISHED_COEFFICIENTS
+from dataeff.core.config import DEFAULT_CONFIG, REPO_ROOT, max_budget
+from dataeff.core.errors import DataeffError
+from dataeff.core.io import read_yaml
+from dataeff.pipeline.config import load_config, validate_config
+from dataeff.prediction.budget import predict_budget
+from dataeff.prediction.published import PUBLISHED_COEFFICIENTS
 
 
 @pytest.fixture()
@@ -68,7 +69,7 @@ def test_bad_config_gives_one_line(base: dict, mutate, expected: str) -> None:
 
 def test_packaged_default_and_schema_are_the_repository_files() -> None:
     import dataeff
-    from dataeff.settings import SCHEMA_PATH
+    from dataeff.core.schema import SCHEMA_PATH
 
     package = Path(dataeff.__file__).parent
     assert DEFAULT_CONFIG.parent == SCHEMA_PATH.parent == package / "resources"
@@ -77,7 +78,7 @@ def test_packaged_default_and_schema_are_the_repository_files() -> None:
 
 
 def test_settings_do_not_depend_on_the_working_directory(tmp_path, monkeypatch) -> None:
-    from dataeff.config import load_optional_config
+    from dataeff.pipeline.config import load_optional_config
 
     packaged = load_config(DEFAULT_CONFIG)
     decoy = read_yaml(DEFAULT_CONFIG)
@@ -126,7 +127,7 @@ def test_a_wheel_ships_the_settings_and_works_outside_the_repository(tmp_path) -
         [
             sys.executable,
             "-c",
-            "import dataeff, dataeff.config as c; print(dataeff.__file__); "
+            "import dataeff, dataeff.core.config as c; print(dataeff.__file__); "
             "print(c.load_optional_config(None)['coslow']['k'])",
         ],
         cwd=work,

@@ -11,9 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from dataeff.chat import answer_ids, completion_ids, prompt_ids, prompt_text
-from dataeff.config import REPO_ROOT, load_config
-from dataeff.evaluate import normalize, score
+from dataeff.core.config import REPO_ROOT
+from dataeff.inference.evaluate import normalize, score
+from dataeff.modeling.chat import answer_ids, completion_ids, prompt_ids, prompt_text
+from dataeff.pipeline.config import load_config
 
 
 def _rows(n: int, offset: int = 0) -> list[dict]:
@@ -33,7 +34,7 @@ def test_normalize_follows_the_paper() -> None:
 
 
 def test_prompt_and_answer_tokens_line_up(tiny_model_dir: Path) -> None:
-    from dataeff.models import load_tokenizer
+    from dataeff.modeling.loading import load_tokenizer
 
     tok = load_tokenizer(tiny_model_dir)
     text = prompt_text(tok, "hello")
@@ -47,8 +48,8 @@ def test_prompt_and_answer_tokens_line_up(tiny_model_dir: Path) -> None:
 
 
 def test_finetune_then_evaluate_round_trip(tiny_model_dir: Path, tmp_path: Path) -> None:
-    from dataeff.evaluate import evaluate_rows, load_for_eval
-    from dataeff.train import finetune
+    from dataeff.inference.evaluate import evaluate_rows, load_for_eval
+    from dataeff.training.finetune import finetune
 
     cfg = load_config(REPO_ROOT / "config" / "config.yaml")
     train_cfg = dict(
@@ -86,8 +87,8 @@ def test_finetune_then_evaluate_round_trip(tiny_model_dir: Path, tmp_path: Path)
 
 
 def test_lora_finetune_saves_an_adapter_evaluation_loads(tiny_model_dir: Path, tmp_path: Path) -> None:
-    from dataeff.evaluate import load_for_eval
-    from dataeff.train import finetune
+    from dataeff.inference.evaluate import load_for_eval
+    from dataeff.training.finetune import finetune
 
     cfg = load_config(REPO_ROOT / "config" / "config.yaml")
     train_cfg = dict(
@@ -121,8 +122,8 @@ def test_lora_finetune_saves_an_adapter_evaluation_loads(tiny_model_dir: Path, t
 @pytest.mark.slow
 def test_real_smollm2_evaluation(smollm2_dir: Path) -> None:
     """The real model answers sensibly; the paper's strict exact match then scores its sentences."""
-    from dataeff.evaluate import evaluate_rows
-    from dataeff.models import load_model
+    from dataeff.inference.evaluate import evaluate_rows
+    from dataeff.modeling.loading import load_model
 
     model, tok, info = load_model(smollm2_dir)
     assert info["dtype"] == "float32" and sum(p.numel() for p in model.parameters()) > 130e6

@@ -11,8 +11,8 @@ import pytest
 
 from _coslow_helpers import labeled_rows, write_config
 from dataeff.cli import main
-from dataeff.coslow import coslow_from_rows, pairwise_cosines
-from dataeff.coslow_stage import summarize_predictors
+from dataeff.coslow.gradients import coslow_from_rows, pairwise_cosines
+from dataeff.coslow.stage import summarize_predictors
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 from coslow_reference import reference_coslow  # noqa: E402
@@ -22,7 +22,7 @@ from coslow_reference import reference_coslow  # noqa: E402
 def tiny(tiny_model_dir):
     import torch
 
-    from dataeff.models import load_model
+    from dataeff.modeling.loading import load_model
 
     torch.set_num_threads(2)
     return load_model(tiny_model_dir)
@@ -78,8 +78,8 @@ def test_micro_batches_give_the_one_batch_gram_matrix(tiny, batch_size):
     1.4e-6, CoS-Low within 5.2e-7 (different padding widths reorder float32 sums)."""
     import torch
 
-    from dataeff.coslow import encode_examples, lora_gram, lora_projections
-    from dataeff.lora import lora_settings
+    from dataeff.coslow.gradients import encode_examples, lora_gram, lora_projections
+    from dataeff.modeling.lora import lora_settings
 
     model, tok, _ = tiny
     examples = encode_examples(tok, labeled_rows(9))
@@ -98,8 +98,8 @@ def test_prompts_are_cut_to_the_cap_from_the_left(tiny):
     """coslow.max_seq_len bounds every example (what the preflight plans for): a longer prompt
     keeps its last tokens, as a training prompt is cut, the answer is kept whole, and the result
     records the pass it ran."""
-    from dataeff.coslow import encode_capped, gradient_stats
-    from dataeff.errors import DataeffError
+    from dataeff.core.errors import DataeffError
+    from dataeff.coslow.gradients import encode_capped, gradient_stats
 
     model, tok, _ = tiny
     rows = labeled_rows(4)
@@ -211,7 +211,7 @@ def test_unknown_model_is_one_line(tmp_path, monkeypatch, capsys, tiny_model_dir
 
 
 def test_coslow_task_and_summary(tiny_model_dir, tmp_path, monkeypatch):
-    from dataeff.models import prepare_model
+    from dataeff.modeling.loading import prepare_model
 
     monkeypatch.chdir(tmp_path)
     prepare_model({"model": str(tiny_model_dir)}, tmp_path / "results" / "models" / "tiny")
@@ -278,7 +278,7 @@ def test_coslow_task_and_summary(tiny_model_dir, tmp_path, monkeypatch):
 def test_smollm2_end_to_end(smollm2_dir):
     import torch
 
-    from dataeff.models import load_model
+    from dataeff.modeling.loading import load_model
 
     torch.set_num_threads(2)
     model, tok, _ = load_model(smollm2_dir)
@@ -290,7 +290,7 @@ def test_smollm2_end_to_end(smollm2_dir):
 
 
 def test_label_balance_counts_normalised_answers():
-    from dataeff.coslow_stage import label_balance
+    from dataeff.coslow.stage import label_balance
 
     rows = [{"answer": "Yes."}, {"answer": "yes"}, {"answer": "No"}, {"answer": " yes "}]
     bal = label_balance(rows)

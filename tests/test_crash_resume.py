@@ -63,9 +63,9 @@ if _MARKERS:
         d.mkdir(parents=True, exist_ok=True)
         (d / f"{name}.{os.getpid()}").touch()
 
-    import dataeff.evaluate as _ev
-    import dataeff.io as _io
-    import dataeff.train as _tr
+    import dataeff.inference.evaluate as _ev
+    import dataeff.core.io as _io
+    import dataeff.training.finetune as _tr
 
     _loss = _tr.answer_loss_sum
 
@@ -332,7 +332,7 @@ def test_results_files_are_traceable(reference: Path, model_dir: Path) -> None:
             )
             assert json.loads(path.with_suffix(".timing.json").read_text())["eval_seconds"] >= 0
     # the data hash of an evaluation is the hash of the test split it scored
-    from dataeff.provenance import file_hash
+    from dataeff.core.provenance import file_hash
 
     ev = json.loads((reference / "results" / FAMILY / TASK / "eval" / "n0.json").read_text())
     assert ev["provenance"]["data_hash"] == file_hash(reference / "data" / "tasks" / TASK / "test.jsonl")
@@ -348,7 +348,7 @@ def test_majority_floor_comes_from_the_test_split(reference: Path) -> None:
     common answer of the test split the evaluations scored, carried through aggregate and auc."""
     from collections import Counter
 
-    from dataeff.evaluate import normalize
+    from dataeff.inference.evaluate import normalize
 
     rows = [json.loads(line) for line in (reference / "data" / "tasks" / TASK / "test.jsonl").read_text().splitlines()]
     counts = Counter(normalize(r["answer"]) for r in rows)
@@ -365,7 +365,7 @@ def test_majority_floor_comes_from_the_test_split(reference: Path) -> None:
 def test_stale_temporaries_are_removed(tmp_path: Path) -> None:
     """A writer killed inside ``atomic_path`` leaves its temporary; the next write of the same
     output removes it, but never the temporary of a writer that is still alive."""
-    from dataeff.io import _HOST, atomic_write_json
+    from dataeff.core.io import _HOST, atomic_write_json
 
     dest = tmp_path / "out.json"
     dead = subprocess.run(
@@ -385,7 +385,7 @@ def test_stale_temporaries_are_removed(tmp_path: Path) -> None:
 def test_checkpoint_of_other_settings_is_not_resumed(tmp_path: Path, model_dir: Path) -> None:
     """A checkpoint left by a killed job is resumed only by the same settings and data: after a
     config change the re-run starts over instead of continuing someone else's training."""
-    from dataeff.train import finetune
+    from dataeff.training.finetune import finetune
 
     ckpt = tmp_path / "n4.ckpt"
     ckpt.mkdir()

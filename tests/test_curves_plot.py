@@ -7,7 +7,7 @@ import json
 import pytest
 
 from dataeff.cli import main
-from dataeff.efficiency import compute_curve
+from dataeff.efficiency.auc import compute_curve
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from dataeff.cli import main
-from dataeff.efficiency import (
+from dataeff.core.errors import DataeffError
+from dataeff.efficiency.auc import (
     PAPER_GRID,
     Curve,
     compute_curve,
@@ -19,8 +20,7 @@ from dataeff.efficiency import (
     max_possible_auc,
     pick_metric,
 )
-from dataeff.errors import DataeffError
-from dataeff.results import aggregate_evals, read_ceilings, read_result_file, write_ceilings
+from dataeff.efficiency.results import aggregate_evals, read_ceilings, read_result_file, write_ceilings
 
 # Small grid: x(10) = 1/3, x(100) = 2/3, x(1000) = 1 with N_max = 1000.
 GRID3 = (10, 100, 1000)

@@ -12,9 +12,9 @@ import pandas as pd
 import pytest
 
 from dataeff.cli import main
-from dataeff.config import schema
-from dataeff.errors import DataeffError
-from dataeff.fit import (
+from dataeff.core.config import schema
+from dataeff.core.errors import DataeffError
+from dataeff.prediction.fit import (
     CONFIG_KEYS,
     correlations,
     fit_family,
@@ -239,8 +239,8 @@ def test_constant_coslow_is_an_error():
 
 
 def paper_llama_aucs() -> dict[str, float]:
-    from dataeff.efficiency import family_curves
-    from dataeff.results import read_ceilings, read_family
+    from dataeff.efficiency.auc import family_curves
+    from dataeff.efficiency.results import read_ceilings, read_family
 
     results, _ = read_family(PAPER / "finetune_results", "llama")
     ceilings = read_ceilings(PAPER / "human_ceilings.json")

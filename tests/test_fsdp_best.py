@@ -131,7 +131,7 @@ def test_checkpoint_keeps_the_best_steps_shards_and_resume_saves_them(best_runs)
 def test_process_group_timeout_comes_from_the_config(best_runs):
     """The schema's default ``train.process_group_timeout_minutes`` (config/config.yaml leaves it
     unset) is the timeout the 2-rank run's default process group really has."""
-    from dataeff.config import load_config
+    from dataeff.pipeline.config import load_config
 
     minutes = load_config(Path(__file__).resolve().parents[1] / "config" / "config.yaml")["train"][
         "process_group_timeout_minutes"
@@ -179,7 +179,7 @@ def test_restore_refuses_kept_weights_of_another_shape():
     older checkpoint, against this rank's shard) are refused, not broadcast into it."""
     import torch
 
-    from dataeff.errors import DataeffError
+    from dataeff.core.errors import DataeffError
     from dataeff.training.validation import BestWeights
 
     model = torch.nn.Linear(2, 2, bias=False)

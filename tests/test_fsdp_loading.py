@@ -2,7 +2,7 @@
 
 Every rank used to load the whole model and move it to its device before ``fully_shard``: a full
 copy plus the shard on each GPU, and a full read of the shared cache on every rank. Now
-(``dataeff.train.load_placement``) the main process loads into host memory, the other rank
+(``dataeff.training.finetune.load_placement``) the main process loads into host memory, the other rank
 builds the model without reading a weight file or writing its tensors, and accelerate's
 ``fsdp_cpu_ram_efficient_loading`` broadcasts the weights one tensor at a time into each rank's
 shard. Checked here, on bf16 weights (the paper's policy): the other rank never read the weights
@@ -66,7 +66,7 @@ def test_only_the_main_rank_reads_the_weights_and_each_holds_its_shard(wide_mode
     import torch
 
     from _fsdp_cpu import fsdp_launch_env
-    from dataeff.models import load_model
+    from dataeff.modeling.loading import load_model
 
     env = dict(
         os.environ, OMP_NUM_THREADS="1", PYTHONPATH=os.pathsep.join([str(HERE), os.environ.get("PYTHONPATH", "")])

@@ -5,15 +5,15 @@ from __future__ import annotations
 import pytest
 
 from _coslow_helpers import labeled_rows
-from dataeff.chat import prompt_ids
-from dataeff.generation import cut_at_newline, greedy_generate
+from dataeff.inference.generation import cut_at_newline, greedy_generate
+from dataeff.modeling.chat import prompt_ids
 
 
 @pytest.fixture(scope="module")
 def tiny(tiny_model_dir):
     import torch
 
-    from dataeff.models import load_model
+    from dataeff.modeling.loading import load_model
 
     torch.set_num_threads(2)
     return load_model(tiny_model_dir)
@@ -56,7 +56,7 @@ def test_cut_at_newline():
 
 def test_shared_prefix_changes_nothing(tiny):
     """Running the prompts' common prefix once (the default) gives what full prompts give."""
-    from dataeff.prefix import MIN_SHARED, shared_prefix_len
+    from dataeff.inference.prefix import MIN_SHARED, shared_prefix_len
 
     model, tok, _ = tiny
     prompts = [prompt_ids(tok, r["prompt"]) for r in labeled_rows(6)]
@@ -69,7 +69,7 @@ def test_shared_prefix_changes_nothing(tiny):
 
 
 def test_shared_prefix_len_rules():
-    from dataeff.prefix import shared_prefix_len
+    from dataeff.inference.prefix import shared_prefix_len
 
     common = list(range(100, 112))
     assert shared_prefix_len([common + [1, 2], common + [3]]) == 12
@@ -79,7 +79,7 @@ def test_shared_prefix_len_rules():
 
 
 def test_prefill_chunks_cover_the_rows_at_least_cost():
-    from dataeff.generation import prefill_chunks
+    from dataeff.inference.generation import prefill_chunks
 
     def cost(chunks, widths, floor=384, fixed=32):
         return sum(max((b - a) * widths[a], floor) + fixed for a, b in chunks)
@@ -96,7 +96,7 @@ def test_prefill_chunks_cover_the_rows_at_least_cost():
 def test_chunked_prefill_and_dropped_finished_rows_change_nothing(tiny, monkeypatch):
     """Prompts run in several prefill chunks whose caches are merged, and half the rows stop
     early (so they are dropped from the batch): every row still gets what it gets alone."""
-    import dataeff.generation as gen
+    import dataeff.inference.generation as gen
 
     model, tok, _ = tiny
     prompts = [prompt_ids(tok, r["prompt"] + " and more" * (3 * i)) for i, r in enumerate(labeled_rows(8))]

@@ -9,7 +9,7 @@ from collections import Counter
 
 import pytest
 
-from dataeff.errors import DataeffError
+from dataeff.core.errors import DataeffError
 
 FAMILIES = (
     "boolean_expressions",

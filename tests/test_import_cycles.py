@@ -1,5 +1,5 @@
-"""The package has no import cycle, counting imports inside functions too, and its coupling is
-visible at the top of each module.
+"""The package has no import cycle, counting imports inside functions too, its stages are
+layered, and its coupling is visible at the top of each module.
 
 A cycle hidden in function-level imports still couples two modules both ways; it is how the
 CoS-Low, selection and baselines modules were once tangled. Layers: core numerics, selection,
@@ -126,15 +126,15 @@ def test_finder_sees_a_cycle():
 
 def test_package_has_no_import_cycle():
     graph = import_graph()
-    assert "dataeff.coslow_stage" in graph and "dataeff.selection" in graph["dataeff.coslow_stage"]
+    assert "dataeff.coslow.stage" in graph and "dataeff.coslow.selection" in graph["dataeff.coslow.stage"]
     assert cycles(graph) == []
 
 
 def test_light_package_modules_are_imported_at_the_top():
     modules = {_module_name(p): p for p in PKG.rglob("*.py")}
     heavy = heavy_modules()
-    assert {"dataeff.fit", "dataeff.plots.style", "dataeff.budget"} <= heavy
-    assert not {"dataeff.errors", "dataeff.io", "dataeff.config", "dataeff.settings"} & heavy
+    assert {"dataeff.prediction.fit", "dataeff.plots.style", "dataeff.prediction.budget"} <= heavy
+    assert not {"dataeff.core.errors", "dataeff.core.io", "dataeff.core.config", "dataeff.core.schema"} & heavy
     deferred = []
     for name, path in modules.items():
         tree = ast.parse(path.read_text(encoding="utf-8"))
@@ -147,3 +147,52 @@ def test_light_package_modules_are_imported_at_the_top():
                     if target != name and target not in heavy:
                         deferred.append(f"{path.relative_to(PKG)}:{node.lineno} {node.module}")
     assert deferred == [], "import these at the top of the module (they are light):\n" + "\n".join(deferred)
+
+
+#: The stage subpackages, lowest first: a module may import its own subpackage and those below
+#: it, never one above (docs/ARCHITECTURE.md). ``cli`` and ``__main__`` sit on top.
+LAYERS = (
+    "core",
+    "tasks",
+    "pipeline",
+    "modeling",
+    "inference",
+    "training",
+    "coslow",
+    "efficiency",
+    "prediction",
+    "cluster",
+    "plots",
+    "commands",
+    "cli",
+)
+
+
+def _layer(module: str) -> str:
+    part = module.split(".")[1]
+    return "cli" if part in ("cli", "__main__") else part
+
+
+def test_every_module_sits_in_a_stage_subpackage():
+    top = sorted(m for m in import_graph() if m.count(".") == 1 and _layer(m) != "cli")
+    assert [m for m in top if _layer(m) not in LAYERS] == []
+
+
+def upward_imports(graph: dict[str, set[str]]) -> list[str]:
+    """Imports whose target sits in a higher layer than the importing module."""
+    return sorted(
+        f"{src} imports {dst}"
+        for src, targets in graph.items()
+        if src != "dataeff"
+        for dst in targets
+        if dst != "dataeff" and LAYERS.index(_layer(dst)) > LAYERS.index(_layer(src))
+    )
+
+
+def test_no_import_runs_up_the_layers():
+    assert upward_imports(import_graph()) == []
+
+
+def test_the_layer_check_sees_an_upward_import():
+    graph = {"dataeff.prediction.calibration": {"dataeff.plots.style", "dataeff.core.io"}, "dataeff.core.io": set()}
+    assert upward_imports(graph) == ["dataeff.prediction.calibration imports dataeff.plots.style"]

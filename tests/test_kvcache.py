@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from transformers.cache_utils import DynamicCache
 
-from dataeff.kvcache import BufferLayer, merge_chunks
+from dataeff.inference.kvcache import BufferLayer, merge_chunks
 
 
 def _chunk(rows: int, width: int, seed: int) -> tuple[DynamicCache, torch.Tensor]:

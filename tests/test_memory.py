@@ -37,7 +37,7 @@ def _model(tied: bool, dtype=None):
 def _saved_bytes(model, ids, precision: str, checkpointing: bool) -> int:
     import torch
 
-    from dataeff.precision import resolve_precision
+    from dataeff.modeling.precision import resolve_precision
 
     params = {p.untyped_storage().data_ptr() for p in model.parameters()}
     seen: dict[int, int] = {}
@@ -62,7 +62,7 @@ def _saved_bytes(model, ids, precision: str, checkpointing: bool) -> int:
 def test_weights_gradients_and_adam_state_match_exactly(tied, precision):
     import torch
 
-    from dataeff.memory import ModelShape, plan_finetune
+    from dataeff.modeling.memory import ModelShape, plan_finetune
 
     model, cfg = _model(tied, torch.bfloat16 if precision == "bf16" else None)
     shape = ModelShape.from_config(cfg)
@@ -87,7 +87,7 @@ def test_weights_gradients_and_adam_state_match_exactly(tied, precision):
 def test_activation_estimate_matches_what_autograd_saves(precision, checkpointing):
     import torch
 
-    from dataeff.memory import ModelShape, activation_bytes
+    from dataeff.modeling.memory import ModelShape, activation_bytes
 
     model, cfg = _model(False, torch.bfloat16 if precision == "bf16" else None)
     torch.manual_seed(1)
@@ -104,8 +104,8 @@ def test_activation_estimate_matches_what_autograd_saves(precision, checkpointin
 def test_paper_grid_fits_and_fp32_master_weights_are_refused(tmp_path):
     import copy
 
-    from dataeff.config import load_config
-    from dataeff.memory import check_memory
+    from dataeff.modeling.memory import check_memory
+    from dataeff.pipeline.config import load_config
 
     cfg = load_config("config/paper.yaml")
     assert check_memory(cfg, results=tmp_path) == []  # the authors' bf16 on 2 x 80 GB, checkpointing on
@@ -124,9 +124,9 @@ def test_paper_grid_fits_and_fp32_master_weights_are_refused(tmp_path):
 def test_cluster_preflight_refuses_before_submission(monkeypatch, tmp_path):
     import copy
 
-    from dataeff import cluster
-    from dataeff.config import load_config
-    from dataeff.errors import DataeffError
+    from dataeff.cluster import preflight as cluster
+    from dataeff.core.errors import DataeffError
+    from dataeff.pipeline.config import load_config
 
     monkeypatch.setattr(cluster, "workflow_resources", lambda workflow: ({}, {}))
     monkeypatch.setattr(cluster, "check_slurm", lambda *a, **k: [])
@@ -140,10 +140,10 @@ def test_cluster_preflight_refuses_before_submission(monkeypatch, tmp_path):
 
 def test_coslow_plan_counts_the_lora_tensors_exactly():
     """The A matrices the hooks hold on the GPU and the per-example B gradients kept in host
-    memory between micro-batches, against the tensors dataeff.coslow really builds."""
-    from dataeff.coslow import lora_projections
-    from dataeff.lora import lora_settings
-    from dataeff.memory import ModelShape, plan_coslow
+    memory between micro-batches, against the tensors dataeff.coslow.gradients really builds."""
+    from dataeff.coslow.gradients import lora_projections
+    from dataeff.modeling.lora import lora_settings
+    from dataeff.modeling.memory import ModelShape, plan_coslow
 
     model, cfg = _model(False)
     lora = lora_settings(None)
@@ -158,13 +158,13 @@ def test_coslow_plan_counts_the_lora_tensors_exactly():
 
 
 def test_preflight_plans_the_coslow_pass_that_runs(tmp_path):
-    """The CoS-Low figure is the pass dataeff.coslow runs (coslow.grad_batch_size examples at
+    """The CoS-Low figure is the pass dataeff.coslow.gradients runs (coslow.grad_batch_size examples at
     coslow.max_seq_len tokens), not one example: Qwen2.5-14B at k=32 in one batch of 2048-token
     examples cannot fit 80 GB, in micro-batches of 8 it does."""
     import copy
 
-    from dataeff.config import load_config
-    from dataeff.memory import KNOWN_SHAPES, check_memory, plan_coslow, plan_coslow_settings
+    from dataeff.modeling.memory import KNOWN_SHAPES, check_memory, plan_coslow, plan_coslow_settings
+    from dataeff.pipeline.config import load_config
 
     cfg = load_config("config/paper.yaml")
     qwen = KNOWN_SHAPES["Qwen/Qwen2.5-14B-Instruct"]
@@ -188,7 +188,7 @@ def test_setup_peak_is_part_of_the_figure():
     shard plus the tensor being broadcast (never the whole model, as when every rank moved the
     model to its GPU before sharding); one GPU holds the model once. The figure is the larger
     of the set-up and the step."""
-    from dataeff.memory import KNOWN_SHAPES, Plan, plan_finetune, setup_bytes
+    from dataeff.modeling.memory import KNOWN_SHAPES, Plan, plan_finetune, setup_bytes
 
     qwen = KNOWN_SHAPES["Qwen/Qwen2.5-14B-Instruct"]
     common = dict(precision="bf16", seq_len=2048, micro_batch=4, activation_checkpointing=True)

@@ -1,5 +1,5 @@
 """One way to name a model (issue 27): ``select``, ``coslow``, ``predict`` and ``budget`` resolve
-``--model`` and ``--family`` through :mod:`dataeff.model_ref`, so ``--model smollm2`` works in each
+``--model`` and ``--family`` through :mod:`dataeff.modeling.resolve`, so ``--model smollm2`` works in each
 of them from a fresh checkout, preparing the packaged family once on first use.
 
 The preparation (converting SmolLM2's GGUF file, 20-60 s) is swapped for the tiny model, and the
@@ -24,8 +24,8 @@ def fresh(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tiny_model_dir: Path)
     """An empty working directory in a fresh checkout; returns the preparations and the model
     loads the commands make (``prepared``: family spec and directory; ``loaded``: what was loaded
     and with which settings)."""
-    import dataeff.model_ref as model_ref
-    from dataeff.models import load_model, prepare_model
+    import dataeff.modeling.resolve as model_ref
+    from dataeff.modeling.loading import load_model, prepare_model
 
     home = tmp_path / "home"
     home.mkdir()
@@ -86,8 +86,8 @@ def test_each_command_prepares_a_packaged_family_on_first_use(first, fresh, tmp_
     """Whichever command a new user runs first, ``--model smollm2`` is prepared once into the model
     cache (``coslow`` used to stop with "family 'smollm2' is not prepared"), loaded with the
     family's settings, and the next command loads the same model without preparing it again."""
-    from dataeff.config import load_optional_config
-    from dataeff.models import family_load_kwargs
+    from dataeff.modeling.loading import family_load_kwargs
+    from dataeff.pipeline.config import load_optional_config
 
     assert main(command(first, tmp_path)) == 0, capsys.readouterr().err
     err = capsys.readouterr().err

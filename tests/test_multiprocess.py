@@ -26,7 +26,7 @@ def _load_weights(path: Path) -> dict:
 
 
 def test_rank_share_pads_the_short_rank():
-    from dataeff.train import rank_share
+    from dataeff.training.finetune import rank_share
 
     mbs = [["a"], ["b"], ["c"]]
     assert rank_share(mbs, 1, 0) == [(["a"], 1.0), (["b"], 1.0), (["c"], 1.0)]

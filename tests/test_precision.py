@@ -15,7 +15,7 @@ ARM = "processor\t: 0\nFeatures\t: fp asimd bf16 i8mm\n"
 
 
 def test_cpu_flags_decide_native_bf16():
-    from dataeff.precision import cpu_bf16_support
+    from dataeff.modeling.precision import cpu_bf16_support
 
     assert cpu_bf16_support(AVX) == (True, "CPU flag avx512_bf16")
     assert cpu_bf16_support(ARM)[0] is True
@@ -24,7 +24,7 @@ def test_cpu_flags_decide_native_bf16():
 
 
 def test_resolution_falls_back_to_fp32_with_the_reason():
-    from dataeff.precision import resolve_precision
+    from dataeff.modeling.precision import resolve_precision
 
     yes, no = (True, "CPU flag avx512_bf16"), (False, "CPU has none of the bf16 flags")
     p = resolve_precision("auto", "cpu", yes)
@@ -38,8 +38,8 @@ def test_resolution_falls_back_to_fp32_with_the_reason():
 
 
 def test_unknown_policy_is_one_clear_error():
-    from dataeff.errors import DataeffError
-    from dataeff.precision import resolve_precision
+    from dataeff.core.errors import DataeffError
+    from dataeff.modeling.precision import resolve_precision
 
     with pytest.raises(DataeffError, match="precision"):
         resolve_precision("fp8", "cpu", (True, ""))
@@ -48,7 +48,7 @@ def test_unknown_policy_is_one_clear_error():
 def test_autocast_runs_matmuls_in_bf16_and_keeps_weights_fp32():
     import torch
 
-    from dataeff.precision import resolve_precision
+    from dataeff.modeling.precision import resolve_precision
 
     lin = torch.nn.Linear(4, 4)
     with resolve_precision("autocast_bf16", "cpu", (True, "test")).autocast():
@@ -59,7 +59,7 @@ def test_autocast_runs_matmuls_in_bf16_and_keeps_weights_fp32():
 
 
 def test_coverage_and_validation_schedule_follow_the_budget():
-    from dataeff.train import data_coverage, early_stopping_possible, validation_steps
+    from dataeff.training.finetune import data_coverage, early_stopping_possible, validation_steps
 
     assert data_coverage(10, 4, 2, seed=1) == (8, 8)
     assert data_coverage(10, 4, 3, seed=1) == (10, 10)  # the epoch's last batch has 2
@@ -98,8 +98,8 @@ def test_metrics_report_what_the_run_used(tiny_model_dir, tmp_path, policy):
     why, on how many distinct examples, and in which precision it trained."""
     from safetensors import safe_open
 
-    from dataeff.precision import cpu_bf16_support
-    from dataeff.train import finetune
+    from dataeff.modeling.precision import cpu_bf16_support
+    from dataeff.training.finetune import finetune
 
     rows = labeled_rows(10)
     m = finetune(

@@ -12,10 +12,10 @@ import numpy as np
 import pytest
 
 from dataeff.cli import main
-from dataeff.coefficients import check_model, lookup_coefficients, model_stem
-from dataeff.coslow import coslow_spread, median_cosine_resamples
-from dataeff.errors import DataeffError
-from dataeff.published import PUBLISHED_COEFFICIENTS
+from dataeff.core.errors import DataeffError
+from dataeff.coslow.gradients import coslow_spread, median_cosine_resamples
+from dataeff.prediction.coefficients import check_model, lookup_coefficients, model_stem
+from dataeff.prediction.published import PUBLISHED_COEFFICIENTS
 
 LLAMA = "meta-llama/Llama-3.1-8B-Instruct"
 
@@ -223,7 +223,7 @@ def test_predict_bad_input_is_one_line_before_the_model_loads(outside, tmp_path,
 
 def test_same_settings_for_select_and_predict_from_any_directory(outside, tmp_path, capsys, tiny_model_dir):
     """`select` and `predict` read the same packaged default (k and decode length), whatever the cwd."""
-    from dataeff.config import load_optional_config
+    from dataeff.pipeline.config import load_optional_config
 
     default = load_optional_config(None)
     prompts = tmp_path / "p.csv"
@@ -280,7 +280,7 @@ def test_same_settings_for_select_and_predict_from_any_directory(outside, tmp_pa
 
 
 def test_shipped_family_and_model_check(tmp_path, monkeypatch):
-    import dataeff.coefficients as coefficients
+    import dataeff.prediction.coefficients as coefficients
 
     shipped = tmp_path / "shipped"
     shipped.mkdir()
@@ -326,8 +326,8 @@ def test_published_families_carry_their_models():
 
 
 def test_headline_states_clipping_and_extrapolation():
-    from dataeff.budget import predict_budget
     from dataeff.commands.predict import headline, qualifiers
+    from dataeff.prediction.budget import predict_budget
 
     coefs = dict(PUBLISHED_COEFFICIENTS["mistral"], x_min=0.1, x_max=0.6)
     pred = predict_budget(0.94, coefs, 0.7, curve_model="grid")  # mistral: AUC 0.797 * 0.94 + 0.357 = 1.11
@@ -431,7 +431,7 @@ def test_label_and_output_warnings():
 def test_progress_line_has_the_time_left(tmp_path):
     import io
 
-    from dataeff.progress import Progress
+    from dataeff.core.progress import Progress
 
     stream = io.StringIO()
     p = Progress("confidence pass", "prompts", log=tmp_path / "x.log", stream=stream, every=5.0)
@@ -450,9 +450,9 @@ def test_progress_line_has_the_time_left(tmp_path):
 
 def test_spread_measured_and_zero_shot_reach_the_budget():
     """The CoS-Low spread, the measured budgets and the zero-shot accuracy (as the point at budget 0)
-    reach :func:`dataeff.budget.predict_budget`, and its statuses set the headline."""
-    from dataeff.budget import predict_budget
+    reach :func:`dataeff.prediction.budget.predict_budget`, and its statuses set the headline."""
     from dataeff.commands.predict import call_predict_budget, headline
+    from dataeff.prediction.budget import predict_budget
 
     coefs = PUBLISHED_COEFFICIENTS["llama"]
     pred = call_predict_budget(
@@ -481,10 +481,10 @@ def test_budgets_beyond_n_max_are_words_never_none(tmp_path, capsys):
     or range says "more than 256" instead, in predict's lines, its qualifiers and budget's text."""
     from types import SimpleNamespace
 
-    from dataeff.budget import predict_budget
     from dataeff.commands.budget import range_words
     from dataeff.commands.predict import draw_words, headline, print_prediction, qualifiers, spread_budgets
-    from dataeff.config import load_optional_config
+    from dataeff.pipeline.config import load_optional_config
+    from dataeff.prediction.budget import predict_budget
 
     coefs = lookup_coefficients("smollm2", None, None, load_optional_config(None))
     spread = {"sd": 0.05, "level": 0.95, "low": 0.55, "high": 0.75, "resamples": 1000, "seed": 1}

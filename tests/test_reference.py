@@ -1,4 +1,4 @@
-"""A run's own tasks placed among a reference run's for the fit and figures (dataeff.reference)."""
+"""A run's own tasks placed among a reference run's for the fit and figures (dataeff.efficiency.reference)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from dataeff.fit import fit_table, read_efficiency, read_predictors
-from dataeff.reference import MARK, combine, reference_tasks
+from dataeff.efficiency.reference import MARK, combine, reference_tasks
+from dataeff.prediction.fit import fit_table, read_efficiency, read_predictors
 
 COLUMNS = "task\tcoslow_mean\tcoslow_std\tn_seeds\n"
 

@@ -1,7 +1,7 @@
 """Changing a setting re-runs the jobs whose results depend on it, and only those.
 
 Every job reads its settings from ``results/settings/RULE-HASH.json``, the slice of the resolved
-configuration its rule's command reads (:mod:`dataeff.job_settings`), so its input changes exactly
+configuration its rule's command reads (:mod:`dataeff.pipeline.job_settings`), so its input changes exactly
 when that slice changes. Checked twice:
 
 * fast: which rules' settings change when one key changes, for every family and task of a small
@@ -26,10 +26,11 @@ from typing import Any
 import pytest
 import yaml
 
-from dataeff.config import REPO_ROOT, load_config, validate_config
-from dataeff.errors import DataeffError
-from dataeff.job_settings import RULES, job_settings
-from dataeff.provenance import stable_hash
+from dataeff.core.config import REPO_ROOT
+from dataeff.core.errors import DataeffError
+from dataeff.core.provenance import stable_hash
+from dataeff.pipeline.config import load_config, validate_config
+from dataeff.pipeline.job_settings import RULES, job_settings
 from dataeff.tasks.registry import get_task
 from test_crash_resume import _diagnose, _env, _workdir
 

@@ -3,8 +3,8 @@
 A larger budget must train on more distinct examples and run at least as many updates as a
 smaller one, every budget must see all of its examples before the step cap, and validation must
 run often enough that early stopping can end a run. The numbers come from
-:mod:`dataeff.schedule`, checked here against the training loop's own data order
-(:func:`dataeff.train.batch_indices`) and step rule (:func:`dataeff.train.planned_steps`).
+:mod:`dataeff.training.schedule`'s closed forms, checked here against the training loop's own data
+order (:func:`dataeff.training.schedule.batch_indices`).
 """
 
 from __future__ import annotations
@@ -13,16 +13,16 @@ import math
 
 import pytest
 
-from dataeff.config import REPO_ROOT, load_config
-from dataeff.schedule import (
+from dataeff.core.config import REPO_ROOT
+from dataeff.pipeline.config import load_config
+from dataeff.tasks.prepare import validation_size
+from dataeff.training.schedule import budget_plans as schedule
+from dataeff.training.schedule import (
     distinct_seen,
     earliest_stop,
     early_stop_overlaps,
     examples_drawn,
-    planned_steps,
-    schedule,
     schedule_problems,
-    validation_size,
 )
 
 SHIPPED = ["config.yaml", "study.yaml", "paper.yaml"]
@@ -39,7 +39,7 @@ def _config(name: str) -> dict:
     ("n", "batch", "steps"), [(16, 8, 5), (50, 32, 7), (256, 8, 104), (7, 3, 11), (128, 8, 9), (100, 32, 1)]
 )
 def test_coverage_matches_the_training_data_order(n: int, batch: int, steps: int) -> None:
-    from dataeff.train import batch_indices
+    from dataeff.training.schedule import batch_indices
 
     seen: set[int] = set()
     drawn = 0
@@ -52,13 +52,11 @@ def test_coverage_matches_the_training_data_order(n: int, batch: int, steps: int
 
 
 @pytest.mark.parametrize("name", SHIPPED)
-def test_steps_and_validation_follow_the_training_code(name: str) -> None:
+def test_validation_follows_the_split_code(name: str) -> None:
     from dataeff.tasks.prepare import validation_subset
-    from dataeff.train import planned_steps as train_planned_steps
 
     cfg = _config(name)
     for b in cfg["budgets"]:
-        assert planned_steps(b, cfg["train"]) == train_planned_steps(b, cfg["train"])
         rows = [{"id": i} for i in range(max(cfg["budgets"]))]
         fraction = cfg["data"]["validation_fraction"]
         assert validation_size(b, fraction) == len(validation_subset(rows, b, fraction))

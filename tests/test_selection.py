@@ -9,8 +9,8 @@ import pytest
 
 from _coslow_helpers import labeled_rows, write_config
 from dataeff.cli import main
-from dataeff.errors import DataeffError
-from dataeff.selection import (
+from dataeff.core.errors import DataeffError
+from dataeff.coslow.selection import (
     low_confidence_indices,
     required_pool_size,
     select_low_confidence,
@@ -123,7 +123,7 @@ def test_select_pool_too_small_is_one_line_and_writes_nothing(tiny_model_dir, tm
 def test_read_prompts_jsonl_and_csv_with_a_named_field(tmp_path):
     import csv
 
-    from dataeff.selection import read_prompts
+    from dataeff.coslow.selection import read_prompts
 
     j = tmp_path / "p.jsonl"
     j.write_text(json.dumps({"text": "a?", "id": 7}) + "\n" + json.dumps({"text": "b?", "system": "Be brief."}) + "\n")
@@ -145,15 +145,15 @@ def test_read_prompts_jsonl_and_csv_with_a_named_field(tmp_path):
 
 
 def test_most_common_share_normalizes_like_evaluation():
-    from dataeff.selection import most_common_share
+    from dataeff.coslow.selection import most_common_share
 
     top = most_common_share(["True.", "true", " TRUE \nbecause", "False", ""])
     assert top == {"answer": "true", "count": 3, "share": 0.6, "n": 5, "distinct": 3}
 
 
 def test_confidence_pass_with_progress_gives_the_same_scores(tiny_model_dir):
-    from dataeff.confidence import confidence_pass
-    from dataeff.models import load_model
+    from dataeff.inference.confidence import confidence_pass
+    from dataeff.modeling.loading import load_model
 
     model, tok, _ = load_model(tiny_model_dir)
     rows = [{"prompt": r["prompt"]} for r in labeled_rows(11)]

@@ -20,9 +20,10 @@ from pathlib import Path
 import pytest
 
 from dataeff.cli import main
-from dataeff.config import REPO_ROOT, load_config
-from dataeff.paper_data import resolve_results_dir
-from dataeff.results import result_filename
+from dataeff.core.config import REPO_ROOT
+from dataeff.efficiency.published_curves import resolve_results_dir
+from dataeff.efficiency.results import result_filename
+from dataeff.pipeline.config import load_config
 from dataeff.tasks.bbh import SHIPPED_DIR, read_bbh, shipped_tasks
 from dataeff.tasks.registry import BIGBENCH_PAPER, get_task
 

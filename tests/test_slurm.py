@@ -3,7 +3,7 @@
 The tests marked ``slurm`` drive the shipped profile (profiles/slurm) through the real
 snakemake-executor-plugin-slurm against a running cluster; CI starts a one-node cluster with
 ``.ci/slurm/setup.sh`` first. Without ``sinfo`` or an idle node they are skipped. The other
-tests check ``dataeff.cluster`` and ``dataeff.cost`` with a fake SLURM and need nothing.
+tests check ``dataeff.cluster.preflight`` and ``dataeff.cluster.cost`` with a fake SLURM and need nothing.
 
 On the one-node test cluster the only overrides of the profile are what such a cluster needs:
 its partition, an account string (accounting is off), small runtime/memory, ``squeue`` as the
@@ -24,8 +24,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from dataeff import cluster
-from dataeff.cost import format_table, gpu_hours_table
+from dataeff.cluster import preflight as cluster
+from dataeff.cluster.cost import format_table, gpu_hours_table
 
 REPO = Path(__file__).resolve().parents[1]
 CONFIGS = Path(__file__).resolve().parent / "configs"

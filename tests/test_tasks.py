@@ -13,9 +13,9 @@ import pytest
 import yaml
 
 from dataeff.cli import main
-from dataeff.config import validate_config
-from dataeff.errors import DataeffError
-from dataeff.io import read_jsonl
+from dataeff.core.errors import DataeffError
+from dataeff.core.io import read_jsonl
+from dataeff.pipeline.config import validate_config
 from dataeff.tasks import hub, registry
 from dataeff.tasks.prepare import (
     answer_text,
@@ -273,7 +273,7 @@ def test_unknown_task_error():
 
 def test_registry_import_is_cheap():
     code = (
-        "import sys, dataeff.tasks.registry, dataeff.config; "
+        "import sys, dataeff.tasks.registry, dataeff.core.config; "
         "print([m for m in ('torch', 'datasets', 'sklearn', 'transformers') if m in sys.modules])"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
@@ -791,7 +791,7 @@ def test_budget_above_pool_runs_once_at_the_pool_size_and_the_auc_uses_it(tmp_pa
     """Budgets 64 and 128 exceed web_of_lies' 80-example pool (100 generated, 80/10/10): the DAG
     plans one fine-tune at n = 80 (no duplicate for 128), evaluated and recorded at n = 80, and
     the AUC is the one computed with that off-grid point."""
-    from dataeff.efficiency import compute_curve
+    from dataeff.efficiency.auc import compute_curve
 
     work = _workflow_copy(tmp_path)
     cfg = make_config(tasks=("web_of_lies",), budgets=(16, 32, 64, 128), generated_examples=100)

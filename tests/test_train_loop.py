@@ -12,14 +12,14 @@ from _coslow_helpers import labeled_rows
 def tiny(tiny_model_dir):
     import torch
 
-    from dataeff.models import load_model
+    from dataeff.modeling.loading import load_model
 
     torch.set_num_threads(2)
     return load_model(tiny_model_dir)
 
 
 def _loss_and_grads(model, batch, layout):
-    from dataeff.train import answer_loss_sum
+    from dataeff.training.finetune import answer_loss_sum
 
     model.zero_grad(set_to_none=True)
     loss, n = answer_loss_sum(model, batch, "cpu", layout)
@@ -40,7 +40,7 @@ LAYOUTS = {
 
 @pytest.mark.parametrize("name", list(LAYOUTS))
 def test_every_layout_gives_the_loss_and_gradients_of_plain_padding(tiny, name):
-    from dataeff.train import Layout, collate, tokenize_rows
+    from dataeff.training.finetune import Layout, collate, tokenize_rows
 
     model, tok, _ = tiny
     model.train()
@@ -59,7 +59,7 @@ def test_every_layout_gives_the_loss_and_gradients_of_plain_padding(tiny, name):
 
 
 def test_packing_is_chosen_only_when_it_costs_less(tiny):
-    from dataeff.train import Example, Layout, collate
+    from dataeff.training.finetune import Example, Layout, collate
 
     _, tok, _ = tiny
     pre = list(range(100, 130))  # a 30-token shared prefix
@@ -72,7 +72,7 @@ def test_packing_is_chosen_only_when_it_costs_less(tiny):
 
 
 def test_layout_for_a_tied_sdpa_model_packs_and_uses_the_sparse_lookup(tiny):
-    from dataeff.train import layout_for
+    from dataeff.training.finetune import layout_for
 
     model, _, _ = tiny
     layout = layout_for(model)
@@ -82,7 +82,7 @@ def test_layout_for_a_tied_sdpa_model_packs_and_uses_the_sparse_lookup(tiny):
 
 
 def test_collate_targets_line_up_with_the_answer(tiny):
-    from dataeff.train import IGNORE, Layout, collate, tokenize_rows
+    from dataeff.training.finetune import IGNORE, Layout, collate, tokenize_rows
 
     _, tok, _ = tiny
     examples = tokenize_rows(tok, labeled_rows(3), 256, "rows")

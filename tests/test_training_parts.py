@@ -52,10 +52,10 @@ def parts(tiny_model_dir):
     import torch
     from transformers import get_scheduler
 
-    from dataeff.models import load_model
-    from dataeff.precision import resolve_precision
-    from dataeff.train import build_optimizer, layout_for, tokenize_rows
+    from dataeff.modeling.loading import load_model
+    from dataeff.modeling.precision import resolve_precision
     from dataeff.training.distributed import make_accelerator
+    from dataeff.training.finetune import build_optimizer, layout_for, tokenize_rows
     from dataeff.training.step import StepContext
 
     torch.manual_seed(0)
@@ -85,12 +85,12 @@ def _params(model):
 
 
 def test_step_moves_every_weight_and_returns_the_batch_loss(parts):
-    from dataeff.train import evaluate_loss
     from dataeff.training.step import train_step
+    from dataeff.training.validation import validation_loss
 
     ctx, ex = parts
     before = _params(ctx.model)
-    ref = evaluate_loss(ctx.model, ex[:4], 4, ctx.pad_id, "cpu", ctx.layout)
+    ref = validation_loss(None, ctx.model, ex[:4], 4, ctx.pad_id, ctx.layout)
     loss = train_step(ctx, ex[:4], 0)
     assert loss == pytest.approx(ref, rel=1e-5)  # the mean answer-token loss before the update
     after = _params(ctx.model)
@@ -101,7 +101,7 @@ def test_step_moves_every_weight_and_returns_the_batch_loss(parts):
 def test_step_refuses_a_non_finite_loss(parts):
     import torch
 
-    from dataeff.errors import TrainingDivergedError
+    from dataeff.core.errors import TrainingDivergedError
     from dataeff.training.step import train_step
 
     ctx, ex = parts
@@ -112,13 +112,13 @@ def test_step_refuses_a_non_finite_loss(parts):
 
 
 def test_validation_loss_and_best_weights_round_trip(parts):
-    from dataeff.train import evaluate_loss
     from dataeff.training.step import train_step
     from dataeff.training.validation import BestWeights, validation_loss
 
     ctx, ex = parts
     v = validation_loss(ctx.accelerator, ctx.model, ex[4:], 2, ctx.pad_id, ctx.layout, ctx.precision)
-    assert v == pytest.approx(evaluate_loss(ctx.model, ex[4:], 2, ctx.pad_id, "cpu", ctx.layout), rel=1e-6)
+    # micro-batches of 2 and one batch of all give the same mean (weighted by answer tokens)
+    assert v == pytest.approx(validation_loss(None, ctx.model, ex[4:], 8, ctx.pad_id, ctx.layout), rel=1e-5)
     best = BestWeights()
     best.capture(ctx.model)
     kept = _params(ctx.model)
@@ -185,7 +185,7 @@ def test_flash_attention_only_when_it_really_imports(tmp_path, monkeypatch):
     """A flash_attn that is found but fails to import (a CUDA-mismatched build) is not picked."""
     import sys
 
-    from dataeff.models import flash_attention_usable, pick_attention
+    from dataeff.modeling.loading import flash_attention_usable, pick_attention
 
     pkg = tmp_path / "flash_attn"
     pkg.mkdir()
@@ -200,7 +200,7 @@ def test_flash_attention_only_when_it_really_imports(tmp_path, monkeypatch):
 def test_rotary_buffers_stay_fp32_in_bf16_weights(tiny_model_dir):
     import torch
 
-    from dataeff.models import load_model
+    from dataeff.modeling.loading import load_model
 
     model, _, info = load_model(tiny_model_dir, dtype="bfloat16")
     assert info["dtype"] == "bfloat16"
@@ -211,8 +211,8 @@ def test_rotary_buffers_stay_fp32_in_bf16_weights(tiny_model_dir):
 def test_paper_schedule_gives_more_distinct_examples_to_larger_budgets_and_can_stop_early():
     """Under config/paper.yaml every budget gets the same step cap, larger budgets see more
     distinct examples, and validation runs often enough for early stopping to end a run."""
-    from dataeff.config import load_config
-    from dataeff.train import data_coverage, early_stopping_possible, planned_steps
+    from dataeff.pipeline.config import load_config
+    from dataeff.training.finetune import data_coverage, early_stopping_possible, planned_steps
 
     cfg = load_config("config/paper.yaml")
     train = cfg["train"]

@@ -14,13 +14,14 @@ import sys
 import warnings
 from collections.abc import Sequence
 
-from dataeff.errors import DataeffError
+from dataeff.core.errors import DataeffError
 
 #: Subcommand modules, in the order ``dataeff --help`` lists them.
 COMMANDS = (
     "prepare_model",
     "prepare_task",
     "hub_pins",
+    "schedule",
     "finetune",
     "evaluate",
     "aggregate",

@@ -6,7 +6,7 @@
 #
 # analysis_targets(family) expands the outputs of `fit` and `prediction_figures` for one family;
 # common.smk's all_targets() calls it for every family. The figure outputs are built from
-# dataeff.figure_names, the stems the plotting code writes.
+# dataeff.core.names, the stems the plotting code writes.
 
 
 rule reference_efficiency:
@@ -106,7 +106,7 @@ rule prediction_figures:
         "--out-dir {params.out_dir} > {log} 2>&1"
 
 
-# Calibration of the budget intervals, leave-one-task-out (dataeff.calibration): on a family's
+# Calibration of the budget intervals, leave-one-task-out (dataeff.prediction.calibration): on a family's
 # own results (4 or more tasks, see calibration_targets) and on the paper's published curves
 # shipped with the package. Seconds to a minute; local. It reads what the fit reads: committed
 # (published) curves and predictors when the config names them, so no CoS-Low is recomputed.

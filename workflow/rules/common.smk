@@ -10,9 +10,11 @@ import sys
 
 from snakemake.exceptions import WorkflowError
 
-from dataeff.config import DEFAULT_CONFIG, deep_merge, max_budget, validate_config
-from dataeff.errors import DataeffError
-from dataeff.figure_names import (
+from dataeff.core.config import DEFAULT_CONFIG, deep_merge, max_budget
+
+from dataeff.pipeline.config import validate_config
+from dataeff.core.errors import DataeffError
+from dataeff.core.names import (
     CALIBRATION_FIGURE,
     CALIBRATION_FILES,
     CURVE_FIGURES,
@@ -20,10 +22,10 @@ from dataeff.figure_names import (
     PREDICTION_FIGURES,
     PREDICTION_TABLES,
 )
-from dataeff.job_settings import RULES as SETTINGS_RULES
-from dataeff.job_settings import job_settings
-from dataeff.paper_data import PAPER_FAMILIES, PAPER_RESULTS_DIR, resolve_results_dir
-from dataeff.provenance import stable_hash
+from dataeff.pipeline.job_settings import RULES as SETTINGS_RULES
+from dataeff.pipeline.job_settings import job_settings
+from dataeff.efficiency.published_curves import PAPER_FAMILIES, PAPER_RESULTS_DIR, resolve_results_dir
+from dataeff.core.provenance import stable_hash
 from dataeff.tasks.bbh import bbh_dir
 from dataeff.tasks.registry import get_task, pool_size
 
@@ -76,7 +78,7 @@ TASKS = list(config["tasks"])
 BUDGETS = sorted(config["budgets"])
 N_MAX = max_budget(config)
 
-# ---- the settings each job reads (dataeff.job_settings; written by rule job_settings) ----
+# ---- the settings each job reads (dataeff.pipeline.job_settings; written by rule job_settings) ----
 # A job reads the resolved settings (overrides included) its rule depends on, and nothing else,
 # from results/settings/RULE-HASH.json, named by the hash of its content. Its input path changes
 # exactly when those settings change, which is what re-runs it; other settings leave it alone.
@@ -224,7 +226,7 @@ def preflight_check():
             file=sys.stderr,
         )
     if workflow.executor_plugin is not None and workflow.executor_plugin.name == "slurm":
-        from dataeff.cluster import preflight
+        from dataeff.cluster.preflight import preflight
 
         try:
             preflight(config, workflow)
@@ -260,7 +262,7 @@ def predictors_file(wildcards):
 
 
 def reference_root():
-    """analysis.reference_results: another run's results whose tasks join the fit (dataeff.reference)."""
+    """analysis.reference_results: another run's results whose tasks join the fit (dataeff.efficiency.reference)."""
     return (config.get("analysis") or {}).get("reference_results")
 
 
@@ -270,7 +272,7 @@ def reference_task_list(family):
     root = reference_root()
     if not root:
         return []
-    from dataeff.reference import reference_tasks
+    from dataeff.efficiency.reference import reference_tasks
 
     return reference_tasks(root, family, exclude=TASKS)
 
@@ -313,7 +315,7 @@ def rule_outputs(name, **wildcards):
 
 
 def figure_outputs(stems, report_png):
-    """Output keywords `{stem}_{format}` of a figure rule, one per stem of dataeff.figure_names
+    """Output keywords `{stem}_{format}` of a figure rule, one per stem of dataeff.core.names
     (the stems the plotting code writes) and format; `report_png(path, stem)` puts the PNG in the
     report."""
     outputs = {}
@@ -360,7 +362,7 @@ def calibration_targets():
 
 
 def calibration_outputs(folder, **wrap):
-    """Output keywords of a calibration rule: dataeff.figure_names.CALIBRATION_FILES and the
+    """Output keywords of a calibration rule: dataeff.core.names.CALIBRATION_FILES and the
     figure in every format, under `folder`; `wrap[key](path)` puts an output in the report."""
     outputs = {key: f"{folder}/{name}" for key, name in CALIBRATION_FILES.items()}
     outputs |= {fmt: f"{folder}/{CALIBRATION_FIGURE}.{fmt}" for fmt in FIGURE_FORMATS}

@@ -11,7 +11,7 @@
 rule aggregate:
     input:
         evals=lambda w: [f for task in TASKS for f in eval_files(w.family, task)],
-        # the gold answers the majority-answer floor is computed from (dataeff.chance)
+        # the gold answers the majority-answer floor is computed from (dataeff.efficiency.chance)
         predictions=lambda w: [
             f.removesuffix(".json") + ".predictions.jsonl" for task in TASKS for f in eval_files(w.family, task)
         ],

@@ -1,4 +1,4 @@
-# The settings file each job reads (dataeff.job_settings): the resolved settings its rule depends
+# The settings file each job reads (dataeff.pipeline.job_settings): the resolved settings its rule depends
 # on, written once under results/settings/ and named RULE-HASH by the hash of its content, so an
 # existing file never changes and a changed setting gives the jobs that read it a new input (which
 # re-runs them, and only them). Jobs take it as an `ancient` input (common.smk, settings_file):

@@ -7,7 +7,7 @@ import logging
 import sys
 from typing import Any
 
-from dataeff.config import load_config
+from dataeff.pipeline.config import load_config
 
 
 def add_config_arg(parser: argparse.ArgumentParser) -> None:

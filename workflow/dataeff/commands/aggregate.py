@@ -2,7 +2,7 @@
 
 Writes ``{out_dir}/{family}_{task}_full_result_v2.json`` = ``{"0": {"accuracy": ..}, "16": ..}``
 per task, so ``dataeff auc`` reads the pipeline's results and the paper's the same way. It also
-records the task's chance scores (``"chance"``, :mod:`dataeff.chance`: the majority-answer score,
+records the task's chance scores (``"chance"``, :mod:`dataeff.efficiency.chance`: the majority-answer score,
 the expected score of a uniform guess among each example's options, and their maximum), from the
 gold answers and option counts in the ``.predictions.jsonl`` beside each eval JSON, for
 ``analysis.floor: majority`` and ``fair``.
@@ -15,10 +15,10 @@ import json
 from pathlib import Path
 from typing import Any
 
-from dataeff.chance import chance_of_evals
-from dataeff.io import atomic_write_json, read_json
-from dataeff.provenance import file_hash, provenance
-from dataeff.results import aggregate_evals, result_filename
+from dataeff.core.io import atomic_write_json, read_json
+from dataeff.core.provenance import file_hash, provenance
+from dataeff.efficiency.chance import chance_of_evals
+from dataeff.efficiency.results import aggregate_evals, result_filename
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -13,13 +13,13 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from dataeff.config import load_optional_config
-from dataeff.config import max_budget as config_max_budget
-from dataeff.efficiency import PAPER_GRID, Curve, efficiency_tsv, family_curves, resolve_grid
-from dataeff.errors import DataeffError
-from dataeff.io import atomic_write_json, atomic_write_text, read_json
-from dataeff.provenance import file_hash, provenance
-from dataeff.results import read_ceilings, read_family, read_floor, validate_ceilings
+from dataeff.core.config import max_budget as config_max_budget
+from dataeff.core.errors import DataeffError
+from dataeff.core.io import atomic_write_json, atomic_write_text, read_json
+from dataeff.core.provenance import file_hash, provenance
+from dataeff.efficiency.auc import PAPER_GRID, Curve, efficiency_tsv, family_curves, resolve_grid
+from dataeff.efficiency.results import read_ceilings, read_family, read_floor, validate_ceilings
+from dataeff.pipeline.config import load_optional_config
 from dataeff.tasks.registry import ceilings as registry_ceilings
 
 
@@ -103,7 +103,7 @@ def resolve_floors(
     return rule, {task: read_floor(path, rule) for task, path in files.items()}
 
 
-#: The chance scores a curve file records (:mod:`dataeff.chance`) that ``efficiency.json`` repeats
+#: The chance scores a curve file records (:mod:`dataeff.efficiency.chance`) that ``efficiency.json`` repeats
 #: beside the floor it used, so the floor can be checked against its parts.
 CHANCE_KEYS = ("score", "majority_share", "n_answers", "options_guess", "options_source", "fair_score", "n_test")
 

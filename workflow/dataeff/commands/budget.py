@@ -17,13 +17,14 @@ from dataeff.commands.options import (
     finite_float,
     parse_measured,
 )
-from dataeff.config import load_optional_config, max_budget
-from dataeff.efficiency import PAPER_MAX_BUDGET
-from dataeff.errors import DataeffError
-from dataeff.model_ref import coefficient_family
+from dataeff.core.config import max_budget
+from dataeff.core.errors import DataeffError
+from dataeff.efficiency.auc import PAPER_MAX_BUDGET
+from dataeff.modeling.resolve import coefficient_family
+from dataeff.pipeline.config import load_optional_config
 
 if TYPE_CHECKING:
-    from dataeff.shape import ShapeSet
+    from dataeff.prediction.shape import ShapeSet
 
 
 def _grid(text: str) -> list[int]:
@@ -107,9 +108,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def resolve_coefficients(args: argparse.Namespace) -> dict[str, Any]:
     """Coefficients from --slope/--intercept or a --family/--coefficients lookup; ``--family``
-    defaults to ``--model`` as in ``predict`` (:func:`dataeff.model_ref.coefficient_family`), and
+    defaults to ``--model`` as in ``predict`` (:func:`dataeff.modeling.resolve.coefficient_family`), and
     ``args.family`` is set to the family used."""
-    from dataeff.coefficients import _coefficients_from_file, lookup_coefficients
+    from dataeff.prediction.coefficients import coefficients_from_file, lookup_coefficients
 
     if (args.slope is None) != (args.intercept is None):
         raise DataeffError(
@@ -130,7 +131,7 @@ def resolve_coefficients(args: argparse.Namespace) -> dict[str, Any]:
     if args.family:
         return lookup_coefficients(args.family, args.coefficients, args.results_dir, config)
     if args.coefficients:
-        return _coefficients_from_file(args.coefficients, None)
+        return coefficients_from_file(args.coefficients, None)
     raise DataeffError(
         "no coefficients given",
         field="--family",
@@ -139,7 +140,7 @@ def resolve_coefficients(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def resolve_target(args: argparse.Namespace) -> float:
-    from dataeff.budget import check_target, target_from_accuracy
+    from dataeff.prediction.budget import check_target, target_from_accuracy
 
     if args.target_accuracy is not None:
         if args.target is not None:
@@ -182,7 +183,7 @@ def range_words(a: int | None, b: int | None, n_max: int) -> str:
 
 
 def describe(pred: dict[str, Any], zero_shot: float | None = None, ceiling: float | None = None) -> str:
-    """Human-readable summary of a :func:`dataeff.budget.predict_budget` result."""
+    """Human-readable summary of a :func:`dataeff.prediction.budget.predict_budget` result."""
     n_max = pred["max_budget"]
     span = range_words(pred["budget_low"], pred["budget_high"], n_max)
     head = (
@@ -220,7 +221,7 @@ def _own_shapes(args: argparse.Namespace, coefs: dict[str, Any]) -> ShapeSet | N
     """The family's own measured curves (``--results-dir``/FAMILY/efficiency.json) for the shape
     error, when given and on the coefficients' N_max; else None (the paper's published curves).
     Nothing is looked up in the working directory."""
-    from dataeff.shape import family_shapes
+    from dataeff.prediction.shape import family_shapes
 
     if args.results_dir is None:
         return None
@@ -247,8 +248,8 @@ def check_inputs(args: argparse.Namespace) -> tuple[dict[str, Any], float | None
     floor (None: the curve starts at the zero-shot accuracy), the warnings (the floor's, and with
     ``--model`` the model check's, as in ``predict``) and the target. ``args.measured`` and
     ``args.zero_shot`` are replaced by their parsed, floored values."""
-    from dataeff.budget import check_coslow, check_max_budget, curve_start
-    from dataeff.coefficients import check_model
+    from dataeff.prediction.budget import check_coslow, check_max_budget, curve_start
+    from dataeff.prediction.coefficients import check_model
 
     check_coslow(args.coslow)
     if not (math.isfinite(args.level) and 0.0 < args.level < 1.0):
@@ -292,8 +293,14 @@ def print_budget(pred: dict[str, Any], args: argparse.Namespace) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from dataeff.budget import DEFAULT_CURVE_MODEL, DEFAULT_UPDATE, gap_start, predict_budget, predicted_curve
     from dataeff.plots.curves import plot_predicted_budget
+    from dataeff.prediction.budget import (
+        DEFAULT_CURVE_MODEL,
+        DEFAULT_UPDATE,
+        gap_start,
+        predict_budget,
+        predicted_curve,
+    )
 
     coefs, floor, floor_warnings, target = check_inputs(args)
     pred = predict_budget(

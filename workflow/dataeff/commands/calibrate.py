@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from dataeff.config import load_optional_config
-from dataeff.errors import DataeffError
-from dataeff.provenance import file_hash, provenance
+from dataeff.core.errors import DataeffError
+from dataeff.core.provenance import file_hash, provenance
+from dataeff.pipeline.config import load_optional_config
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -38,11 +38,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from dataeff.calibration import (
+    from dataeff.plots.calibration import write_calibration
+    from dataeff.prediction.calibration import (
         calibrate_published,
         calibrate_study,
         settings,
-        write_calibration,
     )
 
     config = load_optional_config(args.config)
@@ -64,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
                     field=f"--{flag}",
                     fix=f"pass results/{args.family}/{flag}.{'json' if flag == 'efficiency' else 'tsv'}",
                 )
-        from dataeff.fit import read_efficiency, read_predictors
+        from dataeff.prediction.fit import read_efficiency, read_predictors
 
         tasks = calibrate_study(
             read_efficiency(args.efficiency),

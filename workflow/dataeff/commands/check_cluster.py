@@ -6,7 +6,7 @@ import argparse
 import shlex
 import sys
 
-from dataeff import cluster
+from dataeff.cluster import preflight as cluster
 from dataeff.commands._common import add_config_arg, config_from
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from dataeff.io import atomic_write_json, atomic_write_text, read_json, read_text
-from dataeff.reference import combine
+from dataeff.core.io import atomic_write_json, atomic_write_text, read_json, read_text
+from dataeff.efficiency.reference import combine
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -14,7 +14,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="add a reference run's tasks to this run's efficiency and predictors",
         description="Write efficiency.json and predictors.tsv holding the reference run's tasks plus this "
         "run's own (marked '*', replacing a reference task of the same name), so the fit and "
-        "figures place this run's tasks among the reference's (see dataeff.reference).",
+        "figures place this run's tasks among the reference's (see dataeff.efficiency.reference).",
     )
     p.add_argument("--efficiency", required=True, help="this run's results/{family}/efficiency.json")
     p.add_argument("--predictors", required=True, help="this run's results/{family}/predictors.tsv")
@@ -27,7 +27,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from dataeff.fit import efficiency_records
+    from dataeff.prediction.fit import efficiency_records
 
     own = efficiency_records(read_json(args.efficiency), args.efficiency)
     ref = efficiency_records(read_json(args.ref_efficiency), args.ref_efficiency)

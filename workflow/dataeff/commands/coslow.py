@@ -6,10 +6,10 @@ import argparse
 from typing import Any
 
 from dataeff.commands.options import add_model_option
-from dataeff.config import load_optional_config
-from dataeff.coslow_stage import run_coslow
-from dataeff.io import check_output_path
-from dataeff.progress import Progress
+from dataeff.core.io import check_output_path
+from dataeff.core.progress import Progress
+from dataeff.coslow.stage import run_coslow
+from dataeff.pipeline.config import load_optional_config
 
 
 def register(subparsers: Any) -> None:

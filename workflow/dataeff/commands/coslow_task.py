@@ -8,9 +8,9 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from dataeff.config import load_config
-from dataeff.coslow_stage import run_coslow_task, score_task_pool, summarize_predictors
-from dataeff.errors import DataeffError
+from dataeff.core.errors import DataeffError
+from dataeff.coslow.stage import run_coslow_task, score_task_pool, summarize_predictors
+from dataeff.pipeline.config import load_config
 
 
 def register(subparsers: Any) -> None:

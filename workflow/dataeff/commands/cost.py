@@ -10,11 +10,11 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from dataeff.cluster.cost import format_table, gpu_hours_table
 from dataeff.commands._common import add_config_arg, config_from
-from dataeff.cost import format_table, gpu_hours_table
-from dataeff.errors import DataeffError
-from dataeff.io import atomic_write_json, atomic_write_text
-from dataeff.provenance import provenance
+from dataeff.core.errors import DataeffError
+from dataeff.core.io import atomic_write_json, atomic_write_text
+from dataeff.core.provenance import provenance
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -12,11 +12,11 @@ import argparse
 import math
 
 from dataeff.commands.auc import add_curve_arguments, resolve_curve_arguments
-from dataeff.config import load_optional_config
-from dataeff.efficiency import Curve, compute_curve
-from dataeff.errors import DataeffError
-from dataeff.io import read_json
-from dataeff.results import read_family
+from dataeff.core.errors import DataeffError
+from dataeff.core.io import read_json
+from dataeff.efficiency.auc import Curve, compute_curve
+from dataeff.efficiency.results import read_family
+from dataeff.pipeline.config import load_optional_config
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

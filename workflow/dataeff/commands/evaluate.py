@@ -7,12 +7,12 @@ import json
 from pathlib import Path
 
 from dataeff.commands._common import add_config_arg, config_from, setup_logging
-from dataeff.config import family
-from dataeff.errors import DataeffError
-from dataeff.evaluate import evaluate_rows, load_for_eval
-from dataeff.io import atomic_write_json, atomic_write_jsonl, read_jsonl, strip_private
-from dataeff.models import resolve_model_path
-from dataeff.provenance import file_hash, provenance
+from dataeff.core.config import family
+from dataeff.core.errors import DataeffError
+from dataeff.core.io import atomic_write_json, atomic_write_jsonl, read_jsonl, strip_private
+from dataeff.core.provenance import file_hash, provenance
+from dataeff.inference.evaluate import evaluate_rows, load_for_eval
+from dataeff.modeling.loading import resolve_model_path
 from dataeff.tasks.registry import task_max_new_tokens
 
 #: Fields of the evaluation summary that depend on the machine, written to the sidecar

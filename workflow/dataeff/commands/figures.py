@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from dataeff.config import load_optional_config
-from dataeff.published import published_coefficients
-from dataeff.settings import section
+from dataeff.core.schema import section
+from dataeff.pipeline.config import load_optional_config
+from dataeff.prediction.published import published_coefficients
 
 
 def _targets(text: str) -> list[float]:
@@ -58,10 +58,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from dataeff.budget import DEFAULT_MAX_BUDGET
-    from dataeff.coefficients import _coefficients_from_file
-    from dataeff.fit import fit_table, read_correlations, read_efficiency, read_loto, read_predictors, require_tasks
     from dataeff.plots.analysis import measured_curves, write_all
+    from dataeff.prediction.budget import DEFAULT_MAX_BUDGET
+    from dataeff.prediction.coefficients import coefficients_from_file
+    from dataeff.prediction.fit import (
+        fit_table,
+        read_correlations,
+        read_efficiency,
+        read_loto,
+        read_predictors,
+        require_tasks,
+    )
 
     config = load_optional_config(args.config)
     analysis = section(config, "analysis")
@@ -70,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
     table = fit_table(eff, read_predictors(args.predictors))
     require_tasks(table["task"].tolist(), args.family)
     loto, correlations = read_loto(args.loto), read_correlations(args.correlations)
-    coefs = _coefficients_from_file(args.coefficients, args.family)
+    coefs = coefficients_from_file(args.coefficients, args.family)
     max_budget = int(
         coefs.get("max_budget")
         or next((r["max_budget"] for r in eff.values() if r.get("max_budget")), DEFAULT_MAX_BUDGET)

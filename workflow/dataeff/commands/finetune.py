@@ -7,12 +7,12 @@ import shutil
 from pathlib import Path
 
 from dataeff.commands._common import add_config_arg, config_from, setup_logging
-from dataeff.config import family
-from dataeff.errors import DataeffError
-from dataeff.io import read_jsonl, strip_private
-from dataeff.provenance import file_hash, provenance
+from dataeff.core.config import family
+from dataeff.core.errors import DataeffError
+from dataeff.core.io import read_jsonl, strip_private
+from dataeff.core.provenance import file_hash, provenance
 from dataeff.tasks.prepare import budget_subset, validation_subset
-from dataeff.train import finetune, write_metrics
+from dataeff.training.finetune import finetune, write_metrics
 
 
 def register(sub: argparse._SubParsersAction) -> None:

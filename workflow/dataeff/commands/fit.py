@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from dataeff.config import load_optional_config
-from dataeff.errors import DataeffError
+from dataeff.core.errors import DataeffError
+from dataeff.pipeline.config import load_optional_config
 
 
 def _fmt(v: float | None) -> str:
@@ -43,7 +43,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from dataeff.fit import run_fit
+    from dataeff.prediction.fit import run_fit
 
     if args.level is not None and not 0.0 < args.level < 1.0:
         raise DataeffError(f"level {args.level} is outside (0, 1)", field="--level", fix="e.g. 0.95")

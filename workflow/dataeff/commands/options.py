@@ -1,7 +1,7 @@
 """Options that ``dataeff budget`` and ``dataeff predict`` (and, for ``--model``, ``select`` and
 ``coslow``) share, defined once.
 
-Both commands end in the same prediction (:func:`dataeff.budget.predict_budget`), so a target and
+Both commands end in the same prediction (:func:`dataeff.prediction.budget.predict_budget`), so a target and
 the accuracies measured so far are written the same way in both: a practitioner who moves from
 ``predict`` (prompts in) to ``budget`` (a CoS-Low value in) keeps their command line. This module
 is not a command (it has no ``register``) and imports nothing heavy.
@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import argparse
 
-from dataeff.errors import DataeffError
-from dataeff.settings import section
+from dataeff.core.errors import DataeffError
+from dataeff.core.schema import section
 
 MEASURED_EXAMPLE = "--measured 0=0.41 --measured 64=0.55 (or 0:0.41,64:0.55)"
 
@@ -33,7 +33,7 @@ MODEL_HELP = (
 
 def add_model_option(parser: argparse._ActionsContainer, *, required: bool = True, help: str = MODEL_HELP) -> None:
     """``--model``, written the same in ``select``, ``coslow``, ``predict`` and ``budget`` and
-    resolved the same (:mod:`dataeff.model_ref`), so a name one command accepts no other refuses."""
+    resolved the same (:mod:`dataeff.modeling.resolve`), so a name one command accepts no other refuses."""
     parser.add_argument("--model", required=required, default=None, help=help)
 
 
@@ -75,7 +75,7 @@ def add_level_option(parser: argparse.ArgumentParser) -> None:
 
 def add_curve_model_option(parser: argparse._ActionsContainer) -> None:
     """``--curve-model``: how a predicted AUC becomes a curve, and so a budget
-    (:data:`dataeff.budget.CURVE_MODELS`; the default is the one measured nearer to real curves,
+    (:data:`dataeff.prediction.budget.CURVE_MODELS`; the default is the one measured nearer to real curves,
     docs/PREDICTIONS.md section 1)."""
     # the names are repeated here so that building the command line stays light (no numpy)
     parser.add_argument(

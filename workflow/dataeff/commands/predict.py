@@ -31,15 +31,22 @@ from dataeff.commands.options import (
     add_target_options,
     parse_measured,
 )
-from dataeff.config import load_optional_config
-from dataeff.coslow_stage import run_coslow
-from dataeff.errors import DataeffError
-from dataeff.io import atomic_write_json, check_output_path, read_json, read_jsonl
-from dataeff.model_ref import coefficient_family
-from dataeff.progress import Progress
-from dataeff.provenance import file_hash, provenance, stable_hash
-from dataeff.selection import most_common_share, normalize_answer, read_prompts, row_id, run_select, sidecar_paths
-from dataeff.settings import coslow_settings
+from dataeff.core.errors import DataeffError
+from dataeff.core.io import atomic_write_json, check_output_path, read_json, read_jsonl
+from dataeff.core.progress import Progress
+from dataeff.core.provenance import file_hash, provenance, stable_hash
+from dataeff.core.schema import coslow_settings
+from dataeff.coslow.selection import (
+    most_common_share,
+    normalize_answer,
+    read_prompts,
+    row_id,
+    run_select,
+    sidecar_paths,
+)
+from dataeff.coslow.stage import run_coslow
+from dataeff.modeling.resolve import coefficient_family
+from dataeff.pipeline.config import load_optional_config
 
 TO_ANNOTATE = "to_annotate.jsonl"
 INPUTS = "inputs.json"
@@ -243,9 +250,9 @@ def call_predict_budget(
     test_size: int | None = None,
     curve_model: str | None = None,
 ) -> dict[str, Any]:
-    """:func:`dataeff.budget.predict_budget` with the CoS-Low spread and the budgets measured so far;
+    """:func:`dataeff.prediction.budget.predict_budget` with the CoS-Low spread and the budgets measured so far;
     the zero-shot accuracy counts as the measured point at budget 0."""
-    from dataeff.budget import DEFAULT_CURVE_MODEL, predict_budget
+    from dataeff.prediction.budget import DEFAULT_CURVE_MODEL, predict_budget
 
     points = dict(measured)
     if points and zero_shot is not None:
@@ -329,7 +336,7 @@ def spread_budgets(
 ) -> dict[str, int]:
     """Budgets at the two ends of the CoS-Low interval: how far the draw of examples alone
     moves the answer (higher CoS-Low, fewer labels)."""
-    from dataeff.budget import DEFAULT_CURVE_MODEL, predict_budget
+    from dataeff.prediction.budget import DEFAULT_CURVE_MODEL, predict_budget
 
     model = curve_model or DEFAULT_CURVE_MODEL
     lo = predict_budget(spread["high"], coefs, target, max_budget, level, curve_model=model)["budget"]
@@ -409,8 +416,8 @@ class Request:
 
 def check_request(args: argparse.Namespace) -> Request:
     """The command's settings, coefficients, target and work directory, each validated."""
-    from dataeff.budget import curve_start
-    from dataeff.coefficients import check_model, lookup_coefficients
+    from dataeff.prediction.budget import curve_start
+    from dataeff.prediction.coefficients import check_model, lookup_coefficients
 
     config = load_optional_config(args.config)
     settings = coslow_settings(config)
@@ -501,7 +508,7 @@ def prediction(
 ) -> dict[str, Any]:
     """The budget and its interval from CoS-Low of the labeled picks, with every warning,
     qualifier and the provenance ``prediction.json`` records."""
-    from dataeff.budget import gap_start
+    from dataeff.prediction.budget import gap_start
 
     spread = cos_rec.get("spread")
     pred = call_predict_budget(

@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 
 from dataeff.commands._common import add_config_arg, config_from
-from dataeff.config import family
-from dataeff.models import prepare_model
+from dataeff.core.config import family
+from dataeff.modeling.loading import prepare_model
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -11,9 +11,9 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from dataeff.config import load_config
-from dataeff.errors import DataeffError
-from dataeff.io import atomic_write_json
+from dataeff.core.errors import DataeffError
+from dataeff.core.io import atomic_write_json
+from dataeff.pipeline.config import load_config
 from dataeff.tasks.bigbench import catalog
 from dataeff.tasks.prepare import prepare_task
 from dataeff.tasks.registry import REGISTRY, get_task, known_task_names

@@ -6,11 +6,11 @@ import argparse
 from typing import Any
 
 from dataeff.commands.options import add_model_option
-from dataeff.config import load_optional_config
-from dataeff.io import check_output_path
-from dataeff.progress import Progress
-from dataeff.selection import run_select
-from dataeff.settings import coslow_settings
+from dataeff.core.io import check_output_path
+from dataeff.core.progress import Progress
+from dataeff.core.schema import coslow_settings
+from dataeff.coslow.selection import run_select
+from dataeff.pipeline.config import load_optional_config
 
 
 def register(subparsers: Any) -> None:

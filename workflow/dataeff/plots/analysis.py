@@ -1,12 +1,12 @@
 """The paper's prediction figures and tables for one model family.
 
 Inputs are the family's per-task table (AUC, zero-shot, best accuracy, ceiling, predictors;
-:func:`dataeff.fit.fit_table`), its measured normalised curves (from ``efficiency.json``, or
-recomputed from ``finetune_results`` with :mod:`dataeff.efficiency`) and its coefficients.
+:func:`dataeff.prediction.fit.fit_table`), its measured normalised curves (from ``efficiency.json``, or
+recomputed from ``finetune_results`` with :mod:`dataeff.efficiency.auc`) and its coefficients.
 Every prediction shown for a task comes from the leave-one-task-out fit that did not see it,
 so the figures show what a user would get on a new task, not an in-sample fit.
 
-Annotation savings are computed by :mod:`dataeff.savings` (definitions there); this module
+Annotation savings are computed by :mod:`dataeff.prediction.savings` (definitions there); this module
 draws them. Tasks whose curve never reaches a target are drawn as "never reached", and
 predictions of "more than N_max" as such, not as spending the largest budget.
 """
@@ -27,16 +27,16 @@ from dataeff.plots.style import PALETTE, save_figure  # isort: skip  (Agg backen
 
 import matplotlib.pyplot as plt  # isort: skip  (after the style module chose the backend)
 
-from dataeff.efficiency import PAPER_GRID, compute_curve
-from dataeff.errors import DataeffError
-from dataeff.figure_names import PREDICTION_FIGURES, PREDICTION_TABLES
-from dataeff.fit import PREDICTOR_LABELS, PREDICTORS
-from dataeff.io import atomic_write_text
-from dataeff.results import read_result_file, result_filename
-from dataeff.savings import savings_table
+from dataeff.core.errors import DataeffError
+from dataeff.core.io import atomic_write_text
+from dataeff.core.names import PREDICTION_FIGURES, PREDICTION_TABLES
+from dataeff.efficiency.auc import PAPER_GRID, compute_curve
+from dataeff.efficiency.results import read_result_file, result_filename
+from dataeff.prediction.fit import PREDICTOR_LABELS, PREDICTORS
+from dataeff.prediction.savings import savings_table
 
 #: Output stems of the figures (PNG + PDF) and of the ``.csv`` tables written by :func:`write_all`,
-#: the same names the rule ``prediction_figures`` declares (:mod:`dataeff.figure_names`).
+#: the same names the rule ``prediction_figures`` declares (:mod:`dataeff.core.names`).
 FIGURES = PREDICTION_FIGURES
 TABLES = PREDICTION_TABLES
 
@@ -205,7 +205,7 @@ def plot_predicted_curves(
 ) -> plt.Figure:
     """Grid of panels: measured normalised curve, and per task the held-out prediction's central
     grid-consistent x**p curve with its band (fit, one CoS-Low draw, curve shape)."""
-    from dataeff.budget import predicted_curve
+    from dataeff.prediction.budget import predicted_curve
 
     tasks = [t for t in table["task"] if t in curves and t in predictions]
     if not tasks:
@@ -439,15 +439,15 @@ def write_all(
     """Compute the savings and held-out predictions, then write every figure (PNG + PDF) and
     table to ``out_dir``.
 
-    ``loto`` and ``correlations`` are the tables ``dataeff fit`` wrote (:func:`dataeff.fit.read_loto`,
-    :func:`dataeff.fit.read_correlations`): the figures draw them as they are and never refit,
+    ``loto`` and ``correlations`` are the tables ``dataeff fit`` wrote (:func:`dataeff.prediction.fit.read_loto`,
+    :func:`dataeff.prediction.fit.read_correlations`): the figures draw them as they are and never refit,
     so a figure cannot disagree with the table beside it. ``efficiency`` (the records of
     ``efficiency.json``) supplies zero-shot, ceiling and grid for the held-out predictions and
     their updates; without it, records are rebuilt from ``curves``.
     """
-    from dataeff.budget import predict_budget
-    from dataeff.fit import require_tasks
-    from dataeff.savings import held_out_coefficients
+    from dataeff.prediction.budget import predict_budget
+    from dataeff.prediction.fit import require_tasks
+    from dataeff.prediction.savings import held_out_coefficients
 
     require_tasks(table["task"].tolist(), family)
     _check_same_tasks(table, loto, loto_source)

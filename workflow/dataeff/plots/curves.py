@@ -20,16 +20,16 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
-from dataeff.efficiency import Curve
-from dataeff.errors import DataeffError
-from dataeff.figure_names import CURVE_FIGURES
+from dataeff.core.errors import DataeffError
+from dataeff.core.names import CURVE_FIGURES
+from dataeff.efficiency.auc import Curve
 from dataeff.plots.style import CLAMPED_COLOR, CMAP, LINE_COLOR, POINT_COLOR, save_figure
 
 X_LABEL = "labeled training examples"
 #: Lower y limit of every panel; measured points further below are drawn on it as triangles.
 Y_MIN = -0.2
 Y_LABEL = "fraction of the gap from zero-shot to ceiling"
-#: The same with a chance floor (``analysis.floor: majority`` or ``fair``, :mod:`dataeff.chance`).
+#: The same with a chance floor (``analysis.floor: majority`` or ``fair``, :mod:`dataeff.efficiency.chance`).
 Y_LABEL_FLOOR = "fraction of the gap from floor to ceiling"
 #: What "floor" means, added to the title of a figure that uses it (the curves do not say which
 #: chance score: the majority answer's, or under ``fair`` the larger of it and a guess among the options).
@@ -261,7 +261,7 @@ def plot_predicted_budget(prediction: Mapping, out: str | os.PathLike[str]) -> N
     (PNG, PDF or SVG)."""
     import numpy as np
 
-    from dataeff.budget import predicted_curve
+    from dataeff.prediction.budget import predicted_curve
 
     out = Path(out)
     suffix = out.suffix.lower().lstrip(".")

@@ -3,7 +3,7 @@
 Every figure module imports this first: it forces the Agg backend (pipelines run headless,
 on cluster nodes without a display), applies one set of fonts, sizes and colours, and saves
 figures as PNG (for the Snakemake report and quick viewing) plus PDF (for papers) through
-:func:`dataeff.io.atomic_path`, so an interrupted run never leaves half a figure.
+:func:`dataeff.core.io.atomic_path`, so an interrupted run never leaves half a figure.
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ matplotlib.use("Agg", force=True)
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
-from dataeff.figure_names import FIGURE_FORMATS  # noqa: E402
-from dataeff.io import atomic_path  # noqa: E402
+from dataeff.core.io import atomic_path  # noqa: E402
+from dataeff.core.names import FIGURE_FORMATS  # noqa: E402
 
 #: Colormap for continuous values (AUC): perceptually uniform and colour-blind safe.
 CMAP = "viridis"
@@ -65,7 +65,7 @@ def apply_style() -> None:
 def save_figure(
     fig: Figure, stem: str | os.PathLike[str], *, dpi: int = DPI, formats: tuple[str, ...] = FIGURE_FORMATS
 ) -> list[Path]:
-    """Write ``stem.png`` and ``stem.pdf`` (:data:`~dataeff.figure_names.FIGURE_FORMATS`) atomically,
+    """Write ``stem.png`` and ``stem.pdf`` (:data:`~dataeff.core.names.FIGURE_FORMATS`) atomically,
     close ``fig``, return the paths.
 
     ``stem`` is the path without extension (an extension given by mistake is replaced).

@@ -30,7 +30,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from dataeff.errors import DataeffError
+from dataeff.core.errors import DataeffError
 
 #: The shipped folder: ``<repository>/data/bbh``, reached through the package's resources (a link
 #: in the source tree, a copy in a wheel, so the practitioner commands work outside the repository).

@@ -38,9 +38,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from dataeff.errors import DataeffError
-from dataeff.io import atomic_path
-from dataeff.tasks import bigbench_generators as gen
+from dataeff.core.errors import DataeffError
+from dataeff.core.io import atomic_path
+from dataeff.tasks.generators import bigbench_rules as gen
 from dataeff.tasks.registry import BIGBENCH_PAPER
 
 log = logging.getLogger("dataeff")
@@ -74,7 +74,7 @@ class BigbenchSource:
             raise DataeffError(
                 f"missing {', '.join(missing)}",
                 field="data",
-                fix="pass the data section of a config loaded with dataeff.config.load_config",
+                fix="pass the data section of a config loaded with dataeff.pipeline.config.load_config",
             )
         sdist, checkout = data.get("bigbench_sdist"), data.get("bigbench_checkout")
         return cls(
@@ -492,7 +492,7 @@ _NUMBER_WORDS = (
     "twenty",
 )
 OPTION_SEPARATOR = " | "
-#: Paper tasks whose JSON is topped up (or, for programs, replaced) by bigbench_generators.
+#: Paper tasks whose JSON is topped up (or, for programs, replaced) by generators.bigbench_rules.
 GENERATED_TASKS = ("sports_understanding", "object_counting", "web_of_lies", "boolean_expressions")
 
 

@@ -20,7 +20,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from dataeff.errors import DataeffError
+from dataeff.core.errors import DataeffError
 from dataeff.tasks.registry import TaskSpec
 
 log = logging.getLogger("dataeff")

@@ -25,10 +25,10 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from dataeff.errors import DataeffError
-from dataeff.io import atomic_path, strip_private
-from dataeff.provenance import file_hash, provenance, stable_hash
-from dataeff.settings import section
+from dataeff.core.errors import DataeffError
+from dataeff.core.io import atomic_path, strip_private
+from dataeff.core.provenance import file_hash, provenance, stable_hash
+from dataeff.core.schema import section
 from dataeff.tasks.bbh import config_records, paper_records
 from dataeff.tasks.bigbench import bigbench_records
 from dataeff.tasks.hub import load_hub
@@ -158,7 +158,7 @@ def render(spec: TaskSpec, record: Mapping[str, Any], class_names: Sequence[str]
     """Prepared row ``{"id", "prompt", "answer"[, "system"]}`` of one raw record.
 
     ``prompt`` is the user turn; ``system`` the task instruction (instruction-style tasks, or a
-    user task's ``system``), placed by :func:`dataeff.chat.messages_for`. The id is the
+    user task's ``system``), placed by :func:`dataeff.modeling.chat.messages_for`. The id is the
     record's ``_id`` (set by :func:`prepare_task`), else its ``id``, else a hash of its content.
     A record without a usable gold label raises :class:`DataeffError`.
     """
@@ -188,10 +188,15 @@ def budget_subset(rows: Sequence[dict[str, Any]], n: int) -> list[dict[str, Any]
     return list(rows[: max(0, int(n))])
 
 
-def validation_subset(rows: Sequence[dict[str, Any]], n: int, fraction: float) -> list[dict[str, Any]]:
-    """Validation rows for budget ``n``: the first ``ceil(fraction * n)`` rows, at least 1."""
+def validation_size(n: int, fraction: float, pool: int | None = None) -> int:
+    """Validation rows of budget ``n``: ``ceil(fraction * n)``, at least 1, at most ``pool``."""
     k = max(1, math.ceil(fraction * n))
-    return list(rows[:k])
+    return min(k, pool) if pool is not None else k
+
+
+def validation_subset(rows: Sequence[dict[str, Any]], n: int, fraction: float) -> list[dict[str, Any]]:
+    """Validation rows for budget ``n``: the first :func:`validation_size` rows."""
+    return list(rows[: validation_size(n, fraction)])
 
 
 def check_budget(train_size: int, budgets: Sequence[int]) -> dict[int, int]:

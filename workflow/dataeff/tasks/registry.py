@@ -5,7 +5,7 @@ user file), which fields feed the prompt template, how the raw label maps to the
 the model must produce, and the human-level ceiling used by the efficiency metric.
 
 This module is imported by the Snakefile (for ``snakemake -n``) and by
-:mod:`dataeff.config`, so it must stay cheap: standard library only, no torch, datasets or
+:mod:`dataeff.core.config`, so it must stay cheap: standard library only, no torch, datasets or
 sklearn at module level.
 """
 
@@ -16,9 +16,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from dataeff.errors import DataeffError
-from dataeff.io import read_json
-from dataeff.settings import section
+from dataeff.core.errors import DataeffError
+from dataeff.core.io import read_json
+from dataeff.core.schema import section
 from dataeff.tasks.bbh import usable_examples
 
 #: Repository root (prompt template paths are relative to it).
@@ -45,7 +45,7 @@ class TaskSpec:
 
     ``prompt_style`` says what the prompt file is. ``"template"``: a ``str.format`` template of
     the whole user turn. ``"instruction"`` (the authors' formulation, docs/METHOD.md section 4): the
-    task instruction, which :mod:`dataeff.chat` puts in the system turn (or ahead of the input
+    task instruction, which :mod:`dataeff.modeling.chat` puts in the system turn (or ahead of the input
     in the user turn where the template has no system role); the user turn is then the input
     alone: one field's value, or ``LABEL - value [SEP] LABEL - value`` over ``input_fields``
     with the upper-case ``field_labels``.

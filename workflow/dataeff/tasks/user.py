@@ -17,9 +17,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from dataeff.errors import DataeffError
-from dataeff.io import read_table
-from dataeff.settings import section
+from dataeff.core.errors import DataeffError
+from dataeff.core.io import read_table
+from dataeff.core.schema import section
 from dataeff.tasks.registry import TaskSpec
 
 

@@ -13,9 +13,9 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from dataeff.chat import completion_ids, prompt_ids
-from dataeff.errors import DataeffError
-from dataeff.prefix import left_pad, prefix_cache, shared_prefix_len
+from dataeff.core.errors import DataeffError
+from dataeff.inference.prefix import left_pad, prefix_cache, shared_prefix_len
+from dataeff.modeling.chat import completion_ids, prompt_ids
 
 IGNORE = -100
 
@@ -100,7 +100,7 @@ def attention_pair_cost(model: Any) -> float:
 class Layout:
     """How micro-batches are laid out and run (:func:`layout_for` picks it per model).
 
-    * ``share_prefix``: the prompt tokens all rows start with run once (:mod:`dataeff.prefix`).
+    * ``share_prefix``: the prompt tokens all rows start with run once (:mod:`dataeff.inference.prefix`).
     * ``pair_cost``: when set, rows are packed into one sequence whenever that is cheaper than
       padding them (:func:`collate`); None never packs.
     * ``sparse_embedding``: look the input embeddings up with a sparse gradient. With tied
@@ -136,7 +136,7 @@ def collate(batch: list[Example], pad_id: int, layout: Layout = DEFAULT_LAYOUT) 
     """Lay out a micro-batch for :func:`answer_loss_sum`.
 
     With ``layout.share_prefix`` the tokens every prompt starts with are cut off the rows and run
-    once (see :mod:`dataeff.prefix`). With ``layout.pair_cost`` (:func:`attention_pair_cost`)
+    once (see :mod:`dataeff.inference.prefix`). With ``layout.pair_cost`` (:func:`attention_pair_cost`)
     the rows are packed into one sequence when that costs less than padding them: packing
     computes no padding but makes attention quadratic in the packed length, so it wins for
     several short rows of different lengths (the CPU default: 20% less work at micro-batch 4)

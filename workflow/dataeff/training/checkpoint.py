@@ -14,7 +14,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from dataeff.io import atomic_write_json
+from dataeff.core.io import atomic_write_json
 from dataeff.training.state import TrainState
 
 LATEST = "latest.json"

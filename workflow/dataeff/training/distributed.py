@@ -11,13 +11,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from dataeff.errors import DataeffError
-from dataeff.io import atomic_path
+from dataeff.core.errors import DataeffError
+from dataeff.core.io import atomic_path
 
 
 def make_accelerator(process_group_timeout_minutes: float | None = None) -> Any:
     """An Accelerator for this process. ``mixed_precision="no"``: the precision policy
-    (:mod:`dataeff.precision`) decides the weights' dtype and the autocast; accelerate's "bf16"
+    (:mod:`dataeff.modeling.precision`) decides the weights' dtype and the autocast; accelerate's "bf16"
     would upcast bf16 weights to fp32 master weights (16 bytes per parameter with AdamW).
     ``step_scheduler_with_optimizer=False``: accelerate otherwise steps a prepared scheduler once
     per process, so N GPUs would run the learning-rate schedule N times too fast.

@@ -13,7 +13,7 @@ import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from dataeff.provenance import stable_hash
+from dataeff.core.provenance import stable_hash
 
 #: Family keys that describe the cluster, not the training run: changing them keeps a checkpoint.
 NOT_FINGERPRINTED_FAMILY_KEYS = ("coefficients", "mem_mb", "runtime")

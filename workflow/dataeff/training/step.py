@@ -14,7 +14,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from dataeff.errors import TrainingDivergedError
+from dataeff.core.errors import TrainingDivergedError
 from dataeff.training.batches import Example, Layout, answer_loss_sum, collate, micro_batches, rank_share
 
 

@@ -18,23 +18,36 @@ from __future__ import annotations
 
 from typing import Any
 
-from dataeff.errors import DataeffError
+from dataeff.core.errors import DataeffError
 from dataeff.training.batches import Example, Layout, answer_loss_sum, collate, micro_batches, rank_share
 
 
 def validation_loss(
-    accelerator: Any, model: Any, examples: list[Example], micro: int, pad_id: int, layout: Layout, precision: Any
+    accelerator: Any,
+    model: Any,
+    examples: list[Example],
+    micro: int,
+    pad_id: int,
+    layout: Layout,
+    precision: Any = None,
 ) -> float:
-    """Mean answer-token cross-entropy over ``examples``, the same on every rank."""
+    """Mean answer-token cross-entropy over ``examples``, the same on every rank.
+
+    ``accelerator`` None: one process, on the model's device (benchmarks, tests); ``precision``
+    None: the model's own dtype, no autocast."""
+    import contextlib
+
     import torch
 
-    world, rank = accelerator.num_processes, accelerator.process_index
+    world, rank = (accelerator.num_processes, accelerator.process_index) if accelerator else (1, 0)
+    device = accelerator.device if accelerator else next(model.parameters()).device
+    cast = precision.autocast if precision is not None else contextlib.nullcontext
     model.eval()
     sums = torch.zeros(2, dtype=torch.float64)
     with torch.no_grad():
         for mb, weight in rank_share(micro_batches(examples, micro), world, rank):
-            with precision.autocast():
-                loss, n = answer_loss_sum(model, collate(mb, pad_id, layout), accelerator.device, layout)
+            with cast():
+                loss, n = answer_loss_sum(model, collate(mb, pad_id, layout), device, layout)
             sums += torch.tensor([float(loss) * weight, n * weight], dtype=torch.float64)
     model.train()
     if world > 1:

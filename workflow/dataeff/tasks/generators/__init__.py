@@ -13,7 +13,7 @@ import random
 from collections.abc import Callable, Hashable, Sequence
 from typing import Any
 
-from dataeff.errors import DataeffError
+from dataeff.core.errors import DataeffError
 
 DIFFICULTIES = ("easy", "medium", "hard")
 

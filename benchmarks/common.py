@@ -12,7 +12,10 @@ import statistics
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from dataeff.core.settings import TrainSettings
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
@@ -141,7 +144,7 @@ def _accelerator(device: str) -> Any:
 
 
 def train_project(
-    model: Any, tok: Any, examples: list, plan: list[list[int]], cfg: dict[str, Any], device: str, precision: Any
+    model: Any, tok: Any, examples: list, plan: list[list[int]], train: TrainSettings, device: str, precision: Any
 ) -> dict[str, Any]:
     """The project's own optimizer step (:func:`dataeff.training.step.train_step`, the one
     ``finetune()`` runs on every rank) on one process over the batches of ``plan``, with the
@@ -153,7 +156,7 @@ def train_project(
     acc = _accelerator(device)
     model.train()
     model.config.use_cache = False
-    model, optimizer, scheduler = prepare_training(acc, model, cfg, len(plan))
+    model, optimizer, scheduler = prepare_training(acc, model, train, len(plan))
     ctx = StepContext(
         accelerator=acc,
         model=model,
@@ -162,8 +165,8 @@ def train_project(
         layout=layout_for(acc.unwrap_model(model)),
         precision=precision,
         pad_id=tok.pad_token_id,
-        micro_batch_size=cfg["micro_batch_size"],
-        max_grad_norm=cfg["max_grad_norm"],
+        micro_batch_size=train.micro_batch_size,
+        max_grad_norm=train.max_grad_norm,
         sharded=False,
         source="benchmark",
     )

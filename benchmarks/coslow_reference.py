@@ -15,7 +15,10 @@ from __future__ import annotations
 
 import statistics
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from dataeff.core.settings import LoraSettings
 
 
 def reference_gradients(
@@ -24,18 +27,19 @@ def reference_gradients(
     rows: Sequence[dict[str, Any]],
     *,
     seed: int,
-    lora_cfg: dict[str, Any] | None = None,
+    lora: LoraSettings | None = None,
 ):
-    """``(k x D tensor of flattened LoRA gradients, peft model)``; the caller unloads the model."""
+    """``(k x D tensor of flattened LoRA gradients, peft model)``; the caller unloads the model.
+    ``lora``: the adapters' settings (default: the schema's ``coslow.lora``)."""
     import torch
     from peft import get_peft_model
 
     from dataeff.coslow.gradients import encode_examples
-    from dataeff.modeling.lora import peft_config
+    from dataeff.modeling.lora import lora_settings, peft_config
 
     examples = encode_examples(tokenizer, rows)
     torch.manual_seed(seed)
-    wrapped = get_peft_model(model, peft_config(lora_cfg or {}))
+    wrapped = get_peft_model(model, peft_config(lora or lora_settings(None)))
     wrapped.eval()
     params = [p for _, p in wrapped.named_parameters() if p.requires_grad]
     grads = []
@@ -58,13 +62,13 @@ def reference_coslow(
     rows: Sequence[dict[str, Any]],
     *,
     seed: int,
-    lora_cfg: dict[str, Any] | None = None,
+    lora: LoraSettings | None = None,
 ) -> dict[str, Any]:
     """Median pairwise cosine and per-example gradient norms, the slow way. Leaves ``model`` unwrapped."""
     import torch
 
     flags = {n: p.requires_grad for n, p in model.named_parameters()}
-    grads, wrapped = reference_gradients(model, tokenizer, rows, seed=seed, lora_cfg=lora_cfg)
+    grads, wrapped = reference_gradients(model, tokenizer, rows, seed=seed, lora=lora)
     try:
         cos = [
             # float64: a float32 dot product over millions of entries is off by ~1e-3

@@ -73,19 +73,23 @@ def time_steps(
     """Median seconds of one optimizer step of the pipeline's own step (warm-up step excluded),
     fp32 or under the ``autocast_bf16`` precision policy, on consecutive batches of
     ``examples``; and the policy used (fp32 where this CPU has no bf16)."""
+    import dataclasses
+
+    from dataeff.core.settings import train_settings
     from dataeff.modeling.precision import resolve_precision
 
-    cfg = {
-        "learning_rate": 1e-5,
-        "weight_decay": 0.0,
-        "lr_scheduler": "constant",
-        "warmup_ratio": 0.0,
-        "micro_batch_size": micro,
-        "max_grad_norm": 1.0,
-    }
+    train = dataclasses.replace(
+        train_settings(None),
+        learning_rate=1e-5,
+        weight_decay=0.0,
+        lr_scheduler="constant",
+        warmup_ratio=0.0,
+        micro_batch_size=micro,
+        max_grad_norm=1.0,
+    )
     plan = [[(s * batch + i) % len(examples) for i in range(batch)] for s in range(steps + 1)]
     precision = resolve_precision("autocast_bf16" if bf16 else "fp32", "cpu")
-    ends = train_project(model, tok, examples, plan, cfg, "cpu", precision)["ends"]
+    ends = train_project(model, tok, examples, plan, train, "cpu", precision)["ends"]
     return statistics.median(b - a for a, b in zip(ends, ends[1:], strict=False)), precision.used
 
 

@@ -35,7 +35,10 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from dataeff.core.settings import EvalSettings, TrainSettings
 
 HERE = Path(__file__).resolve().parent
 if str(HERE) not in sys.path:
@@ -88,7 +91,7 @@ def _step_plan(examples: list, n_steps: int, batch: int, seed: int) -> list[list
 
 
 def train_trainer(
-    model: Any, model_path: str, examples: list, plan: list[list[int]], cfg: dict[str, Any], device: str, out_dir: str
+    model: Any, model_path: str, examples: list, plan: list[list[int]], train: TrainSettings, device: str, out_dir: str
 ) -> dict[str, Any]:
     """The plain way: ``transformers.Trainer`` with its defaults, DataCollatorForSeq2Seq right
     padding, labels -100 on the prompt, full logits; the same examples in the same order."""
@@ -139,14 +142,14 @@ def train_trainer(
     total = len(plan)
     args = TrainingArguments(
         output_dir=out_dir,
-        per_device_train_batch_size=cfg["micro_batch_size"],
-        gradient_accumulation_steps=max(1, cfg["batch_size"] // cfg["micro_batch_size"]),
+        per_device_train_batch_size=train.micro_batch_size,
+        gradient_accumulation_steps=max(1, train.batch_size // train.micro_batch_size),
         max_steps=total,
-        learning_rate=cfg["learning_rate"],
-        weight_decay=cfg["weight_decay"],
-        lr_scheduler_type=cfg["lr_scheduler"],
-        warmup_steps=int(round(cfg["warmup_ratio"] * total)),
-        max_grad_norm=cfg["max_grad_norm"],
+        learning_rate=train.learning_rate,
+        weight_decay=train.weight_decay,
+        lr_scheduler_type=train.lr_scheduler,
+        warmup_steps=int(round(train.warmup_ratio * total)),
+        max_grad_norm=train.max_grad_norm,
         eval_strategy="no",
         save_strategy="no",
         logging_strategy="steps",
@@ -176,7 +179,7 @@ def train_trainer(
 def bench_training(
     model_ref: str,
     device: str,
-    cfg: dict[str, Any],
+    train: TrainSettings,
     rows: list[dict[str, Any]],
     steps: int,
     repeats: int,
@@ -192,9 +195,9 @@ def bench_training(
     fp32 = resolve_precision("fp32", device)
     model_path, _ = resolve_model_path(model_ref)
     tok = load_tokenizer(model_ref)
-    examples = tokenize_rows(tok, rows, cfg["max_seq_len"], "benchmark")
+    examples = tokenize_rows(tok, rows, train.max_seq_len, "benchmark")
     warmup = 1
-    plan = _step_plan(examples, warmup + steps, cfg["batch_size"], seed=0)
+    plan = _step_plan(examples, warmup + steps, train.batch_size, seed=0)
     timed_plan = plan[warmup:]
     tokens = sum(examples[i].length for idx in timed_plan for i in idx)
     answer_tokens = sum(len(examples[i].completion) for idx in timed_plan for i in idx)
@@ -209,9 +212,9 @@ def bench_training(
             n_params = sum(p.numel() for p in model.parameters() if p.requires_grad)
             with tempfile.TemporaryDirectory() as tmp:
                 if kind == "project":
-                    res = train_project(model, tok, examples, plan, cfg, device, fp32)
+                    res = train_project(model, tok, examples, plan, train, device, fp32)
                 else:
-                    res = train_trainer(model, model_path, examples, plan, cfg, device, tmp)
+                    res = train_trainer(model, model_path, examples, plan, train, device, tmp)
             if len(res["ends"]) != len(plan):
                 raise RuntimeError(f"{kind}: {len(res['ends'])} steps timed, expected {len(plan)}")
             seconds = res["ends"][-1] - res["ends"][warmup - 1]
@@ -227,10 +230,10 @@ def bench_training(
         "device": device,
         "steps": steps,
         "warmup_steps": warmup,
-        "batch_size": cfg["batch_size"],
-        "micro_batch_size": cfg["micro_batch_size"],
-        "max_seq_len": cfg["max_seq_len"],
-        "learning_rate": cfg["learning_rate"],
+        "batch_size": train.batch_size,
+        "micro_batch_size": train.micro_batch_size,
+        "max_seq_len": train.max_seq_len,
+        "learning_rate": train.learning_rate,
         "tokens": tokens,
         "answer_tokens": answer_tokens,
         "trainable_params": n_params,
@@ -252,7 +255,7 @@ def bench_training(
 
 
 def bench_precision(
-    model_ref: str, device: str, cfg: dict[str, Any], rows: list[dict[str, Any]], steps: int, repeats: int
+    model_ref: str, device: str, train: TrainSettings, rows: list[dict[str, Any]], steps: int, repeats: int
 ) -> dict[str, Any]:
     """The project's loop in fp32 and under bf16 autocast (``dataeff.modeling.precision``'s
     ``autocast_bf16`` policy: fp32 master weights and AdamW state, bf16 matmuls), side by side in
@@ -266,9 +269,9 @@ def bench_precision(
 
     policy = resolve_precision("autocast_bf16", device)
     tok = load_tokenizer(model_ref)
-    examples = tokenize_rows(tok, rows, cfg["max_seq_len"], "benchmark")
+    examples = tokenize_rows(tok, rows, train.max_seq_len, "benchmark")
     warmup = 1
-    plan = _step_plan(examples, warmup + steps, cfg["batch_size"], seed=0)
+    plan = _step_plan(examples, warmup + steps, train.batch_size, seed=0)
     tokens = sum(examples[i].length for idx in plan[warmup:] for i in idx)
     kinds = {"fp32": resolve_precision("fp32", device), policy.used: policy}
     runs: dict[str, list[float]] = {k: [] for k in kinds}
@@ -278,7 +281,7 @@ def bench_precision(
         for kind in order:
             torch.manual_seed(0)
             model, _ = _load(model_ref, device)
-            res = train_project(model, tok, examples, plan, cfg, device, kinds[kind])
+            res = train_project(model, tok, examples, plan, train, device, kinds[kind])
             seconds = res["ends"][-1] - res["ends"][warmup - 1]
             runs[kind].append(seconds)
             first_loss[kind] = res["losses"][0]
@@ -287,8 +290,8 @@ def bench_precision(
     out: dict[str, Any] = {
         "device": device,
         "steps": steps,
-        "batch_size": cfg["batch_size"],
-        "micro_batch_size": cfg["micro_batch_size"],
+        "batch_size": train.batch_size,
+        "micro_batch_size": train.micro_batch_size,
         "tokens": tokens,
         "policy": policy.record(),
         "runs": runs,
@@ -336,12 +339,12 @@ def _by_task(rows: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
 
 
 def bench_eval(
-    model_ref: str, device: str, eval_cfg: dict[str, Any], rows: list[dict[str, Any]], repeats: int
+    model_ref: str, device: str, settings: EvalSettings, rows: list[dict[str, Any]], repeats: int
 ) -> dict[str, Any]:
     from dataeff.inference.evaluate import evaluate_rows, normalize, score
 
     model, tok = _load(model_ref, device)
-    mnt, bs = eval_cfg["max_new_tokens"], eval_cfg["batch_size"]
+    mnt, bs = settings.max_new_tokens, settings.batch_size
     golds = [str(r["answer"]) for r in rows]
     # warm-up (token tables, kernels, generation config), excluded from the timings
     evaluate_rows(model, tok, rows[:2], metric="accuracy", batch_size=bs, max_new_tokens=mnt, progress=False)
@@ -792,16 +795,20 @@ def _parser() -> argparse.ArgumentParser:
 def _measure_devices(res: dict[str, Any], args: argparse.Namespace, cfg: dict[str, Any], n_eval: int) -> None:
     """Sections 1-3 into ``res``: training, precision and evaluation per device, then CoS-Low.
     The model is the prepared one, or with ``--quick`` a tiny random copy of its architecture."""
+    import dataclasses
+
     import torch
 
+    from dataeff.core.settings import coslow_settings, eval_settings, train_settings
+
     repeats, steps = res["repeats"], res["steps"]
-    train_cfg, eval_cfg = dict(cfg["train"]), dict(cfg["eval"])
+    train, evaluation = train_settings(cfg), eval_settings(cfg)
     devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() and not args.cpu_only else [])
     with tempfile.TemporaryDirectory(prefix="dataeff-bench-") as tmp:
         model_ref = args.model
         if args.quick:
             model_ref = str(tiny_model(Path(tmp) / "tiny", args.model))
-            train_cfg["batch_size"], train_cfg["micro_batch_size"] = 4, 2
+            train = dataclasses.replace(train, batch_size=4, micro_batch_size=2)
         res["model"] = "tiny random Llama (quick)" if args.quick else model_ref
         rows = task_rows(60 if args.quick else max(250, 100 + n_eval // len(TASKS)), seed=0)
         train_rows, test_rows = rows[: len(rows) - n_eval], rows[len(rows) - n_eval :]
@@ -810,19 +817,19 @@ def _measure_devices(res: dict[str, Any], args: argparse.Namespace, cfg: dict[st
             log(f"matmul {dev}: {res['matmul'][dev]['gflops']:.1f} GFLOP/s")
             if "train" not in args.skip:
                 res["train"][dev] = bench_training(
-                    model_ref, dev, train_cfg, train_rows, steps, repeats, res["matmul"][dev]["gflops"]
+                    model_ref, dev, train, train_rows, steps, repeats, res["matmul"][dev]["gflops"]
                 )
             if "precision" not in args.skip:
-                res["precision"][dev] = bench_precision(model_ref, dev, train_cfg, train_rows, steps, repeats)
+                res["precision"][dev] = bench_precision(model_ref, dev, train, train_rows, steps, repeats)
             if "eval" not in args.skip:
-                res["eval"][dev] = bench_eval(model_ref, dev, eval_cfg, test_rows, repeats)
+                res["eval"][dev] = bench_eval(model_ref, dev, evaluation, test_rows, repeats)
         if "coslow" not in args.skip:
             res["coslow"] = bench_coslow_all(
                 args.model if args.quick else model_ref,
                 repeats,
                 args.quick,
                 args.threads,
-                int(cfg["coslow"]["batch_size"]),
+                int(coslow_settings(cfg).batch_size),
             )
 
 
@@ -832,11 +839,12 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     from dataeff.core.io import atomic_write_json, atomic_write_text
+    from dataeff.core.settings import data_settings
     from dataeff.pipeline.config import load_config
 
     torch.set_num_threads(args.threads)
     cfg = load_config(REPO / args.config)
-    n_eval = args.n_eval or (4 if args.quick else len(TASKS) * int(cfg["data"]["test_max"]))
+    n_eval = args.n_eval or (4 if args.quick else len(TASKS) * int(data_settings(cfg).test_max))
     res: dict[str, Any] = {
         "command": " ".join(["python", "benchmarks/run.py", *(sys.argv[1:] if argv is None else argv)]),
         "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),

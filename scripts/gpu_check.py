@@ -40,6 +40,7 @@ nothing.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import shutil
@@ -209,6 +210,7 @@ def check_train_step_precision(args) -> dict[str, Any]:
     import torch
     from transformers import get_scheduler
 
+    from dataeff.core.settings import train_settings
     from dataeff.modeling.precision import resolve_precision
     from dataeff.training.batches import Example
     from dataeff.training.distributed import make_accelerator
@@ -239,7 +241,9 @@ def check_train_step_precision(args) -> dict[str, Any]:
         model.load_state_dict(base.state_dict())
         model.to(getattr(torch, prec.weights_dtype)).train()
         _fp32_rotary(model)
-        opt = build_optimizer(list(model.parameters()), {"learning_rate": 1e-5, "weight_decay": 0.0})
+        opt = build_optimizer(
+            list(model.parameters()), dataclasses.replace(train_settings(None), learning_rate=1e-5, weight_decay=0.0)
+        )
         sched = get_scheduler("constant", opt)
         ctx = StepContext(
             accelerator=acc,
@@ -493,12 +497,12 @@ def check_finetune_launch(args) -> dict[str, Any]:
 
 def check_evaluate_saved(args) -> dict[str, Any]:
     """The evaluate rule's command on the saved model, then its validation loss on one GPU."""
-    import torch
 
     from dataeff.modeling.loading import load_model
     from dataeff.modeling.precision import resolve_precision
     from dataeff.training.batches import tokenize_rows
-    from dataeff.training.finetune import evaluate_loss
+    from dataeff.training.finetune import layout_for
+    from dataeff.training.validation import validation_loss
 
     settings = finetune_settings(args)
     work = Path(args.workdir) / "finetune"
@@ -524,9 +528,9 @@ def check_evaluate_saved(args) -> dict[str, Any]:
     model, tok, _ = load_model(run / "model", device=device, dtype="bfloat16", attn_implementation="auto")
     val_rows = [json.loads(line) for line in (task / "validation.jsonl").read_text().splitlines()]
     examples = tokenize_rows(tok, val_rows, settings["train"]["max_seq_len"], "validation")
-    loss = evaluate_loss(
-        model, examples, settings["train"]["micro_batch_size"], tok.pad_token_id, torch.device(device),
-        precision=resolve_precision("bf16", device, (True, "gpu_check")),
+    loss = validation_loss(
+        None, model, examples, settings["train"]["micro_batch_size"], tok.pad_token_id, layout_for(model),
+        resolve_precision("bf16", device, (True, "gpu_check")),
     )  # fmt: skip
     log = [json.loads(line) for line in (run / "train_log.jsonl").read_text().splitlines()]
     last = [r["val_loss"] for r in log if "val_loss" in r][-1]
@@ -586,13 +590,14 @@ def check_coslow_8b(args) -> dict[str, Any]:
 
     import torch
 
+    from dataeff.core.settings import coslow_settings
     from dataeff.coslow.gradients import gradient_pass_settings, lora_gram, lora_projections, pairwise_cosines
     from dataeff.modeling.lora import lora_settings
     from dataeff.modeling.memory import ModelShape, plan_coslow
 
     shape = TINY if args.tiny else LLAMA_8B
     device = "cpu" if args.cpu else "cuda"
-    micro = gradient_pass_settings(None)["batch_size"]
+    micro = gradient_pass_settings(coslow_settings(None))["batch_size"]
     model = build_model(shape, None, torch.bfloat16, device).eval()
     projections = lora_projections(model, 0, lora_settings(None))
     out: dict[str, Any] = {"params": sum(p.numel() for p in model.parameters()), "micro_batch": micro}
@@ -638,6 +643,7 @@ def check_planner_vs_measured(args) -> dict[str, Any]:
     import torch
     from transformers import get_scheduler
 
+    from dataeff.core.settings import train_settings
     from dataeff.modeling.memory import ModelShape, plan_finetune
     from dataeff.modeling.precision import resolve_precision
     from dataeff.training.batches import Example
@@ -651,7 +657,9 @@ def check_planner_vs_measured(args) -> dict[str, Any]:
     model = build_model(shape, None, torch.bfloat16, "cuda").train()
     model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
     model.config.use_cache = False
-    opt = build_optimizer(list(model.parameters()), {"learning_rate": 1e-5, "weight_decay": 0.0})
+    opt = build_optimizer(
+        list(model.parameters()), dataclasses.replace(train_settings(None), learning_rate=1e-5, weight_decay=0.0)
+    )
     ctx = StepContext(
         accelerator=make_accelerator(),
         model=model,

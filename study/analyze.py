@@ -31,6 +31,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "workflow"))
 
+from dataeff.core.settings import analysis_settings  # noqa: E402
 from dataeff.efficiency.results import result_filename  # noqa: E402
 from dataeff.pipeline.config import load_config  # noqa: E402
 from dataeff.prediction.published import PUBLISHED_PEARSON_LLAMA  # noqa: E402
@@ -289,10 +290,11 @@ def write_status(root: Path, done: list[str], config: dict, family: str, path: P
     under each floor rule (the config's first), CoS-Low (mean over seeds) and each fine-tune's
     optimizer updates (best step / steps run)."""
     budgets = sorted(config["budgets"])
-    rules = [config["analysis"]["floor"], *[r for r in FLOOR_RULES if r != config["analysis"]["floor"]]]
+    floor = analysis_settings(config).floor
+    rules = [floor, *[r for r in FLOOR_RULES if r != floor]]
     effs = {}
     for rule in rules:
-        here = path.parent if config["analysis"]["floor"] == rule else path.parent / rule
+        here = path.parent if floor == rule else path.parent / rule
         effs[rule] = json.loads((here / "efficiency.json").read_text())
     coslow = {}
     pred = root / f"{family}_predictors.tsv"
@@ -352,7 +354,7 @@ def fit_one(config: dict, family: str, root: Path, done: list[str], floor: str, 
     subprocess.run(auc, cwd=REPO, check=True)
     if len(done) < 3:
         return
-    boot = args.bootstrap if args.bootstrap is not None else config["analysis"]["bootstrap"]
+    boot = args.bootstrap if args.bootstrap is not None else analysis_settings(config).bootstrap
     fit = [*py, "fit", "--config", str(REPO / args.config), "--family", family]
     fit += ["--efficiency", str(out / "efficiency.json"), "--predictors", str(root / f"{family}_predictors.tsv")]
     fit += ["--bootstrap", str(boot), "--max-budget", str(config["max_budget"]), "--out-dir", str(out)]
@@ -413,7 +415,7 @@ def ship_coefficients(config: dict, family: str, analysis: Path, dest: Path) -> 
     record.update(
         family=family,
         model=config["families"][family]["model"],
-        floor_rule=config["analysis"]["floor"],
+        floor_rule=analysis_settings(config).floor,
         loto={k: fit["loto"][k] for k in ("mae", "rmse", "max_abs_error", "n_folds")},
         grid=sorted(config["budgets"]),
         source=f"the CPU study (docs/STUDY.md, config/study.yaml): {fit['source']}",
@@ -491,7 +493,7 @@ def main(argv: list[str] | None = None) -> int:
     out = root / "analysis"
     out.mkdir(parents=True, exist_ok=True)
     print(f"{len(done)} of {len(config['tasks'])} tasks committed: {', '.join(done)}")
-    floor = config["analysis"]["floor"]
+    floor = analysis_settings(config).floor
     # Each task's chance floor (majority score, options guess) into its curve file first.
     write_floors(root, done, out, family)
     # The config's floor rule (fair: the study's) in analysis/, each other one beside it in

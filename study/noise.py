@@ -38,6 +38,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "workflow"))
 
 from dataeff.core.errors import DataeffError  # noqa: E402
+from dataeff.core.settings import analysis_settings  # noqa: E402
 from dataeff.efficiency.auc import compute_curve  # noqa: E402
 from dataeff.efficiency.results import result_filename  # noqa: E402
 from dataeff.pipeline.config import load_config  # noqa: E402
@@ -236,7 +237,7 @@ def write_noise(root: Path, config: dict, tasks: list[str], out: Path, n_boot: i
     measurements = [task_measurements(root, family, t) for t in tasks]
     grid = sorted(int(b) for b in config["budgets"])
     transferred = transfer_training_sd(measurements, grid, REPO / SEED_REPLICATES)
-    floor_rule = config["analysis"]["floor"]
+    floor_rule = analysis_settings(config).floor
     rec = noise_bootstrap(measurements, grid, int(config["max_budget"]), floor_rule, n_boot, seed)
     shares = {
         m["task"]: training_share(m, grid, int(config["max_budget"]), floor_rule, SHARE_DRAWS, seed)

@@ -32,6 +32,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "workflow"))
 
 from dataeff.core.io import atomic_write_json, read_json, read_jsonl  # noqa: E402
+from dataeff.core.settings import LoraSettings, build  # noqa: E402
 from dataeff.pipeline.config import load_config  # noqa: E402
 
 #: Largest accepted difference between the recomputed and the recorded CoS-Low.
@@ -95,7 +96,9 @@ def main(argv: list[str] | None = None) -> int:
             splits[key] = train_rows(config, task, key[1], scratch)
         rows = splits[key]
         picks = [rows[i] for i in rec["selected_ids"]]
-        stats = coslow_from_rows(model, tok, picks, seed=int(rec["seed"]), lora_cfg=rec["lora"])
+        # the LoRA settings the record was computed with (it records every one of them)
+        lora = build(LoraSettings, rec["lora"])
+        stats = coslow_from_rows(model, tok, picks, seed=int(rec["seed"]), lora=lora)
         value = statistics.median(stats["pair_cosines"])
         diff = abs(value - float(rec["coslow"]))
         if diff > TOLERANCE:

@@ -41,6 +41,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "workflow"))
 
+from dataeff.core.settings import analysis_settings  # noqa: E402
 from dataeff.pipeline.config import load_config  # noqa: E402
 from dataeff.prediction.fit import correlations, leave_one_task_out  # noqa: E402
 
@@ -273,9 +274,9 @@ def write_robustness(root: Path, config: dict, tasks: list[str], out: Path) -> d
     picks = pick_predictors(root, tasks, seed)
     predictors = {t: {**table[t], **{k: v for k, v in picks[t].items() if k != "distinct_answers"}} for t in tasks}
     answers = {t: picks[t]["distinct_answers"] for t in tasks}
-    analysis = config["analysis"]
-    rec = robustness(aucs, predictors, answers, int(analysis["bootstrap"]), seed, float(analysis["level"]))
-    rec["floor_rule"] = analysis["floor"]
+    analysis = analysis_settings(config)
+    rec = robustness(aucs, predictors, answers, int(analysis.bootstrap), seed, float(analysis.level))
+    rec["floor_rule"] = analysis.floor
     rec["distinct_answers"] = answers
     rec["values"] = predictors
     (out / "robustness.json").write_text(json.dumps(rec, indent=2) + "\n")

@@ -37,6 +37,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "workflow"))
 
 from dataeff.core.io import atomic_write_json, read_json, read_jsonl  # noqa: E402
+from dataeff.core.settings import analysis_settings, coslow_settings  # noqa: E402
 from dataeff.efficiency.results import result_filename, write_ceilings  # noqa: E402
 from dataeff.pipeline.config import load_config  # noqa: E402
 from dataeff.tasks.registry import ceilings as task_ceilings  # noqa: E402
@@ -49,7 +50,7 @@ def log(msg: str) -> None:
 def task_targets(config: dict, family: str, task: str) -> list[str]:
     """The files one task of the study ends in: every budget's evaluation and every CoS-Low seed."""
     evals = [f"results/{family}/{task}/eval/n{b}.json" for b in [0, *sorted(config["budgets"])]]
-    seeds = [f"results/{family}/{task}/coslow/seed{s}.json" for s in config["coslow"]["seeds"]]
+    seeds = [f"results/{family}/{task}/coslow/seed{s}.json" for s in coslow_settings(config).seeds]
     return evals + seeds
 
 
@@ -69,6 +70,7 @@ def copy_benchmarks(family: str, task: str, raw: Path) -> int:
 def harvest(config: dict, family: str, task: str, out: Path) -> None:
     """Copy one finished task into the results directory (see module docstring)."""
     py = [sys.executable, "-m", "dataeff"]
+    coslow_seeds = coslow_settings(config).seeds
     evals = [t for t in task_targets(config, family, task) if "/eval/" in t]
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO / "workflow"), os.environ.get("PYTHONPATH", "")]))
     subprocess.run(
@@ -83,21 +85,21 @@ def harvest(config: dict, family: str, task: str, out: Path) -> None:
         if b:
             shutil.copy2(base / f"train/n{b}/metrics.json", raw / f"train_n{b}.metrics.json")
             shutil.copy2(base / f"train/n{b}/train_log.jsonl", raw / f"train_n{b}.log.jsonl")
-    for s in config["coslow"]["seeds"]:
+    for s in coslow_seeds:
         shutil.copy2(REPO / f"results/{family}/{task}/coslow/seed{s}.json", raw / f"coslow_seed{s}.json")
     shutil.copy2(REPO / f"results/{family}/{task}/coslow/confidence.json", raw / "confidence.json")
     shutil.copy2(REPO / f"data/tasks/{task}/meta.json", raw / "task_meta.json")
     copy_benchmarks(family, task, raw)
     answers = {r["id"]: r["answer"] for r in read_jsonl(REPO / f"data/tasks/{task}/train.jsonl")}
     picks: dict[str, dict[str, list[str]]] = {"selected": {}, "random": {}}
-    for s in config["coslow"]["seeds"]:
+    for s in coslow_seeds:
         rec = read_json(raw / f"coslow_seed{s}.json")
         picks["selected"][str(s)] = [answers[i] for i in rec["selected_ids"]]
         picks["random"][str(s)] = [answers[i] for i in rec["random_ids"]]
     atomic_write_json(raw / "picks.json", picks)
     done = [t for t in config["tasks"] if (out / result_filename(family, t)).is_file()]
     write_ceilings(out / "ceilings.json", {t: c for t, c in task_ceilings(config).items() if t in done})
-    seeds = [str(out / "raw" / t / f"coslow_seed{s}.json") for t in done for s in config["coslow"]["seeds"]]
+    seeds = [str(out / "raw" / t / f"coslow_seed{s}.json") for t in done for s in coslow_seeds]
     subprocess.run(
         [
             *py,
@@ -136,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     config = load_config(REPO / args.config)
     (family,) = list(config["families"])
-    out = REPO / config["analysis"]["published_results"]
+    out = REPO / analysis_settings(config).published_results
     snakemake = str(Path(sys.executable).with_name("snakemake"))
     tasks = args.tasks.split(",") if args.tasks else list(config["tasks"])
     for task in tasks:

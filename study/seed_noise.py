@@ -32,6 +32,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "workflow"))
 
+from dataeff.core.settings import analysis_settings, data_settings, train_settings  # noqa: E402
 from dataeff.efficiency.auc import compute_curve  # noqa: E402
 from dataeff.efficiency.chance import majority_score, options_guess_score  # noqa: E402
 from dataeff.pipeline.config import load_config  # noqa: E402
@@ -105,6 +106,7 @@ def analyse_task(runs: dict[str, Any], chance: dict[str, float], ceiling: float 
     the accuracy's seed sd and binomial sd; the early stops."""
     grid = sorted(int(b) for b in config["budgets"])
     n_max = int(config["max_budget"])
+    n_boot, data = int(analysis_settings(config).bootstrap), data_settings(config)
     seeds = sorted(runs["seeds"])
     mean_acc = {b: statistics.fmean(runs["seeds"][s][b]["accuracy"] for s in seeds) for b in grid}
     n_test = runs["n_test"]
@@ -123,7 +125,7 @@ def analyse_task(runs: dict[str, Any], chance: dict[str, float], ceiling: float 
         ]
         mean_auc = _auc({0: runs["zero_shot"], **mean_acc}, ceiling, grid, n_max, floor)
         draws = []
-        for _ in range(int(config["analysis"]["bootstrap"])):
+        for _ in range(n_boot):
             pts = {b: rng.binomial(n_test, p) / n_test for b, p in {0: runs["zero_shot"], **mean_acc}.items()}
             m = dict(chance, majority=rng.binomial(n_test, chance["majority"]) / n_test)
             draws.append(_auc(pts, ceiling, grid, n_max, _floor(rule, m)))
@@ -143,7 +145,7 @@ def analyse_task(runs: dict[str, Any], chance: dict[str, float], ceiling: float 
             "accuracy": [runs["seeds"][s][b]["accuracy"] for s in seeds],
             "seed_sd": statistics.stdev([runs["seeds"][s][b]["accuracy"] for s in seeds]) if len(seeds) > 1 else None,
             "binomial_sd": math.sqrt(mean_acc[b] * (1 - mean_acc[b]) / n_test),
-            "validation_rows": max(1, math.ceil(float(config["data"]["validation_fraction"]) * b)),
+            "validation_rows": max(1, math.ceil(float(data.validation_fraction) * b)),
             "best_step": [runs["seeds"][s][b]["best_step"] for s in seeds],
             "steps_run": [runs["seeds"][s][b]["steps_run"] for s in seeds],
         }
@@ -164,7 +166,7 @@ def summarise(tasks: dict[str, dict], config: dict) -> dict[str, Any]:
         str(b): math.sqrt(statistics.fmean(t["budgets"][str(b)]["binomial_sd"] ** 2 for t in tasks.values()))
         for b in grid
     }
-    first_eval = int(config["train"]["eval_every"])
+    first_eval = int(train_settings(config).eval_every)
     for b in grid:
         steps = [s for t in tasks.values() for s in t["budgets"][str(b)]["best_step"]]
         pooled.setdefault("best_at_first_validation_share", {})[str(b)] = sum(s == first_eval for s in steps) / len(
@@ -185,7 +187,7 @@ def write_report(out: Path, tasks: dict[str, dict], pooled: dict, config: dict) 
     out.mkdir(parents=True, exist_ok=True)
     record = {
         "seed": int(config["seed"]),
-        "bootstrap": int(config["analysis"]["bootstrap"]),
+        "bootstrap": int(analysis_settings(config).bootstrap),
         "pooled": pooled,
         "tasks": tasks,
     }

@@ -22,6 +22,10 @@ def main(model_dir: str, out_dir: str) -> None:
     from _fsdp_cpu import allow_fsdp_on_cpu
 
     allow_fsdp_on_cpu()
+    import dataclasses
+
+    from dataeff.core.config import validate_schema
+    from dataeff.core.settings import family_settings, train_settings
     from dataeff.modeling.precision import resolve_precision
     from dataeff.pipeline.config import load_config
     from dataeff.training.distributed import make_accelerator
@@ -36,7 +40,9 @@ def main(model_dir: str, out_dir: str) -> None:
 
     AutoModelForCausalLM.from_pretrained = classmethod(counting)
     acc = make_accelerator()
-    train_cfg = dict(load_config(Path(__file__).resolve().parents[1] / "config" / "config.yaml")["train"], threads=1)
+    config = load_config(Path(__file__).resolve().parents[1] / "config" / "config.yaml")
+    train = dataclasses.replace(train_settings(config), threads=1)
+    families = validate_schema({"families": {"f": {"model": model_dir, "precision": "bf16"}}}, partial=True)["families"]
     # the paper's policy: bf16 weights (rotary tables must stay fp32 on every rank)
     precision = resolve_precision("bf16", "cpu", (True, "test"))
     placement = load_placement(acc)
@@ -54,10 +60,10 @@ def main(model_dir: str, out_dir: str) -> None:
     AutoModelForCausalLM.from_config(small)
     proc = psutil.Process()
     before = proc.memory_info().rss
-    model, _, info = trainable_model(model_dir, {"precision": "bf16"}, train_cfg, precision, "cpu", placement)
+    model, _, info = trainable_model(model_dir, family_settings(families["f"]), train, precision, "cpu", placement)
     grown = proc.memory_info().rss - before
     full = sum(p.numel() for p in model.parameters())
-    model, optimizer, _ = prepare_training(acc, model, train_cfg, steps=2)
+    model, optimizer, _ = prepare_training(acc, model, train, steps=2)
     params = list(model.parameters())
     local = sum(p.to_local().numel() for p in params)
     in_optimizer = [p for g in optimizer.param_groups for p in g["params"]]

@@ -54,13 +54,18 @@ def main(
 
         TrainState.observe_validation = rising_after_best
 
+    import dataclasses
+
+    from dataeff.core.config import validate_schema
+    from dataeff.core.settings import family_settings, train_settings
     from dataeff.pipeline.config import load_config
     from dataeff.training.finetune import finetune, write_metrics
 
-    train_cfg = dict(load_config(Path(__file__).resolve().parents[1] / "config" / "config.yaml")["train"])
+    config = load_config(Path(__file__).resolve().parents[1] / "config" / "config.yaml")
     # 12 examples, batch 6 in micro-batches of 2: 3 micro-batches a step, so with 2 processes
     # one rank is left a micro-batch short and must pad (the uneven case).
-    train_cfg.update(
+    train = dataclasses.replace(
+        train_settings(config),
         batch_size=6,
         micro_batch_size=2,
         max_steps=STEPS,
@@ -71,12 +76,13 @@ def main(
         learning_rate=1e-3,
         threads=1,
     )
+    family = validate_schema({"families": {"f": {"model": model_dir, "precision": "fp32"}}}, partial=True)["families"]
     rows = labeled_rows(16)
     out = Path(out_dir)
     metrics = finetune(
         model_ref=model_dir,
-        family_cfg={"precision": "fp32"},
-        train_cfg=train_cfg,
+        family=family_settings(family["f"]),
+        train=train,
         train_rows=rows[:12],
         val_rows=rows[12:],
         out_dir=out,

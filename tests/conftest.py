@@ -20,11 +20,14 @@ def _smollm2_path(tmp_path_factory) -> Path:
     prepared = REPO / "results" / "models" / "smollm2"
     if (prepared / "model.json").is_file():
         return prepared
+    from dataeff.core.config import validate_schema
+    from dataeff.core.settings import family_settings
     from dataeff.modeling.loading import prepare_model
 
     cache = Path(os.environ.get("DATAEFF_TEST_CACHE", tmp_path_factory.getbasetemp() / "models")) / "smollm2"
     if not (cache / "model.json").is_file():
-        prepare_model({"model": SMOLLM2_SPEC}, cache)
+        entry = validate_schema({"families": {"smollm2": {"model": SMOLLM2_SPEC}}}, partial=True)["families"]["smollm2"]
+        prepare_model(family_settings(entry), cache)
     return cache
 
 

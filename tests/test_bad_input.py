@@ -338,14 +338,13 @@ def _predict(capsys, workdir: Path, family: str = "llama") -> tuple[int, str, st
         from dataeff.cli import build_parser
         from dataeff.commands.predict import selection_inputs
         from dataeff.core.provenance import stable_hash
-        from dataeff.core.schema import coslow_settings
+        from dataeff.core.settings import coslow_settings
         from dataeff.pipeline.config import load_optional_config
 
         (workdir / "prompts.jsonl").write_text(_jsonl([{"prompt": "p1"}, {"prompt": "p2"}]), encoding="utf-8")
         config = load_optional_config(None)
-        inputs = selection_inputs(
-            build_parser().parse_args(args), config["coslow"]["k"], config["seed"], coslow_settings(config)
-        )
+        settings = coslow_settings(config)
+        inputs = selection_inputs(build_parser().parse_args(args), settings.k, config["seed"], settings)
         (workdir / "inputs.json").write_text(json.dumps({"hash": stable_hash(inputs), "inputs": inputs}))
     return run_cli(capsys, args)
 

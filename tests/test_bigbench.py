@@ -8,6 +8,7 @@ labelling rules are checked against every real example of the shipped BIG-Bench 
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import io
 import json
@@ -18,6 +19,7 @@ from typing import Any
 import pytest
 
 from dataeff.core.errors import DataeffError
+from dataeff.core.settings import DataSettings, data_settings, to_dict
 from dataeff.pipeline.config import load_config
 from dataeff.tasks import bigbench
 from dataeff.tasks.bigbench import BigbenchSource, example_row, load_bigbench_task, task_files
@@ -26,10 +28,8 @@ REPO = Path(__file__).resolve().parents[1]
 ROOT = "bigbench-1.0.0/bigbench/benchmark_tasks"
 
 
-def _data(**overrides: Any) -> dict[str, Any]:
-    data = dict(load_config(REPO / "config" / "paper.yaml")["data"])
-    data.update(overrides)
-    return data
+def _data(**overrides: Any) -> DataSettings:
+    return dataclasses.replace(data_settings(load_config(REPO / "config" / "paper.yaml")), **overrides)
 
 
 def _add(tf: tarfile.TarFile, name: str, payload: bytes | None = None) -> None:
@@ -155,7 +155,7 @@ def test_unsupported_and_unknown_tasks_are_one_line(fake_sdist):
     with pytest.raises(DataeffError, match="invalid BIG-bench task name"):
         load_bigbench_task("../etc", data=data)
     with pytest.raises(DataeffError, match="differs from the pinned"):
-        load_bigbench_task("alpha", data={**data, "bigbench_sha256": "0" * 64})
+        load_bigbench_task("alpha", data=dataclasses.replace(data, bigbench_sha256="0" * 64))
 
 
 def test_example_row_rules():
@@ -183,7 +183,9 @@ def test_config_entry_prepares_any_json_task(fake_sdist, tmp_path):
             "families": {"f": {"model": "m"}},
             "tasks": ["my_alpha", "my_gamma"],
             "budgets": [4],
-            "data": {k: v for k, v in fake_sdist["data"].items() if k.startswith("bigbench_") or k == "split_seed"},
+            "data": {
+                k: v for k, v in to_dict(fake_sdist["data"]).items() if k.startswith("bigbench_") or k == "split_seed"
+            },
             "bigbench_tasks": {"my_alpha": {"task": "alpha"}, "my_gamma": {"task": "gamma", "subtask": "two"}},
         }
     )

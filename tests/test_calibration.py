@@ -12,12 +12,15 @@ import pytest
 
 from dataeff.cli import main
 from dataeff.core.errors import DataeffError
+from dataeff.core.settings import analysis_settings
 from dataeff.plots.calibration import write_calibration
 from dataeff.prediction.calibration import (
+    FLOAT_SETTINGS,
     TASK_COLUMNS,
     calibrate_published,
     evaluate_task,
     neighbour_prior,
+    recorded_settings,
     summarise,
 )
 from dataeff.prediction.curve_model import CurveModel
@@ -224,6 +227,18 @@ def test_calibrate_command_too_few_tasks_writes_nothing(tmp_path, capsys):
     assert not out.exists()
 
 
+def test_recorded_settings_are_the_validated_analysis_values():
+    """calibration.json records the settings it ran with as plain JSON: the schema's targets,
+    spreads and calibration section, in lists, exactly as the validated section holds them."""
+    from dataeff.core.schema import section
+
+    plain = section(None, "analysis")
+    expected = {"targets": plain["targets"], **{k: plain[k] for k in FLOAT_SETTINGS}, **plain["calibration"]}
+    recorded = recorded_settings(analysis_settings(None))
+    assert json.dumps(recorded) == json.dumps(expected)
+    assert isinstance(recorded["measured"], list) and isinstance(recorded["families"], list)
+
+
 def test_shipped_paper_results_resolve_and_match_the_reference():
     from dataeff.efficiency.published_curves import BUNDLED, PAPER_RESULTS_DIR, paper_curves, resolve_results_dir
 
@@ -240,33 +255,32 @@ def test_shipped_paper_results_resolve_and_match_the_reference():
 def test_paper_calibration_covers_70_to_90_percent_for_the_default_and_library_methods():
     """The issue's target on the shipped 100 curves: stated 80% intervals cover 70-90% of held-out
     tasks, pooled, for every target and 0, 1, 2 measured budgets (docs/PREDICTIONS.md)."""
-    from dataeff.prediction.calibration import settings
-
-    s = settings(None)
+    analysis = analysis_settings(None)
+    cal = analysis.calibration
     tasks = calibrate_published(
-        s["families"],
-        targets=s["targets"],
-        level=s["level"],
+        cal.families,
+        targets=analysis.targets,
+        level=cal.level,
         measured=(0, 1, 2),
-        neighbours=s["neighbours"],
-        seed=s["seed"],
-        sigma=s["update_sigma"],
-        bandwidth=s["shape_bandwidth"],
+        neighbours=cal.neighbours,
+        seed=cal.seed,
+        sigma=analysis.update_sigma,
+        bandwidth=analysis.shape_bandwidth,
         methods=("bayes", "library"),
-        library_sigma=s["library_sigma"],
-        library_jitter=s["library_jitter"],
+        library_sigma=analysis.library_sigma,
+        library_jitter=analysis.library_jitter,
     )
     assert tasks["task"].count() == 100 * 3 * 3 * 2
     # test sizes are inferred for the count metrics (not for the 4 F1 tasks of llama)
     assert tasks["test_size"].isna().groupby(tasks["task"] + tasks["source"]).all().sum() == 4
-    summary = summarise(tasks, s["level"], "all")
+    summary = summarise(tasks, cal.level, "all")
     pooled = summary[summary["source"] == "all"]
     assert len(pooled) == 2 * 3 * 3
     assert pooled["coverage"].between(0.7, 0.9).all(), pooled[["method", "target", "measured", "coverage"]]
     # two measured budgets help the default at every target (the halving target is not met:
     # docs/PREDICTIONS.md gives the ratios)
     bayes = pooled[pooled["method"] == "bayes"].set_index(["target", "measured"])["median_abs_error"]
-    for tau in s["targets"]:
+    for tau in analysis.targets:
         assert bayes[(tau, 2)] < bayes[(tau, 0)]
 
 
@@ -330,3 +344,25 @@ def test_calibration_rule_on_committed_results_runs_only_the_analysis(tmp_path):
     assert set(tasks.loc[tasks["task"] == "hyperbaton", "test_size"]) == {5000}
     summary = pd.read_csv(tmp_path / "results" / "smollm2" / "calibration" / "calibration.tsv", sep="\t")
     assert (summary["n_tasks"] == 6).all()
+
+
+def test_the_paper_curve_model_reads_the_budget_as_the_budget_command_does():
+    """With nothing measured, ``--curve-model paper`` puts the central budget at the paper's
+    N_max ** (tau ** (a / (1 - a))) for the prior mean a, inside its interval; the grid model
+    reads another budget from the same prior."""
+    common = dict(
+        targets=[0.5, 0.9], level=0.8, measured=[0], neighbours=14, seed=123, sigma=0.1, methods=("bayes",)
+    )
+    paper = calibrate_published(["qwen"], curve_model="paper", **common)
+    grid = calibrate_published(["qwen"], curve_model="grid", **common)
+    assert len(paper) == len(grid) > 0
+    reachable = paper[paper["pred_x"] <= 1.0]
+    assert len(reachable) > len(paper) / 2
+    a = reachable["prior_auc"].clip(0.01, 0.99)
+    expected = reachable["target"] ** (a / (1 - a))
+    assert np.allclose(reachable["pred_x"], expected, rtol=0, atol=1e-12)
+    assert (reachable["pred_low_x"] <= reachable["pred_x"] + 1e-12).all()
+    assert (reachable["pred_high_x"] >= reachable["pred_x"] - 1e-12).all()
+    assert not np.allclose(paper["pred_x"], grid["pred_x"])
+    with pytest.raises(DataeffError, match="curve model"):
+        calibrate_published(["qwen"], curve_model="spline", **common)

@@ -127,7 +127,7 @@ def test_a_wheel_ships_the_settings_and_works_outside_the_repository(tmp_path) -
         [
             sys.executable,
             "-c",
-            "import dataeff, dataeff.core.config as c; print(dataeff.__file__); "
+            "import dataeff, dataeff.pipeline.config as c; print(dataeff.__file__); "
             "print(c.load_optional_config(None)['coslow']['k'])",
         ],
         cwd=work,

@@ -3,6 +3,7 @@ one real SmolLM2 evaluation, and the DAG's job counts on the paper's grid."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import subprocess
@@ -11,10 +12,16 @@ from pathlib import Path
 
 import pytest
 
-from dataeff.core.config import REPO_ROOT
+from dataeff.core.config import REPO_ROOT, validate_schema
+from dataeff.core.settings import FamilySettings, LoraSettings, family_settings, train_settings
 from dataeff.inference.evaluate import normalize, score
 from dataeff.modeling.chat import answer_ids, completion_ids, prompt_ids, prompt_text
 from dataeff.pipeline.config import load_config
+
+
+def _family(**entry) -> FamilySettings:
+    """A ``families`` entry, validated and filled with the schema's defaults, typed."""
+    return family_settings(validate_schema({"families": {"f": entry}}, partial=True)["families"]["f"])
 
 
 def _rows(n: int, offset: int = 0) -> list[dict]:
@@ -52,8 +59,8 @@ def test_finetune_then_evaluate_round_trip(tiny_model_dir: Path, tmp_path: Path)
     from dataeff.training.finetune import finetune
 
     cfg = load_config(REPO_ROOT / "config" / "config.yaml")
-    train_cfg = dict(
-        cfg["train"],
+    train = dataclasses.replace(
+        train_settings(cfg),
         max_steps=6,
         max_epochs=None,
         batch_size=4,
@@ -62,11 +69,11 @@ def test_finetune_then_evaluate_round_trip(tiny_model_dir: Path, tmp_path: Path)
         checkpoint_every=100,
         learning_rate=1e-3,
     )
-    fam = {"model": str(tiny_model_dir), "dtype": "float32", "attn_implementation": "sdpa"}
+    fam = _family(model=str(tiny_model_dir), dtype="float32", attn_implementation="sdpa")
     metrics = finetune(
         model_ref=str(tiny_model_dir),
-        family_cfg=fam,
-        train_cfg=train_cfg,
+        family=fam,
+        train=train,
         train_rows=_rows(16),
         val_rows=_rows(4, 100),
         out_dir=tmp_path / "ft",
@@ -91,10 +98,10 @@ def test_lora_finetune_saves_an_adapter_evaluation_loads(tiny_model_dir: Path, t
     from dataeff.training.finetune import finetune
 
     cfg = load_config(REPO_ROOT / "config" / "config.yaml")
-    train_cfg = dict(
-        cfg["train"],
+    train = dataclasses.replace(
+        train_settings(cfg),
         method="lora",
-        lora={"r": 4, "alpha": 8, "dropout": 0.0, "target_modules": ["q_proj", "v_proj"]},
+        lora=LoraSettings(r=4, alpha=8, dropout=0.0, target_modules=("q_proj", "v_proj")),
         max_steps=2,
         max_epochs=None,
         batch_size=4,
@@ -102,11 +109,11 @@ def test_lora_finetune_saves_an_adapter_evaluation_loads(tiny_model_dir: Path, t
         eval_every=1,
         learning_rate=1e-3,
     )
-    fam = {"model": str(tiny_model_dir)}
+    fam = _family(model=str(tiny_model_dir))
     finetune(
         model_ref=str(tiny_model_dir),
-        family_cfg=fam,
-        train_cfg=train_cfg,
+        family=fam,
+        train=train,
         train_rows=_rows(8),
         val_rows=_rows(2, 50),
         out_dir=tmp_path / "ft",

@@ -211,10 +211,11 @@ def test_unknown_model_is_one_line(tmp_path, monkeypatch, capsys, tiny_model_dir
 
 
 def test_coslow_task_and_summary(tiny_model_dir, tmp_path, monkeypatch):
+    from dataeff.core.settings import family_settings
     from dataeff.modeling.loading import prepare_model
 
     monkeypatch.chdir(tmp_path)
-    prepare_model({"model": str(tiny_model_dir)}, tmp_path / "results" / "models" / "tiny")
+    prepare_model(family_settings({"model": str(tiny_model_dir)}), tmp_path / "results" / "models" / "tiny")
     cfg = write_config(tmp_path / "c.yaml", str(tiny_model_dir))
     _write_rows(
         Path(tmp_path / "data" / "tasks" / "toy").mkdir(parents=True)

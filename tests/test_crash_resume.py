@@ -385,13 +385,15 @@ def test_stale_temporaries_are_removed(tmp_path: Path) -> None:
 def test_checkpoint_of_other_settings_is_not_resumed(tmp_path: Path, model_dir: Path) -> None:
     """A checkpoint left by a killed job is resumed only by the same settings and data: after a
     config change the re-run starts over instead of continuing someone else's training."""
+    from dataeff.core.config import validate_schema
+    from dataeff.core.settings import family_settings, train_settings
     from dataeff.training.finetune import finetune
 
     ckpt = tmp_path / "n4.ckpt"
     ckpt.mkdir()
     (ckpt / "trainer_state.json").write_text(json.dumps({"step": 1, "fingerprint": "other-settings"}))
     rows = [{"id": str(i), "prompt": f"Is {i} even?", "answer": "yes" if i % 2 == 0 else "no"} for i in range(6)]
-    train_cfg = {
+    train = {
         **_config(model_dir)["train"],
         "max_steps": 2,
         "weight_decay": 0.0,
@@ -401,10 +403,11 @@ def test_checkpoint_of_other_settings_is_not_resumed(tmp_path: Path, model_dir: 
         "checkpoint_every": 1,
         "max_epochs": None,
     }
+    settings = validate_schema({"families": {FAMILY: {"model": str(model_dir)}}, "train": train}, partial=True)
     metrics = finetune(
         model_ref=str(model_dir),
-        family_cfg={"model": str(model_dir)},
-        train_cfg=train_cfg,
+        family=family_settings(settings["families"][FAMILY]),
+        train=train_settings(settings),
         train_rows=rows[:4],
         val_rows=rows[4:],
         out_dir=tmp_path / "n4",

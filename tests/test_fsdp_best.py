@@ -167,10 +167,18 @@ def test_process_group_timeout_reaches_accelerate(monkeypatch):
 def test_process_group_timeout_keeps_the_checkpoint():
     """The timeout does not change what is trained: changing it (or a config written before the
     setting existed) still resumes the run's checkpoint."""
+    import dataclasses
+
+    from dataeff.core.config import validate_schema
+    from dataeff.core.settings import family_settings, train_settings
     from dataeff.training.state import fingerprint
 
-    base = dict(train_cfg={"learning_rate": 1e-5}, family_cfg={}, seed=1, train_rows=[], val_rows=[], precision="fp32")
-    later = dict(base, train_cfg={"learning_rate": 1e-5, "process_group_timeout_minutes": 90})
+    # a config without the setting gets the schema's default
+    config = validate_schema({"families": {"f": {"model": "m"}}, "train": {"learning_rate": 1e-5}}, partial=True)
+    train = train_settings(config)
+    family = family_settings(config["families"]["f"])
+    base = dict(train=train, family=family, seed=1, train_rows=[], val_rows=[], precision="fp32")
+    later = dict(base, train=dataclasses.replace(train, process_group_timeout_minutes=90))
     assert fingerprint(**base) == fingerprint(**later)
 
 

@@ -163,12 +163,13 @@ def test_preflight_plans_the_coslow_pass_that_runs(tmp_path):
     examples cannot fit 80 GB, in micro-batches of 8 it does."""
     import copy
 
+    from dataeff.core.settings import coslow_settings
     from dataeff.modeling.memory import KNOWN_SHAPES, check_memory, plan_coslow, plan_coslow_settings
     from dataeff.pipeline.config import load_config
 
     cfg = load_config("config/paper.yaml")
     qwen = KNOWN_SHAPES["Qwen/Qwen2.5-14B-Instruct"]
-    plan = plan_coslow_settings(qwen, cfg["coslow"], dtype="bfloat16")
+    plan = plan_coslow_settings(qwen, coslow_settings(cfg), dtype="bfloat16")
     assert plan.what == "CoS-Low gradients (bfloat16, k=32 in micro-batches of 8, 2048 tokens)"
     assert plan == plan_coslow(qwen, dtype="bfloat16", seq_len=2048, k=32, micro_batch=8)
     assert 45e9 < plan.total < 55e9 and 17e9 < plan.host["per-example gradients"] < 18e9

@@ -10,6 +10,7 @@ and an empty model cache.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ from typing import Any
 import pytest
 
 from dataeff.cli import main
+from dataeff.core.settings import FamilySettings, family_settings
 
 
 @pytest.fixture()
@@ -34,9 +36,9 @@ def fresh(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tiny_model_dir: Path)
     monkeypatch.setenv("DATAEFF_CACHE", str(tmp_path / "cache"))
     seen: dict[str, list[Any]] = {"prepared": [], "loaded": []}
 
-    def prepare_tiny(family_cfg: dict[str, Any], out: Path) -> dict[str, Any]:
-        seen["prepared"].append((family_cfg["model"], Path(out)))
-        return prepare_model({"model": str(tiny_model_dir)}, out)
+    def prepare_tiny(family: FamilySettings, out: Path) -> dict[str, Any]:
+        seen["prepared"].append((family.model, Path(out)))
+        return prepare_model(dataclasses.replace(family, model=str(tiny_model_dir), revision=None), out)
 
     def load_recorded(ref: str, **kwargs: Any) -> Any:
         seen["loaded"].append((ref, {k: v for k, v in kwargs.items() if k not in ("threads", "device")}))
@@ -96,7 +98,7 @@ def test_each_command_prepares_a_packaged_family_on_first_use(first, fresh, tmp_
     assert fresh["prepared"] == [(spec["model"], cache)]
     assert f"dataeff: preparing model 'smollm2' ({spec['model']}) once into {cache}" in err
     assert "Traceback" not in err and "not prepared" not in err
-    expected = (str(cache / "model.json"), family_load_kwargs(spec))
+    expected = (str(cache / "model.json"), family_load_kwargs(family_settings(spec)))
     assert fresh["loaded"] == [expected]
 
     again = tmp_path / "again"

@@ -3,11 +3,14 @@ really used: distinct examples, examples drawn, updates, evaluations, best step,
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
 
 from _coslow_helpers import labeled_rows
+from dataeff.core.config import validate_schema
+from dataeff.core.settings import FamilySettings, TrainSettings, family_settings, train_settings
 
 AVX = "processor\t: 0\nflags\t\t: fpu sse2 avx2 avx512f avx512_bf16\n"
 OLD = "processor\t: 0\nflags\t\t: fpu sse2 avx2\n"
@@ -65,13 +68,13 @@ def test_coverage_and_validation_schedule_follow_the_budget():
     assert data_coverage(10, 4, 3, seed=1) == (10, 10)  # the epoch's last batch has 2
     drawn, distinct = data_coverage(10, 4, 6, seed=1)
     assert drawn == 20 and distinct == 10
-    cfg = {"eval_every": 5, "patience": 3}
+    cfg = dataclasses.replace(train_settings(None), eval_every=5, patience=3)
     assert validation_steps(10, cfg) == [5, 10] and not early_stopping_possible(10, cfg)
-    cfg = {"eval_every": 2, "patience": 3}
+    cfg = dataclasses.replace(cfg, eval_every=2)
     assert validation_steps(11, cfg) == [2, 4, 6, 8, 10, 11] and early_stopping_possible(11, cfg)
 
 
-def _train_cfg(**over):
+def _train(**over) -> TrainSettings:
     cfg = {
         "method": "full",
         "learning_rate": 5e-2,
@@ -89,7 +92,12 @@ def _train_cfg(**over):
         "max_grad_norm": 1.0,
         "threads": 1,
     }
-    return cfg | over
+    return dataclasses.replace(train_settings(None), **(cfg | over))
+
+
+def _family(**entry) -> FamilySettings:
+    """A ``families`` entry, validated and filled with the schema's defaults, typed."""
+    return family_settings(validate_schema({"families": {"f": entry}}, partial=True)["families"]["f"])
 
 
 @pytest.mark.parametrize("policy", ["fp32", "autocast_bf16", "bf16"])
@@ -104,8 +112,8 @@ def test_metrics_report_what_the_run_used(tiny_model_dir, tmp_path, policy):
     rows = labeled_rows(10)
     m = finetune(
         model_ref=str(tiny_model_dir),
-        family_cfg={"precision": policy},
-        train_cfg=_train_cfg(),
+        family=_family(model=str(tiny_model_dir), precision=policy),
+        train=_train(),
         train_rows=rows[:6],
         val_rows=rows[6:],
         out_dir=tmp_path,

@@ -9,11 +9,13 @@ order (:func:`dataeff.training.schedule.batch_indices`).
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import pytest
 
 from dataeff.core.config import REPO_ROOT
+from dataeff.core.settings import train_settings
 from dataeff.pipeline.config import load_config
 from dataeff.tasks.prepare import validation_size
 from dataeff.training.schedule import budget_plans as schedule
@@ -64,10 +66,12 @@ def test_validation_follows_the_split_code(name: str) -> None:
 
 
 def test_early_stopping_needs_patience_validations_after_the_first() -> None:
-    cfg = {"eval_every": 4, "patience": 10}
-    assert earliest_stop(500, cfg) == 44  # the paper: first check at 4, ten more without improvement
-    assert earliest_stop(10, {"eval_every": 5, "patience": 3}) is None  # two checks: can never stop
-    assert earliest_stop(104, {"eval_every": 8, "patience": 3}) == 32
+    def train(eval_every: int, patience: int):
+        return dataclasses.replace(train_settings(None), eval_every=eval_every, patience=patience)
+
+    assert earliest_stop(500, train(4, 10)) == 44  # the paper: first check at 4, ten more without improvement
+    assert earliest_stop(10, train(5, 3)) is None  # two checks: can never stop
+    assert earliest_stop(104, train(8, 3)) == 32
 
 
 @pytest.mark.parametrize("name", SHIPPED)

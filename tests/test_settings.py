@@ -77,3 +77,11 @@ def test_settings_are_frozen_all_the_way_down() -> None:
     # changing a copy (as a test or a sweep does) leaves the original alone
     shorter = dataclasses.replace(train, max_steps=3)
     assert shorter.max_steps == 3 and train.max_steps == cfg["train"]["max_steps"]
+
+
+def test_to_dict_gives_back_the_validated_section() -> None:
+    from dataeff.core.settings import to_dict
+
+    cfg = load_config(REPO_ROOT / "config" / "config.yaml")
+    for name in SECTIONS:
+        assert to_dict(settings_of(cfg, name)) == {k: v for k, v in cfg[name].items()}

@@ -26,6 +26,8 @@ import yaml
 
 from dataeff.cluster import preflight as cluster
 from dataeff.cluster.cost import format_table, gpu_hours_table
+from dataeff.core.config import validate_schema
+from dataeff.core.settings import family_settings
 
 REPO = Path(__file__).resolve().parents[1]
 CONFIGS = Path(__file__).resolve().parent / "configs"
@@ -55,8 +57,11 @@ def fake_slurm(*, enforce: str = "none", gres: dict[str, str] | None = None, def
     return run
 
 
-GPU_CONFIG = {"families": {"llama8b": {"model": "meta-llama/Llama-3.1-8B-Instruct", "gpus": 2}}}
-CPU_CONFIG = {"families": {"tiny": {"model": "/models/tiny", "gpus": 0}}}
+# validated, so every family setting has its schema default, as the checks receive them
+GPU_CONFIG = validate_schema(
+    {"families": {"llama8b": {"model": "meta-llama/Llama-3.1-8B-Instruct", "gpus": 2}}}, partial=True
+)
+CPU_CONFIG = validate_schema({"families": {"tiny": {"model": "/models/tiny", "gpus": 0}}}, partial=True)
 
 
 def test_account_required_names_slurm_account():
@@ -158,7 +163,8 @@ def test_gpu_hours_table(tmp_path):
         _bench(root / "fam" / task / "evaluate_n16.tsv", 360)
         _bench(root / "coslow" / "fam" / task / "seed0.tsv", 720)
     _bench(root / "fam" / "other" / "finetune_n16.tsv", 99999)  # a task not in the config
-    table = gpu_hours_table("fam", {"gpus": 2}, ["sst2", "rte"], [16, 32], root)
+    fam = validate_schema({"families": {"fam": {"model": "/m", "gpus": 2}}}, partial=True)["families"]["fam"]
+    table = gpu_hours_table("fam", family_settings(fam), ["sst2", "rte"], [16, 32], root)
     row = table["rows"]["sst2"]
     assert row["n0"] == pytest.approx(0.1)  # evaluations use one GPU
     assert row["n16"] == pytest.approx(1800 * 2 / 3600 + 0.1)  # fine-tunes use the family's gpus

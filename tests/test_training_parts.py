@@ -4,12 +4,15 @@ function, validation loss and the best-weights keeper. tests/test_fsdp.py runs t
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 
 import pytest
 
 from _coslow_helpers import labeled_rows
+from dataeff.core.config import validate_schema
+from dataeff.core.settings import FamilySettings, family_settings, train_settings
 
 
 def test_state_record_decides_best_and_early_stop_and_round_trips():
@@ -29,18 +32,24 @@ def test_state_record_decides_best_and_early_stop_and_round_trips():
     assert math.isinf(TrainState.from_json(TrainState(fingerprint="g").to_json()).best_loss)
 
 
+def _family(**entry) -> FamilySettings:
+    """A ``families`` entry, validated and filled with the schema's defaults, typed."""
+    return family_settings(validate_schema({"families": {"f": entry}}, partial=True)["families"]["f"])
+
+
 def test_fingerprint_ignores_threads_and_cluster_keys_but_not_precision():
     from dataeff.training.state import fingerprint
 
+    train = dataclasses.replace(train_settings(None), learning_rate=1e-5, threads=1)
     base = dict(
-        train_cfg={"learning_rate": 1e-5, "threads": 1},
-        family_cfg={"model": "m", "mem_mb": 1},
+        train=train,
+        family=_family(model="m", mem_mb=256),
         seed=1,
         train_rows=[{"a": 1}],
         val_rows=[],
         precision="fp32",
     )
-    same = dict(base, train_cfg={"learning_rate": 1e-5, "threads": 8}, family_cfg={"model": "m", "mem_mb": 9})
+    same = dict(base, train=dataclasses.replace(train, threads=8), family=_family(model="m", mem_mb=9000))
     assert fingerprint(**base) == fingerprint(**same)
     assert fingerprint(**base) != fingerprint(**dict(base, precision="autocast_bf16"))
     assert fingerprint(**base) != fingerprint(**dict(base, seed=2))
@@ -62,7 +71,9 @@ def parts(tiny_model_dir):
     acc = make_accelerator()
     model, tok, _ = load_model(tiny_model_dir, threads=1)
     model.train()
-    opt = build_optimizer(list(model.parameters()), {"learning_rate": 1e-2, "weight_decay": 0.0})
+    opt = build_optimizer(
+        list(model.parameters()), dataclasses.replace(train_settings(None), learning_rate=1e-2, weight_decay=0.0)
+    )
     sched = get_scheduler("constant", opt)
     model, opt, sched = acc.prepare(model, opt, sched)
     ctx = StepContext(
@@ -215,12 +226,12 @@ def test_paper_schedule_gives_more_distinct_examples_to_larger_budgets_and_can_s
     from dataeff.training.finetune import data_coverage, early_stopping_possible, planned_steps
 
     cfg = load_config("config/paper.yaml")
-    train = cfg["train"]
+    train = train_settings(cfg)
     distinct = []
     for n in sorted(cfg["budgets"]):
         steps = planned_steps(n, train)
-        assert steps == train["max_steps"] and early_stopping_possible(steps, train)
-        drawn, seen = data_coverage(n, train["batch_size"], steps, cfg["seed"])
-        assert seen == min(n, drawn) and drawn <= steps * train["batch_size"]
+        assert steps == train.max_steps and early_stopping_possible(steps, train)
+        drawn, seen = data_coverage(n, train.batch_size, steps, cfg["seed"])
+        assert seen == min(n, drawn) and drawn <= steps * train.batch_size
         distinct.append(seen)
     assert distinct == sorted(distinct) and len(set(distinct)) == len(distinct)

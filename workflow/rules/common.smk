@@ -26,6 +26,7 @@ from dataeff.pipeline.job_settings import RULES as SETTINGS_RULES
 from dataeff.pipeline.job_settings import job_settings
 from dataeff.efficiency.published_curves import PAPER_FAMILIES, PAPER_RESULTS_DIR, resolve_results_dir
 from dataeff.core.provenance import stable_hash
+from dataeff.core.settings import data_settings
 from dataeff.tasks.bbh import bbh_dir
 from dataeff.tasks.registry import get_task, pool_size
 
@@ -397,9 +398,9 @@ def task_data_files(wildcards):
     file re-prepares the task: the shipped BBH file, or a user's BIG-bench sdist (none for a
     checkout, read in place, or for other sources)."""
     spec = get_task(wildcards.task, config)
-    data = config["data"]
+    data = data_settings(config)
     if spec.source == "bbh":
         return [str(bbh_dir(data) / f"{spec.bbh['task']}.json.gz")]
-    if spec.source == "bigbench" and data.get("bigbench_sdist") and not data.get("bigbench_checkout"):
-        return [data["bigbench_sdist"]]
+    if spec.source == "bigbench" and data.bigbench_sdist and not data.bigbench_checkout:
+        return [data.bigbench_sdist]
     return []

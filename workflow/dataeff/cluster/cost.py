@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from dataeff.core.errors import DataeffError
+from dataeff.core.settings import FamilySettings
 
 _NAME = re.compile(r"^(?P<rule>[A-Za-z_]+?)(?:_n(?P<budget>\d+)|_seed(?P<seed>\d+))?$")
 
@@ -91,26 +92,26 @@ def find_benchmarks(family: str, benchmarks: str | os.PathLike[str] = "results/b
     return found
 
 
-def gpus_per_rule(family_cfg: Mapping[str, Any]) -> dict[str, int]:
+def gpus_per_rule(settings: FamilySettings) -> dict[str, int]:
     """GPUs each rule requests for this family (as the rules' ``gpu`` resources compute them)."""
-    gpus = int(family_cfg.get("gpus", 0) or 0)
+    gpus = int(settings.gpus)
     return {"finetune": gpus, "evaluate": min(1, gpus), "coslow": min(1, gpus)}
 
 
 def gpu_hours_table(
     family: str,
-    family_cfg: Mapping[str, Any],
+    settings: FamilySettings,
     tasks: list[str],
     budgets: list[int],
     benchmarks: str | os.PathLike[str] = "results/benchmarks",
 ) -> dict[str, Any]:
-    """Task x budget GPU-hours of one family, with CoS-Low and totals.
+    """Task x budget GPU-hours of one family (``settings``: its entry), with CoS-Low and totals.
 
     Returns ``{"columns", "rows": {task: {column: hours}}, "totals": {column: hours}, "total",
     "wall_hours", "gpus", "missing"}``; ``missing`` lists (task, column) cells without any
     benchmark (jobs not run yet), which count as 0.
     """
-    gpus = gpus_per_rule(family_cfg)
+    gpus = gpus_per_rule(settings)
     columns = [f"n{b}" for b in [0, *sorted(b for b in budgets if b != 0)]] + ["coslow"]
     rows = {task: dict.fromkeys(columns, 0.0) for task in tasks}
     seen: set[tuple[str, str]] = set()

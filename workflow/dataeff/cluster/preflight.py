@@ -24,6 +24,7 @@ from typing import Any
 
 from dataeff.core.errors import DataeffError
 from dataeff.core.io import read_yaml
+from dataeff.core.settings import data_settings, family_settings
 from dataeff.modeling.memory import check_memory
 
 #: Rules that run as SLURM jobs and may need a GPU (the others are local rules).
@@ -168,8 +169,9 @@ def workflow_resources(workflow: Any) -> tuple[dict[str, Any], dict[str, dict[st
 
 def rule_gpus(config: Mapping[str, Any]) -> dict[str, int]:
     """GPUs each compute rule asks for at most: fine-tuning uses the family's ``gpus``,
-    evaluation, the confidence pass and CoS-Low one GPU when the family has any."""
-    most = max((int(f.get("gpus", 0) or 0) for f in config["families"].values()), default=0)
+    evaluation, the confidence pass and CoS-Low one GPU when the family has any
+    (``config`` validated)."""
+    most = max((int(family_settings(f).gpus) for f in config["families"].values()), default=0)
     return {"finetune": most, **{rule: min(1, most) for rule in GPU_RULES if rule != "finetune"}}
 
 
@@ -254,7 +256,7 @@ def check_models(
     see (a Hub snapshot in another cache, a local directory not on a shared file system) fails.
     """
     problems: list[DataeffError] = []
-    home = hf_home or (config.get("data") or {}).get("hf_home") or os.environ.get("HF_HOME")
+    home = hf_home or data_settings(config).hf_home or os.environ.get("HF_HOME")
     for family in config["families"]:
         ref = Path(results) / "models" / family / "model.json"
         if not ref.is_file():

@@ -17,6 +17,7 @@ from dataeff.core.config import max_budget as config_max_budget
 from dataeff.core.errors import DataeffError
 from dataeff.core.io import atomic_write_json, atomic_write_text, read_json
 from dataeff.core.provenance import file_hash, provenance
+from dataeff.core.settings import analysis_settings
 from dataeff.efficiency.auc import PAPER_GRID, Curve, efficiency_tsv, family_curves, resolve_grid
 from dataeff.efficiency.results import read_ceilings, read_family, read_floor, validate_ceilings
 from dataeff.pipeline.config import load_optional_config
@@ -74,7 +75,7 @@ def resolve_ceilings(
     """Ceilings and where they came from: ``--ceilings``, else the config's
     ``analysis.ceilings`` file, else the task registry (``dataeff.tasks.registry.ceilings``)."""
     if ceilings_path is None and config is not None:
-        ceilings_path = (config.get("analysis") or {}).get("ceilings")
+        ceilings_path = analysis_settings(config).ceilings
     if ceilings_path is not None:
         return read_ceilings(ceilings_path), str(ceilings_path)
     if config is None:
@@ -94,10 +95,11 @@ FLOOR_RULES = ("zero_shot", "majority", "fair")
 def resolve_floors(
     rule: str | None, config: Mapping[str, Any] | None, files: Mapping[str, os.PathLike[str] | str]
 ) -> tuple[str, dict[str, float] | None]:
-    """The floor rule (option, else config, else the paper's ``zero_shot``) and, for
-    ``majority`` and ``fair``, each task's floor read from its curve file."""
+    """The floor rule (option, else the config's ``analysis.floor``, whose schema default is the
+    paper's ``zero_shot``) and, for ``majority`` and ``fair``, each task's floor read from its
+    curve file."""
     if rule is None:
-        rule = ((config or {}).get("analysis") or {}).get("floor") or "zero_shot"
+        rule = analysis_settings(config).floor
     if rule == "zero_shot":
         return rule, None
     return rule, {task: read_floor(path, rule) for task, path in files.items()}

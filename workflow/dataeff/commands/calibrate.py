@@ -7,6 +7,7 @@ from pathlib import Path
 
 from dataeff.core.errors import DataeffError
 from dataeff.core.provenance import file_hash, provenance
+from dataeff.core.settings import analysis_settings
 from dataeff.pipeline.config import load_optional_config
 
 
@@ -34,6 +35,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--predictors", help="results/{family}/predictors.tsv (with --family)")
     p.add_argument("--out-dir", required=True, help="where to write the tables and the figure")
     p.add_argument("--config", default=None, help="pipeline config (default config/config.yaml if present)")
+    p.add_argument(
+        "--curve-model",
+        choices=("grid", "paper"),
+        default="grid",
+        help="how a predicted AUC becomes a budget, as in `dataeff budget --curve-model` (default grid)",
+    )
     p.set_defaults(func=run)
 
 
@@ -42,19 +49,21 @@ def run(args: argparse.Namespace) -> int:
     from dataeff.prediction.calibration import (
         calibrate_published,
         calibrate_study,
-        settings,
+        recorded_settings,
     )
 
     config = load_optional_config(args.config)
-    s = settings(config)
+    analysis = analysis_settings(config)
+    cal = analysis.calibration
     common = {
-        "targets": s["targets"],
-        "level": s["level"],
-        "measured": s["measured"],
-        "sigma": s["update_sigma"],
-        "bandwidth": s["shape_bandwidth"],
-        "library_sigma": s["library_sigma"],
-        "library_jitter": s["library_jitter"],
+        "targets": [float(t) for t in analysis.targets],
+        "level": cal.level,
+        "measured": cal.measured,
+        "sigma": float(analysis.update_sigma),
+        "bandwidth": float(analysis.shape_bandwidth),
+        "library_sigma": float(analysis.library_sigma),
+        "library_jitter": float(analysis.library_jitter),
+        "curve_model": args.curve_model,
     }
     if args.family:
         for flag in ("efficiency", "predictors"):
@@ -70,20 +79,23 @@ def run(args: argparse.Namespace) -> int:
             read_efficiency(args.efficiency),
             read_predictors(args.predictors),
             family=args.family,
-            coslow_sd=s["coslow_sd"],
+            coslow_sd=float(analysis.coslow_sd),
             source=args.efficiency,
             **common,
         )
         title = f"{args.family}: budget intervals, leave-one-task-out"
-        prov = provenance(config=config, seed=s["seed"], data_hash=file_hash(args.efficiency, args.predictors))
+        prov = provenance(config=config, seed=cal.seed, data_hash=file_hash(args.efficiency, args.predictors))
         pooled = None
     else:
-        families = args.paper or s["families"]
-        tasks = calibrate_published(families, neighbours=s["neighbours"], seed=s["seed"], **common)
+        families = args.paper or list(cal.families)
+        tasks = calibrate_published(families, neighbours=cal.neighbours, seed=cal.seed, **common)
         title = f"Published curves ({', '.join(families)}): budget intervals, leave-one-task-out"
-        prov = provenance(config=config, seed=s["seed"])
+        prov = provenance(config=config, seed=cal.seed)
         pooled = "paper (all)"
-    prov = {**prov, "settings": s}
-    written = write_calibration(tasks, args.out_dir, title=title, level=s["level"], provenance=prov, pooled=pooled)
+    if args.curve_model != "grid":  # the default's outputs stay as they were
+        title += f", curve model {args.curve_model}"
+        prov["curve_model"] = args.curve_model
+    prov = {**prov, "settings": recorded_settings(analysis)}
+    written = write_calibration(tasks, args.out_dir, title=title, level=cal.level, provenance=prov, pooled=pooled)
     print(f"dataeff calibrate: {len(written)} files in {Path(args.out_dir)}")
     return 0

@@ -15,6 +15,7 @@ from dataeff.commands._common import add_config_arg, config_from
 from dataeff.core.errors import DataeffError
 from dataeff.core.io import atomic_write_json, atomic_write_text
 from dataeff.core.provenance import provenance
+from dataeff.core.settings import family_settings
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -35,9 +36,8 @@ def run(args: argparse.Namespace) -> int:
         raise DataeffError(
             f"unknown family '{args.family}'", field="families", fix=f"use one of {', '.join(config['families'])}"
         )
-    table = gpu_hours_table(
-        args.family, config["families"][args.family], list(config["tasks"]), list(config["budgets"]), args.benchmarks
-    )
+    fam = family_settings(config["families"][args.family])
+    table = gpu_hours_table(args.family, fam, list(config["tasks"]), list(config["budgets"]), args.benchmarks)
     out = Path(args.out or f"results/{args.family}/gpu_hours.tsv")
     summary = Path(args.json) if args.json else out.with_suffix(".json")
     atomic_write_text(out, format_table(table))
@@ -46,9 +46,7 @@ def run(args: argparse.Namespace) -> int:
         {
             **{k: table[k] for k in ("family", "columns", "rows", "totals", "total", "wall_hours", "gpus")},
             "missing": [list(cell) for cell in table["missing"]],
-            "provenance": provenance(
-                config=config, seed=config.get("seed"), model=config["families"][args.family].get("model")
-            ),
+            "provenance": provenance(config=config, seed=config.get("seed"), model=fam.model),
         },
     )
     note = f", {len(table['missing'])} cell(s) without a benchmark" if table["missing"] else ""

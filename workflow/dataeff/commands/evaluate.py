@@ -11,6 +11,7 @@ from dataeff.core.config import family
 from dataeff.core.errors import DataeffError
 from dataeff.core.io import atomic_write_json, atomic_write_jsonl, read_jsonl, strip_private
 from dataeff.core.provenance import file_hash, provenance
+from dataeff.core.settings import eval_settings, family_settings
 from dataeff.inference.evaluate import evaluate_rows, load_for_eval
 from dataeff.modeling.loading import resolve_model_path
 from dataeff.tasks.registry import task_max_new_tokens
@@ -48,11 +49,12 @@ def run(args: argparse.Namespace) -> int:
     setup_logging()
     config = config_from(args)
     fam = family(config, args.family, args.config or "config")
+    fam_settings = family_settings(fam)
     task_dir = Path(args.task_dir)
     test_path = task_dir / "test.jsonl"
     rows = [strip_private(r) for r in read_jsonl(test_path)]
     meta = json.loads((task_dir / "meta.json").read_text()) if (task_dir / "meta.json").is_file() else {}
-    ecfg = config["eval"]
+    ev = eval_settings(config)
     n_train = None
     if args.model:
         metrics_path = Path(args.model).parent / "metrics.json"
@@ -68,16 +70,16 @@ def run(args: argparse.Namespace) -> int:
             fix=f"record the task's training pool ({n_train}) in the task registry "
             "(split_sizes) so the workflow runs this budget at n = the pool size",
         )
-    max_new_tokens = task_max_new_tokens(config, args.task, int(ecfg["max_new_tokens"]))
+    max_new_tokens = task_max_new_tokens(ev, args.task, int(ev.max_new_tokens))
     model, tokenizer, info = load_for_eval(
-        args.model or args.base_model, args.base_model, fam, threads=ecfg.get("threads")
+        args.model or args.base_model, args.base_model, fam_settings, threads=ev.threads
     )
     summary, preds = evaluate_rows(
         model,
         tokenizer,
         rows,
         metric=meta.get("metric", "accuracy"),
-        batch_size=ecfg["batch_size"],
+        batch_size=ev.batch_size,
         max_new_tokens=max_new_tokens,
         progress=not args.no_progress,
     )
@@ -94,9 +96,9 @@ def run(args: argparse.Namespace) -> int:
         seed=int(config["seed"]),
         model=info,
         provenance=provenance(
-            config={"eval": ecfg, "family": fam},
+            config={"eval": config["eval"], "family": fam},  # the configuration hash: the dicts as validated
             seed=int(config["seed"]),
-            model=fam["model"],
+            model=fam_settings.model,
             model_revision=base_revision(args.base_model, info),
             data_hash=file_hash(test_path),
         ),

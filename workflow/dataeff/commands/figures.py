@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from dataeff.core.schema import section
+from dataeff.core.settings import analysis_settings
 from dataeff.pipeline.config import load_optional_config
 from dataeff.prediction.published import published_coefficients
 
@@ -71,8 +71,8 @@ def run(args: argparse.Namespace) -> int:
     )
 
     config = load_optional_config(args.config)
-    analysis = section(config, "analysis")
-    targets = args.targets or analysis["targets"]
+    analysis = analysis_settings(config)
+    targets = args.targets or list(analysis.targets)
     eff = read_efficiency(args.efficiency)
     table = fit_table(eff, read_predictors(args.predictors))
     require_tasks(table["task"].tolist(), args.family)
@@ -86,7 +86,7 @@ def run(args: argparse.Namespace) -> int:
     extra = {}
     if args.compare_published and (pub := published_coefficients(args.family)):
         extra[f"{args.family} (published)"] = pub
-    level = float(analysis["calibration"]["level"])
+    level = float(analysis.calibration.level)
     written = write_all(
         family=args.family,
         table=table,
@@ -100,7 +100,7 @@ def run(args: argparse.Namespace) -> int:
         extra_coefficients=extra,
         efficiency=eff,
         level=level,
-        coslow_sd=analysis.get("coslow_sd"),
+        coslow_sd=analysis.coslow_sd,
         loto_source=args.loto,
     )
     print(f"dataeff figures: {len(written)} files for '{args.family}' in {Path(args.out_dir)}")

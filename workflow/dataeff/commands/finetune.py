@@ -11,6 +11,7 @@ from dataeff.core.config import family
 from dataeff.core.errors import DataeffError
 from dataeff.core.io import read_jsonl, strip_private
 from dataeff.core.provenance import file_hash, provenance
+from dataeff.core.settings import data_settings, family_settings, train_settings
 from dataeff.tasks.prepare import budget_subset, validation_subset
 from dataeff.training.finetune import finetune, write_metrics
 
@@ -31,7 +32,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     setup_logging()
     config = config_from(args)
-    fam = family(config, args.family, args.config or "config")
+    entry = family(config, args.family, args.config or "config")
+    fam, train = family_settings(entry), train_settings(config)
     if args.budget < 1:
         raise DataeffError(
             f"budget {args.budget} is not positive",
@@ -47,14 +49,14 @@ def run(args: argparse.Namespace) -> int:
         print(
             f"note: budget {args.budget} exceeds the training pool of {args.task}; using all {len(train_rows)} examples"
         )
-    val_rows = validation_subset(val_all, args.budget, config["data"]["validation_fraction"])
+    val_rows = validation_subset(val_all, args.budget, data_settings(config).validation_fraction)
     out = Path(args.out_dir)
     ckpt = out.with_name(out.name + ".ckpt")
     seed = int(config["seed"])
     metrics = finetune(
         model_ref=args.model,
-        family_cfg=fam,
-        train_cfg=config["train"],
+        family=fam,
+        train=train,
         train_rows=train_rows,
         val_rows=val_rows,
         out_dir=out,
@@ -69,9 +71,9 @@ def run(args: argparse.Namespace) -> int:
         budget=args.budget,
         budget_actual=len(train_rows),
         provenance=provenance(
-            config={"train": config["train"], "family": fam, "data": config["data"]},
+            config={"train": config["train"], "family": entry, "data": config["data"]},
             seed=seed,
-            model=fam["model"],
+            model=fam.model,
             model_revision=metrics["model"].get("revision"),
             data_hash=file_hash(train_path, val_path),
         ),

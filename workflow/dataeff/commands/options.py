@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 
 from dataeff.core.errors import DataeffError
-from dataeff.core.schema import section
+from dataeff.core.settings import analysis_settings
 
 MEASURED_EXAMPLE = "--measured 0=0.41 --measured 64=0.55 (or 0:0.41,64:0.55)"
 
@@ -67,7 +67,7 @@ def add_target_options(parser: argparse.ArgumentParser, task: str = "the task") 
 def add_level_option(parser: argparse.ArgumentParser) -> None:
     """``--level`` of the budget interval, defaulting to the schema's ``analysis.level``."""
 
-    default = section(None, "analysis")["level"]
+    default = analysis_settings(None).level
     parser.add_argument(
         "--level", type=finite_float, default=default, help=f"interval level (default {default}, analysis.level)"
     )

@@ -35,7 +35,7 @@ from dataeff.core.errors import DataeffError
 from dataeff.core.io import atomic_write_json, check_output_path, read_json, read_jsonl
 from dataeff.core.progress import Progress
 from dataeff.core.provenance import file_hash, provenance, stable_hash
-from dataeff.core.schema import coslow_settings
+from dataeff.core.settings import CoslowSettings, coslow_settings, to_dict
 from dataeff.coslow.selection import (
     most_common_share,
     normalize_answer,
@@ -128,7 +128,7 @@ def check_answers(path: Path) -> list[dict[str, Any]]:
     return rows
 
 
-def selection_inputs(args: argparse.Namespace, k: int, seed: int, settings: dict[str, Any]) -> dict[str, Any]:
+def selection_inputs(args: argparse.Namespace, k: int, seed: int, settings: CoslowSettings) -> dict[str, Any]:
     """What the selection and CoS-Low depend on, in a form that compares across runs and
     directories (file contents, not paths)."""
 
@@ -141,13 +141,14 @@ def selection_inputs(args: argparse.Namespace, k: int, seed: int, settings: dict
             fix="give the JSONL or CSV file of your unlabeled prompts",
         )
     model = Path(args.model)
+    recorded = to_dict(settings)
     return {
         "prompts_sha256": file_hash(prompts),
         "prompt_field": args.prompt_field,
         "k": k,
         "seed": seed,
         "model": str(model.resolve()) if model.exists() else args.model,
-        "settings": {key: settings[key] for key in ("low_fraction", "confidence", "max_new_tokens", "lora")},
+        "settings": {key: recorded[key] for key in ("low_fraction", "confidence", "max_new_tokens", "lora")},
     }
 
 
@@ -391,7 +392,7 @@ class Request:
     model loads, on the first run and the second alike."""
 
     config: dict[str, Any]
-    settings: dict[str, Any]
+    settings: CoslowSettings
     measured: dict[int, float]
     k: int
     seed: int
@@ -428,7 +429,7 @@ def check_request(args: argparse.Namespace) -> Request:
             field="--measured",
             fix="add --zero-shot ACC (or --measured 0=ACC) and --ceiling H",
         )
-    k = int(args.k if args.k is not None else settings["k"])
+    k = int(args.k if args.k is not None else settings.k)
     if k < 2:
         raise DataeffError(
             f"k = {k} is too small", field="--k", fix="CoS-Low needs at least 2 labeled examples (the paper uses 32)"
@@ -472,15 +473,15 @@ def select_examples(args: argparse.Namespace, req: Request) -> None:
         req.seed,
         str(req.annotate),
         req.config,
-        low_fraction=float(req.settings["low_fraction"]),
-        measure=str(req.settings["confidence"]),
+        low_fraction=float(req.settings.low_fraction),
+        measure=str(req.settings.confidence),
         threads=args.threads,
         prompt_field=args.prompt_field,
         on_progress=Progress("confidence pass", "prompts", log=req.log).update,
         on_message=note.message,
     )
     atomic_write_json(req.workdir / INPUTS, {"hash": stable_hash(req.inputs), "inputs": req.inputs})
-    for w in output_warning(record, float(req.settings["same_output_share"])):
+    for w in output_warning(record, float(req.settings.same_output_share)):
         note.message(f"warning: {w}")
     n = len(read_jsonl(req.annotate))
     print(
@@ -526,10 +527,10 @@ def prediction(
     )
     settings = req.settings
     warnings = req.model_warnings + req.floor_warnings
-    warnings += label_warnings(rows, float(settings["dominant_answer_share"]))
+    warnings += label_warnings(rows, float(settings.dominant_answer_share))
     sel_path = sidecar_paths(req.annotate)[1]
     if sel_path.is_file():
-        warnings += output_warning(read_json(sel_path), float(settings["same_output_share"]))
+        warnings += output_warning(read_json(sel_path), float(settings.same_output_share))
     if spread:
         pred["coslow_spread"] = spread
         pred.update(spread_budgets(spread, req.coefs, req.target, args.max_budget, args.level, args.curve_model))
@@ -539,7 +540,7 @@ def prediction(
     if req.zero_shot is not None and args.ceiling is not None:
         pred["zero_shot"], pred["ceiling"] = req.zero_shot, args.ceiling
         pred["target_accuracy"] = req.zero_shot + req.target * (args.ceiling - req.zero_shot)
-    quals = qualifiers(pred, req.coefs, req.model_warnings, float(settings["unstable_budget_factor"]))
+    quals = qualifiers(pred, req.coefs, req.model_warnings, float(settings.unstable_budget_factor))
     pred.update(
         {
             "headline": headline(pred, quals),

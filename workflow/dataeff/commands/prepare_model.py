@@ -6,6 +6,7 @@ import argparse
 
 from dataeff.commands._common import add_config_arg, config_from
 from dataeff.core.config import family
+from dataeff.core.settings import family_settings
 from dataeff.modeling.loading import prepare_model
 
 
@@ -19,6 +20,6 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     config = config_from(args)
-    info = prepare_model(family(config, args.family, args.config or "config"), args.out_dir)
+    info = prepare_model(family_settings(family(config, args.family, args.config or "config")), args.out_dir)
     print(f"prepared {args.family}: {info['source']} {info.get('revision') or ''}".strip())
     return 0

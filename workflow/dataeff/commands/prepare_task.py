@@ -13,6 +13,7 @@ from typing import Any
 
 from dataeff.core.errors import DataeffError
 from dataeff.core.io import atomic_write_json
+from dataeff.core.settings import data_settings
 from dataeff.pipeline.config import load_config
 from dataeff.tasks.bigbench import catalog
 from dataeff.tasks.prepare import prepare_task
@@ -69,13 +70,13 @@ def _bigbench(args: argparse.Namespace) -> int:
     """``--bigbench-catalog`` (needs a user's sdist, ``data.bigbench_sdist``)."""
     import sys
 
-    data = load_config(args.config)["data"]
+    data = data_settings(load_config(args.config))
     entries = catalog(data)
     atomic_write_json(
         args.bigbench_catalog,
         {
-            "sdist_sha256": data["bigbench_sha256"],
-            "max_target_words": data["bigbench_max_target_words"],
+            "sdist_sha256": data.bigbench_sha256,
+            "max_target_words": data.bigbench_max_target_words,
             "tasks": entries,
         },
     )

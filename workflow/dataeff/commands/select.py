@@ -8,7 +8,7 @@ from typing import Any
 from dataeff.commands.options import add_model_option
 from dataeff.core.io import check_output_path
 from dataeff.core.progress import Progress
-from dataeff.core.schema import coslow_settings
+from dataeff.core.settings import coslow_settings
 from dataeff.coslow.selection import run_select
 from dataeff.pipeline.config import load_optional_config
 
@@ -39,12 +39,12 @@ def run(args: argparse.Namespace) -> int:
     record = run_select(
         args.model,
         args.prompts,
-        args.k or settings["k"],
+        args.k or settings.k,
         args.seed,
         args.out,
         config,
-        low_fraction=args.low_fraction or settings["low_fraction"],
-        measure=args.measure or settings["confidence"],
+        low_fraction=args.low_fraction or settings.low_fraction,
+        measure=args.measure or settings.confidence,
         batch_size=args.batch_size,
         max_new_tokens=args.max_new_tokens,
         threads=args.threads,

@@ -73,8 +73,3 @@ def top_level(config: dict[str, Any] | None, key: str) -> Any:
     if config and key in config:
         return config[key]
     return schema()["properties"][key]["default"]
-
-
-def coslow_settings(config: dict[str, Any] | None) -> dict[str, Any]:
-    """The ``coslow`` section (k, pool, confidence measure, LoRA) with schema defaults."""
-    return section(config, "coslow")

@@ -15,13 +15,14 @@ the edge of a stage.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import types
 import typing
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from dataeff.core.schema import section
+from dataeff.core.schema import fill_defaults, schema, section
 
 T = TypeVar("T")
 
@@ -188,12 +189,19 @@ def _convert(value: Any, hint: Any) -> Any:
     return value
 
 
+@functools.cache
+def _hints(cls: type) -> dict[str, Any]:
+    """The resolved annotations of a settings class (resolving them is most of a build's cost,
+    and the Snakefile builds sections once per task and rule)."""
+    return typing.get_type_hints(cls)
+
+
 def build(cls: type[T], values: Mapping[str, Any]) -> T:
     """An instance of the settings class ``cls`` from a validated, default-filled mapping.
 
     Keys the class does not declare are ignored (a job's settings may carry more); a declared
     key that is missing is an error naming it, since the schema fills every default."""
-    hints = typing.get_type_hints(cls)
+    hints = _hints(cls)
     missing = [f.name for f in dataclasses.fields(cls) if f.name not in values and "None" not in str(hints[f.name])]
     if missing:
         raise KeyError(f"{cls.__name__}: no value for {', '.join(missing)} (validate the config first)")
@@ -231,5 +239,24 @@ def analysis_settings(config: Mapping[str, Any] | None) -> AnalysisSettings:
 
 
 def family_settings(entry: Mapping[str, Any]) -> FamilySettings:
-    """One validated ``families`` entry, typed."""
-    return build(FamilySettings, entry)
+    """One ``families`` entry, typed, with the schema's defaults filled in (an entry of a
+    validated configuration already has them; a bare ``{"model": ...}`` gets them here)."""
+    root = schema()
+    node = root["properties"]["families"]["additionalProperties"]
+    return build(FamilySettings, fill_defaults(dict(entry), node, root))
+
+
+def to_dict(settings: Any) -> dict[str, Any]:
+    """A settings instance as the plain mapping it was built from (lists for tuples, dicts for
+    read-only mappings), for the places that store or hash settings as JSON."""
+
+    def plain(value: Any) -> Any:
+        if dataclasses.is_dataclass(value):
+            return {f.name: plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        if isinstance(value, Mapping):
+            return {k: plain(v) for k, v in value.items()}
+        if isinstance(value, tuple | list):
+            return [plain(v) for v in value]
+        return value
+
+    return plain(settings)

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from dataeff.core.settings import LoraSettings
 from dataeff.coslow.gradients import gradient_stats
 from dataeff.coslow.selection import random_indices
 
@@ -25,7 +26,7 @@ def random_baselines(
     *,
     k: int,
     seed: int,
-    lora_cfg: dict[str, Any] | None = None,
+    lora: LoraSettings | None = None,
     source: str = "pool",
     batch_size: int | None = None,
     max_seq_len: int | None = None,
@@ -43,7 +44,7 @@ def random_baselines(
         tokenizer,
         [rows[i] for i in idx],
         seed=seed,
-        lora_cfg=lora_cfg,
+        lora=lora,
         source=source,
         batch_size=batch_size,
         max_seq_len=max_seq_len,

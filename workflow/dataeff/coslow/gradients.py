@@ -49,9 +49,9 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from dataeff.core.errors import DataeffError
-from dataeff.core.schema import section
+from dataeff.core.settings import CoslowSettings, LoraSettings, analysis_settings, coslow_settings, to_dict
 from dataeff.modeling.chat import answer_ids, prompt_ids
-from dataeff.modeling.lora import lora_settings, peft_config
+from dataeff.modeling.lora import peft_config
 
 # --------------------------------------------------------------------------- examples
 
@@ -147,8 +147,9 @@ def context_length(model: Any) -> int | None:
 # --------------------------------------------------------------------------- LoRA
 
 
-def lora_projections(model: Any, seed: int, lora_cfg: dict[str, Any]) -> list[tuple[str, Any, Any, float]]:
-    """Seeded LoRA initialisation, returned as ``(name, base_linear, A, scaling)`` per target.
+def lora_projections(model: Any, seed: int, lora: LoraSettings) -> list[tuple[str, Any, Any, float]]:
+    """Seeded LoRA initialisation (``lora``: rank, scaling, dropout, target modules), returned as
+    ``(name, base_linear, A, scaling)`` per target.
 
     The model is wrapped with peft exactly as for training (``torch.manual_seed(seed)`` first),
     the A matrices and scalings are copied out, the B matrices are checked to be zero, and the
@@ -159,7 +160,7 @@ def lora_projections(model: Any, seed: int, lora_cfg: dict[str, Any]) -> list[tu
 
     flags = {n: p.requires_grad for n, p in model.named_parameters()}
     torch.manual_seed(seed)
-    wrapped = get_peft_model(model, peft_config(lora_cfg))
+    wrapped = get_peft_model(model, peft_config(lora))
     out = []
     try:
         for name, mod in wrapped.base_model.model.named_modules():
@@ -471,7 +472,7 @@ def coslow_spread(gram, *, resamples: int, seed: int, level: float | None = None
     """
     import numpy as np
 
-    level = float(level if level is not None else section(None, "analysis")["level"])
+    level = float(level if level is not None else analysis_settings(None).level)
     k = int(np.asarray(gram).shape[0])
     rng = np.random.default_rng(seed)
     draws = rng.integers(0, k, size=(int(resamples), k))
@@ -496,12 +497,11 @@ def quartiles(values: Sequence[float]) -> dict[str, float]:
     return dict(zip(("min", "q1", "median", "q3", "max"), (float(x) for x in q), strict=True))
 
 
-def gradient_pass_settings(config: dict[str, Any] | None) -> dict[str, int]:
-    """``batch_size`` and ``max_seq_len`` of the gradient pass from ``coslow`` (schema defaults
-    without a config): the keyword arguments :func:`gradient_stats` takes, and what
+def gradient_pass_settings(settings: CoslowSettings) -> dict[str, int]:
+    """``batch_size`` and ``max_seq_len`` of the gradient pass from ``coslow`` (``coslow_settings(None)``
+    for the schema defaults): the keyword arguments :func:`gradient_stats` takes, and what
     :func:`dataeff.modeling.memory.plan_coslow` plans for."""
-    settings = section(config, "coslow")
-    return {"batch_size": int(settings["grad_batch_size"]), "max_seq_len": int(settings["max_seq_len"])}
+    return {"batch_size": int(settings.grad_batch_size), "max_seq_len": int(settings.max_seq_len)}
 
 
 def gradient_stats(
@@ -510,7 +510,7 @@ def gradient_stats(
     rows: Sequence[dict[str, Any]],
     *,
     seed: int,
-    lora_cfg: dict[str, Any] | None = None,
+    lora: LoraSettings | None = None,
     batch_size: int | None = None,
     max_seq_len: int | None = None,
     checkpointing: bool | None = None,
@@ -523,15 +523,17 @@ def gradient_stats(
 
     ``batch_size`` (examples per forward/backward) and ``max_seq_len`` (cap on prompt + answer)
     default to the schema's ``coslow.grad_batch_size`` and ``coslow.max_seq_len``, so every caller
-    runs the pass the preflight planned; what was used is recorded under ``gradient_pass``."""
+    runs the pass the preflight planned; what was used is recorded under ``gradient_pass``.
+    ``lora`` defaults to the schema's ``coslow.lora``; it is recorded under ``lora``."""
     validate_labeled_rows(rows, source)
-    defaults = gradient_pass_settings(None)
+    schema_defaults = coslow_settings(None)
+    defaults = gradient_pass_settings(schema_defaults)
     batch_size = int(batch_size or defaults["batch_size"])
     max_seq_len = int(max_seq_len or defaults["max_seq_len"])
     examples, cut = encode_capped(
         tokenizer, rows, max_len=context_length(model), max_seq_len=max_seq_len, source=source
     )
-    lora = dict(lora_settings(None), **(lora_cfg or {}))
+    lora = lora if lora is not None else schema_defaults.lora
     was_training = model.training
     model.eval()
     projections = lora_projections(model, seed, lora)
@@ -557,7 +559,7 @@ def gradient_stats(
         "grad_norms": norms,
         "mean_grad_norm": sum(norms) / len(norms),
         "seed": seed,
-        "lora": {k: (list(v) if isinstance(v, (list, tuple)) else v) for k, v in lora.items()},
+        "lora": to_dict(lora),
         "n_lora_modules": len(projections),
         "gradient_pass": {
             "micro_batch": min(batch_size, len(rows)),
@@ -574,8 +576,8 @@ def coslow_from_rows(
     rows: Sequence[dict[str, Any]],
     *,
     seed: int,
-    lora_cfg: dict[str, Any] | None = None,
+    lora: LoraSettings | None = None,
     **kwargs: Any,
 ) -> dict[str, Any]:
     """CoS-Low of labeled rows (``prompt``, ``answer``, optional ``system``) on a loaded model."""
-    return gradient_stats(model, tokenizer, rows, seed=seed, lora_cfg=lora_cfg, **kwargs)
+    return gradient_stats(model, tokenizer, rows, seed=seed, lora=lora, **kwargs)

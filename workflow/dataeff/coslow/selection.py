@@ -15,7 +15,7 @@ from typing import Any
 from dataeff.core.errors import DataeffError
 from dataeff.core.io import atomic_write_json, atomic_write_jsonl, read_table, strip_private
 from dataeff.core.provenance import file_hash, provenance
-from dataeff.core.schema import coslow_settings
+from dataeff.core.settings import coslow_settings
 from dataeff.inference.confidence import MEASURES, confidence_pass, ranking_score
 from dataeff.modeling.resolve import load_model_ref
 
@@ -237,8 +237,8 @@ def run_select(
     """
 
     settings = coslow_settings(config)
-    batch_size = batch_size or settings["batch_size"]
-    max_new_tokens = max_new_tokens or settings["max_new_tokens"]
+    batch_size = batch_size or settings.batch_size
+    max_new_tokens = max_new_tokens or settings.max_new_tokens
     rows = read_prompts(prompts, prompt_field)
     if low_segment_size(len(rows), low_fraction) < k:
         select_low_confidence([0.0] * len(rows), k, seed, low_fraction, prompts)

@@ -18,7 +18,8 @@ from dataeff.core.config import family as family_cfg
 from dataeff.core.errors import DataeffError
 from dataeff.core.io import atomic_write_json, atomic_write_text, read_json, read_jsonl
 from dataeff.core.provenance import file_hash, provenance
-from dataeff.core.schema import coslow_settings, top_level
+from dataeff.core.schema import top_level
+from dataeff.core.settings import CoslowSettings, coslow_settings, eval_settings
 from dataeff.coslow.baselines import random_baselines
 from dataeff.coslow.gradients import coslow_from_rows, gradient_pass_settings, validate_labeled_rows
 from dataeff.coslow.selection import (
@@ -29,7 +30,6 @@ from dataeff.coslow.selection import (
 )
 from dataeff.inference.confidence import confidence_pass, ranking_score
 from dataeff.inference.evaluate import normalize
-from dataeff.modeling.lora import lora_settings
 from dataeff.modeling.resolve import load_model_ref
 from dataeff.tasks.registry import task_max_new_tokens
 
@@ -50,6 +50,7 @@ def run_coslow(
     (:func:`dataeff.modeling.resolve.resolve_model`: a config family is prepared on first use, after
     the labels are checked; ``on_message`` says so)."""
 
+    settings = coslow_settings(config)
     rows = read_jsonl(annotated)
     validate_labeled_rows(rows, annotated)
     mdl, tok, info = load_model_ref(model, config, threads=threads, note=on_message)
@@ -58,11 +59,11 @@ def run_coslow(
         tok,
         rows,
         seed=seed,
-        lora_cfg=lora_settings(config),
+        lora=settings.lora,
         source=annotated,
-        spread_resamples=int(coslow_settings(config)["spread_resamples"]),
+        spread_resamples=int(settings.spread_resamples),
         on_progress=on_progress,
-        **gradient_pass_settings(config),
+        **gradient_pass_settings(settings),
     )
     result = {
         **stats,
@@ -113,11 +114,11 @@ def draw_pool(rows: Sequence[dict[str, Any]], pool_size: int, seed: int) -> list
     return random_indices(len(rows), pool_size, seed)
 
 
-def task_low_fraction(settings: dict[str, Any], task: str) -> float:
+def task_low_fraction(settings: CoslowSettings, task: str) -> float:
     """The bottom share of the pool that ``task``'s picks come from: ``low_fraction_by_task``
     where it names the task (a pool too small for k in its bottom decile, such as BBH's 160),
     else ``low_fraction`` (the paper's decile, and what the practitioner's ``predict`` uses)."""
-    return float((settings.get("low_fraction_by_task") or {}).get(task, settings["low_fraction"]))
+    return float(settings.low_fraction_by_task.get(task, settings.low_fraction))
 
 
 def score_task_pool(
@@ -139,19 +140,19 @@ def score_task_pool(
 
     family_cfg(config, family)
     settings = coslow_settings(config)
-    k, low_fraction = int(settings["k"]), task_low_fraction(settings, task)
+    k, low_fraction = int(settings.k), task_low_fraction(settings, task)
     train_path = str(train)
     rows = read_jsonl(train_path)
     validate_prompt_rows(rows, train_path)
     validate_labeled_rows(rows, train_path)
     pool_seed = int(top_level(config, "seed"))
-    pool_idx = draw_pool(rows, int(settings["pool_size"]), pool_seed)
+    pool_idx = draw_pool(rows, int(settings.pool_size), pool_seed)
     if low_segment_size(len(pool_idx), low_fraction) < k:
         select_low_confidence([0.0] * len(pool_idx), k, pool_seed, low_fraction, train_path)  # raises
     model, tok, info = load_model_ref(model, config, family=family, threads=threads)
     pool = [rows[i] for i in pool_idx]
-    max_new = task_max_new_tokens(config, task, int(settings["max_new_tokens"]))
-    scores = confidence_pass(model, tok, pool, max_new_tokens=max_new, batch_size=int(settings["batch_size"]))
+    max_new = task_max_new_tokens(eval_settings(config), task, int(settings.max_new_tokens))
+    scores = confidence_pass(model, tok, pool, max_new_tokens=max_new, batch_size=int(settings.batch_size))
     record = {
         "family": family,
         "task": task,
@@ -195,8 +196,8 @@ def run_coslow_task(
 
     family_cfg(config, family)
     settings = coslow_settings(config)
-    lora = lora_settings(config)
-    k = int(settings["k"])
+    lora = settings.lora
+    k = int(settings.k)
     train_path = str(train)
     rows = read_jsonl(train_path)
     scored = read_json(scores)
@@ -208,22 +209,20 @@ def run_coslow_task(
             fix="re-run the confidence step (the task was re-prepared)",
         )
     pool = [rows[i] for i in pool_idx]
-    rank = [ranking_score(sc, settings["confidence"]) for sc in scored["scores"]]
+    rank = [ranking_score(sc, settings.confidence) for sc in scored["scores"]]
     selected, low = select_low_confidence(rank, k, seed, task_low_fraction(settings, task), train_path)
     sel = {
         "selected": selected,
         "low": low,
         "scores": scored["scores"],
-        "threshold": rank[low[-1]] if settings["confidence"] == "mean_prob" else -rank[low[-1]],
+        "threshold": rank[low[-1]] if settings.confidence == "mean_prob" else -rank[low[-1]],
     }
     model, tok, info = load_model_ref(model, config, family=family, threads=threads)
     chosen = [pool[i] for i in sel["selected"]]
-    grad_pass = gradient_pass_settings(config)
-    stats = coslow_from_rows(model, tok, chosen, seed=seed, lora_cfg=lora, source=train_path, **grad_pass)
+    grad_pass = gradient_pass_settings(settings)
+    stats = coslow_from_rows(model, tok, chosen, seed=seed, lora=lora, source=train_path, **grad_pass)
     confidences = [s["confidence"] for s in sel["scores"]]
-    base = random_baselines(
-        model, tok, pool, confidences, k=k, seed=seed, lora_cfg=lora, source=train_path, **grad_pass
-    )
+    base = random_baselines(model, tok, pool, confidences, k=k, seed=seed, lora=lora, source=train_path, **grad_pass)
     result = {
         "family": family,
         "task": task,
@@ -244,7 +243,7 @@ def run_coslow_task(
         "pool_seed": scored["pool_seed"],
         "pool_source": scored["pool_source"],
         "low_fraction": task_low_fraction(settings, task),
-        "measure": settings["confidence"],
+        "measure": settings.confidence,
         "threshold": sel["threshold"],
         "lora": stats["lora"],
         "gradient_pass": stats["gradient_pass"],

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from dataeff.core.errors import DataeffError
+from dataeff.core.settings import FamilySettings
 from dataeff.inference.generation import greedy_generate
 from dataeff.modeling.chat import prompt_ids, stop_token_ids
 from dataeff.modeling.loading import family_load_kwargs, load_model
@@ -73,12 +74,13 @@ def score(predictions: list[str], golds: list[str], metric: str = "accuracy") ->
 def load_for_eval(
     model_ref: str | os.PathLike[str],
     base_ref: str | os.PathLike[str],
-    family_cfg: dict[str, Any],
+    family: FamilySettings,
     threads: int | None = None,
 ):
-    """Load a fine-tuned model directory, a LoRA adapter on top of the base, or the base."""
+    """Load a fine-tuned model directory, a LoRA adapter on top of the base, or the base, as
+    ``family`` says (dtype, attention, pad token, chat template)."""
 
-    kwargs = family_load_kwargs(family_cfg)
+    kwargs = family_load_kwargs(family)
     path = Path(model_ref)
     if (path / "adapter_config.json").is_file():
         from peft import PeftModel

@@ -25,6 +25,7 @@ from typing import Any
 from dataeff.core.errors import DataeffError
 from dataeff.core.io import atomic_path, atomic_write_json
 from dataeff.core.provenance import file_hash
+from dataeff.core.settings import FamilySettings
 
 
 def gguf_location(spec: str) -> tuple[Path, str]:
@@ -74,11 +75,11 @@ def convert_gguf(spec: str, out_dir: str | os.PathLike[str]) -> Path:
     return Path(out_dir)
 
 
-def prepare_model(family_cfg: dict[str, Any], out_dir: str | os.PathLike[str]) -> dict[str, Any]:
+def prepare_model(family: FamilySettings, out_dir: str | os.PathLike[str]) -> dict[str, Any]:
     """Make a family's model loadable offline and write ``out_dir/model.json`` describing it."""
-    spec = family_cfg["model"]
+    spec = family.model
     out = Path(out_dir)
-    info: dict[str, Any] = {"spec": spec, "revision": family_cfg.get("revision")}
+    info: dict[str, Any] = {"spec": spec, "revision": family.revision}
     if spec.startswith("gguf:"):
         convert_gguf(spec, out / "hf")
         info.update(path="hf", source="gguf", revision=_gguf_revision(spec))
@@ -88,7 +89,7 @@ def prepare_model(family_cfg: dict[str, Any], out_dir: str | os.PathLike[str]) -
         try:
             path = snapshot_download(
                 spec,
-                revision=family_cfg.get("revision"),
+                revision=family.revision,
                 allow_patterns=["*.json", "*.safetensors", "*.model", "*.txt", "*.jinja"],
             )
         except Exception as exc:  # network, auth or offline
@@ -108,7 +109,7 @@ def prepare_model(family_cfg: dict[str, Any], out_dir: str | os.PathLike[str]) -
                 field="model",
                 fix="give a Hub id, a local model directory or gguf:PKG/FILE",
             )
-        info.update(path=str(path), source="local", revision=family_cfg.get("revision") or _local_revision(path))
+        info.update(path=str(path), source="local", revision=family.revision or _local_revision(path))
     atomic_write_json(out / "model.json", info)
     return info
 
@@ -325,11 +326,13 @@ def _empty_model(path: str, **kwargs: Any):
     return model
 
 
-def family_load_kwargs(family_cfg: dict[str, Any]) -> dict[str, Any]:
-    """Keyword arguments of :func:`load_model` taken from a family's config entry."""
-    return {k: family_cfg.get(k) for k in ("pad_token", "chat_template")} | {
-        "dtype": family_cfg.get("dtype", "auto"),
-        "attn_implementation": family_cfg.get("attn_implementation", "auto"),
+def family_load_kwargs(family: FamilySettings) -> dict[str, Any]:
+    """Keyword arguments of :func:`load_model` taken from a family's settings."""
+    return {
+        "pad_token": family.pad_token,
+        "chat_template": family.chat_template,
+        "dtype": family.dtype,
+        "attn_implementation": family.attn_implementation,
     }
 
 

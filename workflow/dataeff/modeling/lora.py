@@ -7,26 +7,26 @@ modules of the two identical, with defaults from the schema's ``lora`` definitio
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
-from dataeff.core.schema import coslow_settings
+from dataeff.core.settings import LoraSettings, coslow_settings
 
 
-def lora_settings(config: dict[str, Any] | None) -> dict[str, Any]:
+def lora_settings(config: Mapping[str, Any] | None) -> LoraSettings:
     """CoS-Low's LoRA settings (``coslow.lora``) with schema defaults, also without a config."""
-    return dict(coslow_settings(config)["lora"])
+    return coslow_settings(config).lora
 
 
-def peft_config(lora_cfg: dict[str, Any] | None):
-    """A peft ``LoraConfig`` for a causal LM from LoRA settings (missing keys: schema defaults)."""
+def peft_config(lora: LoraSettings):
+    """A peft ``LoraConfig`` for a causal LM from typed LoRA settings."""
     from peft import LoraConfig
 
-    cfg = dict(lora_settings(None), **(lora_cfg or {}))
     return LoraConfig(
-        r=int(cfg["r"]),
-        lora_alpha=cfg["alpha"],
-        lora_dropout=cfg["dropout"],
-        target_modules=list(cfg["target_modules"]),
+        r=int(lora.r),
+        lora_alpha=lora.alpha,
+        lora_dropout=lora.dropout,
+        target_modules=list(lora.target_modules),
         bias="none",
         task_type="CAUSAL_LM",
     )

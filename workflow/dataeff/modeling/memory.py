@@ -47,7 +47,7 @@ from typing import Any
 
 from dataeff.core.errors import DataeffError
 from dataeff.core.io import read_yaml
-from dataeff.core.schema import section
+from dataeff.core.settings import CoslowSettings, FamilySettings, coslow_settings, family_settings, train_settings
 from dataeff.modeling.precision import resolve_precision
 
 GB = 1e9
@@ -281,9 +281,9 @@ def plan_coslow(
     (``plan.host``). Logits only at the answer positions. ``lora_r`` and ``lora_targets``
     default to the schema's ``coslow.lora``.
     """
-    lora = section(None, "coslow")["lora"]
-    lora_r = int(lora["r"] if lora_r is None else lora_r)
-    lora_targets = lora["target_modules"] if lora_targets is None else lora_targets
+    lora = coslow_settings(None).lora
+    lora_r = int(lora.r if lora_r is None else lora_r)
+    lora_targets = lora.target_modules if lora_targets is None else lora_targets
     b = _bytes(dtype)
     mb = min(k, micro_batch or k)
     tokens = mb * seq_len
@@ -305,7 +305,7 @@ def plan_coslow(
     return plan
 
 
-def family_shape(family_cfg: Mapping[str, Any], name: str, results: str | Path = "results") -> ModelShape | None:
+def family_shape(family: FamilySettings, name: str, results: str | Path = "results") -> ModelShape | None:
     """The family's model shape: its prepared config.json, else a known public shape, else None."""
     ref = Path(results) / "models" / name / "model.json"
     candidates = []
@@ -315,7 +315,7 @@ def family_shape(family_cfg: Mapping[str, Any], name: str, results: str | Path =
             candidates.append(path if path.is_absolute() else ref.parent / path)
         except (OSError, ValueError):
             pass
-    spec = str(family_cfg.get("model", ""))
+    spec = family.model
     if not spec.startswith("gguf:") and spec.count("/") != 1 or Path(spec).is_dir():
         candidates.append(Path(spec).expanduser())
     for directory in candidates:
@@ -349,25 +349,26 @@ def check_memory(
     from functools import partial
 
     problems: list[DataeffError] = []
-    train = config["train"]
+    train = train_settings(config)
+    coslow = coslow_settings(config)
     fsdp = fsdp_settings(fsdp_config)
-    for name, fam in config["families"].items():
-        gpus = int(fam["gpus"])
+    for name, entry in config["families"].items():
+        fam = family_settings(entry)
+        gpus = int(fam.gpus)
         if gpus < 1 or fsdp["offload"]:
             continue
         shape = family_shape(fam, name, results)
         if shape is None:
             continue
-        limit = float(fam["gpu_mem_gb"]) * GB
-        used = resolve_precision(fam["precision"], "cuda", support=(True, "planned for a GPU")).used
-        lora = train.get("lora") or {}
-        r = int(lora.get("r", 0)) if train["method"] == "lora" else 0
+        limit = float(fam.gpu_mem_gb) * GB
+        used = resolve_precision(fam.precision, "cuda", support=(True, "planned for a GPU")).used
+        r = int(train.lora.r) if train.method == "lora" else 0
         replan = partial(
             plan_finetune,
             shape,
-            seq_len=int(train["max_seq_len"]),
-            micro_batch=int(train["micro_batch_size"]),
-            method=train["method"],
+            seq_len=int(train.max_seq_len),
+            micro_batch=int(train.micro_batch_size),
+            method=train.method,
             lora_params=shape.layers * r * 2 * (4 * shape.hidden + 3 * shape.intermediate),
             ram_efficient_loading=fsdp["ram_efficient_loading"],
         )
@@ -376,7 +377,7 @@ def check_memory(
         )
         # CoS-Low's pass as it runs: micro-batches of coslow.grad_batch_size examples, each cut to
         # coslow.max_seq_len tokens whatever the data (dataeff.coslow.gradients.encode_capped).
-        cos = plan_coslow_settings(shape, config.get("coslow"), dtype=_eval_dtype(fam))
+        cos = plan_coslow_settings(shape, coslow, dtype=_eval_dtype(fam))
         if finetune.total > limit:
             problems.append(
                 DataeffError(
@@ -397,23 +398,22 @@ def check_memory(
     return problems
 
 
-def plan_coslow_settings(shape: ModelShape, coslow: Mapping[str, Any] | None, *, dtype: str) -> Plan:
-    """:func:`plan_coslow` for a ``coslow`` config section (schema defaults filled in): the
-    micro-batch, length cap, k and LoRA rank and targets the pass will use."""
-    settings = section({"coslow": dict(coslow or {})}, "coslow")
+def plan_coslow_settings(shape: ModelShape, coslow: CoslowSettings, *, dtype: str) -> Plan:
+    """:func:`plan_coslow` for the ``coslow`` settings: the micro-batch, length cap, k and LoRA
+    rank and targets the pass will use."""
     return plan_coslow(
         shape,
         dtype=dtype,
-        seq_len=int(settings["max_seq_len"]),
-        k=int(settings["k"]),
-        micro_batch=int(settings["grad_batch_size"]),
-        lora_r=int(settings["lora"]["r"]),
-        lora_targets=tuple(settings["lora"]["target_modules"]),
+        seq_len=int(coslow.max_seq_len),
+        k=int(coslow.k),
+        micro_batch=int(coslow.grad_batch_size),
+        lora_r=int(coslow.lora.r),
+        lora_targets=tuple(coslow.lora.target_modules),
     )
 
 
-def _eval_dtype(fam: Mapping[str, Any]) -> str:
-    return "bfloat16" if fam["dtype"] == "auto" else fam["dtype"]
+def _eval_dtype(fam: FamilySettings) -> str:
+    return "bfloat16" if fam.dtype == "auto" else fam.dtype
 
 
 def _fixes(replan: Any, gpus: int, precision: str, limit: float) -> str:

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from dataeff.core.config import REPO_ROOT
+from dataeff.core.settings import family_settings
 from dataeff.modeling.loading import family_load_kwargs, load_model, prepare_model
 
 #: Where a one-line note goes (``Progress.message`` in ``predict``, stderr elsewhere).
@@ -63,9 +64,10 @@ def family_model(name: str, config: Mapping[str, Any] | None, note: Note | None 
         return found
     say = note or _to_stderr
     out = model_cache_dir() / name
-    say(f"preparing model '{name}' ({families[name]['model']}) once into {out}")
+    settings = family_settings(families[name])
+    say(f"preparing model '{name}' ({settings.model}) once into {out}")
     start = time.monotonic()
-    prepare_model(dict(families[name]), out)
+    prepare_model(settings, out)
     say(f"model prepared in {time.monotonic() - start:.0f} s")
     return out / "model.json"
 
@@ -77,7 +79,7 @@ def resolve_model(model: str, config: Mapping[str, Any] | None, note: Note | Non
     ``model.json`` or Hub id) with the loader's defaults."""
     prepared = family_model(model, config, note)
     if prepared is not None:
-        return str(prepared), family_load_kwargs(dict(_families(config)[model]))
+        return str(prepared), family_load_kwargs(family_settings(_families(config)[model]))
     if not Path(model).exists() and "/" not in model:
         earlier = family_model_json(model)
         if earlier is not None:
@@ -112,7 +114,9 @@ def load_model_ref(
     the family's load settings (dtype, attention) apply without searching the working directory.
     """
     if family is not None:
-        ref, kwargs = model, family_load_kwargs(dict(_families(config).get(family) or {}))
+        entry = _families(config).get(family)
+        # a family the config does not list loads with the loader's own defaults
+        ref, kwargs = model, family_load_kwargs(family_settings(entry)) if entry else {}
     else:
         ref, kwargs = resolve_model(model, config, note)
     return load_model(ref, threads=threads, device=device, **kwargs)

@@ -18,6 +18,7 @@ from typing import Any
 from dataeff.core.config import read_config, validate_schema
 from dataeff.core.errors import DataeffError
 from dataeff.core.schema import DEFAULT_CONFIG
+from dataeff.core.settings import data_settings
 from dataeff.tasks.bbh import shipped_tasks
 from dataeff.tasks.registry import known_task_names
 
@@ -48,7 +49,7 @@ def _check_bbh_files(config: dict[str, Any], source: str) -> None:
     """Every ``bbh_tasks`` entry names a task whose file the data folder holds (one line if not)."""
     if not config["bbh_tasks"]:
         return
-    shipped = shipped_tasks(config["data"])
+    shipped = shipped_tasks(data_settings(config))
     for name, entry in config["bbh_tasks"].items():
         if entry["task"] not in shipped:
             raise DataeffError(

@@ -228,7 +228,7 @@ def _prediction_figures(config: Config, family: str | None, task: str | None) ->
 
 
 def _calibration(config: Config, family: str | None, task: str | None) -> dict:
-    # calibrate: calibration.settings (and the whole of it is recorded in the output).
+    # calibrate: calibration.recorded_settings (and the whole of it is recorded in the output).
     return {"analysis": _without(config["analysis"], ANALYSIS_NOT_CALIBRATION)}
 
 

@@ -68,7 +68,9 @@ def save_figure(
     """Write ``stem.png`` and ``stem.pdf`` (:data:`~dataeff.core.names.FIGURE_FORMATS`) atomically,
     close ``fig``, return the paths.
 
-    ``stem`` is the path without extension (an extension given by mistake is replaced).
+    ``stem`` is the path without extension (an extension given by mistake is replaced). A PDF
+    carries no creation date, so the same figure gives the same bytes on every run (a rerun's
+    outputs can be compared byte for byte; a date would differ each time).
     """
     stem = Path(stem)
     if stem.suffix.lower() in {".png", ".pdf", ".svg"}:
@@ -78,7 +80,8 @@ def save_figure(
         for fmt in formats:
             dest = stem.parent / f"{stem.name}.{fmt}"
             with atomic_path(dest) as tmp:
-                fig.savefig(tmp, format=fmt, dpi=dpi)
+                metadata = {"CreationDate": None} if fmt == "pdf" else None
+                fig.savefig(tmp, format=fmt, dpi=dpi, metadata=metadata)
             paths.append(dest)
     finally:
         plt.close(fig)

@@ -29,7 +29,7 @@ import numpy as np
 from scipy import stats
 
 from dataeff.core.errors import DataeffError
-from dataeff.core.schema import section
+from dataeff.core.settings import analysis_settings
 from dataeff.efficiency.auc import PAPER_GRID, PAPER_MAX_BUDGET
 from dataeff.prediction.curve_model import CurveModel
 from dataeff.prediction.published import PUBLISHED_COEFFICIENTS
@@ -41,7 +41,7 @@ DEFAULT_MAX_BUDGET = PAPER_MAX_BUDGET
 #: Mean absolute leave-one-task-out AUC error reported by the paper ("8.6% error").
 PAPER_LOTO_MAE = 0.086
 #: Interval level when none is given (the schema's ``analysis.level``).
-DEFAULT_LEVEL: float = section(None, "analysis")["level"]
+DEFAULT_LEVEL: float = analysis_settings(None).level
 #: The update method kept after the leave-one-task-out comparison (docs/PREDICTIONS.md).
 DEFAULT_UPDATE = "bayes"
 #: How a predicted AUC becomes a curve (``--curve-model``): ``paper``, METHOD.md section 3's
@@ -314,7 +314,7 @@ def predict_auc(coslow: float, coefficients: dict[str, Any], level: float = DEFA
 def default_coslow_sd() -> float:
     """The single-draw CoS-Low spread used when none is given (config schema
     ``analysis.coslow_sd``: the root mean square of the measured 3-seed standard deviations)."""
-    return float(section(None, "analysis")["coslow_sd"])
+    return float(analysis_settings(None).coslow_sd)
 
 
 def resolve_grid_for(

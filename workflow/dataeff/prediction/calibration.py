@@ -33,13 +33,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from dataeff.core.errors import DataeffError
-from dataeff.core.schema import section
+from dataeff.core.settings import AnalysisSettings, to_dict
 from dataeff.efficiency.auc import PAPER_GRID, PAPER_MAX_BUDGET, Curve
 from dataeff.efficiency.published_curves import PAPER_FAMILIES, paper_curves
 from dataeff.prediction.curve_model import CurveModel
@@ -90,15 +91,13 @@ SUMMARY_COLUMNS = (
 FLOAT_SETTINGS = ("coslow_sd", "update_sigma", "shape_bandwidth", "library_sigma", "library_jitter")
 
 
-def settings(config: Mapping[str, Any] | None) -> dict[str, Any]:
-    """Calibration settings from ``config`` (validated, so filled), else the schema's defaults."""
-
-    analysis = section(dict(config or {}), "analysis")
-    cal = analysis["calibration"]
+def recorded_settings(analysis: AnalysisSettings) -> dict[str, Any]:
+    """The settings a calibration run reads, as plain JSON for its output to record: the targets,
+    the budget model's spreads (:data:`FLOAT_SETTINGS`) and the whole of ``analysis.calibration``."""
     return {
-        "targets": [float(t) for t in analysis["targets"]],
-        **{k: float(analysis[k]) for k in FLOAT_SETTINGS},
-        **{k: cal[k] for k in ("level", "measured", "neighbours", "seed", "families")},
+        "targets": [float(t) for t in analysis.targets],
+        **{k: float(getattr(analysis, k)) for k in FLOAT_SETTINGS},
+        **to_dict(analysis.calibration),
     }
 
 
@@ -124,8 +123,14 @@ def evaluate_task(
     test_size: int | None = None,
     library_sigma: float | None = None,
     library_jitter: float | None = None,
+    paper_formula: bool = False,
 ) -> list[dict[str, Any]]:
     """Rows of :data:`TASK_COLUMNS` for one held-out task (``shapes`` must exclude it).
+
+    ``paper_formula``: the budget is read as ``dataeff budget --curve-model paper`` reads it
+    (``model`` is then the continuous x**p): with nothing measured, the central budget is the
+    paper's N_max ** (tau ** (a / (1 - a))) at the prior mean, and the interval is widened to
+    hold it where the predictive's does not.
 
     ``point_sd``: the measurement sd of each positive budget's point (in curve order), from
     the task's test size (:func:`dataeff.prediction.curve_update.measurement_sd`); None, no noise beyond
@@ -157,10 +162,22 @@ def evaluate_task(
             )
             for tau in targets:
                 s = pred.summary(tau, level)
+                if paper_formula and m == 0 and s["x_median"] <= 1.0:
+                    s = _with_formula(s, prior_mean, tau)
                 truth = crossing_x(curve.x, curve.y, tau)
                 row = _row(source, curve, prior_mean, prior_sd, method, m, tau, truth, s, model)
                 rows.append({**row, "test_size": test_size})
     return rows
+
+
+def _with_formula(s: Mapping[str, Any], auc: float, tau: float) -> dict[str, Any]:
+    """``s`` with the paper formula's x = tau ** (a / (1 - a)) as its median (the AUC clipped as
+    the budget command clips it), the interval widened to hold it."""
+    from dataeff.prediction.budget import AUC_CLIP
+
+    a = min(max(auc, AUC_CLIP[0]), AUC_CLIP[1])
+    x = tau ** (a / (1.0 - a))
+    return {**s, "x_median": x, "x_low": min(s["x_low"], x), "x_high": max(s["x_high"], x)}
 
 
 def curve_noise(curve: Any, model: CurveModel) -> tuple[int | None, list[float]]:
@@ -260,11 +277,14 @@ def calibrate_published(
     test_noise: bool = True,
     library_sigma: float | None = None,
     library_jitter: float | None = None,
+    curve_model: str = "grid",
 ) -> pd.DataFrame:
     """Per-task rows for the paper's published curves of ``families`` (neighbour prior).
 
     ``test_noise``: measured points carry the binomial noise of the task's test size, inferred
-    from its accuracies (:func:`curve_noise`); False, sigma alone (the update before it)."""
+    from its accuracies (:func:`curve_noise`); False, sigma alone (the update before it).
+    ``curve_model``: how a predicted AUC becomes a budget, as ``dataeff budget --curve-model``
+    (``grid``: the grid-consistent x**p; ``paper``: the paper's formula, :func:`evaluate_task`)."""
     from dataeff.prediction.shape import shape_set_from_curves
 
     rows: list[dict[str, Any]] = []
@@ -277,6 +297,7 @@ def calibrate_published(
             )
         full = paper_curves(family)
         shapes = shape_set_from_curves(full, PAPER_MAX_BUDGET, PAPER_GRID, f"published {family} curves")
+        read = _reading_model(shapes, curve_model)
         aucs = {c.task: c.auc for c in shapes.curves}
         for ti, curve in enumerate(shapes.curves):
             rng = np.random.default_rng([seed, fi, ti])
@@ -288,8 +309,8 @@ def calibrate_published(
                 prior_mean=mean,
                 prior_sd=sd,
                 prior_df=None,
-                shapes=shapes.without(curve.task),
-                model=shapes.model,
+                shapes=replace(shapes.without(curve.task), model=read),
+                model=read,
                 targets=targets,
                 level=level,
                 measured=measured,
@@ -300,8 +321,18 @@ def calibrate_published(
                 test_size=test_size,
                 library_sigma=library_sigma,
                 library_jitter=library_jitter,
+                paper_formula=curve_model == "paper",
             )
     return pd.DataFrame(rows, columns=list(TASK_COLUMNS))
+
+
+def _reading_model(shapes: ShapeSet, curve_model: str) -> CurveModel:
+    """The curve a budget is read on: the shape set's grid-consistent model, or the paper's
+    continuous x**p over the same N_max (the shape error is then measured around it, as
+    ``dataeff budget --curve-model paper`` measures it)."""
+    if curve_model not in ("grid", "paper"):
+        raise DataeffError(f"unknown curve model '{curve_model}'", field="--curve-model", fix="use paper or grid")
+    return shapes.model if curve_model == "grid" else CurveModel(shapes.model.max_budget, None)
 
 
 def calibrate_study(
@@ -320,9 +351,11 @@ def calibrate_study(
     test_noise: bool = True,
     library_sigma: float | None = None,
     library_jitter: float | None = None,
+    curve_model: str = "grid",
 ) -> pd.DataFrame:
     """Per-task rows for a family's own results: LOTO OLS prior with each task's CoS-Low spread
-    (and, with ``test_noise``, each point's binomial noise, as :func:`calibrate_published`)."""
+    (and, with ``test_noise``, each point's binomial noise, and ``curve_model``, as
+    :func:`calibrate_published`)."""
     from dataeff.prediction.budget import predict_auc
     from dataeff.prediction.fit import fit_table, ols_fit
     from dataeff.prediction.shape import shape_set_from_efficiency
@@ -336,6 +369,7 @@ def calibrate_study(
             fix="calibrate a family with 4 or more tasks",
         )
     all_shapes = shape_set_from_efficiency(efficiency, source, tasks=table["task"])
+    read = _reading_model(all_shapes, curve_model)
     by_task = {c.task: c for c in all_shapes.curves}
     rows: list[dict[str, Any]] = []
     for _, r in table.iterrows():
@@ -356,8 +390,8 @@ def calibrate_study(
             prior_mean=p["predicted_auc_raw"],
             prior_sd=sd,
             prior_df=p["auc_df"],
-            shapes=all_shapes.without(task),
-            model=all_shapes.model,
+            shapes=replace(all_shapes.without(task), model=read),
+            model=read,
             targets=targets,
             level=level,
             measured=measured,
@@ -368,6 +402,7 @@ def calibrate_study(
             test_size=noise[0],
             library_sigma=library_sigma,
             library_jitter=library_jitter,
+            paper_formula=curve_model == "paper",
         )
     return pd.DataFrame(rows, columns=list(TASK_COLUMNS))
 

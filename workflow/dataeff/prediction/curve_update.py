@@ -40,7 +40,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from dataeff.core.errors import DataeffError
-from dataeff.core.schema import section
+from dataeff.core.settings import analysis_settings
 from dataeff.prediction.curve_library import LibraryPredictive
 from dataeff.prediction.curve_model import CurveModel
 from dataeff.prediction.interval import Predictive
@@ -53,27 +53,23 @@ METHODS = ("bayes", "bayes_xp", "measured_only", "library")
 def default_update_sigma() -> float:
     """Likelihood noise of the ``bayes`` update (config schema ``analysis.update_sigma``)."""
 
-    return float(section(None, "analysis")["update_sigma"])
+    return float(analysis_settings(None).update_sigma)
 
 
 def default_shape_bandwidth() -> float:
     """AUC bandwidth of the shape kernel (config schema ``analysis.shape_bandwidth``)."""
 
-    return float(section(None, "analysis")["shape_bandwidth"])
-
-
-def _analysis_default(key: str) -> float:
-    return float(section(None, "analysis")[key])
+    return float(analysis_settings(None).shape_bandwidth)
 
 
 def default_library_sigma() -> float:
     """Likelihood sd of the ``library`` update (config schema ``analysis.library_sigma``)."""
-    return _analysis_default("library_sigma")
+    return float(analysis_settings(None).library_sigma)
 
 
 def default_library_jitter() -> float:
     """Smoothing sd of the ``library`` crossings (config schema ``analysis.library_jitter``)."""
-    return _analysis_default("library_jitter")
+    return float(analysis_settings(None).library_jitter)
 
 
 def measurement_sd(

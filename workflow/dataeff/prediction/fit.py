@@ -28,7 +28,8 @@ from dataeff.core.config import max_budget as config_max_budget
 from dataeff.core.errors import DataeffError
 from dataeff.core.io import atomic_write_json, atomic_write_text, read_json, read_text
 from dataeff.core.provenance import file_hash, provenance
-from dataeff.core.schema import section, top_level
+from dataeff.core.schema import top_level
+from dataeff.core.settings import analysis_settings
 
 #: predictor name -> column of predictors.tsv (the mean across CoS-Low seeds).
 PREDICTORS: dict[str, str] = {
@@ -58,7 +59,7 @@ CONFIG_KEYS = (
 )
 MIN_TASKS = 3
 #: Interval level when none is given (the schema's ``analysis.level``).
-DEFAULT_LEVEL: float = section(None, "analysis")["level"]
+DEFAULT_LEVEL: float = analysis_settings(None).level
 
 LOTO_COLUMNS = ("task", "coslow", "actual_auc", "predicted_auc", "error", "abs_error", "slope", "intercept")
 CORRELATION_COLUMNS = (
@@ -371,7 +372,7 @@ def fit_family(
     x = table["coslow_mean"].to_numpy(dtype=float)
     y = table["auc"].to_numpy(dtype=float)
     require_tasks(tasks, family)
-    n_boot = int(n_boot if n_boot is not None else section(None, "analysis")["bootstrap"])
+    n_boot = int(n_boot if n_boot is not None else analysis_settings(None).bootstrap)
     seed = int(seed if seed is not None else top_level(None, "seed"))
     fit = ols_fit(x, y, level)
     corr = correlations(x, y, n_boot, seed, level)
@@ -495,9 +496,10 @@ def run_fit(
     Everything is computed before anything is written, so a bad input writes nothing.
     """
 
-    n_boot = int(n_boot if n_boot is not None else section(config, "analysis")["bootstrap"])
+    analysis = analysis_settings(config)
+    n_boot = int(n_boot if n_boot is not None else analysis.bootstrap)
     seed = int(seed if seed is not None else top_level(config, "seed"))
-    level = float(level if level is not None else section(config, "analysis")["level"])
+    level = float(level if level is not None else analysis.level)
     eff = read_efficiency(efficiency)
     if max_budget is None:
         found = {int(r["max_budget"]) for r in eff.values() if isinstance(r.get("max_budget"), int | float)}

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from dataeff.core.errors import DataeffError
+from dataeff.core.settings import DataSettings
 
 #: The shipped folder: ``<repository>/data/bbh``, reached through the package's resources (a link
 #: in the source tree, a copy in a wheel, so the practitioner commands work outside the repository).
@@ -42,9 +43,9 @@ _OPTION = re.compile(r"^\(([A-Z])\) ", re.MULTILINE)
 _SPORTS = re.compile(r'^Is the following sentence plausible\? "(.*)"$', re.DOTALL)
 
 
-def bbh_dir(data: Mapping[str, Any] | None = None) -> Path:
+def bbh_dir(data: DataSettings | None = None) -> Path:
     """The folder holding the BBH files: ``data.bbh_dir`` if set, else the shipped one."""
-    value = (data or {}).get("bbh_dir")
+    value = data.bbh_dir if data is not None else None
     return Path(value) if value else SHIPPED_DIR
 
 
@@ -62,34 +63,45 @@ def _provenance(folder: Path) -> dict[str, Any]:
     return info
 
 
-def shipped_tasks(data: Mapping[str, Any] | None = None) -> list[str]:
+def shipped_tasks(data: DataSettings | None = None) -> list[str]:
     """Names of the BBH tasks in the data folder, from its provenance file."""
-    return sorted(name.removesuffix(".json.gz") for name in _provenance(bbh_dir(data))["files"])
+    return _shipped(bbh_dir(data))
 
 
-def task_entry(task: str, data: Mapping[str, Any] | None = None) -> dict[str, Any]:
+def _shipped(folder: Path) -> list[str]:
+    return sorted(name.removesuffix(".json.gz") for name in _provenance(folder)["files"])
+
+
+def task_entry(task: str, data: DataSettings | None = None) -> dict[str, Any]:
     """The provenance record of ``task`` (upstream path, sha256, example count)."""
-    folder = bbh_dir(data)
+    return _entry(task, bbh_dir(data))
+
+
+def _entry(task: str, folder: Path) -> dict[str, Any]:
     entry = _provenance(folder)["files"].get(f"{task}.json.gz")
     if entry is None:
         raise DataeffError(
             f"BBH task '{task}' is not in the data folder",
             file=str(folder / PROVENANCE),
             field="task",
-            fix=f"use one of {', '.join(shipped_tasks(data))}, or add its file with its sha256 to the provenance",
+            fix=f"use one of {', '.join(_shipped(folder))}, or add its file with its sha256 to the provenance",
         )
     return entry
 
 
-def read_bbh(task: str, data: Mapping[str, Any] | None = None) -> list[dict[str, str]]:
+def read_bbh(task: str, data: DataSettings | None = None) -> list[dict[str, str]]:
     """The examples of BBH task ``task``, checked against the recorded sha256.
 
     Each row is ``{"id", "input", "target"}``; ``id`` is ``bbh/<task>:<index in the file>``.
     Examples whose input repeats an earlier one are dropped (sports_understanding has two such),
     so no input can land in both the training and the test split.
     """
-    entry = task_entry(task, data)
-    path = bbh_dir(data) / f"{task}.json.gz"
+    return _read(task, bbh_dir(data))
+
+
+def _read(task: str, folder: Path) -> list[dict[str, str]]:
+    entry = _entry(task, folder)
+    path = folder / f"{task}.json.gz"
     try:
         raw = gzip.decompress(path.read_bytes())
     except FileNotFoundError:
@@ -114,14 +126,14 @@ def read_bbh(task: str, data: Mapping[str, Any] | None = None) -> list[dict[str,
     return rows
 
 
-def usable_examples(task: str, data: Mapping[str, Any] | None = None) -> int:
+def usable_examples(task: str, data: DataSettings | None = None) -> int:
     """How many examples of ``task`` :func:`read_bbh` yields (the workflow sizes pools from it)."""
     return _usable(task, bbh_dir(data))
 
 
 @lru_cache(maxsize=64)
 def _usable(task: str, folder: Path) -> int:
-    return len(read_bbh(task, {"bbh_dir": str(folder)}))
+    return len(_read(task, folder))
 
 
 def option_letters(text: str) -> list[str]:
@@ -144,7 +156,7 @@ def _title(task: str) -> str:
 
 
 def config_records(
-    entry: Mapping[str, Any], data: Mapping[str, Any]
+    entry: Mapping[str, Any], data: DataSettings
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], dict[str, Any]]:
     """Train and test records of a ``bbh_tasks`` config entry, and its provenance for meta.json.
 
@@ -167,7 +179,7 @@ def config_records(
         }
         for r in rows
     ]
-    seed = int(data["split_seed"])
+    seed = int(data.split_seed)
     random.Random(f"{seed}:bbh:{task}").shuffle(records)
     n_test = int(entry.get("test") or 50)
     if n_test >= len(records):
@@ -180,7 +192,7 @@ def config_records(
     return records[n_test:], records[:n_test], meta
 
 
-def paper_records(name: str, data: Mapping[str, Any]) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+def paper_records(name: str, data: DataSettings) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """Records of a paper-grid task posed as the authors posed it, from its BBH file.
 
     Only sports_understanding is served this way (its BIG-bench JSON went with the sdist and it
@@ -204,10 +216,10 @@ def paper_records(name: str, data: Mapping[str, Any]) -> tuple[list[dict[str, An
                 fix=_RESTORE,
             )
         records.append({"_id": r["id"], "input": match.group(1), "label": "1" if r["target"] == "yes" else "0"})
-    return records, _meta(name, data, len(rows), int(data["split_seed"]))
+    return records, _meta(name, data, len(rows), int(data.split_seed))
 
 
-def _meta(task: str, data: Mapping[str, Any], usable: int, seed: int) -> dict[str, Any]:
+def _meta(task: str, data: DataSettings, usable: int, seed: int) -> dict[str, Any]:
     folder = bbh_dir(data)
     info = _provenance(folder)
     entry = task_entry(task, data)

@@ -40,6 +40,7 @@ from typing import Any
 
 from dataeff.core.errors import DataeffError
 from dataeff.core.io import atomic_path
+from dataeff.core.settings import DataSettings
 from dataeff.tasks.generators import bigbench_rules as gen
 from dataeff.tasks.registry import BIGBENCH_PAPER
 
@@ -67,21 +68,14 @@ class BigbenchSource:
     checkout: Path | None = None
 
     @classmethod
-    def from_data(cls, data: Mapping[str, Any]) -> BigbenchSource:
-        """The source described by a config's (schema-filled) ``data`` section."""
-        missing = [k for k in ("bigbench_sha256", "bigbench_cache", "bigbench_max_target_words") if data.get(k) is None]
-        if missing:
-            raise DataeffError(
-                f"missing {', '.join(missing)}",
-                field="data",
-                fix="pass the data section of a config loaded with dataeff.pipeline.config.load_config",
-            )
-        sdist, checkout = data.get("bigbench_sdist"), data.get("bigbench_checkout")
+    def from_data(cls, data: DataSettings) -> BigbenchSource:
+        """The source described by a config's ``data`` settings."""
+        sdist, checkout = data.bigbench_sdist, data.bigbench_checkout
         return cls(
             Path(sdist) if sdist else None,
-            str(data["bigbench_sha256"]).lower(),
-            Path(data["bigbench_cache"]),
-            int(data["bigbench_max_target_words"]),
+            str(data.bigbench_sha256).lower(),
+            Path(data.bigbench_cache),
+            int(data.bigbench_max_target_words),
             Path(checkout) if checkout else None,
         )
 
@@ -390,12 +384,12 @@ def _json_rows(
     return rows, dropped, info
 
 
-def load_bigbench_task(task: str, subtask: str | None = None, *, data: Mapping[str, Any]) -> list[dict[str, Any]]:
+def load_bigbench_task(task: str, subtask: str | None = None, *, data: DataSettings) -> list[dict[str, Any]]:
     """Rows of the BIG-bench JSON task ``task`` (one ``subtask``, or all of them if None).
 
     Each row is ``{"id", "input", "target"}`` plus ``"options"`` (all option texts, file order)
     for multiple-choice examples; unusable examples are dropped (see :func:`example_row`).
-    ``data`` is a config's ``data`` section (``load_config(...)["data"]``). The first call
+    ``data`` is a config's ``data`` settings (``data_settings(load_config(...))``). The first call
     extracts the task from the sdist into the cache; later calls read only the cache.
     """
     rows, _, _ = load_bigbench_task_info(task, subtask, data=data)
@@ -403,7 +397,7 @@ def load_bigbench_task(task: str, subtask: str | None = None, *, data: Mapping[s
 
 
 def load_bigbench_task_info(
-    task: str, subtask: str | None = None, *, data: Mapping[str, Any]
+    task: str, subtask: str | None = None, *, data: DataSettings
 ) -> tuple[list[dict[str, Any]], int, dict[str, Any]]:
     """:func:`load_bigbench_task` plus the number of dropped examples and the task's metadata
     (``name``, ``description``, ``keywords``, ``task_prefix``)."""
@@ -431,7 +425,7 @@ def load_bigbench_task_info(
 # --------------------------------------------------------------------------- catalogue
 
 
-def catalog(data: Mapping[str, Any]) -> list[dict[str, Any]]:
+def catalog(data: DataSettings) -> list[dict[str, Any]]:
     """One pass over the whole sdist: usable-example counts of every JSON task and subtask.
 
     Each entry: ``task``, ``subtask`` (None for the task file itself), ``examples`` (all),
@@ -621,7 +615,7 @@ def _paper_records(
 
 
 def _config_records(
-    bb: Mapping[str, Any], source: BigbenchSource, data: Mapping[str, Any], seed: int
+    bb: Mapping[str, Any], source: BigbenchSource, data: DataSettings, seed: int
 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     subtasks = tuple(bb.get("subtasks") or ())
     rows, dropped, info = load_bigbench_task_info(bb["task"], subtasks[0] if subtasks else None, data=data)
@@ -654,7 +648,7 @@ def _config_records(
     }
 
 
-def bigbench_records(spec: Any, data: Mapping[str, Any]) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+def bigbench_records(spec: Any, data: DataSettings) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """Raw records (template fields, ``label``, ``_id``) of a ``bigbench`` task, and its provenance.
 
     Paper tasks (``spec.bigbench["paper"]``) are posed as the authors posed them and sized so that
@@ -666,9 +660,9 @@ def bigbench_records(spec: Any, data: Mapping[str, Any]) -> tuple[list[dict[str,
     """
     source = BigbenchSource.from_data(data)
     bb = spec.bigbench or {}
-    seed = int(data["split_seed"])
+    seed = int(data.split_seed)
     if bb.get("paper"):
-        records, meta = _paper_records(spec.name, bb, source, seed, int(data["test_max"]))
+        records, meta = _paper_records(spec.name, bb, source, seed, int(data.test_max))
     else:
         records, meta = _config_records(bb, source, data, seed)
     where = (

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from dataeff.core.errors import DataeffError
+from dataeff.core.settings import DataSettings
 from dataeff.tasks.registry import TaskSpec
 
 log = logging.getLogger("dataeff")
@@ -39,7 +40,7 @@ def _local_dir(spec: TaskSpec) -> Path | None:
     return path if spec.hub_id and path.is_dir() else None
 
 
-def load_hub(spec: TaskSpec, data: Mapping[str, Any]) -> tuple[Any, dict[str, Any]]:
+def load_hub(spec: TaskSpec, data: DataSettings) -> tuple[Any, dict[str, Any]]:
     """Load the spec's dataset; return it and the record of what was loaded (for meta.json).
 
     ``hub_id`` may also be a local directory (a ``save_to_disk`` copy or data files), which is
@@ -47,7 +48,7 @@ def load_hub(spec: TaskSpec, data: Mapping[str, Any]) -> tuple[Any, dict[str, An
     A pinned commit that differs from the one the library resolved (an offline cache built
     from another commit) is an error: the data would not be what the pin says.
     """
-    hf_home = data.get("hf_home")
+    hf_home = data.hf_home
     if hf_home:
         os.environ["HF_HOME"] = str(hf_home)
     local = _local_dir(spec)

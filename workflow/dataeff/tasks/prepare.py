@@ -28,7 +28,7 @@ from typing import Any
 from dataeff.core.errors import DataeffError
 from dataeff.core.io import atomic_path, strip_private
 from dataeff.core.provenance import file_hash, provenance, stable_hash
-from dataeff.core.schema import section
+from dataeff.core.settings import DataSettings, data_settings
 from dataeff.tasks.bbh import config_records, paper_records
 from dataeff.tasks.bigbench import bigbench_records
 from dataeff.tasks.hub import load_hub
@@ -283,18 +283,16 @@ def _train_only(records: list[dict[str, Any]], spec: TaskSpec, **meta: Any) -> S
     return SourceRows({"train": records, "validation": None, "test": None}, dict(spec.splits), meta=meta)
 
 
-def _generated_source(spec: TaskSpec, config: Mapping[str, Any], data: Mapping[str, Any]) -> SourceRows:
+def _generated_source(spec: TaskSpec, config: Mapping[str, Any], data: DataSettings) -> SourceRows:
     """Seeded generators written for the tests (``dataeff.tasks.generators``)."""
     module = importlib.import_module(spec.generator or f"dataeff.tasks.generators.{spec.name}")
-    records = module.generate(
-        int(data["generated_examples"]), int(data["split_seed"]), data.get("difficulty", "medium")
-    )
+    records = module.generate(int(data.generated_examples), int(data.split_seed), data.difficulty)
     for i, rec in enumerate(records):
         rec["_id"] = f"{spec.name}-{i:06d}"
     return _train_only(records, spec)
 
 
-def _hub_source(spec: TaskSpec, config: Mapping[str, Any], data: Mapping[str, Any]) -> SourceRows:
+def _hub_source(spec: TaskSpec, config: Mapping[str, Any], data: DataSettings) -> SourceRows:
     """A Hub dataset (or a local copy of one), its own splits where it has them."""
     ds, load = load_hub(spec, data)
     available = list(ds.keys()) if hasattr(ds, "keys") else ["train"]
@@ -327,20 +325,20 @@ def _hub_source(spec: TaskSpec, config: Mapping[str, Any], data: Mapping[str, An
     return SourceRows(out, used, class_names, {"hub_load": load})
 
 
-def _user_source(spec: TaskSpec, config: Mapping[str, Any], data: Mapping[str, Any]) -> SourceRows:
+def _user_source(spec: TaskSpec, config: Mapping[str, Any], data: DataSettings) -> SourceRows:
     """A user's own labelled JSONL/CSV file (``user_tasks``)."""
 
     return _train_only(read_user_rows(spec, config), spec)
 
 
-def _bigbench_source(spec: TaskSpec, config: Mapping[str, Any], data: Mapping[str, Any]) -> SourceRows:
+def _bigbench_source(spec: TaskSpec, config: Mapping[str, Any], data: DataSettings) -> SourceRows:
     """A BIG-bench task from the pinned PyPI sdist (``dataeff.tasks.bigbench``)."""
 
     records, bigbench_meta = bigbench_records(spec, data)
     return _train_only(records, spec, bigbench=bigbench_meta)
 
 
-def _bbh_source(spec: TaskSpec, config: Mapping[str, Any], data: Mapping[str, Any]) -> SourceRows:
+def _bbh_source(spec: TaskSpec, config: Mapping[str, Any], data: DataSettings) -> SourceRows:
     """A BIG-Bench Hard task shipped in ``data/bbh`` (``dataeff.tasks.bbh``), sha256 checked."""
     bbh = dict(spec.bbh or {})
     if bbh.get("paper"):
@@ -350,8 +348,8 @@ def _bbh_source(spec: TaskSpec, config: Mapping[str, Any], data: Mapping[str, An
     return SourceRows({"train": train, "validation": None, "test": test}, dict(spec.splits), meta={"bbh": meta})
 
 
-#: A task source: (spec, config, the config's filled ``data`` section) -> its records.
-TaskSource = Callable[[TaskSpec, Mapping[str, Any], Mapping[str, Any]], SourceRows]
+#: A task source: (spec, config, the config's ``data`` settings) -> its records.
+TaskSource = Callable[[TaskSpec, Mapping[str, Any], DataSettings], SourceRows]
 
 #: Every task source by the name a :class:`TaskSpec` gives in ``source``.
 SOURCES: dict[str, TaskSource] = {
@@ -363,7 +361,7 @@ SOURCES: dict[str, TaskSource] = {
 }
 
 
-def load_source(spec: TaskSpec, config: Mapping[str, Any], data: Mapping[str, Any]) -> SourceRows:
+def load_source(spec: TaskSpec, config: Mapping[str, Any], data: DataSettings) -> SourceRows:
     """The records of ``spec`` from its source."""
     source = SOURCES.get(spec.source)
     if source is None:
@@ -468,8 +466,8 @@ def prepare_task(spec: TaskSpec, config: Mapping[str, Any], out_dir: str | os.Pa
 
     The whole directory appears at once (atomic rename) or not at all.
     """
-    data = section(dict(config), "data")  # schema defaults for keys a partial config leaves out
-    seed = int(data["split_seed"])
+    data = data_settings(config)  # schema defaults for keys a partial config leaves out
+    seed = int(data.split_seed)
     raw = load_source(spec, config, data)
     rendered, used, dropped = _render_splits(spec, raw)
     train, validation, test, rule = split_rows(
@@ -477,7 +475,7 @@ def prepare_task(spec: TaskSpec, config: Mapping[str, Any], out_dir: str | os.Pa
         rendered["validation"],
         rendered["test"],
         seed,
-        int(data["test_max"]),
+        int(data.test_max),
         spec.validation_fraction,
     )
     budgets = list(config.get("budgets") or [])
@@ -502,8 +500,8 @@ def prepare_task(spec: TaskSpec, config: Mapping[str, Any], out_dir: str | os.Pa
             "sizes": {"train": len(train), "validation": len(validation), "test": len(test)},
             "dropped_unlabelled": dropped,
             "split_seed": seed,
-            "difficulty": data["difficulty"] if generated else None,
-            "generated_examples": int(data["generated_examples"]) if generated else None,
+            "difficulty": data.difficulty if generated else None,
+            "generated_examples": int(data.generated_examples) if generated else None,
             "labels": labels,
             "metric": spec.metric,
             "ceiling": spec.ceiling,

@@ -18,7 +18,7 @@ from typing import Any
 
 from dataeff.core.errors import DataeffError
 from dataeff.core.io import read_json
-from dataeff.core.schema import section
+from dataeff.core.settings import EvalSettings, analysis_settings, data_settings
 from dataeff.tasks.bbh import usable_examples
 
 #: Repository root (prompt template paths are relative to it).
@@ -577,7 +577,7 @@ def _bigbench_hook(name: str, config: Mapping[str, Any] | None) -> TaskSpec | No
     if entry is not None:
         return bigbench_spec(name, entry)
     if name in BIGBENCH_PAPER:
-        if (config.get("data") or {}).get("bigbench_paper_tasks") == "sdist":
+        if data_settings(config).bigbench_paper_tasks == "sdist":
             return BIGBENCH_PAPER[name]
         if name not in _GENERATED:
             return _bbh_paper_spec()
@@ -639,8 +639,10 @@ def get_task(name: str, config: Mapping[str, Any] | None = None) -> TaskSpec:
 def with_config_revision(spec: TaskSpec, config: Mapping[str, Any] | None) -> TaskSpec:
     """``spec`` with the revision ``data.hub_revisions`` names for its Hub id, if any (the way
     to pin a dataset the registry leaves unpinned, or to move a pin, without editing code)."""
-    pins = ((config or {}).get("data") or {}).get("hub_revisions") or {}
-    if spec.source != "hub" or spec.hub_id not in pins:
+    if spec.source != "hub":
+        return spec
+    pins = data_settings(config).hub_revisions
+    if spec.hub_id not in pins:
         return spec
     return dataclasses.replace(spec, revision=str(pins[spec.hub_id]))
 
@@ -667,8 +669,8 @@ def pool_size(spec: TaskSpec, config: Mapping[str, Any]) -> int | None:
     ``data.generated_examples``, through the split rule. The workflow caps budgets at it so a
     budget above the pool runs once, at the pool size (docs/METHOD.md section 4).
     """
-    data = section(config, "data")
-    test_max = int(data["test_max"])
+    data = data_settings(config)
+    test_max = int(data.test_max)
     has_val, has_test = spec.splits.get("validation") is not None, spec.splits.get("test") is not None
     if spec.source == "bbh" and spec.bbh:
         n = usable_examples(str(spec.bbh["task"]), data)
@@ -677,8 +679,8 @@ def pool_size(spec: TaskSpec, config: Mapping[str, Any]) -> int | None:
         return carved_train_size(n, False, False, test_max)
     if spec.split_sizes and spec.split_sizes.get("train") is not None:
         n = int(spec.split_sizes["train"])
-    elif spec.source == "generated" and data.get("generated_examples"):
-        n, has_val, has_test = int(data["generated_examples"]), False, False
+    elif spec.source == "generated" and data.generated_examples:
+        n, has_val, has_test = int(data.generated_examples), False, False
     elif spec.source == "bigbench" and spec.bigbench and spec.bigbench.get("paper"):
         # Sized to leave the authors' pool (dataeff.tasks.bigbench), unless the JSON runs short.
         pool = int(spec.bigbench["train_size"])
@@ -690,12 +692,11 @@ def pool_size(spec: TaskSpec, config: Mapping[str, Any]) -> int | None:
     return carved_train_size(n, has_val, has_test, test_max, spec.validation_fraction)
 
 
-def task_max_new_tokens(config: Mapping[str, Any], task: str, default: int) -> int:
+def task_max_new_tokens(settings: EvalSettings, task: str, default: int) -> int:
     """Longest answer decoded for ``task``: ``eval.max_new_tokens_by_task[task]`` where set
     (e.g. 500 for object_counting), else ``default`` (the stage's own setting). Evaluation and
     the confidence pass both use it."""
-    by_task = ((config.get("eval") or {}).get("max_new_tokens_by_task")) or {}
-    return int(by_task.get(task, default))
+    return int(settings.max_new_tokens_by_task.get(task, default))
 
 
 def ceilings(config: Mapping[str, Any]) -> dict[str, float | None]:
@@ -705,7 +706,7 @@ def ceilings(config: Mapping[str, Any]) -> dict[str, float | None]:
     the registry/user values for the tasks it names.
     """
     out = {t: get_task(t, config).ceiling for t in config["tasks"]}
-    path = (config.get("analysis") or {}).get("ceilings")
+    path = analysis_settings(config).ceilings
     if path:
         table = read_json(path)
         if not isinstance(table, dict):

@@ -19,7 +19,7 @@ from typing import Any
 
 from dataeff.core.errors import DataeffError
 from dataeff.core.io import read_table
-from dataeff.core.schema import section
+from dataeff.core.settings import data_settings
 from dataeff.tasks.registry import TaskSpec
 
 
@@ -99,7 +99,7 @@ def read_user_rows(spec: TaskSpec, config: Mapping[str, Any]) -> list[dict[str, 
         out.append({"_id": rid, prompt_field: prompt, label_field: label})
     budgets = list(config.get("budgets") or [])
     if budgets:
-        test_max = int(section(dict(config), "data")["test_max"])  # the schema's default if unset
+        test_max = int(data_settings(config).test_max)  # the schema's default if unset
         need = min_examples(max(budgets), test_max)
         if len(out) < need:
             raise DataeffError(

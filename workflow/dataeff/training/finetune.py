@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from dataeff.core.io import atomic_write_json, atomic_write_text
+from dataeff.core.settings import FamilySettings, TrainSettings
 from dataeff.modeling.loading import family_load_kwargs, load_model, pick_dtype
 from dataeff.modeling.lora import peft_config
 from dataeff.modeling.precision import resolve_precision
@@ -78,41 +79,41 @@ __all__ = [
 ]
 
 
-def build_optimizer(params: list[Any], train_cfg: dict[str, Any]):
+def build_optimizer(params: list[Any], train: TrainSettings):
     """AdamW over ``params``; fused: one kernel for the whole update, about 4x faster than
     the per-tensor loop on a CPU. Its state takes the parameters' dtype (bf16 under the bf16
     precision policy)."""
     import torch
 
-    return torch.optim.AdamW(params, lr=train_cfg["learning_rate"], weight_decay=train_cfg["weight_decay"], fused=True)
+    return torch.optim.AdamW(params, lr=train.learning_rate, weight_decay=train.weight_decay, fused=True)
 
 
-def build_scheduler(optimizer: Any, train_cfg: dict[str, Any], steps: int):
+def build_scheduler(optimizer: Any, train: TrainSettings, steps: int):
     """The learning-rate schedule over ``steps`` optimizer steps, warm-up as a share of them
     (so a small budget that runs fewer steps warms up for proportionally fewer)."""
     from transformers import get_scheduler
 
     return get_scheduler(
-        train_cfg["lr_scheduler"],
+        train.lr_scheduler,
         optimizer,
-        num_warmup_steps=int(round(train_cfg["warmup_ratio"] * steps)),
+        num_warmup_steps=int(round(train.warmup_ratio * steps)),
         num_training_steps=steps,
     )
 
 
-def prepare_training(accelerator: Any, model: Any, train_cfg: dict[str, Any], steps: int) -> tuple[Any, Any, Any]:
+def prepare_training(accelerator: Any, model: Any, train: TrainSettings, steps: int) -> tuple[Any, Any, Any]:
     """The model, its AdamW over the trainable parameters and the schedule over ``steps``,
     prepared by ``accelerator`` (wrapped for DDP or sharded for FSDP2, moved to its device)."""
-    optimizer = build_optimizer([p for p in model.parameters() if p.requires_grad], train_cfg)
-    scheduler = build_scheduler(optimizer, train_cfg, steps)
+    optimizer = build_optimizer([p for p in model.parameters() if p.requires_grad], train)
+    scheduler = build_scheduler(optimizer, train, steps)
     return accelerator.prepare(model, optimizer, scheduler)
 
 
 def finetune(
     *,
     model_ref: str,
-    family_cfg: dict[str, Any],
-    train_cfg: dict[str, Any],
+    family: FamilySettings,
+    train: TrainSettings,
     train_rows: list[dict[str, Any]],
     val_rows: list[dict[str, Any]],
     out_dir: str | os.PathLike[str],
@@ -129,25 +130,25 @@ def finetune(
     """
     from accelerate.utils import set_seed
 
-    accelerator = make_accelerator(train_cfg.get("process_group_timeout_minutes"))
+    accelerator = make_accelerator(train.process_group_timeout_minutes)
     set_seed(seed)
     device = accelerator.device
     sharded = is_sharded(accelerator)
-    precision = resolve_precision(family_cfg.get("precision", "auto"), str(device))
-    method = train_cfg["method"]
+    precision = resolve_precision(family.precision, str(device))
+    method = train.method
     model, tokenizer, info = trainable_model(
-        model_ref, family_cfg, train_cfg, precision, str(device), load_placement(accelerator)
+        model_ref, family, train, precision, str(device), load_placement(accelerator)
     )
 
-    train = tokenize_rows(tokenizer, train_rows, train_cfg["max_seq_len"], source)
-    val = tokenize_rows(tokenizer, val_rows, train_cfg["max_seq_len"], source.replace("train", "validation"))
-    steps = planned_steps(len(train), train_cfg)
-    model, optimizer, scheduler = prepare_training(accelerator, model, train_cfg, steps)
+    examples = tokenize_rows(tokenizer, train_rows, train.max_seq_len, source)
+    val = tokenize_rows(tokenizer, val_rows, train.max_seq_len, source.replace("train", "validation"))
+    steps = planned_steps(len(examples), train)
+    model, optimizer, scheduler = prepare_training(accelerator, model, train, steps)
     setup_peak = peak_gpu_bytes(accelerator)
 
     fp = fingerprint(
-        train_cfg=train_cfg,
-        family_cfg=family_cfg,
+        train=train,
+        family=family,
         seed=seed,
         train_rows=train_rows,
         val_rows=val_rows,
@@ -167,20 +168,20 @@ def finetune(
         layout=layout_for(accelerator.unwrap_model(model), accelerator.num_processes, sharded=sharded),
         precision=precision,
         pad_id=tokenizer.pad_token_id,
-        micro_batch_size=train_cfg["micro_batch_size"],
-        max_grad_norm=train_cfg["max_grad_norm"],
+        micro_batch_size=train.micro_batch_size,
+        max_grad_norm=train.max_grad_norm,
         sharded=sharded,
         source=source,
     )
     _train_loop(
-        ctx, state, best, checkpointer, train, val, steps, train_cfg, seed, progress and accelerator.is_main_process
+        ctx, state, best, checkpointer, examples, val, steps, train, seed, progress and accelerator.is_main_process
     )
     if state.stop_reason is None:
-        state.stop_reason = "max_steps" if steps == int(train_cfg["max_steps"]) else "max_epochs"
+        state.stop_reason = "max_steps" if steps == int(train.max_steps) else "max_epochs"
 
     out = Path(out_dir)
     best.restore(model)
-    save_dtype = pick_dtype(family_cfg.get("dtype", "auto"), str(device))
+    save_dtype = pick_dtype(family.dtype, str(device))
     save_model(accelerator, model, out / "model", tokenizer, method, save_dtype)
     if accelerator.is_main_process:
         atomic_write_text(out / "train_log.jsonl", "".join(json.dumps(r) + "\n" for r in state.history))
@@ -188,9 +189,9 @@ def finetune(
     peak = peak_gpu_bytes(accelerator)
     metrics = _metrics(
         state,
-        train_cfg,
+        train,
         steps,
-        len(train),
+        len(examples),
         len(val),
         seed,
         method,
@@ -235,8 +236,8 @@ def load_placement(accelerator: Any) -> str:
 
 def trainable_model(
     model_ref: str,
-    family_cfg: dict[str, Any],
-    train_cfg: dict[str, Any],
+    family: FamilySettings,
+    train: TrainSettings,
     precision: Any,
     device: str,
     placement: str = "device",
@@ -244,14 +245,14 @@ def trainable_model(
     """The model in the precision policy's weight dtype, wrapped in LoRA adapters when the
     method is ``lora``, in training mode without a KV cache; its tokenizer and load record.
     ``placement``: :func:`load_placement`."""
-    load_kwargs = _family_kwargs(family_cfg) | {"dtype": precision.weights_dtype}
+    load_kwargs = family_load_kwargs(family) | {"dtype": precision.weights_dtype}
     model, tokenizer, info = load_model(
-        model_ref, device=device, threads=train_cfg.get("threads"), placement=placement, **load_kwargs
+        model_ref, device=device, threads=train.threads, placement=placement, **load_kwargs
     )
-    if train_cfg["method"] == "lora":
+    if train.method == "lora":
         from peft import get_peft_model
 
-        model = get_peft_model(model, peft_config(train_cfg.get("lora")))
+        model = get_peft_model(model, peft_config(train.lora))
     model.train()
     model.config.use_cache = False
     return model, tokenizer, info
@@ -262,10 +263,10 @@ def _train_loop(
     state: TrainState,
     best: BestWeights,
     checkpointer: Checkpointer,
-    train: list[Example],
+    examples: list[Example],
     val: list[Example],
     steps: int,
-    train_cfg: dict[str, Any],
+    train: TrainSettings,
     seed: int,
     show_progress: bool,
 ) -> None:
@@ -276,11 +277,11 @@ def _train_loop(
     from tqdm.auto import tqdm
 
     acc, model = ctx.accelerator, ctx.model
-    evals = set(validation_steps(steps, train_cfg))
+    evals = set(validation_steps(steps, train))
     bar = tqdm(total=steps, initial=state.step, desc="fine-tune", disable=not show_progress, mininterval=2)
     start = time.perf_counter()
     while state.step < steps:
-        batch = [train[i] for i in batch_indices(len(train), train_cfg["batch_size"], state.step, seed)]
+        batch = [examples[i] for i in batch_indices(len(examples), train.batch_size, state.step, seed)]
         loss = train_step(ctx, batch, state.step)
         state.step += 1
         state.tokens += sum(e.length for e in batch)
@@ -295,9 +296,9 @@ def _train_loop(
         state.history.append(record)
         bar.update(1)
         bar.set_postfix(loss=f"{loss:.3f}", val=f"{state.best_loss:.3f}")
-        if state.should_stop(int(train_cfg["patience"])):
+        if state.should_stop(int(train.patience)):
             break
-        if state.step % train_cfg["checkpoint_every"] == 0 and state.step < steps:
+        if state.step % train.checkpoint_every == 0 and state.step < steps:
             state.train_seconds += time.perf_counter() - start
             start = time.perf_counter()
             checkpointer.save(state, best.state)
@@ -307,7 +308,7 @@ def _train_loop(
 
 def _metrics(
     state: Any,
-    train_cfg: dict[str, Any],
+    train: TrainSettings,
     steps: int,
     n_train: int,
     n_val: int,
@@ -321,7 +322,7 @@ def _metrics(
     """What the run really did (every count measured from the run's own schedule and state)."""
     import math
 
-    drawn, distinct = data_coverage(n_train, train_cfg["batch_size"], state.step, seed)
+    drawn, distinct = data_coverage(n_train, train.batch_size, state.step, seed)
     early = state.stop_reason == "early_stopping"
     return {
         "steps_planned": steps,
@@ -330,13 +331,13 @@ def _metrics(
         "stopped_early": early,
         "stop_reason": state.stop_reason,
         "early_stop_reason": (
-            f"validation loss did not improve for {train_cfg['patience']} evaluations after step {state.best_step}"
+            f"validation loss did not improve for {train.patience} evaluations after step {state.best_step}"
             if early
             else None
         ),
-        "early_stopping_possible": early_stopping_possible(steps, train_cfg),
+        "early_stopping_possible": early_stopping_possible(steps, train),
         "validation_evaluations": state.evaluations,
-        "validation_evaluations_planned": len(validation_steps(steps, train_cfg)),
+        "validation_evaluations_planned": len(validation_steps(steps, train)),
         "best_val_loss": state.best_loss if math.isfinite(state.best_loss) else None,
         "best_step": state.best_step,
         # distinct training examples the run trained on (fewer than the pool when it stopped
@@ -373,10 +374,6 @@ def _fsdp_record(accelerator: Any) -> dict[str, Any] | None:
         "activation_checkpointing": bool(plugin.activation_checkpointing),
         "state_dict_type": str(plugin.state_dict_type).rsplit(".", 1)[-1],
     }
-
-
-def _family_kwargs(family_cfg: dict[str, Any]) -> dict[str, Any]:
-    return family_load_kwargs(family_cfg)
 
 
 def write_metrics(path: str | os.PathLike[str], metrics: dict[str, Any]) -> None:

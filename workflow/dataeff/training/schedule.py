@@ -1,5 +1,5 @@
 """The data schedule of a fine-tune: which examples each step draws, how many steps run, when
-validation runs, and what that covers. Pure functions of (pool size, config, seed), so a resumed
+validation runs, and what that covers. Pure functions of (pool size, ``train`` settings, seed), so a resumed
 run sees the same batches, and the plan of every budget (:func:`budget_plans`) can be checked
 before anything trains.
 
@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from dataeff.core.settings import DataSettings, TrainSettings, data_settings, train_settings
 from dataeff.tasks.prepare import validation_size
 
 
@@ -30,11 +31,11 @@ def batch_indices(n: int, batch_size: int, step: int, seed: int) -> list[int]:
     return perm[pos * batch_size : (pos + 1) * batch_size]
 
 
-def planned_steps(n: int, train_cfg: Mapping[str, Any]) -> int:
+def planned_steps(n: int, train: TrainSettings) -> int:
     """Optimizer steps: ``max_steps``, or fewer when ``max_epochs`` over ``n`` examples ends first."""
-    steps = int(train_cfg["max_steps"])
-    if train_cfg.get("max_epochs"):
-        steps = min(steps, math.ceil(train_cfg["max_epochs"] * n / train_cfg["batch_size"]))
+    steps = int(train.max_steps)
+    if train.max_epochs:
+        steps = min(steps, math.ceil(train.max_epochs * n / train.batch_size))
     return max(1, steps)
 
 
@@ -51,16 +52,16 @@ def data_coverage(n: int, batch_size: int, steps: int, seed: int) -> tuple[int, 
     return drawn, len(seen)
 
 
-def validation_steps(steps: int, train_cfg: Mapping[str, Any]) -> list[int]:
+def validation_steps(steps: int, train: TrainSettings) -> list[int]:
     """The steps after which validation loss is computed: every ``eval_every`` and the last."""
-    every = int(train_cfg["eval_every"])
+    every = int(train.eval_every)
     return sorted(set(range(every, steps + 1, every)) | {steps})
 
 
-def early_stopping_possible(steps: int, train_cfg: Mapping[str, Any]) -> bool:
+def early_stopping_possible(steps: int, train: TrainSettings) -> bool:
     """Whether early stopping can end a run of ``steps`` steps before its end: it needs more than
     ``patience`` evaluations after the first (which always improves on infinity)."""
-    return earliest_stop(steps, train_cfg) is not None
+    return earliest_stop(steps, train) is not None
 
 
 # --------------------------------------------------------------------------- the plan per budget
@@ -90,12 +91,12 @@ def distinct_seen(n: int, batch_size: int, steps: int) -> int:
     return min(n, steps * batch_size)
 
 
-def earliest_stop(steps: int, train_cfg: Mapping[str, Any]) -> int | None:
+def earliest_stop(steps: int, train: TrainSettings) -> int | None:
     """The first step at which early stopping can end a run of ``steps`` steps, or None when
     it never can: the first validation always improves (on infinity), so it takes ``patience``
     more validations without improvement, all before the last step."""
-    checks = validation_steps(steps, train_cfg)
-    need = int(train_cfg["patience"]) + 1
+    checks = validation_steps(steps, train)
+    need = int(train.patience) + 1
     if len(checks) <= need:
         return None
     stop = checks[need - 1]
@@ -120,34 +121,33 @@ class BudgetPlan:
     early_stopping_possible: bool
 
 
-def budget_plan(budget: int, config: Mapping[str, Any], pool: int | None = None) -> BudgetPlan:
-    """The :class:`BudgetPlan` of ``budget`` under a validated ``config``; ``pool`` is the
-    task's training-set size when known (a larger budget trains on the whole pool)."""
-    train_cfg = config["train"]
-    data_cfg = config.get("data") or {}
-    batch = int(train_cfg["batch_size"])
+def budget_plan(budget: int, train: TrainSettings, data: DataSettings, pool: int | None = None) -> BudgetPlan:
+    """The :class:`BudgetPlan` of ``budget`` under the ``train`` and ``data`` settings; ``pool`` is
+    the task's training-set size when known (a larger budget trains on the whole pool)."""
+    batch = int(train.batch_size)
     n = min(int(budget), pool) if pool is not None else int(budget)
-    steps = planned_steps(n, train_cfg)
-    stop = earliest_stop(steps, train_cfg)
+    steps = planned_steps(n, train)
+    stop = earliest_stop(steps, train)
     first = stop if stop is not None else steps
     return BudgetPlan(
         budget=int(budget),
         train_examples=n,
-        validation_examples=validation_size(int(budget), float(data_cfg.get("validation_fraction", 0.2))),
+        validation_examples=validation_size(int(budget), float(data.validation_fraction)),
         max_updates=steps,
         min_updates=first,
         max_examples_drawn=examples_drawn(n, batch, steps),
         max_distinct=distinct_seen(n, batch, steps),
         min_distinct=distinct_seen(n, batch, first),
         max_epochs=round(examples_drawn(n, batch, steps) / n, 3),
-        validations=len(validation_steps(steps, train_cfg)),
+        validations=len(validation_steps(steps, train)),
         early_stopping_possible=stop is not None,
     )
 
 
 def budget_plans(config: Mapping[str, Any], pool: int | None = None) -> list[BudgetPlan]:
-    """Plans of every configured budget, smallest first."""
-    return [budget_plan(b, config, pool) for b in sorted(config["budgets"])]
+    """Plans of every budget of a validated ``config``, smallest first."""
+    train, data = train_settings(config), data_settings(config)
+    return [budget_plan(b, train, data, pool) for b in sorted(config["budgets"])]
 
 
 def schedule_problems(plans: Sequence[BudgetPlan]) -> list[str]:

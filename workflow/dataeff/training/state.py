@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from dataeff.core.provenance import stable_hash
+from dataeff.core.settings import FamilySettings, TrainSettings, to_dict
 
 #: Family keys that describe the cluster, not the training run: changing them keeps a checkpoint.
 NOT_FINGERPRINTED_FAMILY_KEYS = ("coefficients", "mem_mb", "runtime")
@@ -23,8 +24,8 @@ NOT_FINGERPRINTED_TRAIN_KEYS = ("threads", "process_group_timeout_minutes")
 
 def fingerprint(
     *,
-    train_cfg: dict[str, Any],
-    family_cfg: dict[str, Any],
+    train: TrainSettings,
+    family: FamilySettings,
     seed: int,
     train_rows: list[dict[str, Any]],
     val_rows: list[dict[str, Any]],
@@ -32,11 +33,12 @@ def fingerprint(
 ) -> str:
     """Identity of a run: a checkpoint is resumed only by the run that wrote it (same settings,
     seed, data and precision used). Threads and the process-group timeout do not change the
-    result, so changing them keeps it."""
+    result, so changing them keeps it. The settings are hashed in their dict form
+    (:func:`dataeff.core.settings.to_dict`), as the validated config holds them."""
     return stable_hash(
         {
-            "train": {k: v for k, v in train_cfg.items() if k not in NOT_FINGERPRINTED_TRAIN_KEYS},
-            "family": {k: v for k, v in family_cfg.items() if k not in NOT_FINGERPRINTED_FAMILY_KEYS},
+            "train": {k: v for k, v in to_dict(train).items() if k not in NOT_FINGERPRINTED_TRAIN_KEYS},
+            "family": {k: v for k, v in to_dict(family).items() if k not in NOT_FINGERPRINTED_FAMILY_KEYS},
             "seed": seed,
             "train_rows": train_rows,
             "val_rows": val_rows,

@@ -350,9 +350,7 @@ def test_the_paper_curve_model_reads_the_budget_as_the_budget_command_does():
     """With nothing measured, ``--curve-model paper`` puts the central budget at the paper's
     N_max ** (tau ** (a / (1 - a))) for the prior mean a, inside its interval; the grid model
     reads another budget from the same prior."""
-    common = dict(
-        targets=[0.5, 0.9], level=0.8, measured=[0], neighbours=14, seed=123, sigma=0.1, methods=("bayes",)
-    )
+    common = dict(targets=[0.5, 0.9], level=0.8, measured=[0], neighbours=14, seed=123, sigma=0.1, methods=("bayes",))
     paper = calibrate_published(["qwen"], curve_model="paper", **common)
     grid = calibrate_published(["qwen"], curve_model="grid", **common)
     assert len(paper) == len(grid) > 0

@@ -11,7 +11,7 @@ trap 'rm -rf "$out"' EXIT
 for cfg in config/config.yaml config/paper.yaml config/study.yaml; do
     tasks=$(.venv/bin/python - "$cfg" <<'PY'
 import sys
-from dataeff.core.config import load_config
+from dataeff.pipeline.config import load_config
 from dataeff.efficiency.published_curves import resolve_results_dir
 from dataeff.efficiency.results import result_filename
 from dataeff.tasks.registry import BIGBENCH_PAPER, get_task

@@ -5,11 +5,14 @@ accelerate decides "FSDP" only for GPU-like devices; on CPUs with several proces
 MULTI_CPU and ignores the FSDP plugin. torch's ``fully_shard`` itself runs on CPU with gloo, so
 :func:`allow_fsdp_on_cpu` turns the MULTI_CPU decision into FSDP when a plugin was configured;
 everything after that (wrapping, sharded state, checkpoints, gathering) is accelerate's and
-torch's own code. Not a test module, and never imported by the package.
+torch's own code. :func:`torchrun` is the one command line the multi-process tests launch
+their worker scripts with. Not a test module, and never imported by the package.
 """
 
 from __future__ import annotations
 
+import socket
+import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -53,3 +56,19 @@ def fsdp_launch_env(num_processes: int, config_file: Path = ROOT / "config" / "f
     args, _, _ = _validate_launch_command(args)
     env = prepare_multi_gpu_env(args)
     return {k: v for k, v in env.items() if k.startswith(("FSDP_", "ACCELERATE_"))}
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on now (the rendezvous port of one launch)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def torchrun(script: Path, *args: str, procs: int = 2) -> list[str]:
+    """``python -m torch.distributed.run`` starting ``procs`` CPU processes of ``script``: what
+    ``accelerate launch`` runs for several GPUs (on CPUs accelerate itself would want mpirun)."""
+    return [
+        sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", str(procs),
+        "--master_port", str(free_port()), str(script), *args,
+    ]  # fmt: skip

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -20,12 +19,6 @@ import pytest
 
 HERE = Path(__file__).resolve().parent
 TIMEOUT = 300  # seconds per launch: a hang (a collective left waiting) fails the test
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _env(fsdp: bool) -> dict[str, str]:
@@ -39,20 +32,10 @@ def _env(fsdp: bool) -> dict[str, str]:
 
 
 def _launch(model: Path, out: Path, *extra: str, procs: int = 2) -> subprocess.CompletedProcess:
-    script = [str(HERE / "_mp_finetune.py"), str(model), str(out), *extra]
-    if procs == 1:
-        cmd = [sys.executable, *script]
-    else:
-        cmd = [
-            sys.executable,
-            "-m",
-            "torch.distributed.run",
-            "--nproc_per_node",
-            str(procs),
-            "--master_port",
-            str(_free_port()),
-            *script,
-        ]
+    from _fsdp_cpu import torchrun
+
+    script, args = HERE / "_mp_finetune.py", (str(model), str(out), *extra)
+    cmd = [sys.executable, str(script), *args] if procs == 1 else torchrun(script, *args, procs=procs)
     return subprocess.run(cmd, env=_env("--fsdp" in extra), capture_output=True, text=True, timeout=TIMEOUT)
 
 

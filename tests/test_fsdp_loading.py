@@ -17,9 +17,7 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -55,17 +53,11 @@ def wide_model_dir(tiny_model_dir, tmp_path_factory) -> Path:
     return out
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.mark.slow
 def test_only_the_main_rank_reads_the_weights_and_each_holds_its_shard(wide_model_dir, tmp_path):
     import torch
 
-    from _fsdp_cpu import fsdp_launch_env
+    from _fsdp_cpu import fsdp_launch_env, torchrun
     from dataeff.modeling.loading import load_model
 
     env = dict(
@@ -73,18 +65,7 @@ def test_only_the_main_rank_reads_the_weights_and_each_holds_its_shard(wide_mode
     )
     env.update(fsdp_launch_env(2))
     assert env["FSDP_CPU_RAM_EFFICIENT_LOADING"].lower() == "true"  # config/fsdp.yaml
-    cmd = [
-        sys.executable,
-        "-m",
-        "torch.distributed.run",
-        "--nproc_per_node",
-        "2",
-        "--master_port",
-        str(_free_port()),
-        str(HERE / "_fsdp_load.py"),
-        str(wide_model_dir),
-        str(tmp_path),
-    ]
+    cmd = torchrun(HERE / "_fsdp_load.py", str(wide_model_dir), str(tmp_path))
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-4000:]
     main, other = (json.loads((tmp_path / f"rank{r}.json").read_text()) for r in (0, 1))

@@ -41,21 +41,10 @@ def test_two_processes_equal_one(tiny_model_dir, tmp_path):
     two = tmp_path / "two"
     # torch.distributed.run is what `accelerate launch` uses for several GPUs; on CPUs accelerate
     # itself would want mpirun, so the test calls it directly (accelerate sees MULTI_CPU, gloo).
+    from _fsdp_cpu import torchrun
     from _mp_finetune import STEPS
-    from test_fsdp import _free_port
 
-    cmd = [
-        sys.executable,
-        "-m",
-        "torch.distributed.run",
-        "--nproc_per_node",
-        "2",
-        "--master_port",
-        str(_free_port()),
-        str(HERE / "_mp_finetune.py"),
-        str(tiny_model_dir),
-        str(two),
-    ]
+    cmd = torchrun(HERE / "_mp_finetune.py", str(tiny_model_dir), str(two))
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     one = tmp_path / "one"

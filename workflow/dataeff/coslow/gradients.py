@@ -52,6 +52,7 @@ from dataeff.core.errors import DataeffError
 from dataeff.core.settings import CoslowSettings, LoraSettings, analysis_settings, coslow_settings, to_dict
 from dataeff.modeling.chat import answer_ids, prompt_ids
 from dataeff.modeling.lora import peft_config
+from dataeff.training.batches import cut_prompt
 
 # --------------------------------------------------------------------------- examples
 
@@ -123,7 +124,7 @@ def encode_capped(
                     field="coslow.max_seq_len",
                     fix="raise coslow.max_seq_len or shorten the answer",
                 )
-            p = p[len(p) + len(a) - max_seq_len :]
+            p = cut_prompt(p, len(a), max_seq_len)
             cut += 1
         if max_len is not None and len(p) + len(a) > max_len:
             raise DataeffError(

@@ -32,6 +32,14 @@ class Example:
         return len(self.prompt) + len(self.completion)
 
 
+def cut_prompt(prompt: list[int], answer_len: int, max_seq_len: int) -> list[int]:
+    """``prompt`` cut from the left so that it and an answer of ``answer_len`` tokens fit in
+    ``max_seq_len`` (the end of a prompt, next to the answer, is what the answer depends on);
+    unchanged when they fit. The callers refuse an answer that alone reaches the cap."""
+    keep = max_seq_len - answer_len
+    return prompt[-keep:] if len(prompt) > keep else prompt
+
+
 def tokenize_rows(tokenizer: Any, rows: list[dict[str, Any]], max_seq_len: int, source: str) -> list[Example]:
     """Tokenize ``{"prompt", "answer", "system"?}`` rows; the prompt is cut from the left
     when an example is longer than ``max_seq_len`` (the answer is never cut)."""
@@ -52,7 +60,7 @@ def tokenize_rows(tokenizer: Any, rows: list[dict[str, Any]], max_seq_len: int, 
                 field="train.max_seq_len",
                 fix="raise train.max_seq_len",
             )
-        out.append(Example(p[-(max_seq_len - len(c)) :], c))
+        out.append(Example(cut_prompt(p, len(c), max_seq_len), c))
     return out
 
 

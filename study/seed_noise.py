@@ -110,6 +110,7 @@ def analyse_task(runs: dict[str, Any], chance: dict[str, float], ceiling: float 
     seeds = sorted(runs["seeds"])
     mean_acc = {b: statistics.fmean(runs["seeds"][s][b]["accuracy"] for s in seeds) for b in grid}
     n_test = runs["n_test"]
+    first_eval = int(train_settings(config).eval_every)
     out: dict[str, Any] = {"seeds": seeds, "n_test": n_test, "zero_shot": runs["zero_shot"], "chance": chance}
     for rule in FLOORS:
         floor = _floor(rule, chance)
@@ -148,10 +149,25 @@ def analyse_task(runs: dict[str, Any], chance: dict[str, float], ceiling: float 
             "validation_rows": max(1, math.ceil(float(data.validation_fraction) * b)),
             "best_step": [runs["seeds"][s][b]["best_step"] for s in seeds],
             "steps_run": [runs["seeds"][s][b]["steps_run"] for s in seeds],
+            "first_validation_gap": first_validation_gaps(runs, seeds, b, first_eval),
         }
         for b in grid
     }
     return out
+
+
+def first_validation_gaps(runs: dict[str, Any], seeds: list[int], budget: int, first_eval: int) -> list[float]:
+    """For every seed whose best step was the first validation, its accuracy minus the mean of the
+    same task's other seeds at this budget. A tiny validation set that stops runs too early shows
+    up as negative gaps: the stopped run scores below its siblings, which trained on."""
+    gaps = []
+    for s in seeds:
+        if runs["seeds"][s][budget]["best_step"] != first_eval:
+            continue
+        others = [runs["seeds"][o][budget]["accuracy"] for o in seeds if o != s]
+        if others:
+            gaps.append(runs["seeds"][s][budget]["accuracy"] - statistics.fmean(others))
+    return gaps
 
 
 def summarise(tasks: dict[str, dict], config: dict) -> dict[str, Any]:
@@ -172,6 +188,11 @@ def summarise(tasks: dict[str, dict], config: dict) -> dict[str, Any]:
         pooled.setdefault("best_at_first_validation_share", {})[str(b)] = sum(s == first_eval for s in steps) / len(
             steps
         )
+        gaps = [g for t in tasks.values() for g in t["budgets"][str(b)]["first_validation_gap"]]
+        pooled.setdefault("first_validation_gap", {})[str(b)] = {
+            "runs": len(gaps),
+            "mean": statistics.fmean(gaps) if gaps else None,
+        }
     for rule in FLOORS:
         shares = [t[rule]["training_share"] for t in tasks.values() if t[rule]["training_share"] is not None]
         pooled[rule] = {
@@ -222,16 +243,20 @@ def write_report(out: Path, tasks: dict[str, dict], pooled: dict, config: dict) 
     lines += [
         "Accuracy per budget, pooled over tasks (root mean square):",
         "",
-        "| budget | validation rows | seed-to-seed sd | binomial test sd | best step at the first validation |",
-        "|---:|---:|---:|---:|---:|",
+        "| budget | validation rows | seed-to-seed sd | binomial test sd | best step at the first validation "
+        "| those runs against their other seeds |",
+        "|---:|---:|---:|---:|---:|---:|",
     ]
     any_task = next(iter(tasks.values()))
     for b in grid:
+        gap = pooled["first_validation_gap"][str(b)]
+        runs = f"{gap['runs']} run" + "s" * (gap["runs"] != 1)
+        gap_text = "-" if gap["mean"] is None else f"{gap['mean']:+.3f} over {runs}"
         lines.append(
             f"| {b} | {any_task['budgets'][str(b)]['validation_rows']} | "
             f"{pooled['accuracy_seed_sd_by_budget'][str(b)]:.3f} | "
             f"{pooled['accuracy_binomial_sd_by_budget'][str(b)]:.3f} | "
-            f"{pooled['best_at_first_validation_share'][str(b)]:.0%} |"
+            f"{pooled['best_at_first_validation_share'][str(b)]:.0%} | {gap_text} |"
         )
     (out / "seed_noise.md").write_text("\n".join(lines) + "\n")
 

@@ -57,3 +57,8 @@ def test_committed_seed_noise_is_recomputed_from_the_raw_files(tmp_path):
             ]
             assert row["accuracy"] == accs
             assert row["seed_sd"] == pytest.approx(statistics.stdev(accs))
+    for rule in ("majority", "fair"):
+        excess = [
+            statistics.fmean(t[rule]["auc_per_seed"]) - t[rule]["auc_mean_curve"] for t in committed["tasks"].values()
+        ]
+        assert committed["pooled"][rule]["single_seed_excess_mean"] == pytest.approx(statistics.fmean(excess))

@@ -39,6 +39,9 @@ from dataeff.pipeline.config import load_config  # noqa: E402
 from dataeff.tasks.bbh import option_letters, read_bbh  # noqa: E402
 from dataeff.tasks.registry import get_task  # noqa: E402
 
+sys.path.insert(0, str(REPO / "study"))
+from noise import SHARE_DRAWS, training_share  # noqa: E402
+
 FLOORS = ("majority", "fair")
 
 
@@ -170,6 +173,42 @@ def first_validation_gaps(runs: dict[str, Any], seeds: list[int], budget: int, f
     return gaps
 
 
+def modelled_training_sd(
+    runs: dict[str, Any], chance: dict[str, float], ceiling: float | None, config: dict, sd_by_budget: dict[int, float]
+) -> dict[str, float]:
+    """Per floor rule, the AUC's training sd as study/noise.py models it for the CPU study's
+    tasks: one run's curve with every budget's accuracy moved by Normal(0, sd) noise of the
+    transferred per-budget sd. Centred on each seed's own curve in turn (the study has one run
+    per task) and pooled as a root mean square over the seeds, so it can be set against the sd
+    of the seeds' AUCs that was measured: whether the study's intervals carry the training noise
+    they claim to."""
+    grid = sorted(int(b) for b in config["budgets"])
+    n, n_max, seed = runs["n_test"], int(config["max_budget"]), int(config["seed"])
+    out = {}
+    for rule in FLOORS:
+        variances = []
+        for s in sorted(runs["seeds"]):
+            m = {
+                "task": "",
+                "points": {0: (runs["zero_shot"], n), **{b: (runs["seeds"][s][b]["accuracy"], n) for b in grid}},
+                "floor": (chance["majority"], n),
+                "guess": chance["uniform_options"],
+                "ceiling": ceiling,
+                "train_sd": {b: sd_by_budget[b] for b in grid},
+                "train_seeds": {b: 0 for b in grid},
+            }
+            variances.append(training_share(m, grid, n_max, rule, SHARE_DRAWS, seed)["auc_sd_training"] ** 2)
+        out[rule] = math.sqrt(statistics.fmean(variances))
+    return out
+
+
+def leave_task_out_sd(tasks: dict[str, dict], left_out: str, grid: list[int]) -> dict[int, float]:
+    """Per budget, the root mean square seed-to-seed accuracy sd of every task but ``left_out``:
+    the transfer study/noise.py makes, without the task it is checked on."""
+    others = [t for name, t in tasks.items() if name != left_out]
+    return {b: math.sqrt(statistics.fmean(t["budgets"][str(b)]["seed_sd"] ** 2 for t in others)) for b in grid}
+
+
 def summarise(tasks: dict[str, dict], config: dict) -> dict[str, Any]:
     """Pooled over tasks: the per-budget training sd (root mean square), and per floor rule the
     median training share and root-mean-square training and test sd of the AUC."""
@@ -199,6 +238,11 @@ def summarise(tasks: dict[str, dict], config: dict) -> dict[str, Any]:
             "auc_train_sd_rms": math.sqrt(statistics.fmean(t[rule]["auc_train_sd"] ** 2 for t in tasks.values())),
             "auc_test_sd_rms": math.sqrt(statistics.fmean(t[rule]["auc_test_sd"] ** 2 for t in tasks.values())),
             "training_share_median": statistics.median(shares) if shares else None,
+            "auc_train_sd_modelled_rms": (
+                math.sqrt(statistics.fmean(t[rule]["auc_train_sd_modelled"] ** 2 for t in tasks.values()))
+                if all("auc_train_sd_modelled" in t[rule] for t in tasks.values())
+                else None
+            ),
             # A single seed's running maximum keeps its own lucky budget, so one run's AUC sits above
             # the AUC of the seed-mean curve that METHOD section 1 rule 2 asks for: by this much.
             "single_seed_excess_mean": statistics.fmean(
@@ -229,20 +273,28 @@ def write_report(out: Path, tasks: dict[str, dict], pooled: dict, config: dict) 
         lines += [
             f"Floor: {rule}.",
             "",
-            "| task | AUC per seed | AUC of the mean curve | training sd | test sd | training share |",
-            "|---|---|---:|---:|---:|---:|",
+            "| task | AUC per seed | AUC of the mean curve | training sd | as study/noise.py models it | test sd "
+            "| training share |",
+            "|---|---|---:|---:|---:|---:|---:|",
         ]
         for name, t in tasks.items():
             r = t[rule]
             share = "-" if r["training_share"] is None else f"{r['training_share']:.0%}"
+            modelled = "-" if r.get("auc_train_sd_modelled") is None else f"{r['auc_train_sd_modelled']:.3f}"
             lines.append(
                 f"| {name} | {', '.join(f'{a:.3f}' for a in r['auc_per_seed'])} | {r['auc_mean_curve']:.3f} | "
-                f"{r['auc_train_sd']:.3f} | {r['auc_test_sd']:.3f} | {share} |"
+                f"{r['auc_train_sd']:.3f} | {modelled} | {r['auc_test_sd']:.3f} | {share} |"
             )
         p = pooled[rule]
         share = "-" if p["training_share_median"] is None else f"{p['training_share_median']:.0%}"
+        modelled = "-" if p["auc_train_sd_modelled_rms"] is None else f"{p['auc_train_sd_modelled_rms']:.3f}"
         lines += [
-            f"| root mean square / median | | | {p['auc_train_sd_rms']:.3f} | {p['auc_test_sd_rms']:.3f} | {share} |",
+            f"| root mean square / median | | | {p['auc_train_sd_rms']:.3f} | {modelled} | {p['auc_test_sd_rms']:.3f} "
+            f"| {share} |",
+            "",
+            "The modelled column is study/noise.py's model of training noise (each budget's accuracy moved by "
+            "Normal noise of the per-budget seed sd pooled over the other tasks), centred on each seed's curve: "
+            "the noise the CPU study's intervals assume, set against the spread of the seeds' AUCs measured here.",
             "",
             f"A single seed's AUC exceeds the AUC of its task's seed-mean curve by {p['single_seed_excess_mean']:+.3f} "
             "on average (each run's running maximum keeps its own lucky budget).",
@@ -282,6 +334,7 @@ def main(argv: list[str] | None = None) -> int:
     rng = np.random.default_rng(int(config["seed"]))
     grid = sorted(int(b) for b in config["budgets"])
     tasks: dict[str, dict] = {}
+    inputs: dict[str, tuple] = {}
     for task in config["tasks"]:
         runs = task_runs(root, task, grid)
         if runs is None or len(runs["seeds"]) < args.min_seeds:
@@ -289,9 +342,15 @@ def main(argv: list[str] | None = None) -> int:
         spec = get_task(task, config)
         chance = chance_scores(spec.bbh["task"], runs["ids"], runs["gold"])
         tasks[task] = analyse_task(runs, chance, spec.ceiling, config, rng)
+        inputs[task] = (runs, chance, spec.ceiling)
     if not tasks:
         print(f"no task has {args.min_seeds} finished seeds under {root}/raw yet")
         return 0
+    if len(tasks) > 1:
+        for task, (runs, chance, ceiling) in inputs.items():
+            sd = leave_task_out_sd(tasks, task, grid)
+            for rule, value in modelled_training_sd(runs, chance, ceiling, config, sd).items():
+                tasks[task][rule]["auc_train_sd_modelled"] = value
     pooled = summarise(tasks, config)
     write_report(root / "analysis", tasks, pooled, config)
     print((root / "analysis" / "seed_noise.md").read_text())

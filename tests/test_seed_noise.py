@@ -62,3 +62,37 @@ def test_committed_seed_noise_is_recomputed_from_the_raw_files(tmp_path):
             statistics.fmean(t[rule]["auc_per_seed"]) - t[rule]["auc_mean_curve"] for t in committed["tasks"].values()
         ]
         assert committed["pooled"][rule]["single_seed_excess_mean"] == pytest.approx(statistics.fmean(excess))
+
+
+def test_leave_task_out_sd_pools_the_other_tasks_only():
+    seed_noise = _seed_noise()
+    tasks = {
+        "a": {"budgets": {"10": {"seed_sd": 0.3}}},
+        "b": {"budgets": {"10": {"seed_sd": 0.0}}},
+        "c": {"budgets": {"10": {"seed_sd": 0.4}}},
+    }
+    assert seed_noise.leave_task_out_sd(tasks, "b", [10]) == {10: pytest.approx(0.125**0.5)}
+    assert seed_noise.leave_task_out_sd(tasks, "a", [10]) == {10: pytest.approx(0.08**0.5)}
+
+
+def test_modelled_training_sd_vanishes_without_seed_noise_and_grows_with_it():
+    """study/noise.py's model, as the seed analysis applies it: no per-budget sd, no spread in
+    the AUC; a larger sd, a larger spread, under every floor rule."""
+    from dataeff.pipeline.config import load_config
+
+    seed_noise = _seed_noise()
+    config = load_config(REPO_ROOT / "study" / "seeds.yaml")
+    grid = sorted(config["budgets"])
+    curve = dict(zip(grid, (0.3, 0.45, 0.5, 0.6, 0.7), strict=True))
+    runs = {
+        "zero_shot": 0.1,
+        "n_test": 50,
+        "seeds": {s: {b: {"accuracy": a + d} for b, a in curve.items()} for s, d in ((1, 0.0), (2, 0.04))},
+    }
+    chance = {"majority": 0.3, "uniform_options": 0.25}
+    none = seed_noise.modelled_training_sd(runs, chance, 1.0, config, {b: 0.0 for b in grid})
+    small = seed_noise.modelled_training_sd(runs, chance, 1.0, config, {b: 0.03 for b in grid})
+    large = seed_noise.modelled_training_sd(runs, chance, 1.0, config, {b: 0.08 for b in grid})
+    for rule in seed_noise.FLOORS:
+        assert none[rule] == pytest.approx(0.0, abs=1e-12)
+        assert 0.0 < small[rule] < large[rule]

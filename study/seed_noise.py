@@ -209,6 +209,11 @@ def leave_task_out_sd(tasks: dict[str, dict], left_out: str, grid: list[int]) ->
     return {b: math.sqrt(statistics.fmean(t["budgets"][str(b)]["seed_sd"] ** 2 for t in others)) for b in grid}
 
 
+def _seeds_differ(task: dict[str, Any]) -> bool:
+    """Whether the task's seeds score differently at any budget."""
+    return any(row["seed_sd"] for row in task["budgets"].values())
+
+
 def summarise(tasks: dict[str, dict], config: dict) -> dict[str, Any]:
     """Pooled over tasks: the per-budget training sd (root mean square), and per floor rule the
     median training share and root-mean-square training and test sd of the AUC."""
@@ -227,7 +232,9 @@ def summarise(tasks: dict[str, dict], config: dict) -> dict[str, Any]:
         pooled.setdefault("best_at_first_validation_share", {})[str(b)] = sum(s == first_eval for s in steps) / len(
             steps
         )
-        gaps = [g for t in tasks.values() for g in t["budgets"][str(b)]["first_validation_gap"]]
+        # Only tasks whose seeds score differently somewhere: where every run gives the same
+        # answers (a constant answer, or nothing learned) a stop cannot cost anything.
+        gaps = [g for t in tasks.values() if _seeds_differ(t) for g in t["budgets"][str(b)]["first_validation_gap"]]
         pooled.setdefault("first_validation_gap", {})[str(b)] = {
             "runs": len(gaps),
             "mean": statistics.fmean(gaps) if gaps else None,
@@ -304,7 +311,7 @@ def write_report(out: Path, tasks: dict[str, dict], pooled: dict, config: dict) 
         "Accuracy per budget, pooled over tasks (root mean square):",
         "",
         "| budget | validation rows | seed-to-seed sd | binomial test sd | best step at the first validation "
-        "| those runs against their other seeds |",
+        "| those runs against their other seeds (tasks whose seeds differ) |",
         "|---:|---:|---:|---:|---:|---:|",
     ]
     any_task = next(iter(tasks.values()))

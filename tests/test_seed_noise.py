@@ -96,3 +96,18 @@ def test_modelled_training_sd_vanishes_without_seed_noise_and_grows_with_it():
     for rule in seed_noise.FLOORS:
         assert none[rule] == pytest.approx(0.0, abs=1e-12)
         assert 0.0 < small[rule] < large[rule]
+
+
+def test_readme_quotes_the_committed_noise_interval_and_seed_bias():
+    """The README's study paragraph states r's interval with training noise added and a single
+    seed's excess over the seed-mean curve; both must be the committed analysis's numbers."""
+    noise = json.loads((REPO_ROOT / "study" / "results" / "smollm2" / "analysis" / "noise.json").read_text())
+    pooled = json.loads((SEEDS / "analysis" / "seed_noise.json").read_text())["pooled"]
+    readme = (REPO_ROOT / "README.md").read_text().replace("\n", " ")
+
+    def num(x: float, digits: int) -> str:
+        return f"{x:.{digits}f}".replace("-", "\u2212")
+
+    both = noise["tasks_and_noise"]
+    assert f"[{num(both['low'], 2)}, {num(both['high'], 2)}]" in readme
+    assert f"{num(pooled['fair']['single_seed_excess_mean'], 3)} above its seed-mean curve" in readme

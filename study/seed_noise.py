@@ -37,6 +37,7 @@ from dataeff.efficiency.auc import compute_curve  # noqa: E402
 from dataeff.efficiency.chance import majority_score, options_guess_score  # noqa: E402
 from dataeff.pipeline.config import load_config  # noqa: E402
 from dataeff.tasks.bbh import option_letters, read_bbh  # noqa: E402
+from dataeff.tasks.prepare import validation_size  # noqa: E402
 from dataeff.tasks.registry import get_task  # noqa: E402
 
 sys.path.insert(0, str(REPO / "study"))
@@ -149,7 +150,7 @@ def analyse_task(runs: dict[str, Any], chance: dict[str, float], ceiling: float 
             "accuracy": [runs["seeds"][s][b]["accuracy"] for s in seeds],
             "seed_sd": statistics.stdev([runs["seeds"][s][b]["accuracy"] for s in seeds]) if len(seeds) > 1 else None,
             "binomial_sd": math.sqrt(mean_acc[b] * (1 - mean_acc[b]) / n_test),
-            "validation_rows": max(1, math.ceil(float(data.validation_fraction) * b)),
+            "validation_rows": validation_size(b, float(data.validation_fraction)),
             "best_step": [runs["seeds"][s][b]["best_step"] for s in seeds],
             "steps_run": [runs["seeds"][s][b]["steps_run"] for s in seeds],
             "first_validation_gap": first_validation_gaps(runs, seeds, b, first_eval),
@@ -202,11 +203,16 @@ def modelled_training_sd(
     return out
 
 
+def pooled_seed_sd(tasks: dict[str, dict], grid: list[int], left_out: str | None = None) -> dict[int, float]:
+    """Per budget, the root mean square seed-to-seed accuracy sd over the tasks (but ``left_out``):
+    what study/noise.py transfers to the CPU study."""
+    kept = [t for name, t in tasks.items() if name != left_out]
+    return {b: math.sqrt(statistics.fmean(t["budgets"][str(b)]["seed_sd"] ** 2 for t in kept)) for b in grid}
+
+
 def leave_task_out_sd(tasks: dict[str, dict], left_out: str, grid: list[int]) -> dict[int, float]:
-    """Per budget, the root mean square seed-to-seed accuracy sd of every task but ``left_out``:
-    the transfer study/noise.py makes, without the task it is checked on."""
-    others = [t for name, t in tasks.items() if name != left_out]
-    return {b: math.sqrt(statistics.fmean(t["budgets"][str(b)]["seed_sd"] ** 2 for t in others)) for b in grid}
+    """The transfer study/noise.py makes, without the task it is checked on."""
+    return pooled_seed_sd(tasks, grid, left_out)
 
 
 def _seeds_differ(task: dict[str, Any]) -> bool:
@@ -219,9 +225,7 @@ def summarise(tasks: dict[str, dict], config: dict) -> dict[str, Any]:
     median training share and root-mean-square training and test sd of the AUC."""
     grid = sorted(int(b) for b in config["budgets"])
     pooled: dict[str, Any] = {"tasks": len(tasks)}
-    pooled["accuracy_seed_sd_by_budget"] = {
-        str(b): math.sqrt(statistics.fmean(t["budgets"][str(b)]["seed_sd"] ** 2 for t in tasks.values())) for b in grid
-    }
+    pooled["accuracy_seed_sd_by_budget"] = {str(b): sd for b, sd in pooled_seed_sd(tasks, grid).items()}
     pooled["accuracy_binomial_sd_by_budget"] = {
         str(b): math.sqrt(statistics.fmean(t["budgets"][str(b)]["binomial_sd"] ** 2 for t in tasks.values()))
         for b in grid
